@@ -1,0 +1,68 @@
+"""Heron: a JIT compiler that makes plain numeric Python faster.
+
+Mark a function with a ``# heron: jit`` comment directly above its ``def`` (or use the
+``heron.jit`` decorator) and run the script as usual; Heron swaps in native code.
+
+This module is imported at every interpreter start-up (through ``heron._boot``), so it must
+stay cheap: it imports nothing heavy at its top. The Rust extension ``heron._native``, NumPy,
+``ast`` and ``inspect`` are imported only when a function is actually marked.
+"""
+
+__all__ = ["jit", "HeronWarning", "report", "__version__"]
+
+
+class HeronWarning(UserWarning):
+    """Heron could not do something it was asked to; the program runs on as plain Python."""
+
+
+def jit(fn=None, *, parallel=False):
+    """Compile ``fn`` to native code on its first calls (one specialization per argument types).
+
+    Usable as ``@heron.jit`` and as ``@heron.jit(parallel=True)``.
+
+    Args:
+        fn: a plain Python function defined with ``def``. Omit it to get a decorator.
+        parallel: let the outer loops run on all cores (reductions may then be reordered).
+
+    Returns:
+        A dispatcher that stands where ``fn`` stood (same ``__name__``, ``__qualname__``,
+        ``__doc__``, ``__module__``, ``__wrapped__``), or ``fn`` itself, unchanged, when Heron
+        cannot take it (a method, a generator, an async function, or Heron's native extension is
+        missing); a ``HeronWarning`` then says why, and ``heron.report()`` lists it.
+
+    Raises:
+        TypeError: if ``fn`` is not a Python function.
+    """
+    if fn is None:
+        def decorator(func):
+            return jit(func, parallel=parallel)
+        return decorator
+    from heron import _hook
+    return _hook.jit_function(fn, {"parallel": bool(parallel)})
+
+
+def report():
+    """Describe every candidate function Heron has seen in this process.
+
+    Returns:
+        A list of dicts, one per marked or decorated function, with the keys ``module``,
+        ``qualname``, ``file``, ``line``, ``options``, ``status`` (``"replaced"`` or
+        ``"python"``), ``reason`` (why it runs as plain Python, or None), ``signatures``,
+        ``compile_time_s``, ``calls``, ``native_calls``, ``fallback_calls``,
+        ``native_time_s`` and ``failures``.
+    """
+    from heron import _report
+    return _report.records()
+
+
+def __getattr__(name):
+    """Lazy attributes: ``__version__`` (read from the installed metadata)."""
+    if name == "__version__":
+        try:
+            from importlib.metadata import version
+            value = version("heron")
+        except Exception:
+            value = "0.1.0"
+        globals()["__version__"] = value
+        return value
+    raise AttributeError(f"module 'heron' has no attribute {name!r}")

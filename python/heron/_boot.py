@@ -1,0 +1,212 @@
+"""Start-up hook: runs at every interpreter start through ``heron_hook.pth``.
+
+``start()`` must cost well under a millisecond when nothing is marked and must never raise. It
+imports nothing beyond ``sys`` and ``os`` (both already loaded by ``site``) unless a marker is
+found. It does three things:
+
+1. puts ``HeronFinder`` first on ``sys.meta_path``; modules loaded from ``.py`` source then get a
+   loader that, after the module ran, replaces its marked functions (see ``heron._hook``);
+2. if the script being run (``sys.argv[0]``, a ``.py`` file) carries a marker, arranges for the
+   marked functions of ``__main__`` to be replaced as soon as they are defined
+   (see ``heron._mainhook``);
+3. registers the exit report when ``HERON_REPORT`` is set.
+
+``HERON_DISABLE=1`` turns all of it off.
+"""
+
+import os
+import sys
+
+from _frozen_importlib_external import SourceFileLoader  # already loaded: a dict look-up
+
+_MARK = b"heron:"
+_started = False
+_report_registered = False
+_finder = None
+
+# The standard library never carries markers: its modules are not even looked at. Its
+# site-packages (where a system Python keeps installed packages) still is.
+_STDLIB = os.path.dirname(getattr(os, "__file__", None) or "")
+_STDLIB = _STDLIB + os.sep if _STDLIB else None
+
+
+def disabled():
+    """Tell whether ``HERON_DISABLE`` asks for Heron to stay off.
+
+    Returns:
+        True when the variable is set to anything but ``""``, ``"0"``, ``"false"`` or ``"no"``.
+    """
+    value = os.environ.get("HERON_DISABLE", "")
+    return value.strip().lower() not in ("", "0", "false", "no")
+
+
+def start():
+    """Install Heron's start-up hooks; called once by ``heron_hook.pth``.
+
+    Returns at once when ``HERON_DISABLE`` is set. Safe to call more than once (a ``.pth`` file
+    can be read twice, e.g. through a ``lib64`` symlink). Never raises: a failure becomes a
+    ``HeronWarning``.
+    """
+    global _started
+    if _started:
+        return
+    _started = True
+    try:
+        if disabled():
+            return
+        install_finder()
+        if os.environ.get("HERON_REPORT"):
+            register_report()
+        _watch_main_script()
+    except Exception as exc:  # never break start-up
+        warn(f"Heron's start-up hook failed and is off for this run ({type(exc).__name__}: {exc})")
+
+
+def install_finder():
+    """Put ``HeronFinder`` first on ``sys.meta_path`` (once).
+
+    Returns:
+        The installed finder.
+    """
+    global _finder
+    if _finder is None:
+        _finder = HeronFinder()
+    if _finder not in sys.meta_path:
+        sys.meta_path.insert(0, _finder)
+    return _finder
+
+
+def register_report():
+    """Arrange for the report to be written at exit, as ``HERON_REPORT`` asks (once)."""
+    global _report_registered
+    if _report_registered:
+        return
+    _report_registered = True
+    import atexit  # built into the interpreter: no file is read
+    atexit.register(_report_at_exit)
+
+
+def _report_at_exit():
+    destination = os.environ.get("HERON_REPORT", "")
+    if not destination:
+        return
+    try:
+        from heron import _report
+        _report.write_report(destination)
+    except Exception as exc:
+        try:
+            sys.stderr.write(f"heron: could not write the report ({type(exc).__name__}: {exc})\n")
+        except Exception:
+            pass
+
+
+def warn(message, stacklevel=2):
+    """Issue a ``HeronWarning``; imports ``warnings`` only now, and never raises."""
+    try:
+        import warnings
+        from heron import HeronWarning
+        warnings.warn(message, HeronWarning, stacklevel=stacklevel + 1)
+    except Exception:
+        pass
+
+
+def _watch_main_script():
+    """If ``sys.argv[0]`` is a ``.py`` script with a marker, watch ``__main__`` for it."""
+    argv = getattr(sys, "argv", None)
+    if not argv or not isinstance(argv[0], str) or not argv[0].endswith(".py"):
+        return  # `-c`, `-m`, `-` (stdin), an interactive session, a console script
+    try:
+        with open(argv[0], "rb") as file:
+            data = file.read()
+    except OSError:
+        return
+    if _MARK in data:
+        from heron import _mainhook
+        _mainhook.watch_main(argv[0], data)
+
+
+def _wants(fullname, origin):
+    """Should the module ``fullname`` loaded from ``origin`` get Heron's loader?"""
+    if fullname == "heron" or fullname.startswith("heron."):
+        return False
+    if _STDLIB and origin.startswith(_STDLIB) and "-packages" not in origin:
+        return False
+    return True
+
+
+class HeronFinder:
+    """Meta-path finder that hands plain ``.py`` modules a loader which replaces marked functions.
+
+    It asks the finders after it on ``sys.meta_path`` for the module's spec, as the import
+    system would, and only swaps the spec's loader when that loader is exactly
+    ``SourceFileLoader``. Extension modules, namespace packages, modules without source, frozen
+    and zip-imported modules, and those found by finders ahead of it (pytest's assertion
+    rewriter) are left as they are.
+    """
+
+    def find_spec(self, fullname, path=None, target=None):
+        """Find ``fullname``'s spec through the following finders; see ``importlib.abc``."""
+        meta_path = sys.meta_path
+        try:
+            after = meta_path[meta_path.index(self) + 1:]
+        except ValueError:
+            return None
+        for finder in after:
+            find = getattr(finder, "find_spec", None)
+            if find is None:
+                return None  # a legacy finder: let the import system handle the rest
+            spec = find(fullname, path, target)
+            if spec is not None:
+                break
+        else:
+            return None
+        loader = spec.loader
+        if type(loader) is SourceFileLoader and _wants(fullname, loader.path):
+            spec.loader = _loader_class()(loader.name, loader.path)
+        return spec
+
+    def invalidate_caches(self):
+        """Nothing cached here; present for ``importlib.invalidate_caches``."""
+
+
+def _loader_class():
+    """``HeronLoader``, made on first use: creating a class costs start-up time."""
+    global _HeronLoader
+    if _HeronLoader is None:
+        _HeronLoader = _make_loader_class()
+    return _HeronLoader
+
+
+_HeronLoader = None
+
+
+def _make_loader_class():
+    class HeronLoader(SourceFileLoader):
+        """``SourceFileLoader`` that, after the module ran, replaces its marked functions."""
+
+        _heron_source = None
+
+        def source_to_code(self, data, path, *, _optimize=-1):
+            """Compile as usual, keeping the source bytes so they need not be read again."""
+            if isinstance(data, (bytes, bytearray)):
+                self._heron_source = data
+            return super().source_to_code(data, path, _optimize=_optimize)
+
+        def exec_module(self, module):
+            """Run the module as usual (its errors propagate unchanged), then swap marked functions.
+
+            A failure of Heron's own part never breaks the import: it becomes a ``HeronWarning``.
+            """
+            super().exec_module(module)
+            data, self._heron_source = self._heron_source, None
+            try:
+                if data is None:
+                    data = self.get_data(self.path)
+                if _MARK in data:
+                    from heron import _hook
+                    _hook.replace_marked(module.__dict__, self.path, data, module.__name__)
+            except Exception as exc:
+                warn(f"Heron could not look at module {module.__name__!r} "
+                     f"({type(exc).__name__}: {exc}); it runs as plain Python")
+
+    return HeronLoader
