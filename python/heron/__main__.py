@@ -1,0 +1,83 @@
+"""Command line: ``python -m heron report FILE.json`` and ``python -m heron run SCRIPT [ARGS]``."""
+
+import argparse
+import json
+import os
+import sys
+
+
+def _report(args):
+    from heron import _report
+    try:
+        with open(args.file, encoding="utf-8") as file:
+            recs = json.load(file)
+    except (OSError, ValueError) as exc:
+        print(f"heron: cannot read {args.file}: {exc}", file=sys.stderr)
+        return 2
+    if not isinstance(recs, list):
+        print(f"heron: {args.file} is not a Heron report (expected a JSON list)", file=sys.stderr)
+        return 2
+    full = []
+    for rec in recs:
+        row = {key: None for key in _report.FIELDS}
+        row.update({"options": [], "signatures": [], "failures": [], "calls": 0,
+                    "native_calls": 0, "fallback_calls": 0, "compile_time_s": 0.0,
+                    "native_time_s": 0.0})
+        row.update(rec)
+        full.append(row)
+    sys.stdout.write(_report.format_table(full))
+    return 0
+
+
+def _run(args):
+    """Run a script as ``__main__`` with Heron's hooks on, as ``python SCRIPT ARGS`` would."""
+    import runpy
+    from heron import _boot
+    script = args.script
+    sys.argv = [script] + list(args.args)
+    sys.path.insert(0, os.path.dirname(os.path.abspath(script)))
+    if not _boot.disabled():
+        _boot.install_finder()
+        if os.environ.get("HERON_REPORT"):
+            _boot.register_report()
+        try:
+            with open(script, "rb") as file:
+                data = file.read()
+        except OSError as exc:
+            print(f"heron: cannot open {script}: {exc}", file=sys.stderr)
+            return 2
+        if b"heron:" in data:
+            from heron import _mainhook
+            _mainhook.watch_main(script, data)
+    runpy.run_path(script, run_name="__main__")
+    return 0
+
+
+def main(argv=None):
+    """Entry point of ``python -m heron``.
+
+    Args:
+        argv: the arguments after ``-m heron`` (default: ``sys.argv[1:]``).
+
+    Returns:
+        The exit status.
+    """
+    parser = argparse.ArgumentParser(
+        prog="python -m heron",
+        description="Heron: a JIT compiler for numeric Python.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    report = commands.add_parser(
+        "report", help="print a report saved with HERON_REPORT=path.json")
+    report.add_argument("file", help="the JSON report")
+    report.set_defaults(func=_report)
+    run = commands.add_parser(
+        "run", help="run a Python script with Heron on (as 'python SCRIPT ARGS' would)")
+    run.add_argument("script", help="the script to run")
+    run.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the script")
+    run.set_defaults(func=_run)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
