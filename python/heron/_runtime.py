@@ -1,0 +1,87 @@
+"""Runtime support for native code: exceptions raised by compiled functions.
+
+Native code reports an error as a code and a few integers; the dispatcher asks this module for
+the exception. Messages come from CPython itself (the failing operation is performed here), so
+they match the running interpreter's wording on every version; NumPy's come from NumPy.
+"""
+import builtins
+import math
+import types
+
+_DTYPES = ["bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+           "float32", "float64"]
+
+
+def _caught(thunk):
+    try:
+        thunk()
+    except BaseException as exc:  # noqa: BLE001 - we want the exception object itself
+        return exc
+    return RuntimeError("heron: expected an exception")
+
+
+def _store_out_of_bounds(value, dtype_index):
+    import numpy as np
+
+    def store():
+        a = np.zeros(1, dtype=_DTYPES[dtype_index])
+        a[0] = value
+    return _caught(store)
+
+
+_OPS = {
+    "int_floordiv_zero": lambda a: _caught(lambda: 1 // 0),
+    "int_mod_zero": lambda a: _caught(lambda: 1 % 0),
+    "int_truediv_zero": lambda a: _caught(lambda: 1 / 0),
+    "float_div_zero": lambda a: _caught(lambda: 1.0 / 0.0),
+    "float_floordiv_zero": lambda a: _caught(lambda: 1.0 // 0.0),
+    "float_mod_zero": lambda a: _caught(lambda: 1.0 % 0.0),
+    "math_domain": lambda a: _caught(lambda: math.sqrt(-1.0)),
+    "math_range": lambda a: _caught(lambda: math.exp(1000.0)),
+    "int_from_nan": lambda a: _caught(lambda: int(float("nan"))),
+    "int_from_inf": lambda a: _caught(lambda: int(float("inf"))),
+    "pow_zero_neg": lambda a: _caught(lambda: 0.0 ** -1.0),
+    "pow_overflow": lambda a: _caught(lambda: 10.0 ** 400.0),
+    "index_out_of_bounds": lambda a: IndexError(
+        f"index {a[0]} is out of bounds for axis {a[1]} with size {a[2]}"),
+    "negative_shift": lambda a: _caught(lambda: 1 << -1),
+    "range_step_zero": lambda a: _caught(lambda: range(0, 1, 0)),
+    "int_store_out_of_bounds": lambda a: _store_out_of_bounds(a[0], a[1]),
+}
+
+
+def native_error(code, a0, a1, a2, exc_name, msg):
+    """Return the exception for native error ``code`` (a name from ``runtime::ErrCode``).
+
+    ``a0..a2`` are the integer details; for ``user_raise`` ``exc_name`` and ``msg`` name the
+    built-in exception type and its constant message (or None).
+    """
+    if code == "user_raise":
+        cls = getattr(builtins, exc_name, RuntimeError)
+        return cls(msg) if msg is not None else cls()
+    op = _OPS.get(code)
+    if op is None:
+        return RuntimeError(f"heron: unknown native error {code!r}")
+    return op((a0, a1, a2))
+
+
+def _raiser(exc):
+    raise exc
+
+
+def raise_at(exc, filename, name, line):
+    """Raise ``exc`` from a frame that shows ``filename:line`` in function ``name``.
+
+    The traceback then points at the user's line in the compiled function, as it would under
+    the interpreter. The frame's code is a copy of ``_raiser``'s, relocated.
+    """
+    code = _raiser.__code__
+    lineno = max(int(line) - 1, 1)
+    fields = {"co_filename": filename, "co_name": name.rsplit(".", 1)[-1], "co_firstlineno": lineno}
+    if hasattr(code, "co_qualname"):
+        fields["co_qualname"] = name
+    relocated = types.FunctionType(code.replace(**fields), {})
+    try:
+        relocated(exc)
+    finally:
+        exc = None

@@ -1,0 +1,42 @@
+"""Front-end support: find the ``ast.FunctionDef`` of a Python function.
+
+Heron parses with the running interpreter's own ``ast`` module (exact grammar parity on every
+supported CPython); the Rust front end walks the node this module returns.
+"""
+import ast
+import linecache
+
+_trees = {}
+
+
+def _tree(filename):
+    """Parse ``filename`` once per content (cached); raises ``OSError`` when unreadable."""
+    lines = linecache.getlines(filename)
+    if not lines:
+        raise OSError(f"no source for {filename}")
+    source = "".join(lines)
+    cached = _trees.get(filename)
+    if cached is not None and cached[0] == source:
+        return cached[1]
+    tree = ast.parse(source, filename)
+    _trees[filename] = (source, tree)
+    return tree
+
+
+def function_ast(func):
+    """Return ``(node, filename, qualname)`` for the plain Python function ``func``.
+
+    ``node`` is the ``ast.FunctionDef`` whose ``def`` (or first decorator) is on the line where
+    ``func.__code__`` starts. Raises ``LookupError`` when the definition cannot be found (code
+    made by ``exec`` or typed at a prompt), ``OSError`` when the file cannot be read.
+    """
+    code = func.__code__
+    filename = code.co_filename
+    first = code.co_firstlineno
+    name = func.__name__
+    for node in ast.walk(_tree(filename)):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == name:
+            start = min([node.lineno] + [d.lineno for d in node.decorator_list])
+            if first in (node.lineno, start):
+                return node, filename, getattr(func, "__qualname__", name)
+    raise LookupError(f"the definition of {name} was not found in {filename}:{first}")

@@ -1,0 +1,362 @@
+//! Calls: builtins and `math` (from the table in `builtins`), other compiled functions
+//! (direct native calls), and `print`, which calls back into the runtime with the GIL.
+
+use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
+use cranelift_codegen::ir::{types, BlockArg, InstBuilder, StackSlotData, StackSlotKind, Value};
+use cranelift_module::Module;
+use pyo3::prelude::*;
+use pyo3::types::PyString;
+
+use super::{repr, CVal, FunctionCx};
+use crate::builtins::{Builtin, MathFn, MathKind};
+use crate::frontend::{CResult, CompileError};
+use crate::ir::*;
+use crate::runtime::print::{FItem, PItem, PrintDesc};
+use crate::runtime::ErrCode;
+use crate::types::infer::CallTarget;
+use crate::types::{DType, Type};
+
+fn err<T>(msg: impl Into<String>, line: u32) -> CResult<T> {
+    Err(CompileError::new(msg, line))
+}
+
+impl<'a, 'm> FunctionCx<'a, 'm> {
+    pub fn call(&mut self, e: &Expr, args: &[Expr], kwargs: &[(String, Expr)]) -> CResult<CVal> {
+        let line = e.span.line;
+        let target = self.typed.calls.get(&e.id).cloned();
+        match target {
+            Some(CallTarget::Builtin(Builtin::Print)) => self.print(args, kwargs, line),
+            Some(CallTarget::Builtin(b)) => self.builtin(b, e, args, line),
+            Some(CallTarget::Math(m)) => self.math(m, args, line),
+            Some(CallTarget::SelfRecursive) => {
+                self.long_running = true;
+                let vals = self.flat_args(args)?;
+                let fref = self.module.declare_func_in_func(self.self_id, self.b.func);
+                let call = self.b.ins().call(fref, &vals);
+                let results = self.b.inst_results(call).to_vec();
+                Ok(self.check_status(results))
+            }
+            Some(CallTarget::Callee(info)) => {
+                self.long_running = true;
+                let vals = self.flat_args(args)?;
+                let sig = super::inner_signature(self.module, &info.params, &info.ret, false);
+                let sigref = self.b.import_signature(sig);
+                let callee = self.iconst(info.ptr as i64);
+                let call = self.b.ins().call_indirect(sigref, callee, &vals);
+                let results = self.b.inst_results(call).to_vec();
+                Ok(self.check_status(results))
+            }
+            Some(CallTarget::StrFormat) => err("str.format() can only be used inside print() in compiled code", line),
+            None => err("unresolved call", line),
+        }
+    }
+
+    fn flat_args(&mut self, args: &[Expr]) -> CResult<Vec<Value>> {
+        let mut vals = Vec::new();
+        for a in args {
+            vals.extend(self.expr(a)?);
+        }
+        vals.push(self.env);
+        Ok(vals)
+    }
+
+    /// A callee returned `(status, values...)`: leave through the error exit on nonzero status
+    /// (the callee already filled `Env`).
+    fn check_status(&mut self, results: Vec<Value>) -> CVal {
+        let status = results[0];
+        let bad = self.b.ins().icmp_imm_s(IntCC::NotEqual, status, 0);
+        let fail = self.b.create_block();
+        let ok = self.b.create_block();
+        self.b.set_cold_block(fail);
+        self.b.ins().brif(bad, fail, &[], ok, &[]);
+        self.b.switch_to_block(fail);
+        self.b.ins().jump(self.err_block, &[BlockArg::Value(status)]);
+        self.b.switch_to_block(ok);
+        results[1..].to_vec()
+    }
+
+    /// A float to a Python int: NaN raises ValueError, infinities OverflowError (CPython's
+    /// `PyLong_FromDouble`); values beyond i64 deoptimize (Python would make a big int).
+    pub fn float_to_int(&mut self, x: Value, line: u32) -> Value {
+        let x = if self.b.func.dfg.value_type(x) == types::F32 { self.b.ins().fpromote(types::F64, x) } else { x };
+        let nan = self.b.ins().fcmp(FloatCC::Unordered, x, x);
+        self.fail_if(nan, ErrCode::IntFromNan, line, &[]);
+        let ax = self.b.ins().fabs(x);
+        let inf = self.b.ins().f64const(f64::INFINITY);
+        let is_inf = self.b.ins().fcmp(FloatCC::Equal, ax, inf);
+        self.fail_if(is_inf, ErrCode::IntFromInf, line, &[]);
+        let lim = self.b.ins().f64const(9.223372036854775808e18);
+        let neg_lim = self.b.ins().f64const(-9.223372036854775808e18);
+        let too_big = self.b.ins().fcmp(FloatCC::GreaterThanOrEqual, x, lim);
+        let too_small = self.b.ins().fcmp(FloatCC::LessThan, x, neg_lim);
+        let out = self.b.ins().bor(too_big, too_small);
+        self.fail_if(out, ErrCode::Deopt, line, &[]);
+        self.b.ins().fcvt_to_sint_sat(types::I64, x)
+    }
+
+    fn builtin(&mut self, b: Builtin, e: &Expr, args: &[Expr], line: u32) -> CResult<CVal> {
+        let rt = self.typed.ty(e).clone();
+        let ts: Vec<Type> = args.iter().map(|a| self.typed.ty(a).clone()).collect();
+        match b {
+            Builtin::Len => match &ts[0] {
+                Type::Tuple(items) => Ok(vec![self.iconst(items.len() as i64)]),
+                _ => {
+                    let v = self.expr(&args[0])?;
+                    Ok(vec![v[1]])
+                }
+            },
+            Builtin::Abs => {
+                let v = self.expr(&args[0])?;
+                match &rt {
+                    Type::Float | Type::Np(DType::F64) | Type::Np(DType::F32) => Ok(vec![self.b.ins().fabs(v[0])]),
+                    Type::Int | Type::Np(_) => {
+                        let x = self.to_i64(v, &ts[0]);
+                        let z = self.iconst(0);
+                        let (neg, of) = self.b.ins().ssub_overflow(z, x);
+                        self.fail_if(of, ErrCode::Overflow, line, &[]);
+                        let is_neg = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, x, 0);
+                        let r = self.b.ins().select(is_neg, neg, x);
+                        if let Type::Np(d) = rt {
+                            let (_, hi) = d.int_range();
+                            let bad = self.b.ins().icmp_imm_s(IntCC::SignedGreaterThan, r, hi as i64);
+                            self.fail_if(bad, ErrCode::Overflow, line, &[]);
+                        }
+                        Ok(vec![r])
+                    }
+                    _ => err(format!("abs() of a {}", ts[0]), line),
+                }
+            }
+            Builtin::Min | Builtin::Max => {
+                // Python keeps the first extreme: it replaces the current value only when the
+                // next one is strictly smaller (min) or larger (max). NaN comparisons are false.
+                let op = if b == Builtin::Min { CmpOp::Lt } else { CmpOp::Gt };
+                let t = ts[0].clone();
+                let mut cur = self.expr(&args[0])?;
+                for a in &args[1..] {
+                    let v = self.expr(a)?;
+                    let better = self.compare(op, v.clone(), &t, cur.clone(), &t, line)?;
+                    cur = vec![self.b.ins().select(better, v[0], cur[0])];
+                }
+                Ok(cur)
+            }
+            Builtin::Int => {
+                let v = self.expr(&args[0])?;
+                if ts[0].is_floatlike() {
+                    Ok(vec![self.float_to_int(v[0], line)])
+                } else {
+                    Ok(vec![self.to_i64(v, &ts[0])])
+                }
+            }
+            Builtin::Float => {
+                if args.is_empty() {
+                    return Ok(vec![self.b.ins().f64const(0.0)]);
+                }
+                let v = self.expr(&args[0])?;
+                Ok(vec![self.cast_scalar(v[0], &ts[0], DType::F64)])
+            }
+            Builtin::Bool => {
+                if args.is_empty() {
+                    return Ok(vec![self.b.ins().iconst(types::I8, 0)]);
+                }
+                let v = self.expr(&args[0])?;
+                Ok(vec![self.truth_of(&v, &ts[0])?])
+            }
+            Builtin::Round => {
+                let v = self.expr(&args[0])?;
+                if ts[0].is_floatlike() {
+                    // Round half to even, as float.__round__ (and numpy's) without ndigits.
+                    let r = self.b.ins().nearest(v[0]);
+                    Ok(vec![self.float_to_int(r, line)])
+                } else {
+                    Ok(vec![self.to_i64(v, &ts[0])])
+                }
+            }
+            Builtin::Print => unreachable!(),
+        }
+    }
+
+    fn math(&mut self, m: &'static MathFn, args: &[Expr], line: u32) -> CResult<CVal> {
+        let f = types::F64;
+        let mut xs = Vec::new();
+        let mut int_arg = false;
+        for a in args {
+            let t = self.typed.ty(a).clone();
+            let v = self.expr(a)?;
+            if m.kind == MathKind::ToInt && !t.is_floatlike() {
+                int_arg = true;
+                xs.push(self.to_i64(v, &t));
+            } else {
+                xs.push(self.cast_scalar(v[0], &t, DType::F64));
+            }
+        }
+        let isnan = |cx: &mut Self, x: Value| cx.b.ins().fcmp(FloatCC::Unordered, x, x);
+        let isfinite = |cx: &mut Self, x: Value| {
+            let ax = cx.b.ins().fabs(x);
+            let inf = cx.b.ins().f64const(f64::INFINITY);
+            cx.b.ins().fcmp(FloatCC::LessThan, ax, inf)
+        };
+        let isinf = |cx: &mut Self, x: Value| {
+            let ax = cx.b.ins().fabs(x);
+            let inf = cx.b.ins().f64const(f64::INFINITY);
+            cx.b.ins().fcmp(FloatCC::Equal, ax, inf)
+        };
+        Ok(vec![match m.kind {
+            MathKind::Unary { can_overflow } => {
+                let x = xs[0];
+                let r = if m.sym == "sqrt" { self.b.ins().sqrt(x) } else { self.call_helper(m.sym, &[f], &[f], &[x])?[0] };
+                // CPython's math_1: NaN from non-NaN is a domain error; inf from finite is a
+                // range error (overflow) or a domain error (singularity).
+                let rn = isnan(self, r);
+                let xn = isnan(self, x);
+                let dom = self.b.ins().band_not(rn, xn);
+                self.fail_if(dom, ErrCode::MathDomain, line, &[]);
+                let ri = isinf(self, r);
+                let xf = isfinite(self, x);
+                let rng = self.b.ins().band(ri, xf);
+                self.fail_if(rng, if can_overflow { ErrCode::MathRange } else { ErrCode::MathDomain }, line, &[]);
+                r
+            }
+            MathKind::Binary | MathKind::Fmod => {
+                let (x, y) = (xs[0], xs[1]);
+                let r = self.call_helper(m.sym, &[f, f], &[f], &[x, y])?[0];
+                if m.name != "copysign" {
+                    let rn = isnan(self, r);
+                    let xn = isnan(self, x);
+                    let yn = isnan(self, y);
+                    let any = self.b.ins().bor(xn, yn);
+                    let dom = self.b.ins().band_not(rn, any);
+                    self.fail_if(dom, ErrCode::MathDomain, line, &[]);
+                }
+                r
+            }
+            MathKind::ToInt => {
+                if int_arg {
+                    xs[0]
+                } else {
+                    let r = match m.name {
+                        "floor" => self.b.ins().floor(xs[0]),
+                        "ceil" => self.b.ins().ceil(xs[0]),
+                        _ => self.b.ins().trunc(xs[0]),
+                    };
+                    self.float_to_int(r, line)
+                }
+            }
+            MathKind::Predicate => match m.name {
+                "isnan" => isnan(self, xs[0]),
+                "isinf" => isinf(self, xs[0]),
+                _ => isfinite(self, xs[0]),
+            },
+            MathKind::Scale(k) => {
+                let c = self.b.ins().f64const(k);
+                self.b.ins().fmul(xs[0], c)
+            }
+        }])
+    }
+
+    /// `print(...)`: evaluate the scalars into a slot buffer and call the runtime.
+    fn print(&mut self, args: &[Expr], kwargs: &[(String, Expr)], line: u32) -> CResult<CVal> {
+        let mut slots: Vec<Value> = Vec::new();
+        let mut items = Vec::new();
+        for a in args {
+            let item = self.print_item(a, &mut slots, line)?;
+            items.push(item);
+        }
+        let mut desc = PrintDesc { items, sep: None, end: None, flush: false };
+        for (k, v) in kwargs {
+            match (k.as_str(), &v.kind) {
+                ("sep", ExprKind::Const(Const::Str(s))) => desc.sep = Some(py_str(s)),
+                ("end", ExprKind::Const(Const::Str(s))) => desc.end = Some(py_str(s)),
+                ("sep", ExprKind::Const(Const::None)) | ("end", ExprKind::Const(Const::None)) => {}
+                ("flush", ExprKind::Const(Const::Bool(b))) => desc.flush = *b,
+                _ => return err(format!("print({k}=...) must be a constant in compiled code"), line),
+            }
+        }
+        let n = slots.len().max(1);
+        let ss = self.b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, (8 * n) as u32, 3));
+        for (i, v) in slots.iter().enumerate() {
+            self.b.ins().stack_store(types::I64, *v, ss, (8 * i) as i32);
+        }
+        let ptr = self.b.ins().stack_addr(types::I64, ss, 0);
+        let desc = Box::new(desc);
+        let dptr = self.iconst(&*desc as *const PrintDesc as i64);
+        self.prints.push(desc);
+        let nslots = self.iconst(slots.len() as i64);
+        let env = self.env;
+        let i64t = types::I64;
+        self.call_helper("heron_print", &[i64t, i64t, i64t, i64t], &[i64t], &[env, dptr, ptr, nslots])?;
+        self.fail_if_env_error(line);
+        Ok(vec![])
+    }
+
+    /// Widen a scalar register value to a raw 8-byte slot.
+    fn to_slot(&mut self, v: Value) -> Value {
+        let t = self.b.func.dfg.value_type(v);
+        let flags = cranelift_codegen::ir::MemFlagsData::new();
+        if t == types::F64 {
+            self.b.ins().bitcast(types::I64, flags, v)
+        } else if t == types::F32 {
+            let i = self.b.ins().bitcast(types::I32, flags, v);
+            self.b.ins().uextend(types::I64, i)
+        } else if t == types::I64 {
+            v
+        } else {
+            self.b.ins().uextend(types::I64, v)
+        }
+    }
+
+    fn print_item(&mut self, a: &Expr, slots: &mut Vec<Value>, line: u32) -> CResult<PItem> {
+        match &a.kind {
+            ExprKind::Const(Const::Str(s)) => return Ok(PItem::Lit(py_str(s))),
+            ExprKind::Const(Const::None) => return Ok(PItem::None),
+            ExprKind::FString(parts) => {
+                let mut out = Vec::new();
+                for p in parts {
+                    match p {
+                        FPart::Lit(s) => out.push(FItem::Lit(s.clone())),
+                        FPart::Value { value, conv, spec } => {
+                            let item = self.print_item(value, slots, line)?;
+                            out.push(FItem::Val { item, conv: *conv, spec: spec.clone() });
+                        }
+                    }
+                }
+                return Ok(PItem::FStr(out));
+            }
+            ExprKind::Call { func, args, .. } if matches!(self.typed.calls.get(&a.id), Some(CallTarget::StrFormat)) => {
+                let ExprKind::Attr(base, _) = &func.kind else { unreachable!() };
+                let ExprKind::Const(Const::Str(template)) = &base.kind else { unreachable!() };
+                let mut items = Vec::new();
+                for x in args {
+                    items.push(self.print_item(x, slots, line)?);
+                }
+                return Ok(PItem::Format { template: py_str(template), args: items });
+            }
+            _ => {}
+        }
+        let t = self.typed.ty(a).clone();
+        if t == Type::None {
+            self.expr(a)?;
+            return Ok(PItem::None);
+        }
+        if !t.is_scalar() {
+            return err(format!("printing a {t} is not supported in compiled code"), line);
+        }
+        let v = self.expr(a)?;
+        let slot = slots.len();
+        let raw = self.to_slot(v[0]);
+        slots.push(raw);
+        if let ExprKind::Var(var) = a.kind {
+            if let Some(tag) = self.tags[var] {
+                let tv = self.b.use_var(tag);
+                let traw = self.to_slot(tv);
+                slots.push(traw);
+                return Ok(PItem::Val { members: self.typed.vars[var].members.clone(), slot, tag_slot: Some(slot + 1) });
+            }
+        }
+        let _ = repr(&t);
+        Ok(PItem::Val { members: vec![t], slot, tag_slot: None })
+    }
+}
+
+fn py_str(s: &str) -> Py<PyString> {
+    Python::attach(|py| PyString::new(py, s).unbind())
+}

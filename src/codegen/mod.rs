@@ -1,0 +1,1005 @@
+//! Codegen: typed Heron IR to Cranelift IR, and Cranelift IR to machine code in a `JITModule`
+//! owned by one compiled unit (one specialization), freed when the unit is dropped.
+//!
+//! Calling convention of a compiled specialization (`inner`): the flattened argument values
+//! (scalars in one register each; an array as data pointer, shape[ndim], strides[ndim] in bytes),
+//! then `*mut Env`; it returns `(status: i64, flattened result..., [tag: i8])`. Status 0 is
+//! success; nonzero means `Env` holds an error. An `entry` trampoline with a fixed C signature
+//! `fn(args: *const u64, ret: *mut u64, env: *mut Env) -> i64` lets Rust call any `inner`.
+
+pub mod array;
+pub mod call;
+pub mod num;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use cranelift_codegen::ir::{self, types, AbiParam, BlockArg, InstBuilder, MemFlagsData, Signature, Value};
+use cranelift_codegen::isa::OwnedTargetIsa;
+use cranelift_codegen::settings::{self, Configurable};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
+use cranelift_jit::{JITBuilder, JITModule};
+use cranelift_module::{default_libcall_names, FuncId, Linkage, Module};
+use once_cell::sync::OnceCell;
+
+use crate::frontend::{CResult, CompileError};
+use crate::ir::*;
+use crate::runtime::print::PrintDesc;
+use crate::runtime::{self, ErrCode, FuncInfo};
+use crate::types::infer::Typed;
+use crate::types::{DType, Type};
+
+/// A flattened value: one Cranelift value per machine word of the Heron type.
+pub type CVal = Vec<Value>;
+
+/// The machine representation of a Heron type, flattened.
+pub fn repr(t: &Type) -> Vec<ir::Type> {
+    match t {
+        Type::Bool => vec![types::I8],
+        Type::Int => vec![types::I64],
+        Type::Float => vec![types::F64],
+        Type::Np(d) => vec![scalar_repr(*d)],
+        Type::Array(a) => vec![types::I64; 1 + 2 * a.ndim as usize],
+        Type::Tuple(ts) => ts.iter().flat_map(repr).collect(),
+        Type::None | Type::Str => vec![],
+    }
+}
+
+/// How a NumPy scalar of `d` is held in a register: bools as i8, every integer as i64 (sign- or
+/// zero-extended, range-checked after arithmetic), floats as themselves.
+pub fn scalar_repr(d: DType) -> ir::Type {
+    match d {
+        DType::Bool => types::I8,
+        DType::F32 => types::F32,
+        DType::F64 => types::F64,
+        _ => types::I64,
+    }
+}
+
+/// One compiled specialization: its machine code and everything that code points into.
+pub struct CompiledUnit {
+    module: Mutex<Option<JITModule>>,
+    /// `fn(args, ret, env) -> status`.
+    pub entry: usize,
+    /// The `inner` ABI entry, for direct calls from other compiled functions.
+    pub inner: usize,
+    pub arg_types: Vec<Type>,
+    /// The return value's member types (several when it changes type; the tag says which).
+    pub ret_members: Vec<Type>,
+    pub ret_type: Type,
+    /// Number of 8-byte slots `entry` writes.
+    pub ret_slots: usize,
+    pub info: Box<FuncInfo>,
+    /// `print` descriptions native code points to.
+    _prints: Vec<Box<PrintDesc>>,
+    /// Callee units this code calls directly.
+    _callees: Vec<Arc<CompiledUnit>>,
+    /// Whether the code has loops or calls (worth releasing the GIL for).
+    pub long_running: bool,
+}
+
+// The raw pointers in FuncInfo/PrintDesc are only read; JITModule sits behind a Mutex.
+unsafe impl Send for CompiledUnit {}
+unsafe impl Sync for CompiledUnit {}
+
+impl Drop for CompiledUnit {
+    fn drop(&mut self) {
+        if let Ok(mut m) = self.module.lock() {
+            if let Some(m) = m.take() {
+                // Safety: no pointer into this module survives the unit (callers hold an Arc).
+                unsafe { m.free_memory() };
+            }
+        }
+    }
+}
+
+fn isa() -> CResult<OwnedTargetIsa> {
+    static ISA: OnceCell<OwnedTargetIsa> = OnceCell::new();
+    ISA.get_or_try_init(|| {
+        let mut fb = settings::builder();
+        let set = |fb: &mut settings::Builder, k: &str, v: &str| fb.set(k, v).map_err(|e| CompileError::new(format!("cranelift flag {k}: {e}"), 0));
+        set(&mut fb, "opt_level", "speed")?;
+        set(&mut fb, "use_colocated_libcalls", "false")?;
+        set(&mut fb, "is_pic", "false")?;
+        let builder = cranelift_native::builder().map_err(|e| CompileError::new(format!("unsupported host: {e}"), 0))?;
+        builder
+            .finish(settings::Flags::new(fb))
+            .map_err(|e| CompileError::new(format!("cranelift ISA: {e}"), 0))
+    })
+    .cloned()
+}
+
+fn cg_err(e: impl std::fmt::Display) -> CompileError {
+    CompileError::new(format!("code generation failed: {e}"), 0)
+}
+
+/// The signature of a specialization's `inner` function.
+pub fn inner_signature(module: &JITModule, args: &[Type], ret: &Type, ret_union: bool) -> Signature {
+    let mut sig = module.make_signature();
+    for a in args {
+        for t in repr(a) {
+            sig.params.push(AbiParam::new(t));
+        }
+    }
+    sig.params.push(AbiParam::new(types::I64)); // env
+    sig.returns.push(AbiParam::new(types::I64)); // status
+    for t in repr(ret) {
+        sig.returns.push(AbiParam::new(t));
+    }
+    if ret_union {
+        sig.returns.push(AbiParam::new(types::I8));
+    }
+    sig
+}
+
+/// Compile one typed specialization of `f` to machine code.
+///
+/// `callees` are the units of other compiled functions that `typed.calls` points to (kept alive
+/// by the new unit). Errors: a `CompileError` for constructs codegen does not support.
+pub fn compile(f: &Function, typed: &Typed, info: FuncInfo, callees: Vec<Arc<CompiledUnit>>) -> CResult<CompiledUnit> {
+    let mut jb = JITBuilder::with_isa(isa()?, default_libcall_names());
+    for (name, ptr) in runtime::symbols() {
+        jb.symbol(name, ptr);
+    }
+    let mut module = JITModule::new(jb);
+    let ret_type = typed.ret_type();
+    let ret_union = typed.ret.is_union();
+    let inner_sig = inner_signature(&module, &typed.args, &ret_type, ret_union);
+    let inner_id = module.declare_function("inner", Linkage::Local, &inner_sig).map_err(cg_err)?;
+    let mut entry_sig = module.make_signature();
+    for _ in 0..3 {
+        entry_sig.params.push(AbiParam::new(types::I64));
+    }
+    entry_sig.returns.push(AbiParam::new(types::I64));
+    let entry_id = module.declare_function("entry", Linkage::Local, &entry_sig).map_err(cg_err)?;
+
+    let info = Box::new(info);
+    let mut ctx = module.make_context();
+    let mut fctx = FunctionBuilderContext::new();
+    ctx.func.signature = inner_sig.clone();
+    let prints;
+    let long_running;
+    {
+        let b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
+        let mut cx = FunctionCx::new(b, &mut module, f, typed, &info, inner_id, ret_union)?;
+        cx.body()?;
+        prints = std::mem::take(&mut cx.prints);
+        long_running = cx.long_running;
+        cx.b.seal_all_blocks();
+        let target = cx.module.target_config();
+        cx.b.finalize(target);
+    }
+    if std::env::var_os("HERON_DUMP_IR").is_some() {
+        eprintln!("{}", ctx.func.display());
+    }
+    module.define_function(inner_id, &mut ctx).map_err(|e| cg_err(format!("{e:?}")))?;
+    module.clear_context(&mut ctx);
+
+    // The entry trampoline: unpack 8-byte slots, call inner, pack the results.
+    ctx.func.signature = entry_sig;
+    let ret_reprs: Vec<ir::Type> = {
+        let mut r = repr(&ret_type);
+        if ret_union {
+            r.push(types::I8);
+        }
+        r
+    };
+    {
+        let mut b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
+        let blk = b.create_block();
+        b.append_block_params_for_function_params(blk);
+        b.switch_to_block(blk);
+        let p = b.block_params(blk).to_vec();
+        let (args_ptr, ret_ptr, env) = (p[0], p[1], p[2]);
+        let mut args = Vec::new();
+        let mut k = 0;
+        for a in &typed.args {
+            for t in repr(a) {
+                args.push(b.ins().load(t, MemFlagsData::trusted(), args_ptr, (8 * k) as i32));
+                k += 1;
+            }
+        }
+        args.push(env);
+        let fref = module.declare_func_in_func(inner_id, b.func);
+        let call = b.ins().call(fref, &args);
+        let results = b.inst_results(call).to_vec();
+        for (i, v) in results[1..].iter().enumerate() {
+            b.ins().store(MemFlagsData::trusted(), *v, ret_ptr, (8 * i) as i32);
+        }
+        b.ins().return_(&[results[0]]);
+        b.seal_all_blocks();
+        b.finalize(module.target_config());
+    }
+    module.define_function(entry_id, &mut ctx).map_err(|e| cg_err(format!("{e:?}")))?;
+    module.clear_context(&mut ctx);
+    module.finalize_definitions().map_err(cg_err)?;
+    let entry = module.get_finalized_function(entry_id) as usize;
+    let inner = module.get_finalized_function(inner_id) as usize;
+    Ok(CompiledUnit {
+        module: Mutex::new(Some(module)),
+        entry,
+        inner,
+        arg_types: typed.args.clone(),
+        ret_members: typed.ret.members.clone(),
+        ret_type,
+        ret_slots: ret_reprs.len(),
+        info,
+        _prints: prints,
+        _callees: callees,
+        long_running,
+    })
+}
+
+/// Facts codegen keeps about a variable bound once to an array's shape (`M, N = a.shape`,
+/// `n = len(a)`): used to drop bounds checks that can never fire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ShapeOf {
+    pub array: VarId,
+    pub axis: usize,
+}
+
+pub struct LoopCx {
+    pub continue_block: ir::Block,
+    pub break_block: ir::Block,
+    /// The loop variable of a `for ... in range(0.., shape)` loop whose value is known to lie in
+    /// `[0, shape[axis])` of an array, for bounds-check elimination.
+    pub index_fact: Option<(VarId, ShapeOf)>,
+}
+
+/// The codegen context for one function (the shape of rustc_codegen_cranelift's `FunctionCx`).
+pub struct FunctionCx<'a, 'm> {
+    pub b: FunctionBuilder<'a>,
+    pub module: &'m mut JITModule,
+    pub f: &'a Function,
+    pub typed: &'a Typed,
+    pub info: &'a FuncInfo,
+    pub vars: Vec<Vec<Variable>>,
+    pub tags: Vec<Option<Variable>>,
+    pub ret_vars: Vec<Variable>,
+    pub ret_tag: Option<Variable>,
+    pub env: Value,
+    pub exit_block: ir::Block,
+    pub err_block: ir::Block,
+    pub loops: Vec<LoopCx>,
+    pub helpers: HashMap<String, ir::FuncRef>,
+    pub self_id: FuncId,
+    pub prints: Vec<Box<PrintDesc>>,
+    pub long_running: bool,
+    /// Variables assigned exactly once in the function.
+    pub single_assign: Vec<bool>,
+    /// Variables bound once to an array's extent.
+    pub shape_vars: HashMap<VarId, ShapeOf>,
+}
+
+impl<'a, 'm> FunctionCx<'a, 'm> {
+    fn new(
+        mut b: FunctionBuilder<'a>,
+        module: &'m mut JITModule,
+        f: &'a Function,
+        typed: &'a Typed,
+        info: &'a FuncInfo,
+        self_id: FuncId,
+        ret_union: bool,
+    ) -> CResult<Self> {
+        if let Err((v, span)) = check_definite_assignment(f) {
+            return Err(CompileError::new(
+                format!("variable `{}` might be used before it is assigned (Python would raise UnboundLocalError)", f.vars[v]),
+                span.line,
+            ));
+        }
+        let entry = b.create_block();
+        b.append_block_params_for_function_params(entry);
+        b.switch_to_block(entry);
+        let params = b.block_params(entry).to_vec();
+        let env = *params.last().unwrap();
+        let mut vars = Vec::new();
+        let mut tags = Vec::new();
+        for vi in &typed.vars {
+            let reprs = vi.ty.as_ref().map(repr).unwrap_or_default();
+            vars.push(reprs.into_iter().map(|t| b.declare_var(t)).collect::<Vec<_>>());
+            tags.push(if vi.is_union() { Some(b.declare_var(types::I8)) } else { None });
+        }
+        let ret_vars: Vec<Variable> = repr(&typed.ret_type()).into_iter().map(|t| b.declare_var(t)).collect();
+        let ret_tag = if ret_union { Some(b.declare_var(types::I8)) } else { None };
+        // Bind parameters.
+        let mut k = 0;
+        for (p, t) in f.params.iter().zip(&typed.args) {
+            let n = repr(t).len();
+            for j in 0..n {
+                b.def_var(vars[*p][j], params[k + j]);
+            }
+            if let Some(tag) = tags[*p] {
+                let member = typed.vars[*p].members.iter().position(|m| m == t).unwrap_or(0);
+                let c = b.ins().iconst(types::I8, member as i64);
+                b.def_var(tag, c);
+            }
+            k += n;
+        }
+        let exit_block = b.create_block();
+        let err_block = b.create_block();
+        b.append_block_param(err_block, types::I64);
+        b.set_cold_block(err_block);
+        let counts = assignment_counts(f);
+        let single_assign = counts.iter().map(|&c| c == 1).collect();
+        Ok(FunctionCx {
+            b,
+            module,
+            f,
+            typed,
+            info,
+            vars,
+            tags,
+            ret_vars,
+            ret_tag,
+            env,
+            exit_block,
+            err_block,
+            loops: Vec::new(),
+            helpers: HashMap::new(),
+            self_id,
+            prints: Vec::new(),
+            long_running: false,
+            single_assign,
+            shape_vars: HashMap::new(),
+        })
+    }
+
+    /// Emit the whole body, the normal exit and the error exit.
+    fn body(&mut self) -> CResult<()> {
+        let body = &self.f.body;
+        self.block(body)?;
+        if !self.is_terminated() {
+            // Falling off the end returns None.
+            self.emit_return(None, self.f.span.line)?;
+        }
+        // Normal exit.
+        self.b.switch_to_block(self.exit_block);
+        let mut rets = vec![self.b.ins().iconst(types::I64, 0)];
+        for v in self.ret_vars.clone() {
+            rets.push(self.b.use_var(v));
+        }
+        if let Some(t) = self.ret_tag {
+            rets.push(self.b.use_var(t));
+        }
+        self.b.ins().return_(&rets);
+        // Error exit: status in the block parameter, results zero.
+        self.b.switch_to_block(self.err_block);
+        let status = self.b.block_params(self.err_block)[0];
+        let mut rets = vec![status];
+        let mut reprs = repr(&self.typed.ret_type());
+        if self.ret_tag.is_some() {
+            reprs.push(types::I8);
+        }
+        for t in reprs {
+            rets.push(self.zero(t));
+        }
+        self.b.ins().return_(&rets);
+        Ok(())
+    }
+
+    pub fn zero(&mut self, t: ir::Type) -> Value {
+        if t == types::F64 {
+            self.b.ins().f64const(0.0)
+        } else if t == types::F32 {
+            self.b.ins().f32const(0.0)
+        } else {
+            self.b.ins().iconst(t, 0)
+        }
+    }
+
+    pub fn iconst(&mut self, v: i64) -> Value {
+        self.b.ins().iconst(types::I64, v)
+    }
+
+    /// Is the current block already terminated (after return/break/raise)?
+    fn is_terminated(&self) -> bool {
+        match self.b.current_block() {
+            None => true,
+            Some(blk) => self.b.func.layout.last_inst(blk).map(|i| self.b.func.dfg.insts[i].opcode().is_terminator()).unwrap_or(false),
+        }
+    }
+
+    /// After a terminator: continue emitting into a fresh, unreachable block.
+    fn start_dead_block(&mut self) {
+        let blk = self.b.create_block();
+        self.b.switch_to_block(blk);
+    }
+
+    pub fn block(&mut self, body: &[Stmt]) -> CResult<()> {
+        for s in body {
+            self.stmt(s)?;
+            if self.is_terminated() {
+                self.start_dead_block();
+            }
+        }
+        Ok(())
+    }
+
+    /// Record an error in `Env` and leave through the error exit, if `fail` is true.
+    pub fn fail_if(&mut self, fail: Value, code: ErrCode, line: u32, details: &[Value]) {
+        let fail_blk = self.b.create_block();
+        let ok_blk = self.b.create_block();
+        self.b.set_cold_block(fail_blk);
+        self.b.ins().brif(fail, fail_blk, &[], ok_blk, &[]);
+        self.b.switch_to_block(fail_blk);
+        self.raise(code, line, details);
+        self.b.switch_to_block(ok_blk);
+    }
+
+    /// Record an error in `Env` and jump to the error exit (terminates the current block).
+    pub fn raise(&mut self, code: ErrCode, line: u32, details: &[Value]) {
+        let flags = MemFlagsData::trusted();
+        let c = self.iconst(code as i64);
+        self.b.ins().store(flags, c, self.env, runtime::ENV_ERR_CODE);
+        let l = self.iconst(line as i64);
+        self.b.ins().store(flags, l, self.env, runtime::ENV_ERR_LINE);
+        let fi = self.iconst(self.info as *const FuncInfo as i64);
+        self.b.ins().store(flags, fi, self.env, runtime::ENV_ERR_FUNC);
+        for (i, d) in details.iter().enumerate().take(3) {
+            self.b.ins().store(flags, *d, self.env, runtime::ENV_ERR_A + 8 * i as i32);
+        }
+        let one = self.iconst(1);
+        self.b.ins().jump(self.err_block, &[BlockArg::Value(one)]);
+    }
+
+    /// Mark the call as having visible side effects (no re-run by the interpreter after this).
+    pub fn mark_effect(&mut self) {
+        let one = self.iconst(1);
+        self.b.ins().store(MemFlagsData::trusted(), one, self.env, runtime::ENV_EFFECTS);
+    }
+
+    /// Import a runtime or libm function by symbol.
+    pub fn helper(&mut self, name: &str, params: &[ir::Type], rets: &[ir::Type]) -> CResult<ir::FuncRef> {
+        if let Some(f) = self.helpers.get(name) {
+            return Ok(*f);
+        }
+        let mut sig = self.module.make_signature();
+        for p in params {
+            sig.params.push(AbiParam::new(*p));
+        }
+        for r in rets {
+            sig.returns.push(AbiParam::new(*r));
+        }
+        let id = self.module.declare_function(name, Linkage::Import, &sig).map_err(cg_err)?;
+        let fref = self.module.declare_func_in_func(id, self.b.func);
+        self.helpers.insert(name.to_string(), fref);
+        Ok(fref)
+    }
+
+    pub fn call_helper(&mut self, name: &str, params: &[ir::Type], rets: &[ir::Type], args: &[Value]) -> CResult<Vec<Value>> {
+        let f = self.helper(name, params, rets)?;
+        let call = self.b.ins().call(f, args);
+        Ok(self.b.inst_results(call).to_vec())
+    }
+
+    fn var_type(&self, v: VarId) -> Type {
+        self.typed.vars[v].ty.clone().expect("typed variable")
+    }
+
+    /// Store `val` (of static type `t`, from expression `src` if any) into variable `v`,
+    /// converting to the variable's representation and setting its tag.
+    pub fn assign_var(&mut self, v: VarId, val: CVal, t: &Type, src: Option<&Expr>, line: u32) -> CResult<()> {
+        let vt = self.var_type(v);
+        let members = self.typed.vars[v].members.clone();
+        // Copy of another union variable: copy its tag through a member-index remap.
+        if let Some(Expr { kind: ExprKind::Var(s), .. }) = src {
+            if let Some(stag) = self.tags[*s] {
+                let smembers = self.typed.vars[*s].members.clone();
+                let st = self.var_type(*s);
+                let conv = self.merge_convert(val, &st, &vt, line)?;
+                for (var, x) in self.vars[v].clone().into_iter().zip(conv) {
+                    self.b.def_var(var, x);
+                }
+                let dtag = self.tags[v].expect("union copy target has a tag");
+                let stagv = self.b.use_var(stag);
+                let mut out = self.b.ins().iconst(types::I8, 0);
+                for (i, m) in smembers.iter().enumerate() {
+                    let di = members.iter().position(|x| x == m).unwrap_or(0) as i64;
+                    let is = self.b.ins().icmp_imm_s(ir::condcodes::IntCC::Equal, stagv, i as i64);
+                    let dv = self.b.ins().iconst(types::I8, di);
+                    out = self.b.ins().select(is, dv, out);
+                }
+                self.b.def_var(dtag, out);
+                return Ok(());
+            }
+        }
+        let conv = self.merge_convert(val, t, &vt, line)?;
+        for (var, x) in self.vars[v].clone().into_iter().zip(conv) {
+            self.b.def_var(var, x);
+        }
+        if let Some(tag) = self.tags[v] {
+            let i = members.iter().position(|m| m == t).unwrap_or(0);
+            let c = self.b.ins().iconst(types::I8, i as i64);
+            self.b.def_var(tag, c);
+        }
+        Ok(())
+    }
+
+    pub fn load_var(&mut self, v: VarId) -> CVal {
+        self.vars[v].clone().into_iter().map(|var| self.b.use_var(var)).collect()
+    }
+
+    fn emit_return(&mut self, e: Option<&Expr>, line: u32) -> CResult<()> {
+        let rt = self.typed.ret_type();
+        let members = self.typed.ret.members.clone();
+        let (val, t) = match e {
+            Some(e) => (self.expr(e)?, self.typed.ty(e).clone()),
+            None => (vec![], Type::None),
+        };
+        if let (Some(Expr { kind: ExprKind::Var(s), .. }), Some(rtag)) = (e, self.ret_tag) {
+            if let Some(stag) = self.tags[*s] {
+                let smembers = self.typed.vars[*s].members.clone();
+                let st = self.var_type(*s);
+                let conv = self.merge_convert(val, &st, &rt, line)?;
+                for (var, x) in self.ret_vars.clone().into_iter().zip(conv) {
+                    self.b.def_var(var, x);
+                }
+                let stagv = self.b.use_var(stag);
+                let mut out = self.b.ins().iconst(types::I8, 0);
+                for (i, m) in smembers.iter().enumerate() {
+                    let di = members.iter().position(|x| x == m).unwrap_or(0) as i64;
+                    let is = self.b.ins().icmp_imm_s(ir::condcodes::IntCC::Equal, stagv, i as i64);
+                    let dv = self.b.ins().iconst(types::I8, di);
+                    out = self.b.ins().select(is, dv, out);
+                }
+                self.b.def_var(rtag, out);
+                self.b.ins().jump(self.exit_block, &[]);
+                return Ok(());
+            }
+        }
+        let conv = self.merge_convert(val, &t, &rt, line)?;
+        for (var, x) in self.ret_vars.clone().into_iter().zip(conv) {
+            self.b.def_var(var, x);
+        }
+        if let Some(tag) = self.ret_tag {
+            let i = members.iter().position(|m| *m == t).unwrap_or(0);
+            let c = self.b.ins().iconst(types::I8, i as i64);
+            self.b.def_var(tag, c);
+        }
+        self.b.ins().jump(self.exit_block, &[]);
+        Ok(())
+    }
+
+    fn assign_target(&mut self, target: &Target, val: CVal, t: &Type, src: Option<&Expr>, line: u32) -> CResult<()> {
+        match target {
+            Target::Var(v) => {
+                self.note_shape_binding(*v, src);
+                self.assign_var(*v, val, t, src, line)
+            }
+            Target::Index { base, index } => self.store_index(base, index, val, t, line),
+            Target::Tuple(ts) => {
+                let Type::Tuple(elems) = t else { unreachable!("inference checked tuple unpacking") };
+                let mut off = 0;
+                for (tt, et) in ts.iter().zip(elems) {
+                    let n = repr(et).len();
+                    // `M, N = a.shape`: remember that M and N are a's extents.
+                    if let (Target::Var(v), Some(Expr { kind: ExprKind::Attr(base, attr), .. })) = (tt, src) {
+                        if attr == "shape" {
+                            if let ExprKind::Var(arr) = base.kind {
+                                let axis = ts.iter().position(|x| std::ptr::eq(x, tt)).unwrap();
+                                self.record_shape_var(*v, arr, axis);
+                            }
+                        }
+                    }
+                    self.assign_target(tt, val[off..off + n].to_vec(), et, None, line)?;
+                    off += n;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn record_shape_var(&mut self, v: VarId, arr: VarId, axis: usize) {
+        if self.single_assign[v] && self.single_assign[arr] {
+            self.shape_vars.insert(v, ShapeOf { array: arr, axis });
+        }
+    }
+
+    /// `n = len(a)` or `n = a.shape[k]`: remember the extent binding.
+    fn note_shape_binding(&mut self, v: VarId, src: Option<&Expr>) {
+        let Some(src) = src else { return };
+        if let Some(s) = self.shape_fact(src) {
+            self.record_shape_var(v, s.array, s.axis);
+        }
+    }
+
+    /// Is this expression an array extent (`len(a)`, `a.shape[k]`, or a variable bound to one)?
+    pub fn shape_fact(&self, e: &Expr) -> Option<ShapeOf> {
+        match &e.kind {
+            ExprKind::Var(v) => self.shape_vars.get(v).copied(),
+            ExprKind::Call { func, args, .. } if args.len() == 1 => {
+                let is_len = matches!(self.typed.calls.get(&e.id), Some(crate::types::infer::CallTarget::Builtin(crate::builtins::Builtin::Len)));
+                let _ = func;
+                match (&args[0].kind, is_len) {
+                    (ExprKind::Var(a), true) if self.single_assign[*a] && matches!(self.typed.vars[*a].ty, Some(Type::Array(_))) => {
+                        Some(ShapeOf { array: *a, axis: 0 })
+                    }
+                    _ => None,
+                }
+            }
+            ExprKind::Index(base, ix) if ix.len() == 1 => {
+                if let (ExprKind::Attr(arr, attr), ExprKind::Const(Const::Int(k))) = (&base.kind, &ix[0].kind) {
+                    if let ExprKind::Var(a) = arr.kind {
+                        if attr == "shape" && self.single_assign[a] && *k >= 0 {
+                            return Some(ShapeOf { array: a, axis: *k as usize });
+                        }
+                    }
+                }
+                None
+            }
+            _ => None,
+        }
+    }
+
+    fn stmt(&mut self, s: &Stmt) -> CResult<()> {
+        let line = s.span.line;
+        match &s.kind {
+            StmtKind::Assign { targets, value } => {
+                let t = self.typed.ty(value).clone();
+                let val = self.expr(value)?;
+                for target in targets {
+                    self.assign_target(target, val.clone(), &t, Some(value), line)?;
+                }
+            }
+            StmtKind::AugAssign { target, op, value } => {
+                let vt = self.typed.ty(value).clone();
+                match target {
+                    Target::Var(v) => {
+                        let cur_t = self.var_type(*v);
+                        let cur = self.load_var(*v);
+                        let rhs = self.expr(value)?;
+                        let members = self.typed.vars[*v].members.clone();
+                        // The result type is the same for every member (inference checked).
+                        let rt = crate::types::infer::binop_type(*op, &members[0], &vt, line)?;
+                        let r = self.binop(*op, cur, &cur_t, rhs, &vt, &rt, line)?;
+                        self.assign_var(*v, r, &rt, None, line)?;
+                    }
+                    Target::Index { base, index } => {
+                        let Type::Array(at) = self.typed.ty(base).clone() else { unreachable!() };
+                        let (ptr, et) = self.element_address(base, index, at, line)?;
+                        let cur = self.load_element(ptr, at.dtype);
+                        let rhs = self.expr(value)?;
+                        let rt = crate::types::infer::binop_type(*op, &et, &vt, line)?;
+                        let r = self.binop(*op, cur, &et, rhs, &vt, &rt, line)?;
+                        self.store_element(ptr, at.dtype, r, &rt, line)?;
+                    }
+                    Target::Tuple(_) => unreachable!(),
+                }
+            }
+            StmtKind::Expr(e) => {
+                self.expr(e)?;
+            }
+            StmtKind::If { cond, then, orelse } => {
+                let c = self.truth(cond)?;
+                let then_blk = self.b.create_block();
+                let else_blk = self.b.create_block();
+                let join = self.b.create_block();
+                self.b.ins().brif(c, then_blk, &[], else_blk, &[]);
+                self.b.switch_to_block(then_blk);
+                self.block(then)?;
+                if !self.is_terminated() {
+                    self.b.ins().jump(join, &[]);
+                }
+                self.b.switch_to_block(else_blk);
+                self.block(orelse)?;
+                if !self.is_terminated() {
+                    self.b.ins().jump(join, &[]);
+                }
+                self.b.switch_to_block(join);
+            }
+            StmtKind::While { cond, body, orelse } => {
+                self.long_running = true;
+                let header = self.b.create_block();
+                let body_blk = self.b.create_block();
+                let else_blk = self.b.create_block();
+                let exit = self.b.create_block();
+                self.b.ins().jump(header, &[]);
+                self.b.switch_to_block(header);
+                let c = self.truth(cond)?;
+                self.b.ins().brif(c, body_blk, &[], else_blk, &[]);
+                self.b.switch_to_block(body_blk);
+                self.loops.push(LoopCx { continue_block: header, break_block: exit, index_fact: None });
+                self.block(body)?;
+                self.loops.pop();
+                if !self.is_terminated() {
+                    self.b.ins().jump(header, &[]);
+                }
+                self.b.switch_to_block(else_blk);
+                self.block(orelse)?;
+                if !self.is_terminated() {
+                    self.b.ins().jump(exit, &[]);
+                }
+                self.b.switch_to_block(exit);
+            }
+            StmtKind::ForRange { var, start, stop, step, body, orelse } => {
+                self.for_range(*var, start.as_ref(), stop, step.as_ref(), body, orelse, line)?;
+            }
+            StmtKind::Break => {
+                let blk = self.loops.last().expect("break outside loop").break_block;
+                self.b.ins().jump(blk, &[]);
+            }
+            StmtKind::Continue => {
+                let blk = self.loops.last().expect("continue outside loop").continue_block;
+                self.b.ins().jump(blk, &[]);
+            }
+            StmtKind::Return(e) => self.emit_return(e.as_ref(), line)?,
+            StmtKind::Pass => {}
+            StmtKind::Raise { exc, msg } => {
+                let idx = self.info.raises.iter().position(|(n, m)| n == exc && m == msg).unwrap_or(0) as i64;
+                let i = self.iconst(idx);
+                self.raise(ErrCode::UserRaise, line, &[i]);
+            }
+            StmtKind::Assert { test, msg } => {
+                let c = self.truth(test)?;
+                let idx = self
+                    .info
+                    .raises
+                    .iter()
+                    .position(|(n, m)| n == "AssertionError" && m == msg)
+                    .unwrap_or(0) as i64;
+                let failed = self.b.ins().icmp_imm_s(ir::condcodes::IntCC::Equal, c, 0);
+                let i = self.iconst(idx);
+                self.fail_if(failed, ErrCode::UserRaise, line, &[i]);
+            }
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn for_range(
+        &mut self,
+        var: VarId,
+        start: Option<&Expr>,
+        stop: &Expr,
+        step: Option<&Expr>,
+        body: &[Stmt],
+        orelse: &[Stmt],
+        line: u32,
+    ) -> CResult<()> {
+        use ir::condcodes::IntCC;
+        self.long_running = true;
+        let start_v = match start {
+            Some(e) => {
+                let v = self.expr(e)?;
+                let t = self.typed.ty(e).clone();
+                self.to_i64(v, &t)
+            }
+            None => self.iconst(0),
+        };
+        let stop_v = {
+            let v = self.expr(stop)?;
+            let t = self.typed.ty(stop).clone();
+            self.to_i64(v, &t)
+        };
+        let const_step = match step {
+            None => Some(1),
+            Some(Expr { kind: ExprKind::Const(Const::Int(k)), .. }) => Some(*k),
+            Some(Expr { kind: ExprKind::Unary(UnaryOp::Neg, inner), .. }) => match inner.kind {
+                ExprKind::Const(Const::Int(k)) => Some(-k),
+                _ => None,
+            },
+            _ => None,
+        };
+        let step_v = match step {
+            Some(e) if const_step.is_none() => {
+                let v = self.expr(e)?;
+                let t = self.typed.ty(e).clone();
+                let s = self.to_i64(v, &t);
+                let zero = self.b.ins().icmp_imm_s(IntCC::Equal, s, 0);
+                self.fail_if(zero, ErrCode::RangeStepZero, line, &[]);
+                s
+            }
+            _ => {
+                let k = const_step.unwrap();
+                if k == 0 {
+                    let one = self.iconst(1);
+                    let c = self.b.ins().icmp_imm_s(IntCC::Equal, one, 1);
+                    self.fail_if(c, ErrCode::RangeStepZero, line, &[]);
+                }
+                self.iconst(k)
+            }
+        };
+        // Bounds-check elimination: `for i in range(k >= 0, extent)` with step > 0, `i` never
+        // reassigned in the body, keeps `0 <= i < extent`.
+        let start_nonneg = match start {
+            None => true,
+            Some(Expr { kind: ExprKind::Const(Const::Int(k)), .. }) => *k >= 0,
+            _ => false,
+        };
+        let index_fact = match (self.shape_fact(stop), const_step) {
+            (Some(s), Some(k)) if k > 0 && start_nonneg && self.single_assign[var] => Some((var, s)),
+            _ => None,
+        };
+
+        let cur = self.b.declare_var(types::I64);
+        self.b.def_var(cur, start_v);
+        let header = self.b.create_block();
+        let body_blk = self.b.create_block();
+        let cont = self.b.create_block();
+        let else_blk = self.b.create_block();
+        let exit = self.b.create_block();
+        self.b.ins().jump(header, &[]);
+        self.b.switch_to_block(header);
+        let c = self.b.use_var(cur);
+        let go = match const_step {
+            Some(k) if k > 0 => self.b.ins().icmp(IntCC::SignedLessThan, c, stop_v),
+            Some(_) => self.b.ins().icmp(IntCC::SignedGreaterThan, c, stop_v),
+            None => {
+                let up = self.b.ins().icmp(IntCC::SignedLessThan, c, stop_v);
+                let down = self.b.ins().icmp(IntCC::SignedGreaterThan, c, stop_v);
+                let pos = self.b.ins().icmp_imm_s(IntCC::SignedGreaterThan, step_v, 0);
+                self.b.ins().select(pos, up, down)
+            }
+        };
+        self.b.ins().brif(go, body_blk, &[], else_blk, &[]);
+        self.b.switch_to_block(body_blk);
+        let iv = self.b.use_var(cur);
+        self.assign_var(var, vec![iv], &Type::Int, None, line)?;
+        self.loops.push(LoopCx { continue_block: cont, break_block: exit, index_fact });
+        self.block(body)?;
+        self.loops.pop();
+        if !self.is_terminated() {
+            self.b.ins().jump(cont, &[]);
+        }
+        self.b.switch_to_block(cont);
+        let c = self.b.use_var(cur);
+        let (next, of) = self.b.ins().sadd_overflow(c, step_v);
+        self.b.def_var(cur, next);
+        // Overflow past i64 means the next value is beyond `stop`: the loop is over.
+        self.b.ins().brif(of, else_blk, &[], header, &[]);
+        self.b.switch_to_block(else_blk);
+        self.block(orelse)?;
+        if !self.is_terminated() {
+            self.b.ins().jump(exit, &[]);
+        }
+        self.b.switch_to_block(exit);
+        Ok(())
+    }
+
+    /// Is `e` a loop variable known to index `array` along `axis` in bounds?
+    pub fn index_in_bounds(&self, e: &Expr, array: &Expr, axis: usize) -> bool {
+        let (ExprKind::Var(v), ExprKind::Var(a)) = (&e.kind, &array.kind) else { return false };
+        self.loops.iter().any(|l| matches!(l.index_fact, Some((lv, s)) if lv == *v && s.array == *a && s.axis == axis))
+    }
+
+    /// Evaluate an expression.
+    pub fn expr(&mut self, e: &Expr) -> CResult<CVal> {
+        let t = self.typed.ty(e).clone();
+        let line = e.span.line;
+        Ok(match &e.kind {
+            ExprKind::Const(c) => self.constant(c),
+            ExprKind::Var(v) => self.load_var(*v),
+            ExprKind::Global(_) => match self.typed.globals.get(&e.id) {
+                Some(crate::types::infer::GlobalValue::Const(c)) => self.constant(&c.clone()),
+                _ => return Err(CompileError::new("unsupported global", line)),
+            },
+            ExprKind::Attr(base, attr) => {
+                if let Some(crate::types::infer::GlobalValue::Const(c)) = self.typed.globals.get(&e.id) {
+                    return Ok(self.constant(&c.clone()));
+                }
+                self.attr(base, attr, line)?
+            }
+            ExprKind::BinOp(op, a, b) => {
+                let ta = self.typed.ty(a).clone();
+                let tb = self.typed.ty(b).clone();
+                // `x ** n` with a small constant n: an exact fast path (see num::pow_small_int).
+                if *op == BinOp::Pow {
+                    if let ExprKind::Const(Const::Int(n)) = b.kind {
+                        if let Some(v) = self.pow_const(a, &ta, n, &t, line)? {
+                            return Ok(v);
+                        }
+                    }
+                }
+                let va = self.expr(a)?;
+                let vb = self.expr(b)?;
+                self.binop(*op, va, &ta, vb, &tb, &t, line)?
+            }
+            ExprKind::Unary(op, a) => {
+                let ta = self.typed.ty(a).clone();
+                if *op == UnaryOp::Not {
+                    let c = self.truth(a)?;
+                    let r = self.b.ins().icmp_imm_s(ir::condcodes::IntCC::Equal, c, 0);
+                    return Ok(vec![r]);
+                }
+                let va = self.expr(a)?;
+                self.unary(*op, va, &ta, &t, line)?
+            }
+            ExprKind::Compare(first, rest) => self.compare_chain(first, rest, &t, line)?,
+            ExprKind::BoolOp(op, values) => self.boolop(*op, values, &t)?,
+            ExprKind::IfExp(c, a, b2) => {
+                let cv = self.truth(c)?;
+                let then_blk = self.b.create_block();
+                let else_blk = self.b.create_block();
+                let join = self.b.create_block();
+                let reprs = repr(&t);
+                for r in &reprs {
+                    self.b.append_block_param(join, *r);
+                }
+                self.b.ins().brif(cv, then_blk, &[], else_blk, &[]);
+                self.b.switch_to_block(then_blk);
+                let va = self.expr(a)?;
+                let args: Vec<BlockArg> = va.iter().map(|v| BlockArg::Value(*v)).collect();
+                self.b.ins().jump(join, &args);
+                self.b.switch_to_block(else_blk);
+                let vb = self.expr(b2)?;
+                let args: Vec<BlockArg> = vb.iter().map(|v| BlockArg::Value(*v)).collect();
+                self.b.ins().jump(join, &args);
+                self.b.switch_to_block(join);
+                self.b.block_params(join).to_vec()
+            }
+            ExprKind::Index(base, index) => self.index(base, index, line)?,
+            ExprKind::Tuple(items) => {
+                let mut out = Vec::new();
+                for i in items {
+                    out.extend(self.expr(i)?);
+                }
+                out
+            }
+            ExprKind::Call { args, kwargs, .. } => self.call(e, args, kwargs)?,
+            ExprKind::FString(_) => return Err(CompileError::new("an f-string can only be printed in compiled code", line)),
+        })
+    }
+
+    pub fn constant(&mut self, c: &Const) -> CVal {
+        match c {
+            Const::Int(i) => vec![self.iconst(*i)],
+            Const::Float(f) => vec![self.b.ins().f64const(*f)],
+            Const::Bool(x) => vec![self.b.ins().iconst(types::I8, *x as i64)],
+            Const::None | Const::Str(_) => vec![],
+        }
+    }
+
+    fn boolop(&mut self, op: BoolOp, values: &[Expr], t: &Type) -> CResult<CVal> {
+        // `a and b`: a if a is falsy else b. `a or b`: a if a is truthy else b.
+        let join = self.b.create_block();
+        let reprs = repr(t);
+        for r in &reprs {
+            self.b.append_block_param(join, *r);
+        }
+        for (i, v) in values.iter().enumerate() {
+            let val = self.expr(v)?;
+            if i + 1 == values.len() {
+                let args: Vec<BlockArg> = val.iter().map(|x| BlockArg::Value(*x)).collect();
+                self.b.ins().jump(join, &args);
+                break;
+            }
+            let truth = self.truth_of(&val, self.typed.ty(v))?;
+            let next = self.b.create_block();
+            let args: Vec<BlockArg> = val.iter().map(|x| BlockArg::Value(*x)).collect();
+            match op {
+                BoolOp::And => self.b.ins().brif(truth, next, &[], join, &args),
+                BoolOp::Or => self.b.ins().brif(truth, join, &args, next, &[]),
+            };
+            self.b.switch_to_block(next);
+        }
+        self.b.switch_to_block(join);
+        Ok(self.b.block_params(join).to_vec())
+    }
+
+    /// The truth value of a condition expression, as an i8 0/1.
+    pub fn truth(&mut self, e: &Expr) -> CResult<Value> {
+        let v = self.expr(e)?;
+        let t = self.typed.ty(e).clone();
+        self.truth_of(&v, &t)
+    }
+
+    pub fn truth_of(&mut self, v: &CVal, t: &Type) -> CResult<Value> {
+        use ir::condcodes::{FloatCC, IntCC};
+        Ok(match t {
+            Type::None => self.b.ins().iconst(types::I8, 0),
+            _ => {
+                let x = v[0];
+                let ty = self.b.func.dfg.value_type(x);
+                if ty == types::F64 {
+                    let z = self.b.ins().f64const(0.0);
+                    self.b.ins().fcmp(FloatCC::NotEqual, x, z)
+                } else if ty == types::F32 {
+                    let z = self.b.ins().f32const(0.0);
+                    self.b.ins().fcmp(FloatCC::NotEqual, x, z)
+                } else {
+                    self.b.ins().icmp_imm_s(IntCC::NotEqual, x, 0)
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,586 @@
+//! Arithmetic with Python's rules (checked ints, floor division and modulo, true division,
+//! `float ** int` through `pow`) and NumPy's for NumPy scalars; comparisons; conversions.
+
+use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
+use cranelift_codegen::ir::{types, InstBuilder, MemFlagsData, Value};
+
+use super::{CVal, FunctionCx};
+use crate::frontend::{CResult, CompileError};
+use crate::ir::*;
+use crate::runtime::{self, ErrCode};
+use crate::types::{arith_result, DType, Type};
+
+fn unsupported<T>(what: String, line: u32) -> CResult<T> {
+    Err(CompileError::new(what, line))
+}
+
+impl<'a, 'm> FunctionCx<'a, 'm> {
+    /// An integer-like scalar as i64 (bools zero-extended).
+    pub fn to_i64(&mut self, v: CVal, t: &Type) -> Value {
+        let x = v[0];
+        match t {
+            Type::Bool | Type::Np(DType::Bool) => self.b.ins().uextend(types::I64, x),
+            _ => x,
+        }
+    }
+
+    /// Convert a scalar to the machine type NumPy/Python would compute `d` in.
+    pub fn cast_scalar(&mut self, v: Value, from: &Type, d: DType) -> Value {
+        let fd = from.scalar_dtype().expect("scalar");
+        let v = if fd == DType::Bool { self.b.ins().uextend(types::I64, v) } else { v };
+        let fd = if fd == DType::Bool { DType::I64 } else { fd };
+        match (fd.is_float(), d) {
+            (false, DType::F64) => {
+                if fd == DType::U64 {
+                    self.b.ins().fcvt_from_uint(types::F64, v)
+                } else {
+                    self.b.ins().fcvt_from_sint(types::F64, v)
+                }
+            }
+            (false, DType::F32) => self.b.ins().fcvt_from_sint(types::F32, v),
+            (false, _) => v,
+            (true, DType::F64) => {
+                if fd == DType::F32 {
+                    self.b.ins().fpromote(types::F64, v)
+                } else {
+                    v
+                }
+            }
+            (true, DType::F32) => {
+                if fd == DType::F64 {
+                    self.b.ins().fdemote(types::F32, v)
+                } else {
+                    v
+                }
+            }
+            (true, _) => v, // float to int never happens implicitly
+        }
+    }
+
+    /// Convert a value of `from` into the representation of `to` for a variable that holds
+    /// several types; deoptimizes when an int would not be exact as a float.
+    pub fn merge_convert(&mut self, v: CVal, from: &Type, to: &Type, _line: u32) -> CResult<CVal> {
+        if from == to || !from.is_scalar() || !to.is_scalar() {
+            return Ok(v);
+        }
+        let td = to.scalar_dtype().unwrap();
+        let fd = from.scalar_dtype().unwrap();
+        let out = self.cast_scalar(v[0], from, td);
+        if td.is_float() && !fd.is_float() && matches!(fd, DType::I64 | DType::U64 | DType::I32 | DType::U32) {
+            // An int merged into a float variable must be exact, or later operations would
+            // differ from Python's exact int arithmetic.
+            let back = if td == DType::F32 {
+                self.b.ins().fcvt_to_sint_sat(types::I64, out)
+            } else {
+                self.b.ins().fcvt_to_sint_sat(types::I64, out)
+            };
+            let orig = self.to_i64(v, from);
+            let bad = self.b.ins().icmp(IntCC::NotEqual, back, orig);
+            self.fail_if(bad, ErrCode::Deopt, _line, &[]);
+        }
+        Ok(vec![out])
+    }
+
+    /// Exit if `env.err_code` was set by a helper (the helper already chose the code).
+    pub fn fail_if_env_error(&mut self, line: u32) {
+        let flags = MemFlagsData::trusted();
+        let code = self.b.ins().load(types::I64, flags, self.env, runtime::ENV_ERR_CODE);
+        let bad = self.b.ins().icmp_imm_s(IntCC::NotEqual, code, 0);
+        let fail_blk = self.b.create_block();
+        let ok_blk = self.b.create_block();
+        self.b.set_cold_block(fail_blk);
+        self.b.ins().brif(bad, fail_blk, &[], ok_blk, &[]);
+        self.b.switch_to_block(fail_blk);
+        let l = self.iconst(line as i64);
+        self.b.ins().store(flags, l, self.env, runtime::ENV_ERR_LINE);
+        let fi = self.iconst(self.info as *const runtime::FuncInfo as i64);
+        self.b.ins().store(flags, fi, self.env, runtime::ENV_ERR_FUNC);
+        let one = self.iconst(1);
+        self.b.ins().jump(self.err_block, &[cranelift_codegen::ir::BlockArg::Value(one)]);
+        self.b.switch_to_block(ok_blk);
+    }
+
+    /// `a op b` with result type `rt` (from `infer::binop_type`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn binop(&mut self, op: BinOp, va: CVal, ta: &Type, vb: CVal, tb: &Type, rt: &Type, line: u32) -> CResult<CVal> {
+        match rt {
+            Type::Bool => {
+                // bool & bool, bool | bool, bool ^ bool
+                let (a, b) = (va[0], vb[0]);
+                let r = match op {
+                    BinOp::BitAnd => self.b.ins().band(a, b),
+                    BinOp::BitOr => self.b.ins().bor(a, b),
+                    BinOp::BitXor => self.b.ins().bxor(a, b),
+                    _ => return unsupported(format!("bool operator {op:?}"), line),
+                };
+                Ok(vec![r])
+            }
+            Type::Int => {
+                let a = self.to_i64(va, ta);
+                let b = self.to_i64(vb, tb);
+                Ok(vec![self.int_binop(op, a, b, DType::I64, true, line)?])
+            }
+            Type::Float => {
+                let a = self.cast_scalar(va[0], ta, DType::F64);
+                let b = self.cast_scalar(vb[0], tb, DType::F64);
+                let both_int = ta.is_intlike() && tb.is_intlike();
+                if op == BinOp::Div && both_int {
+                    // int / int: Python's true division is correctly rounded; so is an IEEE
+                    // division of exactly converted operands, which needs |a|, |b| <= 2**53.
+                    let ia = self.to_i64(va.clone(), ta);
+                    let ib = self.to_i64(vb.clone(), tb);
+                    let zero = self.b.ins().icmp_imm_s(IntCC::Equal, ib, 0);
+                    self.fail_if(zero, ErrCode::IntTrueDivZero, line, &[]);
+                    let lim = 1i64 << 53;
+                    let aa = self.b.ins().iabs(ia);
+                    let ab = self.b.ins().iabs(ib);
+                    let ba = self.b.ins().icmp_imm_s(IntCC::UnsignedGreaterThan, aa, lim);
+                    let bb = self.b.ins().icmp_imm_s(IntCC::UnsignedGreaterThan, ab, lim);
+                    let big = self.b.ins().bor(ba, bb);
+                    self.fail_if(big, ErrCode::Deopt, line, &[]);
+                    return Ok(vec![self.b.ins().fdiv(a, b)]);
+                }
+                Ok(vec![self.py_float_binop(op, a, b, line)?])
+            }
+            Type::Np(d) if d.is_float() => {
+                let a = self.cast_scalar(va[0], ta, *d);
+                let b = self.cast_scalar(vb[0], tb, *d);
+                Ok(vec![self.np_float_binop(op, a, b, *d, line)?])
+            }
+            Type::Np(d) if d.is_int() => {
+                let a = self.to_i64(va, ta);
+                let b = self.to_i64(vb, tb);
+                Ok(vec![self.int_binop(op, a, b, *d, false, line)?])
+            }
+            _ => unsupported(format!("the operator {op:?} giving a {rt}"), line),
+        }
+    }
+
+    /// Integer arithmetic in i64 with results checked to fit `d` (`Overflow` deoptimizes).
+    /// `python` selects Python's rules (ZeroDivisionError) over NumPy's (0 with a warning).
+    fn int_binop(&mut self, op: BinOp, a: Value, b: Value, d: DType, python: bool, line: u32) -> CResult<Value> {
+        let r = match op {
+            BinOp::Add | BinOp::Sub | BinOp::Mul => {
+                let (r, of) = match op {
+                    BinOp::Add => self.b.ins().sadd_overflow(a, b),
+                    BinOp::Sub => self.b.ins().ssub_overflow(a, b),
+                    _ => self.b.ins().smul_overflow(a, b),
+                };
+                self.fail_if(of, ErrCode::Overflow, line, &[]);
+                r
+            }
+            BinOp::FloorDiv | BinOp::Mod => {
+                let zero = self.b.ins().icmp_imm_s(IntCC::Equal, b, 0);
+                if python {
+                    let code = if op == BinOp::FloorDiv { ErrCode::IntFloorDivZero } else { ErrCode::IntModZero };
+                    self.fail_if(zero, code, line, &[]);
+                    self.floor_divmod(op, a, b, line)?
+                } else {
+                    // NumPy: x // 0 and x % 0 are 0 (with a RuntimeWarning).
+                    let one = self.iconst(1);
+                    let safe_b = self.b.ins().select(zero, one, b);
+                    let r = self.floor_divmod(op, a, safe_b, line)?;
+                    let z = self.iconst(0);
+                    let r = self.b.ins().select(zero, z, r);
+                    return self.check_range(r, d, line);
+                }
+            }
+            BinOp::Pow => {
+                let neg = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, b, 0);
+                // Python gives a float for a negative exponent; NumPy raises: let the
+                // interpreter do either.
+                self.fail_if(neg, ErrCode::Deopt, line, &[]);
+                self.int_pow(a, b, line)?
+            }
+            BinOp::BitAnd => self.b.ins().band(a, b),
+            BinOp::BitOr => self.b.ins().bor(a, b),
+            BinOp::BitXor => self.b.ins().bxor(a, b),
+            BinOp::LShift => {
+                let neg = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, b, 0);
+                self.fail_if(neg, ErrCode::NegativeShift, line, &[]);
+                let big = self.b.ins().icmp_imm_s(IntCC::SignedGreaterThan, b, 63);
+                let nz = self.b.ins().icmp_imm_s(IntCC::NotEqual, a, 0);
+                let lost_all = self.b.ins().band(big, nz);
+                self.fail_if(lost_all, ErrCode::Overflow, line, &[]);
+                let r = self.b.ins().ishl(a, b);
+                let back = self.b.ins().sshr(r, b);
+                let lost = self.b.ins().icmp(IntCC::NotEqual, back, a);
+                let lost = self.b.ins().band_not(lost, big);
+                self.fail_if(lost, ErrCode::Overflow, line, &[]);
+                let z = self.iconst(0);
+                self.b.ins().select(big, z, r)
+            }
+            BinOp::RShift => {
+                let neg = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, b, 0);
+                self.fail_if(neg, ErrCode::NegativeShift, line, &[]);
+                let c63 = self.iconst(63);
+                let big = self.b.ins().icmp_imm_s(IntCC::SignedGreaterThan, b, 63);
+                let n = self.b.ins().select(big, c63, b);
+                self.b.ins().sshr(a, n)
+            }
+            BinOp::Div => return unsupported("integer true division".into(), line),
+        };
+        self.check_range(r, d, line)
+    }
+
+    /// Deoptimize when an i64 result does not fit a narrower NumPy integer type.
+    fn check_range(&mut self, r: Value, d: DType, line: u32) -> CResult<Value> {
+        if d == DType::I64 {
+            return Ok(r);
+        }
+        let (lo, hi) = d.int_range();
+        let below = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, r, lo as i64);
+        let above = self.b.ins().icmp_imm_s(IntCC::SignedGreaterThan, r, hi as i64);
+        let bad = self.b.ins().bor(below, above);
+        self.fail_if(bad, ErrCode::Overflow, line, &[]);
+        Ok(r)
+    }
+
+    /// Python's floor `//` or `%` for nonzero `b`.
+    fn floor_divmod(&mut self, op: BinOp, a: Value, b: Value, line: u32) -> CResult<Value> {
+        // i64::MIN // -1 overflows; i64::MIN % -1 is 0 (avoid the hardware trap).
+        let m1 = self.b.ins().icmp_imm_s(IntCC::Equal, b, -1);
+        let amin = self.b.ins().icmp_imm_s(IntCC::Equal, a, i64::MIN);
+        let both = self.b.ins().band(m1, amin);
+        if op == BinOp::FloorDiv {
+            self.fail_if(both, ErrCode::Overflow, line, &[]);
+        }
+        let one = self.iconst(1);
+        let safe_b = self.b.ins().select(both, one, b);
+        let rem = self.b.ins().srem(a, safe_b);
+        // Adjust toward negative infinity when the signs differ and the remainder is nonzero.
+        let rem_nz = self.b.ins().icmp_imm_s(IntCC::NotEqual, rem, 0);
+        let x = self.b.ins().bxor(rem, b);
+        let diff_sign = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, x, 0);
+        let adjust = self.b.ins().band(rem_nz, diff_sign);
+        Ok(if op == BinOp::FloorDiv {
+            let q = self.b.ins().sdiv(a, safe_b);
+            let q1 = self.b.ins().iadd_imm_s(q, -1);
+            self.b.ins().select(adjust, q1, q)
+        } else {
+            let r1 = self.b.ins().iadd(rem, b);
+            let r = self.b.ins().select(adjust, r1, rem);
+            let z = self.iconst(0);
+            self.b.ins().select(both, z, r)
+        })
+    }
+
+    /// `a ** b` for ints with `b >= 0`, by squaring, every product checked.
+    fn int_pow(&mut self, a: Value, b: Value, line: u32) -> CResult<Value> {
+        let result = self.b.declare_var(types::I64);
+        let base = self.b.declare_var(types::I64);
+        let exp = self.b.declare_var(types::I64);
+        let one = self.iconst(1);
+        self.b.def_var(result, one);
+        self.b.def_var(base, a);
+        self.b.def_var(exp, b);
+        let header = self.b.create_block();
+        let body = self.b.create_block();
+        let exit = self.b.create_block();
+        self.b.ins().jump(header, &[]);
+        self.b.switch_to_block(header);
+        let e = self.b.use_var(exp);
+        let more = self.b.ins().icmp_imm_s(IntCC::SignedGreaterThan, e, 0);
+        self.b.ins().brif(more, body, &[], exit, &[]);
+        self.b.switch_to_block(body);
+        let e = self.b.use_var(exp);
+        let odd = self.b.ins().band_imm_s(e, 1);
+        let r = self.b.use_var(result);
+        let bs = self.b.use_var(base);
+        let (rm, of1) = self.b.ins().smul_overflow(r, bs);
+        let odd_b = self.b.ins().icmp_imm_s(IntCC::NotEqual, odd, 0);
+        let of1 = self.b.ins().band(of1, odd_b);
+        self.fail_if(of1, ErrCode::Overflow, line, &[]);
+        let r = self.b.use_var(result);
+        let nr = self.b.ins().select(odd_b, rm, r);
+        self.b.def_var(result, nr);
+        let e = self.b.use_var(exp);
+        let e2 = self.b.ins().sshr_imm_u(e, 1);
+        self.b.def_var(exp, e2);
+        // Square the base only if more bits remain (squaring past the top bit may overflow
+        // although the result would not).
+        let more = self.b.ins().icmp_imm_s(IntCC::SignedGreaterThan, e2, 0);
+        let bs = self.b.use_var(base);
+        let (sq, of2) = self.b.ins().smul_overflow(bs, bs);
+        let of2 = self.b.ins().band(of2, more);
+        self.fail_if(of2, ErrCode::Overflow, line, &[]);
+        self.b.def_var(base, sq);
+        self.b.ins().jump(header, &[]);
+        self.b.switch_to_block(exit);
+        Ok(self.b.use_var(result))
+    }
+
+    /// Python float arithmetic (CPython Objects/floatobject.c).
+    fn py_float_binop(&mut self, op: BinOp, a: Value, b: Value, line: u32) -> CResult<Value> {
+        let f = types::F64;
+        Ok(match op {
+            BinOp::Add => self.b.ins().fadd(a, b),
+            BinOp::Sub => self.b.ins().fsub(a, b),
+            BinOp::Mul => self.b.ins().fmul(a, b),
+            BinOp::Div | BinOp::FloorDiv | BinOp::Mod => {
+                let z = self.b.ins().f64const(0.0);
+                let zero = self.b.ins().fcmp(FloatCC::Equal, b, z);
+                let code = match op {
+                    BinOp::Div => ErrCode::FloatDivZero,
+                    BinOp::FloorDiv => ErrCode::FloatFloorDivZero,
+                    _ => ErrCode::FloatModZero,
+                };
+                self.fail_if(zero, code, line, &[]);
+                match op {
+                    BinOp::Div => self.b.ins().fdiv(a, b),
+                    BinOp::FloorDiv => self.call_helper("heron_float_floordiv", &[f, f], &[f], &[a, b])?[0],
+                    _ => self.call_helper("heron_float_mod", &[f, f], &[f], &[a, b])?[0],
+                }
+            }
+            BinOp::Pow => {
+                let env = self.env;
+                let r = self.call_helper("heron_float_pow", &[f, f, types::I64], &[f], &[a, b, env])?[0];
+                self.fail_if_env_error(line);
+                r
+            }
+            _ => return unsupported(format!("the operator {} on floats", crate::types::infer::op_symbol(op)), line),
+        })
+    }
+
+    /// NumPy float arithmetic: IEEE results, no exceptions (NumPy warns instead).
+    fn np_float_binop(&mut self, op: BinOp, a: Value, b: Value, d: DType, line: u32) -> CResult<Value> {
+        let f = types::F64;
+        if d == DType::F32 && matches!(op, BinOp::FloorDiv | BinOp::Mod) {
+            return unsupported("`//` and `%` on numpy.float32 are not supported yet".into(), line);
+        }
+        Ok(match op {
+            BinOp::Add => self.b.ins().fadd(a, b),
+            BinOp::Sub => self.b.ins().fsub(a, b),
+            BinOp::Mul => self.b.ins().fmul(a, b),
+            BinOp::Div => self.b.ins().fdiv(a, b),
+            BinOp::FloorDiv => self.call_helper("heron_float_floordiv", &[f, f], &[f], &[a, b])?[0],
+            BinOp::Mod => self.call_helper("heron_float_mod", &[f, f], &[f], &[a, b])?[0],
+            BinOp::Pow => {
+                if d == DType::F32 {
+                    self.call_helper("powf", &[types::F32, types::F32], &[types::F32], &[a, b])?[0]
+                } else {
+                    self.call_helper("pow", &[f, f], &[f], &[a, b])?[0]
+                }
+            }
+            _ => return unsupported(format!("the operator {} on numpy floats", crate::types::infer::op_symbol(op)), line),
+        })
+    }
+
+    /// `x ** n` for a constant integer `n`, when the result is a float64 (Python float or
+    /// numpy.float64). Both compute `pow(x, float(n))` in libm; for 2 <= n <= 8 Heron computes
+    /// x**n in double-double arithmetic (error about n * 2**-104) and uses the rounded result
+    /// when it lies farther than 1/32 ulp from a rounding midpoint, where libm's pow (error
+    /// below 0.52 ulp, i.e. within 0.02 ulp before rounding) must round the same way; near a
+    /// midpoint, and outside the normal range, it calls the same `pow` path as CPython.
+    pub fn pow_const(&mut self, a: &Expr, ta: &Type, n: i64, rt: &Type, line: u32) -> CResult<Option<CVal>> {
+        let np = match rt {
+            Type::Float => false,
+            Type::Np(DType::F64) => true,
+            _ => return Ok(None),
+        };
+        if !(0..=8).contains(&n) || !(ta.is_scalar()) {
+            return Ok(None);
+        }
+        let va = self.expr(a)?;
+        let x = self.cast_scalar(va[0], ta, DType::F64);
+        if n == 0 {
+            return Ok(Some(vec![self.b.ins().f64const(1.0)]));
+        }
+        if n == 1 {
+            return Ok(Some(vec![x]));
+        }
+        // x**n as p + L: p the naive product chain, L the accumulated exact rounding errors
+        // (each `fma(p, x, -p*x)` is exact), carried along by Horner's rule. The two chains run
+        // in parallel, so the latency is about one multiply per step.
+        let mut p = x;
+        let mut big_l = self.b.ins().f64const(0.0);
+        for _ in 1..n {
+            let pn = self.b.ins().fmul(p, x);
+            let neg = self.b.ins().fneg(pn);
+            let e = self.b.ins().fma(p, x, neg);
+            big_l = self.b.ins().fma(big_l, x, e);
+            p = pn;
+        }
+        // Fast2Sum: h = fl(p + L) and the exact residual l.
+        let h = self.b.ins().fadd(p, big_l);
+        let hp = self.b.ins().fsub(h, p);
+        let l = self.b.ins().fsub(big_l, hp);
+        // Fast-path conditions on h: normal exponent in [100, 1900], mantissa not zero,
+        // |l| < 15/32 ulp(h).
+        let bits = self.b.ins().bitcast(types::I64, MemFlagsData::new(), h);
+        let expo = self.b.ins().ushr_imm_u(bits, 52);
+        let expo = self.b.ins().band_imm_s(expo, 0x7ff);
+        let lo_ok = self.b.ins().icmp_imm_s(IntCC::UnsignedGreaterThanOrEqual, expo, 100);
+        let hi_ok = self.b.ins().icmp_imm_s(IntCC::UnsignedLessThanOrEqual, expo, 1900);
+        let mant = self.b.ins().band_imm_s(bits, 0x000f_ffff_ffff_ffff);
+        let mant_ok = self.b.ins().icmp_imm_s(IntCC::NotEqual, mant, 0);
+        let expbits = self.b.ins().band_imm_s(bits, 0x7ff0_0000_0000_0000);
+        let ulp_bits = self.b.ins().iadd_imm_s(expbits, -(52i64 << 52));
+        let ulp = self.b.ins().bitcast(types::F64, MemFlagsData::new(), ulp_bits);
+        let k = self.b.ins().f64const(15.0 / 32.0);
+        let thr = self.b.ins().fmul(ulp, k);
+        let al = self.b.ins().fabs(l);
+        let l_ok = self.b.ins().fcmp(FloatCC::LessThan, al, thr);
+        let ok = self.b.ins().band(lo_ok, hi_ok);
+        let ok = self.b.ins().band(ok, mant_ok);
+        let ok = self.b.ins().band(ok, l_ok);
+        let slow = self.b.create_block();
+        let join = self.b.create_block();
+        self.b.append_block_param(join, types::F64);
+        self.b.set_cold_block(slow);
+        self.b.ins().brif(ok, join, &[cranelift_codegen::ir::BlockArg::Value(h)], slow, &[]);
+        self.b.switch_to_block(slow);
+        let y = self.b.ins().f64const(n as f64);
+        let r = if np {
+            self.call_helper("pow", &[types::F64, types::F64], &[types::F64], &[x, y])?[0]
+        } else {
+            self.py_float_binop(BinOp::Pow, x, y, line)?
+        };
+        self.b.ins().jump(join, &[cranelift_codegen::ir::BlockArg::Value(r)]);
+        self.b.switch_to_block(join);
+        Ok(Some(vec![self.b.block_params(join)[0]]))
+    }
+
+    pub fn unary(&mut self, op: UnaryOp, va: CVal, ta: &Type, rt: &Type, line: u32) -> CResult<CVal> {
+        match (op, rt) {
+            (UnaryOp::Pos, _) => {
+                if matches!(ta, Type::Bool) {
+                    return Ok(vec![self.to_i64(va, ta)]);
+                }
+                Ok(va)
+            }
+            (UnaryOp::Neg, Type::Int) => {
+                let a = self.to_i64(va, ta);
+                let z = self.iconst(0);
+                let (r, of) = self.b.ins().ssub_overflow(z, a);
+                self.fail_if(of, ErrCode::Overflow, line, &[]);
+                Ok(vec![r])
+            }
+            (UnaryOp::Neg, Type::Float) | (UnaryOp::Neg, Type::Np(DType::F64)) | (UnaryOp::Neg, Type::Np(DType::F32)) => {
+                Ok(vec![self.b.ins().fneg(va[0])])
+            }
+            (UnaryOp::Neg, Type::Np(d)) => {
+                let z = self.iconst(0);
+                let (r, of) = self.b.ins().ssub_overflow(z, va[0]);
+                self.fail_if(of, ErrCode::Overflow, line, &[]);
+                Ok(vec![self.check_range(r, *d, line)?])
+            }
+            (UnaryOp::Invert, Type::Int) => {
+                let a = self.to_i64(va, ta);
+                Ok(vec![self.b.ins().bnot(a)])
+            }
+            _ => unsupported(format!("unary {op:?} on a {ta}"), line),
+        }
+    }
+
+    /// `a < b < c ...`: each link evaluated once, short-circuiting on the first false one.
+    pub fn compare_chain(&mut self, first: &Expr, rest: &[(CmpOp, Expr)], _t: &Type, line: u32) -> CResult<CVal> {
+        let mut lhs = self.expr(first)?;
+        let mut lt = self.typed.ty(first).clone();
+        if rest.len() == 1 {
+            let (op, rhs) = &rest[0];
+            let rv = self.expr(rhs)?;
+            let rt = self.typed.ty(rhs).clone();
+            return Ok(vec![self.compare(*op, lhs, &lt, rv, &rt, line)?]);
+        }
+        let join = self.b.create_block();
+        self.b.append_block_param(join, types::I8);
+        for (i, (op, rhs)) in rest.iter().enumerate() {
+            let rv = self.expr(rhs)?;
+            let rt = self.typed.ty(rhs).clone();
+            let c = self.compare(*op, lhs, &lt, rv.clone(), &rt, line)?;
+            if i + 1 == rest.len() {
+                self.b.ins().jump(join, &[cranelift_codegen::ir::BlockArg::Value(c)]);
+            } else {
+                let next = self.b.create_block();
+                self.b.ins().brif(c, next, &[], join, &[cranelift_codegen::ir::BlockArg::Value(c)]);
+                self.b.switch_to_block(next);
+            }
+            lhs = rv;
+            lt = rt;
+        }
+        self.b.switch_to_block(join);
+        Ok(vec![self.b.block_params(join)[0]])
+    }
+
+    /// One comparison, as an i8 0/1.
+    pub fn compare(&mut self, op: CmpOp, va: CVal, ta: &Type, vb: CVal, tb: &Type, line: u32) -> CResult<Value> {
+        if *ta == Type::None && *tb == Type::None {
+            return Ok(self.b.ins().iconst(types::I8, matches!(op, CmpOp::Eq | CmpOp::LtE | CmpOp::GtE) as i64));
+        }
+        let np = matches!(ta, Type::Np(_)) || matches!(tb, Type::Np(_));
+        if np {
+            // NumPy compares in the promoted type (NEP 50).
+            let Some(Type::Np(d)) = arith_result(ta, tb) else {
+                return unsupported(format!("comparing a {ta} with a {tb}"), line);
+            };
+            if d.is_float() {
+                let a = self.cast_scalar(va[0], ta, d);
+                let b = self.cast_scalar(vb[0], tb, d);
+                return Ok(self.fcmp(op, a, b));
+            }
+            let a = self.to_i64(va, ta);
+            let b = self.to_i64(vb, tb);
+            return Ok(self.icmp(op, a, b));
+        }
+        match (ta.is_floatlike(), tb.is_floatlike()) {
+            (false, false) => {
+                let a = self.to_i64(va, ta);
+                let b = self.to_i64(vb, tb);
+                Ok(self.icmp(op, a, b))
+            }
+            (true, true) => Ok(self.fcmp(op, va[0], vb[0])),
+            (false, true) | (true, false) => {
+                // Python compares an int with a float exactly (Objects/floatobject.c).
+                let (i, f, op) = if tb.is_floatlike() {
+                    (self.to_i64(va, ta), vb[0], op)
+                } else {
+                    (self.to_i64(vb, tb), va[0], swap(op))
+                };
+                let r = self.call_helper("heron_cmp_int_float", &[types::I64, types::F64], &[types::I64], &[i, f])?[0];
+                Ok(match op {
+                    CmpOp::Eq => self.b.ins().icmp_imm_s(IntCC::Equal, r, 0),
+                    CmpOp::NotEq => self.b.ins().icmp_imm_s(IntCC::NotEqual, r, 0),
+                    CmpOp::Lt => self.b.ins().icmp_imm_s(IntCC::Equal, r, -1),
+                    CmpOp::LtE => self.b.ins().icmp_imm_s(IntCC::SignedLessThanOrEqual, r, 0),
+                    CmpOp::Gt => self.b.ins().icmp_imm_s(IntCC::Equal, r, 1),
+                    CmpOp::GtE => self.b.ins().icmp_imm_s(IntCC::UnsignedLessThanOrEqual, r, 1),
+                })
+            }
+        }
+    }
+
+    fn icmp(&mut self, op: CmpOp, a: Value, b: Value) -> Value {
+        let cc = match op {
+            CmpOp::Eq => IntCC::Equal,
+            CmpOp::NotEq => IntCC::NotEqual,
+            CmpOp::Lt => IntCC::SignedLessThan,
+            CmpOp::LtE => IntCC::SignedLessThanOrEqual,
+            CmpOp::Gt => IntCC::SignedGreaterThan,
+            CmpOp::GtE => IntCC::SignedGreaterThanOrEqual,
+        };
+        self.b.ins().icmp(cc, a, b)
+    }
+
+    fn fcmp(&mut self, op: CmpOp, a: Value, b: Value) -> Value {
+        let cc = match op {
+            CmpOp::Eq => FloatCC::Equal,
+            CmpOp::NotEq => FloatCC::NotEqual,
+            CmpOp::Lt => FloatCC::LessThan,
+            CmpOp::LtE => FloatCC::LessThanOrEqual,
+            CmpOp::Gt => FloatCC::GreaterThan,
+            CmpOp::GtE => FloatCC::GreaterThanOrEqual,
+        };
+        self.b.ins().fcmp(cc, a, b)
+    }
+}
+
+fn swap(op: CmpOp) -> CmpOp {
+    match op {
+        CmpOp::Lt => CmpOp::Gt,
+        CmpOp::LtE => CmpOp::GtE,
+        CmpOp::Gt => CmpOp::Lt,
+        CmpOp::GtE => CmpOp::LtE,
+        o => o,
+    }
+}

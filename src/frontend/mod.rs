@@ -1,0 +1,587 @@
+//! Front end: lowering of a Python `ast.FunctionDef` (parsed by the running interpreter's own
+//! `ast` module, walked here through pyo3) into Heron IR.
+//!
+//! Parsing with the interpreter's `ast` gives exact grammar parity on every supported CPython
+//! (DESIGN.md "The pipeline"). Anything outside the compiled subset is a `CompileError` naming the
+//! construct and its line, so the function runs as plain Python and the report says why.
+
+use std::collections::HashMap;
+
+use pyo3::prelude::*;
+use pyo3::types::PyList;
+
+use crate::ir::*;
+
+/// Why a function (or one specialization of it) cannot be compiled: one sentence and a line.
+#[derive(Clone, Debug)]
+pub struct CompileError {
+    pub msg: String,
+    pub line: u32,
+}
+
+impl CompileError {
+    pub fn new(msg: impl Into<String>, line: u32) -> Self {
+        CompileError { msg: msg.into(), line }
+    }
+}
+
+pub type CResult<T> = Result<T, CompileError>;
+
+fn err<T>(msg: impl Into<String>, line: u32) -> CResult<T> {
+    Err(CompileError::new(msg, line))
+}
+
+fn pyerr(e: PyErr, line: u32) -> CompileError {
+    CompileError::new(format!("internal front-end error: {e}"), line)
+}
+
+/// The class name of an AST node (`"BinOp"`, `"Name"`, ...).
+fn kind(node: &Bound<'_, PyAny>) -> String {
+    node.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+}
+
+fn span_of(node: &Bound<'_, PyAny>) -> Span {
+    let line = node.getattr("lineno").and_then(|v| v.extract::<u32>()).unwrap_or(0);
+    let col = node.getattr("col_offset").and_then(|v| v.extract::<u32>()).unwrap_or(0);
+    Span { line, col }
+}
+
+struct Lowerer {
+    vars: Vec<String>,
+    var_ids: HashMap<String, VarId>,
+    n_exprs: usize,
+}
+
+/// Lower one `ast.FunctionDef` node into Heron IR.
+///
+/// `node` is the `ast.FunctionDef` for the function, `filename` and `qualname` name it in
+/// errors and tracebacks. Errors: a `CompileError` for any construct outside the subset.
+pub fn lower_function(node: &Bound<'_, PyAny>, filename: &str, qualname: &str) -> CResult<Function> {
+    let fspan = span_of(node);
+    let line = fspan.line;
+    match kind(node).as_str() {
+        "FunctionDef" => {}
+        "AsyncFunctionDef" => return err("async functions are not compiled", line),
+        other => return err(format!("expected a function definition, found {other}"), line),
+    }
+    let name: String = node.getattr("name").and_then(|n| n.extract()).map_err(|e| pyerr(e, line))?;
+    let args = node.getattr("args").map_err(|e| pyerr(e, line))?;
+    for field in ["posonlyargs", "kwonlyargs", "defaults", "kw_defaults"] {
+        let v = args.getattr(field).map_err(|e| pyerr(e, line))?;
+        if v.len().unwrap_or(0) > 0 {
+            let what = match field {
+                "posonlyargs" => "positional-only parameters",
+                "kwonlyargs" => "keyword-only parameters",
+                _ => "default argument values",
+            };
+            return err(format!("{what} are not supported yet"), line);
+        }
+    }
+    for field in ["vararg", "kwarg"] {
+        if !args.getattr(field).map_err(|e| pyerr(e, line))?.is_none() {
+            return err("*args and **kwargs parameters are not supported yet", line);
+        }
+    }
+    let mut lw = Lowerer { vars: Vec::new(), var_ids: HashMap::new(), n_exprs: 0 };
+    let mut params = Vec::new();
+    for a in args.getattr("args").map_err(|e| pyerr(e, line))?.try_iter().map_err(|e| pyerr(e, line))? {
+        let a = a.map_err(|e| pyerr(e, line))?;
+        let pname: String = a.getattr("arg").and_then(|n| n.extract()).map_err(|e| pyerr(e, line))?;
+        params.push(lw.var(&pname));
+    }
+    let body_node = node.getattr("body").map_err(|e| pyerr(e, line))?;
+    // Locals are the names bound anywhere in the body (Python's scoping rule).
+    lw.collect_locals(&body_node)?;
+    let body = lw.stmts(&body_node)?;
+    Ok(Function {
+        name,
+        qualname: qualname.to_string(),
+        filename: filename.to_string(),
+        span: fspan,
+        params,
+        vars: lw.vars,
+        body,
+        n_exprs: lw.n_exprs,
+    })
+}
+
+impl Lowerer {
+    fn var(&mut self, name: &str) -> VarId {
+        if let Some(&v) = self.var_ids.get(name) {
+            return v;
+        }
+        let v = self.vars.len();
+        self.vars.push(name.to_string());
+        self.var_ids.insert(name.to_string(), v);
+        v
+    }
+
+    fn expr(&mut self, kind: ExprKind, span: Span) -> Expr {
+        let id = self.n_exprs;
+        self.n_exprs += 1;
+        Expr { id, kind, span }
+    }
+
+    /// Find every `Name` stored to in the body (not descending into nested scopes).
+    fn collect_locals(&mut self, body: &Bound<'_, PyAny>) -> CResult<()> {
+        let py = body.py();
+        let ast = py.import("ast").map_err(|e| pyerr(e, 0))?;
+        let walk = ast.getattr("walk").map_err(|e| pyerr(e, 0))?;
+        for stmt in body.try_iter().map_err(|e| pyerr(e, 0))? {
+            let stmt = stmt.map_err(|e| pyerr(e, 0))?;
+            let nodes = walk.call1((&stmt,)).map_err(|e| pyerr(e, 0))?;
+            let nodes = PyList::new(py, nodes.try_iter().map_err(|e| pyerr(e, 0))?.flatten().collect::<Vec<_>>())
+                .map_err(|e| pyerr(e, 0))?;
+            for n in nodes.iter() {
+                let k = kind(&n);
+                let line = span_of(&n).line;
+                match k.as_str() {
+                    "Name" => {
+                        let ctx = n.getattr("ctx").map_err(|e| pyerr(e, line))?;
+                        if kind(&ctx) != "Load" {
+                            let id: String = n.getattr("id").and_then(|v| v.extract()).map_err(|e| pyerr(e, line))?;
+                            self.var(&id);
+                        }
+                    }
+                    "FunctionDef" | "AsyncFunctionDef" | "ClassDef" | "Lambda" => {
+                        return err(format!("a nested {} is not supported", describe(&k)), line)
+                    }
+                    "ListComp" | "SetComp" | "DictComp" | "GeneratorExp" => {
+                        return err("comprehensions are not supported yet", line)
+                    }
+                    "Global" | "Nonlocal" => return err("`global` and `nonlocal` statements are not supported", line),
+                    "Yield" | "YieldFrom" => return err("generators are not compiled", line),
+                    "Await" => return err("`await` is not compiled", line),
+                    _ => {}
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn stmts(&mut self, body: &Bound<'_, PyAny>) -> CResult<Vec<Stmt>> {
+        let mut out = Vec::new();
+        for s in body.try_iter().map_err(|e| pyerr(e, 0))? {
+            let s = s.map_err(|e| pyerr(e, 0))?;
+            if let Some(st) = self.stmt(&s)? {
+                out.push(st);
+            }
+        }
+        Ok(out)
+    }
+
+    fn stmt(&mut self, node: &Bound<'_, PyAny>) -> CResult<Option<Stmt>> {
+        let span = span_of(node);
+        let line = span.line;
+        let get = |f: &str| node.getattr(f).map_err(|e| pyerr(e, line));
+        let k = kind(node);
+        let kind = match k.as_str() {
+            "Assign" => {
+                let mut targets = Vec::new();
+                for t in get("targets")?.try_iter().map_err(|e| pyerr(e, line))? {
+                    targets.push(self.target(&t.map_err(|e| pyerr(e, line))?)?);
+                }
+                StmtKind::Assign { targets, value: self.lower(&get("value")?)? }
+            }
+            "AnnAssign" => {
+                let value = get("value")?;
+                if value.is_none() {
+                    return Ok(None);
+                }
+                StmtKind::Assign { targets: vec![self.target(&get("target")?)?], value: self.lower(&value)? }
+            }
+            "AugAssign" => StmtKind::AugAssign {
+                target: self.target(&get("target")?)?,
+                op: binop(&get("op")?, line)?,
+                value: self.lower(&get("value")?)?,
+            },
+            "Expr" => {
+                let value = get("value")?;
+                // A docstring or other bare constant does nothing.
+                if kind(&value) == "Constant" {
+                    return Ok(None);
+                }
+                StmtKind::Expr(self.lower(&value)?)
+            }
+            "If" => StmtKind::If {
+                cond: self.lower(&get("test")?)?,
+                then: self.stmts(&get("body")?)?,
+                orelse: self.stmts(&get("orelse")?)?,
+            },
+            "While" => StmtKind::While {
+                cond: self.lower(&get("test")?)?,
+                body: self.stmts(&get("body")?)?,
+                orelse: self.stmts(&get("orelse")?)?,
+            },
+            "For" => self.for_stmt(node, line)?,
+            "Break" => StmtKind::Break,
+            "Continue" => StmtKind::Continue,
+            "Pass" => StmtKind::Pass,
+            "Return" => {
+                let v = get("value")?;
+                StmtKind::Return(if v.is_none() { None } else { Some(self.lower(&v)?) })
+            }
+            "Raise" => {
+                if !get("cause")?.is_none() {
+                    return err("`raise ... from ...` is not supported yet", line);
+                }
+                let exc = get("exc")?;
+                if exc.is_none() {
+                    return err("a bare `raise` is not supported", line);
+                }
+                let (name, msg) = exception_spec(&exc, line)?;
+                StmtKind::Raise { exc: name, msg }
+            }
+            "Assert" => {
+                let msg = get("msg")?;
+                let msg = if msg.is_none() {
+                    None
+                } else {
+                    match const_str(&msg) {
+                        Some(s) => Some(s),
+                        None => return err("an assert message must be a string constant", line),
+                    }
+                };
+                StmtKind::Assert { test: self.lower(&get("test")?)?, msg }
+            }
+            other => return err(format!("the statement `{}` is not supported yet", describe(other)), line),
+        };
+        Ok(Some(Stmt { kind, span }))
+    }
+
+    fn for_stmt(&mut self, node: &Bound<'_, PyAny>, line: u32) -> CResult<StmtKind> {
+        let get = |f: &str| node.getattr(f).map_err(|e| pyerr(e, line));
+        let target = get("target")?;
+        if kind(&target) != "Name" {
+            return err("only `for name in range(...)` loops are supported yet", line);
+        }
+        let id: String = target.getattr("id").and_then(|v| v.extract()).map_err(|e| pyerr(e, line))?;
+        let var = self.var(&id);
+        let iter = get("iter")?;
+        let is_range = kind(&iter) == "Call" && {
+            let f = iter.getattr("func").map_err(|e| pyerr(e, line))?;
+            kind(&f) == "Name" && f.getattr("id").and_then(|v| v.extract::<String>()).map(|s| s == "range").unwrap_or(false)
+        };
+        if !is_range || self.var_ids.contains_key("range") {
+            return err("only `for` loops over `range(...)` are supported yet", line);
+        }
+        if iter.getattr("keywords").map_err(|e| pyerr(e, line))?.len().unwrap_or(0) > 0 {
+            return err("range() takes no keyword arguments", line);
+        }
+        let mut args = Vec::new();
+        for a in iter.getattr("args").map_err(|e| pyerr(e, line))?.try_iter().map_err(|e| pyerr(e, line))? {
+            let a = a.map_err(|e| pyerr(e, line))?;
+            if kind(&a) == "Starred" {
+                return err("star-arguments are not supported", line);
+            }
+            args.push(self.lower(&a)?);
+        }
+        let (start, stop, step) = match args.len() {
+            1 => (None, args.pop().unwrap(), None),
+            2 => {
+                let stop = args.pop().unwrap();
+                (Some(args.pop().unwrap()), stop, None)
+            }
+            3 => {
+                let step = args.pop().unwrap();
+                let stop = args.pop().unwrap();
+                (Some(args.pop().unwrap()), stop, Some(step))
+            }
+            n => return err(format!("range expected 1 to 3 arguments, got {n}"), line),
+        };
+        Ok(StmtKind::ForRange {
+            var,
+            start,
+            stop,
+            step,
+            body: self.stmts(&get("body")?)?,
+            orelse: self.stmts(&get("orelse")?)?,
+        })
+    }
+
+    fn target(&mut self, node: &Bound<'_, PyAny>) -> CResult<Target> {
+        let line = span_of(node).line;
+        match kind(node).as_str() {
+            "Name" => {
+                let id: String = node.getattr("id").and_then(|v| v.extract()).map_err(|e| pyerr(e, line))?;
+                Ok(Target::Var(self.var(&id)))
+            }
+            "Tuple" | "List" => {
+                let mut ts = Vec::new();
+                for e in node.getattr("elts").map_err(|e| pyerr(e, line))?.try_iter().map_err(|e| pyerr(e, line))? {
+                    let e = e.map_err(|e| pyerr(e, line))?;
+                    if kind(&e) == "Starred" {
+                        return err("starred assignment is not supported", line);
+                    }
+                    ts.push(self.target(&e)?);
+                }
+                Ok(Target::Tuple(ts))
+            }
+            "Subscript" => {
+                let base = self.lower(&node.getattr("value").map_err(|e| pyerr(e, line))?)?;
+                let index = self.index(&node.getattr("slice").map_err(|e| pyerr(e, line))?)?;
+                Ok(Target::Index { base, index })
+            }
+            "Attribute" => err("assigning to attributes is not supported", line),
+            other => err(format!("cannot assign to {}", describe(other)), line),
+        }
+    }
+
+    fn index(&mut self, node: &Bound<'_, PyAny>) -> CResult<Vec<Expr>> {
+        let line = span_of(node).line;
+        match kind(node).as_str() {
+            "Tuple" => {
+                let mut out = Vec::new();
+                for e in node.getattr("elts").map_err(|e| pyerr(e, line))?.try_iter().map_err(|e| pyerr(e, line))? {
+                    out.push(self.index_item(&e.map_err(|e| pyerr(e, line))?)?);
+                }
+                Ok(out)
+            }
+            // Python 3.8 wrapped subscripts in Index nodes; harmless to accept.
+            "Index" => self.index(&node.getattr("value").map_err(|e| pyerr(e, line))?),
+            _ => Ok(vec![self.index_item(node)?]),
+        }
+    }
+
+    fn index_item(&mut self, node: &Bound<'_, PyAny>) -> CResult<Expr> {
+        match kind(node).as_str() {
+            "Slice" => err("slicing is not supported yet", span_of(node).line),
+            _ => self.lower(node),
+        }
+    }
+
+    fn lower_list(&mut self, node: &Bound<'_, PyAny>, line: u32) -> CResult<Vec<Expr>> {
+        let mut out = Vec::new();
+        for e in node.try_iter().map_err(|e| pyerr(e, line))? {
+            let e = e.map_err(|e| pyerr(e, line))?;
+            if kind(&e) == "Starred" {
+                return err("star-arguments are not supported", line);
+            }
+            out.push(self.lower(&e)?);
+        }
+        Ok(out)
+    }
+
+    /// Lower one expression node.
+    fn lower(&mut self, node: &Bound<'_, PyAny>) -> CResult<Expr> {
+        let span = span_of(node);
+        let line = span.line;
+        let get = |f: &str| node.getattr(f).map_err(|e| pyerr(e, line));
+        let k = kind(node);
+        let ek = match k.as_str() {
+            "Constant" => {
+                let v = get("value")?;
+                let c = if v.is_none() {
+                    Const::None
+                } else if v.is_instance_of::<pyo3::types::PyBool>() {
+                    Const::Bool(v.extract().map_err(|e| pyerr(e, line))?)
+                } else if v.is_instance_of::<pyo3::types::PyInt>() {
+                    match v.extract::<i64>() {
+                        Ok(i) => Const::Int(i),
+                        Err(_) => return err("an integer constant does not fit in 64 bits", line),
+                    }
+                } else if v.is_instance_of::<pyo3::types::PyFloat>() {
+                    Const::Float(v.extract().map_err(|e| pyerr(e, line))?)
+                } else if v.is_instance_of::<pyo3::types::PyString>() {
+                    Const::Str(v.extract().map_err(|e| pyerr(e, line))?)
+                } else {
+                    return err(format!("constants of type {} are not supported", v.get_type().name().map(|n| n.to_string()).unwrap_or_default()), line);
+                };
+                ExprKind::Const(c)
+            }
+            "Name" => {
+                let id: String = get("id")?.extract().map_err(|e| pyerr(e, line))?;
+                match self.var_ids.get(&id) {
+                    Some(&v) => ExprKind::Var(v),
+                    None => ExprKind::Global(id),
+                }
+            }
+            "Attribute" => {
+                let attr: String = get("attr")?.extract().map_err(|e| pyerr(e, line))?;
+                ExprKind::Attr(Box::new(self.lower(&get("value")?)?), attr)
+            }
+            "BinOp" => {
+                let op = binop(&get("op")?, line)?;
+                ExprKind::BinOp(op, Box::new(self.lower(&get("left")?)?), Box::new(self.lower(&get("right")?)?))
+            }
+            "UnaryOp" => {
+                let op = match kind(&get("op")?).as_str() {
+                    "USub" => UnaryOp::Neg,
+                    "UAdd" => UnaryOp::Pos,
+                    "Not" => UnaryOp::Not,
+                    "Invert" => UnaryOp::Invert,
+                    o => return err(format!("unary operator {o} is not supported"), line),
+                };
+                ExprKind::Unary(op, Box::new(self.lower(&get("operand")?)?))
+            }
+            "Compare" => {
+                let left = self.lower(&get("left")?)?;
+                let mut rest = Vec::new();
+                let ops = get("ops")?;
+                let comps = get("comparators")?;
+                for (op, c) in ops.try_iter().map_err(|e| pyerr(e, line))?.zip(comps.try_iter().map_err(|e| pyerr(e, line))?) {
+                    let op = op.map_err(|e| pyerr(e, line))?;
+                    let c = c.map_err(|e| pyerr(e, line))?;
+                    let op = match kind(&op).as_str() {
+                        "Eq" => CmpOp::Eq,
+                        "NotEq" => CmpOp::NotEq,
+                        "Lt" => CmpOp::Lt,
+                        "LtE" => CmpOp::LtE,
+                        "Gt" => CmpOp::Gt,
+                        "GtE" => CmpOp::GtE,
+                        o => return err(format!("the comparison `{}` is not supported yet", describe(o)), line),
+                    };
+                    rest.push((op, self.lower(&c)?));
+                }
+                ExprKind::Compare(Box::new(left), rest)
+            }
+            "BoolOp" => {
+                let op = if kind(&get("op")?) == "And" { BoolOp::And } else { BoolOp::Or };
+                ExprKind::BoolOp(op, self.lower_list(&get("values")?, line)?)
+            }
+            "IfExp" => ExprKind::IfExp(
+                Box::new(self.lower(&get("test")?)?),
+                Box::new(self.lower(&get("body")?)?),
+                Box::new(self.lower(&get("orelse")?)?),
+            ),
+            "Subscript" => {
+                let base = self.lower(&get("value")?)?;
+                ExprKind::Index(Box::new(base), self.index(&get("slice")?)?)
+            }
+            "Call" => {
+                let func = self.lower(&get("func")?)?;
+                let args = self.lower_list(&get("args")?, line)?;
+                let mut kwargs = Vec::new();
+                for kw in get("keywords")?.try_iter().map_err(|e| pyerr(e, line))? {
+                    let kw = kw.map_err(|e| pyerr(e, line))?;
+                    let arg = kw.getattr("arg").map_err(|e| pyerr(e, line))?;
+                    if arg.is_none() {
+                        return err("`**kwargs` in calls is not supported", line);
+                    }
+                    let name: String = arg.extract().map_err(|e| pyerr(e, line))?;
+                    kwargs.push((name, self.lower(&kw.getattr("value").map_err(|e| pyerr(e, line))?)?));
+                }
+                ExprKind::Call { func: Box::new(func), args, kwargs }
+            }
+            "Tuple" => ExprKind::Tuple(self.lower_list(&get("elts")?, line)?),
+            "JoinedStr" => {
+                let mut parts = Vec::new();
+                for v in get("values")?.try_iter().map_err(|e| pyerr(e, line))? {
+                    let v = v.map_err(|e| pyerr(e, line))?;
+                    match kind(&v).as_str() {
+                        "Constant" => parts.push(FPart::Lit(const_str(&v).unwrap_or_default())),
+                        "FormattedValue" => {
+                            let conv: i64 = v.getattr("conversion").and_then(|c| c.extract()).unwrap_or(-1);
+                            let conv = if conv < 0 { ' ' } else { char::from_u32(conv as u32).unwrap_or(' ') };
+                            let specn = v.getattr("format_spec").map_err(|e| pyerr(e, line))?;
+                            let spec = if specn.is_none() {
+                                String::new()
+                            } else {
+                                let mut s = String::new();
+                                for p in specn.getattr("values").map_err(|e| pyerr(e, line))?.try_iter().map_err(|e| pyerr(e, line))? {
+                                    let p = p.map_err(|e| pyerr(e, line))?;
+                                    match const_str(&p) {
+                                        Some(c) => s.push_str(&c),
+                                        None => return err("a computed format spec in an f-string is not supported", line),
+                                    }
+                                }
+                                s
+                            };
+                            let value = self.lower(&v.getattr("value").map_err(|e| pyerr(e, line))?)?;
+                            parts.push(FPart::Value { value, conv, spec });
+                        }
+                        o => return err(format!("f-string part {o} is not supported"), line),
+                    }
+                }
+                ExprKind::FString(parts)
+            }
+            other => return err(format!("{} is not supported yet", describe(other)), line),
+        };
+        Ok(self.expr(ek, span))
+    }
+}
+
+fn const_str(node: &Bound<'_, PyAny>) -> Option<String> {
+    if kind(node) != "Constant" {
+        return None;
+    }
+    node.getattr("value").ok()?.extract::<String>().ok()
+}
+
+/// `raise Name` or `raise Name("constant")`.
+fn exception_spec(node: &Bound<'_, PyAny>, line: u32) -> CResult<(String, Option<String>)> {
+    let name_of = |n: &Bound<'_, PyAny>| -> Option<String> {
+        if kind(n) == "Name" {
+            n.getattr("id").ok()?.extract().ok()
+        } else {
+            None
+        }
+    };
+    if let Some(name) = name_of(node) {
+        return Ok((name, None));
+    }
+    if kind(node) == "Call" {
+        let func = node.getattr("func").map_err(|e| pyerr(e, line))?;
+        let args = node.getattr("args").map_err(|e| pyerr(e, line))?;
+        let nkw = node.getattr("keywords").map_err(|e| pyerr(e, line))?.len().unwrap_or(0);
+        if let Some(name) = name_of(&func) {
+            let n = args.len().unwrap_or(0);
+            if nkw == 0 && n == 0 {
+                return Ok((name, None));
+            }
+            if nkw == 0 && n == 1 {
+                if let Some(msg) = const_str(&args.get_item(0).map_err(|e| pyerr(e, line))?) {
+                    return Ok((name, Some(msg)));
+                }
+            }
+        }
+    }
+    err("only `raise ExceptionType(\"constant message\")` is supported yet", line)
+}
+
+fn binop(op: &Bound<'_, PyAny>, line: u32) -> CResult<BinOp> {
+    Ok(match kind(op).as_str() {
+        "Add" => BinOp::Add,
+        "Sub" => BinOp::Sub,
+        "Mult" => BinOp::Mul,
+        "Div" => BinOp::Div,
+        "FloorDiv" => BinOp::FloorDiv,
+        "Mod" => BinOp::Mod,
+        "Pow" => BinOp::Pow,
+        "BitAnd" => BinOp::BitAnd,
+        "BitOr" => BinOp::BitOr,
+        "BitXor" => BinOp::BitXor,
+        "LShift" => BinOp::LShift,
+        "RShift" => BinOp::RShift,
+        o => return err(format!("the operator {o} is not supported"), line),
+    })
+}
+
+/// A plain-words name for an AST node class, for error messages.
+fn describe(k: &str) -> String {
+    match k {
+        "Try" | "TryStar" => "try/except".into(),
+        "With" | "AsyncWith" => "with".into(),
+        "Delete" => "del".into(),
+        "Import" | "ImportFrom" => "import".into(),
+        "ClassDef" => "class".into(),
+        "FunctionDef" => "function".into(),
+        "AsyncFunctionDef" => "async function".into(),
+        "Lambda" => "lambda".into(),
+        "Match" => "match".into(),
+        "In" => "in".into(),
+        "NotIn" => "not in".into(),
+        "Is" => "is".into(),
+        "IsNot" => "is not".into(),
+        "List" => "a list".into(),
+        "Dict" => "a dict".into(),
+        "Set" => "a set".into(),
+        "Starred" => "a starred expression".into(),
+        "NamedExpr" => "the walrus operator `:=`".into(),
+        "Yield" | "YieldFrom" => "yield".into(),
+        "Await" => "await".into(),
+        "For" => "for".into(),
+        "AsyncFor" => "async for".into(),
+        other => other.to_string(),
+    }
+}

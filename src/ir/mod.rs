@@ -1,0 +1,345 @@
+//! Heron IR: the untyped, structured intermediate form the front end lowers Python's AST into.
+//!
+//! Plain enums and structs, each node carrying its source span (line, column), as Ruff keeps its
+//! AST. Local variables are numbered (`VarId`); names that are never assigned in the function are
+//! `Global`s, resolved and frozen at compile time (Numba's rule, DESIGN.md "The pipeline").
+//! Every expression has a dense `ExprId` so later stages keep per-expression facts in side tables.
+
+/// A position in the user's source file (1-based line, 0-based column, as Python's `ast`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Span {
+    pub line: u32,
+    pub col: u32,
+}
+
+pub type VarId = usize;
+pub type ExprId = usize;
+
+/// One function, lowered.
+#[derive(Clone, Debug)]
+pub struct Function {
+    pub name: String,
+    pub qualname: String,
+    pub filename: String,
+    pub span: Span,
+    /// Parameters, in order; each is also a local variable.
+    pub params: Vec<VarId>,
+    /// Names of the local variables, indexed by `VarId`.
+    pub vars: Vec<String>,
+    pub body: Vec<Stmt>,
+    /// Number of expressions (ids are `0..n_exprs`).
+    pub n_exprs: usize,
+}
+
+#[derive(Clone, Debug)]
+pub struct Stmt {
+    pub kind: StmtKind,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub enum Target {
+    Var(VarId),
+    /// `base[index, ...] = value`
+    Index { base: Expr, index: Vec<Expr> },
+    /// `a, b = value`
+    Tuple(Vec<Target>),
+}
+
+#[derive(Clone, Debug)]
+pub enum StmtKind {
+    Assign { targets: Vec<Target>, value: Expr },
+    AugAssign { target: Target, op: BinOp, value: Expr },
+    Expr(Expr),
+    If { cond: Expr, then: Vec<Stmt>, orelse: Vec<Stmt> },
+    While { cond: Expr, body: Vec<Stmt>, orelse: Vec<Stmt> },
+    /// `for var in range(start, stop, step): body else: orelse`
+    ForRange { var: VarId, start: Option<Expr>, stop: Expr, step: Option<Expr>, body: Vec<Stmt>, orelse: Vec<Stmt> },
+    Break,
+    Continue,
+    Return(Option<Expr>),
+    Pass,
+    /// `raise ExcType` or `raise ExcType("constant message")`
+    Raise { exc: String, msg: Option<String> },
+    /// `assert test` or `assert test, "constant message"`
+    Assert { test: Expr, msg: Option<String> },
+}
+
+#[derive(Clone, Debug)]
+pub struct Expr {
+    pub id: ExprId,
+    pub kind: ExprKind,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Const {
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    None,
+    Str(String),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum BinOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    FloorDiv,
+    Mod,
+    Pow,
+    BitAnd,
+    BitOr,
+    BitXor,
+    LShift,
+    RShift,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnaryOp {
+    Neg,
+    Pos,
+    Not,
+    Invert,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CmpOp {
+    Eq,
+    NotEq,
+    Lt,
+    LtE,
+    Gt,
+    GtE,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BoolOp {
+    And,
+    Or,
+}
+
+#[derive(Clone, Debug)]
+pub enum ExprKind {
+    Const(Const),
+    Var(VarId),
+    Global(String),
+    Attr(Box<Expr>, String),
+    BinOp(BinOp, Box<Expr>, Box<Expr>),
+    Unary(UnaryOp, Box<Expr>),
+    /// `a < b <= c`: the first operand and the (op, operand) chain.
+    Compare(Box<Expr>, Vec<(CmpOp, Expr)>),
+    BoolOp(BoolOp, Vec<Expr>),
+    IfExp(Box<Expr>, Box<Expr>, Box<Expr>),
+    Index(Box<Expr>, Vec<Expr>),
+    Call { func: Box<Expr>, args: Vec<Expr>, kwargs: Vec<(String, Expr)> },
+    Tuple(Vec<Expr>),
+    /// An f-string: literal pieces and formatted values with a constant format spec.
+    FString(Vec<FPart>),
+}
+
+#[derive(Clone, Debug)]
+pub enum FPart {
+    Lit(String),
+    /// `{value!conv:spec}`; `conv` is 's', 'r', 'a' or ' ' for none.
+    Value { value: Expr, conv: char, spec: String },
+}
+
+impl Expr {
+    /// The direct sub-expressions of this expression, in evaluation order.
+    pub fn children(&self) -> Vec<&Expr> {
+        match &self.kind {
+            ExprKind::Const(_) | ExprKind::Var(_) | ExprKind::Global(_) => vec![],
+            ExprKind::Attr(e, _) | ExprKind::Unary(_, e) => vec![e],
+            ExprKind::BinOp(_, a, b) => vec![a, b],
+            ExprKind::Compare(a, rest) => std::iter::once(&**a).chain(rest.iter().map(|(_, e)| e)).collect(),
+            ExprKind::BoolOp(_, v) | ExprKind::Tuple(v) => v.iter().collect(),
+            ExprKind::IfExp(c, a, b) => vec![c, a, b],
+            ExprKind::Index(b, ix) => std::iter::once(&**b).chain(ix.iter()).collect(),
+            ExprKind::Call { func, args, kwargs } => {
+                std::iter::once(&**func).chain(args.iter()).chain(kwargs.iter().map(|(_, e)| e)).collect()
+            }
+            ExprKind::FString(parts) => parts
+                .iter()
+                .filter_map(|p| match p {
+                    FPart::Value { value, .. } => Some(value),
+                    FPart::Lit(_) => None,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Visit every statement of a body, depth first (pre-order).
+pub fn walk_stmts<'a>(body: &'a [Stmt], f: &mut dyn FnMut(&'a Stmt)) {
+    for s in body {
+        f(s);
+        match &s.kind {
+            StmtKind::If { then, orelse, .. } => {
+                walk_stmts(then, f);
+                walk_stmts(orelse, f);
+            }
+            StmtKind::While { body, orelse, .. } | StmtKind::ForRange { body, orelse, .. } => {
+                walk_stmts(body, f);
+                walk_stmts(orelse, f);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The variables a target assigns.
+pub fn target_vars(t: &Target, out: &mut Vec<VarId>) {
+    match t {
+        Target::Var(v) => out.push(*v),
+        Target::Index { .. } => {}
+        Target::Tuple(ts) => ts.iter().for_each(|t| target_vars(t, out)),
+    }
+}
+
+/// How many times each local variable is assigned anywhere in the body (parameters count once).
+pub fn assignment_counts(f: &Function) -> Vec<usize> {
+    let mut counts = vec![0usize; f.vars.len()];
+    for &p in &f.params {
+        counts[p] += 1;
+    }
+    walk_stmts(&f.body, &mut |s| {
+        let mut vs = Vec::new();
+        match &s.kind {
+            StmtKind::Assign { targets, .. } => targets.iter().for_each(|t| target_vars(t, &mut vs)),
+            StmtKind::AugAssign { target, .. } => target_vars(target, &mut vs),
+            StmtKind::ForRange { var, .. } => vs.push(*var),
+            _ => {}
+        }
+        for v in vs {
+            counts[v] += 1;
+        }
+    });
+    counts
+}
+
+/// Definite-assignment analysis (as Java's, simplified): every read of a local variable must be
+/// preceded by an assignment on every path, or Python could raise `UnboundLocalError` where
+/// compiled code would read a stale value. Returns the first offending variable and its span.
+pub fn check_definite_assignment(f: &Function) -> Result<(), (VarId, Span)> {
+    let mut assigned = vec![false; f.vars.len()];
+    for &p in &f.params {
+        assigned[p] = true;
+    }
+    da_block(&f.body, &mut assigned).map(|_| ())
+}
+
+fn da_expr(e: &Expr, assigned: &[bool]) -> Result<(), (VarId, Span)> {
+    if let ExprKind::Var(v) = e.kind {
+        if !assigned[v] {
+            return Err((v, e.span));
+        }
+    }
+    for c in e.children() {
+        da_expr(c, assigned)?;
+    }
+    Ok(())
+}
+
+fn da_target(t: &Target, assigned: &mut [bool]) -> Result<(), (VarId, Span)> {
+    match t {
+        Target::Var(v) => assigned[*v] = true,
+        Target::Index { base, index } => {
+            da_expr(base, assigned)?;
+            for i in index {
+                da_expr(i, assigned)?;
+            }
+        }
+        Target::Tuple(ts) => {
+            for t in ts {
+                da_target(t, assigned)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Returns whether the block never falls through (ends in return/raise/break/continue).
+fn da_block(body: &[Stmt], assigned: &mut Vec<bool>) -> Result<bool, (VarId, Span)> {
+    for s in body {
+        match &s.kind {
+            StmtKind::Assign { targets, value } => {
+                da_expr(value, assigned)?;
+                for t in targets {
+                    da_target(t, assigned)?;
+                }
+            }
+            StmtKind::AugAssign { target, value, .. } => {
+                da_expr(value, assigned)?;
+                if let Target::Var(v) = target {
+                    if !assigned[*v] {
+                        return Err((*v, s.span));
+                    }
+                }
+                da_target(target, assigned)?;
+            }
+            StmtKind::Expr(e) => da_expr(e, assigned)?,
+            StmtKind::If { cond, then, orelse } => {
+                da_expr(cond, assigned)?;
+                let mut a1 = assigned.clone();
+                let t1 = da_block(then, &mut a1)?;
+                let mut a2 = assigned.clone();
+                let t2 = da_block(orelse, &mut a2)?;
+                match (t1, t2) {
+                    (true, true) => return Ok(true),
+                    (true, false) => *assigned = a2,
+                    (false, true) => *assigned = a1,
+                    (false, false) => {
+                        for i in 0..assigned.len() {
+                            assigned[i] = a1[i] && a2[i];
+                        }
+                    }
+                }
+            }
+            StmtKind::While { cond, body, orelse } => {
+                da_expr(cond, assigned)?;
+                let mut a1 = assigned.clone();
+                da_block(body, &mut a1)?;
+                let mut a2 = assigned.clone();
+                da_block(orelse, &mut a2)?;
+                if !body_breaks(body) {
+                    *assigned = a2;
+                }
+            }
+            StmtKind::ForRange { var, start, stop, step, body, orelse } => {
+                for e in [start.as_ref(), Some(stop), step.as_ref()].into_iter().flatten() {
+                    da_expr(e, assigned)?;
+                }
+                let mut a1 = assigned.clone();
+                a1[*var] = true;
+                da_block(body, &mut a1)?;
+                let mut a2 = assigned.clone();
+                da_block(orelse, &mut a2)?;
+                if !body_breaks(body) {
+                    *assigned = a2;
+                }
+            }
+            StmtKind::Return(e) => {
+                if let Some(e) = e {
+                    da_expr(e, assigned)?;
+                }
+                return Ok(true);
+            }
+            StmtKind::Raise { .. } | StmtKind::Break | StmtKind::Continue => return Ok(true),
+            StmtKind::Assert { test, .. } => da_expr(test, assigned)?,
+            StmtKind::Pass => {}
+        }
+    }
+    Ok(false)
+}
+
+/// Does this loop body contain a `break` for this loop (not a nested one)?
+pub fn body_breaks(body: &[Stmt]) -> bool {
+    body.iter().any(|s| match &s.kind {
+        StmtKind::Break => true,
+        StmtKind::If { then, orelse, .. } => body_breaks(then) || body_breaks(orelse),
+        _ => false,
+    })
+}

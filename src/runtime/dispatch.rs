@@ -1,0 +1,757 @@
+//! The dispatcher: the callable that stands where a marked function stood.
+//!
+//! On a call it reads the argument types, finds or compiles the specialization for them (lazy
+//! specialization, as Numba), runs the native code (with the GIL released when the code has
+//! loops or calls), and boxes the result as the interpreter would have. Anything it cannot
+//! compile, or argument types it cannot take, go to the original Python function, and the
+//! reason is kept for the report. Integer overflow in native code re-runs the call in the
+//! interpreter when nothing visible has happened yet (deoptimization).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::time::Instant;
+
+use numpy::{PyUntypedArray, PyUntypedArrayMethods};
+use numpy::prelude::*;
+use pyo3::exceptions::{PyOverflowError, PyRuntimeError};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyModule, PyTuple, PyType};
+
+use super::print::{box_scalar, unmerge, PENDING};
+use super::{Env, ErrCode, FuncInfo};
+use crate::builtins::{self, Builtin};
+use crate::codegen::{self, repr, CompiledUnit};
+use crate::frontend::{self, CResult, CompileError};
+use crate::ir::{self, Const, Function, StmtKind};
+use crate::types::infer::{self, CalleeInfo, GlobalValue, Resolver};
+use crate::types::{ArrayType, DType, Layout, Type};
+
+/// The most arguments a compiled function takes (more run as Python).
+const MAX_ARGS: usize = 8;
+/// Slots for the flattened arguments (an array of ndim <= 4 takes 9).
+const MAX_SLOTS: usize = 8 * 9;
+
+/// The type of one argument value, as specialization sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ArgKind {
+    Bool,
+    Int,
+    Float,
+    Np(DType),
+    Array(ArrayType),
+}
+
+impl ArgKind {
+    fn to_type(self) -> Type {
+        match self {
+            ArgKind::Bool => Type::Bool,
+            ArgKind::Int => Type::Int,
+            ArgKind::Float => Type::Float,
+            ArgKind::Np(d) => Type::Np(d),
+            ArgKind::Array(a) => Type::Array(a),
+        }
+    }
+}
+
+struct Spec {
+    kinds: Vec<ArgKind>,
+    unit: Result<Arc<CompiledUnit>, CompileError>,
+}
+
+#[derive(Default)]
+struct Failure {
+    signature: String,
+    reason: String,
+    line: u32,
+}
+
+/// Whether to time native calls (only when a report is asked for).
+fn timing_enabled() -> bool {
+    static T: OnceLock<bool> = OnceLock::new();
+    *T.get_or_init(|| std::env::var_os("HERON_REPORT").map(|v| !v.is_empty() && v != "0").unwrap_or(false))
+}
+
+/// A compiled-function dispatcher (see the module documentation).
+///
+/// Construct with `Dispatcher(func, options)`: `func` a plain Python function, `options` a dict
+/// of marker options (`{"parallel": True}`), or None. Attributes mirror the function's
+/// (`__name__`, `__qualname__`, `__doc__`, `__module__`, `__wrapped__`); pickled by reference.
+#[pyclass(frozen, module = "heron._native", name = "Dispatcher")]
+pub struct Dispatcher {
+    py_func: Py<PyAny>,
+    name: String,
+    qualname: String,
+    module: Py<PyAny>,
+    doc: Py<PyAny>,
+    options: Py<PyAny>,
+    ir: OnceLock<Result<Arc<Function>, CompileError>>,
+    first: OnceLock<Arc<Spec>>,
+    specs: Mutex<Vec<Arc<Spec>>>,
+    /// Signatures being compiled right now (by another thread).
+    compiling: Mutex<Vec<Vec<ArgKind>>>,
+    compiled: Condvar,
+    failures: Mutex<Vec<Failure>>,
+    calls: AtomicU64,
+    native_calls: AtomicU64,
+    fallback_calls: AtomicU64,
+    deopts: AtomicU64,
+    compile_ns: AtomicU64,
+    native_ns: AtomicU64,
+}
+
+thread_local! {
+    /// Dispatchers this thread is compiling (to refuse mutual recursion instead of deadlocking).
+    static COMPILING: std::cell::RefCell<Vec<usize>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn numpy_scalar_types(py: Python<'_>) -> PyResult<&'static Vec<(usize, DType)>> {
+    static TYPES: PyOnceLock<Vec<(usize, DType)>> = PyOnceLock::new();
+    TYPES.get_or_try_init(py, || {
+        let np = py.import("numpy")?;
+        let mut v = Vec::new();
+        for d in [
+            DType::Bool, DType::I8, DType::I16, DType::I32, DType::I64, DType::U8, DType::U16, DType::U32, DType::U64,
+            DType::F32, DType::F64,
+        ] {
+            let t = np.getattr(d.name())?;
+            v.push((t.as_ptr() as usize, d));
+        }
+        Ok(v)
+    })
+}
+
+/// NumPy array flags (numpy/ndarraytypes.h).
+const NPY_ARRAY_C_CONTIGUOUS: i32 = 0x0001;
+const NPY_ARRAY_ALIGNED: i32 = 0x0100;
+const NPY_ARRAY_WRITEABLE: i32 = 0x0400;
+
+/// Classify one argument; `None` when Heron does not take this value (it then runs as Python).
+fn arg_kind(py: Python<'_>, obj: &Bound<'_, PyAny>) -> Option<ArgKind> {
+    if obj.is_exact_instance_of::<PyBool>() {
+        return Some(ArgKind::Bool);
+    }
+    if obj.is_exact_instance_of::<PyInt>() {
+        return obj.extract::<i64>().ok().map(|_| ArgKind::Int);
+    }
+    if obj.is_exact_instance_of::<PyFloat>() {
+        return Some(ArgKind::Float);
+    }
+    if let Ok(arr) = obj.cast::<PyUntypedArray>() {
+        let nd = arr.ndim();
+        if nd == 0 || nd > 4 {
+            return None;
+        }
+        let dtype = arr.dtype();
+        if dtype.is_native_byteorder() == Some(false) {
+            return None;
+        }
+        let d = DType::from_kind(dtype.kind(), dtype.itemsize())?;
+        let flags = unsafe { (*arr.as_array_ptr()).fields.flags };
+        if flags & NPY_ARRAY_ALIGNED == 0 {
+            return None;
+        }
+        let layout = if flags & NPY_ARRAY_C_CONTIGUOUS != 0 { Layout::C } else { Layout::Any };
+        return Some(ArgKind::Array(ArrayType { dtype: d, ndim: nd as u8, layout, readonly: flags & NPY_ARRAY_WRITEABLE == 0 }));
+    }
+    let tp = obj.get_type().as_ptr() as usize;
+    let types = numpy_scalar_types(py).ok()?;
+    types.iter().find(|(p, _)| *p == tp).map(|(_, d)| ArgKind::Np(*d))
+}
+
+/// Write one argument's flattened value into `slots` at `*k`.
+fn marshal(obj: &Bound<'_, PyAny>, kind: ArgKind, slots: &mut [u64], k: &mut usize) -> PyResult<()> {
+    match kind {
+        ArgKind::Bool => {
+            slots[*k] = obj.is_truthy()? as u64;
+            *k += 1;
+        }
+        ArgKind::Int => {
+            slots[*k] = obj.extract::<i64>()? as u64;
+            *k += 1;
+        }
+        ArgKind::Float => {
+            slots[*k] = obj.extract::<f64>()?.to_bits();
+            *k += 1;
+        }
+        ArgKind::Np(d) => {
+            slots[*k] = match d {
+                DType::Bool => obj.is_truthy()? as u64,
+                DType::F64 => obj.extract::<f64>()?.to_bits(),
+                DType::F32 => (obj.extract::<f64>()? as f32).to_bits() as u64,
+                DType::U64 => obj.extract::<u64>()?,
+                _ => obj.extract::<i64>()? as u64,
+            };
+            *k += 1;
+        }
+        ArgKind::Array(at) => {
+            let arr = obj.cast::<PyUntypedArray>().map_err(PyErr::from)?;
+            let nd = at.ndim as usize;
+            slots[*k] = unsafe { (*arr.as_array_ptr()).fields.data } as u64;
+            for (i, s) in arr.shape().iter().enumerate() {
+                slots[*k + 1 + i] = *s as u64;
+            }
+            for (i, s) in arr.strides().iter().enumerate() {
+                slots[*k + 1 + nd + i] = *s as i64 as u64;
+            }
+            *k += 1 + 2 * nd;
+        }
+    }
+    Ok(())
+}
+
+/// Box a flattened result of type `t` from `slots[*k..]`.
+fn box_value<'py>(py: Python<'py>, t: &Type, slots: &[u64], k: &mut usize) -> PyResult<Bound<'py, PyAny>> {
+    match t {
+        Type::Tuple(ts) => {
+            let items = ts.iter().map(|t| box_value(py, t, slots, k)).collect::<PyResult<Vec<_>>>()?;
+            Ok(PyTuple::new(py, items)?.into_any())
+        }
+        Type::None => Ok(py.None().into_bound(py)),
+        t => {
+            let raw = slots[*k];
+            *k += 1;
+            box_scalar(py, t, raw)
+        }
+    }
+}
+
+/// Signature text for reports: `(int, float)`.
+fn signature_text(kinds: &[ArgKind]) -> String {
+    let parts: Vec<String> = kinds.iter().map(|k| k.to_type().to_string()).collect();
+    format!("({})", parts.join(", "))
+}
+
+struct DispatchResolver<'py, 'd> {
+    py: Python<'py>,
+    me: &'d Dispatcher,
+    globals: Bound<'py, PyDict>,
+    builtins: Bound<'py, PyAny>,
+    callees: Vec<Py<Dispatcher>>,
+    units: Vec<Arc<CompiledUnit>>,
+    minor: u32,
+}
+
+impl<'py, 'd> Resolver for DispatchResolver<'py, 'd> {
+    fn global(&mut self, name: &str, line: u32) -> CResult<GlobalValue> {
+        let py = self.py;
+        let value = match self.globals.get_item(name).ok().flatten() {
+            Some(v) => v,
+            None => match self.builtins.getattr(name) {
+                Ok(v) => {
+                    if let Some(b) = Builtin::from_name(name) {
+                        // Only the real builtin, not a shadowing module global (checked above).
+                        return Ok(GlobalValue::Builtin(b));
+                    }
+                    if name == "range" {
+                        return Ok(GlobalValue::Unsupported("range() can only be used in a `for` loop".into()));
+                    }
+                    let _ = v;
+                    return Ok(GlobalValue::Unsupported(format!("the builtin `{name}` is not supported in compiled code yet")));
+                }
+                Err(_) => return Err(CompileError::new(format!("name '{name}' is not defined"), line)),
+            },
+        };
+        Ok(self.classify(py, name, &value))
+    }
+
+    fn callee(&mut self, id: usize, args: &[Type], line: u32) -> CResult<CalleeInfo> {
+        let d = self.callees[id].clone_ref(self.py);
+        let dref = d.get();
+        let addr = dref as *const Dispatcher as usize;
+        if COMPILING.with(|c| c.borrow().contains(&addr)) {
+            return Err(CompileError::new(
+                format!("`{}` and this function call each other; mutual recursion is not supported yet", dref.qualname),
+                line,
+            ));
+        }
+        let mut kinds = Vec::new();
+        for t in args {
+            kinds.push(match t {
+                Type::Bool => ArgKind::Bool,
+                Type::Int => ArgKind::Int,
+                Type::Float => ArgKind::Float,
+                Type::Np(d) => ArgKind::Np(*d),
+                Type::Array(a) => ArgKind::Array(*a),
+                other => return Err(CompileError::new(format!("passing a {other} to `{}` is not supported", dref.qualname), line)),
+            });
+        }
+        let spec = dref.specialize(self.py, &kinds);
+        match &spec.unit {
+            Ok(unit) => {
+                if unit.ret_members.len() > 1 {
+                    return Err(CompileError::new(
+                        format!("`{}` returns different types on different paths; calling it from compiled code is not supported yet", dref.qualname),
+                        line,
+                    ));
+                }
+                self.units.push(unit.clone());
+                Ok(CalleeInfo { ptr: unit.inner, params: unit.arg_types.clone(), ret: unit.ret_type.clone() })
+            }
+            Err(e) => Err(CompileError::new(
+                format!("`{}` cannot be compiled for {}: {}", dref.qualname, signature_text(&kinds), e.msg),
+                line,
+            )),
+        }
+    }
+
+    fn py_minor(&self) -> u32 {
+        self.minor
+    }
+}
+
+impl<'py, 'd> DispatchResolver<'py, 'd> {
+    fn classify(&mut self, py: Python<'py>, name: &str, value: &Bound<'py, PyAny>) -> GlobalValue {
+        if value.is_exact_instance_of::<PyBool>() {
+            return GlobalValue::Const(Const::Bool(value.is_truthy().unwrap_or(false)));
+        }
+        if value.is_exact_instance_of::<PyInt>() {
+            return match value.extract::<i64>() {
+                Ok(i) => GlobalValue::Const(Const::Int(i)),
+                Err(_) => GlobalValue::Unsupported(format!("the global `{name}` is an integer beyond 64 bits")),
+            };
+        }
+        if value.is_exact_instance_of::<PyFloat>() {
+            return GlobalValue::Const(Const::Float(value.extract::<f64>().unwrap_or(f64::NAN)));
+        }
+        if let Ok(m) = value.cast::<PyModule>() {
+            return match m.name().map(|n| n.to_string()).unwrap_or_default().as_str() {
+                "math" => GlobalValue::Math,
+                "numpy" => GlobalValue::Numpy,
+                other => GlobalValue::Unsupported(format!("the module `{other}` is not supported in compiled code")),
+            };
+        }
+        if let Ok(d) = value.cast::<Dispatcher>() {
+            if d.get().py_func.bind(py).is(self.me.py_func.bind(py)) {
+                return GlobalValue::SelfRef;
+            }
+            self.callees.push(d.clone().unbind());
+            return GlobalValue::Callee(self.callees.len() - 1);
+        }
+        // The function being compiled itself, not (yet) swapped for its dispatcher.
+        if value.is(self.me.py_func.bind(py)) {
+            return GlobalValue::SelfRef;
+        }
+        // `from math import sqrt`: the math module's own function object.
+        if let Ok(math) = py.import("math") {
+            if let Ok(fname) = value.getattr("__name__").and_then(|n| n.extract::<String>()) {
+                if let Ok(mv) = math.getattr(fname.as_str()) {
+                    if mv.is(value) {
+                        if let Some(m) = builtins::math_fn(&fname, self.minor) {
+                            return GlobalValue::MathFn(m);
+                        }
+                        return GlobalValue::Unsupported(format!("`math.{fname}` is not supported yet"));
+                    }
+                }
+            }
+        }
+        if let Ok(b) = self.builtins.getattr(name) {
+            if b.is(value) {
+                if let Some(bi) = Builtin::from_name(name) {
+                    return GlobalValue::Builtin(bi);
+                }
+            }
+        }
+        let tname = value.get_type().name().map(|n| n.to_string()).unwrap_or_default();
+        if tname == "function" {
+            return GlobalValue::Unsupported(format!(
+                "`{name}` is a plain Python function; mark it with `# heron: jit` so compiled code can call it"
+            ));
+        }
+        GlobalValue::Unsupported(format!("the global `{name}` (a {tname}) is not supported in compiled code"))
+    }
+}
+
+impl Dispatcher {
+    fn ir(&self, py: Python<'_>) -> Result<Arc<Function>, CompileError> {
+        self.ir
+            .get_or_init(|| {
+                let r: PyResult<CResult<Function>> = (|| {
+                    let src = py.import("heron._source")?;
+                    let t = src.getattr("function_ast")?.call1((self.py_func.bind(py),))?;
+                    let (node, filename, qualname): (Bound<'_, PyAny>, String, String) = t.extract()?;
+                    Ok(frontend::lower_function(&node, &filename, &qualname))
+                })();
+                match r {
+                    Ok(Ok(f)) => Ok(Arc::new(f)),
+                    Ok(Err(e)) => Err(e),
+                    Err(e) => Err(CompileError::new(format!("the source code is not available ({e})"), 0)),
+                }
+            })
+            .clone()
+    }
+
+    /// Find or compile the specialization for `kinds` (compiling it exactly once, whatever the
+    /// number of threads asking).
+    fn specialize(&self, py: Python<'_>, kinds: &[ArgKind]) -> Arc<Spec> {
+        loop {
+            if let Some(s) = self.find(kinds) {
+                return s;
+            }
+            {
+                let mut c = self.compiling.lock().unwrap();
+                if !c.iter().any(|k| k == kinds) {
+                    c.push(kinds.to_vec());
+                    break;
+                }
+            }
+            // Another thread compiles it: wait without holding the GIL.
+            py.detach(|| {
+                let mut c = self.compiling.lock().unwrap();
+                while c.iter().any(|k| k == kinds) {
+                    c = self.compiled.wait(c).unwrap();
+                }
+            });
+        }
+        let start = Instant::now();
+        let addr = self as *const Dispatcher as usize;
+        COMPILING.with(|c| c.borrow_mut().push(addr));
+        let unit = self.compile(py, kinds);
+        COMPILING.with(|c| c.borrow_mut().retain(|a| *a != addr));
+        self.compile_ns.fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        if let Err(e) = &unit {
+            let mut f = self.failures.lock().unwrap();
+            f.push(Failure { signature: signature_text(kinds), reason: e.msg.clone(), line: e.line });
+        }
+        let spec = Arc::new(Spec { kinds: kinds.to_vec(), unit: unit.map(Arc::new) });
+        {
+            let mut s = self.specs.lock().unwrap();
+            s.push(spec.clone());
+            let _ = self.first.set(spec.clone());
+        }
+        {
+            let mut c = self.compiling.lock().unwrap();
+            c.retain(|k| k != kinds);
+        }
+        self.compiled.notify_all();
+        spec
+    }
+
+    fn find(&self, kinds: &[ArgKind]) -> Option<Arc<Spec>> {
+        self.specs.lock().unwrap().iter().find(|s| s.kinds == kinds).cloned()
+    }
+
+    fn compile(&self, py: Python<'_>, kinds: &[ArgKind]) -> CResult<CompiledUnit> {
+        let f = self.ir(py)?;
+        let func = self.py_func.bind(py);
+        let globals = func
+            .getattr("__globals__")
+            .and_then(|g| g.cast_into::<PyDict>().map_err(PyErr::from))
+            .map_err(|e| CompileError::new(format!("no globals: {e}"), 0))?;
+        let builtins = py.import("builtins").map_err(|e| CompileError::new(e.to_string(), 0))?.into_any();
+        let minor = py.version_info().minor as u32;
+        let mut res = DispatchResolver { py, me: self, globals, builtins, callees: Vec::new(), units: Vec::new(), minor };
+        let args: Vec<Type> = kinds.iter().map(|k| k.to_type()).collect();
+        let typed = infer::infer(&f, &args, &mut res)?;
+        let mut raises = Vec::new();
+        ir::walk_stmts(&f.body, &mut |s| match &s.kind {
+            StmtKind::Raise { exc, msg } => raises.push((exc.clone(), msg.clone())),
+            StmtKind::Assert { msg, .. } => raises.push(("AssertionError".to_string(), msg.clone())),
+            _ => {}
+        });
+        let info = FuncInfo { filename: f.filename.clone(), name: f.name.clone(), qualname: f.qualname.clone(), raises };
+        let units = std::mem::take(&mut res.units);
+        codegen::compile(&f, &typed, info, units)
+    }
+
+    fn fallback(&self, py: Python<'_>, args: &Bound<'_, PyTuple>, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Py<PyAny>> {
+        self.fallback_calls.fetch_add(1, Ordering::Relaxed);
+        Ok(self.py_func.bind(py).call(args, kwargs)?.unbind())
+    }
+
+    fn record_arg_failure(&self, py: Python<'_>, args: &Bound<'_, PyTuple>) {
+        let mut f = self.failures.lock().unwrap();
+        let names: Vec<String> = args.iter().map(|a| a.get_type().name().map(|n| n.to_string()).unwrap_or_default()).collect();
+        let signature = format!("({})", names.join(", "));
+        if f.iter().any(|x| x.signature == signature) || f.len() > 20 {
+            return;
+        }
+        let why = args
+            .iter()
+            .find(|a| arg_kind(py, a).is_none())
+            .map(|a| {
+                let tn = a.get_type().name().map(|n| n.to_string()).unwrap_or_default();
+                if a.is_exact_instance_of::<PyInt>() {
+                    "an integer argument does not fit in 64 bits".to_string()
+                } else if a.cast::<PyUntypedArray>().is_ok() {
+                    "an array argument has a dtype, byte order, alignment or number of dimensions Heron does not compile".to_string()
+                } else {
+                    format!("arguments of type {tn} are not supported")
+                }
+            })
+            .unwrap_or_else(|| format!("more than {MAX_ARGS} arguments"));
+        f.push(Failure { signature, reason: why, line: 0 });
+    }
+
+    /// Turn a nonzero status into the Python exception (or a deoptimized re-run).
+    fn native_error(
+        &self,
+        py: Python<'_>,
+        env: &Env,
+        args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Py<PyAny>> {
+        let code = ErrCode::from_i64(env.err_code);
+        let info: &FuncInfo = if env.err_func != 0 {
+            unsafe { &*(env.err_func as *const FuncInfo) }
+        } else {
+            return Err(PyRuntimeError::new_err("heron: native code failed without an error record"));
+        };
+        let line = env.err_line;
+        match code {
+            ErrCode::Overflow | ErrCode::Deopt | ErrCode::ComplexResult => {
+                if env.effects == 0 {
+                    self.deopts.fetch_add(1, Ordering::Relaxed);
+                    return self.fallback(py, args, kwargs);
+                }
+                let what = match code {
+                    ErrCode::Overflow => "an integer result needs more than 64 bits",
+                    ErrCode::ComplexResult => "a power gives a complex number",
+                    _ => "a value needs the interpreter",
+                };
+                let msg = format!(
+                    "{what} at {}:{line}, in compiled function `{}`, after the call had already changed data; it cannot be re-run by the interpreter",
+                    info.filename, info.qualname
+                );
+                let exc = PyOverflowError::new_err(msg);
+                return Err(self.raise_at(py, exc.into_value(py).into_any().into_bound(py), info, line));
+            }
+            ErrCode::PyErr => {
+                if let Some(e) = PENDING.with(|p| p.borrow_mut().take()) {
+                    return Err(e);
+                }
+                return Err(PyRuntimeError::new_err("heron: a callback failed"));
+            }
+            _ => {}
+        }
+        let (exc_name, msg) = if code == ErrCode::UserRaise {
+            info.raises.get(env.err_a[0] as usize).cloned().unwrap_or(("RuntimeError".into(), None))
+        } else {
+            (String::new(), None)
+        };
+        let rt = py.import("heron._runtime")?;
+        let exc = rt.getattr("native_error")?.call1((code.name(), env.err_a[0], env.err_a[1], env.err_a[2], exc_name, msg))?;
+        Err(self.raise_at(py, exc, info, line))
+    }
+
+    /// Raise `exc` so that its traceback shows the compiled function's file and line.
+    fn raise_at(&self, py: Python<'_>, exc: Bound<'_, PyAny>, info: &FuncInfo, line: i64) -> PyErr {
+        let r = (|| -> PyResult<PyErr> {
+            let rt = py.import("heron._runtime")?;
+            match rt.getattr("raise_at")?.call1((&exc, info.filename.as_str(), info.qualname.as_str(), line)) {
+                Err(e) => Ok(e),
+                Ok(_) => Ok(PyErr::from_value(exc.clone())),
+            }
+        })();
+        r.unwrap_or_else(|e| e)
+    }
+}
+
+#[pymethods]
+impl Dispatcher {
+    #[new]
+    #[pyo3(signature = (func, options=None))]
+    fn new(py: Python<'_>, func: Bound<'_, PyAny>, options: Option<Bound<'_, PyAny>>) -> PyResult<Self> {
+        let name: String = func.getattr("__name__")?.extract()?;
+        let qualname: String = func.getattr("__qualname__").and_then(|q| q.extract()).unwrap_or_else(|_| name.clone());
+        let module = func.getattr("__module__").map(|m| m.unbind()).unwrap_or_else(|_| py.None());
+        let doc = func.getattr("__doc__").map(|m| m.unbind()).unwrap_or_else(|_| py.None());
+        let options = match options {
+            Some(o) if !o.is_none() => o.unbind(),
+            _ => PyDict::new(py).into_any().unbind(),
+        };
+        Ok(Dispatcher {
+            py_func: func.unbind(),
+            name,
+            qualname,
+            module,
+            doc,
+            options,
+            ir: OnceLock::new(),
+            first: OnceLock::new(),
+            specs: Mutex::new(Vec::new()),
+            compiling: Mutex::new(Vec::new()),
+            compiled: Condvar::new(),
+            failures: Mutex::new(Vec::new()),
+            calls: AtomicU64::new(0),
+            native_calls: AtomicU64::new(0),
+            fallback_calls: AtomicU64::new(0),
+            deopts: AtomicU64::new(0),
+            compile_ns: AtomicU64::new(0),
+            native_ns: AtomicU64::new(0),
+        })
+    }
+
+    #[pyo3(signature = (*args, **kwargs))]
+    fn __call__(&self, py: Python<'_>, args: &Bound<'_, PyTuple>, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Py<PyAny>> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        if kwargs.map(|k| !k.is_empty()).unwrap_or(false) {
+            return self.fallback(py, args, kwargs);
+        }
+        let n = args.len();
+        if n > MAX_ARGS {
+            self.record_arg_failure(py, args);
+            return self.fallback(py, args, kwargs);
+        }
+        let mut kinds = [ArgKind::Bool; MAX_ARGS];
+        for (i, a) in args.iter().enumerate() {
+            match arg_kind(py, &a) {
+                Some(k) => kinds[i] = k,
+                None => {
+                    self.record_arg_failure(py, args);
+                    return self.fallback(py, args, kwargs);
+                }
+            }
+        }
+        let kinds = &kinds[..n];
+        let spec = match self.first.get() {
+            Some(s) if s.kinds == kinds => s.clone(),
+            _ => self.specialize(py, kinds),
+        };
+        let unit = match &spec.unit {
+            Ok(u) => u.clone(),
+            Err(_) => return self.fallback(py, args, kwargs),
+        };
+        let mut slots = [0u64; MAX_SLOTS];
+        let mut k = 0;
+        for (a, kind) in args.iter().zip(kinds) {
+            marshal(&a, *kind, &mut slots, &mut k)?;
+        }
+        let mut ret = [0u64; 32];
+        let mut env = Env::default();
+        let entry: extern "C" fn(*const u64, *mut u64, *mut Env) -> i64 = unsafe { std::mem::transmute(unit.entry) };
+        let timing = timing_enabled();
+        let start = if timing { Some(Instant::now()) } else { None };
+        let status = if unit.long_running {
+            let (sp, rp, ep) = (slots.as_ptr() as usize, ret.as_mut_ptr() as usize, &mut env as *mut Env as usize);
+            py.detach(move || entry(sp as *const u64, rp as *mut u64, ep as *mut Env))
+        } else {
+            entry(slots.as_ptr(), ret.as_mut_ptr(), &mut env)
+        };
+        if let Some(s) = start {
+            self.native_ns.fetch_add(s.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        }
+        self.native_calls.fetch_add(1, Ordering::Relaxed);
+        if status != 0 {
+            return self.native_error(py, &env, args, kwargs);
+        }
+        let rt = &unit.ret_type;
+        if unit.ret_members.len() > 1 {
+            let tag = ret[unit.ret_slots - 1] as u8 as usize;
+            let member = &unit.ret_members[tag.min(unit.ret_members.len() - 1)];
+            let raw = unmerge(&unit.ret_members, member, ret[0]);
+            return Ok(box_scalar(py, member, raw)?.unbind());
+        }
+        let _ = repr(rt);
+        let mut k = 0;
+        Ok(box_value(py, rt, &ret, &mut k)?.unbind())
+    }
+
+    /// Statistics for the report: calls, native calls, fallbacks, signatures, compile and
+    /// native time (seconds), and why specializations failed.
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        d.set_item("calls", self.calls.load(Ordering::Relaxed))?;
+        d.set_item("native_calls", self.native_calls.load(Ordering::Relaxed))?;
+        d.set_item("fallback_calls", self.fallback_calls.load(Ordering::Relaxed))?;
+        d.set_item("deopts", self.deopts.load(Ordering::Relaxed))?;
+        d.set_item("compile_time_s", self.compile_ns.load(Ordering::Relaxed) as f64 * 1e-9)?;
+        d.set_item("native_time_s", self.native_ns.load(Ordering::Relaxed) as f64 * 1e-9)?;
+        let sigs = PyList::empty(py);
+        for s in self.specs.lock().unwrap().iter() {
+            if s.unit.is_ok() {
+                sigs.append(signature_text(&s.kinds))?;
+            }
+        }
+        d.set_item("signatures", sigs)?;
+        let fails = PyList::empty(py);
+        let filename = self.ir.get().and_then(|r| r.as_ref().ok()).map(|f| f.filename.clone()).unwrap_or_else(|| {
+            self.py_func
+                .bind(py)
+                .getattr("__code__")
+                .and_then(|c| c.getattr("co_filename"))
+                .and_then(|f| f.extract())
+                .unwrap_or_default()
+        });
+        for f in self.failures.lock().unwrap().iter() {
+            let fd = PyDict::new(py);
+            fd.set_item("signature", &f.signature)?;
+            fd.set_item("reason", &f.reason)?;
+            fd.set_item("file", &filename)?;
+            fd.set_item("line", f.line)?;
+            fails.append(fd)?;
+        }
+        d.set_item("failures", fails)?;
+        Ok(d)
+    }
+
+    /// Compile the specialization for these example arguments now (without running it).
+    /// Returns None on success, or the reason it cannot be compiled.
+    #[pyo3(signature = (*args))]
+    fn compile_for(&self, py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<Option<String>> {
+        let mut kinds = Vec::new();
+        for a in args.iter() {
+            match arg_kind(py, &a) {
+                Some(k) => kinds.push(k),
+                None => return Ok(Some("argument types not supported".into())),
+            }
+        }
+        let spec = self.specialize(py, &kinds);
+        Ok(spec.unit.as_ref().err().map(|e| format!("line {}: {}", e.line, e.msg)))
+    }
+
+    #[getter(__name__)]
+    fn name(&self) -> &str {
+        &self.name
+    }
+    #[getter(__qualname__)]
+    fn qualname(&self) -> &str {
+        &self.qualname
+    }
+    #[getter(__module__)]
+    fn module(&self, py: Python<'_>) -> Py<PyAny> {
+        self.module.clone_ref(py)
+    }
+    #[getter(__doc__)]
+    fn doc(&self, py: Python<'_>) -> Py<PyAny> {
+        self.doc.clone_ref(py)
+    }
+    #[getter(__wrapped__)]
+    fn wrapped(&self, py: Python<'_>) -> Py<PyAny> {
+        self.py_func.clone_ref(py)
+    }
+    #[getter]
+    fn py_func(&self, py: Python<'_>) -> Py<PyAny> {
+        self.py_func.clone_ref(py)
+    }
+    #[getter]
+    fn options(&self, py: Python<'_>) -> Py<PyAny> {
+        self.options.clone_ref(py)
+    }
+    #[getter(__heron__)]
+    fn is_heron(&self) -> bool {
+        true
+    }
+
+    /// Pickle by reference: the module attribute of this name (as plain functions pickle).
+    fn __reduce__(&self) -> String {
+        self.qualname.clone()
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<heron dispatcher {}>", self.qualname)
+    }
+
+    /// Descriptor protocol: a dispatcher stored on a class binds like a function.
+    fn __get__(slf: Bound<'_, Self>, obj: Option<Bound<'_, PyAny>>, _tp: Option<Bound<'_, PyType>>) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        match obj {
+            None => Ok(slf.into_any().unbind()),
+            Some(o) if o.is_none() => Ok(slf.into_any().unbind()),
+            Some(o) => {
+                let types = py.import("types")?;
+                Ok(types.getattr("MethodType")?.call1((slf, o))?.unbind())
+            }
+        }
+    }
+}

@@ -1,0 +1,449 @@
+//! Runtime: what native code calls back into, and what it shares with the dispatcher.
+//!
+//! Native code never touches a Python object (DESIGN.md). It reports an exception by filling the
+//! call's `Env` (an error code, the line, three integer details) and returning a nonzero status;
+//! the dispatcher turns that into the same Python exception CPython would raise. A `print` runs
+//! in `print_callback`, which takes the GIL for that call only.
+
+pub mod dispatch;
+pub mod print;
+
+/// Per-call state shared between the dispatcher and native code (`#[repr(C)]`: codegen reads and
+/// writes these fields at fixed offsets).
+#[repr(C)]
+#[derive(Debug, Default)]
+pub struct Env {
+    /// Nonzero once the call has done something visible (stored into an array, printed):
+    /// it can then no longer be re-run by the interpreter after an integer overflow.
+    pub effects: i64,
+    /// An `ErrCode` when the status is nonzero.
+    pub err_code: i64,
+    pub err_line: i64,
+    /// `*const FuncInfo` of the function that raised.
+    pub err_func: i64,
+    /// Integer details for the message (IndexError: index, axis, size; user raise: table index).
+    pub err_a: [i64; 3],
+}
+
+pub const ENV_EFFECTS: i32 = 0;
+pub const ENV_ERR_CODE: i32 = 8;
+pub const ENV_ERR_LINE: i32 = 16;
+pub const ENV_ERR_FUNC: i32 = 24;
+pub const ENV_ERR_A: i32 = 32;
+
+/// Identifies a compiled function in error reports and tracebacks.
+#[derive(Debug)]
+pub struct FuncInfo {
+    pub filename: String,
+    pub name: String,
+    pub qualname: String,
+    /// Exceptions named by `raise`/`assert` in this function: (type name, message).
+    pub raises: Vec<(String, Option<String>)>,
+}
+
+/// Why native code stopped. The messages are produced by CPython itself at raise time
+/// (`heron._runtime.native_error`), so they match the running interpreter's wording.
+#[repr(i64)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrCode {
+    None = 0,
+    /// Integer overflow: re-run by the interpreter if the call had no effects yet.
+    Overflow = 1,
+    /// A value or operation Heron does not handle natively (a negative integer exponent, an
+    /// inexact int-to-float merge...): like `Overflow`, re-run by the interpreter when possible.
+    Deopt = 2,
+    IntFloorDivZero = 3,
+    IntModZero = 4,
+    IntTrueDivZero = 5,
+    FloatDivZero = 6,
+    FloatFloorDivZero = 7,
+    FloatModZero = 8,
+    MathDomain = 9,
+    MathRange = 10,
+    IntFromNan = 11,
+    IntFromInf = 12,
+    PowZeroNeg = 13,
+    PowOverflow = 14,
+    IndexOutOfBounds = 15,
+    NegativeShift = 16,
+    RangeStepZero = 17,
+    /// `raise`/`assert` in user code: `err_a[0]` indexes `FuncInfo::raises`.
+    UserRaise = 18,
+    /// A Python exception raised inside a callback (print): stored in `PENDING`.
+    PyErr = 19,
+    /// `Python integer N out of bounds for dtype` on an array store.
+    IntStoreOutOfBounds = 20,
+    /// `pow` of a negative float to a non-integer power gives a complex in Python.
+    ComplexResult = 21,
+}
+
+impl ErrCode {
+    pub fn from_i64(v: i64) -> ErrCode {
+        use ErrCode::*;
+        const ALL: [ErrCode; 22] = [
+            None, Overflow, Deopt, IntFloorDivZero, IntModZero, IntTrueDivZero, FloatDivZero, FloatFloorDivZero,
+            FloatModZero, MathDomain, MathRange, IntFromNan, IntFromInf, PowZeroNeg, PowOverflow, IndexOutOfBounds,
+            NegativeShift, RangeStepZero, UserRaise, PyErr, IntStoreOutOfBounds, ComplexResult,
+        ];
+        ALL.get(v as usize).copied().unwrap_or(Deopt)
+    }
+    /// The name `heron._runtime.native_error` knows this code by.
+    pub fn name(self) -> &'static str {
+        use ErrCode::*;
+        match self {
+            None => "none",
+            Overflow => "overflow",
+            Deopt => "deopt",
+            IntFloorDivZero => "int_floordiv_zero",
+            IntModZero => "int_mod_zero",
+            IntTrueDivZero => "int_truediv_zero",
+            FloatDivZero => "float_div_zero",
+            FloatFloorDivZero => "float_floordiv_zero",
+            FloatModZero => "float_mod_zero",
+            MathDomain => "math_domain",
+            MathRange => "math_range",
+            IntFromNan => "int_from_nan",
+            IntFromInf => "int_from_inf",
+            PowZeroNeg => "pow_zero_neg",
+            PowOverflow => "pow_overflow",
+            IndexOutOfBounds => "index_out_of_bounds",
+            NegativeShift => "negative_shift",
+            RangeStepZero => "range_step_zero",
+            UserRaise => "user_raise",
+            PyErr => "pyerr",
+            IntStoreOutOfBounds => "int_store_out_of_bounds",
+            ComplexResult => "complex_result",
+        }
+    }
+}
+
+// ---- Float helpers with CPython's exact algorithms -------------------------------------------
+
+extern "C" {
+    fn fmod(x: f64, y: f64) -> f64;
+    fn pow(x: f64, y: f64) -> f64;
+    fn log(x: f64) -> f64;
+    fn log2(x: f64) -> f64;
+    fn log10(x: f64) -> f64;
+    fn log1p(x: f64) -> f64;
+    fn atan2(y: f64, x: f64) -> f64;
+    fn floor(x: f64) -> f64;
+}
+
+/// CPython's `float_divmod` (Objects/floatobject.c): the floor quotient, for `b != 0`.
+/// NumPy's `npy_divmod` is the same algorithm (and returns `a / b` when `b == 0`).
+pub extern "C" fn heron_float_floordiv(a: f64, b: f64) -> f64 {
+    if b == 0.0 {
+        return a / b;
+    }
+    let m = unsafe { fmod(a, b) };
+    let mut div = (a - m) / b;
+    if m != 0.0 && ((b < 0.0) != (m < 0.0)) {
+        div -= 1.0;
+    }
+    if div != 0.0 {
+        let mut floordiv = unsafe { floor(div) };
+        if div - floordiv > 0.5 {
+            floordiv += 1.0;
+        }
+        floordiv
+    } else {
+        0.0f64.copysign(a / b)
+    }
+}
+
+/// CPython's `float_rem` (and NumPy's `npy_remainder` for `b != 0`; `fmod` for `b == 0`).
+pub extern "C" fn heron_float_mod(a: f64, b: f64) -> f64 {
+    let mut m = unsafe { fmod(a, b) };
+    if b == 0.0 {
+        return m;
+    }
+    if m != 0.0 {
+        if (b < 0.0) != (m < 0.0) {
+            m += b;
+        }
+    } else {
+        m = 0.0f64.copysign(b);
+    }
+    m
+}
+
+/// CPython's `float_pow` for two Python floats (Objects/floatobject.c), including its special
+/// cases. Errors go to `env` (`PowZeroNeg`, `PowOverflow`, `ComplexResult`); the returned value
+/// is then meaningless.
+pub extern "C" fn heron_float_pow(iv: f64, iw: f64, env: *mut Env) -> f64 {
+    let set = |c: ErrCode| unsafe { (*env).err_code = c as i64 };
+    if iw == 0.0 {
+        return 1.0;
+    }
+    if iv.is_nan() {
+        return if iw == 0.0 { 1.0 } else { iv };
+    }
+    if iw.is_nan() {
+        return if iv == 1.0 { 1.0 } else { iw };
+    }
+    if iw.is_infinite() {
+        let av = iv.abs();
+        return if av == 1.0 {
+            1.0
+        } else if (iw > 0.0) == (av > 1.0) {
+            f64::INFINITY
+        } else {
+            0.0
+        };
+    }
+    if iv.is_infinite() {
+        let iw_is_odd = (iw % 2.0).abs() == 1.0;
+        return if iw > 0.0 {
+            if iw_is_odd { iv } else { iv.abs() }
+        } else if iw_is_odd {
+            0.0f64.copysign(iv)
+        } else {
+            0.0
+        };
+    }
+    if iv == 0.0 {
+        let iw_is_odd = (iw % 2.0).abs() == 1.0;
+        if iw < 0.0 {
+            set(ErrCode::PowZeroNeg);
+            return 0.0;
+        }
+        return if iw_is_odd { iv } else { 0.0 };
+    }
+    let mut iv = iv;
+    let mut negate_result = false;
+    if iv < 0.0 {
+        if iw != unsafe { floor(iw) } {
+            // (-8.0) ** (1/3) is a complex number in Python 3.
+            set(ErrCode::ComplexResult);
+            return 0.0;
+        }
+        iv = -iv;
+        negate_result = (iw % 2.0).abs() == 1.0;
+    }
+    if iv == 1.0 {
+        return if negate_result { -1.0 } else { 1.0 };
+    }
+    let mut ix = unsafe { pow(iv, iw) };
+    if negate_result {
+        ix = -ix;
+    }
+    if ix.is_infinite() {
+        set(ErrCode::PowOverflow);
+        return 0.0;
+    }
+    ix
+}
+
+/// CPython's `m_log`: log of a float with errors signalled as NaN/−inf for `math_1`'s checks.
+pub extern "C" fn heron_m_log(x: f64) -> f64 {
+    if x.is_finite() {
+        if x > 0.0 {
+            unsafe { log(x) }
+        } else if x == 0.0 {
+            f64::NEG_INFINITY
+        } else {
+            f64::NAN
+        }
+    } else if x.is_nan() || x > 0.0 {
+        x
+    } else {
+        f64::NAN
+    }
+}
+
+/// CPython's `m_log2`.
+pub extern "C" fn heron_m_log2(x: f64) -> f64 {
+    if x.is_finite() {
+        if x > 0.0 {
+            unsafe { log2(x) }
+        } else if x == 0.0 {
+            f64::NEG_INFINITY
+        } else {
+            f64::NAN
+        }
+    } else if x.is_nan() || x > 0.0 {
+        x
+    } else {
+        f64::NAN
+    }
+}
+
+/// CPython's `m_log10`.
+pub extern "C" fn heron_m_log10(x: f64) -> f64 {
+    if x.is_finite() {
+        if x > 0.0 {
+            unsafe { log10(x) }
+        } else if x == 0.0 {
+            f64::NEG_INFINITY
+        } else {
+            f64::NAN
+        }
+    } else if x.is_nan() || x > 0.0 {
+        x
+    } else {
+        f64::NAN
+    }
+}
+
+/// CPython's `m_log1p` (Modules/_math.h): log1p with -0.0 preserved.
+pub extern "C" fn heron_m_log1p(x: f64) -> f64 {
+    if x == 0.0 {
+        return x;
+    }
+    unsafe { log1p(x) }
+}
+
+/// CPython's `m_atan2`: IEEE special cases handled before calling libm.
+pub extern "C" fn heron_m_atan2(y: f64, x: f64) -> f64 {
+    use std::f64::consts::PI;
+    if x.is_nan() || y.is_nan() {
+        return f64::NAN;
+    }
+    if y.is_infinite() {
+        if x.is_infinite() {
+            return if 1.0f64.copysign(x) == 1.0 { (0.25 * PI).copysign(y) } else { (0.75 * PI).copysign(y) };
+        }
+        return (0.5 * PI).copysign(y);
+    }
+    if x.is_infinite() || y == 0.0 {
+        return if 1.0f64.copysign(x) == 1.0 { 0.0f64.copysign(y) } else { PI.copysign(y) };
+    }
+    unsafe { atan2(y, x) }
+}
+
+/// Exact comparison of a Python int with a Python float, as CPython's `float_richcompare`:
+/// returns -1, 0, 1 for `i <, ==, > f`, and 2 when `f` is NaN.
+pub extern "C" fn heron_cmp_int_float(i: i64, f: f64) -> i64 {
+    if f.is_nan() {
+        return 2;
+    }
+    if f == f64::INFINITY {
+        return -1;
+    }
+    if f == f64::NEG_INFINITY {
+        return 1;
+    }
+    // |f| < 2**63 or beyond: compare in i128 on the integral part, then the fraction.
+    let fl = f.floor();
+    if fl >= 9.3e18 {
+        return -1;
+    }
+    if fl < -9.3e18 {
+        return 1;
+    }
+    let fi = fl as i128;
+    let ii = i as i128;
+    if ii < fi {
+        -1
+    } else if ii > fi {
+        1
+    } else if f > fl {
+        -1
+    } else {
+        0
+    }
+}
+
+/// Addresses of every runtime symbol native code may call, for `JITBuilder::symbol`.
+pub fn symbols() -> Vec<(&'static str, *const u8)> {
+    extern "C" {
+        fn sqrt(x: f64) -> f64;
+        fn exp(x: f64) -> f64;
+        fn exp2(x: f64) -> f64;
+        fn expm1(x: f64) -> f64;
+        fn sin(x: f64) -> f64;
+        fn cos(x: f64) -> f64;
+        fn tan(x: f64) -> f64;
+        fn asin(x: f64) -> f64;
+        fn acos(x: f64) -> f64;
+        fn atan(x: f64) -> f64;
+        fn sinh(x: f64) -> f64;
+        fn cosh(x: f64) -> f64;
+        fn tanh(x: f64) -> f64;
+        fn asinh(x: f64) -> f64;
+        fn acosh(x: f64) -> f64;
+        fn atanh(x: f64) -> f64;
+        fn fabs(x: f64) -> f64;
+        fn cbrt(x: f64) -> f64;
+        fn copysign(x: f64, y: f64) -> f64;
+        fn ceil(x: f64) -> f64;
+        fn trunc(x: f64) -> f64;
+        fn powf(x: f32, y: f32) -> f32;
+        fn fmodf(x: f32, y: f32) -> f32;
+    }
+    vec![
+        ("sqrt", sqrt as *const u8),
+        ("exp", exp as *const u8),
+        ("exp2", exp2 as *const u8),
+        ("expm1", expm1 as *const u8),
+        ("sin", sin as *const u8),
+        ("cos", cos as *const u8),
+        ("tan", tan as *const u8),
+        ("asin", asin as *const u8),
+        ("acos", acos as *const u8),
+        ("atan", atan as *const u8),
+        ("sinh", sinh as *const u8),
+        ("cosh", cosh as *const u8),
+        ("tanh", tanh as *const u8),
+        ("asinh", asinh as *const u8),
+        ("acosh", acosh as *const u8),
+        ("atanh", atanh as *const u8),
+        ("fabs", fabs as *const u8),
+        ("cbrt", cbrt as *const u8),
+        ("copysign", copysign as *const u8),
+        ("floor", floor as *const u8),
+        ("ceil", ceil as *const u8),
+        ("trunc", trunc as *const u8),
+        ("fmod", fmod as *const u8),
+        ("pow", pow as *const u8),
+        ("powf", powf as *const u8),
+        ("fmodf", fmodf as *const u8),
+        ("heron_m_log", heron_m_log as *const u8),
+        ("heron_m_log2", heron_m_log2 as *const u8),
+        ("heron_m_log10", heron_m_log10 as *const u8),
+        ("heron_m_log1p", heron_m_log1p as *const u8),
+        ("heron_m_atan2", heron_m_atan2 as *const u8),
+        ("heron_float_floordiv", heron_float_floordiv as *const u8),
+        ("heron_float_mod", heron_float_mod as *const u8),
+        ("heron_float_pow", heron_float_pow as *const u8),
+        ("heron_cmp_int_float", heron_cmp_int_float as *const u8),
+        ("heron_print", print::heron_print as *const u8),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floor_division_matches_python() {
+        // Values from CPython: (-7.0)//2.0 == -4.0, 7.0//-2.0 == -4.0, -0.0//1.0 == -0.0
+        assert_eq!(heron_float_floordiv(-7.0, 2.0), -4.0);
+        assert_eq!(heron_float_floordiv(7.0, -2.0), -4.0);
+        assert!(heron_float_floordiv(-0.0, 1.0).is_sign_negative());
+        assert_eq!(heron_float_mod(-7.0, 2.0), 1.0);
+        assert_eq!(heron_float_mod(7.0, -2.0), -1.0);
+        assert!(heron_float_mod(0.0, -2.0).is_sign_negative());
+    }
+
+    #[test]
+    fn int_float_comparison_is_exact() {
+        let big = (1i64 << 53) + 1;
+        assert_eq!(heron_cmp_int_float(big, (1u64 << 53) as f64), 1);
+        assert_eq!(heron_cmp_int_float(3, 3.5), -1);
+        assert_eq!(heron_cmp_int_float(-3, -3.5), 1);
+        assert_eq!(heron_cmp_int_float(i64::MAX, 9.223372036854775807e18), -1);
+        assert_eq!(heron_cmp_int_float(1, f64::NAN), 2);
+    }
+
+    #[test]
+    fn float_pow_special_cases() {
+        let mut env = Env::default();
+        assert_eq!(heron_float_pow(2.0, 10.0, &mut env), 1024.0);
+        assert_eq!(heron_float_pow(-2.0, 3.0, &mut env), -8.0);
+        assert_eq!(env.err_code, 0);
+        heron_float_pow(0.0, -1.0, &mut env);
+        assert_eq!(env.err_code, ErrCode::PowZeroNeg as i64);
+    }
+}

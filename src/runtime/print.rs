@@ -1,0 +1,160 @@
+//! `print(...)` from native code: the values are written to a buffer of 8-byte slots, and this
+//! callback takes the GIL, boxes them as the interpreter would have, formats them with Python's
+//! own `str.format`/`format` and calls `builtins.print`. Exact output by construction.
+
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyString, PyTuple};
+
+use super::{Env, ErrCode};
+use crate::types::Type;
+
+/// One thing to turn into a Python object from the slot buffer.
+#[derive(Debug)]
+pub enum PItem {
+    /// A constant string.
+    Lit(Py<PyString>),
+    None,
+    /// A scalar in `slot`; when the variable changes type, `tag_slot` says which of `members`.
+    Val { members: Vec<Type>, slot: usize, tag_slot: Option<usize> },
+    /// `template.format(*args)`.
+    Format { template: Py<PyString>, args: Vec<PItem> },
+    /// An f-string: literal pieces and `format(conv(value), spec)` pieces.
+    FStr(Vec<FItem>),
+}
+
+#[derive(Debug)]
+pub enum FItem {
+    Lit(String),
+    Val { item: PItem, conv: char, spec: String },
+}
+
+/// Everything about one `print` call site.
+#[derive(Debug)]
+pub struct PrintDesc {
+    pub items: Vec<PItem>,
+    pub sep: Option<Py<PyString>>,
+    pub end: Option<Py<PyString>>,
+    pub flush: bool,
+}
+
+/// Box the scalar in `slot` (raw 8 bytes) as a Python object of type `t`.
+pub fn box_scalar<'py>(py: Python<'py>, t: &Type, raw: u64) -> PyResult<Bound<'py, PyAny>> {
+    use crate::types::DType;
+    Ok(match t {
+        Type::Bool => pyo3::types::PyBool::new(py, raw as u8 != 0).to_owned().into_any(),
+        Type::Int => (raw as i64).into_pyobject(py)?.into_any(),
+        Type::Float => f64::from_bits(raw).into_pyobject(py)?.into_any(),
+        Type::None => py.None().into_bound(py),
+        Type::Np(d) => {
+            let np = py.import("numpy")?;
+            let ctor = np.getattr(d.name())?;
+            match d {
+                DType::Bool => ctor.call1((raw as u8 != 0,))?,
+                DType::F64 => ctor.call1((f64::from_bits(raw),))?,
+                DType::F32 => ctor.call1((f32::from_bits(raw as u32),))?,
+                DType::U64 => ctor.call1((raw,))?,
+                _ => ctor.call1((raw as i64,))?,
+            }
+        }
+        other => {
+            return Err(pyo3::exceptions::PyTypeError::new_err(format!("cannot box a {other}")));
+        }
+    })
+}
+
+fn member<'a>(members: &'a [Type], slots: &[u64], tag_slot: Option<usize>) -> &'a Type {
+    match tag_slot {
+        Some(ts) => &members[(slots[ts] as u8 as usize).min(members.len() - 1)],
+        None => &members[0],
+    }
+}
+
+/// The value of a union variable, converted from its unified representation back to the member
+/// type it holds (ints merged into a float variable were checked to be exact on the way in).
+pub fn unmerge(members: &[Type], t: &Type, raw: u64) -> u64 {
+    let unified = members.iter().skip(1).fold(members[0].clone(), |a, b| crate::types::unify(&a, b).unwrap_or(a));
+    let rep_float = unified.is_floatlike();
+    if rep_float && !t.is_floatlike() {
+        let f = if unified == Type::Np(crate::types::DType::F32) { f32::from_bits(raw as u32) as f64 } else { f64::from_bits(raw) };
+        return f as i64 as u64;
+    }
+    if unified == Type::Np(crate::types::DType::F64) && *t == Type::Np(crate::types::DType::F32) {
+        return (f64::from_bits(raw) as f32).to_bits() as u64;
+    }
+    raw
+}
+
+fn item_obj<'py>(py: Python<'py>, item: &PItem, slots: &[u64]) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match item {
+        PItem::Lit(s) => s.bind(py).clone().into_any(),
+        PItem::None => py.None().into_bound(py),
+        PItem::Val { members, slot, tag_slot } => {
+            let t = member(members, slots, *tag_slot);
+            let raw = if members.len() > 1 { unmerge(members, t, slots[*slot]) } else { slots[*slot] };
+            box_scalar(py, t, raw)?
+        }
+        PItem::Format { template, args } => {
+            let objs = args.iter().map(|a| item_obj(py, a, slots)).collect::<PyResult<Vec<_>>>()?;
+            template.bind(py).call_method1("format", PyTuple::new(py, objs)?)?
+        }
+        PItem::FStr(parts) => {
+            let builtins = py.import("builtins")?;
+            let mut s = String::new();
+            for p in parts {
+                match p {
+                    FItem::Lit(l) => s.push_str(l),
+                    FItem::Val { item, conv, spec } => {
+                        let mut v = item_obj(py, item, slots)?;
+                        v = match conv {
+                            's' => v.str()?.into_any(),
+                            'r' => v.repr()?.into_any(),
+                            'a' => builtins.getattr("ascii")?.call1((v,))?,
+                            _ => v,
+                        };
+                        let f = builtins.getattr("format")?.call1((v, spec.as_str()))?;
+                        s.push_str(&f.extract::<String>()?);
+                    }
+                }
+            }
+            PyString::new(py, &s).into_any()
+        }
+    })
+}
+
+fn do_print(py: Python<'_>, desc: &PrintDesc, slots: &[u64]) -> PyResult<()> {
+    let objs = desc.items.iter().map(|i| item_obj(py, i, slots)).collect::<PyResult<Vec<_>>>()?;
+    let kwargs = PyDict::new(py);
+    if let Some(sep) = &desc.sep {
+        kwargs.set_item("sep", sep.bind(py))?;
+    }
+    if let Some(end) = &desc.end {
+        kwargs.set_item("end", end.bind(py))?;
+    }
+    if desc.flush {
+        kwargs.set_item("flush", true)?;
+    }
+    py.import("builtins")?.getattr("print")?.call(PyTuple::new(py, objs)?, Some(&kwargs))?;
+    Ok(())
+}
+
+thread_local! {
+    /// A Python exception raised inside a callback, waiting for the dispatcher to re-raise it.
+    pub static PENDING: std::cell::RefCell<Option<PyErr>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Called by native code: print the values in `slots` as `desc` says. Returns 0, or 1 with the
+/// Python exception stored for the dispatcher (`ErrCode::PyErr`).
+pub extern "C" fn heron_print(env: *mut Env, desc: *const PrintDesc, slots: *const u64, nslots: i64) -> i64 {
+    let desc = unsafe { &*desc };
+    let slots = unsafe { std::slice::from_raw_parts(slots, nslots as usize) };
+    let r = Python::attach(|py| do_print(py, desc, slots));
+    unsafe { (*env).effects = 1 };
+    match r {
+        Ok(()) => 0,
+        Err(e) => {
+            PENDING.with(|p| *p.borrow_mut() = Some(e));
+            unsafe { (*env).err_code = ErrCode::PyErr as i64 };
+            1
+        }
+    }
+}

@@ -1,0 +1,1029 @@
+//! Type inference: given the argument types of one call signature (lazy specialization, as Numba
+//! does) and the frozen globals, find the type of every expression and variable.
+//!
+//! The algorithm is a fixpoint over the structured IR: each assignment adds the assigned type to
+//! the variable's *members*; the pass repeats until no variable gains a member. A variable with
+//! several scalar members (say `total = 0` then `total += a[i]`, `int` then `numpy.float64`) is
+//! held in their unified representation (`types::unify`) plus a run-time tag saying which member
+//! it holds, so that it comes back to Python as exactly the type CPython would have produced.
+//! Every use of such a variable must give the same result type whichever member it holds;
+//! otherwise the function is not compiled (it runs as Python, and the report says why).
+
+use std::collections::HashMap;
+
+use crate::builtins::{self, Builtin, MathFn};
+use crate::frontend::{CResult, CompileError};
+use crate::ir::*;
+use crate::types::*;
+
+/// What a global name (or module attribute) stands for, read once at compile time.
+#[derive(Clone, Debug)]
+pub enum GlobalValue {
+    Const(Const),
+    Math,
+    Numpy,
+    Builtin(Builtin),
+    MathFn(&'static MathFn),
+    /// The function being compiled (recursion).
+    SelfRef,
+    /// Another Heron dispatcher, by the resolver's index.
+    Callee(usize),
+    /// Anything else: described for the error message.
+    Unsupported(String),
+}
+
+/// A compiled callee specialization, as seen from the caller.
+#[derive(Clone, Debug)]
+pub struct CalleeInfo {
+    /// Address of the callee's native entry (the `inner` ABI, see `codegen`).
+    pub ptr: usize,
+    pub params: Vec<Type>,
+    pub ret: Type,
+}
+
+/// The compile-time environment: globals of the function's module, and other compiled functions.
+pub trait Resolver {
+    /// Resolve a global (or builtin) name, frozen at compile time.
+    fn global(&mut self, name: &str, line: u32) -> CResult<GlobalValue>;
+    /// Compile (or fetch) the specialization of dispatcher `id` for `args`.
+    fn callee(&mut self, id: usize, args: &[Type], line: u32) -> CResult<CalleeInfo>;
+    /// The running CPython's minor version (3.x), for version-dependent builtins.
+    fn py_minor(&self) -> u32;
+}
+
+/// What a call expression calls, decided by inference, used by codegen.
+#[derive(Clone, Debug)]
+pub enum CallTarget {
+    Builtin(Builtin),
+    Math(&'static MathFn),
+    SelfRecursive,
+    Callee(CalleeInfo),
+    /// `"...".format(args)`, producing a `str` for `print`.
+    StrFormat,
+}
+
+/// A local variable's (or the return value's) types.
+#[derive(Clone, Debug, Default)]
+pub struct VarInfo {
+    /// Every type assigned to it, in order of discovery; index = run-time tag.
+    pub members: Vec<Type>,
+    /// The representation: `members` unified.
+    pub ty: Option<Type>,
+}
+
+impl VarInfo {
+    pub fn is_union(&self) -> bool {
+        self.members.len() > 1
+    }
+    fn add(&mut self, t: &Type, line: u32, what: &str) -> CResult<bool> {
+        if self.members.contains(t) {
+            return Ok(false);
+        }
+        let unified = match &self.ty {
+            None => t.clone(),
+            Some(u) => match unify(u, t) {
+                Some(x) => x,
+                None => {
+                    return Err(CompileError::new(
+                        format!("{what} holds a {u} on one path and a {t} on another; Heron needs one type per variable"),
+                        line,
+                    ))
+                }
+            },
+        };
+        if self.members.len() >= 1 && !t.is_scalar() {
+            return Err(CompileError::new(format!("{what} changes type ({} then {t})", self.members[0]), line));
+        }
+        self.members.push(t.clone());
+        self.ty = Some(unified);
+        Ok(true)
+    }
+}
+
+/// The result of type inference for one specialization.
+pub struct Typed {
+    pub args: Vec<Type>,
+    pub expr_types: Vec<Option<Type>>,
+    pub vars: Vec<VarInfo>,
+    pub ret: VarInfo,
+    pub calls: HashMap<ExprId, CallTarget>,
+    pub globals: HashMap<ExprId, GlobalValue>,
+}
+
+impl Typed {
+    pub fn ty(&self, e: &Expr) -> &Type {
+        self.expr_types[e.id].as_ref().expect("typed expression")
+    }
+    pub fn ret_type(&self) -> Type {
+        self.ret.ty.clone().unwrap_or(Type::None)
+    }
+}
+
+struct Infer<'a> {
+    f: &'a Function,
+    res: &'a mut dyn Resolver,
+    vars: Vec<VarInfo>,
+    ret: VarInfo,
+    expr_types: Vec<Option<Type>>,
+    calls: HashMap<ExprId, CallTarget>,
+    globals: HashMap<ExprId, GlobalValue>,
+    global_cache: HashMap<String, GlobalValue>,
+    changed: bool,
+    /// The final pass: unknown types are errors.
+    strict: bool,
+    args: Vec<Type>,
+}
+
+fn cerr<T>(msg: impl Into<String>, line: u32) -> CResult<T> {
+    Err(CompileError::new(msg, line))
+}
+
+/// Infer the types of `f` called with `args`.
+///
+/// Errors: a `CompileError` (one sentence, with the line) for anything the compiled subset does
+/// not cover with these argument types.
+pub fn infer(f: &Function, args: &[Type], res: &mut dyn Resolver) -> CResult<Typed> {
+    if args.len() != f.params.len() {
+        return cerr(
+            format!("{}() takes {} arguments but {} were given", f.name, f.params.len(), args.len()),
+            f.span.line,
+        );
+    }
+    let mut inf = Infer {
+        f,
+        res,
+        vars: vec![VarInfo::default(); f.vars.len()],
+        ret: VarInfo::default(),
+        expr_types: vec![None; f.n_exprs],
+        calls: HashMap::new(),
+        globals: HashMap::new(),
+        global_cache: HashMap::new(),
+        changed: true,
+        strict: false,
+        args: args.to_vec(),
+    };
+    for (p, t) in f.params.iter().zip(args) {
+        inf.vars[*p].add(t, f.span.line, "a parameter")?;
+    }
+    let mut rounds = 0;
+    while inf.changed {
+        inf.changed = false;
+        rounds += 1;
+        if rounds > 50 {
+            return cerr("type inference did not settle", f.span.line);
+        }
+        inf.block(&f.body)?;
+    }
+    inf.strict = true;
+    inf.block(&f.body)?;
+    if inf.ret.members.is_empty() {
+        // No `return` statement at all, or every path falls off the end.
+        inf.ret.add(&Type::None, f.span.line, "the return value")?;
+    }
+    Ok(Typed {
+        args: args.to_vec(),
+        expr_types: inf.expr_types,
+        vars: inf.vars,
+        ret: inf.ret,
+        calls: inf.calls,
+        globals: inf.globals,
+    })
+}
+
+/// Does a body always end in `return`/`raise` (so falling off the end is impossible)?
+pub fn always_returns(body: &[Stmt]) -> bool {
+    match body.last().map(|s| &s.kind) {
+        Some(StmtKind::Return(_)) | Some(StmtKind::Raise { .. }) => true,
+        Some(StmtKind::If { then, orelse, .. }) => always_returns(then) && always_returns(orelse),
+        Some(StmtKind::While { cond, body, .. }) => {
+            // `while True:` without break never falls through.
+            matches!(cond.kind, ExprKind::Const(Const::Bool(true))) && !has_break(body)
+        }
+        _ => false,
+    }
+}
+
+fn has_break(body: &[Stmt]) -> bool {
+    body.iter().any(|s| match &s.kind {
+        StmtKind::Break => true,
+        StmtKind::If { then, orelse, .. } => has_break(then) || has_break(orelse),
+        _ => false,
+    })
+}
+
+impl<'a> Infer<'a> {
+    fn var_name(&self, v: VarId) -> String {
+        format!("variable `{}`", self.f.vars[v])
+    }
+
+    fn block(&mut self, body: &[Stmt]) -> CResult<()> {
+        for s in body {
+            self.stmt(s)?;
+        }
+        if std::ptr::eq(body, self.f.body.as_slice()) && !always_returns(body) {
+            if self.ret.add(&Type::None, self.f.span.line, "the return value")? {
+                self.changed = true;
+            }
+        }
+        Ok(())
+    }
+
+    fn assign_var(&mut self, v: VarId, t: &Type, line: u32) -> CResult<()> {
+        let name = self.var_name(v);
+        if self.vars[v].add(t, line, &name)? {
+            self.changed = true;
+        }
+        Ok(())
+    }
+
+    /// Assign `value` (typed `t`, possibly a union variable itself) to a target.
+    fn assign(&mut self, target: &Target, t: Option<Type>, value: Option<&Expr>, line: u32) -> CResult<()> {
+        match target {
+            Target::Var(v) => {
+                // Copying a union variable copies all its members (and, at run time, its tag).
+                if let Some(Expr { kind: ExprKind::Var(src), .. }) = value {
+                    if self.vars[*src].is_union() {
+                        for m in self.vars[*src].members.clone() {
+                            self.assign_var(*v, &m, line)?;
+                        }
+                        return Ok(());
+                    }
+                }
+                if let Some(t) = t {
+                    self.assign_var(*v, &t, line)?;
+                }
+                Ok(())
+            }
+            Target::Index { base, index } => {
+                let bt = self.expr(base)?;
+                let its = index.iter().map(|i| self.expr(i)).collect::<CResult<Vec<_>>>()?;
+                let (Some(bt), Some(t)) = (bt, t) else { return Ok(()) };
+                if its.iter().any(|t| t.is_none()) {
+                    return Ok(());
+                }
+                let Type::Array(at) = bt else {
+                    return cerr(format!("cannot assign into an item of a {bt}"), line);
+                };
+                if index.len() != at.ndim as usize {
+                    return cerr(
+                        format!("an element store needs {} indices for a {}-d array, got {}", at.ndim, at.ndim, index.len()),
+                        line,
+                    );
+                }
+                self.check_indices(index, line)?;
+                if at.readonly {
+                    return cerr("assignment into a read-only array", line);
+                }
+                if let Some(Expr { kind: ExprKind::Var(src), .. }) = value {
+                    if self.vars[*src].is_union() {
+                        return cerr(format!("{} changes type before it is stored into an array", self.var_name(*src)), line);
+                    }
+                }
+                check_store(at.dtype, &t, line)
+            }
+            Target::Tuple(ts) => {
+                let Some(t) = t else {
+                    for tt in ts {
+                        self.assign(tt, None, None, line)?;
+                    }
+                    return Ok(());
+                };
+                let Type::Tuple(elems) = t else {
+                    return cerr(format!("cannot unpack a {t}"), line);
+                };
+                if elems.len() != ts.len() {
+                    return cerr(format!("cannot unpack {} values into {} names", elems.len(), ts.len()), line);
+                }
+                for (tt, et) in ts.iter().zip(elems) {
+                    self.assign(tt, Some(et), None, line)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn stmt(&mut self, s: &Stmt) -> CResult<()> {
+        let line = s.span.line;
+        match &s.kind {
+            StmtKind::Assign { targets, value } => {
+                let t = self.expr(value)?;
+                for target in targets {
+                    self.assign(target, t.clone(), Some(value), line)?;
+                }
+            }
+            StmtKind::AugAssign { target, op, value } => {
+                let vt = self.expr(value)?;
+                // `x op= v` is `x = x op v` (for the scalars Heron supports).
+                let cur = match target {
+                    Target::Var(v) => self.vars[*v].ty.clone(),
+                    Target::Index { base, index } => {
+                        let bt = self.expr(base)?;
+                        for i in index {
+                            self.expr(i)?;
+                        }
+                        match bt {
+                            Some(Type::Array(at)) if index.len() == at.ndim as usize => Some(Type::Np(at.dtype)),
+                            Some(Type::Array(_)) => return cerr("augmented assignment to an array slice is not supported", line),
+                            Some(other) => return cerr(format!("cannot assign into an item of a {other}"), line),
+                            None => None,
+                        }
+                    }
+                    Target::Tuple(_) => return cerr("augmented assignment to a tuple", line),
+                };
+                if let (Some(cur), Some(vt)) = (cur, vt) {
+                    let members: Vec<Type> = match target {
+                        Target::Var(v) => self.vars[*v].members.clone(),
+                        _ => vec![cur.clone()],
+                    };
+                    let mut result = None;
+                    for m in &members {
+                        let r = binop_type(*op, m, &vt, line)?;
+                        if let Some(prev) = &result {
+                            if prev != &r {
+                                return cerr(format!("{} holds different types on different paths, and `{:?}=` gives a {prev} for one and a {r} for another", self.target_desc(target), op), line);
+                            }
+                        }
+                        result = Some(r);
+                    }
+                    let r = result.unwrap();
+                    self.assign(target, Some(r), None, line)?;
+                } else if self.strict {
+                    return cerr(format!("{} is used before it is assigned", self.target_desc(target)), line);
+                }
+            }
+            StmtKind::Expr(e) => {
+                self.expr(e)?;
+            }
+            StmtKind::If { cond, then, orelse } => {
+                self.cond(cond)?;
+                self.block(then)?;
+                self.block(orelse)?;
+            }
+            StmtKind::While { cond, body, orelse } => {
+                self.cond(cond)?;
+                self.block(body)?;
+                self.block(orelse)?;
+            }
+            StmtKind::ForRange { var, start, stop, step, body, orelse } => {
+                for e in [start.as_ref(), Some(stop), step.as_ref()].into_iter().flatten() {
+                    if let Some(t) = self.expr(e)? {
+                        if !matches!(t, Type::Int | Type::Bool) && !matches!(t, Type::Np(d) if d.is_int()) {
+                            return cerr(format!("range() needs integers, got a {t}"), e.span.line);
+                        }
+                        if t == Type::Np(DType::U64) {
+                            return cerr("range() over numpy.uint64 values is not supported", e.span.line);
+                        }
+                    }
+                }
+                self.assign_var(*var, &Type::Int, line)?;
+                self.block(body)?;
+                self.block(orelse)?;
+            }
+            StmtKind::Return(e) => {
+                let t = match e {
+                    Some(e) => self.expr(e)?,
+                    None => Some(Type::None),
+                };
+                if let Some(Expr { kind: ExprKind::Var(src), .. }) = e {
+                    if self.vars[*src].is_union() {
+                        for m in self.vars[*src].members.clone() {
+                            if self.ret.add(&m, line, "the return value")? {
+                                self.changed = true;
+                            }
+                        }
+                        return Ok(());
+                    }
+                }
+                if let Some(t) = t {
+                    if matches!(t, Type::Array(_)) {
+                        return cerr("returning an array from compiled code is not supported yet", line);
+                    }
+                    if t == Type::Str {
+                        return cerr("returning a string from compiled code is not supported yet", line);
+                    }
+                    if self.ret.add(&t, line, "the return value")? {
+                        self.changed = true;
+                    }
+                }
+            }
+            StmtKind::Raise { exc, .. } => {
+                if !builtins::is_known_exception(exc) {
+                    return cerr(format!("raising `{exc}` is not supported (only built-in exception types)"), line);
+                }
+            }
+            StmtKind::Assert { test, .. } => {
+                self.cond(test)?;
+            }
+            StmtKind::Break | StmtKind::Continue | StmtKind::Pass => {}
+        }
+        Ok(())
+    }
+
+    fn target_desc(&self, t: &Target) -> String {
+        match t {
+            Target::Var(v) => self.var_name(*v),
+            _ => "the target".into(),
+        }
+    }
+
+    /// A condition: anything with a truth value Heron can compute.
+    fn cond(&mut self, e: &Expr) -> CResult<()> {
+        if let Some(t) = self.expr(e)? {
+            truth_ok(&t, e.span.line)?;
+        }
+        Ok(())
+    }
+
+    fn record(&mut self, e: &Expr, t: Option<Type>) -> Option<Type> {
+        self.expr_types[e.id] = t.clone();
+        t
+    }
+
+    /// Types of the member alternatives of an operand: all members if it is a union variable.
+    fn alternatives(&self, e: &Expr, t: &Type) -> Vec<Type> {
+        if let ExprKind::Var(v) = e.kind {
+            if self.vars[v].is_union() {
+                return self.vars[v].members.clone();
+            }
+        }
+        vec![t.clone()]
+    }
+
+    /// Compute a result type over every member combination of union operands; all must agree.
+    fn over_members(
+        &self,
+        operands: &[(&Expr, &Type)],
+        line: u32,
+        rule: &dyn Fn(&[Type]) -> CResult<Type>,
+    ) -> CResult<Type> {
+        let alts: Vec<Vec<Type>> = operands.iter().map(|(e, t)| self.alternatives(e, t)).collect();
+        let mut combos: Vec<Vec<Type>> = vec![vec![]];
+        for a in &alts {
+            let mut next = Vec::new();
+            for c in &combos {
+                for t in a {
+                    let mut c2 = c.clone();
+                    c2.push(t.clone());
+                    next.push(c2);
+                }
+            }
+            combos = next;
+        }
+        let mut result: Option<Type> = None;
+        for c in combos {
+            let r = rule(&c)?;
+            if let Some(prev) = &result {
+                if *prev != r {
+                    let names: Vec<String> = operands
+                        .iter()
+                        .filter_map(|(e, _)| match e.kind {
+                            ExprKind::Var(v) if self.vars[v].is_union() => Some(self.var_name(v)),
+                            _ => None,
+                        })
+                        .collect();
+                    return cerr(
+                        format!(
+                            "{} holds different types on different paths, and this expression gives a {prev} for one and a {r} for another",
+                            names.join(" and ")
+                        ),
+                        line,
+                    );
+                }
+            }
+            result = Some(r);
+        }
+        Ok(result.unwrap())
+    }
+
+    fn global(&mut self, name: &str, line: u32) -> CResult<GlobalValue> {
+        if let Some(g) = self.global_cache.get(name) {
+            return Ok(g.clone());
+        }
+        let g = self.res.global(name, line)?;
+        self.global_cache.insert(name.to_string(), g.clone());
+        Ok(g)
+    }
+
+    /// Resolve an expression that names something (a global, or a module attribute).
+    fn resolve_name(&mut self, e: &Expr) -> CResult<Option<GlobalValue>> {
+        let line = e.span.line;
+        let g = match &e.kind {
+            ExprKind::Global(name) => self.global(name, line)?,
+            ExprKind::Attr(base, attr) => match self.resolve_name(base)? {
+                Some(GlobalValue::Math) => builtins::math_attr(attr, self.res.py_minor())
+                    .ok_or_else(|| CompileError::new(format!("`math.{attr}` is not supported yet"), line))?,
+                Some(GlobalValue::Numpy) => {
+                    return cerr(format!("`numpy.{attr}` is not supported in compiled code yet"), line)
+                }
+                _ => return Ok(None),
+            },
+            _ => return Ok(None),
+        };
+        self.globals.insert(e.id, g.clone());
+        Ok(Some(g))
+    }
+
+    fn expr(&mut self, e: &Expr) -> CResult<Option<Type>> {
+        let t = self.expr_inner(e)?;
+        if t.is_none() && self.strict {
+            let what = match &e.kind {
+                ExprKind::Var(v) => format!("{} may be used before it is assigned", self.var_name(*v)),
+                ExprKind::Call { .. } => "cannot infer the type this call returns (recursion without a base case?)".into(),
+                _ => "cannot infer the type of this expression".into(),
+            };
+            return cerr(what, e.span.line);
+        }
+        Ok(self.record(e, t))
+    }
+
+    fn expr_inner(&mut self, e: &Expr) -> CResult<Option<Type>> {
+        let line = e.span.line;
+        Ok(match &e.kind {
+            ExprKind::Const(c) => Some(const_type(c)),
+            ExprKind::Var(v) => self.vars[*v].ty.clone(),
+            ExprKind::Global(_) | ExprKind::Attr(..) => {
+                if let ExprKind::Attr(base, attr) = &e.kind {
+                    // Attributes of values: `a.shape`, `a.size`, `a.ndim`.
+                    if self.resolve_name(base)?.is_none() {
+                        let Some(bt) = self.expr(base)? else { return Ok(None) };
+                        return Ok(Some(attr_type(&bt, attr, line)?));
+                    }
+                }
+                match self.resolve_name(e)? {
+                    Some(GlobalValue::Const(c)) => Some(const_type(&c)),
+                    Some(GlobalValue::Unsupported(why)) => return cerr(why, line),
+                    Some(GlobalValue::MathFn(_)) | Some(GlobalValue::Builtin(_)) | Some(GlobalValue::SelfRef) | Some(GlobalValue::Callee(_)) => {
+                        return cerr("functions can only be called in compiled code, not used as values", line)
+                    }
+                    Some(GlobalValue::Math) | Some(GlobalValue::Numpy) => {
+                        return cerr("modules can only be used as `module.name` in compiled code", line)
+                    }
+                    None => return cerr("this name could not be resolved", line),
+                }
+            }
+            ExprKind::BinOp(op, a, b) => {
+                let ta = self.expr(a)?;
+                let tb = self.expr(b)?;
+                let (Some(ta), Some(tb)) = (ta, tb) else { return Ok(None) };
+                let op = *op;
+                Some(self.over_members(&[(a, &ta), (b, &tb)], line, &|ts| binop_type(op, &ts[0], &ts[1], line))?)
+            }
+            ExprKind::Unary(op, a) => {
+                let Some(ta) = self.expr(a)? else { return Ok(None) };
+                let op = *op;
+                Some(self.over_members(&[(a, &ta)], line, &|ts| unary_type(op, &ts[0], line))?)
+            }
+            ExprKind::Compare(first, rest) => {
+                // A chain `a < b < c` is `a < b and b < c`; its value is one of the links, so
+                // Heron needs every link to give the same type.
+                let mut prev_e: &Expr = first;
+                let mut prev = self.expr(first)?;
+                let mut result: Option<Type> = None;
+                let mut unknown = false;
+                for (op, rhs) in rest {
+                    let tr = self.expr(rhs)?;
+                    match (&prev, &tr) {
+                        (Some(tl), Some(trr)) => {
+                            let op = *op;
+                            let r = self.over_members(&[(prev_e, tl), (rhs, trr)], line, &|ts| compare_type(op, &ts[0], &ts[1], line))?;
+                            if let Some(r0) = &result {
+                                if *r0 != r {
+                                    return cerr("a comparison chain mixing Python and NumPy booleans is not supported", line);
+                                }
+                            }
+                            result = Some(r);
+                        }
+                        _ => unknown = true,
+                    }
+                    prev_e = rhs;
+                    prev = tr;
+                }
+                if unknown {
+                    None
+                } else {
+                    result
+                }
+            }
+            ExprKind::BoolOp(_, values) => {
+                // `a and b` yields one of its operands: they must share one type.
+                let mut out: Option<Type> = None;
+                let mut unknown = false;
+                for v in values {
+                    match self.expr(v)? {
+                        Some(t) => {
+                            truth_ok(&t, line)?;
+                            if let Some(o) = &out {
+                                if *o != t {
+                                    return cerr(format!("`and`/`or` between a {o} and a {t} gives either type; Heron needs one"), line);
+                                }
+                            }
+                            if let ExprKind::Var(v) = v.kind {
+                                if self.vars[v].is_union() {
+                                    return cerr(format!("{} changes type and is used with `and`/`or`", self.var_name(v)), line);
+                                }
+                            }
+                            out = Some(t);
+                        }
+                        None => unknown = true,
+                    }
+                }
+                if unknown {
+                    None
+                } else {
+                    out
+                }
+            }
+            ExprKind::IfExp(c, a, b) => {
+                self.cond(c)?;
+                let ta = self.expr(a)?;
+                let tb = self.expr(b)?;
+                match (ta, tb) {
+                    (Some(ta), Some(tb)) => {
+                        if ta != tb {
+                            return cerr(format!("the two branches of `x if c else y` give a {ta} and a {tb}; Heron needs one type"), line);
+                        }
+                        for x in [a, b] {
+                            if let ExprKind::Var(v) = x.kind {
+                                if self.vars[v].is_union() {
+                                    return cerr(format!("{} changes type and is used in `x if c else y`", self.var_name(v)), line);
+                                }
+                            }
+                        }
+                        Some(ta)
+                    }
+                    _ => None,
+                }
+            }
+            ExprKind::Index(base, index) => {
+                let bt = self.expr(base)?;
+                let mut its = Vec::new();
+                for i in index {
+                    its.push(self.expr(i)?);
+                }
+                let Some(bt) = bt else { return Ok(None) };
+                if its.iter().any(|t| t.is_none()) {
+                    return Ok(None);
+                }
+                match &bt {
+                    Type::Array(at) => {
+                        self.check_indices(index, line)?;
+                        let n = index.len();
+                        if n > at.ndim as usize {
+                            return cerr(format!("too many indices: the array is {}-dimensional but {n} were given", at.ndim), line);
+                        }
+                        if n == at.ndim as usize {
+                            Some(Type::Np(at.dtype))
+                        } else {
+                            Some(Type::Array(ArrayType { ndim: at.ndim - n as u8, ..*at }))
+                        }
+                    }
+                    Type::Tuple(elems) => {
+                        if index.len() != 1 {
+                            return cerr("tuple indices must be a single integer", line);
+                        }
+                        match &index[0].kind {
+                            ExprKind::Const(Const::Int(k)) => {
+                                let n = elems.len() as i64;
+                                let k2 = if *k < 0 { k + n } else { *k };
+                                if k2 < 0 || k2 >= n {
+                                    return cerr("tuple index out of range", line);
+                                }
+                                Some(elems[k2 as usize].clone())
+                            }
+                            ExprKind::Unary(UnaryOp::Neg, inner) if matches!(inner.kind, ExprKind::Const(Const::Int(_))) => {
+                                let ExprKind::Const(Const::Int(k)) = inner.kind else { unreachable!() };
+                                let n = elems.len() as i64;
+                                let k2 = n - k;
+                                if k2 < 0 || k2 >= n {
+                                    return cerr("tuple index out of range", line);
+                                }
+                                Some(elems[k2 as usize].clone())
+                            }
+                            _ => return cerr("tuples can only be indexed by a constant", line),
+                        }
+                    }
+                    other => return cerr(format!("indexing a {other} is not supported"), line),
+                }
+            }
+            ExprKind::Tuple(items) => {
+                let mut ts = Vec::new();
+                for i in items {
+                    match self.expr(i)? {
+                        Some(t) => {
+                            if let ExprKind::Var(v) = i.kind {
+                                if self.vars[v].is_union() {
+                                    return cerr(format!("{} changes type and is put in a tuple", self.var_name(v)), line);
+                                }
+                            }
+                            if matches!(t, Type::Array(_) | Type::Str) {
+                                return cerr(format!("a tuple holding a {t} is not supported yet"), line);
+                            }
+                            ts.push(t)
+                        }
+                        None => return Ok(None),
+                    }
+                }
+                Some(Type::Tuple(ts))
+            }
+            ExprKind::FString(parts) => {
+                for p in parts {
+                    if let FPart::Value { value, .. } = p {
+                        let Some(t) = self.expr(value)? else { return Ok(None) };
+                        if !(t.is_scalar() || t == Type::Str) {
+                            return cerr(format!("formatting a {t} is not supported"), line);
+                        }
+                    }
+                }
+                Some(Type::Str)
+            }
+            ExprKind::Call { func, args, kwargs } => return self.call(e, func, args, kwargs),
+        })
+    }
+
+    fn check_indices(&mut self, index: &[Expr], line: u32) -> CResult<()> {
+        for i in index {
+            let t = self.expr_types[i.id].clone();
+            if let Some(t) = t {
+                let ok = matches!(t, Type::Int) || matches!(t, Type::Np(d) if d.is_int() && d != DType::U64);
+                if !ok {
+                    return cerr(format!("array indices must be integers, got a {t}"), line);
+                }
+                if let ExprKind::Var(v) = i.kind {
+                    if self.vars[v].is_union() {
+                        return cerr(format!("{} changes type and is used as an index", self.var_name(v)), line);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn call(&mut self, e: &Expr, func: &Expr, args: &[Expr], kwargs: &[(String, Expr)]) -> CResult<Option<Type>> {
+        let line = e.span.line;
+        // `"...".format(...)`
+        if let ExprKind::Attr(base, attr) = &func.kind {
+            if let ExprKind::Const(Const::Str(_)) = base.kind {
+                if attr != "format" {
+                    return cerr(format!("the string method `{attr}` is not supported"), line);
+                }
+                if !kwargs.is_empty() {
+                    return cerr("keyword arguments to str.format are not supported", line);
+                }
+                for a in args {
+                    let Some(t) = self.expr(a)? else { return Ok(None) };
+                    if !(t.is_scalar() || t == Type::Str) {
+                        return cerr(format!("formatting a {t} is not supported"), line);
+                    }
+                }
+                self.calls.insert(e.id, CallTarget::StrFormat);
+                return Ok(Some(Type::Str));
+            }
+        }
+        let Some(g) = self.resolve_name(func)? else {
+            return cerr("only calls to functions by name (builtins, math, other compiled functions) are supported", line);
+        };
+        let mut ats = Vec::new();
+        for a in args {
+            ats.push(self.expr(a)?);
+        }
+        let mut kts = Vec::new();
+        for (k, v) in kwargs {
+            kts.push((k.clone(), self.expr(v)?));
+        }
+        let print = matches!(g, GlobalValue::Builtin(Builtin::Print));
+        if !print && !kwargs.is_empty() {
+            return cerr("keyword arguments are not supported in this call", line);
+        }
+        if ats.iter().any(|t| t.is_none()) || kts.iter().any(|(_, t)| t.is_none()) {
+            if let GlobalValue::SelfRef = g {
+                // fall through: a recursive call's type is the return type found so far
+            } else {
+                return Ok(None);
+            }
+        }
+        match g {
+            GlobalValue::Builtin(b) => {
+                let ats: Vec<Type> = ats.into_iter().map(|t| t.unwrap()).collect();
+                if print {
+                    for (k, t) in &kts {
+                        if !matches!(k.as_str(), "sep" | "end" | "flush") {
+                            return cerr(format!("print() keyword `{k}` is not supported"), line);
+                        }
+                        let t = t.clone().unwrap();
+                        if k == "flush" {
+                            if t != Type::Bool {
+                                return cerr("print(flush=...) must be a bool", line);
+                            }
+                        } else if t != Type::Str && t != Type::None {
+                            return cerr(format!("print({k}=...) must be a string"), line);
+                        }
+                    }
+                    for t in &ats {
+                        if !(t.is_scalar() || *t == Type::Str || *t == Type::None) {
+                            return cerr(format!("printing a {t} is not supported yet"), line);
+                        }
+                    }
+                    self.calls.insert(e.id, CallTarget::Builtin(b));
+                    return Ok(Some(Type::None));
+                }
+                let pairs: Vec<(&Expr, &Type)> = args.iter().zip(ats.iter()).collect();
+                let r = self.over_members(&pairs, line, &|ts| builtins::builtin_type(b, ts, line))?;
+                self.calls.insert(e.id, CallTarget::Builtin(b));
+                Ok(Some(r))
+            }
+            GlobalValue::MathFn(m) => {
+                let ats: Vec<Type> = ats.into_iter().map(|t| t.unwrap()).collect();
+                let pairs: Vec<(&Expr, &Type)> = args.iter().zip(ats.iter()).collect();
+                let r = self.over_members(&pairs, line, &|ts| builtins::math_type(m, ts, line))?;
+                self.calls.insert(e.id, CallTarget::Math(m));
+                Ok(Some(r))
+            }
+            GlobalValue::SelfRef => {
+                if ats.len() != self.args.len() {
+                    return cerr(format!("{}() takes {} arguments but {} were given", self.f.name, self.args.len(), ats.len()), line);
+                }
+                for (a, t) in args.iter().zip(&ats) {
+                    if let ExprKind::Var(v) = a.kind {
+                        if self.vars[v].is_union() {
+                            return cerr(format!("{} changes type and is passed to a call", self.var_name(v)), line);
+                        }
+                    }
+                    if let Some(t) = t {
+                        let expected = &self.args[args.iter().position(|x| std::ptr::eq(x, a)).unwrap()];
+                        if t != expected {
+                            return cerr(
+                                format!("a recursive call with different argument types ({t} instead of {expected}) is not supported yet"),
+                                line,
+                            );
+                        }
+                    }
+                }
+                if self.ret.is_union() {
+                    return cerr("a recursive call to a function that returns different types on different paths", line);
+                }
+                self.calls.insert(e.id, CallTarget::SelfRecursive);
+                Ok(self.ret.ty.clone())
+            }
+            GlobalValue::Callee(id) => {
+                let ats: Vec<Type> = ats.into_iter().map(|t| t.unwrap()).collect();
+                for a in args {
+                    if let ExprKind::Var(v) = a.kind {
+                        if self.vars[v].is_union() {
+                            return cerr(format!("{} changes type and is passed to a call", self.var_name(v)), line);
+                        }
+                    }
+                }
+                let info = self.res.callee(id, &ats, line)?;
+                let ret = info.ret.clone();
+                self.calls.insert(e.id, CallTarget::Callee(info));
+                Ok(Some(ret))
+            }
+            GlobalValue::Const(_) => cerr("a constant is not callable", line),
+            GlobalValue::Math | GlobalValue::Numpy => cerr("a module is not callable", line),
+            GlobalValue::Unsupported(why) => cerr(why, line),
+        }
+    }
+}
+
+fn const_type(c: &Const) -> Type {
+    match c {
+        Const::Int(_) => Type::Int,
+        Const::Float(_) => Type::Float,
+        Const::Bool(_) => Type::Bool,
+        Const::None => Type::None,
+        Const::Str(_) => Type::Str,
+    }
+}
+
+fn truth_ok(t: &Type, line: u32) -> CResult<()> {
+    if t.is_scalar() || *t == Type::None {
+        Ok(())
+    } else {
+        cerr(format!("the truth value of a {t} is not supported"), line)
+    }
+}
+
+fn attr_type(bt: &Type, attr: &str, line: u32) -> CResult<Type> {
+    match (bt, attr) {
+        (Type::Array(at), "shape") => Ok(Type::Tuple(vec![Type::Int; at.ndim as usize])),
+        (Type::Array(_), "size") | (Type::Array(_), "ndim") => Ok(Type::Int),
+        (Type::Float, "real") | (Type::Float, "imag") => Ok(Type::Float),
+        _ => cerr(format!("the attribute `.{attr}` of a {bt} is not supported"), line),
+    }
+}
+
+/// Can a value of type `t` be stored into an array of `dtype` the way NumPy's `__setitem__` would?
+fn check_store(dtype: DType, t: &Type, line: u32) -> CResult<()> {
+    let ok = match t {
+        Type::Bool => true,
+        Type::Int => dtype != DType::Bool,
+        Type::Float => dtype.is_float(),
+        Type::Np(d) => {
+            if dtype.is_float() {
+                true
+            } else if dtype == DType::Bool {
+                *d == DType::Bool
+            } else {
+                d.is_int() || *d == DType::Bool
+            }
+        }
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        cerr(format!("storing a {t} into a {} array is not supported", dtype.name()), line)
+    }
+}
+
+/// The result type of `a op b`.
+///
+/// Sources: CPython's numeric tower for Python scalars; NEP 50 for NumPy scalars.
+pub fn binop_type(op: BinOp, a: &Type, b: &Type, line: u32) -> CResult<Type> {
+    let bad = || cerr(format!("the operator {} between a {a} and a {b} is not supported", op_symbol(op)), line);
+    if !a.is_scalar() || !b.is_scalar() {
+        return bad();
+    }
+    let Some(r) = arith_result(a, b) else { return bad() };
+    match op {
+        BinOp::Div => Ok(match r {
+            Type::Int => Type::Float,
+            Type::Np(d) if !d.is_float() => Type::Np(DType::F64),
+            other => other,
+        }),
+        BinOp::Pow => match (&r, a, b) {
+            // int ** int: an int, or a float when the exponent is negative (decided at run time;
+            // Heron requires a non-negative exponent and deoptimizes otherwise).
+            (Type::Int, _, _) => Ok(Type::Int),
+            (Type::Np(d), _, _) if *d == DType::U64 => bad(),
+            (Type::Np(DType::Bool), _, _) => bad(),
+            _ => Ok(r),
+        },
+        BinOp::BitAnd | BinOp::BitOr | BinOp::BitXor => match (a, b) {
+            (Type::Bool, Type::Bool) => Ok(Type::Bool),
+            _ if r == Type::Int => Ok(Type::Int),
+            _ if matches!(r, Type::Np(d) if d.is_int() && d != DType::U64) => Ok(r),
+            _ => bad(),
+        },
+        BinOp::LShift | BinOp::RShift => match r {
+            Type::Int => Ok(Type::Int),
+            _ => bad(),
+        },
+        _ => match r {
+            Type::Np(DType::Bool) | Type::Np(DType::U64) => bad(),
+            _ => Ok(r),
+        },
+    }
+}
+
+pub fn op_symbol(op: BinOp) -> &'static str {
+    match op {
+        BinOp::Add => "+",
+        BinOp::Sub => "-",
+        BinOp::Mul => "*",
+        BinOp::Div => "/",
+        BinOp::FloorDiv => "//",
+        BinOp::Mod => "%",
+        BinOp::Pow => "**",
+        BinOp::BitAnd => "&",
+        BinOp::BitOr => "|",
+        BinOp::BitXor => "^",
+        BinOp::LShift => "<<",
+        BinOp::RShift => ">>",
+    }
+}
+
+pub fn unary_type(op: UnaryOp, a: &Type, line: u32) -> CResult<Type> {
+    match op {
+        UnaryOp::Not => {
+            truth_ok(a, line)?;
+            Ok(Type::Bool)
+        }
+        UnaryOp::Neg | UnaryOp::Pos => match a {
+            Type::Bool | Type::Int => Ok(Type::Int),
+            Type::Float => Ok(Type::Float),
+            Type::Np(d) if *d != DType::Bool && *d != DType::U64 => Ok(a.clone()),
+            _ => cerr(format!("unary minus/plus on a {a} is not supported"), line),
+        },
+        UnaryOp::Invert => match a {
+            Type::Bool | Type::Int => Ok(Type::Int),
+            _ => cerr(format!("`~` on a {a} is not supported"), line),
+        },
+    }
+}
+
+/// The result type of `a op b` for a comparison: `bool`, or `numpy.bool` when NumPy compares.
+pub fn compare_type(op: CmpOp, a: &Type, b: &Type, line: u32) -> CResult<Type> {
+    let _ = op;
+    if a.is_scalar() && b.is_scalar() {
+        let np = matches!(a, Type::Np(_)) || matches!(b, Type::Np(_));
+        if np && (a == &Type::Np(DType::U64) || b == &Type::Np(DType::U64)) && (a.is_intlike() && b.is_intlike()) {
+            return cerr("comparing numpy.uint64 with signed integers is not supported", line);
+        }
+        return Ok(if np { Type::Np(DType::Bool) } else { Type::Bool });
+    }
+    if matches!((a, b), (Type::None, Type::None)) {
+        return Ok(Type::Bool);
+    }
+    cerr(format!("comparing a {a} with a {b} is not supported"), line)
+}
