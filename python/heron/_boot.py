@@ -184,24 +184,13 @@ def _make_loader_class():
     class HeronLoader(SourceFileLoader):
         """``SourceFileLoader`` that, after the module ran, replaces its marked functions."""
 
-        _heron_source = None
-
-        def source_to_code(self, data, path, *, _optimize=-1):
-            """Compile as usual, keeping the source bytes so they need not be read again."""
-            if isinstance(data, (bytes, bytearray)):
-                self._heron_source = data
-            return super().source_to_code(data, path, _optimize=_optimize)
-
         def exec_module(self, module):
-            """Run the module as usual (its errors propagate unchanged), then swap marked functions.
-
-            A failure of Heron's own part never breaks the import: it becomes a ``HeronWarning``.
-            """
+            """Run the module as usual (its errors propagate unchanged), then swap marked
+            functions. A failure of Heron's own part never breaks the import: it becomes a
+            ``HeronWarning``."""
             super().exec_module(module)
-            data, self._heron_source = self._heron_source, None
             try:
-                if data is None:
-                    data = self.get_data(self.path)
+                data = self.get_data(self.path)
                 if _MARK in data:
                     from heron import _hook
                     _hook.replace_marked(module.__dict__, self.path, data, module.__name__)
@@ -209,4 +198,10 @@ def _make_loader_class():
                 warn(f"Heron could not look at module {module.__name__!r} "
                      f"({type(exc).__name__}: {exc}); it runs as plain Python")
 
+    # The import system hides its own frames from the traceback of an error raised while a
+    # module runs (or compiles). Giving this method importlib's file name hides it with them,
+    # so that such a traceback is the same with Heron as without.
+    code = HeronLoader.exec_module.__code__
+    HeronLoader.exec_module.__code__ = code.replace(
+        co_filename="<frozen importlib._bootstrap_external>")
     return HeronLoader

@@ -196,9 +196,15 @@ def try_swap(namespace, marker, filename, module_name, final):
         return True  # also decorated with @heron.jit: already recorded there
     if not final:
         return None
+    record_not_found(namespace, marker, filename, module_name)
+    return False
+
+
+def record_not_found(namespace, marker, filename, module_name):
+    """Record that ``marker``'s function is not (or no longer) what its name holds."""
+    obj = namespace.get(marker.name, _MISSING)
     _report.add(module_name, marker.qualname, filename, marker.lineno, sorted(marker.options),
                 "python", _not_found_reason(obj, marker, filename))
-    return False
 
 
 def _is_marked_function(obj, marker, filename):

@@ -60,7 +60,10 @@ def watch_main(path, data=None):
             _hook.refuse(marker, filename, "__main__")
     if not wanted:
         return None
-    watcher = MainWatcher({path, filename}, filename, wanted, import_lines)
+    # The interpreter names the script's code after the path as given, joined to the current
+    # directory without normalising it ("/home/me/./run.py").
+    names = {path, filename, os.path.join(os.getcwd(), path)}
+    watcher = MainWatcher(names, filename, wanted, import_lines)
     _watchers.append(watcher)
     watcher.start()
     return watcher
@@ -82,11 +85,13 @@ def _module_import_lines(text):
 
 
 def finish():
-    """Record what is still pending as left alone (at exit: the script may have raised before
-    its marked functions were defined, and then no return event came)."""
+    """Settle the report at exit: record what is still pending as left alone (the script may
+    have raised before its marked functions were defined, and then no return event came), and
+    a swapped function whose name the script bound again later as not replaced."""
     for watcher in _watchers:
         if watcher.pending:
             watcher.check(final=True)
+        watcher.check_swapped()
 
 
 class MainWatcher:
@@ -103,6 +108,8 @@ class MainWatcher:
         self.code = None
         self.frame = None
         self.heron_import = None
+        self.namespace = None
+        self.swapped = []   # (marker, dispatcher)
 
     # -- shared -----------------------------------------------------------------------------
 
@@ -122,10 +129,12 @@ class MainWatcher:
         Returns:
             True when nothing is pending any more.
         """
-        main = sys.modules.get("__main__")
-        namespace = getattr(main, "__dict__", None)
+        namespace = self.namespace
         if namespace is None:
-            return not self.pending
+            namespace = getattr(sys.modules.get("__main__"), "__dict__", None)
+            if namespace is None:
+                return not self.pending
+            self.namespace = namespace
         still = []
         for marker in self.pending:
             try:
@@ -136,8 +145,17 @@ class MainWatcher:
                 done = False
             if done is None:
                 still.append(marker)
+            elif done:
+                self.swapped.append((marker, namespace.get(marker.name)))
         self.pending = still
         return not still
+
+    def check_swapped(self):
+        """Record as left alone each swapped function whose name now holds something else."""
+        for marker, dispatcher in self.swapped:
+            if self.namespace.get(marker.name) is not dispatcher:
+                _hook.record_not_found(self.namespace, marker, self.filename, "__main__")
+        self.swapped = []
 
     def _is_script(self, code):
         return code.co_name == "<module>" and code.co_filename in self.filenames

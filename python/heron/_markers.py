@@ -22,8 +22,9 @@ __all__ = ["Marker", "find_markers", "KNOWN_OPTIONS", "describe_kind"]
 #: Options understood after ``# heron: jit``.
 KNOWN_OPTIONS = frozenset({"parallel"})
 
-# `# heron: jit, parallel` -> directive "jit", rest "parallel".
-_COMMENT_RE = re.compile(r"#\s*heron:\s*([A-Za-z_][\w-]*)?\s*(?:,(.*))?$")
+# `# heron: jit, parallel` -> directive "jit", rest "parallel". Anything else after `heron:`
+# is still a marker (with an unknown directive), so that a typo is reported, not ignored.
+_COMMENT_RE = re.compile(r"#\s*heron:([^,]*)(?:,(.*))?$")
 
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
@@ -176,7 +177,7 @@ def _real_comment(line, spans):
     match = _COMMENT_RE.match(text)
     if match is None:
         return None
-    directive = (match.group(1) or "").lower()
+    directive = " ".join((match.group(1) or "").split()).lower()
     options = frozenset(
         opt.strip().lower() for opt in (match.group(2) or "").split(",") if opt.strip()
     )
