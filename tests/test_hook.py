@@ -377,3 +377,15 @@ def test_script_given_by_unnormalised_path(run_script, heron_python, tmp_path):
     (tmp_path / "sub").mkdir()
     out = run_python(heron_python, tmp_path, ["../script.py"], cwd=tmp_path / "sub")
     check_main_swap(out)
+
+
+def test_coverage_run_is_not_disturbed(run_cmd, run_script, heron_python, tmp_path):
+    probe = run_python(heron_python, tmp_path, ["-c", "import coverage"], native=None)
+    if probe.returncode != 0:
+        pytest.skip("coverage is not installed")
+    run_script(tmp_path, "", name="warm.py")
+    (tmp_path / "script.py").write_text(
+        "# heron: jit\ndef f(x):\n    return x + 1\nprint('value', f(1))\n")
+    out = run_cmd(tmp_path, ["-m", "coverage", "run", "script.py"])
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "value 2\n"

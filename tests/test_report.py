@@ -77,6 +77,13 @@ def test_jit_decorator_forms(fake_native):
         ("plain", "replaced", ["parallel"])]  # one record per function (same file and line)
 
 
+def test_jit_is_off_with_heron_disable(fake_native, monkeypatch):
+    monkeypatch.setenv("HERON_DISABLE", "1")
+    assert heron.jit(plain) is plain
+    assert heron.jit(parallel=True)(plain) is plain
+    assert heron.report() == []
+
+
 def test_jit_refuses_non_functions(fake_native):
     with pytest.raises(TypeError):
         heron.jit(len)
@@ -284,3 +291,23 @@ def test_script_failing_before_def_still_reports(run_script, tmp_path):
     assert out.returncode == 3
     (rec,) = json.loads((tmp_path / "out.json").read_text())
     assert rec["status"] == "python" and "never ran" in rec["reason"]
+
+
+def test_exit_report_with_real_native(run_script, tmp_path, real_native):
+    out = run_script(tmp_path, """
+        # heron: jit
+        def add(a, b):
+            return a + b
+
+        def greet(name):  # heron: jit
+            return "hi " + name
+
+        print(add(1, 2), add(1.5, 2), greet("x"))
+    """, native="real", env={"HERON_REPORT": "out.json"})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "3 3.5 hi x\n"
+    add, greet = json.loads((tmp_path / "out.json").read_text())
+    assert add["status"] == "replaced" and add["native_calls"] == 2
+    assert len(add["signatures"]) == 2 and add["compile_time_s"] > 0
+    assert greet["status"] == "python" and greet["fallback_calls"] == 1
+    assert "script.py:6" in greet["reason"]

@@ -28,7 +28,8 @@ def jit(fn=None, *, parallel=False):
         A dispatcher that stands where ``fn`` stood (same ``__name__``, ``__qualname__``,
         ``__doc__``, ``__module__``, ``__wrapped__``), or ``fn`` itself, unchanged, when Heron
         cannot take it (a method, a generator, an async function, or Heron's native extension is
-        missing); a ``HeronWarning`` then says why, and ``heron.report()`` lists it.
+        missing); a ``HeronWarning`` then says why, and ``heron.report()`` lists it. With
+        ``HERON_DISABLE=1`` in the environment, ``fn`` itself, silently.
 
     Raises:
         TypeError: if ``fn`` is not a Python function.

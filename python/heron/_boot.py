@@ -43,9 +43,9 @@ def disabled():
 def start():
     """Install Heron's start-up hooks; called once by ``heron_hook.pth``.
 
-    Returns at once when ``HERON_DISABLE`` is set. Safe to call more than once (a ``.pth`` file
-    can be read twice, e.g. through a ``lib64`` symlink). Never raises: a failure becomes a
-    ``HeronWarning``.
+    Returns at once when ``HERON_DISABLE`` is set. Safe to call more than once (some
+    interpreters process a site directory, and so its ``.pth`` files, twice). Never raises: a
+    failure becomes a ``HeronWarning``.
     """
     global _started
     if _started:
@@ -59,7 +59,8 @@ def start():
             register_report()
         _watch_main_script()
     except Exception as exc:  # never break start-up
-        warn(f"Heron's start-up hook failed and is off for this run ({type(exc).__name__}: {exc})")
+        warn(f"Heron's start-up hook failed ({type(exc).__name__}: {exc}); the script's marked "
+             "functions run as plain Python")
 
 
 def install_finder():

@@ -74,6 +74,8 @@ def jit_function(fn, options):
     if not isinstance(fn, types.FunctionType):
         raise TypeError(f"heron.jit expects a Python function defined with def, "
                         f"got {type(fn).__name__}")
+    if _boot.disabled():
+        return fn  # HERON_DISABLE=1: everything stays plain Python
     code = fn.__code__
     module = getattr(fn, "__module__", None) or "?"
     refusal = _refusal(fn)

@@ -109,7 +109,8 @@ def _record(candidate):
         failures.append({"signature": str(failure.get("signature", "")),
                          "reason": str(failure.get("reason", "")),
                          "file": str(failure.get("file", candidate.file)),
-                         "line": int(failure.get("line", candidate.line) or 0)})
+                         # line 0: the failure is about the whole call (its argument types)
+                         "line": int(failure.get("line") or candidate.line)})
     status, reason = candidate.status, candidate.reason
     if status == "replaced" and failures and not signatures:
         status = "python"
@@ -154,7 +155,11 @@ def records():
 
 
 def _ms(seconds):
-    return "-" if not seconds else f"{seconds * 1000:.1f} ms"
+    if not seconds:
+        return "-"
+    if seconds < 1e-4:
+        return f"{seconds * 1e6:.1f} us"
+    return f"{seconds * 1000:.1f} ms"
 
 
 def _details(rec):
