@@ -311,3 +311,17 @@ def test_exit_report_with_real_native(run_script, tmp_path, real_native):
     assert len(add["signatures"]) == 2 and add["compile_time_s"] > 0
     assert greet["status"] == "python" and greet["fallback_calls"] == 1
     assert "script.py:6" in greet["reason"]
+
+
+def test_auto_marker_is_only_reported(run_script, tmp_path):
+    out = run_script(tmp_path, """
+        # heron: auto
+        def f(x):
+            return x
+        print(type(f).__name__)
+    """, env={"HERON_REPORT": "out.json", "HERON_AUTO": "1"})
+    assert out.returncode == 0, out.stderr
+    assert (out.stdout, out.stderr) == ("function\n", "")
+    (rec,) = json.loads((tmp_path / "out.json").read_text())
+    assert rec["qualname"] == "<module>" and rec["status"] == "python"
+    assert "not supported yet" in rec["reason"]
