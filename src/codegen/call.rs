@@ -30,39 +30,49 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             Some(CallTarget::Math(m)) => self.math(m, args, line),
             Some(CallTarget::SelfRecursive) => {
                 self.long_running = true;
-                let vals = self.flat_args(args)?;
+                let ret = self.typed.ret_type();
+                let (vals, slots) = self.flat_args(args, &ret)?;
                 let fref = self.module.declare_func_in_func(self.self_id, self.b.func);
                 let call = self.b.ins().call(fref, &vals);
                 let results = self.b.inst_results(call).to_vec();
-                Ok(self.check_status(results))
+                Ok(self.check_status(results, slots, &ret))
             }
             Some(CallTarget::Callee(info)) => {
                 self.long_running = true;
-                let vals = self.flat_args(args)?;
+                let (vals, slots) = self.flat_args(args, &info.ret)?;
                 let sig = super::inner_signature(self.module, &info.params, &info.ret, false);
                 let sigref = self.b.import_signature(sig);
                 let callee = self.iconst(info.ptr as i64);
                 let call = self.b.ins().call_indirect(sigref, callee, &vals);
                 let results = self.b.inst_results(call).to_vec();
-                Ok(self.check_status(results))
+                Ok(self.check_status(results, slots, &info.ret))
             }
             Some(CallTarget::StrFormat) => err("str.format() can only be used inside print() in compiled code", line),
             None => err("unresolved call", line),
         }
     }
 
-    fn flat_args(&mut self, args: &[Expr]) -> CResult<Vec<Value>> {
+    /// The callee's arguments, and the stack slot for its result when it returns through slots
+    /// (callees called from compiled code never return a union).
+    fn flat_args(&mut self, args: &[Expr], ret: &Type) -> CResult<(Vec<Value>, Option<cranelift_codegen::ir::StackSlot>)> {
         let mut vals = Vec::new();
         for a in args {
             vals.extend(self.expr(a)?);
         }
+        let mut slots = None;
+        if super::ret_by_pointer(ret, false) {
+            let n = repr(ret).len();
+            let ss = self.b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, (8 * n) as u32, 3));
+            vals.push(self.b.ins().stack_addr(types::I64, ss, 0));
+            slots = Some(ss);
+        }
         vals.push(self.env);
-        Ok(vals)
+        Ok((vals, slots))
     }
 
-    /// A callee returned `(status, values...)`: leave through the error exit on nonzero status
-    /// (the callee already filled `Env`).
-    fn check_status(&mut self, results: Vec<Value>) -> CVal {
+    /// A callee returned `status` (and its result in registers or in `slots`): leave through the
+    /// error exit on nonzero status (the callee already filled `Env`).
+    fn check_status(&mut self, results: Vec<Value>, slots: Option<cranelift_codegen::ir::StackSlot>, ret: &Type) -> CVal {
         let status = results[0];
         let bad = self.b.ins().icmp_imm_s(IntCC::NotEqual, status, 0);
         let fail = self.b.create_block();
@@ -72,7 +82,32 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         self.b.switch_to_block(fail);
         self.b.ins().jump(self.err_block, &[BlockArg::Value(status)]);
         self.b.switch_to_block(ok);
-        results[1..].to_vec()
+        match slots {
+            None => results[1..].to_vec(),
+            Some(ss) => repr(ret)
+                .into_iter()
+                .enumerate()
+                .map(|(i, t)| {
+                    let raw = self.b.ins().stack_load(types::I64, types::I64, ss, (8 * i) as i32);
+                    self.from_slot(raw, t)
+                })
+                .collect(),
+        }
+    }
+
+    /// The inverse of `widen_to_slot`.
+    fn from_slot(&mut self, raw: Value, t: cranelift_codegen::ir::Type) -> Value {
+        let flags = cranelift_codegen::ir::MemFlagsData::new();
+        if t == types::F64 {
+            self.b.ins().bitcast(types::F64, flags, raw)
+        } else if t == types::F32 {
+            let i = self.b.ins().ireduce(types::I32, raw);
+            self.b.ins().bitcast(types::F32, flags, i)
+        } else if t == types::I64 {
+            raw
+        } else {
+            self.b.ins().ireduce(t, raw)
+        }
     }
 
     /// A float to a Python int: NaN raises ValueError, infinities OverflowError (CPython's
@@ -288,20 +323,8 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         Ok(vec![])
     }
 
-    /// Widen a scalar register value to a raw 8-byte slot.
     fn to_slot(&mut self, v: Value) -> Value {
-        let t = self.b.func.dfg.value_type(v);
-        let flags = cranelift_codegen::ir::MemFlagsData::new();
-        if t == types::F64 {
-            self.b.ins().bitcast(types::I64, flags, v)
-        } else if t == types::F32 {
-            let i = self.b.ins().bitcast(types::I32, flags, v);
-            self.b.ins().uextend(types::I64, i)
-        } else if t == types::I64 {
-            v
-        } else {
-            self.b.ins().uextend(types::I64, v)
-        }
+        super::widen_to_slot(&mut self.b, v)
     }
 
     fn print_item(&mut self, a: &Expr, slots: &mut Vec<Value>, line: u32) -> CResult<PItem> {

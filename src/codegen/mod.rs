@@ -3,8 +3,9 @@
 //!
 //! Calling convention of a compiled specialization (`inner`): the flattened argument values
 //! (scalars in one register each; an array as data pointer, shape[ndim], strides[ndim] in bytes),
-//! then `*mut Env`; it returns `(status: i64, flattened result..., [tag: i8])`. Status 0 is
-//! success; nonzero means `Env` holds an error. An `entry` trampoline with a fixed C signature
+//! then `*mut Env`; it returns `(status: i64, result)` when the result is one machine value, and
+//! otherwise `status` alone, writing the flattened result (and the type tag) to 8-byte slots at
+//! a pointer passed before `env`. Status 0 is success; nonzero means `Env` holds an error. An `entry` trampoline with a fixed C signature
 //! `fn(args: *const u64, ret: *mut u64, env: *mut Env) -> i64` lets Rust call any `inner`.
 
 pub mod array;
@@ -113,6 +114,21 @@ fn cg_err(e: impl std::fmt::Display) -> CompileError {
     CompileError::new(format!("code generation failed: {e}"), 0)
 }
 
+/// The flattened result of a specialization: its machine values, plus the tag when the return
+/// value changes type.
+pub fn ret_reprs(ret: &Type, ret_union: bool) -> Vec<ir::Type> {
+    let mut r = repr(ret);
+    if ret_union {
+        r.push(types::I8);
+    }
+    r
+}
+
+/// Does the result go through an out-pointer (more than one machine value)?
+pub fn ret_by_pointer(ret: &Type, ret_union: bool) -> bool {
+    ret_reprs(ret, ret_union).len() > 1
+}
+
 /// The signature of a specialization's `inner` function.
 pub fn inner_signature(module: &JITModule, args: &[Type], ret: &Type, ret_union: bool) -> Signature {
     let mut sig = module.make_signature();
@@ -121,13 +137,16 @@ pub fn inner_signature(module: &JITModule, args: &[Type], ret: &Type, ret_union:
             sig.params.push(AbiParam::new(t));
         }
     }
+    let by_ptr = ret_by_pointer(ret, ret_union);
+    if by_ptr {
+        sig.params.push(AbiParam::new(types::I64)); // result slots
+    }
     sig.params.push(AbiParam::new(types::I64)); // env
     sig.returns.push(AbiParam::new(types::I64)); // status
-    for t in repr(ret) {
-        sig.returns.push(AbiParam::new(t));
-    }
-    if ret_union {
-        sig.returns.push(AbiParam::new(types::I8));
+    if !by_ptr {
+        for t in ret_reprs(ret, ret_union) {
+            sig.returns.push(AbiParam::new(t));
+        }
     }
     sig
 }
@@ -177,13 +196,8 @@ pub fn compile(f: &Function, typed: &Typed, info: FuncInfo, callees: Vec<Arc<Com
 
     // The entry trampoline: unpack 8-byte slots, call inner, pack the results.
     ctx.func.signature = entry_sig;
-    let ret_reprs: Vec<ir::Type> = {
-        let mut r = repr(&ret_type);
-        if ret_union {
-            r.push(types::I8);
-        }
-        r
-    };
+    let ret_reprs = ret_reprs(&ret_type, ret_union);
+    let by_ptr = ret_by_pointer(&ret_type, ret_union);
     {
         let mut b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
         let blk = b.create_block();
@@ -199,12 +213,16 @@ pub fn compile(f: &Function, typed: &Typed, info: FuncInfo, callees: Vec<Arc<Com
                 k += 1;
             }
         }
+        if by_ptr {
+            args.push(ret_ptr);
+        }
         args.push(env);
         let fref = module.declare_func_in_func(inner_id, b.func);
         let call = b.ins().call(fref, &args);
         let results = b.inst_results(call).to_vec();
         for (i, v) in results[1..].iter().enumerate() {
-            b.ins().store(MemFlagsData::trusted(), *v, ret_ptr, (8 * i) as i32);
+            let v = widen_to_slot(&mut b, *v);
+            b.ins().store(MemFlagsData::trusted(), v, ret_ptr, (8 * i) as i32);
         }
         b.ins().return_(&[results[0]]);
         b.seal_all_blocks();
@@ -228,6 +246,23 @@ pub fn compile(f: &Function, typed: &Typed, info: FuncInfo, callees: Vec<Arc<Com
         _callees: callees,
         long_running,
     })
+}
+
+/// A scalar register value widened to a raw 8-byte slot (floats by their bits, small ints
+/// zero-extended), the layout the dispatcher and the print callback read.
+pub fn widen_to_slot(b: &mut FunctionBuilder<'_>, v: Value) -> Value {
+    let t = b.func.dfg.value_type(v);
+    let flags = MemFlagsData::new();
+    if t == types::F64 {
+        b.ins().bitcast(types::I64, flags, v)
+    } else if t == types::F32 {
+        let i = b.ins().bitcast(types::I32, flags, v);
+        b.ins().uextend(types::I64, i)
+    } else if t == types::I64 {
+        v
+    } else {
+        b.ins().uextend(types::I64, v)
+    }
 }
 
 /// Facts codegen keeps about a variable bound once to an array's shape (`M, N = a.shape`,
@@ -258,6 +293,8 @@ pub struct FunctionCx<'a, 'm> {
     pub ret_vars: Vec<Variable>,
     pub ret_tag: Option<Variable>,
     pub env: Value,
+    /// Where the result goes when it is returned through slots.
+    pub ret_ptr: Option<Value>,
     pub exit_block: ir::Block,
     pub err_block: ir::Block,
     pub loops: Vec<LoopCx>,
@@ -292,6 +329,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         b.switch_to_block(entry);
         let params = b.block_params(entry).to_vec();
         let env = *params.last().unwrap();
+        let ret_ptr = if ret_by_pointer(&typed.ret_type(), ret_union) { Some(params[params.len() - 2]) } else { None };
         let mut vars = Vec::new();
         let mut tags = Vec::new();
         for vi in &typed.vars {
@@ -332,6 +370,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             ret_vars,
             ret_tag,
             env,
+            ret_ptr,
             exit_block,
             err_block,
             loops: Vec::new(),
@@ -354,24 +393,32 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         }
         // Normal exit.
         self.b.switch_to_block(self.exit_block);
-        let mut rets = vec![self.b.ins().iconst(types::I64, 0)];
+        let mut vals = Vec::new();
         for v in self.ret_vars.clone() {
-            rets.push(self.b.use_var(v));
+            vals.push(self.b.use_var(v));
         }
         if let Some(t) = self.ret_tag {
-            rets.push(self.b.use_var(t));
+            vals.push(self.b.use_var(t));
+        }
+        let mut rets = vec![self.b.ins().iconst(types::I64, 0)];
+        match self.ret_ptr {
+            Some(p) => {
+                for (i, v) in vals.into_iter().enumerate() {
+                    let v = widen_to_slot(&mut self.b, v);
+                    self.b.ins().store(MemFlagsData::trusted(), v, p, (8 * i) as i32);
+                }
+            }
+            None => rets.extend(vals),
         }
         self.b.ins().return_(&rets);
         // Error exit: status in the block parameter, results zero.
         self.b.switch_to_block(self.err_block);
         let status = self.b.block_params(self.err_block)[0];
         let mut rets = vec![status];
-        let mut reprs = repr(&self.typed.ret_type());
-        if self.ret_tag.is_some() {
-            reprs.push(types::I8);
-        }
-        for t in reprs {
-            rets.push(self.zero(t));
+        if self.ret_ptr.is_none() {
+            for t in ret_reprs(&self.typed.ret_type(), self.ret_tag.is_some()) {
+                rets.push(self.zero(t));
+            }
         }
         self.b.ins().return_(&rets);
         Ok(())

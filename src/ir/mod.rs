@@ -228,7 +228,7 @@ pub fn check_definite_assignment(f: &Function) -> Result<(), (VarId, Span)> {
     for &p in &f.params {
         assigned[p] = true;
     }
-    da_block(&f.body, &mut assigned).map(|_| ())
+    da_block(&f.body, &mut assigned, &mut Vec::new()).map(|_| ())
 }
 
 fn da_expr(e: &Expr, assigned: &[bool]) -> Result<(), (VarId, Span)> {
@@ -261,8 +261,28 @@ fn da_target(t: &Target, assigned: &mut [bool]) -> Result<(), (VarId, Span)> {
     Ok(())
 }
 
+/// After a loop: the variables assigned on every path that leaves it (each `break`, and the
+/// `else` clause unless it never falls through).
+fn da_after_loop(assigned: &mut Vec<bool>, breaks: Vec<Vec<bool>>, orelse_state: Option<Vec<bool>>) {
+    let mut states = breaks;
+    states.extend(orelse_state);
+    match states.split_first() {
+        None => {} // the loop never exits normally: keep the state (code after it is dead)
+        Some((first, rest)) => {
+            let mut out = first.clone();
+            for st in rest {
+                for i in 0..out.len() {
+                    out[i] = out[i] && st[i];
+                }
+            }
+            *assigned = out;
+        }
+    }
+}
+
 /// Returns whether the block never falls through (ends in return/raise/break/continue).
-fn da_block(body: &[Stmt], assigned: &mut Vec<bool>) -> Result<bool, (VarId, Span)> {
+/// `breaks` collects the assigned-state at each `break` of the innermost enclosing loop.
+fn da_block(body: &[Stmt], assigned: &mut Vec<bool>, breaks: &mut Vec<Vec<bool>>) -> Result<bool, (VarId, Span)> {
     for s in body {
         match &s.kind {
             StmtKind::Assign { targets, value } => {
@@ -284,9 +304,9 @@ fn da_block(body: &[Stmt], assigned: &mut Vec<bool>) -> Result<bool, (VarId, Spa
             StmtKind::If { cond, then, orelse } => {
                 da_expr(cond, assigned)?;
                 let mut a1 = assigned.clone();
-                let t1 = da_block(then, &mut a1)?;
+                let t1 = da_block(then, &mut a1, breaks)?;
                 let mut a2 = assigned.clone();
-                let t2 = da_block(orelse, &mut a2)?;
+                let t2 = da_block(orelse, &mut a2, breaks)?;
                 match (t1, t2) {
                     (true, true) => return Ok(true),
                     (true, false) => *assigned = a2,
@@ -300,26 +320,26 @@ fn da_block(body: &[Stmt], assigned: &mut Vec<bool>) -> Result<bool, (VarId, Spa
             }
             StmtKind::While { cond, body, orelse } => {
                 da_expr(cond, assigned)?;
+                let mut inner_breaks = Vec::new();
                 let mut a1 = assigned.clone();
-                da_block(body, &mut a1)?;
+                da_block(body, &mut a1, &mut inner_breaks)?;
                 let mut a2 = assigned.clone();
-                da_block(orelse, &mut a2)?;
-                if !body_breaks(body) {
-                    *assigned = a2;
-                }
+                let t2 = da_block(orelse, &mut a2, breaks)?;
+                let infinite = matches!(cond.kind, ExprKind::Const(Const::Bool(true)));
+                let normal_exit = if t2 || infinite { None } else { Some(a2) };
+                da_after_loop(assigned, inner_breaks, normal_exit);
             }
             StmtKind::ForRange { var, start, stop, step, body, orelse } => {
                 for e in [start.as_ref(), Some(stop), step.as_ref()].into_iter().flatten() {
                     da_expr(e, assigned)?;
                 }
+                let mut inner_breaks = Vec::new();
                 let mut a1 = assigned.clone();
                 a1[*var] = true;
-                da_block(body, &mut a1)?;
+                da_block(body, &mut a1, &mut inner_breaks)?;
                 let mut a2 = assigned.clone();
-                da_block(orelse, &mut a2)?;
-                if !body_breaks(body) {
-                    *assigned = a2;
-                }
+                let t2 = da_block(orelse, &mut a2, breaks)?;
+                da_after_loop(assigned, inner_breaks, if t2 { None } else { Some(a2) });
             }
             StmtKind::Return(e) => {
                 if let Some(e) = e {
@@ -327,7 +347,11 @@ fn da_block(body: &[Stmt], assigned: &mut Vec<bool>) -> Result<bool, (VarId, Spa
                 }
                 return Ok(true);
             }
-            StmtKind::Raise { .. } | StmtKind::Break | StmtKind::Continue => return Ok(true),
+            StmtKind::Break => {
+                breaks.push(assigned.clone());
+                return Ok(true);
+            }
+            StmtKind::Raise { .. } | StmtKind::Continue => return Ok(true),
             StmtKind::Assert { test, .. } => da_expr(test, assigned)?,
             StmtKind::Pass => {}
         }

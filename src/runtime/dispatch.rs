@@ -96,6 +96,8 @@ pub struct Dispatcher {
     native_calls: AtomicU64,
     fallback_calls: AtomicU64,
     deopts: AtomicU64,
+    /// Compiled callers that call this function's native code directly.
+    linked: AtomicU64,
     compile_ns: AtomicU64,
     native_ns: AtomicU64,
 }
@@ -286,6 +288,7 @@ impl<'py, 'd> Resolver for DispatchResolver<'py, 'd> {
                     ));
                 }
                 self.units.push(unit.clone());
+                dref.linked.fetch_add(1, Ordering::Relaxed);
                 Ok(CalleeInfo { ptr: unit.inner, params: unit.arg_types.clone(), ret: unit.ret_type.clone() })
             }
             Err(e) => Err(CompileError::new(
@@ -577,6 +580,7 @@ impl Dispatcher {
             native_calls: AtomicU64::new(0),
             fallback_calls: AtomicU64::new(0),
             deopts: AtomicU64::new(0),
+            linked: AtomicU64::new(0),
             compile_ns: AtomicU64::new(0),
             native_ns: AtomicU64::new(0),
         })
@@ -655,6 +659,7 @@ impl Dispatcher {
         d.set_item("native_calls", self.native_calls.load(Ordering::Relaxed))?;
         d.set_item("fallback_calls", self.fallback_calls.load(Ordering::Relaxed))?;
         d.set_item("deopts", self.deopts.load(Ordering::Relaxed))?;
+        d.set_item("called_from_native", self.linked.load(Ordering::Relaxed))?;
         d.set_item("compile_time_s", self.compile_ns.load(Ordering::Relaxed) as f64 * 1e-9)?;
         d.set_item("native_time_s", self.native_ns.load(Ordering::Relaxed) as f64 * 1e-9)?;
         let sigs = PyList::empty(py);

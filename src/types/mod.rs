@@ -274,7 +274,9 @@ pub fn unify(a: &Type, b: &Type) -> Option<Type> {
             Some(Np(p))
         }
         (Np(x), Float) | (Float, Np(x)) if x.is_float() => Some(Np(DType::F64)),
-        (Np(x), Bool | Int) | (Bool | Int, Np(x)) if *x == DType::F64 || *x == DType::I64 => Some(Np(*x)),
+        // NEP 50: a Python int meeting a NumPy scalar takes the NumPy type.
+        (Np(x), Bool | Int) | (Bool | Int, Np(x)) if *x != DType::U64 && *x != DType::Bool => Some(Np(*x)),
+        (Np(x), Float) | (Float, Np(x)) if x.is_int() && *x != DType::U64 => Some(Np(DType::F64)),
         (Tuple(xs), Tuple(ys)) if xs.len() == ys.len() => {
             let mut out = Vec::new();
             for (x, y) in xs.iter().zip(ys) {
