@@ -34,18 +34,18 @@ def _run(args):
     import runpy
     from heron import _boot
     script = args.script
+    try:
+        with open(script, "rb") as file:
+            data = file.read()
+    except OSError as exc:
+        print(f"heron: cannot open {script}: {exc}", file=sys.stderr)
+        return 2
     sys.argv = [script] + list(args.args)
     sys.path.insert(0, os.path.dirname(os.path.abspath(script)))
     if not _boot.disabled():
         _boot.install_finder()
         if os.environ.get("HERON_REPORT"):
             _boot.register_report()
-        try:
-            with open(script, "rb") as file:
-                data = file.read()
-        except OSError as exc:
-            print(f"heron: cannot open {script}: {exc}", file=sys.stderr)
-            return 2
         if b"heron:" in data:
             from heron import _mainhook
             _mainhook.watch_main(script, data)
