@@ -306,6 +306,10 @@ pub struct FunctionCx<'a, 'm> {
     pub single_assign: Vec<bool>,
     /// Variables bound once to an array's extent.
     pub shape_vars: HashMap<VarId, ShapeOf>,
+    /// Power chains `x**k` (as `p + L`, see `num::pow_const`) already computed for a variable in
+    /// the current statement, reused by later powers of the same variable. Cleared at every
+    /// statement and around expressions that branch, so each value dominates its uses.
+    pub pow_chains: HashMap<VarId, Vec<(Value, Value)>>,
 }
 
 impl<'a, 'm> FunctionCx<'a, 'm> {
@@ -380,6 +384,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             long_running: false,
             single_assign,
             shape_vars: HashMap::new(),
+            pow_chains: HashMap::new(),
         })
     }
 
@@ -680,6 +685,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
 
     fn stmt(&mut self, s: &Stmt) -> CResult<()> {
         let line = s.span.line;
+        self.pow_chains.clear();
         match &s.kind {
             StmtKind::Assign { targets, value } => {
                 let t = self.typed.ty(value).clone();
@@ -951,9 +957,21 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 let va = self.expr(a)?;
                 self.unary(*op, va, &ta, &t, line)?
             }
+            ExprKind::Compare(first, rest) if rest.len() > 1 => {
+                self.pow_chains.clear();
+                let v = self.compare_chain(first, rest, &t, line)?;
+                self.pow_chains.clear();
+                v
+            }
             ExprKind::Compare(first, rest) => self.compare_chain(first, rest, &t, line)?,
-            ExprKind::BoolOp(op, values) => self.boolop(*op, values, &t)?,
+            ExprKind::BoolOp(op, values) => {
+                self.pow_chains.clear();
+                let v = self.boolop(*op, values, &t)?;
+                self.pow_chains.clear();
+                v
+            }
             ExprKind::IfExp(c, a, b2) => {
+                self.pow_chains.clear();
                 let cv = self.truth(c)?;
                 let then_blk = self.b.create_block();
                 let else_blk = self.b.create_block();
@@ -972,6 +990,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 let args: Vec<BlockArg> = vb.iter().map(|v| BlockArg::Value(*v)).collect();
                 self.b.ins().jump(join, &args);
                 self.b.switch_to_block(join);
+                self.pow_chains.clear();
                 self.b.block_params(join).to_vec()
             }
             ExprKind::Index(base, index) => self.index(base, index, line)?,

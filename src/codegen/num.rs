@@ -391,15 +391,30 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         }
         // x**n as p + L: p the naive product chain, L the accumulated exact rounding errors
         // (each `fma(p, x, -p*x)` is exact), carried along by Horner's rule. The two chains run
-        // in parallel, so the latency is about one multiply per step.
-        let mut p = x;
-        let mut big_l = self.b.ins().f64const(0.0);
-        for _ in 1..n {
+        // in parallel, so the latency is about one multiply per step. Powers of one variable
+        // in one statement share the chain (`10*x**5 + 4*x**4 + ...` computes it once).
+        let key = match a.kind {
+            ExprKind::Var(v) => Some(v),
+            _ => None,
+        };
+        let mut chain = match key.and_then(|v| self.pow_chains.get(&v)) {
+            Some(c) => c.clone(),
+            None => {
+                let zero = self.b.ins().f64const(0.0);
+                vec![(x, zero)]
+            }
+        };
+        while chain.len() < n as usize {
+            let (p, big_l) = *chain.last().unwrap();
             let pn = self.b.ins().fmul(p, x);
             let neg = self.b.ins().fneg(pn);
             let e = self.b.ins().fma(p, x, neg);
-            big_l = self.b.ins().fma(big_l, x, e);
-            p = pn;
+            let ln = self.b.ins().fma(big_l, x, e);
+            chain.push((pn, ln));
+        }
+        let (p, big_l) = chain[n as usize - 1];
+        if let Some(v) = key {
+            self.pow_chains.insert(v, chain);
         }
         // Fast2Sum: h = fl(p + L) and the exact residual l.
         let h = self.b.ins().fadd(p, big_l);
