@@ -8,7 +8,7 @@
 //! interpreter when nothing visible has happened yet (deoptimization).
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, RwLock};
 use std::time::Instant;
 
 use numpy::{PyUntypedArray, PyUntypedArrayMethods};
@@ -16,6 +16,7 @@ use numpy::prelude::*;
 use pyo3::exceptions::{PyOverflowError, PyRuntimeError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
+use pyo3::{PyTraverseError, PyVisit};
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyModule, PyTuple, PyType};
 
 use super::print::{box_scalar, unmerge, PENDING};
@@ -54,6 +55,13 @@ impl ArgKind {
     }
 }
 
+struct PyRefs {
+    func: Py<PyAny>,
+    module: Py<PyAny>,
+    doc: Py<PyAny>,
+    options: Py<PyAny>,
+}
+
 struct Spec {
     kinds: Vec<ArgKind>,
     unit: Result<Arc<CompiledUnit>, CompileError>,
@@ -79,12 +87,11 @@ fn timing_enabled() -> bool {
 /// (`__name__`, `__qualname__`, `__doc__`, `__module__`, `__wrapped__`); pickled by reference.
 #[pyclass(frozen, module = "heron._native", name = "Dispatcher")]
 pub struct Dispatcher {
-    py_func: Py<PyAny>,
+    /// The Python objects it holds; `None` once the garbage collector has cleared it (the
+    /// function's globals usually hold the dispatcher: a reference cycle).
+    refs: RwLock<Option<PyRefs>>,
     name: String,
     qualname: String,
-    module: Py<PyAny>,
-    doc: Py<PyAny>,
-    options: Py<PyAny>,
     ir: OnceLock<Result<Arc<Function>, CompileError>>,
     first: OnceLock<Arc<Spec>>,
     specs: Mutex<Vec<Arc<Spec>>>,
@@ -325,14 +332,14 @@ impl<'py, 'd> DispatchResolver<'py, 'd> {
             };
         }
         if let Ok(d) = value.cast::<Dispatcher>() {
-            if d.get().py_func.bind(py).is(self.me.py_func.bind(py)) {
+            if d.get().func(py).map(|f| f.is(self.me.func(py).unwrap_or_else(|_| py.None().into_bound(py)))).unwrap_or(false) {
                 return GlobalValue::SelfRef;
             }
             self.callees.push(d.clone().unbind());
             return GlobalValue::Callee(self.callees.len() - 1);
         }
         // The function being compiled itself, not (yet) swapped for its dispatcher.
-        if value.is(self.me.py_func.bind(py)) {
+        if self.me.func(py).map(|f| value.is(&f)).unwrap_or(false) {
             return GlobalValue::SelfRef;
         }
         // `from math import sqrt`: the math module's own function object.
@@ -366,12 +373,27 @@ impl<'py, 'd> DispatchResolver<'py, 'd> {
 }
 
 impl Dispatcher {
+    /// The original Python function (an error once the dispatcher was cleared by the GC).
+    fn func<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        match &*self.refs.read().unwrap() {
+            Some(r) => Ok(r.func.bind(py).clone()),
+            None => Err(PyRuntimeError::new_err("heron: this dispatcher was cleared")),
+        }
+    }
+
+    fn part(&self, py: Python<'_>, f: impl Fn(&PyRefs) -> &Py<PyAny>) -> Py<PyAny> {
+        match &*self.refs.read().unwrap() {
+            Some(r) => f(r).clone_ref(py),
+            None => py.None(),
+        }
+    }
+
     fn ir(&self, py: Python<'_>) -> Result<Arc<Function>, CompileError> {
         self.ir
             .get_or_init(|| {
                 let r: PyResult<CResult<Function>> = (|| {
                     let src = py.import("heron._source")?;
-                    let t = src.getattr("function_ast")?.call1((self.py_func.bind(py),))?;
+                    let t = src.getattr("function_ast")?.call1((self.func(py)?,))?;
                     let (node, filename, qualname): (Bound<'_, PyAny>, String, String) = t.extract()?;
                     Ok(frontend::lower_function(&node, &filename, &qualname))
                 })();
@@ -436,7 +458,7 @@ impl Dispatcher {
 
     fn compile(&self, py: Python<'_>, kinds: &[ArgKind]) -> CResult<CompiledUnit> {
         let f = self.ir(py)?;
-        let func = self.py_func.bind(py);
+        let func = self.func(py).map_err(|e| CompileError::new(e.to_string(), 0))?;
         let globals = func
             .getattr("__globals__")
             .and_then(|g| g.cast_into::<PyDict>().map_err(PyErr::from))
@@ -459,7 +481,7 @@ impl Dispatcher {
 
     fn fallback(&self, py: Python<'_>, args: &Bound<'_, PyTuple>, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Py<PyAny>> {
         self.fallback_calls.fetch_add(1, Ordering::Relaxed);
-        Ok(self.py_func.bind(py).call(args, kwargs)?.unbind())
+        Ok(self.func(py)?.call(args, kwargs)?.unbind())
     }
 
     fn record_arg_failure(&self, py: Python<'_>, args: &Bound<'_, PyTuple>) {
@@ -564,12 +586,9 @@ impl Dispatcher {
             _ => PyDict::new(py).into_any().unbind(),
         };
         Ok(Dispatcher {
-            py_func: func.unbind(),
+            refs: RwLock::new(Some(PyRefs { func: func.unbind(), module, doc, options })),
             name,
             qualname,
-            module,
-            doc,
-            options,
             ir: OnceLock::new(),
             first: OnceLock::new(),
             specs: Mutex::new(Vec::new()),
@@ -671,9 +690,8 @@ impl Dispatcher {
         d.set_item("signatures", sigs)?;
         let fails = PyList::empty(py);
         let filename = self.ir.get().and_then(|r| r.as_ref().ok()).map(|f| f.filename.clone()).unwrap_or_else(|| {
-            self.py_func
-                .bind(py)
-                .getattr("__code__")
+            self.func(py)
+                .and_then(|f| f.getattr("__code__"))
                 .and_then(|c| c.getattr("co_filename"))
                 .and_then(|f| f.extract())
                 .unwrap_or_default()
@@ -715,27 +733,45 @@ impl Dispatcher {
     }
     #[getter(__module__)]
     fn module(&self, py: Python<'_>) -> Py<PyAny> {
-        self.module.clone_ref(py)
+        self.part(py, |r| &r.module)
     }
     #[getter(__doc__)]
     fn doc(&self, py: Python<'_>) -> Py<PyAny> {
-        self.doc.clone_ref(py)
+        self.part(py, |r| &r.doc)
     }
     #[getter(__wrapped__)]
     fn wrapped(&self, py: Python<'_>) -> Py<PyAny> {
-        self.py_func.clone_ref(py)
+        self.part(py, |r| &r.func)
     }
     #[getter]
     fn py_func(&self, py: Python<'_>) -> Py<PyAny> {
-        self.py_func.clone_ref(py)
+        self.part(py, |r| &r.func)
     }
     #[getter]
     fn options(&self, py: Python<'_>) -> Py<PyAny> {
-        self.options.clone_ref(py)
+        self.part(py, |r| &r.options)
     }
     #[getter(__heron__)]
     fn is_heron(&self) -> bool {
         true
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        if let Ok(g) = self.refs.try_read() {
+            if let Some(r) = &*g {
+                visit.call(&r.func)?;
+                visit.call(&r.module)?;
+                visit.call(&r.doc)?;
+                visit.call(&r.options)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn __clear__(&self) {
+        if let Ok(mut g) = self.refs.write() {
+            *g = None;
+        }
     }
 
     /// Pickle by reference: the module attribute of this name (as plain functions pickle).
