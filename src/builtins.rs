@@ -19,6 +19,7 @@ pub enum Builtin {
     Round,
     Len,
     Print,
+    Divmod,
 }
 
 impl Builtin {
@@ -34,6 +35,7 @@ impl Builtin {
             "round" => Builtin::Round,
             "len" => Builtin::Len,
             "print" => Builtin::Print,
+            "divmod" => Builtin::Divmod,
             _ => return None,
         })
     }
@@ -230,7 +232,14 @@ pub fn builtin_type(b: Builtin, args: &[Type], line: u32) -> CResult<Type> {
             Ok(Type::Bool)
         }
         Builtin::Round => {
-            need(1).map_err(|_| CompileError::new("round() with ndigits is not supported yet", line))?;
+            if n == 2 {
+                // float.__round__(ndigits): a float, correctly rounded (CPython's double_round).
+                return match (&args[0], &args[1]) {
+                    (Type::Float, Type::Int | Type::Bool) => Ok(Type::Float),
+                    (a, b) => cerr(format!("round() of a {a} with {b} digits is not supported yet"), line),
+                };
+            }
+            need(1)?;
             match &args[0] {
                 Type::Bool | Type::Int | Type::Float => Ok(Type::Int),
                 Type::Np(d) if d.is_float() => Ok(Type::Int),
@@ -246,6 +255,16 @@ pub fn builtin_type(b: Builtin, args: &[Type], line: u32) -> CResult<Type> {
             }
         }
         Builtin::Print => Ok(Type::None),
+        Builtin::Divmod => {
+            need(2)?;
+            match (&args[0], &args[1]) {
+                (Type::Int | Type::Bool, Type::Int | Type::Bool) => Ok(Type::Tuple(vec![Type::Int, Type::Int])),
+                (Type::Int | Type::Bool | Type::Float, Type::Int | Type::Bool | Type::Float) => {
+                    Ok(Type::Tuple(vec![Type::Float, Type::Float]))
+                }
+                (a, b) => cerr(format!("divmod() of a {a} and a {b} is not supported yet"), line),
+            }
+        }
     }
 }
 

@@ -444,3 +444,29 @@ def test_unsupported_arguments_run_as_python(tmp_path):
     assert_same(plain, jit, "sq", 2**70, native=False)
     assert_same(plain, jit, "sq", "ab" if False else 3 + 4j, native=False)
     assert jit.sq.stats()["failures"]
+
+
+MORE = """
+def dm(a, b):
+    return divmod(a, b)
+def rn(x, n):
+    return round(x, n)
+def inv(a):
+    return a ** -1
+def inv2(a):
+    return a ** -2 + 1
+"""
+
+
+def test_divmod_round_ndigits_negative_int_powers(tmp_path):
+    plain, jit = modules(tmp_path, MORE)
+    for a in INTS[:7] + FLOATS[:8]:
+        for b in [3, -3, 2.5, 0, 0.0, -0.0]:
+            assert_same(plain, jit, "dm", a, b)
+    for x in FLOATS + [2.675, 0.125, 1234.5678, -0.5, 1e-7]:
+        for n in [0, 1, 2, 5, 400]:
+            assert_same(plain, jit, "rn", x, n)
+        assert_same(plain, jit, "rn", x, -1, native=False)
+    for a in [1, 2, -4, 0, 10**6]:
+        assert_same(plain, jit, "inv", a)
+        assert_same(plain, jit, "inv2", a)

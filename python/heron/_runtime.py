@@ -47,6 +47,8 @@ _OPS = {
     "negative_shift": lambda a: _caught(lambda: 1 << -1),
     "range_step_zero": lambda a: _caught(lambda: range(0, 1, 0)),
     "int_store_out_of_bounds": lambda a: _store_out_of_bounds(a[0], a[1]),
+    "float_divmod_zero": lambda a: _caught(lambda: divmod(1.0, 0.0)),
+    "round_overflow": lambda a: _caught(lambda: round(1.7976931348623157e308, -308)),
 }
 
 

@@ -196,6 +196,31 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 let v = self.expr(&args[0])?;
                 Ok(vec![self.truth_of(&v, &ts[0])?])
             }
+            Builtin::Round if args.len() == 2 => {
+                let x = self.expr(&args[0])?[0];
+                let nv = self.expr(&args[1])?;
+                let n = self.to_i64(nv, &ts[1]);
+                let env = self.env;
+                let f = types::F64;
+                let r = self.call_helper("heron_round_ndigits", &[f, types::I64, types::I64], &[f], &[x, n, env])?[0];
+                self.fail_if_env_error(line);
+                Ok(vec![r])
+            }
+            Builtin::Divmod => {
+                let a = self.expr(&args[0])?;
+                let b = self.expr(&args[1])?;
+                let Type::Tuple(parts) = &rt else { unreachable!() };
+                if parts[0] == Type::Float {
+                    // divmod of floats has its own message ("float divmod()").
+                    let fb = self.cast_scalar(b[0], &ts[1], DType::F64);
+                    let z = self.b.ins().f64const(0.0);
+                    let zero = self.b.ins().fcmp(FloatCC::Equal, fb, z);
+                    self.fail_if(zero, ErrCode::FloatDivmodZero, line, &[]);
+                }
+                let q = self.binop(BinOp::FloorDiv, a.clone(), &ts[0], b.clone(), &ts[1], &parts[0], line)?;
+                let r = self.binop(BinOp::Mod, a, &ts[0], b, &ts[1], &parts[1], line)?;
+                Ok(vec![q[0], r[0]])
+            }
             Builtin::Round => {
                 let v = self.expr(&args[0])?;
                 if ts[0].is_floatlike() {

@@ -75,15 +75,19 @@ pub enum ErrCode {
     IntStoreOutOfBounds = 20,
     /// `pow` of a negative float to a non-integer power gives a complex in Python.
     ComplexResult = 21,
+    FloatDivmodZero = 22,
+    /// `round(x, n)` whose result overflows.
+    RoundOverflow = 23,
 }
 
 impl ErrCode {
     pub fn from_i64(v: i64) -> ErrCode {
         use ErrCode::*;
-        const ALL: [ErrCode; 22] = [
+        const ALL: [ErrCode; 24] = [
             None, Overflow, Deopt, IntFloorDivZero, IntModZero, IntTrueDivZero, FloatDivZero, FloatFloorDivZero,
             FloatModZero, MathDomain, MathRange, IntFromNan, IntFromInf, PowZeroNeg, PowOverflow, IndexOutOfBounds,
-            NegativeShift, RangeStepZero, UserRaise, PyErr, IntStoreOutOfBounds, ComplexResult,
+            NegativeShift, RangeStepZero, UserRaise, PyErr, IntStoreOutOfBounds, ComplexResult, FloatDivmodZero,
+            RoundOverflow,
         ];
         ALL.get(v as usize).copied().unwrap_or(Deopt)
     }
@@ -113,6 +117,8 @@ impl ErrCode {
             PyErr => "pyerr",
             IntStoreOutOfBounds => "int_store_out_of_bounds",
             ComplexResult => "complex_result",
+            FloatDivmodZero => "float_divmod_zero",
+            RoundOverflow => "round_overflow",
         }
     }
 }
@@ -312,6 +318,35 @@ pub extern "C" fn heron_m_atan2(y: f64, x: f64) -> f64 {
     unsafe { atan2(y, x) }
 }
 
+/// CPython's `double_round` (Objects/floatobject.c): `round(x, ndigits)` for a float, through a
+/// correctly rounded decimal string (Rust's fixed-precision formatting rounds the exact binary
+/// value half to even, as `_Py_dg_dtoa` mode 3 does) read back with a correctly rounded parse.
+/// An overflowing result sets `RoundOverflow` in `env`.
+pub extern "C" fn heron_round_ndigits(x: f64, ndigits: i64, env: *mut Env) -> f64 {
+    // float.__round__: NaN, infinities and zeros are returned unchanged.
+    if !x.is_finite() || x == 0.0 {
+        return x;
+    }
+    // NDIGITS_MAX and NDIGITS_MIN of CPython for IEEE doubles.
+    if ndigits > 323 {
+        return x;
+    }
+    if ndigits < -308 {
+        return 0.0 * x;
+    }
+    if ndigits < 0 {
+        // Rounding to tens, hundreds...: left to the interpreter.
+        unsafe { (*env).err_code = ErrCode::Deopt as i64 };
+        return 0.0;
+    }
+    let r = format!("{:.*}", ndigits as usize, x).parse::<f64>().unwrap_or(x);
+    if r.is_infinite() {
+        unsafe { (*env).err_code = ErrCode::RoundOverflow as i64 };
+        return 0.0;
+    }
+    r
+}
+
 /// Exact comparison of a Python int with a Python float, as CPython's `float_richcompare`:
 /// returns -1, 0, 1 for `i <, ==, > f`, and 2 when `f` is NaN.
 pub extern "C" fn heron_cmp_int_float(i: i64, f: f64) -> i64 {
@@ -409,6 +444,7 @@ pub fn symbols() -> Vec<(&'static str, *const u8)> {
         ("heron_float_pow", heron_float_pow as *const u8),
         ("heron_cmp_int_float", heron_cmp_int_float as *const u8),
         ("heron_print", print::heron_print as *const u8),
+        ("heron_round_ndigits", heron_round_ndigits as *const u8),
     ]
 }
 
@@ -435,6 +471,16 @@ mod tests {
         assert_eq!(heron_cmp_int_float(-3, -3.5), 1);
         assert_eq!(heron_cmp_int_float(i64::MAX, 9.223372036854775807e18), -1);
         assert_eq!(heron_cmp_int_float(1, f64::NAN), 2);
+    }
+
+    #[test]
+    fn round_ndigits_matches_python() {
+        // Expected values from CPython 3.11: round(x, n).
+        let mut env = Env::default();
+        for (x, n, want) in [(0.25, 1, 0.2), (0.35, 1, 0.3), (2.675, 2, 2.67), (0.125, 2, 0.12), (-0.5, 0, -0.0)] {
+            let got = heron_round_ndigits(x, n, &mut env);
+            assert_eq!(got.to_bits(), f64::to_bits(want), "round({x}, {n})");
+        }
     }
 
     #[test]

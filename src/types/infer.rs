@@ -566,7 +566,14 @@ impl<'a> Infer<'a> {
                 let tb = self.expr(b)?;
                 let (Some(ta), Some(tb)) = (ta, tb) else { return Ok(None) };
                 let op = *op;
-                Some(self.over_members(&[(a, &ta), (b, &tb)], line, &|ts| binop_type(op, &ts[0], &ts[1], line))?)
+                let r = self.over_members(&[(a, &ta), (b, &tb)], line, &|ts| binop_type(op, &ts[0], &ts[1], line))?;
+                // `int ** -k` with a constant negative exponent is a float (CPython's long_pow
+                // hands it to float_pow).
+                if op == BinOp::Pow && r == Type::Int && is_negative_const(b) {
+                    Some(Type::Float)
+                } else {
+                    Some(r)
+                }
             }
             ExprKind::Unary(op, a) => {
                 let Some(ta) = self.expr(a)? else { return Ok(None) };
@@ -882,6 +889,15 @@ impl<'a> Infer<'a> {
             GlobalValue::Math | GlobalValue::Numpy => cerr("a module is not callable", line),
             GlobalValue::Unsupported(why) => cerr(why, line),
         }
+    }
+}
+
+/// A negative integer constant (`-3` parses as a unary minus on 3).
+pub fn is_negative_const(e: &Expr) -> bool {
+    match &e.kind {
+        ExprKind::Const(Const::Int(k)) => *k < 0,
+        ExprKind::Unary(UnaryOp::Neg, inner) => matches!(inner.kind, ExprKind::Const(Const::Int(k)) if k > 0),
+        _ => false,
     }
 }
 
