@@ -198,6 +198,9 @@ pub fn compile(f: &Function, typed: &Typed, info: FuncInfo, callees: Vec<Arc<Com
     ctx.func.signature = entry_sig;
     let ret_reprs = ret_reprs(&ret_type, ret_union);
     let by_ptr = ret_by_pointer(&ret_type, ret_union);
+    if ret_reprs.len() > runtime::dispatch::MAX_RET_SLOTS {
+        return Err(CompileError::new(format!("returning a {ret_type} (more than {} values) is not supported", runtime::dispatch::MAX_RET_SLOTS), f.span.line));
+    }
     {
         let mut b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
         let blk = b.create_block();

@@ -9,6 +9,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, RwLock};
+use std::mem::MaybeUninit;
 use std::time::Instant;
 
 use numpy::{PyUntypedArray, PyUntypedArrayMethods};
@@ -22,7 +23,7 @@ use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyModule, PyTuple, PyT
 use super::print::{box_scalar, unmerge, PENDING};
 use super::{Env, ErrCode, FuncInfo};
 use crate::builtins::{self, Builtin};
-use crate::codegen::{self, repr, CompiledUnit};
+use crate::codegen::{self, CompiledUnit};
 use crate::frontend::{self, CResult, CompileError};
 use crate::ir::{self, Const, Function, StmtKind};
 use crate::types::infer::{self, CalleeInfo, GlobalValue, Resolver};
@@ -32,6 +33,8 @@ use crate::types::{ArrayType, DType, Layout, Type};
 const MAX_ARGS: usize = 8;
 /// Slots for the flattened arguments (an array of ndim <= 4 takes 9).
 const MAX_SLOTS: usize = 8 * 9;
+/// Slots for a flattened result (codegen refuses larger results).
+pub const MAX_RET_SLOTS: usize = 16;
 
 /// The type of one argument value, as specialization sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,7 +102,6 @@ pub struct Dispatcher {
     compiling: Mutex<Vec<Vec<ArgKind>>>,
     compiled: Condvar,
     failures: Mutex<Vec<Failure>>,
-    calls: AtomicU64,
     native_calls: AtomicU64,
     fallback_calls: AtomicU64,
     deopts: AtomicU64,
@@ -169,41 +171,31 @@ fn arg_kind(py: Python<'_>, obj: &Bound<'_, PyAny>) -> Option<ArgKind> {
 }
 
 /// Write one argument's flattened value into `slots` at `*k`.
-fn marshal(obj: &Bound<'_, PyAny>, kind: ArgKind, slots: &mut [u64], k: &mut usize) -> PyResult<()> {
+fn marshal(obj: &Bound<'_, PyAny>, kind: ArgKind, slots: &mut [MaybeUninit<u64>], k: &mut usize) -> PyResult<()> {
+    let mut put = |v: u64| {
+        slots[*k].write(v);
+        *k += 1;
+    };
     match kind {
-        ArgKind::Bool => {
-            slots[*k] = obj.is_truthy()? as u64;
-            *k += 1;
-        }
-        ArgKind::Int => {
-            slots[*k] = obj.extract::<i64>()? as u64;
-            *k += 1;
-        }
-        ArgKind::Float => {
-            slots[*k] = obj.extract::<f64>()?.to_bits();
-            *k += 1;
-        }
-        ArgKind::Np(d) => {
-            slots[*k] = match d {
-                DType::Bool => obj.is_truthy()? as u64,
-                DType::F64 => obj.extract::<f64>()?.to_bits(),
-                DType::F32 => (obj.extract::<f64>()? as f32).to_bits() as u64,
-                DType::U64 => obj.extract::<u64>()?,
-                _ => obj.extract::<i64>()? as u64,
-            };
-            *k += 1;
-        }
-        ArgKind::Array(at) => {
+        ArgKind::Bool => put(obj.is_truthy()? as u64),
+        ArgKind::Int => put(obj.extract::<i64>()? as u64),
+        ArgKind::Float => put(obj.extract::<f64>()?.to_bits()),
+        ArgKind::Np(d) => put(match d {
+            DType::Bool => obj.is_truthy()? as u64,
+            DType::F64 => obj.extract::<f64>()?.to_bits(),
+            DType::F32 => (obj.extract::<f64>()? as f32).to_bits() as u64,
+            DType::U64 => obj.extract::<u64>()?,
+            _ => obj.extract::<i64>()? as u64,
+        }),
+        ArgKind::Array(_) => {
             let arr = obj.cast::<PyUntypedArray>().map_err(PyErr::from)?;
-            let nd = at.ndim as usize;
-            slots[*k] = unsafe { (*arr.as_array_ptr()).fields.data } as u64;
-            for (i, s) in arr.shape().iter().enumerate() {
-                slots[*k + 1 + i] = *s as u64;
+            put(unsafe { (*arr.as_array_ptr()).fields.data } as u64);
+            for s in arr.shape() {
+                put(*s as u64);
             }
-            for (i, s) in arr.strides().iter().enumerate() {
-                slots[*k + 1 + nd + i] = *s as i64 as u64;
+            for s in arr.strides() {
+                put(*s as i64 as u64);
             }
-            *k += 1 + 2 * nd;
         }
     }
     Ok(())
@@ -595,7 +587,6 @@ impl Dispatcher {
             compiling: Mutex::new(Vec::new()),
             compiled: Condvar::new(),
             failures: Mutex::new(Vec::new()),
-            calls: AtomicU64::new(0),
             native_calls: AtomicU64::new(0),
             fallback_calls: AtomicU64::new(0),
             deopts: AtomicU64::new(0),
@@ -607,7 +598,6 @@ impl Dispatcher {
 
     #[pyo3(signature = (*args, **kwargs))]
     fn __call__(&self, py: Python<'_>, args: &Bound<'_, PyTuple>, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Py<PyAny>> {
-        self.calls.fetch_add(1, Ordering::Relaxed);
         if kwargs.map(|k| !k.is_empty()).unwrap_or(false) {
             return self.fallback(py, args, kwargs);
         }
@@ -616,40 +606,41 @@ impl Dispatcher {
             self.record_arg_failure(py, args);
             return self.fallback(py, args, kwargs);
         }
+        // One pass over the arguments: classify each and write its flattened value.
         let mut kinds = [ArgKind::Bool; MAX_ARGS];
-        for (i, a) in args.iter().enumerate() {
-            match arg_kind(py, &a) {
-                Some(k) => kinds[i] = k,
-                None => {
-                    self.record_arg_failure(py, args);
-                    return self.fallback(py, args, kwargs);
-                }
-            }
+        let mut slots = [MaybeUninit::<u64>::uninit(); MAX_SLOTS];
+        let mut k = 0;
+        for i in 0..n {
+            let a = unsafe { args.get_borrowed_item_unchecked(i) };
+            let Some(kind) = arg_kind(py, &*a) else {
+                self.record_arg_failure(py, args);
+                return self.fallback(py, args, kwargs);
+            };
+            kinds[i] = kind;
+            marshal(&*a, kind, &mut slots, &mut k)?;
         }
         let kinds = &kinds[..n];
-        let spec = match self.first.get() {
-            Some(s) if s.kinds == kinds => s.clone(),
-            _ => self.specialize(py, kinds),
+        let other;
+        let spec: &Spec = match self.first.get() {
+            Some(s) if s.kinds == kinds => s,
+            _ => {
+                other = self.specialize(py, kinds);
+                &other
+            }
         };
         let unit = match &spec.unit {
-            Ok(u) => u.clone(),
+            Ok(u) => u,
             Err(_) => return self.fallback(py, args, kwargs),
         };
-        let mut slots = [0u64; MAX_SLOTS];
-        let mut k = 0;
-        for (a, kind) in args.iter().zip(kinds) {
-            marshal(&a, *kind, &mut slots, &mut k)?;
-        }
-        let mut ret = [0u64; 32];
+        let mut ret = [MaybeUninit::<u64>::uninit(); MAX_RET_SLOTS];
         let mut env = Env::default();
         let entry: extern "C" fn(*const u64, *mut u64, *mut Env) -> i64 = unsafe { std::mem::transmute(unit.entry) };
-        let timing = timing_enabled();
-        let start = if timing { Some(Instant::now()) } else { None };
+        let start = if timing_enabled() { Some(Instant::now()) } else { None };
         let status = if unit.long_running {
             let (sp, rp, ep) = (slots.as_ptr() as usize, ret.as_mut_ptr() as usize, &mut env as *mut Env as usize);
             py.detach(move || entry(sp as *const u64, rp as *mut u64, ep as *mut Env))
         } else {
-            entry(slots.as_ptr(), ret.as_mut_ptr(), &mut env)
+            entry(slots.as_ptr() as *const u64, ret.as_mut_ptr() as *mut u64, &mut env)
         };
         if let Some(s) = start {
             self.native_ns.fetch_add(s.elapsed().as_nanos() as u64, Ordering::Relaxed);
@@ -658,23 +649,29 @@ impl Dispatcher {
         if status != 0 {
             return self.native_error(py, &env, args, kwargs);
         }
-        let rt = &unit.ret_type;
+        // Safety: the entry trampoline wrote `ret_slots` slots.
+        let ret: &[u64] = unsafe { std::slice::from_raw_parts(ret.as_ptr() as *const u64, unit.ret_slots) };
         if unit.ret_members.len() > 1 {
             let tag = ret[unit.ret_slots - 1] as u8 as usize;
             let member = &unit.ret_members[tag.min(unit.ret_members.len() - 1)];
             let raw = unmerge(&unit.ret_members, member, ret[0]);
             return Ok(box_scalar(py, member, raw)?.unbind());
         }
-        let _ = repr(rt);
         let mut k = 0;
-        Ok(box_value(py, rt, &ret, &mut k)?.unbind())
+        Ok(box_value(py, &unit.ret_type, ret, &mut k)?.unbind())
     }
 
     /// Statistics for the report: calls, native calls, fallbacks, signatures, compile and
     /// native time (seconds), and why specializations failed.
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
-        d.set_item("calls", self.calls.load(Ordering::Relaxed))?;
+        // Every call either ran natively or fell back; a deoptimized call did both.
+        let (native, fallback, deopts) = (
+            self.native_calls.load(Ordering::Relaxed),
+            self.fallback_calls.load(Ordering::Relaxed),
+            self.deopts.load(Ordering::Relaxed),
+        );
+        d.set_item("calls", native + fallback - deopts)?;
         d.set_item("native_calls", self.native_calls.load(Ordering::Relaxed))?;
         d.set_item("fallback_calls", self.fallback_calls.load(Ordering::Relaxed))?;
         d.set_item("deopts", self.deopts.load(Ordering::Relaxed))?;
