@@ -420,24 +420,21 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         let h = self.b.ins().fadd(p, big_l);
         let hp = self.b.ins().fsub(h, p);
         let l = self.b.ins().fsub(big_l, hp);
-        // Fast-path conditions on h: normal exponent in [100, 1900], mantissa not zero,
-        // |l| < 15/32 ulp(h).
-        let bits = self.b.ins().bitcast(types::I64, MemFlagsData::new(), h);
-        let expo = self.b.ins().ushr_imm_u(bits, 52);
-        let expo = self.b.ins().band_imm_s(expo, 0x7ff);
-        let lo_ok = self.b.ins().icmp_imm_s(IntCC::UnsignedGreaterThanOrEqual, expo, 100);
-        let hi_ok = self.b.ins().icmp_imm_s(IntCC::UnsignedLessThanOrEqual, expo, 1900);
-        let mant = self.b.ins().band_imm_s(bits, 0x000f_ffff_ffff_ffff);
-        let mant_ok = self.b.ins().icmp_imm_s(IntCC::NotEqual, mant, 0);
-        let expbits = self.b.ins().band_imm_s(bits, 0x7ff0_0000_0000_0000);
-        let ulp_bits = self.b.ins().iadd_imm_s(expbits, -(52i64 << 52));
-        let ulp = self.b.ins().bitcast(types::F64, MemFlagsData::new(), ulp_bits);
-        let k = self.b.ins().f64const(15.0 / 32.0);
-        let thr = self.b.ins().fmul(ulp, k);
-        let al = self.b.ins().fabs(l);
-        let l_ok = self.b.ins().fcmp(FloatCC::LessThan, al, thr);
+        // Fast-path conditions: 2**-900 < |h| < 2**900 (no overflow, no underflow anywhere in
+        // the chain, so every `fma` error term is exact; NaN fails both), and h is the rounding
+        // of p + L by a margin: adding l scaled by 16/15 still rounds to h, i.e.
+        // |l| <= 15/32 of the half-ulp on l's side of h (this also covers h a power of two,
+        // where the ulp below is half the ulp above).
+        let ah = self.b.ins().fabs(h);
+        let big = self.b.ins().f64const(f64::from_bits(0x7830_0000_0000_0000)); // 2**900
+        let tiny = self.b.ins().f64const(f64::from_bits(0x07b0_0000_0000_0000)); // 2**-900
+        let lo_ok = self.b.ins().fcmp(FloatCC::GreaterThan, ah, tiny);
+        let hi_ok = self.b.ins().fcmp(FloatCC::LessThan, ah, big);
+        let k = self.b.ins().f64const(16.0 / 15.0);
+        let lk = self.b.ins().fmul(l, k);
+        let moved = self.b.ins().fadd(h, lk);
+        let l_ok = self.b.ins().fcmp(FloatCC::Equal, moved, h);
         let ok = self.b.ins().band(lo_ok, hi_ok);
-        let ok = self.b.ins().band(ok, mant_ok);
         let ok = self.b.ins().band(ok, l_ok);
         let slow = self.b.create_block();
         let join = self.b.create_block();
