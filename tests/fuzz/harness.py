@@ -1,0 +1,269 @@
+"""Run one generated module under CPython and under Heron, and compare everything.
+
+``check(source)`` writes the module to a file (Heron reads the source back through
+``linecache``), imports it twice under two fresh names, and calls ``f(*args)`` for every
+argument tuple of ``make_args()`` (each side builds its own arguments, so arrays are private):
+
+- the CPython copy runs unchanged;
+- in the Heron copy every top-level function (but ``make_args`` and ``_`` helpers) is replaced
+  by a ``heron._native.Dispatcher`` before the first call, so calls between functions go
+  through dispatchers too.
+
+Compared: the return value (type and ``repr``; floats bit for bit, NumPy scalars by their bytes;
+ints by ``hex``), the exception type and message, and every array argument afterwards (its bytes,
+and its base's bytes for a view). One permitted difference (DESIGN.md): after a compiled call has
+written to an array, an integer overflow raises ``OverflowError`` ("... cannot be re-run by the
+interpreter") instead of continuing with a big int.
+
+The result is a dict: ``status`` is ``"ok"``, ``"mismatch"``, ``"allowed"`` (the permitted
+difference) or ``"skip"`` (the CPython run timed out or could not build its arguments), plus
+``native`` (the entry function ran native code at least once), ``deopts``, ``failures`` (the
+compile-refusal reasons of every dispatcher), and for a mismatch ``key`` (a short description of
+the kind of difference, kept while reducing) and ``detail`` (both outcomes).
+"""
+import gc
+import importlib.util
+import itertools
+import linecache
+import os
+import signal
+import struct
+import sys
+import tempfile
+import warnings
+
+import numpy as np
+
+DEOPT_AFTER_EFFECTS = "cannot be re-run by the interpreter"
+
+_counter = itertools.count()
+_tmpdir = None
+
+
+class FuzzTimeout(BaseException):
+    """Raised by the alarm when a call runs too long."""
+
+
+def _alarm(signum, frame):
+    raise FuzzTimeout()
+
+
+def _tmp():
+    global _tmpdir
+    if _tmpdir is None:
+        _tmpdir = tempfile.mkdtemp(prefix="heron-fuzz-")
+    return _tmpdir
+
+
+def type_label(v):
+    t = type(v)
+    if t.__module__ == "builtins":
+        return t.__qualname__
+    return f"{t.__module__}.{t.__qualname__}"
+
+
+def fingerprint(v):
+    """A comparable, JSON-able description of a value: type and exact contents."""
+    if isinstance(v, tuple):
+        return ["tuple", [fingerprint(x) for x in v]]
+    if isinstance(v, np.ndarray):
+        return ["ndarray", v.dtype.str, list(v.shape), v.tobytes().hex()]
+    label = type_label(v)
+    if isinstance(v, float):  # float and numpy.float64
+        return [label, repr(v), struct.pack("<d", v).hex()]
+    if isinstance(v, np.generic):
+        return [label, repr(v), v.tobytes().hex()]
+    if isinstance(v, int):  # int and bool
+        return [label, hex(v)]
+    try:
+        r = repr(v)
+    except Exception as exc:  # noqa: BLE001
+        r = f"<repr failed: {exc!r}>"
+    return [label, r[:300]]
+
+
+def describe(fp):
+    """Human-readable text of a fingerprint (for reports)."""
+    kind = fp[0]
+    if kind == "tuple":
+        return "(" + ", ".join(describe(x) for x in fp[1]) + ("," if len(fp[1]) == 1 else "") + ")"
+    if kind == "ndarray":
+        dt = np.dtype(fp[1])
+        arr = np.frombuffer(bytes.fromhex(fp[3]), dtype=dt).reshape(fp[2])
+        return f"array({np.array2string(arr, separator=', ', floatmode='unique')}, dtype={dt})"
+    if kind in ("int", "bool"):
+        v = int(fp[1], 16)
+        if kind == "bool":
+            return repr(bool(v))
+        return repr(v) if abs(v) < 10**60 else f"<int of {v.bit_length()} bits>"
+    if kind == "float":
+        return fp[1]
+    return fp[1] if fp[1].startswith(kind.split(".")[-1]) or fp[0].startswith("numpy") else f"{kind}({fp[1]})"
+
+
+def describe_outcome(o):
+    if o is None:
+        return "nothing"
+    res = o["result"]
+    if res[0] == "value":
+        text = f"returns {describe(res[1])}  [{fp_type(res[1])}]"
+    else:
+        text = f"raises {res[1]}: {res[2]}"
+    return text
+
+
+def fp_type(fp):
+    if fp[0] == "tuple":
+        return "tuple(" + ", ".join(fp_type(x) for x in fp[1]) + ")"
+    return fp[0]
+
+
+def _array_fps(args):
+    out = []
+    for a in args:
+        if isinstance(a, np.ndarray):
+            item = fingerprint(a)
+            if isinstance(a.base, np.ndarray):
+                item = item + [fingerprint(a.base)]
+            out.append(item)
+    return out
+
+
+def call_outcome(fn, args, timeout):
+    """Call fn(*args) under an alarm; returns {"result", "arrays"} or raises FuzzTimeout."""
+    old = signal.signal(signal.SIGALRM, _alarm)
+    signal.setitimer(signal.ITIMER_REAL, timeout)
+    try:
+        try:
+            result = ["value", fingerprint(fn(*args))]
+        except FuzzTimeout:
+            raise
+        except RecursionError as exc:
+            result = ["raise", "RecursionError", str(exc)[:200]]
+        except (Exception, BaseException) as exc:  # noqa: BLE001  (PanicException too)
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                raise
+            result = ["raise", type(exc).__name__, str(exc)]
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    return {"result": result, "arrays": _array_fps(args)}
+
+
+def _load(path, name):
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def compiled_names(mod):
+    return [k for k, v in vars(mod).items()
+            if callable(v) and getattr(v, "__module__", None) == mod.__name__
+            and hasattr(v, "__code__") and k != "make_args" and not k.startswith("_")]
+
+
+def _summary(o):
+    r = o["result"]
+    return fp_type(r[1]) if r[0] == "value" else r[1]
+
+
+def compare(cp_outs, hr_outs):
+    """None when equal, else (key, index of the first differing call)."""
+    for k, (a, b) in enumerate(zip(cp_outs, hr_outs)):
+        if a["result"] != b["result"]:
+            return ["result", _summary(a), _summary(b)], k
+        if a["arrays"] != b["arrays"]:
+            return ["arrays", _summary(a), _summary(b)], k
+    return None
+
+
+def _quiet():
+    warnings.simplefilter("ignore")
+    np.seterr(all="ignore")
+
+
+def check(source, entry="f", cp_timeout=2.0, hr_timeout=None, progress=None):
+    """Run ``source`` under CPython and Heron; see the module docstring for the result."""
+    from heron._native import Dispatcher
+
+    _quiet()
+    n = next(_counter)
+    path = os.path.join(_tmp(), f"fz_{os.getpid()}_{n}.py")
+    with open(path, "w") as fh:
+        fh.write(source)
+    names = []
+    out = {"status": "ok", "native": False, "deopts": 0, "failures": []}
+    try:
+        # ---- CPython
+        name = f"_fz_cp_{os.getpid()}_{n}"
+        names.append(name)
+        try:
+            cp = _load(path, name)
+            cp_args = cp.make_args()
+        except Exception as exc:  # noqa: BLE001
+            return {"status": "skip", "why": f"module or arguments fail: {type(exc).__name__}: {exc}"}
+        cp_outs = []
+        import time
+        t0 = time.perf_counter()
+        try:
+            for args in cp_args:
+                cp_outs.append(call_outcome(getattr(cp, entry), args, cp_timeout))
+        except FuzzTimeout:
+            return {"status": "skip", "why": "CPython run timed out"}
+        except MemoryError:
+            return {"status": "skip", "why": "CPython run out of memory"}
+        cp_time = time.perf_counter() - t0
+        # ---- Heron
+        if progress:
+            progress("heron")
+        name = f"_fz_hr_{os.getpid()}_{n}"
+        names.append(name)
+        hr = _load(path, name)
+        dispatchers = {}
+        for fname in compiled_names(hr):
+            dispatchers[fname] = Dispatcher(getattr(hr, fname))
+        for fname, d in dispatchers.items():
+            setattr(hr, fname, d)
+        hr_args = hr.make_args()
+        hr_outs = []
+        try:
+            for args in hr_args:
+                hr_outs.append(call_outcome(getattr(hr, entry), args, hr_timeout or max(5.0, 20 * cp_time)))
+        except FuzzTimeout:
+            out.update(status="mismatch", key=["timeout", "", ""], detail={"cpython": cp_outs, "heron": hr_outs})
+            return out
+        # ---- stats
+        fails = []
+        for fname, d in dispatchers.items():
+            st = d.stats()
+            if fname == entry:
+                out["native"] = st["native_calls"] > st["deopts"]
+                out["native_calls"] = st["native_calls"]
+                out["deopts"] = st["deopts"]
+                out["calls"] = st["calls"]
+            for fl in st["failures"]:
+                fails.append({"function": fname, "reason": fl["reason"], "line": fl["line"],
+                              "signature": fl["signature"]})
+        out["failures"] = fails
+        diff = compare(cp_outs, hr_outs)
+        if diff is not None:
+            key, k = diff
+            hres = hr_outs[k]["result"]
+            if hres[0] == "raise" and hres[1] == "OverflowError" and DEOPT_AFTER_EFFECTS in hres[2]:
+                out["status"] = "allowed"
+            else:
+                out.update(status="mismatch", key=key, call=k,
+                           detail={"cpython": cp_outs[k], "heron": hr_outs[k]})
+        return out
+    finally:
+        for name in names:
+            sys.modules.pop(name, None)
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+        linecache.checkcache()
+        if n % 50 == 49:
+            gc.collect()
