@@ -86,7 +86,7 @@ def heron_records(module_name):
                                "failures")} for r in recs]
 
 
-def measure_kernel(mode, name, quick, min_reps, max_reps, budget):
+def measure_kernel(mode, name, quick, min_reps, max_reps, budget, save=None):
     out = {"mode": mode, "kernel": name}
     t0 = time.perf_counter()
     module = load_kernel(name)
@@ -106,6 +106,12 @@ def measure_kernel(mode, name, quick, min_reps, max_reps, budget):
     out["first_s"] = time.perf_counter() - t
     out["fingerprint"] = _bench.fingerprint(result)
     out["value_fingerprint"] = _bench.value_fingerprint(result)
+    if isinstance(result, tuple):
+        out["parts"] = [_bench.fingerprint(v) for v in result]
+    if save:
+        import pickle
+        with open(save, "wb") as f:
+            pickle.dump(result, f)
     del result
     times = []
     gc.collect()
@@ -204,12 +210,13 @@ def main(argv):
     p.add_argument("--min-reps", type=int, default=3)
     p.add_argument("--max-reps", type=int, default=20)
     p.add_argument("--budget", type=float, default=2.0)
+    p.add_argument("--save", default=None, help="pickle the first result to this file")
     a = p.parse_args(argv)
     if a.what == "script":
         run_script(a.mode_or_path)
         return
     if a.what == "kernel":
-        out = measure_kernel(a.mode_or_path, a.name, a.quick, a.min_reps, a.max_reps, a.budget)
+        out = measure_kernel(a.mode_or_path, a.name, a.quick, a.min_reps, a.max_reps, a.budget, a.save)
     else:
         out = measure_callcost(a.mode_or_path, a.quick)
     out["python"] = sys.version.split()[0]

@@ -42,6 +42,13 @@ MODES = ("cpython", "heron", "numba")
 
 # The .pth that the wheel installs; the start-up measurement processes site-packages without it.
 PTH_NAME = "heron_hook.pth"
+
+# Known causes of Numba's differences, checked by hand.
+NUMBA_WHY = {
+    "poly": (" (Numba computes `x**5` as x2=x*x, x4=x2*x2, x4*x instead of calling libm `pow` as "
+             "CPython does: many elements differ in the last bits, and the loop becomes "
+             "pure multiplications, which is why it is so much faster)"),
+}
 _SITE_CODE = (
     "import site\n"
     "_add = site.addpackage\n"
@@ -117,6 +124,7 @@ def merge_rounds(ms):
     if len(good) < len(ms) or not good:
         return next(m for m in ms if not ok(m))
     best = dict(min(good, key=lambda m: m["steady_s"]))
+    best["saved"] = good[0].get("saved")
     best["first_s"] = min(m["first_s"] for m in good)
     best["rounds"] = len(good)
     for m in good:
@@ -138,8 +146,13 @@ def measure_kernel(name, cfg, log):
                 continue
             py = cfg.numba_python if mode == "numba" else cfg.python
             log(f"  {name}: {mode} (round {rnd + 1}) ...")
-            runs.setdefault(mode, []).append(run_tagged([py, WORKER, "kernel", mode, name] + wargs,
-                                                        env_for(mode, cfg.quick), cfg.timeout))
+            save = os.path.join(cfg.tmp, f"{name}.{mode}.pickle")
+            extra = [] if rnd else ["--save", save]
+            m = run_tagged([py, WORKER, "kernel", mode, name] + wargs + extra,
+                           env_for(mode, cfg.quick), cfg.timeout)
+            if not rnd and os.path.exists(save):
+                m["saved"] = save
+            runs.setdefault(mode, []).append(m)
     for mode, ms in runs.items():
         res[mode] = merge_rounds(ms)
     path = os.path.join(KERNELS, name + ".py")
@@ -158,6 +171,16 @@ def measure_kernel(name, cfg, log):
                 walls[mode].append(wall)
     res["script"] = {m: {"wall_s": min(w) if w else None, "walls_s": w,
                          "printed": printed[m][1]} for m, w in walls.items()}
+    # Once more under Heron with its JSON report: did the __main__ path compile the same?
+    report = os.path.join(cfg.tmp, f"{name}.report.json")
+    env = env_for("heron", cfg.quick)
+    env["HERON_REPORT"] = report
+    time_script(cmds["heron"], env, cfg.timeout)
+    try:
+        with open(report, encoding="utf-8") as f:
+            res["script_report"] = json.load(f)
+    except (OSError, ValueError) as exc:
+        res["script_report"] = {"error": f"no report from HERON_REPORT={report} ({exc})"}
     return res
 
 
@@ -274,6 +297,61 @@ def heron_status(h):
     return status, reasons
 
 
+def _load(path):
+    import pickle
+    try:
+        with open(path, "rb") as f:
+            return pickle.load(f)
+    except Exception:  # the harness's interpreter may lack numpy: fall back to fingerprints
+        return None
+
+
+def _array_diff(x, y):
+    """Where two arrays differ (both NumPy arrays of the same shape), or None."""
+    np = sys.modules.get("numpy")
+    if np is None or not (isinstance(x, np.ndarray) and isinstance(y, np.ndarray)):
+        return None
+    if x.shape != y.shape or x.dtype != y.dtype:
+        return f"{x.dtype}{x.shape} vs {y.dtype}{y.shape}"
+    xb = x.view(np.uint8).reshape(x.shape + (-1,)) if x.dtype.kind == "f" else x
+    yb = y.view(np.uint8).reshape(y.shape + (-1,)) if y.dtype.kind == "f" else y
+    bad = np.argwhere((xb != yb).reshape(x.shape + (-1,)).any(axis=-1)) if x.dtype.kind == "f" \
+        else np.argwhere(x != y)
+    if not len(bad):
+        return "same values"
+    i = tuple(int(k) for k in bad[0])
+    text = f"{len(bad)} of {x.size} elements differ, first at {list(i)}: {x[i]!r} vs {y[i]!r}"
+    if x.dtype.kind == "f":
+        with np.errstate(all="ignore"):
+            text += f"; max |difference| {float(np.nanmax(np.abs(x - y))):.3g}"
+    return text
+
+
+def describe_diff(m, ref, limit=160):
+    """What differs between two results: the differing elements of tuples, else both values;
+    arrays as how many elements differ and the first one (when both results were saved)."""
+    xs, ys = (_load(m["saved"]), _load(ref["saved"])) if m.get("saved") and ref.get("saved") \
+        else (None, None)
+    if xs is not None and ys is not None:
+        pairs = list(zip(xs, ys)) if isinstance(xs, tuple) and isinstance(ys, tuple) \
+            and len(xs) == len(ys) else [(xs, ys)]
+        out = []
+        for i, (x, y) in enumerate(pairs):
+            d = _array_diff(x, y)
+            if d is None and repr(x) != repr(y):
+                d = f"{repr(x)[:limit]} vs {repr(y)[:limit]}"
+            if d and d != "same values":
+                out.append((f"element {i}: " if len(pairs) > 1 else "") + d)
+        if out:
+            return "; ".join(out)
+    a, b = m.get("parts"), ref.get("parts")
+    if a and b and len(a) == len(b):
+        diffs = [f"element {i}: {x[:limit]} vs {y[:limit]}" for i, (x, y) in enumerate(zip(a, b))
+                 if x != y]
+        return "; ".join(diffs)
+    return f"{m['fingerprint'][:limit]} vs {ref['fingerprint'][:limit]}"
+
+
 def analyse(results):
     problems = []      # loud: Heron gives another result, or a measurement failed
     notes = []         # Numba's own differences and failures
@@ -292,8 +370,8 @@ def analyse(results):
             if h["fingerprint"] != c["fingerprint"]:
                 kind = "type only" if h["value_fingerprint"] == c["value_fingerprint"] else "value"
                 check.append(f"**HERON MISMATCH ({kind})**")
-                problems.append(f"{name}: Heron's result differs from CPython's ({kind}): "
-                                f"Heron {h['fingerprint'][:200]} vs CPython {c['fingerprint'][:200]}")
+                problems.append(f"{name}: Heron's result differs from CPython's ({kind}), Heron vs "
+                                f"CPython: {describe_diff(h, c, 300)}")
             if h["last_fingerprint"] != h["fingerprint"]:
                 check.append("**HERON NOT REPEATABLE**")
                 problems.append(f"{name}: Heron's result changed between calls: "
@@ -305,12 +383,12 @@ def analyse(results):
             elif ok(c) and n["fingerprint"] != c["fingerprint"]:
                 if n["value_fingerprint"] == c["value_fingerprint"]:
                     check.append("Numba: same value, other type")
-                    notes.append(f"{name}: Numba returns the same values with other types "
-                                 f"({n['fingerprint'][:100]} vs CPython {c['fingerprint'][:100]})")
+                    notes.append(f"{name}: Numba returns the same values with other types, Numba "
+                                 f"vs CPython: {describe_diff(n, c)}")
                 else:
                     check.append("**NUMBA MISMATCH**")
-                    notes.append(f"{name}: Numba's result differs from CPython's: "
-                                 f"{n['fingerprint'][:160]} vs {c['fingerprint'][:160]}")
+                    notes.append(f"{name}: Numba's result differs from CPython's, Numba vs CPython: "
+                                 f"{describe_diff(n, c)}" + NUMBA_WHY.get(name, ""))
         for mode, s in res.get("script", {}).items():
             worker = res.get(mode)
             if s["wall_s"] is None:
@@ -321,6 +399,16 @@ def analyse(results):
                 (problems if mode == "heron" else notes).append(
                     f"{name}: the whole program under {mode} printed {s['printed'][:120]}, "
                     f"the measured run returned {worker['fingerprint'][:120]}")
+        rep = res.get("script_report")
+        if isinstance(rep, dict):
+            problems.append(f"{name}: `python kernels/{name}.py`: {rep['error']}")
+        elif rep is not None and res["heron_status"] == "native":
+            for rec in rep:
+                if rec.get("status") != "replaced" or rec.get("fallback_calls"):
+                    check.append("**__main__ not native**")
+                    problems.append(f"{name}: as the script itself (`python kernels/{name}.py`, the "
+                                    f"__main__ path) Heron ran {rec.get('qualname')} as Python: "
+                                    f"{rec.get('reason') or rec.get('failures')}")
         if not check and ok(c) and ok(h):
             check.append("identical" if n is None or ok(n) else "identical (Heron, CPython)")
         res["check"] = ", ".join(check) or "—"
@@ -401,8 +489,9 @@ def render(cfg, meta, results, callcost, startup, problems, notes):
         f" --kernels {cfg.kernels}" if cfg.kernels else "")
     out.append(f"Measured {meta['date']} with `{command}` on {meta['cpu']} "
                f"({os.cpu_count()} cores, a shared and noisy machine). Python {meta['python']}, "
-               f"NumPy {meta['numpy']}, Numba {meta['numba'] or 'not installed'}; Heron from "
-               f"commit {meta['git']}. {'Quick run: small problem sizes. ' if cfg.quick else ''}"
+               f"NumPy {meta['numpy']}, Numba {meta['numba'] or 'not installed'}; Heron's native "
+               f"extension installed {meta['built']}, work tree at commit "
+               f"{meta['git']}. {'Quick run: small problem sizes. ' if cfg.quick else ''}"
                f"Load average (1 min) {meta['load_start']} at the start, {meta['load_end']} at the end. "
                f"Every number comes from fresh processes ({cfg.rounds} per kernel and mode, "
                "alternating, best kept); ratios compare runs of this invocation.")
@@ -579,13 +668,15 @@ def metadata(cfg):
         meta["git"] = f"`{sha}`" + (" (with uncommitted changes in src/ or python/)" if dirty else "")
     except OSError:
         meta["git"] = "?"
-    info, err = probe(cfg.python, "import sys, numpy, heron, heron._native; "
-                      "print(sys.version.split()[0], numpy.__version__)", env_for("heron", False))
+    info, err = probe(cfg.python, "import os, sys, time, numpy, heron, heron._native as n; "
+                      "print(sys.version.split()[0], numpy.__version__, time.strftime("
+                      "'%Y-%m-%dT%H:%M', time.localtime(os.path.getmtime(n.__file__))))",
+                      env_for("heron", False))
     if err:
         sys.exit(f"run.py: Heron is not importable in {cfg.python}: {err}\n"
                  "build and install the wheel first (see benches/README.md)")
-    meta["python"], meta["numpy"] = info.split()
-    meta["numba"] = None
+    meta["python"], meta["numpy"], meta["built"] = info.split()
+    meta["numba"] = "not used (--no-numba)" if cfg.no_numba else None
     if cfg.numba_python:
         v, err = probe(cfg.numba_python, "import numba; print(numba.__version__)", env_for("numba", False))
         if err:
@@ -634,6 +725,13 @@ def main(argv=None):
         print(msg, file=sys.stderr, flush=True)
 
     t0 = time.perf_counter()
+    import tempfile
+    tmp = tempfile.TemporaryDirectory(prefix="heron-bench-")
+    cfg.tmp = tmp.name
+    try:
+        import numpy  # noqa: F401 - only to describe differing arrays, when available
+    except ImportError:
+        pass
     meta = metadata(cfg)
     meta["load_start"] = loadavg()
     log(f"run.py: {len(names)} kernels, python {cfg.python}, numba {cfg.numba_python or 'off'}")
