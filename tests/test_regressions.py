@@ -75,3 +75,73 @@ import math
 def f(a):
     return math.floor(a[0])
 """, np.array([2**53 + 1], dtype=np.int64))
+
+
+@pytest.mark.xfail(strict=True, reason="math.trunc of a numpy.int64 raises TypeError in CPython "
+                                       "(no __trunc__); Heron returns the int")
+def test_math_trunc_of_int64_raises_type_error(tmp_path):
+    # CPython: TypeError: type numpy.int64 doesn't define __trunc__ method
+    same(tmp_path, """
+import math
+def f(a):
+    return math.trunc(a[0])
+""", np.array([7, 2], dtype=np.int64))
+
+
+@pytest.mark.xfail(strict=True, reason="math.trunc of a numpy.float32 raises TypeError in CPython "
+                                       "(only float64 subclasses float); Heron returns the int")
+def test_math_trunc_of_float32_raises_type_error(tmp_path):
+    # CPython: TypeError: type numpy.float32 doesn't define __trunc__ method
+    same(tmp_path, """
+import math
+def f(a):
+    return math.trunc(a[0])
+""", np.array([2.5], dtype=np.float32))
+
+
+@pytest.mark.xfail(strict=True, reason="int32 array element op= a Python int out of int32 range "
+                                       "must raise OverflowError (NEP 50); Heron stores a value")
+def test_int32_array_augmented_store_out_of_range_python_int(tmp_path):
+    # CPython: OverflowError: Python integer 4611686018427387904 out of bounds for int32
+    same(tmp_path, """
+def f(a):
+    a[0, 0] *= 4611686018427387904
+    return a[0, 0]
+""", np.zeros((1, 1), dtype=np.int32))
+
+
+@pytest.mark.xfail(strict=True, reason="np.int32 // a Python int out of int32 range must raise "
+                                       "OverflowError (NEP 50)")
+def test_int32_scalar_floordiv_out_of_range_python_int(tmp_path):
+    same(tmp_path, """
+def f(a, n):
+    return a[0] // n
+""", np.array([-1], dtype=np.int32), 2**62)
+
+
+# NumPy sends a mixed-type power (np.int64 ** float, float ** np.int32, ...) through the
+# np.power ufunc, whose float64 loop is NumPy's own SIMD code on CPUs with AVX-512 (not libm's
+# pow, which np.float64 ** float and CPython's float ** float use); the last bit can differ.
+_UFUNC_POW_DIFFERS = float(np.power(np.float64(7.0), 1.5)) != math.pow(7.0, 1.5)
+
+
+@pytest.mark.skipif(not _UFUNC_POW_DIFFERS, reason="NumPy's power loop is libm's pow on this CPU")
+@pytest.mark.xfail(strict=True, reason="a mixed-type ** of NumPy scalars goes through the np.power "
+                                       "ufunc loop (SIMD on AVX-512), Heron calls libm pow")
+def test_int64_scalar_power_float_uses_numpy_power_loop(tmp_path):
+    # CPython: np.float64(18.520259177452132); Heron: np.float64(18.520259177452136) (libm)
+    same(tmp_path, """
+def f(a, y):
+    return a[0] ** y
+""", np.array([7], dtype=np.int64), 1.5)
+
+
+@pytest.mark.skipif(not _UFUNC_POW_DIFFERS, reason="NumPy's power loop is libm's pow on this CPU")
+@pytest.mark.xfail(strict=True, reason="float ** np.int32 goes through the np.power ufunc loop "
+                                       "(SIMD on AVX-512), Heron calls libm pow")
+def test_float_power_int32_scalar_uses_numpy_power_loop(tmp_path):
+    # CPython: np.float64(7.1639295999999996e+75); Heron: np.float64(7.1639296e+75)
+    same(tmp_path, """
+def f(x, a):
+    return x ** a[0]
+""", 9.2e18, np.array([4], dtype=np.int32))

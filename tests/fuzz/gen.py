@@ -144,6 +144,31 @@ COND_FORM = ("({0} if {2} else {1})", 3, 3)
 ALL_FORMS = BINARY_FORMS + UNARY_FORMS + BOOL_FORMS + [COND_FORM]
 
 _probe_cache = {}
+_always_raises = set()   # (template, types) raising on every sample, e.g. math.trunc(np.int64)
+
+# Known bugs the generator can steer around (``avoid``), so that long runs find new ones.
+KNOWN_BUGS = {
+    "index2d-order": "a[i, j]: Heron bounds-checks i before evaluating j",
+    "floor-npint": "math.floor/ceil/trunc of a NumPy integer (CPython goes through float / raises)",
+    "npint32-pyint": "numpy.int32 op a Python int out of int32 range (CPython raises OverflowError)",
+    "ufunc-pow": "a mixed-type ** on NumPy scalars goes through np.power's SIMD loop, not libm pow",
+}
+
+
+def excluded(template, types, avoid):
+    if not avoid:
+        return False
+    if "floor-npint" in avoid and template.startswith(("math.floor", "math.ceil", "math.trunc")) \
+            and types[0] in ("np.int32", "np.int64", "np.bool"):
+        return True
+    if "floor-npint" in avoid and template.startswith("math.trunc") and types[0] == "np.float32":
+        return True
+    if "ufunc-pow" in avoid and "**" in template and any(t.startswith("np.") for t in types) \
+            and len(set(types)) > 1:
+        return True
+    if "npint32-pyint" in avoid and len(types) >= 2 and "np.int32" in types and "int" in types:
+        return True
+    return False
 
 
 def probe(template, types):
@@ -155,14 +180,18 @@ def probe(template, types):
     names = [f"_x{i}" for i in range(len(types))]
     code = compile(template.format(*names), "<probe>", "eval")
     found = set()
+    raised = 0
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
         for values in itertools.product(*(_SAMPLES[t] for t in types)):
             try:
                 r = eval(code, {"math": math, "np": np}, dict(zip(names, values)))
             except Exception:  # noqa: BLE001
+                raised += 1
                 continue
             found.add(type_name(r))
+    if not found and raised:
+        _always_raises.add(key)
     result = found.pop() if len(found) == 1 else None
     _probe_cache[key] = result
     return result
@@ -171,19 +200,25 @@ def probe(template, types):
 _table_cache = {}
 
 
-def form_table(form):
-    """{result type: [operand type tuples]} for a form."""
-    if form in _table_cache:
-        return _table_cache[form]
+def form_table(form, avoid=frozenset()):
+    """{result type: [operand type tuples]} for a form; operand types that always raise are
+    under the result type "raise"."""
+    key = (form, avoid)
+    if key in _table_cache:
+        return _table_cache[key]
     template, arity, _ = form
     table = {}
     for types in itertools.product(SCALARS, repeat=arity):
         if form is COND_FORM and types[0] != types[1]:
             continue
+        if excluded(template, types, avoid):
+            continue
         r = probe(template, types)
         if r is not None:
             table.setdefault(r, []).append(types)
-    _table_cache[form] = table
+        elif (template, types) in _always_raises:
+            table.setdefault("raise", []).append(types)
+    _table_cache[key] = table
     return table
 
 
@@ -252,9 +287,10 @@ class Scope:
 
 
 class ModuleGen(Gen):
-    def __init__(self, chooser, size=1.0):
+    def __init__(self, chooser, size=1.0, avoid=frozenset()):
         super().__init__(chooser)
         self.size = size
+        self.avoid = frozenset(avoid)
         self.funcs = []
         self.counter = itertools.count()
         self.msg = itertools.count()
@@ -296,7 +332,9 @@ class ModuleGen(Gen):
                     self.shapes.setdefault(f"g{n}.p{k}", self.shapes[src])
                     gparams.append((f"p{k}", t, src))
                 else:
-                    gparams.append((f"p{k}", self.wchoice([(4, "int"), (4, "float"), (1, "bool")]), None))
+                    np_types = sorted({DTYPE_SCALAR[t[1]] for _, t in arrays})
+                    gparams.append((f"p{k}", self.wchoice([(4, "int"), (4, "float"), (1, "bool")] +
+                                                          [(2, t) for t in np_types]), None))
             g = Func(f"g{n}", [(p, t) for p, t, _ in gparams], None)
             g.array_sources = {p: src for p, _, src in gparams if src}
             for p, src in g.array_sources.items():
@@ -359,7 +397,7 @@ class ModuleGen(Gen):
     _producible_cache = {}
 
     def producible(self, leaves, depth):
-        key = (leaves, depth)
+        key = (leaves, depth, self.avoid)
         if key in self._producible_cache:
             return self._producible_cache[key]
         if depth <= 0:
@@ -368,8 +406,8 @@ class ModuleGen(Gen):
             prev = self.producible(leaves, depth - 1)
             out = set(prev)
             for form in ALL_FORMS:
-                for r, operands in form_table(form).items():
-                    if r not in out and any(all(o in prev for o in ops) for ops in operands):
+                for r, operands in form_table(form, self.avoid).items():
+                    if r != "raise" and r not in out and any(all(o in prev for o in ops) for ops in operands):
                         out.add(r)
             out = frozenset(out)
         self._producible_cache[key] = out
@@ -405,6 +443,7 @@ class ModuleGen(Gen):
             (2, "return"), (1, "raise"), (2, "assert"), (3 if loop else 0, "break"),
             (3 if loop else 0, "continue"), (1, "retype"),
             (2 if self.callees and self.calls_left else 0, "callstmt"),
+            (3 if arrays and depth_ok else 0, "kernel"),
             (1 if any(isinstance(g.ret, tuple) for g in self.callees) and self.calls_left else 0, "unpack"),
         ])
         leaves = self.leaf_types(scope)
@@ -458,7 +497,10 @@ class ModuleGen(Gen):
         elif kind in ("store", "augstore"):
             arr, t = self.choice(arrays)
             target = f"{arr}[{self.index(scope, arr, t)}]"
-            vt = self.choice(sorted(self.producible(leaves, 1)))
+            vtypes = sorted(self.producible(leaves, 1))
+            if "npint32-pyint" in self.avoid and t[1] == "int32" and kind == "augstore":
+                vtypes = [x for x in vtypes if x != "int"]
+            vt = self.choice(vtypes)
             value = self.expr(scope, vt, self.rint(0, 2))
             if kind == "store":
                 lines.append((ind, f"{target} = {value}"))
@@ -491,6 +533,8 @@ class ModuleGen(Gen):
                 scope.vars[name] = g.ret
             else:
                 lines.append((ind, call))
+        elif kind == "kernel":
+            self.kernel(lines, scope, ind, arrays)
         elif kind == "unpack":
             g = self.choice([g for g in self.callees if isinstance(g.ret, tuple)])
             names = [self.new_var() for _ in g.ret]
@@ -509,6 +553,8 @@ class ModuleGen(Gen):
                 if op == "**" and t == "int":
                     continue
                 tmpl = "({0} %s {1})" % op
+                if excluded(tmpl, (t, ut), self.avoid):
+                    continue
                 if probe(tmpl, (t, ut)) == t:
                     options.append((w, (op, ut)))
         if not options:
@@ -522,6 +568,62 @@ class ModuleGen(Gen):
         if op == "*" and t == "int" and loop and value == name:
             return None
         return f"{name} {op}= {value}"
+
+    def kernel(self, lines, scope, ind, arrays):
+        """An accumulation over an array: ``acc = init; for i ...: acc op= a[i] ...``."""
+        arr, t = self.choice(arrays)
+        shape = self.shape_of(arr)
+        r = DTYPE_SCALAR[t[1]]
+        leaves = self.leaf_types(scope)
+        prod = sorted(self.producible(leaves, 1))
+        ops = [(o, w) for o, w in (("+", 6), ("*", 2), ("-", 2), ("/", 1), ("%", 1), ("//", 1), ("**", 0))]
+        stable = [(w, (o, acc)) for o, w in ops for acc in prod
+                  if probe("({0} %s {1})" % o, (acc, r)) == acc]
+        acc_name = self.new_var()
+        python_init = not stable or self.chance(0.15)
+        if python_init:
+            # The everyday pattern `s = 0.0; s += a[i]`: s changes type after the first step.
+            op, acc_t = self.choice(["+", "+", "*", "-"]), None
+            init = "0.0" if r in ("np.float64", "np.float32") else "0"
+        else:
+            op, acc_t = self.wchoice(stable)
+            init = self.expr(scope, acc_t, self.rint(0, 1))
+        lines.append((ind, f"{acc_name} = {init}"))
+        idx = []
+        inner = scope
+        for axis in range(t[2]):
+            i = self.new_var("i")
+            bound = f"len({arr})" if axis == 0 else f"{arr}.shape[{axis}]"
+            if self.chance(0.2):
+                lines.append((ind + axis, f"for {i} in range({bound} - 1, -1, -1):"))
+            else:
+                lines.append((ind + axis, f"for {i} in range({bound}):"))
+            inner = Scope(inner)
+            inner.vars[i] = "int"
+            inner.readonly.add(i)
+            safe = set()
+            for a2, t2 in arrays:
+                s2 = self.shape_of(a2)
+                for ax2 in range(t2[2]):
+                    if s2[ax2] >= shape[axis]:
+                        safe.add((a2, ax2))
+            inner.safe_index[i] = safe
+            idx.append(i)
+        read = f"{arr}[{', '.join(idx)}]"
+        body_ind = ind + t[2]
+        if self.chance(0.3):
+            self.block(lines, Scope(inner), body_ind, loop="for")
+        if python_init or self.chance(0.6):
+            lines.append((body_ind, f"{acc_name} {op}= {read}"))
+        else:
+            other = self.choice([o for o in prod])
+            if probe("({0} * {1})" % (), (r, other)) is not None and \
+                    probe("({0} %s ({1} * {2}))" % op, (acc_t, r, other)) == acc_t:
+                lines.append((body_ind, f"{acc_name} {op}= {read} * {self.expr(inner, other, 1)}"))
+            else:
+                lines.append((body_ind, f"{acc_name} {op}= {read}"))
+        if acc_t is not None:
+            scope.vars[acc_name] = acc_t
 
     def for_loop(self, lines, scope, ind):
         i = self.new_var("i")
@@ -602,8 +704,12 @@ class ModuleGen(Gen):
 
     def index1(self, scope, arr, axis, n):
         safe_vars = [v for v in scope.lookup_all() if (arr, axis) in scope.safe(v)]
+        simple = "index2d-order" in self.avoid and len(self.shape_of(arr)) == 2
         kind = self.wchoice([(6 if n else 0, "const"), (9 if safe_vars else 0, "loop"),
-                             (3 if n else 0, "mod"), (1, "wild"), (1, "oob")])
+                             (3 if n and not simple else 0, "mod"), (0 if simple else 1, "wild"),
+                             (0 if simple else 1, "oob"), (1 if simple and not n else 0, "zero")])
+        if kind == "zero":
+            return "0"
         if kind == "const":
             return str(self.rint(-n, n - 1))
         if kind == "loop":
@@ -666,10 +772,15 @@ class ModuleGen(Gen):
         if t in leaves:
             options.append((6, ("leaf",)))
         for form in ALL_FORMS:
-            table = form_table(form)
+            table = form_table(form, self.avoid)
             ok = [ops for ops in table.get(t, ()) if all(o in prev for o in ops)]
             if ok:
                 options.append((form[2], ("form", form, ok)))
+        if depth > 0 and self.chance(0.01):
+            for form in ALL_FORMS:
+                ok = [ops for ops in form_table(form, self.avoid).get("raise", ()) if all(o in prev for o in ops)]
+                if ok:
+                    options.append((1, ("form", form, ok)))
         if not options:
             # Cannot happen when t is producible; fall back to a conversion.
             return self.expr(scope, "int", depth) if t == "int" else self.leaf(scope, "int")
@@ -687,7 +798,7 @@ class ModuleGen(Gen):
     def operand_weight(self, t, ops):
         w = 1
         for o in ops:
-            w *= 8 if o == t else self._TYPE_WEIGHT[o]
+            w *= 8 if o == t and t != "bool" else self._TYPE_WEIGHT[o]
         return w
 
     # ---- arguments -----------------------------------------------------------------------
@@ -710,7 +821,8 @@ class ModuleGen(Gen):
         if kind == "small":
             return self.choice(INT_CONSTS_SMALL + [self.rint(-50, 50)])
         if kind == "big":
-            return self.choice(INT_CONSTS_BIG) + self.rint(-3, 3)
+            v = self.choice(INT_CONSTS_BIG) + self.rint(-3, 3)
+            return v if -2**63 <= v < 2**63 or self.chance(0.2) else v // 2
         return self.choice(INT_ARGS_HUGE)
 
     def float_value(self):
@@ -773,17 +885,18 @@ def _readonly(a):
 '''
 
 
-def generate(chooser, size=1.0):
-    """Source text of one random module (see the module docstring)."""
-    g = ModuleGen(chooser, size)
+def generate(chooser, size=1.0, avoid=frozenset()):
+    """Source text of one random module (see the module docstring). ``avoid``: names of
+    ``KNOWN_BUGS`` to steer around."""
+    g = ModuleGen(chooser, size, avoid)
     src = g.module()
     if "_readonly(" in src:
         src += READONLY_HELPER
     return src
 
 
-def generate_seed(seed, size=1.0):
-    return generate(RandomChooser(seed), size)
+def generate_seed(seed, size=1.0, avoid=frozenset()):
+    return generate(RandomChooser(seed), size, avoid)
 
 
 if __name__ == "__main__":

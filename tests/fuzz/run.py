@@ -126,6 +126,7 @@ class Fuzzer:
         self.reduce_q = queue.Queue()
         self.reduced = []
         self.mismatch_n = 0
+        self.avoid = sorted(gen.KNOWN_BUGS) if args.avoid is None else [a for a in args.avoid.split(",") if a]
         self.next_seed = args.seed
         self.end_seed = args.seed + args.count
         os.makedirs(os.path.join(args.out, "raw"), exist_ok=True)
@@ -174,10 +175,11 @@ class Fuzzer:
                 seed = self.take_seed()
                 if seed is None:
                     return
-                res = w.request({"op": "gen", "seed": seed, "size": self.args.size}, self.args.timeout)
+                res = w.request({"op": "gen", "seed": seed, "size": self.args.size, "avoid": self.avoid},
+                                self.args.timeout)
                 n = self.account(seed, res)
                 if res["status"] == "mismatch":
-                    source = res.get("source") or gen.generate_seed(seed, self.args.size)
+                    source = res.get("source") or gen.generate_seed(seed, self.args.size, frozenset(self.avoid))
                     self.save_raw(seed, source, res)
                     if n <= self.args.reduce_per_key:
                         self.reduce_q.put((seed, source, res))
@@ -236,6 +238,7 @@ class Fuzzer:
                 "errors": self.errors[:20],
                 "reduced": list(self.reduced),
                 "seeds": [self.args.seed, self.args.seed + self.args.count],
+                "avoid": self.avoid,
             }
 
     def write_summary(self, elapsed):
@@ -325,6 +328,9 @@ def main(argv=None):
     ap.add_argument("--reduce-budget", type=float, default=120.0)
     ap.add_argument("--progress", type=float, default=10.0)
     ap.add_argument("--no-wait-reduce", action="store_true")
+    ap.add_argument("--avoid", default=None,
+                    help="comma-separated known bugs to steer around (default: all of gen.KNOWN_BUGS; "
+                         "'' for none)")
     ap.add_argument("--check", metavar="FILE", help="re-check one reproducer file and exit")
     args = ap.parse_args(argv)
     if args.check:

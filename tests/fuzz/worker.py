@@ -30,7 +30,7 @@ def main():
         source = None
         try:
             if req["op"] == "gen":
-                source = gen.generate_seed(req["seed"], req.get("size", 1.0))
+                source = gen.generate_seed(req["seed"], req.get("size", 1.0), frozenset(req.get("avoid", ())))
             else:
                 source = req["source"]
             result = harness.check(source, progress=lambda phase: send({"phase": phase}))
