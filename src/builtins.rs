@@ -152,15 +152,14 @@ pub fn math_type(m: &MathFn, args: &[Type], line: u32) -> CResult<Type> {
     }
     Ok(match m.kind {
         MathKind::ToInt => {
-            // math.floor(int) returns the int itself.
-            if matches!(args[0], Type::Int | Type::Bool) || matches!(args[0], Type::Np(d) if d.is_int()) {
-                if args[0] == Type::Np(DType::U64) {
-                    return cerr("math.floor of numpy.uint64 is not supported", line);
-                }
-                Type::Int
-            } else {
-                Type::Int
+            // math.floor(x) calls x.__floor__ when the type has one (int, float, numpy.float64)
+            // and otherwise converts to float first (NumPy ints, numpy.float32); math.trunc
+            // requires __trunc__ and raises TypeError without it.
+            let has_method = matches!(args[0], Type::Int | Type::Bool | Type::Float | Type::Np(DType::F64));
+            if m.name == "trunc" && !has_method {
+                return cerr(format!("math.trunc of a {} raises TypeError in Python", args[0]), line);
             }
+            Type::Int
         }
         MathKind::Predicate => Type::Bool,
         _ => Type::Float,
@@ -242,7 +241,7 @@ pub fn builtin_type(b: Builtin, args: &[Type], line: u32) -> CResult<Type> {
             need(1)?;
             match &args[0] {
                 Type::Bool | Type::Int | Type::Float => Ok(Type::Int),
-                Type::Np(d) if d.is_float() => Ok(Type::Int),
+                Type::Np(d) if *d != DType::Bool && *d != DType::U64 => Ok(Type::Int),
                 t => cerr(format!("round() of a {t} is not supported"), line),
             }
         }

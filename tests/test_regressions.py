@@ -22,8 +22,6 @@ def same(tmp_path, source, *args, name="f"):
     assert got == expected, f"CPython gave {expected}, Heron gave {got}"
 
 
-@pytest.mark.xfail(strict=True, reason="np.int32 op a Python int out of int32 range must raise "
-                                       "OverflowError (NEP 50), Heron computes a result")
 def test_int32_scalar_minus_out_of_range_python_int(tmp_path):
     # CPython: OverflowError: Python integer 2147483648 out of bounds for int32
     same(tmp_path, """
@@ -34,8 +32,6 @@ def f(a):
 """, np.array([1, 1, 1, 1], dtype=np.int32))
 
 
-@pytest.mark.xfail(strict=True, reason="a[i, j]: all index expressions are evaluated before any "
-                                       "bounds check; Heron checks i before evaluating j")
 def test_index_expressions_evaluated_before_bounds_check(tmp_path):
     # CPython: IndexError: index -7 is out of bounds for axis 1 with size 3 (the inner read)
     # Heron:   IndexError: index 4 is out of bounds for axis 0 with size 4
@@ -45,8 +41,6 @@ def f(n, a):
 """, -7, np.arange(12, dtype=np.int64).reshape(4, 3))
 
 
-@pytest.mark.xfail(strict=True, reason="a[i, j]: all index expressions are evaluated before any "
-                                       "bounds check; Heron checks i before evaluating j")
 def test_index_expression_raises_before_bounds_check(tmp_path):
     # CPython: ZeroDivisionError: integer division or modulo by zero
     # Heron:   IndexError: index 3 is out of bounds for axis 0 with size 2
@@ -56,8 +50,6 @@ def f(a, z):
 """, np.zeros((2, 4)), 0)
 
 
-@pytest.mark.xfail(strict=True, reason="math.ceil/math.floor of a numpy.int64 go through float "
-                                       "(NumPy ints have no __ceil__/__floor__); Heron keeps the int")
 def test_math_ceil_of_int64_goes_through_float(tmp_path):
     # CPython: math.ceil(np.int64(2**63 - 1)) == 2**63 (a Python int: the call deoptimizes)
     same(tmp_path, """
@@ -67,8 +59,6 @@ def f(a):
 """, np.array([1, 2**63 - 1], dtype=np.int64))
 
 
-@pytest.mark.xfail(strict=True, reason="math.floor of a numpy.int64 goes through float: "
-                                       "2**53 + 1 becomes 2**53")
 def test_math_floor_of_int64_rounds_through_float(tmp_path):
     same(tmp_path, """
 import math
@@ -77,8 +67,6 @@ def f(a):
 """, np.array([2**53 + 1], dtype=np.int64))
 
 
-@pytest.mark.xfail(strict=True, reason="math.trunc of a numpy.int64 raises TypeError in CPython "
-                                       "(no __trunc__); Heron returns the int")
 def test_math_trunc_of_int64_raises_type_error(tmp_path):
     # CPython: TypeError: type numpy.int64 doesn't define __trunc__ method
     same(tmp_path, """
@@ -88,8 +76,6 @@ def f(a):
 """, np.array([7, 2], dtype=np.int64))
 
 
-@pytest.mark.xfail(strict=True, reason="math.trunc of a numpy.float32 raises TypeError in CPython "
-                                       "(only float64 subclasses float); Heron returns the int")
 def test_math_trunc_of_float32_raises_type_error(tmp_path):
     # CPython: TypeError: type numpy.float32 doesn't define __trunc__ method
     same(tmp_path, """
@@ -99,8 +85,6 @@ def f(a):
 """, np.array([2.5], dtype=np.float32))
 
 
-@pytest.mark.xfail(strict=True, reason="int32 array element op= a Python int out of int32 range "
-                                       "must raise OverflowError (NEP 50); Heron stores a value")
 def test_int32_array_augmented_store_out_of_range_python_int(tmp_path):
     # CPython: OverflowError: Python integer 4611686018427387904 out of bounds for int32
     same(tmp_path, """
@@ -110,8 +94,6 @@ def f(a):
 """, np.zeros((1, 1), dtype=np.int32))
 
 
-@pytest.mark.xfail(strict=True, reason="np.int32 // a Python int out of int32 range must raise "
-                                       "OverflowError (NEP 50)")
 def test_int32_scalar_floordiv_out_of_range_python_int(tmp_path):
     same(tmp_path, """
 def f(a, n):

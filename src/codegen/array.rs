@@ -21,10 +21,15 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         let arr = self.expr(base)?;
         let nd = at.ndim as usize;
         let mut ptr = arr[0];
-        for (k, ie) in index.iter().enumerate() {
+        // Python evaluates the whole index tuple before NumPy checks any bound.
+        let mut idxs = Vec::new();
+        for ie in index {
             let it = self.typed.ty(ie).clone();
             let iv = self.expr(ie)?;
-            let idx = self.to_i64(iv, &it);
+            idxs.push(self.to_i64(iv, &it));
+        }
+        for (k, ie) in index.iter().enumerate() {
+            let idx = idxs[k];
             let extent = arr[1 + k];
             let idx = if self.index_in_bounds(ie, base, k) {
                 idx
@@ -126,13 +131,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         } else {
             let x = self.to_i64(val.clone(), vt);
             if *vt == Type::Int && dtype != DType::I64 {
-                let (lo, hi) = dtype.int_range();
-                let hi = hi.min(i64::MAX as i128) as i64;
-                let below = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, x, lo as i64);
-                let above = self.b.ins().icmp_imm_s(IntCC::SignedGreaterThan, x, hi);
-                let bad = self.b.ins().bor(below, above);
-                let d = self.iconst(dtype as i64);
-                self.fail_if(bad, ErrCode::IntStoreOutOfBounds, line, &[x, d]);
+                self.check_python_int_fits(x, dtype, line);
             }
             match dtype.itemsize() {
                 1 => self.b.ins().ireduce(types::I8, x),

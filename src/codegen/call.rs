@@ -242,7 +242,9 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         for a in args {
             let t = self.typed.ty(a).clone();
             let v = self.expr(a)?;
-            if m.kind == MathKind::ToInt && !t.is_floatlike() {
+            // Python ints (and bools) have __floor__/__ceil__/__trunc__ returning themselves;
+            // NumPy integers go through float, as CPython's math module does for them.
+            if m.kind == MathKind::ToInt && matches!(t, Type::Int | Type::Bool) {
                 int_arg = true;
                 xs.push(self.to_i64(v, &t));
             } else {

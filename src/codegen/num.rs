@@ -150,6 +150,13 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             Type::Np(d) if d.is_int() => {
                 let a = self.to_i64(va, ta);
                 let b = self.to_i64(vb, tb);
+                // NEP 50: a Python int operand must fit the NumPy type, or NumPy raises
+                // OverflowError("Python integer N out of bounds for int32").
+                for (v, t) in [(a, ta), (b, tb)] {
+                    if *t == Type::Int && *d != DType::I64 {
+                        self.check_python_int_fits(v, *d, line);
+                    }
+                }
                 Ok(vec![self.int_binop(op, a, b, *d, false, line)?])
             }
             _ => unsupported(format!("the operator {op:?} giving a {rt}"), line),
@@ -221,6 +228,17 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             BinOp::Div => return unsupported("integer true division".into(), line),
         };
         self.check_range(r, d, line)
+    }
+
+    /// Raise NumPy's OverflowError when a Python int does not fit the NumPy integer type `d`.
+    pub fn check_python_int_fits(&mut self, x: Value, d: DType, line: u32) {
+        let (lo, hi) = d.int_range();
+        let hi = hi.min(i64::MAX as i128) as i64;
+        let below = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, x, lo as i64);
+        let above = self.b.ins().icmp_imm_s(IntCC::SignedGreaterThan, x, hi);
+        let bad = self.b.ins().bor(below, above);
+        let dv = self.iconst(d as i64);
+        self.fail_if(bad, ErrCode::IntStoreOutOfBounds, line, &[x, dv]);
     }
 
     /// Deoptimize when an i64 result does not fit a narrower NumPy integer type.
