@@ -107,9 +107,6 @@ def f(a, n):
 _UFUNC_POW_DIFFERS = float(np.power(np.float64(7.0), 1.5)) != math.pow(7.0, 1.5)
 
 
-@pytest.mark.skipif(not _UFUNC_POW_DIFFERS, reason="NumPy's power loop is libm's pow on this CPU")
-@pytest.mark.xfail(strict=True, reason="a mixed-type ** of NumPy scalars goes through the np.power "
-                                       "ufunc loop (SIMD on AVX-512), Heron calls libm pow")
 def test_int64_scalar_power_float_uses_numpy_power_loop(tmp_path):
     # CPython: np.float64(18.520259177452132); Heron: np.float64(18.520259177452136) (libm)
     same(tmp_path, """
@@ -118,9 +115,6 @@ def f(a, y):
 """, np.array([7], dtype=np.int64), 1.5)
 
 
-@pytest.mark.skipif(not _UFUNC_POW_DIFFERS, reason="NumPy's power loop is libm's pow on this CPU")
-@pytest.mark.xfail(strict=True, reason="float ** np.int32 goes through the np.power ufunc loop "
-                                       "(SIMD on AVX-512), Heron calls libm pow")
 def test_float_power_int32_scalar_uses_numpy_power_loop(tmp_path):
     # CPython: np.float64(7.1639295999999996e+75); Heron: np.float64(7.1639296e+75)
     same(tmp_path, """

@@ -145,6 +145,15 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             Type::Np(d) if d.is_float() => {
                 let a = self.cast_scalar(va[0], ta, *d);
                 let b = self.cast_scalar(vb[0], tb, *d);
+                // A float64 power reaches libm only through a float64 scalar's own method; any
+                // other mix goes through the np.power ufunc loop (see runtime::ufunc).
+                let ufunc = *d == DType::F64 && *ta != Type::Np(DType::F64) && *tb != Type::Np(DType::F64);
+                if op == BinOp::Pow && ufunc {
+                    pyo3::Python::attach(crate::runtime::ufunc::ensure_power_loop)
+                        .map_err(|e| CompileError::new(format!("NumPy's power loop is unavailable: {e}"), line))?;
+                    let f = types::F64;
+                    return Ok(vec![self.call_helper("heron_np_power_f64", &[f, f], &[f], &[a, b])?[0]]);
+                }
                 Ok(vec![self.np_float_binop(op, a, b, *d, line)?])
             }
             Type::Np(d) if d.is_int() => {

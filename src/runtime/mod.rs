@@ -7,6 +7,7 @@
 
 pub mod dispatch;
 pub mod print;
+pub mod ufunc;
 
 /// Per-call state shared between the dispatcher and native code (`#[repr(C)]`: codegen reads and
 /// writes these fields at fixed offsets).
@@ -445,6 +446,7 @@ pub fn symbols() -> Vec<(&'static str, *const u8)> {
         ("heron_cmp_int_float", heron_cmp_int_float as *const u8),
         ("heron_print", print::heron_print as *const u8),
         ("heron_round_ndigits", heron_round_ndigits as *const u8),
+        ("heron_np_power_f64", ufunc::heron_np_power_f64 as *const u8),
     ]
 }
 
