@@ -11,7 +11,7 @@ import pytest
 
 pytest.importorskip("heron._native")
 
-from _compare import modules, outcome  # noqa: E402
+from _compare import assert_same, modules, outcome  # noqa: E402
 
 
 def same(tmp_path, source, *args, name="f"):
@@ -121,3 +121,15 @@ def test_float_power_int32_scalar_uses_numpy_power_loop(tmp_path):
 def f(x, a):
     return x ** a[0]
 """, 9.2e18, np.array([4], dtype=np.int32))
+
+
+@pytest.mark.xfail(strict=True, reason="powers of one variable in the two arms of a conditional "
+                                       "expression: codegen fails the Cranelift verifier ('uses value "
+                                       "from non-dominating inst'), so the function is not compiled")
+def test_powers_in_both_arms_of_conditional_compile(tmp_path):
+    plain, jit = modules(tmp_path, """
+def f(x, c):
+    return x ** 3 if c else x ** 2
+""")
+    assert_same(plain, jit, "f", 1.5, 0, native=True)
+    assert_same(plain, jit, "f", 1.5, 1, native=True)
