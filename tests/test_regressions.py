@@ -123,9 +123,6 @@ def f(x, a):
 """, 9.2e18, np.array([4], dtype=np.int32))
 
 
-@pytest.mark.xfail(strict=True, reason="powers of one variable in the two arms of a conditional "
-                                       "expression: codegen fails the Cranelift verifier ('uses value "
-                                       "from non-dominating inst'), so the function is not compiled")
 def test_powers_in_both_arms_of_conditional_compile(tmp_path):
     plain, jit = modules(tmp_path, """
 def f(x, c):

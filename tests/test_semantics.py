@@ -499,3 +499,46 @@ def test_powers_match_libm_pow_on_many_values(tmp_path):
         ref = np.array([math.pow(x, float(k + 2)) for x in xs.tolist()])
         bad = np.flatnonzero(ref.view(np.int64) != out[k].view(np.int64))
         assert bad.size == 0, f"x**{k + 2} differs from pow for {xs[bad[:5]]}"
+
+
+SPECULATE = """
+def mean(a):
+    s = 0.0
+    for i in range(len(a)):
+        s += a[i]
+    return s / len(a) if len(a) > 0 else 0.0
+def mean2(a):
+    s = 0
+    for i in range(len(a)):
+        s += a[i]
+    m = s / max(len(a), 1)
+    return m * 2
+def norm(a):
+    s = 0.0
+    for i in range(len(a)):
+        s += a[i] * a[i]
+    return s ** 0.5
+def impure(a, out):
+    s = 0.0
+    for i in range(len(a)):
+        s += a[i]
+    out[0] = 1.0
+    return s / 2
+def branches(x, c):
+    return x ** 3 if c else x ** 2
+"""
+
+
+def test_variables_that_change_type_are_speculated_in_pure_functions(tmp_path):
+    """`s = 0.0; s += a[i]`: s is a float for an empty array, else a numpy.float64; later uses
+    are compiled for numpy.float64 and deoptimize (re-run as Python) in the other case."""
+    plain, jit = modules(tmp_path, SPECULATE)
+    for a in [np.arange(5.0), np.array([1.5, -2.0, 7.25])]:
+        assert_same(plain, jit, "mean2", a)
+        assert_same(plain, jit, "norm", a)
+    assert_same(plain, jit, "mean2", np.zeros(0), native=False)
+    assert_same(plain, jit, "norm", np.zeros(0), native=False)
+    assert_same(plain, jit, "impure", np.arange(3.0), np.zeros(2), native=False)
+    for x in [1.5, -2.0, 3]:
+        for c in [True, False]:
+            assert_same(plain, jit, "branches", x, c)

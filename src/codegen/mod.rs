@@ -924,7 +924,15 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         let line = e.span.line;
         Ok(match &e.kind {
             ExprKind::Const(c) => self.constant(c),
-            ExprKind::Var(v) => self.load_var(*v),
+            ExprKind::Var(v) => {
+                if let (Some(&member), Some(tag)) = (self.typed.guards.get(&e.id), self.tags[*v]) {
+                    // Speculated member (see infer::over_members): deoptimize otherwise.
+                    let tv = self.b.use_var(tag);
+                    let other = self.b.ins().icmp_imm_s(ir::condcodes::IntCC::NotEqual, tv, member as i64);
+                    self.fail_if(other, ErrCode::Deopt, line, &[]);
+                }
+                self.load_var(*v)
+            }
             ExprKind::Global(_) => match self.typed.globals.get(&e.id) {
                 Some(crate::types::infer::GlobalValue::Const(c)) => self.constant(&c.clone()),
                 _ => return Err(CompileError::new("unsupported global", line)),
@@ -988,6 +996,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 let va = self.expr(a)?;
                 let args: Vec<BlockArg> = va.iter().map(|v| BlockArg::Value(*v)).collect();
                 self.b.ins().jump(join, &args);
+                self.pow_chains.clear();
                 self.b.switch_to_block(else_blk);
                 let vb = self.expr(b2)?;
                 let args: Vec<BlockArg> = vb.iter().map(|v| BlockArg::Value(*v)).collect();

@@ -108,6 +108,10 @@ pub struct Typed {
     pub ret: VarInfo,
     pub calls: HashMap<ExprId, CallTarget>,
     pub globals: HashMap<ExprId, GlobalValue>,
+    /// Reads of variables that change type, where the code was typed for one member (the
+    /// variable's unified type): expression id -> the member index codegen must find in the
+    /// tag, or deoptimize.
+    pub guards: HashMap<ExprId, usize>,
 }
 
 impl Typed {
@@ -132,6 +136,61 @@ struct Infer<'a> {
     /// The final pass: unknown types are errors.
     strict: bool,
     args: Vec<Type>,
+    /// No visible side effects (no array stores, no print, no calls to other compiled
+    /// functions): every call can be re-run by the interpreter, so speculation is safe.
+    pure: bool,
+    guards: HashMap<ExprId, usize>,
+}
+
+/// Does the function have no visible side effects of its own and call nothing but builtins and
+/// itself? (Calls to other functions are treated as effects.)
+fn is_pure(f: &Function) -> bool {
+    let mut pure = true;
+    walk_stmts(&f.body, &mut |s| {
+        match &s.kind {
+            StmtKind::Assign { targets, .. } => {
+                let mut stack: Vec<&Target> = targets.iter().collect();
+                while let Some(t) = stack.pop() {
+                    match t {
+                        Target::Index { .. } => pure = false,
+                        Target::Tuple(ts) => stack.extend(ts.iter()),
+                        Target::Var(_) => {}
+                    }
+                }
+            }
+            StmtKind::AugAssign { target: Target::Index { .. }, .. } => pure = false,
+            _ => {}
+        }
+        let mut exprs: Vec<&Expr> = Vec::new();
+        match &s.kind {
+            StmtKind::Assign { value, .. } | StmtKind::AugAssign { value, .. } => exprs.push(value),
+            StmtKind::Expr(e) | StmtKind::If { cond: e, .. } | StmtKind::While { cond: e, .. } => exprs.push(e),
+            StmtKind::Return(Some(e)) => exprs.push(e),
+            StmtKind::Assert { test, .. } => exprs.push(test),
+            StmtKind::ForRange { start, stop, step, .. } => {
+                exprs.push(stop);
+                exprs.extend(start.iter());
+                exprs.extend(step.iter());
+            }
+            _ => {}
+        }
+        while let Some(e) = exprs.pop() {
+            if let ExprKind::Call { func, .. } = &e.kind {
+                let is_print = matches!(&func.kind, ExprKind::Global(n) if n == "print");
+                let is_builtin_or_math = matches!(&func.kind, ExprKind::Global(n)
+                    if crate::builtins::Builtin::from_name(n).is_some() && n != "print")
+                    || matches!(&func.kind, ExprKind::Attr(..));
+                if is_print || !is_builtin_or_math {
+                    // print, or a call to some other function: treat as an effect
+                    if !(matches!(&func.kind, ExprKind::Global(n) if *n == f.name)) {
+                        pure = false;
+                    }
+                }
+            }
+            exprs.extend(e.children());
+        }
+    });
+    pure
 }
 
 fn cerr<T>(msg: impl Into<String>, line: u32) -> CResult<T> {
@@ -161,6 +220,8 @@ pub fn infer(f: &Function, args: &[Type], res: &mut dyn Resolver) -> CResult<Typ
         changed: true,
         strict: false,
         args: args.to_vec(),
+        pure: is_pure(f),
+        guards: HashMap::new(),
     };
     for (p, t) in f.params.iter().zip(args) {
         inf.vars[*p].add(t, f.span.line, "a parameter")?;
@@ -168,6 +229,7 @@ pub fn infer(f: &Function, args: &[Type], res: &mut dyn Resolver) -> CResult<Typ
     let mut rounds = 0;
     while inf.changed {
         inf.changed = false;
+        inf.guards.clear();
         rounds += 1;
         if rounds > 50 {
             return cerr("type inference did not settle", f.span.line);
@@ -175,6 +237,7 @@ pub fn infer(f: &Function, args: &[Type], res: &mut dyn Resolver) -> CResult<Typ
         inf.block(&f.body)?;
     }
     inf.strict = true;
+    inf.guards.clear();
     inf.block(&f.body)?;
     if inf.ret.members.is_empty() {
         // No `return` statement at all, or every path falls off the end.
@@ -187,6 +250,7 @@ pub fn infer(f: &Function, args: &[Type], res: &mut dyn Resolver) -> CResult<Typ
         ret: inf.ret,
         calls: inf.calls,
         globals: inf.globals,
+        guards: inf.guards,
     })
 }
 
@@ -450,8 +514,14 @@ impl<'a> Infer<'a> {
     }
 
     /// Compute a result type over every member combination of union operands; all must agree.
+    ///
+    /// When they do not (`total / n` where `total` is `0.0` or a `numpy.float64`), a function
+    /// without side effects speculates: the result is typed for the variable's unified member,
+    /// and codegen guards the variable's tag at this use, deoptimizing (re-running the call in
+    /// the interpreter) when it holds another member. A function with side effects could not
+    /// be re-run safely, so it is refused instead.
     fn over_members(
-        &self,
+        &mut self,
         operands: &[(&Expr, &Type)],
         line: u32,
         rule: &dyn Fn(&[Type]) -> CResult<Type>,
@@ -474,6 +544,9 @@ impl<'a> Infer<'a> {
             let r = rule(&c)?;
             if let Some(prev) = &result {
                 if *prev != r {
+                    if let Some(t) = self.speculate(operands, rule) {
+                        return Ok(t);
+                    }
                     let names: Vec<String> = operands
                         .iter()
                         .filter_map(|(e, _)| match e.kind {
@@ -493,6 +566,30 @@ impl<'a> Infer<'a> {
             result = Some(r);
         }
         Ok(result.unwrap())
+    }
+
+    /// The speculative typing of `over_members` (see there), or None when it cannot apply.
+    fn speculate(&mut self, operands: &[(&Expr, &Type)], rule: &dyn Fn(&[Type]) -> CResult<Type>) -> Option<Type> {
+        if !self.pure {
+            return None;
+        }
+        let mut guards = Vec::new();
+        let mut chosen = Vec::new();
+        for (e, t) in operands {
+            if let ExprKind::Var(v) = e.kind {
+                if self.vars[v].is_union() {
+                    let unified = self.vars[v].ty.clone()?;
+                    let idx = self.vars[v].members.iter().position(|m| *m == unified)?;
+                    guards.push((e.id, idx));
+                    chosen.push(unified);
+                    continue;
+                }
+            }
+            chosen.push((*t).clone());
+        }
+        let r = rule(&chosen).ok()?;
+        self.guards.extend(guards);
+        Some(r)
     }
 
     fn global(&mut self, name: &str, line: u32) -> CResult<GlobalValue> {
