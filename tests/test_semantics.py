@@ -542,3 +542,42 @@ def test_variables_that_change_type_are_speculated_in_pure_functions(tmp_path):
     for x in [1.5, -2.0, 3]:
         for c in [True, False]:
             assert_same(plain, jit, "branches", x, c)
+
+
+BOUNDS = """
+def stencil(a, out):
+    n = a.shape[0]
+    for i in range(1, n - 1):
+        out[i] = a[i - 1] + a[i] + a[i + 1]
+def too_far(a):
+    s = 0.0
+    for i in range(0, len(a) - 1):
+        s += a[i + 2]
+    return s
+def too_low(a):
+    s = 0.0
+    for i in range(1, len(a)):
+        s += a[i - 2]
+    return s
+def grid(a):
+    M, N = a.shape
+    s = 0.0
+    for i in range(1, M - 1):
+        for j in range(1, N - 1):
+            s += a[i - 1, j] + a[i + 1, j] + a[i, j - 1] + a[i, j + 1]
+    return s
+def consts():
+    return 2 ** 31 + (7 // -2) + (-7 % 3) + (1 << 40) + (2 ** 62 - 1 + 2 ** 62)
+"""
+
+
+def test_bounds_checks_removed_only_where_proven(tmp_path):
+    plain, jit = modules(tmp_path, BOUNDS)
+    for n in [0, 1, 2, 3, 8]:
+        a = np.arange(float(n))
+        assert_same(plain, jit, "stencil", a, np.zeros(n))
+        assert_same(plain, jit, "too_far", a)
+        assert_same(plain, jit, "too_low", a)
+    for shape in [(0, 0), (1, 5), (3, 3), (6, 4)]:
+        assert_same(plain, jit, "grid", np.arange(float(np.prod(shape))).reshape(shape))
+    assert_same(plain, jit, "consts")

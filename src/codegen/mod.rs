@@ -276,12 +276,23 @@ pub struct ShapeOf {
     pub axis: usize,
 }
 
+/// What a `for v in range(lo, extent - sub)` loop (constant `lo >= 0`, step > 0, `v` never
+/// reassigned) guarantees: `lo <= v < extent - sub`, where `extent` is an array's length along
+/// an axis. Then `a[v + k]` is in bounds along that axis for every constant `-lo <= k <= sub`.
+#[derive(Clone, Copy, Debug)]
+pub struct IndexFact {
+    pub var: VarId,
+    pub lo: i64,
+    pub shape: ShapeOf,
+    pub sub: i64,
+}
+
 pub struct LoopCx {
     pub continue_block: ir::Block,
     pub break_block: ir::Block,
     /// The loop variable of a `for ... in range(0.., shape)` loop whose value is known to lie in
     /// `[0, shape[axis])` of an array, for bounds-check elimination.
-    pub index_fact: Option<(VarId, ShapeOf)>,
+    pub index_fact: Option<IndexFact>,
 }
 
 /// The codegen context for one function (the shape of rustc_codegen_cranelift's `FunctionCx`).
@@ -855,15 +866,21 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 self.iconst(k)
             }
         };
-        // Bounds-check elimination: `for i in range(k >= 0, extent)` with step > 0, `i` never
-        // reassigned in the body, keeps `0 <= i < extent`.
-        let start_nonneg = match start {
-            None => true,
-            Some(Expr { kind: ExprKind::Const(Const::Int(k)), .. }) => *k >= 0,
-            _ => false,
+        // Bounds-check elimination (see `IndexFact`).
+        let lo = match start {
+            None => Some(0),
+            Some(Expr { kind: ExprKind::Const(Const::Int(k)), .. }) if *k >= 0 => Some(*k),
+            _ => None,
         };
-        let index_fact = match (self.shape_fact(stop), const_step) {
-            (Some(s), Some(k)) if k > 0 && start_nonneg && self.single_assign[var] => Some((var, s)),
+        let bound = match &stop.kind {
+            ExprKind::BinOp(BinOp::Sub, x, c) => match (self.shape_fact(x), &c.kind) {
+                (Some(s), ExprKind::Const(Const::Int(c))) if *c >= 0 => Some((s, *c)),
+                _ => None,
+            },
+            _ => self.shape_fact(stop).map(|s| (s, 0)),
+        };
+        let index_fact = match (lo, bound, const_step) {
+            (Some(lo), Some((shape, sub)), Some(k)) if k > 0 && self.single_assign[var] => Some(IndexFact { var, lo, shape, sub }),
             _ => None,
         };
 
@@ -914,8 +931,20 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
 
     /// Is `e` a loop variable known to index `array` along `axis` in bounds?
     pub fn index_in_bounds(&self, e: &Expr, array: &Expr, axis: usize) -> bool {
-        let (ExprKind::Var(v), ExprKind::Var(a)) = (&e.kind, &array.kind) else { return false };
-        self.loops.iter().any(|l| matches!(l.index_fact, Some((lv, s)) if lv == *v && s.array == *a && s.axis == axis))
+        let ExprKind::Var(a) = array.kind else { return false };
+        // The index as `v + k`.
+        let (v, k) = match &e.kind {
+            ExprKind::Var(v) => (*v, 0),
+            ExprKind::BinOp(op @ (BinOp::Add | BinOp::Sub), x, c) => match (&x.kind, &c.kind) {
+                (ExprKind::Var(v), ExprKind::Const(Const::Int(c))) => (*v, if *op == BinOp::Add { *c } else { -*c }),
+                _ => return false,
+            },
+            _ => return false,
+        };
+        self.loops.iter().any(|l| match l.index_fact {
+            Some(f) => f.var == v && f.shape.array == a && f.shape.axis == axis && k >= -f.lo && k <= f.sub,
+            None => false,
+        })
     }
 
     /// Evaluate an expression.
@@ -944,6 +973,11 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 self.attr(base, attr, line)?
             }
             ExprKind::BinOp(op, a, b) => {
+                if let (ExprKind::Const(Const::Int(x)), ExprKind::Const(Const::Int(y)), Type::Int) = (&a.kind, &b.kind, &t) {
+                    if let Some(v) = num::fold_int(*op, *x, *y) {
+                        return Ok(vec![self.iconst(v)]);
+                    }
+                }
                 let ta = self.typed.ty(a).clone();
                 let tb = self.typed.ty(b).clone();
                 // `x ** n` with a small constant n: an exact fast path (see num::pow_small_int).

@@ -614,6 +614,55 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
     }
 }
 
+/// Python's `x op y` on two int constants, when it fits in 64 bits and raises nothing (else
+/// `None`, and the operation is emitted with its run-time checks).
+pub fn fold_int(op: BinOp, x: i64, y: i64) -> Option<i64> {
+    match op {
+        BinOp::Add => x.checked_add(y),
+        BinOp::Sub => x.checked_sub(y),
+        BinOp::Mul => x.checked_mul(y),
+        BinOp::FloorDiv | BinOp::Mod => {
+            if y == 0 {
+                return None;
+            }
+            let q = x.checked_div(y)?;
+            let r = x.checked_rem(y)?;
+            let adjust = r != 0 && ((r < 0) != (y < 0));
+            Some(match (op, adjust) {
+                (BinOp::FloorDiv, true) => q - 1,
+                (BinOp::FloorDiv, false) => q,
+                (_, true) => r + y,
+                (_, false) => r,
+            })
+        }
+        BinOp::Pow => {
+            let e = u32::try_from(y).ok()?;
+            x.checked_pow(e)
+        }
+        BinOp::BitAnd => Some(x & y),
+        BinOp::BitOr => Some(x | y),
+        BinOp::BitXor => Some(x ^ y),
+        BinOp::LShift => {
+            if !(0..64).contains(&y) {
+                return None;
+            }
+            let r = x.checked_shl(y as u32)?;
+            if r >> y == x {
+                Some(r)
+            } else {
+                None
+            }
+        }
+        BinOp::RShift => {
+            if y < 0 {
+                return None;
+            }
+            Some(x >> y.min(63))
+        }
+        BinOp::Div => None,
+    }
+}
+
 fn swap(op: CmpOp) -> CmpOp {
     match op {
         CmpOp::Lt => CmpOp::Gt,
