@@ -39,27 +39,64 @@ pub struct PrintDesc {
 
 /// Box the scalar in `slot` (raw 8 bytes) as a Python object of type `t`.
 pub fn box_scalar<'py>(py: Python<'py>, t: &Type, raw: u64) -> PyResult<Bound<'py, PyAny>> {
-    use crate::types::DType;
     Ok(match t {
         Type::Bool => pyo3::types::PyBool::new(py, raw as u8 != 0).to_owned().into_any(),
         Type::Int => (raw as i64).into_pyobject(py)?.into_any(),
         Type::Float => f64::from_bits(raw).into_pyobject(py)?.into_any(),
         Type::None => py.None().into_bound(py),
-        Type::Np(d) => {
-            let np = py.import("numpy")?;
-            let ctor = np.getattr(d.name())?;
-            match d {
-                DType::Bool => ctor.call1((raw as u8 != 0,))?,
-                DType::F64 => ctor.call1((f64::from_bits(raw),))?,
-                DType::F32 => ctor.call1((f32::from_bits(raw as u32),))?,
-                DType::U64 => ctor.call1((raw,))?,
-                _ => ctor.call1((raw as i64,))?,
-            }
-        }
+        Type::Np(d) => numpy_scalar(py, *d, raw)?,
         other => {
             return Err(pyo3::exceptions::PyTypeError::new_err(format!("cannot box a {other}")));
         }
     })
+}
+
+/// NumPy's type number for each dtype (numpy/ndarraytypes.h; int64 is `long` on LP64).
+fn type_num(d: crate::types::DType) -> std::ffi::c_int {
+    use crate::types::DType::*;
+    match d {
+        Bool => 0,
+        I8 => 1,
+        U8 => 2,
+        I16 => 3,
+        U16 => 4,
+        I32 => 5,
+        U32 => 6,
+        I64 => 7,
+        U64 => 8,
+        F32 => 11,
+        F64 => 12,
+    }
+}
+
+/// A NumPy scalar of dtype `d` holding `raw` (the register value: bools 0/1, integers
+/// sign-extended, float32 bits in the low half), made by `PyArray_Scalar` as NumPy makes them.
+fn numpy_scalar<'py>(py: Python<'py>, d: crate::types::DType, raw: u64) -> PyResult<Bound<'py, PyAny>> {
+    use numpy::npyffi::{PyArray_Descr, PY_ARRAY_API};
+    static DESCRS: std::sync::OnceLock<Vec<usize>> = std::sync::OnceLock::new();
+    let descrs = match DESCRS.get() {
+        Some(v) => v,
+        None => {
+            let mut v = Vec::new();
+            for n in 0..13 {
+                // A new reference per type, kept for the life of the process.
+                v.push(unsafe { PY_ARRAY_API.PyArray_DescrFromType(py, n) } as usize);
+            }
+            let _ = DESCRS.set(v);
+            DESCRS.get().unwrap()
+        }
+    };
+    let descr = descrs[type_num(d) as usize] as *mut PyArray_Descr;
+    if descr.is_null() {
+        return Err(pyo3::exceptions::PyRuntimeError::new_err("numpy dtype unavailable"));
+    }
+    // Little-endian: the value's own width sits in the low bytes of `raw`.
+    let mut bytes = raw.to_le_bytes();
+    let obj = unsafe { PY_ARRAY_API.PyArray_Scalar(py, bytes.as_mut_ptr() as *mut std::ffi::c_void, descr, std::ptr::null_mut()) };
+    if obj.is_null() {
+        return Err(PyErr::fetch(py));
+    }
+    Ok(unsafe { Bound::from_owned_ptr(py, obj) })
 }
 
 fn member<'a>(members: &'a [Type], slots: &[u64], tag_slot: Option<usize>) -> &'a Type {
