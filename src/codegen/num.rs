@@ -263,32 +263,29 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         Ok(r)
     }
 
-    /// Python's floor `//` or `%` for nonzero `b`.
+    /// Python's floor `//` or `%` for nonzero `b`. The divisor is used as is, so that a
+    /// constant divisor stays visible to Cranelift's division-by-constant rewrite.
     fn floor_divmod(&mut self, op: BinOp, a: Value, b: Value, line: u32) -> CResult<Value> {
-        // i64::MIN // -1 overflows; i64::MIN % -1 is 0 (avoid the hardware trap).
-        let m1 = self.b.ins().icmp_imm_s(IntCC::Equal, b, -1);
-        let amin = self.b.ins().icmp_imm_s(IntCC::Equal, a, i64::MIN);
-        let both = self.b.ins().band(m1, amin);
         if op == BinOp::FloorDiv {
+            // i64::MIN // -1 overflows. (Cranelift's srem gives 0 for i64::MIN % -1.)
+            let m1 = self.b.ins().icmp_imm_s(IntCC::Equal, b, -1);
+            let amin = self.b.ins().icmp_imm_s(IntCC::Equal, a, i64::MIN);
+            let both = self.b.ins().band(m1, amin);
             self.fail_if(both, ErrCode::Overflow, line, &[]);
         }
-        let one = self.iconst(1);
-        let safe_b = self.b.ins().select(both, one, b);
-        let rem = self.b.ins().srem(a, safe_b);
+        let rem = self.b.ins().srem(a, b);
         // Adjust toward negative infinity when the signs differ and the remainder is nonzero.
         let rem_nz = self.b.ins().icmp_imm_s(IntCC::NotEqual, rem, 0);
         let x = self.b.ins().bxor(rem, b);
         let diff_sign = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, x, 0);
         let adjust = self.b.ins().band(rem_nz, diff_sign);
         Ok(if op == BinOp::FloorDiv {
-            let q = self.b.ins().sdiv(a, safe_b);
+            let q = self.b.ins().sdiv(a, b);
             let q1 = self.b.ins().iadd_imm_s(q, -1);
             self.b.ins().select(adjust, q1, q)
         } else {
             let r1 = self.b.ins().iadd(rem, b);
-            let r = self.b.ins().select(adjust, r1, rem);
-            let z = self.iconst(0);
-            self.b.ins().select(both, z, r)
+            self.b.ins().select(adjust, r1, rem)
         })
     }
 
