@@ -40,10 +40,15 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             Some(CallTarget::Callee(info)) => {
                 self.long_running = true;
                 let (vals, slots) = self.flat_args(args, &info.ret)?;
+                // A direct call to the callee's code (imported by address), which the inliner
+                // may replace by the callee's body.
                 let sig = super::inner_signature(self.module, &info.params, &info.ret, false);
-                let sigref = self.b.import_signature(sig);
-                let callee = self.iconst(info.ptr as i64);
-                let call = self.b.ins().call_indirect(sigref, callee, &vals);
+                let id = self
+                    .module
+                    .declare_function(&super::callee_symbol(info.ptr), cranelift_module::Linkage::Import, &sig)
+                    .map_err(|e| CompileError::new(format!("code generation failed: {e}"), line))?;
+                let fref = self.module.declare_func_in_func(id, self.b.func);
+                let call = self.b.ins().call(fref, &vals);
                 let results = self.b.inst_results(call).to_vec();
                 Ok(self.check_status(results, slots, &info.ret))
             }

@@ -71,6 +71,8 @@ pub struct CompiledUnit {
     /// Number of 8-byte slots `entry` writes.
     pub ret_slots: usize,
     pub info: Box<FuncInfo>,
+    /// This specialization's CLIF body, kept when small enough to inline into callers.
+    pub clif: Option<ir::Function>,
     /// `print` descriptions native code points to.
     _prints: Vec<Box<PrintDesc>>,
     /// Callee units this code calls directly.
@@ -108,6 +110,83 @@ fn isa() -> CResult<OwnedTargetIsa> {
             .map_err(|e| CompileError::new(format!("cranelift ISA: {e}"), 0))
     })
     .cloned()
+}
+
+/// The signature of each runtime helper (see `runtime::symbols`).
+fn helper_signature(name: &str) -> (Vec<ir::Type>, Vec<ir::Type>) {
+    let (f, i, f32t) = (types::F64, types::I64, types::F32);
+    match name {
+        "copysign" | "fmod" | "pow" | "heron_m_atan2" | "heron_float_floordiv" | "heron_float_mod" | "heron_np_power_f64" => {
+            (vec![f, f], vec![f])
+        }
+        "powf" | "fmodf" => (vec![f32t, f32t], vec![f32t]),
+        "heron_float_pow" => (vec![f, f, i], vec![f]),
+        "heron_cmp_int_float" => (vec![i, f], vec![i]),
+        "heron_print" => (vec![i, i, i, i], vec![i]),
+        "heron_round_ndigits" => (vec![f, i, i], vec![f]),
+        _ => (vec![f], vec![f]),
+    }
+}
+
+/// Declare every runtime helper first, in one fixed order, so that each helper has the same
+/// `FuncId` in every module: an inlined callee body refers to its helpers by that id.
+fn declare_helpers(module: &mut JITModule) -> CResult<u32> {
+    let syms = runtime::symbols();
+    for (name, _) in &syms {
+        let (params, rets) = helper_signature(name);
+        let mut sig = module.make_signature();
+        sig.params.extend(params.into_iter().map(AbiParam::new));
+        sig.returns.extend(rets.into_iter().map(AbiParam::new));
+        module.declare_function(name, Linkage::Import, &sig).map_err(cg_err)?;
+    }
+    Ok(syms.len() as u32)
+}
+
+/// The symbol a compiled callee is imported by.
+pub fn callee_symbol(ptr: usize) -> String {
+    format!("heron_callee_{ptr:x}")
+}
+
+/// Largest callee body (in CLIF instructions) inlined into its callers.
+const INLINE_MAX_INSTS: usize = 400;
+
+/// Inlines direct calls to small compiled callees (Cranelift's inliner does the work; this
+/// decides which calls).
+struct Inliner<'u> {
+    /// Callee import `FuncId` index -> that callee's body.
+    bodies: HashMap<u32, &'u ir::Function>,
+}
+
+impl cranelift_codegen::inline::Inline for Inliner<'_> {
+    fn inline(
+        &mut self,
+        caller: &ir::Function,
+        _inst: ir::Inst,
+        _opcode: ir::Opcode,
+        callee: ir::FuncRef,
+        _args: &[Value],
+    ) -> cranelift_codegen::inline::InlineCommand<'_> {
+        use cranelift_codegen::inline::InlineCommand;
+        if let ir::ExternalName::User(r) = caller.dfg.ext_funcs[callee].name {
+            let name = &caller.params.user_named_funcs()[r];
+            if let Some(body) = self.bodies.get(&name.index) {
+                return InlineCommand::Inline { callee: std::borrow::Cow::Borrowed(*body), visit_callee: false };
+            }
+        }
+        InlineCommand::KeepCall
+    }
+}
+
+/// A body worth keeping for inlining: small, and calling nothing but runtime helpers (whose ids
+/// are below `n_helpers` in every module).
+fn inlinable(func: &ir::Function, n_helpers: u32) -> bool {
+    if func.dfg.num_insts() > INLINE_MAX_INSTS {
+        return false;
+    }
+    func.dfg.ext_funcs.values().all(|ext| match ext.name {
+        ir::ExternalName::User(r) => func.params.user_named_funcs()[r].index < n_helpers,
+        _ => false,
+    })
 }
 
 fn cg_err(e: impl std::fmt::Display) -> CompileError {
@@ -160,7 +239,11 @@ pub fn compile(f: &Function, typed: &Typed, info: FuncInfo, callees: Vec<Arc<Com
     for (name, ptr) in runtime::symbols() {
         jb.symbol(name, ptr);
     }
+    for c in &callees {
+        jb.symbol(callee_symbol(c.inner), c.inner as *const u8);
+    }
     let mut module = JITModule::new(jb);
+    let n_helpers = declare_helpers(&mut module)?;
     let ret_type = typed.ret_type();
     let ret_union = typed.ret.is_union();
     let inner_sig = inner_signature(&module, &typed.args, &ret_type, ret_union);
@@ -188,6 +271,23 @@ pub fn compile(f: &Function, typed: &Typed, info: FuncInfo, callees: Vec<Arc<Com
         let target = cx.module.target_config();
         cx.b.finalize(target);
     }
+    // Inline small callees, then keep this body for inlining into callers when it qualifies.
+    let mut bodies = HashMap::new();
+    for c in &callees {
+        if let Some(body) = &c.clif {
+            let (params, rets) = (body.signature.params.clone(), body.signature.returns.clone());
+            let mut sig = module.make_signature();
+            sig.params = params;
+            sig.returns = rets;
+            if let Ok(id) = module.declare_function(&callee_symbol(c.inner), Linkage::Import, &sig) {
+                bodies.insert(id.as_u32(), body);
+            }
+        }
+    }
+    if !bodies.is_empty() {
+        ctx.inline(Inliner { bodies }).map_err(|e| cg_err(format!("inlining: {e:?}")))?;
+    }
+    let clif = if inlinable(&ctx.func, n_helpers) { Some(ctx.func.clone()) } else { None };
     if std::env::var_os("HERON_DUMP_IR").is_some() {
         eprintln!("{}", ctx.func.display());
     }
@@ -245,6 +345,7 @@ pub fn compile(f: &Function, typed: &Typed, info: FuncInfo, callees: Vec<Arc<Com
         ret_type,
         ret_slots: ret_reprs.len(),
         info,
+        clif,
         _prints: prints,
         _callees: callees,
         long_running,
