@@ -122,7 +122,7 @@ def test_imported_module_swapped_and_reload(run_script, tmp_path):
     })
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines() == [
-        "True False True", "2 3 3", "True", "True HeronLoader", "def f(x):"]
+        "True False True", "2 3 3", "True", "True SourceFileLoader", "def f(x):"]
 
 
 def test_pickle_main_function_by_reference(run_script, tmp_path):

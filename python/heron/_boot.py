@@ -4,8 +4,8 @@
 imports nothing beyond ``sys`` and ``os`` (both already loaded by ``site``) unless a marker is
 found. It does three things:
 
-1. puts ``HeronFinder`` first on ``sys.meta_path``; modules loaded from ``.py`` source then get a
-   loader that, after the module ran, replaces its marked functions (see ``heron._hook``);
+1. puts ``HeronFinder`` first on ``sys.meta_path``; modules loaded from ``.py`` source then,
+   after they ran, get their marked functions replaced (see ``heron._hook``);
 2. if the script being run (``sys.argv[0]``, a ``.py`` file) carries a marker, arranges for the
    marked functions of ``__main__`` to be replaced as soon as they are defined
    (see ``heron._mainhook``);
@@ -117,6 +117,8 @@ def _watch_main_script():
     if not argv or not isinstance(argv[0], str) or not argv[0].endswith(".py"):
         return  # `-c`, `-m`, `-` (stdin), an interactive session, a console script
     try:
+        if not is_regular_file(argv[0]):
+            return  # a named pipe can be read only once: by the interpreter
         with open(argv[0], "rb") as file:
             data = file.read()
     except OSError:
@@ -126,8 +128,18 @@ def _watch_main_script():
         _mainhook.watch_main(argv[0], data)
 
 
+def is_regular_file(path):
+    """Tell whether ``path`` is a regular file (not a named pipe, a device or a directory),
+    one that Heron can read without taking its content away from the interpreter.
+
+    Raises:
+        OSError: if ``path`` cannot be examined.
+    """
+    return (os.stat(path).st_mode & 0o170000) == 0o100000  # stat.S_ISREG, without `stat`
+
+
 def _wants(fullname, origin):
-    """Should the module ``fullname`` loaded from ``origin`` get Heron's loader?"""
+    """Should Heron look for markers in the module ``fullname`` loaded from ``origin``?"""
     if fullname == "heron" or fullname.startswith("heron."):
         return False
     if _STDLIB and origin.startswith(_STDLIB) and "-packages" not in origin:
@@ -136,13 +148,15 @@ def _wants(fullname, origin):
 
 
 class HeronFinder:
-    """Meta-path finder that hands plain ``.py`` modules a loader which replaces marked functions.
+    """Meta-path finder that has plain ``.py`` modules replace their marked functions.
 
     It asks the finders after it on ``sys.meta_path`` for the module's spec, as the import
-    system would, and only swaps the spec's loader when that loader is exactly
-    ``SourceFileLoader``. Extension modules, namespace packages, modules without source, frozen
-    and zip-imported modules, and those found by finders ahead of it (pytest's assertion
-    rewriter) are left as they are.
+    system would, and only touches specs whose loader is exactly ``SourceFileLoader``:
+    Extension modules, namespace packages, modules without source, frozen and zip-imported
+    modules, and those found by finders ahead of it (pytest's assertion rewriter) are left as
+    they are. The loader keeps its class (code such as pip's ``distlib`` looks loaders up by
+    their exact type): only that one loader object's ``exec_module`` is replaced, by one that
+    runs the module as usual and then replaces its marked functions (``_exec_module``).
     """
 
     def find_spec(self, fullname, path=None, target=None):
@@ -163,46 +177,30 @@ class HeronFinder:
             return None
         loader = spec.loader
         if type(loader) is SourceFileLoader and _wants(fullname, loader.path):
-            spec.loader = _loader_class()(loader.name, loader.path)
+            loader.exec_module = type(self.find_spec)(_exec_module, loader)  # a bound method
         return spec
 
     def invalidate_caches(self):
         """Nothing cached here; present for ``importlib.invalidate_caches``."""
 
 
-def _loader_class():
-    """``HeronLoader``, made on first use: creating a class costs start-up time."""
-    global _HeronLoader
-    if _HeronLoader is None:
-        _HeronLoader = _make_loader_class()
-    return _HeronLoader
+def _exec_module(loader, module):
+    """``exec_module`` of a module's ``SourceFileLoader``: run the module as usual (its errors
+    propagate unchanged), then swap its marked functions. A failure of Heron's own part never
+    breaks the import: it becomes a ``HeronWarning``."""
+    SourceFileLoader.exec_module(loader, module)
+    try:
+        data = loader.get_data(loader.path)
+        if _MARK in data:
+            from heron import _hook
+            _hook.replace_marked(module.__dict__, loader.path, data, module.__name__)
+    except Exception as exc:
+        warn(f"Heron could not look at module {module.__name__!r} "
+             f"({type(exc).__name__}: {exc}); it runs as plain Python")
 
 
-_HeronLoader = None
-
-
-def _make_loader_class():
-    class HeronLoader(SourceFileLoader):
-        """``SourceFileLoader`` that, after the module ran, replaces its marked functions."""
-
-        def exec_module(self, module):
-            """Run the module as usual (its errors propagate unchanged), then swap marked
-            functions. A failure of Heron's own part never breaks the import: it becomes a
-            ``HeronWarning``."""
-            super().exec_module(module)
-            try:
-                data = self.get_data(self.path)
-                if _MARK in data:
-                    from heron import _hook
-                    _hook.replace_marked(module.__dict__, self.path, data, module.__name__)
-            except Exception as exc:
-                warn(f"Heron could not look at module {module.__name__!r} "
-                     f"({type(exc).__name__}: {exc}); it runs as plain Python")
-
-    # The import system hides its own frames from the traceback of an error raised while a
-    # module runs (or compiles). Giving this method importlib's file name hides it with them,
-    # so that such a traceback is the same with Heron as without.
-    code = HeronLoader.exec_module.__code__
-    HeronLoader.exec_module.__code__ = code.replace(
-        co_filename="<frozen importlib._bootstrap_external>")
-    return HeronLoader
+# The import system hides its own frames from the traceback of an error raised while a module
+# runs (or compiles). Giving this function importlib's file name hides it with them, so that
+# such a traceback is the same with Heron as without.
+_exec_module.__code__ = _exec_module.__code__.replace(
+    co_filename="<frozen importlib._bootstrap_external>")
