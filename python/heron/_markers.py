@@ -16,6 +16,8 @@ can be compiled. Every other marked thing is still returned, with the reason it 
 
 import ast
 import re
+import sys
+from _thread import allocate_lock
 
 __all__ = ["Marker", "find_markers", "KNOWN_OPTIONS", "describe_kind"]
 
@@ -121,11 +123,11 @@ def find_markers(source, filename="<unknown>"):
     """
     if "heron:" not in source:
         return []
-    lines = source.splitlines()
+    lines = _source_lines(source)
     hits = [i + 1 for i, line in enumerate(lines) if "heron:" in line and "#" in line]
     if not hits:
         return []
-    tree = ast.parse(source, filename)
+    tree = _parse_quietly(source, filename)
     info = _TreeInfo(tree, set(hits))
 
     comments = []  # (lineno, own_line, directive, options)
@@ -156,6 +158,45 @@ def find_markers(source, filename="<unknown>"):
         markers.append(marker)
     markers.sort(key=lambda m: (m.lineno, m.marker_lineno))
     return markers
+
+
+def _source_lines(source):
+    """The lines of ``source`` as the tokenizer counts them.
+
+    ``str.splitlines`` also ends a line at a form feed, a vertical tab, ``\\x1c``-``\\x1e``,
+    ``\\x85``, ``\\u2028`` and ``\\u2029``, which Python's tokenizer does not: line numbers
+    after one of those would not match the AST's.
+    """
+    return source.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+
+
+_quiet_lock = allocate_lock()
+
+
+def _ignore_warning(message):
+    pass
+
+
+def _parse_quietly(source, filename):
+    """``ast.parse`` without printing the compiler's warnings (``SyntaxWarning`` for an
+    invalid escape, ...) a second time: the interpreter prints them when it compiles the
+    module itself, or did when it wrote the cached byte code.
+
+    ``warnings.catch_warnings`` is not used: it would reset the "already shown" registries of
+    every module, and warnings the program had seen once would be shown again. Replacing the
+    function that shows a warning for the duration of the parse leaves them alone. A warning
+    filter of ``error`` still raises (as a ``SyntaxError``).
+    """
+    warnings = sys.modules.get("warnings")
+    if warnings is None or not hasattr(warnings, "_showwarnmsg"):
+        return ast.parse(source, filename)
+    with _quiet_lock:
+        saved = warnings._showwarnmsg
+        warnings._showwarnmsg = _ignore_warning
+        try:
+            return ast.parse(source, filename)
+        finally:
+            warnings._showwarnmsg = saved
 
 
 def _real_comment(line, spans):
