@@ -5,6 +5,7 @@ function is defined) and by the ``heron.jit`` decorator. Every candidate, replac
 recorded in ``heron._report`` with the reason when it is left as plain Python.
 """
 
+import sys
 import types
 
 from heron import _boot, _report
@@ -78,6 +79,12 @@ def jit_function(fn, options):
         return fn  # HERON_DISABLE=1: everything stays plain Python
     code = fn.__code__
     module = getattr(fn, "__module__", None) or "?"
+    tracer = tracer_in_use()
+    if tracer is not None:  # a debugger or coverage tool: leave it alone, silently
+        where = f"{_report.display_path(code.co_filename)}:{code.co_firstlineno}"
+        _report.add(module, fn.__qualname__, code.co_filename, code.co_firstlineno,
+                    _option_names(options), "python", f"{_traced_reason(tracer)} ({where})")
+        return fn
     refusal = _refusal(fn)
     if refusal is None:
         dispatcher, refusal = make_dispatcher(fn, options)
@@ -105,6 +112,38 @@ def _refusal(fn):
     if len(parts) > 1 and parts[-2] != "<locals>":
         return "it is a method of a class; only plain functions can be compiled"
     return None
+
+
+def tracer_in_use():
+    """Name the line tracer (a debugger, a coverage tool) running in this thread, if any.
+
+    Code compiled by Heron runs no Python lines, so a debugger could not stop in it and a
+    coverage tool would count its lines as never run: while such a tool traces the program,
+    marked functions are left as plain Python. Profilers (``sys.setprofile``, the
+    ``sys.monitoring`` profiler id) do not count, and neither does Heron's own ``__main__``
+    watcher.
+
+    Returns:
+        A short description of the tracer (its module), or None.
+    """
+    trace = sys.gettrace()
+    if trace is not None:
+        owner = getattr(trace, "__self__", trace)
+        where = getattr(type(owner), "__module__", None) or "?"
+        if where != "heron._mainhook":
+            return where
+    monitoring = getattr(sys, "monitoring", None)
+    if monitoring is not None:
+        for tool in (monitoring.DEBUGGER_ID, monitoring.COVERAGE_ID):
+            name = monitoring.get_tool(tool)
+            if name is not None:
+                return name
+    return None
+
+
+def _traced_reason(tracer):
+    return (f"a debugger or coverage tool ({tracer}) was tracing the program when it was "
+            f"defined; compiled code would hide its lines from it")
 
 
 def _option_names(options):
@@ -183,8 +222,13 @@ def try_swap(namespace, marker, filename, module_name, final):
     """
     obj = namespace.get(marker.name, _MISSING)
     if _is_marked_function(obj, marker, filename):
-        dispatcher, reason = make_dispatcher(obj, {"parallel": "parallel" in marker.options})
         where = f"{_report.display_path(filename)}:{marker.lineno}"
+        tracer = tracer_in_use()
+        if tracer is not None:
+            _report.add(module_name, marker.qualname, filename, marker.lineno,
+                        sorted(marker.options), "python", f"{_traced_reason(tracer)} ({where})")
+            return False
+        dispatcher, reason = make_dispatcher(obj, {"parallel": "parallel" in marker.options})
         if dispatcher is None:
             _report.add(module_name, marker.qualname, filename, marker.lineno,
                         sorted(marker.options), "python", f"{reason} ({where})")
