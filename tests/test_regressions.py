@@ -130,3 +130,27 @@ def f(x, c):
 """)
     assert_same(plain, jit, "f", 1.5, 0, native=True)
     assert_same(plain, jit, "f", 1.5, 1, native=True)
+
+
+def test_true_division_of_a_variable_that_was_int_keeps_the_int_message(tmp_path):
+    # fuzz seed 777838. CPython: ZeroDivisionError("division by zero") (int / int);
+    # Heron had typed v0 as float and raised "float division by zero".
+    same(tmp_path, """
+def f():
+    v0 = 0
+    v0 /= 0
+""")
+
+
+def test_numpy_int_stored_into_a_signed_array_is_range_checked(tmp_path):
+    # fuzz seed 782723. NumPy: OverflowError("Python integer 4611686018427387905 out of bounds
+    # for int32"); Heron had wrapped the value.
+    same(tmp_path, """
+def f(p0, p1):
+    p1[0] += p0[0, 0]
+""", np.array([4611686018427387904, 1, 1, 0], dtype=np.int64).reshape(1, 4), np.array([1], dtype=np.int32))
+    # ...while a NumPy int stored into an unsigned array wraps, as in NumPy.
+    same(tmp_path, """
+def g(a, b):
+    a[0] = b[0]
+""", np.zeros(1, dtype=np.uint8), np.array([-1], dtype=np.int64), name="g")

@@ -130,7 +130,11 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             v
         } else {
             let x = self.to_i64(val.clone(), vt);
-            if *vt == Type::Int && dtype != DType::I64 {
+            // NumPy's __setitem__ range-checks a Python int for every integer dtype, and any
+            // integer for a signed dtype (numpy.int64(300) into int8 raises OverflowError);
+            // NumPy integers stored into an unsigned dtype wrap.
+            let int_source = matches!(vt, Type::Int) || matches!(vt, Type::Np(d) if d.is_int());
+            if dtype != DType::I64 && (*vt == Type::Int || (dtype.is_signed() && int_source)) {
                 self.check_python_int_fits(x, dtype, line);
             }
             match dtype.itemsize() {

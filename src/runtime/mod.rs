@@ -301,11 +301,15 @@ pub extern "C" fn heron_m_log1p(x: f64) -> f64 {
     unsafe { log1p(x) }
 }
 
+/// The bits of the running CPython's `Py_NAN` (set at module initialisation).
+pub static PY_NAN_BITS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0x7ff8_0000_0000_0000);
+
 /// CPython's `m_atan2`: IEEE special cases handled before calling libm.
 pub extern "C" fn heron_m_atan2(y: f64, x: f64) -> f64 {
     use std::f64::consts::PI;
     if x.is_nan() || y.is_nan() {
-        return f64::NAN;
+        // CPython's Py_NAN: -nan on 3.10 (HUGE_VAL * 0.), +nan from 3.11 on.
+        return f64::from_bits(PY_NAN_BITS.load(std::sync::atomic::Ordering::Relaxed));
     }
     if y.is_infinite() {
         if x.is_infinite() {

@@ -400,6 +400,13 @@ impl<'a> Infer<'a> {
                         _ => vec![cur.clone()],
                     };
                     let mut result = None;
+                    let kinds: Vec<bool> = members.iter().map(|m| m.is_floatlike()).collect();
+                    if error_sensitive(*op) && kinds.iter().any(|k| *k != kinds[0]) {
+                        return cerr(
+                            format!("{} is an int on one path and a float on another, and `{}=` raises different errors for each", self.target_desc(target), op_symbol(*op)),
+                            line,
+                        );
+                    }
                     for m in &members {
                         let r = binop_type(*op, m, &vt, line)?;
                         if let Some(prev) = &result {
@@ -663,7 +670,24 @@ impl<'a> Infer<'a> {
                 let tb = self.expr(b)?;
                 let (Some(ta), Some(tb)) = (ta, tb) else { return Ok(None) };
                 let op = *op;
-                let r = self.over_members(&[(a, &ta), (b, &tb)], line, &|ts| binop_type(op, &ts[0], &ts[1], line))?;
+                // Division, modulo and power raise different errors for ints and floats, so an
+                // operand that is an int on one path and a float on another must be decided
+                // (speculated or refused) even when the result types agree: the rule's key
+                // carries the operands' kinds.
+                let keyed = |ts: &[Type]| -> CResult<Type> {
+                    let r = binop_type(op, &ts[0], &ts[1], line)?;
+                    if error_sensitive(op) {
+                        let kind = |t: &Type| if t.is_floatlike() { Type::Float } else { Type::Int };
+                        Ok(Type::Tuple(vec![r, kind(&ts[0]), kind(&ts[1])]))
+                    } else {
+                        Ok(r)
+                    }
+                };
+                let r = self.over_members(&[(a, &ta), (b, &tb)], line, &keyed)?;
+                let r = match r {
+                    Type::Tuple(mut parts) if error_sensitive(op) => parts.swap_remove(0),
+                    other => other,
+                };
                 // `int ** -k` with a constant negative exponent is a float (CPython's long_pow
                 // hands it to float_pow).
                 if op == BinOp::Pow && r == Type::Int && is_negative_const(b) {
@@ -1087,6 +1111,11 @@ pub fn binop_type(op: BinOp, a: &Type, b: &Type, line: u32) -> CResult<Type> {
             _ => Ok(r),
         },
     }
+}
+
+/// Operators whose errors differ between ints and floats (ZeroDivisionError messages, pow).
+fn error_sensitive(op: BinOp) -> bool {
+    matches!(op, BinOp::Div | BinOp::FloorDiv | BinOp::Mod | BinOp::Pow)
 }
 
 pub fn op_symbol(op: BinOp) -> &'static str {
