@@ -366,6 +366,8 @@ STORES = [
     ("uint8", 300), ("uint8", -1), ("uint8", np.int64(1000)), ("uint8", np.float64(-1.0)),
     ("int8", 1000), ("int8", -129), ("int16", np.float64(1e10)), ("int32", 2**31),
     ("bool", 5), ("bool", 0.0), ("bool", np.int64(2)), ("bool", None),
+    ("int8", np.int64(1000)), ("int16", np.int64(100000)), ("int32", np.uint32(2**32 - 1)),
+    ("int64", np.uint64(2**63 - 1)), ("uint8", np.uint64(2**64 - 1)),
 ]
 
 
@@ -377,14 +379,10 @@ def test_stores_of_values_that_do_not_fit(mods, dtype, value):
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "a NumPy integer scalar stored into a narrower signed integer array (or a uint64 into "
-    "int64) wraps silently; NumPy raises OverflowError 'Python integer 1000 out of bounds "
-    "for int8'"))
-@pytest.mark.parametrize("dtype, value", [
-    ("int8", np.int64(1000)), ("int16", np.int64(100000)), ("int32", np.uint32(2**32 - 1)),
-    ("int64", np.uint64(2**64 - 1))], ids=repr)
-def test_numpy_integer_stores_that_overflow(mods, dtype, value):
-    same(mods, "put", lambda: (np.zeros(3, dtype=dtype), 0, value))
+    "a numpy.uint64 beyond 2**63 stored into an int64 array wraps to a negative number; "
+    "NumPy raises OverflowError 'Python int too large to convert to C long'"))
+def test_uint64_scalar_stored_into_int64_array(mods):
+    same(mods, "put", lambda: (np.zeros(3, dtype=np.int64), 0, np.uint64(2**64 - 1)))
 
 
 def test_wrong_number_of_arguments_and_keywords(mods):
