@@ -792,3 +792,29 @@ def test_loaders_keep_their_exact_type(both, heron_python, tmp_path):
                            "from pip._vendor.distlib.resources import finder\n"
                            "print(type(finder(d)).__name__)"])
         runs.assert_same(stderr="no-warning")
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0,
+                    reason="root can read a file without read permission")
+def test_unreadable_marked_module_and_script(both, tmp_path):
+    files = {"locked.py": "# heron: jit\ndef f(x):\n    return x\n",
+             "locked_main.py": "# heron: jit\ndef f(x):\n    return x\nprint(f(1))\n",
+             "script.py": """
+                 try:
+                     import locked
+                 except OSError as exc:
+                     print("caught", type(exc).__name__)
+             """}
+    runs = both(["script.py"], files=files)
+    for name in ["locked.py", "locked_main.py"]:
+        os.chmod(tmp_path / name, 0)
+    try:
+        runs = both(["script.py"])
+        runs.assert_same(stderr="no-warning")
+        assert runs.heron.stdout == "caught PermissionError\n"
+        runs = both(["locked_main.py"])
+        runs.assert_same(stderr="no-warning")
+        assert runs.heron.returncode == 2
+    finally:
+        for name in ["locked.py", "locked_main.py"]:
+            os.chmod(tmp_path / name, 0o644)
