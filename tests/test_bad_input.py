@@ -378,9 +378,6 @@ def test_stores_of_values_that_do_not_fit(mods, dtype, value):
     same(mods, "fill", lambda: (make(), value))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a numpy.uint64 beyond 2**63 stored into an int64 array wraps to a negative number; "
-    "NumPy raises OverflowError 'Python int too large to convert to C long'"))
 def test_uint64_scalar_stored_into_int64_array(mods):
     same(mods, "put", lambda: (np.zeros(3, dtype=np.int64), 0, np.uint64(2**64 - 1)))
 
@@ -425,10 +422,6 @@ class OneLong(np.ndarray):
         return (1,)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "ndarray subclasses (a user subclass overriding __getitem__/__len__/shape, "
-    "numpy.ma.MaskedArray) are compiled as plain ndarrays: their overrides and masks are "
-    "ignored"))
 def test_ndarray_subclasses(mods):
     same(mods, "total", lambda: (np.arange(4.0).view(Zeroes),))
     same(mods, "sizes", lambda: (np.arange(4.0).view(Zeroes),))

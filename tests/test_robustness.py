@@ -311,8 +311,6 @@ def test_optimize_flags(both):
         assert runs.heron.stdout.split()[0] == "-4"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "compiled code runs `assert` statements under python -O, where Python skips them"))
 def test_optimize_flag_drops_asserts(both):
     files = {"script.py": """
         # heron: jit
@@ -733,9 +731,6 @@ def test_gettrace_is_none_before_marked_defs(both):
     runs.assert_same(stderr="no-warning")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Dispatcher.__doc__ is the Dispatcher class docstring, not the function's "
-    "(src/runtime/dispatch.rs: the type's __doc__ hides the getter)"))
 def test_dispatcher_keeps_the_docstring(both):
     runs = both(["script.py"], files={"script.py": """
         # heron: jit

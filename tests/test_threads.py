@@ -111,10 +111,6 @@ def test_sixteen_threads_compile_a_fresh_function_once(heron_python, tmp_path):
         assert s["native"] == 16, key
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "deadlock: threads compiling different signatures of one fresh function at once; the "
-    "one that lowers the IR runs Python code inside a std OnceLock (Dispatcher::ir), the "
-    "others block on that OnceLock holding the GIL it needs (dispatch.rs)"))
 def test_threads_asking_for_different_signatures_at_once(heron_python, tmp_path):
     summary, _ = run_json(heron_python, tmp_path, """
         # heron: jit
@@ -266,10 +262,6 @@ def test_print_from_native_code_while_other_threads_hold_the_gil(heron_python, t
         assert sorted(int(i) for t, i in printed if t == str(k)) == sorted(list(range(150)) * 2)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "deadlock: two threads first calling two mutually recursive compiled functions each "
-    "compile one and wait (Condvar) for the other's compilation, which waits for theirs "
-    "(dispatch.rs specialize; the COMPILING guard against mutual recursion is per thread)"))
 def test_mutually_recursive_functions_first_called_from_two_threads(heron_python, tmp_path):
     (tmp_path / "parity.py").write_text(textwrap.dedent("""
         def is_even(n):

@@ -49,7 +49,9 @@ def make_dispatcher(fn, options):
         _boot.warn(_native_failure + "; marked functions run as plain Python", stacklevel=3)
         return None, _native_failure
     try:
-        return dispatcher_class(fn, dict(options)), None
+        # Dispatcher.wrap also gives the dispatcher the function's __doc__.
+        make = getattr(dispatcher_class, "wrap", dispatcher_class)
+        return make(fn, dict(options)), None
     except Exception as exc:
         return None, f"Heron could not wrap it ({type(exc).__name__}: {exc})"
 

@@ -21,7 +21,7 @@ _candidates = []
 #: Keys of each record, in order (the JSON schema).
 FIELDS = ("module", "qualname", "file", "line", "options", "status", "reason", "signatures",
           "compile_time_s", "calls", "native_calls", "fallback_calls", "native_time_s",
-          "failures")
+          "failures", "deopts", "called_from_native", "frozen_globals")
 
 
 class Candidate:
@@ -130,6 +130,9 @@ def _record(candidate):
         "fallback_calls": int(stats.get("fallback_calls", 0) or 0),
         "native_time_s": float(stats.get("native_time_s", 0.0) or 0.0),
         "failures": failures,
+        "deopts": int(stats.get("deopts", 0) or 0),
+        "called_from_native": int(stats.get("called_from_native", 0) or 0),
+        "frozen_globals": [str(g) for g in stats.get("frozen_globals", ()) or ()],
     }
 
 
@@ -167,12 +170,21 @@ def _details(rec):
     name = rec["qualname"]
     if rec["status"] != "replaced":
         return f"{name}: ran as plain Python because: {rec['reason'] or 'unknown'}"
-    if not rec["calls"]:
+    if not rec["calls"] and not rec.get("called_from_native"):
         return f"{name}: ready to be compiled to native code, but it was never called."
     text = f"{name}: compiled to native code"
     if rec["signatures"]:
         text += " for " + ", ".join(rec["signatures"])
     text += "."
+    if rec.get("called_from_native"):
+        text += " Other compiled functions call it directly, without going through Python."
+    if rec.get("deopts"):
+        text += (f" {rec['deopts']} call(s) hit a value native code does not handle (for instance"
+                 " an integer beyond 64 bits) and were re-run as plain Python, with the same result.")
+    if rec.get("frozen_globals"):
+        names = ", ".join(rec["frozen_globals"])
+        text += (f" It uses the global value(s) {names} as they were when it was compiled;"
+                 " assigning them later does not change the compiled code.")
     if rec["fallback_calls"] or rec["failures"]:
         text += f" {rec['fallback_calls']} call(s) ran as plain Python"
         if rec["failures"]:

@@ -18,7 +18,8 @@ def _tree(filename):
     cached = _trees.get(filename)
     if cached is not None and cached[0] == source:
         return cached[1]
-    tree = ast.parse(source, filename)
+    from heron._markers import _parse_quietly  # no second SyntaxWarning (3.12+)
+    tree = _parse_quietly(source, filename)
     _trees[filename] = (source, tree)
     return tree
 

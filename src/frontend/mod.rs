@@ -50,13 +50,15 @@ struct Lowerer {
     vars: Vec<String>,
     var_ids: HashMap<String, VarId>,
     n_exprs: usize,
+    /// `python -O`: `assert` statements are dropped, as CPython's compiler drops them.
+    optimize: bool,
 }
 
 /// Lower one `ast.FunctionDef` node into Heron IR.
 ///
 /// `node` is the `ast.FunctionDef` for the function, `filename` and `qualname` name it in
 /// errors and tracebacks. Errors: a `CompileError` for any construct outside the subset.
-pub fn lower_function(node: &Bound<'_, PyAny>, filename: &str, qualname: &str) -> CResult<Function> {
+pub fn lower_function(node: &Bound<'_, PyAny>, filename: &str, qualname: &str, optimize: bool) -> CResult<Function> {
     let fspan = span_of(node);
     let line = fspan.line;
     match kind(node).as_str() {
@@ -82,7 +84,7 @@ pub fn lower_function(node: &Bound<'_, PyAny>, filename: &str, qualname: &str) -
             return err("*args and **kwargs parameters are not supported yet", line);
         }
     }
-    let mut lw = Lowerer { vars: Vec::new(), var_ids: HashMap::new(), n_exprs: 0 };
+    let mut lw = Lowerer { vars: Vec::new(), var_ids: HashMap::new(), n_exprs: 0, optimize };
     let mut params = Vec::new();
     for a in args.getattr("args").map_err(|e| pyerr(e, line))?.try_iter().map_err(|e| pyerr(e, line))? {
         let a = a.map_err(|e| pyerr(e, line))?;
@@ -232,6 +234,7 @@ impl Lowerer {
                 let (name, msg) = exception_spec(&exc, line)?;
                 StmtKind::Raise { exc: name, msg }
             }
+            "Assert" if self.optimize => return Ok(None),
             "Assert" => {
                 let msg = get("msg")?;
                 let msg = if msg.is_none() {

@@ -83,12 +83,14 @@ fn timing_enabled() -> bool {
     *T.get_or_init(|| std::env::var_os("HERON_REPORT").map(|v| !v.is_empty() && v != "0").unwrap_or(false))
 }
 
-/// A compiled-function dispatcher (see the module documentation).
-///
-/// Construct with `Dispatcher(func, options)`: `func` a plain Python function, `options` a dict
-/// of marker options (`{"parallel": True}`), or None. Attributes mirror the function's
-/// (`__name__`, `__qualname__`, `__doc__`, `__module__`, `__wrapped__`); pickled by reference.
-#[pyclass(frozen, module = "heron._native", name = "Dispatcher")]
+// A compiled-function dispatcher (see the module documentation).
+//
+// Construct with `Dispatcher(func, options)`: `func` a plain Python function, `options` a dict
+// of marker options (`{"parallel": True}`), or None. Attributes mirror the function's
+// (`__name__`, `__qualname__`, `__doc__`, `__module__`, `__wrapped__`); pickled by reference.
+// (Plain comments, not a doc comment. The instance `__doc__` is the function's, set in the
+// instance `__dict__` by `Dispatcher.wrap`: pyo3 always puts a class `__doc__` in the type.)
+#[pyclass(frozen, dict, module = "heron._native", name = "Dispatcher")]
 pub struct Dispatcher {
     /// The Python objects it holds; `None` once the garbage collector has cleared it (the
     /// function's globals usually hold the dispatcher: a reference cycle).
@@ -98,10 +100,9 @@ pub struct Dispatcher {
     ir: OnceLock<Result<Arc<Function>, CompileError>>,
     first: OnceLock<Arc<Spec>>,
     specs: Mutex<Vec<Arc<Spec>>>,
-    /// Signatures being compiled right now (by another thread).
-    compiling: Mutex<Vec<Vec<ArgKind>>>,
-    compiled: Condvar,
     failures: Mutex<Vec<Failure>>,
+    /// Globals read as constants at compile time (frozen, as Numba does).
+    frozen: Mutex<Vec<String>>,
     native_calls: AtomicU64,
     fallback_calls: AtomicU64,
     deopts: AtomicU64,
@@ -109,6 +110,52 @@ pub struct Dispatcher {
     linked: AtomicU64,
     compile_ns: AtomicU64,
     native_ns: AtomicU64,
+}
+
+/// The process-wide, re-entrant compile lock (see `Dispatcher::specialize`).
+struct CompileLock;
+
+static COMPILE_OWNER: Mutex<(Option<std::thread::ThreadId>, usize)> = Mutex::new((None, 0));
+static COMPILE_FREED: Condvar = Condvar::new();
+
+impl CompileLock {
+    fn acquire(py: Python<'_>) -> CompileLock {
+        let me = std::thread::current().id();
+        {
+            let mut g = COMPILE_OWNER.lock().unwrap();
+            match g.0 {
+                None => {
+                    *g = (Some(me), 1);
+                    return CompileLock;
+                }
+                Some(t) if t == me => {
+                    g.1 += 1;
+                    return CompileLock;
+                }
+                _ => {}
+            }
+        }
+        // Another thread compiles: wait with the GIL released (it may need the GIL to finish).
+        py.detach(|| {
+            let mut g = COMPILE_OWNER.lock().unwrap();
+            while g.0.is_some() {
+                g = COMPILE_FREED.wait(g).unwrap();
+            }
+            *g = (Some(me), 1);
+        });
+        CompileLock
+    }
+}
+
+impl Drop for CompileLock {
+    fn drop(&mut self) {
+        let mut g = COMPILE_OWNER.lock().unwrap();
+        g.1 -= 1;
+        if g.1 == 0 {
+            g.0 = None;
+            COMPILE_FREED.notify_all();
+        }
+    }
 }
 
 thread_local! {
@@ -149,6 +196,10 @@ fn arg_kind(py: Python<'_>, obj: &Bound<'_, PyAny>) -> Option<ArgKind> {
         return Some(ArgKind::Float);
     }
     if let Ok(arr) = obj.cast::<PyUntypedArray>() {
+        // Exactly numpy.ndarray: a subclass (numpy.ma, user classes) may override indexing.
+        if unsafe { numpy::npyffi::array::PyArray_CheckExact(py, obj.as_ptr()) } == 0 {
+            return None;
+        }
         let nd = arr.ndim();
         if nd == 0 || nd > 4 {
             return None;
@@ -253,7 +304,14 @@ impl<'py, 'd> Resolver for DispatchResolver<'py, 'd> {
                 Err(_) => return Err(CompileError::new(format!("name '{name}' is not defined"), line)),
             },
         };
-        Ok(self.classify(py, name, &value))
+        let g = self.classify(py, name, &value);
+        if let GlobalValue::Const(_) = g {
+            let mut frozen = self.me.frozen.lock().unwrap();
+            if !frozen.iter().any(|n| n == name) {
+                frozen.push(name.to_string());
+            }
+        }
+        Ok(g)
     }
 
     fn callee(&mut self, id: usize, args: &[Type], line: u32) -> CResult<CalleeInfo> {
@@ -380,45 +438,40 @@ impl Dispatcher {
         }
     }
 
+    /// The function's Heron IR, lowered once. (Called under the global compile lock; the
+    /// Python code it runs is never inside a lock another thread could wait on with the GIL.)
     fn ir(&self, py: Python<'_>) -> Result<Arc<Function>, CompileError> {
-        self.ir
-            .get_or_init(|| {
-                let r: PyResult<CResult<Function>> = (|| {
-                    let src = py.import("heron._source")?;
-                    let t = src.getattr("function_ast")?.call1((self.func(py)?,))?;
-                    let (node, filename, qualname): (Bound<'_, PyAny>, String, String) = t.extract()?;
-                    Ok(frontend::lower_function(&node, &filename, &qualname))
-                })();
-                match r {
-                    Ok(Ok(f)) => Ok(Arc::new(f)),
-                    Ok(Err(e)) => Err(e),
-                    Err(e) => Err(CompileError::new(format!("the source code is not available ({e})"), 0)),
-                }
-            })
-            .clone()
+        if let Some(r) = self.ir.get() {
+            return r.clone();
+        }
+        let r: PyResult<CResult<Function>> = (|| {
+            let src = py.import("heron._source")?;
+            let t = src.getattr("function_ast")?.call1((self.func(py)?,))?;
+            let (node, filename, qualname): (Bound<'_, PyAny>, String, String) = t.extract()?;
+            let optimize = py.import("sys")?.getattr("flags")?.getattr("optimize")?.extract::<i64>()? > 0;
+            Ok(frontend::lower_function(&node, &filename, &qualname, optimize))
+        })();
+        let r = match r {
+            Ok(Ok(f)) => Ok(Arc::new(f)),
+            Ok(Err(e)) => Err(e),
+            Err(e) => Err(CompileError::new(format!("the source code is not available ({e})"), 0)),
+        };
+        let _ = self.ir.set(r);
+        self.ir.get().unwrap().clone()
     }
 
     /// Find or compile the specialization for `kinds` (compiling it exactly once, whatever the
     /// number of threads asking).
     fn specialize(&self, py: Python<'_>, kinds: &[ArgKind]) -> Arc<Spec> {
-        loop {
-            if let Some(s) = self.find(kinds) {
-                return s;
-            }
-            {
-                let mut c = self.compiling.lock().unwrap();
-                if !c.iter().any(|k| k == kinds) {
-                    c.push(kinds.to_vec());
-                    break;
-                }
-            }
-            // Another thread compiles it: wait without holding the GIL.
-            py.detach(|| {
-                let mut c = self.compiling.lock().unwrap();
-                while c.iter().any(|k| k == kinds) {
-                    c = self.compiled.wait(c).unwrap();
-                }
-            });
+        if let Some(s) = self.find(kinds) {
+            return s;
+        }
+        // One compilation at a time in the process (re-entrant: compiling a caller compiles
+        // its callees on the same thread), as Numba does; waiting releases the GIL. Per-function
+        // locks would deadlock when two threads compile two functions that call each other.
+        let _guard = CompileLock::acquire(py);
+        if let Some(s) = self.find(kinds) {
+            return s;
         }
         let start = Instant::now();
         let addr = self as *const Dispatcher as usize;
@@ -436,11 +489,6 @@ impl Dispatcher {
             s.push(spec.clone());
             let _ = self.first.set(spec.clone());
         }
-        {
-            let mut c = self.compiling.lock().unwrap();
-            c.retain(|k| k != kinds);
-        }
-        self.compiled.notify_all();
         spec
     }
 
@@ -584,9 +632,8 @@ impl Dispatcher {
             ir: OnceLock::new(),
             first: OnceLock::new(),
             specs: Mutex::new(Vec::new()),
-            compiling: Mutex::new(Vec::new()),
-            compiled: Condvar::new(),
             failures: Mutex::new(Vec::new()),
+            frozen: Mutex::new(Vec::new()),
             native_calls: AtomicU64::new(0),
             fallback_calls: AtomicU64::new(0),
             deopts: AtomicU64::new(0),
@@ -594,6 +641,16 @@ impl Dispatcher {
             compile_ns: AtomicU64::new(0),
             native_ns: AtomicU64::new(0),
         })
+    }
+
+    /// Make a dispatcher for `func` (as the constructor) and give it `func.__doc__`.
+    #[staticmethod]
+    #[pyo3(signature = (func, options=None))]
+    fn wrap<'py>(py: Python<'py>, func: Bound<'py, PyAny>, options: Option<Bound<'py, PyAny>>) -> PyResult<Bound<'py, Dispatcher>> {
+        let doc = func.getattr("__doc__").unwrap_or_else(|_| py.None().into_bound(py));
+        let d = Bound::new(py, Dispatcher::new(py, func, options)?)?;
+        d.setattr("__doc__", doc)?;
+        Ok(d)
     }
 
     #[pyo3(signature = (*args, **kwargs))]
@@ -702,6 +759,7 @@ impl Dispatcher {
             fails.append(fd)?;
         }
         d.set_item("failures", fails)?;
+        d.set_item("frozen_globals", PyList::new(py, self.frozen.lock().unwrap().iter())?)?;
         Ok(d)
     }
 
@@ -731,10 +789,6 @@ impl Dispatcher {
     #[getter(__module__)]
     fn module(&self, py: Python<'_>) -> Py<PyAny> {
         self.part(py, |r| &r.module)
-    }
-    #[getter(__doc__)]
-    fn doc(&self, py: Python<'_>) -> Py<PyAny> {
-        self.part(py, |r| &r.doc)
     }
     #[getter(__wrapped__)]
     fn wrapped(&self, py: Python<'_>) -> Py<PyAny> {

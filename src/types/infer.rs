@@ -1060,6 +1060,9 @@ fn check_store(dtype: DType, t: &Type, line: u32) -> CResult<()> {
                 true
             } else if dtype == DType::Bool {
                 *d == DType::Bool
+            } else if *d == DType::U64 {
+                // NumPy raises "Python int too large to convert to C long" for large values.
+                dtype == DType::U64
             } else {
                 d.is_int() || *d == DType::Bool
             }
