@@ -424,7 +424,8 @@ pub struct FunctionCx<'a, 'm> {
     /// Power chains `x**k` (as `p + L`, see `num::pow_const`) already computed for a variable in
     /// the current statement, reused by later powers of the same variable. Cleared at every
     /// statement and around expressions that branch, so each value dominates its uses.
-    pub pow_chains: HashMap<VarId, Vec<(Value, Value)>>,
+    /// Each entry: (x within 2**-100 < |x| < 2**100, the chain).
+    pub pow_chains: HashMap<VarId, (Value, Vec<(Value, Value)>)>,
 }
 
 impl<'a, 'm> FunctionCx<'a, 'm> {

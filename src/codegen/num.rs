@@ -24,11 +24,26 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         }
     }
 
+    /// The value of an `iconst`, if `v` is one.
+    pub fn const_int(&self, v: Value) -> Option<i64> {
+        let inst = self.b.func.dfg.value_def(v).inst()?;
+        match self.b.func.dfg.insts[inst] {
+            cranelift_codegen::ir::InstructionData::UnaryImm { opcode: cranelift_codegen::ir::Opcode::Iconst, imm } => Some(imm.bits()),
+            _ => None,
+        }
+    }
+
     /// Convert a scalar to the machine type NumPy/Python would compute `d` in.
     pub fn cast_scalar(&mut self, v: Value, from: &Type, d: DType) -> Value {
         let fd = from.scalar_dtype().expect("scalar");
         let v = if fd == DType::Bool { self.b.ins().uextend(types::I64, v) } else { v };
         let fd = if fd == DType::Bool { DType::I64 } else { fd };
+        // A constant int converts at compile time (exactly as the instruction would round it).
+        if !fd.is_float() && d.is_float() && fd != DType::U64 {
+            if let Some(k) = self.const_int(v) {
+                return if d == DType::F64 { self.b.ins().f64const(k as f64) } else { self.b.ins().f32const(k as f32) };
+            }
+        }
         match (fd.is_float(), d) {
             (false, DType::F64) => {
                 if fd == DType::U64 {
@@ -421,11 +436,19 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             ExprKind::Var(v) => Some(v),
             _ => None,
         };
-        let mut chain = match key.and_then(|v| self.pow_chains.get(&v)) {
+        let (in_range, mut chain) = match key.and_then(|v| self.pow_chains.get(&v)) {
             Some(c) => c.clone(),
             None => {
+                // 2**-100 < |x| < 2**100 keeps every x**k (k <= 8) within 2**+-800: no overflow,
+                // no underflow anywhere, so each `fma` error term is exact. NaN fails it.
+                let ax = self.b.ins().fabs(x);
+                let big = self.b.ins().f64const(f64::from_bits(0x4630_0000_0000_0000)); // 2**100
+                let tiny = self.b.ins().f64const(f64::from_bits(0x39b0_0000_0000_0000)); // 2**-100
+                let lo_ok = self.b.ins().fcmp(FloatCC::GreaterThan, ax, tiny);
+                let hi_ok = self.b.ins().fcmp(FloatCC::LessThan, ax, big);
+                let in_range = self.b.ins().band(lo_ok, hi_ok);
                 let zero = self.b.ins().f64const(0.0);
-                vec![(x, zero)]
+                (in_range, vec![(x, zero)])
             }
         };
         while chain.len() < n as usize {
@@ -438,28 +461,21 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         }
         let (p, big_l) = chain[n as usize - 1];
         if let Some(v) = key {
-            self.pow_chains.insert(v, chain);
+            self.pow_chains.insert(v, (in_range, chain));
         }
         // Fast2Sum: h = fl(p + L) and the exact residual l.
         let h = self.b.ins().fadd(p, big_l);
         let hp = self.b.ins().fsub(h, p);
         let l = self.b.ins().fsub(big_l, hp);
-        // Fast-path conditions: 2**-900 < |h| < 2**900 (no overflow, no underflow anywhere in
-        // the chain, so every `fma` error term is exact; NaN fails both), and h is the rounding
-        // of p + L by a margin: adding l scaled by 16/15 still rounds to h, i.e.
-        // |l| <= 15/32 of the half-ulp on l's side of h (this also covers h a power of two,
-        // where the ulp below is half the ulp above).
-        let ah = self.b.ins().fabs(h);
-        let big = self.b.ins().f64const(f64::from_bits(0x7830_0000_0000_0000)); // 2**900
-        let tiny = self.b.ins().f64const(f64::from_bits(0x07b0_0000_0000_0000)); // 2**-900
-        let lo_ok = self.b.ins().fcmp(FloatCC::GreaterThan, ah, tiny);
-        let hi_ok = self.b.ins().fcmp(FloatCC::LessThan, ah, big);
+        // Fast-path conditions: x in range (above), and h is the rounding of p + L by a
+        // margin: adding l scaled by 16/15 still rounds to h, i.e. |l| <= 15/32 of the
+        // half-ulp on l's side of h (this also covers h a power of two, where the ulp below is
+        // half the ulp above).
         let k = self.b.ins().f64const(16.0 / 15.0);
         let lk = self.b.ins().fmul(l, k);
         let moved = self.b.ins().fadd(h, lk);
         let l_ok = self.b.ins().fcmp(FloatCC::Equal, moved, h);
-        let ok = self.b.ins().band(lo_ok, hi_ok);
-        let ok = self.b.ins().band(ok, l_ok);
+        let ok = self.b.ins().band(in_range, l_ok);
         let slow = self.b.create_block();
         let join = self.b.create_block();
         self.b.append_block_param(join, types::F64);
