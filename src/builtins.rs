@@ -267,6 +267,55 @@ pub fn builtin_type(b: Builtin, args: &[Type], line: u32) -> CResult<Type> {
     }
 }
 
+/// NumPy array constructors compiled as allocations (`numpy.empty(shape, dtype)` ...). The array
+/// is made by NumPy itself, through a callback, so that it is an ordinary NumPy array.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NpAlloc {
+    Empty,
+    Zeros,
+    Ones,
+}
+
+impl NpAlloc {
+    /// `numpy.<name>` as (constructor, whether it is the `_like` form).
+    pub fn from_name(name: &str) -> Option<(NpAlloc, bool)> {
+        Some(match name {
+            "empty" => (NpAlloc::Empty, false),
+            "zeros" => (NpAlloc::Zeros, false),
+            "ones" => (NpAlloc::Ones, false),
+            "empty_like" => (NpAlloc::Empty, true),
+            "zeros_like" => (NpAlloc::Zeros, true),
+            "ones_like" => (NpAlloc::Ones, true),
+            _ => return None,
+        })
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            NpAlloc::Empty => "empty",
+            NpAlloc::Zeros => "zeros",
+            NpAlloc::Ones => "ones",
+        }
+    }
+}
+
+/// `numpy.<name>` as a dtype (`numpy.float64`, ...).
+pub fn numpy_dtype(name: &str) -> Option<DType> {
+    Some(match name {
+        "float64" | "double" => DType::F64,
+        "float32" | "single" => DType::F32,
+        "int64" | "intp" => DType::I64,
+        "int32" => DType::I32,
+        "int16" => DType::I16,
+        "int8" => DType::I8,
+        "uint64" => DType::U64,
+        "uint32" => DType::U32,
+        "uint16" => DType::U16,
+        "uint8" => DType::U8,
+        "bool_" | "bool" => DType::Bool,
+        _ => return None,
+    })
+}
+
 /// Built-in exception types that `raise` may name in compiled code.
 pub fn is_known_exception(name: &str) -> bool {
     matches!(

@@ -581,3 +581,58 @@ def test_bounds_checks_removed_only_where_proven(tmp_path):
     for shape in [(0, 0), (1, 5), (3, 3), (6, 4)]:
         assert_same(plain, jit, "grid", np.arange(float(np.prod(shape))).reshape(shape))
     assert_same(plain, jit, "consts")
+
+
+ALLOC = """
+import numpy as np
+def squares(n):
+    out = np.empty(n)
+    for i in range(n):
+        out[i] = i * i
+    return out
+def grid(m, n):
+    g = np.zeros((m, n), dtype=np.int32)
+    for i in range(m):
+        for j in range(n):
+            g[i, j] = i - j
+    return g
+def like(a):
+    b = np.zeros_like(a)
+    for i in range(len(a)):
+        b[i] = a[i] * 2
+    return b, len(b)
+def ones_sum(n):
+    t = np.ones(n, dtype=float)
+    s = 0.0
+    for i in range(n):
+        s += t[i]
+    return s
+def in_loop(n):
+    total = 0
+    for k in range(n):
+        tmp = np.empty(3, np.int64)
+        tmp[0] = k
+        total += tmp[0]
+    return total
+def passthrough(a):
+    return a
+def row(a):
+    return a[1]
+"""
+
+
+def test_arrays_made_in_compiled_code(tmp_path):
+    plain, jit = modules(tmp_path, ALLOC)
+    for n in [0, 1, 5]:
+        assert_same(plain, jit, "squares", n)
+        assert_same(plain, jit, "ones_sum", n)
+        assert_same(plain, jit, "in_loop", n)
+    assert_same(plain, jit, "squares", -1)
+    assert_same(plain, jit, "grid", 3, 4)
+    assert_same(plain, jit, "like", np.arange(4.0))
+    assert_same(plain, jit, "like", np.arange(4, dtype=np.int16))
+    a = np.arange(6.0)
+    assert jit.passthrough(a) is a
+    assert_same(plain, jit, "row", np.arange(6.0).reshape(2, 3), native=False)
+    out = jit.squares(4)
+    assert out.flags.owndata and out.flags.c_contiguous and out.dtype == np.float64

@@ -53,8 +53,52 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 Ok(self.check_status(results, slots, &info.ret))
             }
             Some(CallTarget::StrFormat) => err("str.format() can only be used inside print() in compiled code", line),
+            Some(CallTarget::NpAlloc { kind, like, dtype, ndim }) => self.np_alloc(kind, like, dtype, ndim, args, line),
             None => err("unresolved call", line),
         }
+    }
+
+    /// `numpy.empty/zeros/ones(...)`: NumPy makes the array (runtime::alloc); native code gets
+    /// its data pointer, shape and strides.
+    fn np_alloc(&mut self, kind: crate::builtins::NpAlloc, like: bool, dtype: DType, ndim: u8, args: &[Expr], line: u32) -> CResult<CVal> {
+        let nd = ndim as usize;
+        let first = self.expr(&args[0])?;
+        let t0 = self.typed.ty(&args[0]).clone();
+        let dims: Vec<Value> = if like {
+            first[1..1 + nd].to_vec()
+        } else {
+            let ts = match &t0 {
+                Type::Tuple(ts) => ts.clone(),
+                t => vec![t.clone()],
+            };
+            let mut out = Vec::new();
+            let mut off = 0;
+            for t in &ts {
+                let w = repr(t).len();
+                out.push(self.to_i64(first[off..off + w].to_vec(), t));
+                off += w;
+            }
+            out
+        };
+        let shape_ss = self.b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, (8 * nd) as u32, 3));
+        for (i, d) in dims.iter().enumerate() {
+            self.b.ins().stack_store(types::I64, *d, shape_ss, (8 * i) as i32);
+        }
+        let out_ss = self.b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, (8 * (1 + 2 * nd)) as u32, 3));
+        let shape_ptr = self.b.ins().stack_addr(types::I64, shape_ss, 0);
+        let out_ptr = self.b.ins().stack_addr(types::I64, out_ss, 0);
+        let k = self.iconst(match kind {
+            crate::builtins::NpAlloc::Empty => 0,
+            crate::builtins::NpAlloc::Zeros => 1,
+            crate::builtins::NpAlloc::Ones => 2,
+        });
+        let dt = self.iconst(dtype as i64);
+        let n = self.iconst(nd as i64);
+        let env = self.env;
+        let i = types::I64;
+        self.call_helper("heron_alloc", &[i, i, i, i, i, i], &[i], &[env, k, dt, n, shape_ptr, out_ptr])?;
+        self.fail_if_env_error(line);
+        Ok((0..1 + 2 * nd).map(|j| self.b.ins().stack_load(types::I64, types::I64, out_ss, (8 * j) as i32)).collect())
     }
 
     /// The callee's arguments, and the stack slot for its result when it returns through slots

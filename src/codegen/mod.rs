@@ -124,6 +124,7 @@ fn helper_signature(name: &str) -> (Vec<ir::Type>, Vec<ir::Type>) {
         "heron_cmp_int_float" => (vec![i, f], vec![i]),
         "heron_print" => (vec![i, i, i, i], vec![i]),
         "heron_round_ndigits" => (vec![f, i, i], vec![f]),
+        "heron_alloc" => (vec![i, i, i, i, i, i], vec![i]),
         _ => (vec![f], vec![f]),
     }
 }

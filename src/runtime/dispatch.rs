@@ -29,6 +29,9 @@ use crate::ir::{self, Const, Function, StmtKind};
 use crate::types::infer::{self, CalleeInfo, GlobalValue, Resolver};
 use crate::types::{ArrayType, DType, Layout, Type};
 
+/// The error for a returned array that is neither an argument nor made in the call.
+const RETURNED_VIEW: &str = "heron: compiled code returned a view of an array after changing data; it cannot be re-run by the interpreter";
+
 /// The most arguments a compiled function takes (more run as Python).
 const MAX_ARGS: usize = 8;
 /// Slots for the flattened arguments (an array of ndim <= 4 takes 9).
@@ -252,12 +255,44 @@ fn marshal(obj: &Bound<'_, PyAny>, kind: ArgKind, slots: &mut [MaybeUninit<u64>]
     Ok(())
 }
 
+/// Where a returned array can come from: one made during the call, or an argument.
+struct ArraySources<'a, 'py> {
+    owned: &'a [Py<PyAny>],
+    args: &'a Bound<'py, PyTuple>,
+}
+
+/// The NumPy array (made during the call, or an argument) whose data pointer, shape and
+/// strides are `flat`; `None` when the returned array is a view Heron cannot name.
+fn find_array<'py>(py: Python<'py>, src: &ArraySources<'_, 'py>, flat: &[u64]) -> Option<Bound<'py, PyAny>> {
+    let nd = (flat.len() - 1) / 2;
+    let owned = src.owned.iter().map(|o| o.bind(py).clone());
+    let args = src.args.iter();
+    for cand in owned.chain(args) {
+        let Ok(a) = cand.cast::<PyUntypedArray>() else { continue };
+        if a.ndim() != nd || unsafe { (*a.as_array_ptr()).fields.data } as u64 != flat[0] {
+            continue;
+        }
+        let same_shape = a.shape().iter().zip(&flat[1..1 + nd]).all(|(s, f)| *s as u64 == *f);
+        let same_strides = a.strides().iter().zip(&flat[1 + nd..]).all(|(s, f)| *s as i64 as u64 == *f);
+        if same_shape && same_strides {
+            return Some(cand.clone());
+        }
+    }
+    None
+}
+
 /// Box a flattened result of type `t` from `slots[*k..]`.
-fn box_value<'py>(py: Python<'py>, t: &Type, slots: &[u64], k: &mut usize) -> PyResult<Bound<'py, PyAny>> {
+fn box_value<'py>(py: Python<'py>, t: &Type, slots: &[u64], k: &mut usize, src: &ArraySources<'_, 'py>) -> PyResult<Bound<'py, PyAny>> {
     match t {
         Type::Tuple(ts) => {
-            let items = ts.iter().map(|t| box_value(py, t, slots, k)).collect::<PyResult<Vec<_>>>()?;
+            let items = ts.iter().map(|t| box_value(py, t, slots, k, src)).collect::<PyResult<Vec<_>>>()?;
             Ok(PyTuple::new(py, items)?.into_any())
+        }
+        Type::Array(at) => {
+            let n = 1 + 2 * at.ndim as usize;
+            let flat = &slots[*k..*k + n];
+            *k += n;
+            find_array(py, src, flat).ok_or_else(|| PyRuntimeError::new_err(RETURNED_VIEW))
         }
         Type::None => Ok(py.None().into_bound(py)),
         t => {
@@ -690,7 +725,8 @@ impl Dispatcher {
             Err(_) => return self.fallback(py, args, kwargs),
         };
         let mut ret = [MaybeUninit::<u64>::uninit(); MAX_RET_SLOTS];
-        let mut env = Env::default();
+        let mut owned: Vec<Py<PyAny>> = Vec::new();
+        let mut env = Env { owned: &mut owned as *mut Vec<Py<PyAny>> as i64, ..Env::default() };
         let entry: extern "C" fn(*const u64, *mut u64, *mut Env) -> i64 = unsafe { std::mem::transmute(unit.entry) };
         let start = if timing_enabled() { Some(Instant::now()) } else { None };
         let status = if unit.long_running {
@@ -715,7 +751,16 @@ impl Dispatcher {
             return Ok(box_scalar(py, member, raw)?.unbind());
         }
         let mut k = 0;
-        Ok(box_value(py, &unit.ret_type, ret, &mut k)?.unbind())
+        let src = ArraySources { owned: &owned, args };
+        match box_value(py, &unit.ret_type, ret, &mut k, &src) {
+            Ok(v) => Ok(v.unbind()),
+            // A view of an array (a row, a reshaped argument): the interpreter makes it.
+            Err(e) if e.value(py).to_string() == RETURNED_VIEW && env.effects == 0 => {
+                self.deopts.fetch_add(1, Ordering::Relaxed);
+                self.fallback(py, args, kwargs)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Statistics for the report: calls, native calls, fallbacks, signatures, compile and

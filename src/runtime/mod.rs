@@ -5,6 +5,7 @@
 //! the dispatcher turns that into the same Python exception CPython would raise. A `print` runs
 //! in `print_callback`, which takes the GIL for that call only.
 
+pub mod alloc;
 pub mod dispatch;
 pub mod print;
 pub mod ufunc;
@@ -24,6 +25,9 @@ pub struct Env {
     pub err_func: i64,
     /// Integer details for the message (IndexError: index, axis, size; user raise: table index).
     pub err_a: [i64; 3],
+    /// `*mut Vec<Py<PyAny>>`: arrays allocated during the call (kept alive until it returns;
+    /// a returned array is found here by its data pointer).
+    pub owned: i64,
 }
 
 pub const ENV_EFFECTS: i32 = 0;
@@ -450,6 +454,7 @@ pub fn symbols() -> Vec<(&'static str, *const u8)> {
         ("heron_cmp_int_float", heron_cmp_int_float as *const u8),
         ("heron_print", print::heron_print as *const u8),
         ("heron_round_ndigits", heron_round_ndigits as *const u8),
+        ("heron_alloc", alloc::heron_alloc as *const u8),
         ("heron_np_power_f64", ufunc::heron_np_power_f64 as *const u8),
     ]
 }

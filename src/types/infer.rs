@@ -28,6 +28,10 @@ pub enum GlobalValue {
     SelfRef,
     /// Another Heron dispatcher, by the resolver's index.
     Callee(usize),
+    /// `numpy.empty`, `numpy.zeros_like`, ... (the bool: the `_like` form).
+    NpAlloc(crate::builtins::NpAlloc, bool),
+    /// `numpy.float64`, ... used as a dtype.
+    NpDType(DType),
     /// Anything else: described for the error message.
     Unsupported(String),
 }
@@ -60,6 +64,8 @@ pub enum CallTarget {
     Callee(CalleeInfo),
     /// `"...".format(args)`, producing a `str` for `print`.
     StrFormat,
+    /// A NumPy array made by NumPy through a callback (`like`: shape from an array argument).
+    NpAlloc { kind: crate::builtins::NpAlloc, like: bool, dtype: DType, ndim: u8 },
 }
 
 /// A local variable's (or the return value's) types.
@@ -466,9 +472,6 @@ impl<'a> Infer<'a> {
                     }
                 }
                 if let Some(t) = t {
-                    if matches!(t, Type::Array(_)) {
-                        return cerr("returning an array from compiled code is not supported yet", line);
-                    }
                     if t == Type::Str {
                         return cerr("returning a string from compiled code is not supported yet", line);
                     }
@@ -617,7 +620,13 @@ impl<'a> Infer<'a> {
                 Some(GlobalValue::Math) => builtins::math_attr(attr, self.res.py_minor())
                     .ok_or_else(|| CompileError::new(format!("`math.{attr}` is not supported yet"), line))?,
                 Some(GlobalValue::Numpy) => {
-                    return cerr(format!("`numpy.{attr}` is not supported in compiled code yet"), line)
+                    if let Some((kind, like)) = crate::builtins::NpAlloc::from_name(attr) {
+                        GlobalValue::NpAlloc(kind, like)
+                    } else if let Some(d) = crate::builtins::numpy_dtype(attr) {
+                        GlobalValue::NpDType(d)
+                    } else {
+                        return cerr(format!("`numpy.{attr}` is not supported in compiled code yet"), line);
+                    }
                 }
                 _ => return Ok(None),
             },
@@ -661,6 +670,9 @@ impl<'a> Infer<'a> {
                     }
                     Some(GlobalValue::Math) | Some(GlobalValue::Numpy) => {
                         return cerr("modules can only be used as `module.name` in compiled code", line)
+                    }
+                    Some(GlobalValue::NpAlloc(..)) | Some(GlobalValue::NpDType(_)) => {
+                        return cerr("NumPy functions and types can only be called in compiled code", line)
                     }
                     None => return cerr("this name could not be resolved", line),
                 }
@@ -843,7 +855,7 @@ impl<'a> Infer<'a> {
                                     return cerr(format!("{} changes type and is put in a tuple", self.var_name(v)), line);
                                 }
                             }
-                            if matches!(t, Type::Array(_) | Type::Str) {
+                            if matches!(t, Type::Str) {
                                 return cerr(format!("a tuple holding a {t} is not supported yet"), line);
                             }
                             ts.push(t)
@@ -910,6 +922,9 @@ impl<'a> Infer<'a> {
         let Some(g) = self.resolve_name(func)? else {
             return cerr("only calls to functions by name (builtins, math, other compiled functions) are supported", line);
         };
+        if let GlobalValue::NpAlloc(kind, like) = g {
+            return self.np_alloc(e, kind, like, args, kwargs);
+        }
         let mut ats = Vec::new();
         for a in args {
             ats.push(self.expr(a)?);
@@ -1008,8 +1023,72 @@ impl<'a> Infer<'a> {
             }
             GlobalValue::Const(_) => cerr("a constant is not callable", line),
             GlobalValue::Math | GlobalValue::Numpy => cerr("a module is not callable", line),
+            GlobalValue::NpDType(_) => cerr("calling a NumPy scalar type is not supported yet", line),
+            GlobalValue::NpAlloc(..) => unreachable!(),
             GlobalValue::Unsupported(why) => cerr(why, line),
         }
+    }
+
+    /// `numpy.empty(shape, dtype)`, `numpy.zeros_like(a)`, ...: a new C-contiguous array.
+    fn np_alloc(
+        &mut self,
+        e: &Expr,
+        kind: crate::builtins::NpAlloc,
+        like: bool,
+        args: &[Expr],
+        kwargs: &[(String, Expr)],
+    ) -> CResult<Option<Type>> {
+        let line = e.span.line;
+        let what = format!("numpy.{}{}", kind.name(), if like { "_like" } else { "" });
+        let mut dtype_expr: Option<&Expr> = None;
+        for (k, v) in kwargs {
+            match k.as_str() {
+                "dtype" => dtype_expr = Some(v),
+                other => return cerr(format!("{what}() keyword `{other}` is not supported in compiled code"), line),
+            }
+        }
+        if args.len() == 2 && dtype_expr.is_none() {
+            dtype_expr = Some(&args[1]);
+        } else if args.len() != 1 {
+            return cerr(format!("{what}() takes the shape (or array) and an optional dtype here"), line);
+        }
+        let Some(first) = self.expr(&args[0])? else { return Ok(None) };
+        let (ndim, mut dtype) = if like {
+            match &first {
+                Type::Array(a) if a.layout == Layout::C => (a.ndim, a.dtype),
+                Type::Array(_) => return cerr(format!("{what}() of a non-contiguous array keeps its memory order; not supported yet"), line),
+                t => return cerr(format!("{what}() of a {t} is not supported"), line),
+            }
+        } else {
+            let dims = match &first {
+                Type::Tuple(ts) => ts.clone(),
+                t => vec![t.clone()],
+            };
+            if dims.is_empty() || dims.len() > 4 {
+                return cerr(format!("{what}() with {} dimensions is not supported (1 to 4)", dims.len()), line);
+            }
+            if let Some(t) = dims.iter().find(|t| !(matches!(t, Type::Int | Type::Bool) || matches!(t, Type::Np(d) if d.is_int() && *d != DType::U64))) {
+                return cerr(format!("{what}() needs integer dimensions, got a {t}"), line);
+            }
+            (dims.len() as u8, DType::F64)
+        };
+        if let Some(d) = dtype_expr {
+            dtype = match self.resolve_name(d)? {
+                Some(GlobalValue::NpDType(x)) => x,
+                Some(GlobalValue::Builtin(Builtin::Float)) => DType::F64,
+                Some(GlobalValue::Builtin(Builtin::Int)) => DType::I64,
+                Some(GlobalValue::Builtin(Builtin::Bool)) => DType::Bool,
+                _ => match &d.kind {
+                    ExprKind::Const(Const::Str(s)) => match crate::builtins::numpy_dtype(s) {
+                        Some(x) => x,
+                        None => return cerr(format!("the dtype {s:?} is not supported in compiled code"), line),
+                    },
+                    _ => return cerr("the dtype must be a NumPy type (numpy.float64, ...), float, int or bool", line),
+                },
+            };
+        }
+        self.calls.insert(e.id, CallTarget::NpAlloc { kind, like, dtype, ndim });
+        Ok(Some(Type::Array(ArrayType { dtype, ndim, layout: Layout::C, readonly: false })))
     }
 }
 
