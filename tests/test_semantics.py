@@ -636,3 +636,39 @@ def test_arrays_made_in_compiled_code(tmp_path):
     assert_same(plain, jit, "row", np.arange(6.0).reshape(2, 3), native=False)
     out = jit.squares(4)
     assert out.flags.owndata and out.flags.c_contiguous and out.dtype == np.float64
+
+
+FOREACH = """
+def total(a):
+    s = 0.0
+    for x in a:
+        s += x
+    return s
+def rows(a):
+    best = -1.0
+    for r in a:
+        t = 0.0
+        for x in r:
+            t += x
+        if t > best:
+            best = t
+    return best
+def first_negative(a):
+    k = 0
+    for x in a:
+        if x < 0:
+            break
+        k += 1
+    else:
+        return -1
+    return k
+"""
+
+
+def test_for_loops_over_arrays(tmp_path):
+    plain, jit = modules(tmp_path, FOREACH)
+    for a in [np.arange(5.0), np.zeros(0), np.array([1, -2, 3], dtype=np.int32)]:
+        assert_same(plain, jit, "total", a)
+        assert_same(plain, jit, "first_negative", a)
+    assert_same(plain, jit, "rows", np.arange(12.0).reshape(3, 4))
+    assert_same(plain, jit, "rows", np.arange(12.0).reshape(3, 4).T)

@@ -266,7 +266,7 @@ impl Lowerer {
             kind(&f) == "Name" && f.getattr("id").and_then(|v| v.extract::<String>()).map(|s| s == "range").unwrap_or(false)
         };
         if !is_range || self.var_ids.contains_key("range") {
-            return err("only `for` loops over `range(...)` are supported yet", line);
+            return self.for_each(var, &iter, node, line);
         }
         if iter.getattr("keywords").map_err(|e| pyerr(e, line))?.len().unwrap_or(0) > 0 {
             return err("range() takes no keyword arguments", line);
@@ -300,6 +300,34 @@ impl Lowerer {
             body: self.stmts(&get("body")?)?,
             orelse: self.stmts(&get("orelse")?)?,
         })
+    }
+
+    /// `for x in a: body else: orelse` over an array, lowered to an index loop:
+    /// `$it = a; for $k in range($it.shape[0]): x = $it[$k]; body` (the hidden names cannot
+    /// clash with Python names; the index stays in bounds, so no check is emitted).
+    fn for_each(&mut self, var: VarId, iter: &Bound<'_, PyAny>, node: &Bound<'_, PyAny>, line: u32) -> CResult<StmtKind> {
+        let get = |f: &str| node.getattr(f).map_err(|e| pyerr(e, line));
+        let span = span_of(node);
+        let n = self.vars.len();
+        let it = self.var(&format!("$iter{n}"));
+        let k = self.var(&format!("$index{n}"));
+        let iter_e = self.lower(iter)?;
+        let it_expr = |lw: &mut Self| lw.expr(ExprKind::Var(it), span);
+        let base = it_expr(self);
+        let shape = self.expr(ExprKind::Attr(Box::new(base), "shape".into()), span);
+        let zero = self.expr(ExprKind::Const(Const::Int(0)), span);
+        let stop = self.expr(ExprKind::Index(Box::new(shape), vec![zero]), span);
+        let base = it_expr(self);
+        let kv = self.expr(ExprKind::Var(k), span);
+        let item = self.expr(ExprKind::Index(Box::new(base), vec![kv]), span);
+        let mut body = vec![Stmt { kind: StmtKind::Assign { targets: vec![Target::Var(var)], value: item }, span }];
+        body.extend(self.stmts(&get("body")?)?);
+        let orelse = self.stmts(&get("orelse")?)?;
+        let lp = Stmt { kind: StmtKind::ForRange { var: k, start: None, stop, step: None, body, orelse }, span };
+        let init = Stmt { kind: StmtKind::Assign { targets: vec![Target::Var(it)], value: iter_e }, span };
+        // Both statements as one: `if True: init; loop`.
+        let cond = self.expr(ExprKind::Const(Const::Bool(true)), span);
+        Ok(StmtKind::If { cond, then: vec![init, lp], orelse: vec![] })
     }
 
     fn target(&mut self, node: &Bound<'_, PyAny>) -> CResult<Target> {
