@@ -15,6 +15,11 @@ use pyo3::prelude::*;
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<runtime::dispatch::Dispatcher>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    // Panics are caught (a failed compilation runs the function as Python); keep the default
+    // hook's report on stderr for HERON_DEBUG only, so users see Heron's report instead.
+    if std::env::var_os("HERON_DEBUG").is_none() {
+        std::panic::set_hook(Box::new(|_| {}));
+    }
     // The NaN CPython's math module returns from its own special cases (differs by version).
     let py = m.py();
     if let Ok(nan) = py.import("math").and_then(|math| math.getattr("atan2")?.call1((f64::NAN, 1.0))?.extract::<f64>()) {

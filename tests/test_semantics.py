@@ -672,3 +672,42 @@ def test_for_loops_over_arrays(tmp_path):
         assert_same(plain, jit, "first_negative", a)
     assert_same(plain, jit, "rows", np.arange(12.0).reshape(3, 4))
     assert_same(plain, jit, "rows", np.arange(12.0).reshape(3, 4).T)
+
+
+SLICES = """
+def total(v):
+    s = 0.0
+    for i in range(v.shape[0]):
+        s += float(v[i]) * (i + 1)
+    return s
+def sl(a, lo, hi, st):
+    return total(a[lo:hi:st])
+def sl_default(a, lo):
+    return total(a[lo:]) + total(a[:lo]) * 3 + total(a[::-1]) * 7
+def col(m, j):
+    return total(m[:, j])
+def sub(m):
+    s = 0.0
+    v = m[1:, ::2]
+    for i in range(v.shape[0]):
+        for j in range(v.shape[1]):
+            s += v[i, j] * (i + 2 * j)
+    return s
+def zero_step(a):
+    return total(a[::0])
+"""
+
+
+def test_slices_are_views(tmp_path):
+    plain, jit = modules(tmp_path, SLICES)
+    a = np.arange(10.0) ** 2
+    for lo, hi, st in [(0, 10, 1), (2, 8, 2), (8, 2, -1), (-3, -1, 1), (-20, 20, 3), (9, -20, -2), (5, 5, 1), (20, 30, 1), (-1, -11, -1)]:
+        assert_same(plain, jit, "sl", a, lo, hi, st)
+    for lo in [0, 3, -2, 50, -50]:
+        assert_same(plain, jit, "sl_default", a, lo)
+    m = np.arange(12.0).reshape(3, 4)
+    for j in [0, 3, -1, 4]:
+        assert_same(plain, jit, "col", m, j)
+    assert_same(plain, jit, "sub", m)
+    assert_same(plain, jit, "sub", m.T)
+    assert_same(plain, jit, "zero_step", a)

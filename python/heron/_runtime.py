@@ -49,6 +49,7 @@ _OPS = {
     "int_store_out_of_bounds": lambda a: _store_out_of_bounds(a[0], a[1]),
     "float_divmod_zero": lambda a: _caught(lambda: divmod(1.0, 0.0)),
     "round_overflow": lambda a: _caught(lambda: round(1.7976931348623157e308, -308)),
+    "slice_step_zero": lambda a: _caught(lambda: __import__("numpy").zeros(1)[::0]),
 }
 
 

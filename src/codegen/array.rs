@@ -22,44 +22,133 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         let nd = at.ndim as usize;
         let mut ptr = arr[0];
         // Python evaluates the whole index tuple before NumPy checks any bound.
-        let mut idxs = Vec::new();
-        for ie in index {
-            let it = self.typed.ty(ie).clone();
-            let iv = self.expr(ie)?;
-            idxs.push(self.to_i64(iv, &it));
+        enum Item {
+            At(Value),
+            Slice(Option<Value>, Option<Value>, Option<Value>),
         }
-        for (k, ie) in index.iter().enumerate() {
-            let idx = idxs[k];
-            let extent = arr[1 + k];
-            let idx = if self.index_in_bounds(ie, base, k) {
-                idx
-            } else {
-                let nonneg_const = matches!(ie.kind, ExprKind::Const(Const::Int(c)) if c >= 0);
-                let adj = if nonneg_const {
-                    idx
-                } else {
-                    let neg = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, idx, 0);
-                    let wrapped = self.b.ins().iadd(idx, extent);
-                    self.b.ins().select(neg, wrapped, idx)
+        let mut items = Vec::new();
+        for ie in index {
+            if let ExprKind::Slice(lo, hi, st) = &ie.kind {
+                let part = |cx: &mut Self, p: &Option<Box<Expr>>| -> CResult<Option<Value>> {
+                    match p {
+                        Some(e) if *cx.typed.ty(e) != Type::None => {
+                            let t = cx.typed.ty(e).clone();
+                            let v = cx.expr(e)?;
+                            Ok(Some(cx.to_i64(v, &t)))
+                        }
+                        Some(e) => {
+                            cx.expr(e)?;
+                            Ok(None)
+                        }
+                        None => Ok(None),
+                    }
                 };
-                let oob = self.b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, adj, extent);
-                let axis = self.iconst(k as i64);
-                self.fail_if(oob, ErrCode::IndexOutOfBounds, line, &[idx, axis, extent]);
-                adj
-            };
+                let (a, b, c) = (part(self, lo)?, part(self, hi)?, part(self, st)?);
+                items.push(Item::Slice(a, b, c));
+            } else {
+                let it = self.typed.ty(ie).clone();
+                let iv = self.expr(ie)?;
+                items.push(Item::At(self.to_i64(iv, &it)));
+            }
+        }
+        let mut shape = Vec::new();
+        let mut strides = Vec::new();
+        for (k, (ie, item)) in index.iter().zip(items).enumerate() {
+            let extent = arr[1 + k];
             let stride = if at.layout == Layout::C && k == nd - 1 {
                 self.iconst(at.dtype.itemsize())
             } else {
                 arr[1 + nd + k]
             };
-            let off = self.b.ins().imul(idx, stride);
-            ptr = self.b.ins().iadd(ptr, off);
+            match item {
+                Item::At(idx) => {
+                    let idx = if self.index_in_bounds(ie, base, k) {
+                        idx
+                    } else {
+                        let nonneg_const = matches!(ie.kind, ExprKind::Const(Const::Int(c)) if c >= 0);
+                        let adj = if nonneg_const {
+                            idx
+                        } else {
+                            let neg = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, idx, 0);
+                            let wrapped = self.b.ins().iadd(idx, extent);
+                            self.b.ins().select(neg, wrapped, idx)
+                        };
+                        let oob = self.b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, adj, extent);
+                        let axis = self.iconst(k as i64);
+                        self.fail_if(oob, ErrCode::IndexOutOfBounds, line, &[idx, axis, extent]);
+                        adj
+                    };
+                    let off = self.b.ins().imul(idx, stride);
+                    ptr = self.b.ins().iadd(ptr, off);
+                }
+                Item::Slice(lo, hi, st) => {
+                    let (start, len, step) = self.slice_indices(lo, hi, st, extent, line);
+                    let off = self.b.ins().imul(start, stride);
+                    ptr = self.b.ins().iadd(ptr, off);
+                    shape.push(len);
+                    strides.push(self.b.ins().imul(stride, step));
+                }
+            }
         }
         let n = index.len();
         let mut rest = vec![ptr];
+        rest.extend(shape);
         rest.extend_from_slice(&arr[1 + n..1 + nd]);
-        rest.extend_from_slice(&arr[1 + nd + n..1 + 2 * nd]);
+        rest.extend(strides);
+        for k in n..nd {
+            // Untouched axes keep their strides (the C layout's constant last stride included).
+            let s = if at.layout == Layout::C && k == nd - 1 { self.iconst(at.dtype.itemsize()) } else { arr[1 + nd + k] };
+            rest.push(s);
+        }
         Ok((ptr, rest))
+    }
+
+    /// Python's `slice(lo, hi, step).indices(extent)` (Objects/sliceobject.c,
+    /// `PySlice_AdjustIndices`): the first index, the number of items and the step. A zero step
+    /// raises ValueError.
+    fn slice_indices(&mut self, lo: Option<Value>, hi: Option<Value>, st: Option<Value>, len: Value, line: u32) -> (Value, Value, Value) {
+        let step = match st {
+            Some(s) => {
+                let zero = self.b.ins().icmp_imm_s(IntCC::Equal, s, 0);
+                self.fail_if(zero, ErrCode::SliceStepZero, line, &[]);
+                s
+            }
+            None => self.iconst(1),
+        };
+        let neg = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, step, 0);
+        let m1 = self.iconst(-1);
+        let zero = self.iconst(0);
+        let len_m1 = self.b.ins().iadd_imm_s(len, -1);
+        // Clamp bounds: [lower, upper] is [-1, len-1] for a negative step, else [0, len].
+        let lower = self.b.ins().select(neg, m1, zero);
+        let upper = self.b.ins().select(neg, len_m1, len);
+        let adjust = |cx: &mut Self, v: Value| {
+            let is_neg = cx.b.ins().icmp_imm_s(IntCC::SignedLessThan, v, 0);
+            let plus = cx.b.ins().iadd(v, len);
+            let v = cx.b.ins().select(is_neg, plus, v);
+            let below = cx.b.ins().icmp(IntCC::SignedLessThan, v, lower);
+            let v = cx.b.ins().select(below, lower, v);
+            let above = cx.b.ins().icmp(IntCC::SignedGreaterThan, v, upper);
+            cx.b.ins().select(above, upper, v)
+        };
+        let start = match lo {
+            Some(v) => adjust(self, v),
+            None => self.b.ins().select(neg, len_m1, zero),
+        };
+        let stop = match hi {
+            Some(v) => adjust(self, v),
+            None => self.b.ins().select(neg, m1, len),
+        };
+        // Number of items: (stop - start - 1) / step + 1 when the range is not empty.
+        let (a, b) = (self.b.ins().select(neg, start, stop), self.b.ins().select(neg, stop, start));
+        let nonempty = self.b.ins().icmp(IntCC::SignedGreaterThan, a, b);
+        let span = self.b.ins().isub(a, b);
+        let span = self.b.ins().iadd_imm_s(span, -1);
+        let abs_step = self.b.ins().iabs(step);
+        let q = self.b.ins().sdiv(span, abs_step);
+        let q = self.b.ins().iadd_imm_s(q, 1);
+        let count = self.b.ins().select(nonempty, q, zero);
+        (start, count, step)
     }
 
     /// Address of one element `base[i, j, ...]` (all axes indexed) and its NumPy scalar type.
@@ -73,7 +162,8 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         match self.typed.ty(base).clone() {
             Type::Array(at) => {
                 let (ptr, rest) = self.indexed_pointer(base, index, at, line)?;
-                if index.len() == at.ndim as usize {
+                let slices = index.iter().any(|i| matches!(i.kind, ExprKind::Slice(..)));
+                if index.len() == at.ndim as usize && !slices {
                     Ok(self.load_element(ptr, at.dtype))
                 } else {
                     Ok(rest)

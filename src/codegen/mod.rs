@@ -190,6 +190,19 @@ fn inlinable(func: &ir::Function, n_helpers: u32) -> bool {
     })
 }
 
+/// A copy of `func` fit to be inlined: without unreachable blocks (the inliner walks blocks in
+/// dominance order and must see every definition before its uses).
+fn inline_body(func: &ir::Function, isa: &dyn cranelift_codegen::isa::TargetIsa) -> Option<ir::Function> {
+    let mut c = cranelift_codegen::Context::for_function(func.clone());
+    c.compute_cfg();
+    c.compute_domtree();
+    c.eliminate_unreachable_code(isa).ok()?;
+    // The inliner maps values one by one and does not follow aliases (which the frontend's
+    // SSA construction leaves behind for loop variables).
+    c.func.dfg.resolve_all_aliases();
+    Some(c.func)
+}
+
 fn cg_err(e: impl std::fmt::Display) -> CompileError {
     CompileError::new(format!("code generation failed: {e}"), 0)
 }
@@ -288,7 +301,9 @@ pub fn compile(f: &Function, typed: &Typed, info: FuncInfo, callees: Vec<Arc<Com
     if !bodies.is_empty() {
         ctx.inline(Inliner { bodies }).map_err(|e| cg_err(format!("inlining: {e:?}")))?;
     }
-    let clif = if inlinable(&ctx.func, n_helpers) { Some(ctx.func.clone()) } else { None };
+    // Only loop-free bodies: Cranelift 0.135's inliner rejects (panics on) some loops that the
+    // frontend builds, and small loop-free helpers are where inlining pays.
+    let clif = if !long_running && inlinable(&ctx.func, n_helpers) { inline_body(&ctx.func, &*isa()?) } else { None };
     if std::env::var_os("HERON_DUMP_IR").is_some() {
         eprintln!("{}", ctx.func.display());
     }
@@ -1152,6 +1167,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             }
             ExprKind::Call { args, kwargs, .. } => self.call(e, args, kwargs)?,
             ExprKind::FString(_) => return Err(CompileError::new("an f-string can only be printed in compiled code", line)),
+            ExprKind::Slice(..) => return Err(CompileError::new("a slice can only be used as an array index", line)),
         })
     }
 

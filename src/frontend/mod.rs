@@ -376,7 +376,16 @@ impl Lowerer {
 
     fn index_item(&mut self, node: &Bound<'_, PyAny>) -> CResult<Expr> {
         match kind(node).as_str() {
-            "Slice" => err("slicing is not supported yet", span_of(node).line),
+            "Slice" => {
+                let span = span_of(node);
+                let line = span.line;
+                let mut part = |f: &str| -> CResult<Option<Box<Expr>>> {
+                    let v = node.getattr(f).map_err(|e| pyerr(e, line))?;
+                    Ok(if v.is_none() { None } else { Some(Box::new(self.lower(&v)?)) })
+                };
+                let (lo, hi, st) = (part("lower")?, part("upper")?, part("step")?);
+                Ok(self.expr(ExprKind::Slice(lo, hi, st), span))
+            }
             _ => self.lower(node),
         }
     }

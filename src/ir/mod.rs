@@ -138,6 +138,8 @@ pub enum ExprKind {
     Tuple(Vec<Expr>),
     /// An f-string: literal pieces and formatted values with a constant format spec.
     FString(Vec<FPart>),
+    /// `lower:upper:step` inside an array index (each part optional).
+    Slice(Option<Box<Expr>>, Option<Box<Expr>>, Option<Box<Expr>>),
 }
 
 #[derive(Clone, Debug)]
@@ -161,6 +163,7 @@ impl Expr {
             ExprKind::Call { func, args, kwargs } => {
                 std::iter::once(&**func).chain(args.iter()).chain(kwargs.iter().map(|(_, e)| e)).collect()
             }
+            ExprKind::Slice(a, b, c) => [a, b, c].into_iter().flatten().map(|e| &**e).collect(),
             ExprKind::FString(parts) => parts
                 .iter()
                 .filter_map(|p| match p {

@@ -511,7 +511,15 @@ impl Dispatcher {
         let start = Instant::now();
         let addr = self as *const Dispatcher as usize;
         COMPILING.with(|c| c.borrow_mut().push(addr));
-        let unit = self.compile(py, kinds);
+        // A bug in Heron or Cranelift must not crash the user's program: a panic while
+        // compiling becomes a compile failure, and the call runs as Python.
+        let unit = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.compile(py, kinds))) {
+            Ok(u) => u,
+            Err(p) => {
+                let what = p.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| p.downcast_ref::<String>().cloned()).unwrap_or_default();
+                Err(CompileError::new(format!("internal compiler error ({what}); please report it"), 0))
+            }
+        };
         COMPILING.with(|c| c.borrow_mut().retain(|a| *a != addr));
         self.compile_ns.fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
         if let Err(e) = &unit {

@@ -83,16 +83,17 @@ pub enum ErrCode {
     FloatDivmodZero = 22,
     /// `round(x, n)` whose result overflows.
     RoundOverflow = 23,
+    SliceStepZero = 24,
 }
 
 impl ErrCode {
     pub fn from_i64(v: i64) -> ErrCode {
         use ErrCode::*;
-        const ALL: [ErrCode; 24] = [
+        const ALL: [ErrCode; 25] = [
             None, Overflow, Deopt, IntFloorDivZero, IntModZero, IntTrueDivZero, FloatDivZero, FloatFloorDivZero,
             FloatModZero, MathDomain, MathRange, IntFromNan, IntFromInf, PowZeroNeg, PowOverflow, IndexOutOfBounds,
             NegativeShift, RangeStepZero, UserRaise, PyErr, IntStoreOutOfBounds, ComplexResult, FloatDivmodZero,
-            RoundOverflow,
+            RoundOverflow, SliceStepZero,
         ];
         ALL.get(v as usize).copied().unwrap_or(Deopt)
     }
@@ -124,6 +125,7 @@ impl ErrCode {
             ComplexResult => "complex_result",
             FloatDivmodZero => "float_divmod_zero",
             RoundOverflow => "round_overflow",
+            SliceStepZero => "slice_step_zero",
         }
     }
 }

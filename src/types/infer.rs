@@ -334,6 +334,9 @@ impl<'a> Infer<'a> {
                 let Type::Array(at) = bt else {
                     return cerr(format!("cannot assign into an item of a {bt}"), line);
                 };
+                if index.iter().any(|i| matches!(i.kind, ExprKind::Slice(..))) {
+                    return cerr("assigning to a slice of an array is not supported yet", line);
+                }
                 if index.len() != at.ndim as usize {
                     return cerr(
                         format!("an element store needs {} indices for a {}-d array, got {}", at.ndim, at.ndim, index.len()),
@@ -392,6 +395,9 @@ impl<'a> Infer<'a> {
                             self.expr(i)?;
                         }
                         match bt {
+                            _ if index.iter().any(|i| matches!(i.kind, ExprKind::Slice(..))) => {
+                                return cerr("augmented assignment to a slice of an array is not supported yet", line)
+                            }
                             Some(Type::Array(at)) if index.len() == at.ndim as usize => Some(Type::Np(at.dtype)),
                             Some(Type::Array(_)) => return cerr("augmented assignment to an array slice is not supported", line),
                             Some(other) => return cerr(format!("cannot assign into an item of a {other}"), line),
@@ -811,10 +817,15 @@ impl<'a> Infer<'a> {
                         if n > at.ndim as usize {
                             return cerr(format!("too many indices: the array is {}-dimensional but {n} were given", at.ndim), line);
                         }
-                        if n == at.ndim as usize {
+                        let slices = index.iter().filter(|i| matches!(i.kind, ExprKind::Slice(..))).count();
+                        if n == at.ndim as usize && slices == 0 {
                             Some(Type::Np(at.dtype))
                         } else {
-                            Some(Type::Array(ArrayType { ndim: at.ndim - n as u8, ..*at }))
+                            // A view: sliced axes stay, integer-indexed ones go. Only integer
+                            // indices on leading axes keep a C-contiguous layout.
+                            let ints = n - slices;
+                            let layout = if slices == 0 { at.layout } else { Layout::Any };
+                            Some(Type::Array(ArrayType { ndim: at.ndim - ints as u8, layout, ..*at }))
                         }
                     }
                     Type::Tuple(elems) => {
@@ -877,12 +888,30 @@ impl<'a> Infer<'a> {
                 Some(Type::Str)
             }
             ExprKind::Call { func, args, kwargs } => return self.call(e, func, args, kwargs),
+            ExprKind::Slice(..) => {
+                for part in e.children() {
+                    if self.expr(part)?.is_none() {
+                        return Ok(None);
+                    }
+                }
+                Some(Type::None)
+            }
         })
     }
 
     fn check_indices(&mut self, index: &[Expr], line: u32) -> CResult<()> {
         for i in index {
             let t = self.expr_types[i.id].clone();
+            if let ExprKind::Slice(..) = i.kind {
+                for part in i.children() {
+                    if let Some(t) = self.expr_types[part.id].clone() {
+                        if !(matches!(t, Type::Int | Type::None) || matches!(t, Type::Np(d) if d.is_int() && d != DType::U64)) {
+                            return cerr(format!("slice bounds must be integers or None, got a {t}"), line);
+                        }
+                    }
+                }
+                continue;
+            }
             if let Some(t) = t {
                 let ok = matches!(t, Type::Int) || matches!(t, Type::Np(d) if d.is_int() && d != DType::U64);
                 if !ok {
