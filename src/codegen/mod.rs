@@ -412,6 +412,15 @@ pub struct LoopCx {
     pub index_fact: Option<IndexFact>,
 }
 
+/// Where a value is stored: a variable's (or the return value's) machine variables, its tag,
+/// its member types and its representation type.
+struct Slot {
+    vars: Vec<Variable>,
+    tag: Option<Variable>,
+    members: Vec<Type>,
+    ty: Type,
+}
+
 /// The codegen context for one function (the shape of rustc_codegen_cranelift's `FunctionCx`).
 pub struct FunctionCx<'a, 'm> {
     pub b: FunctionBuilder<'a>,
@@ -663,39 +672,45 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
     /// Store `val` (of static type `t`, from expression `src` if any) into variable `v`,
     /// converting to the variable's representation and setting its tag.
     pub fn assign_var(&mut self, v: VarId, val: CVal, t: &Type, src: Option<&Expr>, line: u32) -> CResult<()> {
-        let vt = self.var_type(v);
-        let members = self.typed.vars[v].members.clone();
-        // Copy of another union variable: copy its tag through a member-index remap.
-        if let Some(Expr { kind: ExprKind::Var(s), .. }) = src {
-            if let Some(stag) = self.tags[*s] {
-                let smembers = self.typed.vars[*s].members.clone();
-                let st = self.var_type(*s);
-                let conv = self.merge_convert(val, &st, &vt, line)?;
-                for (var, x) in self.vars[v].clone().into_iter().zip(conv) {
-                    self.b.def_var(var, x);
-                }
-                let dtag = self.tags[v].expect("union copy target has a tag");
+        let dst = Slot { vars: self.vars[v].clone(), tag: self.tags[v], members: self.typed.vars[v].members.clone(), ty: self.var_type(v) };
+        self.store_slot(&dst, val, t, src, line)
+    }
+
+    /// Store into a variable or the return value: convert to its representation, and set its
+    /// tag from the stored type, or, when copying another variable that changes type, from
+    /// that variable's tag (remapped to this slot's member order).
+    fn store_slot(&mut self, dst: &Slot, val: CVal, t: &Type, src: Option<&Expr>, line: u32) -> CResult<()> {
+        let src_union = match src {
+            Some(Expr { kind: ExprKind::Var(s), .. }) => self.tags[*s].map(|tag| (*s, tag)),
+            _ => None,
+        };
+        let from = match src_union {
+            Some((s, _)) => self.var_type(s),
+            None => t.clone(),
+        };
+        let conv = self.merge_convert(val, &from, &dst.ty, line)?;
+        for (var, x) in dst.vars.iter().zip(conv) {
+            self.b.def_var(*var, x);
+        }
+        let Some(dtag) = dst.tag else { return Ok(()) };
+        let tag = match src_union {
+            Some((s, stag)) => {
                 let stagv = self.b.use_var(stag);
                 let mut out = self.b.ins().iconst(types::I8, 0);
-                for (i, m) in smembers.iter().enumerate() {
-                    let di = members.iter().position(|x| x == m).unwrap_or(0) as i64;
+                for (i, m) in self.typed.vars[s].members.iter().enumerate() {
+                    let di = dst.members.iter().position(|x| x == m).unwrap_or(0) as i64;
                     let is = self.b.ins().icmp_imm_s(ir::condcodes::IntCC::Equal, stagv, i as i64);
                     let dv = self.b.ins().iconst(types::I8, di);
                     out = self.b.ins().select(is, dv, out);
                 }
-                self.b.def_var(dtag, out);
-                return Ok(());
+                out
             }
-        }
-        let conv = self.merge_convert(val, t, &vt, line)?;
-        for (var, x) in self.vars[v].clone().into_iter().zip(conv) {
-            self.b.def_var(var, x);
-        }
-        if let Some(tag) = self.tags[v] {
-            let i = members.iter().position(|m| m == t).unwrap_or(0);
-            let c = self.b.ins().iconst(types::I8, i as i64);
-            self.b.def_var(tag, c);
-        }
+            None => {
+                let i = dst.members.iter().position(|m| m == t).unwrap_or(0);
+                self.b.ins().iconst(types::I8, i as i64)
+            }
+        };
+        self.b.def_var(dtag, tag);
         Ok(())
     }
 
@@ -704,42 +719,12 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
     }
 
     fn emit_return(&mut self, e: Option<&Expr>, line: u32) -> CResult<()> {
-        let rt = self.typed.ret_type();
-        let members = self.typed.ret.members.clone();
         let (val, t) = match e {
             Some(e) => (self.expr(e)?, self.typed.ty(e).clone()),
             None => (vec![], Type::None),
         };
-        if let (Some(Expr { kind: ExprKind::Var(s), .. }), Some(rtag)) = (e, self.ret_tag) {
-            if let Some(stag) = self.tags[*s] {
-                let smembers = self.typed.vars[*s].members.clone();
-                let st = self.var_type(*s);
-                let conv = self.merge_convert(val, &st, &rt, line)?;
-                for (var, x) in self.ret_vars.clone().into_iter().zip(conv) {
-                    self.b.def_var(var, x);
-                }
-                let stagv = self.b.use_var(stag);
-                let mut out = self.b.ins().iconst(types::I8, 0);
-                for (i, m) in smembers.iter().enumerate() {
-                    let di = members.iter().position(|x| x == m).unwrap_or(0) as i64;
-                    let is = self.b.ins().icmp_imm_s(ir::condcodes::IntCC::Equal, stagv, i as i64);
-                    let dv = self.b.ins().iconst(types::I8, di);
-                    out = self.b.ins().select(is, dv, out);
-                }
-                self.b.def_var(rtag, out);
-                self.b.ins().jump(self.exit_block, &[]);
-                return Ok(());
-            }
-        }
-        let conv = self.merge_convert(val, &t, &rt, line)?;
-        for (var, x) in self.ret_vars.clone().into_iter().zip(conv) {
-            self.b.def_var(var, x);
-        }
-        if let Some(tag) = self.ret_tag {
-            let i = members.iter().position(|m| *m == t).unwrap_or(0);
-            let c = self.b.ins().iconst(types::I8, i as i64);
-            self.b.def_var(tag, c);
-        }
+        let dst = Slot { vars: self.ret_vars.clone(), tag: self.ret_tag, members: self.typed.ret.members.clone(), ty: self.typed.ret_type() };
+        self.store_slot(&dst, val, &t, e, line)?;
         self.b.ins().jump(self.exit_block, &[]);
         Ok(())
     }

@@ -248,11 +248,12 @@ pub extern "C" fn heron_float_pow(iv: f64, iw: f64, env: *mut Env) -> f64 {
     ix
 }
 
-/// CPython's `m_log`: log of a float with errors signalled as NaN/−inf for `math_1`'s checks.
-pub extern "C" fn heron_m_log(x: f64) -> f64 {
+/// CPython's `m_log`/`m_log2`/`m_log10` around libm's `f`: errors come out as NaN or -inf,
+/// which `math_1`'s checks turn into ValueError.
+fn m_log_with(x: f64, f: unsafe extern "C" fn(f64) -> f64) -> f64 {
     if x.is_finite() {
         if x > 0.0 {
-            unsafe { log(x) }
+            unsafe { f(x) }
         } else if x == 0.0 {
             f64::NEG_INFINITY
         } else {
@@ -263,40 +264,21 @@ pub extern "C" fn heron_m_log(x: f64) -> f64 {
     } else {
         f64::NAN
     }
+}
+
+/// CPython's `m_log`.
+pub extern "C" fn heron_m_log(x: f64) -> f64 {
+    m_log_with(x, log)
 }
 
 /// CPython's `m_log2`.
 pub extern "C" fn heron_m_log2(x: f64) -> f64 {
-    if x.is_finite() {
-        if x > 0.0 {
-            unsafe { log2(x) }
-        } else if x == 0.0 {
-            f64::NEG_INFINITY
-        } else {
-            f64::NAN
-        }
-    } else if x.is_nan() || x > 0.0 {
-        x
-    } else {
-        f64::NAN
-    }
+    m_log_with(x, log2)
 }
 
 /// CPython's `m_log10`.
 pub extern "C" fn heron_m_log10(x: f64) -> f64 {
-    if x.is_finite() {
-        if x > 0.0 {
-            unsafe { log10(x) }
-        } else if x == 0.0 {
-            f64::NEG_INFINITY
-        } else {
-            f64::NAN
-        }
-    } else if x.is_nan() || x > 0.0 {
-        x
-    } else {
-        f64::NAN
-    }
+    m_log_with(x, log10)
 }
 
 /// CPython's `m_log1p` (Modules/_math.h): log1p with -0.0 preserved.
