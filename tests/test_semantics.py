@@ -711,3 +711,25 @@ def test_slices_are_views(tmp_path):
     assert_same(plain, jit, "sub", m)
     assert_same(plain, jit, "sub", m.T)
     assert_same(plain, jit, "zero_step", a)
+
+
+UNION_CALLEE = """
+def total(v):
+    s = 0.0
+    for i in range(v.shape[0]):
+        s += v[i]
+    return s
+def both(a, b):
+    return total(a) + total(b)
+def store_both(a, b, out):
+    out[0] = total(a) + total(b)
+"""
+
+
+def test_callee_returning_different_types(tmp_path):
+    """total() returns 0.0 (float) for an empty array and a numpy.float64 otherwise; a pure
+    caller speculates on numpy.float64 and re-runs as Python in the other case."""
+    plain, jit = modules(tmp_path, UNION_CALLEE)
+    assert_same(plain, jit, "both", np.arange(3.0), np.arange(4.0))
+    assert_same(plain, jit, "both", np.zeros(0), np.arange(4.0), native=False)
+    assert_same(plain, jit, "store_both", np.arange(3.0), np.arange(4.0), np.zeros(1), native=False)

@@ -39,10 +39,11 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             }
             Some(CallTarget::Callee(info)) => {
                 self.long_running = true;
-                let (vals, slots) = self.flat_args(args, &info.ret)?;
+                let union = info.ret_union();
+                let (vals, slots) = self.flat_args_ret(args, &info.ret, union)?;
                 // A direct call to the callee's code (imported by address), which the inliner
                 // may replace by the callee's body.
-                let sig = super::inner_signature(self.module, &info.params, &info.ret, false);
+                let sig = super::inner_signature(self.module, &info.params, &info.ret, union);
                 let id = self
                     .module
                     .declare_function(&super::callee_symbol(info.ptr), cranelift_module::Linkage::Import, &sig)
@@ -50,7 +51,15 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 let fref = self.module.declare_func_in_func(id, self.b.func);
                 let call = self.b.ins().call(fref, &vals);
                 let results = self.b.inst_results(call).to_vec();
-                Ok(self.check_status(results, slots, &info.ret))
+                let vals = self.check_status(results, slots, &info.ret);
+                if let (true, Some(ss), Some(&member)) = (union, slots, self.typed.guards.get(&e.id)) {
+                    // Speculated member (see infer): deoptimize when the callee returned another.
+                    let n = repr(&info.ret).len();
+                    let tag = self.b.ins().stack_load(types::I64, types::I64, ss, (8 * n) as i32);
+                    let other = self.b.ins().icmp_imm_s(IntCC::NotEqual, tag, member as i64);
+                    self.fail_if(other, ErrCode::Deopt, line, &[]);
+                }
+                Ok(vals)
             }
             Some(CallTarget::StrFormat) => err("str.format() can only be used inside print() in compiled code", line),
             Some(CallTarget::NpAlloc { kind, like, dtype, ndim }) => self.np_alloc(kind, like, dtype, ndim, args, line),
@@ -104,13 +113,18 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
     /// The callee's arguments, and the stack slot for its result when it returns through slots
     /// (callees called from compiled code never return a union).
     fn flat_args(&mut self, args: &[Expr], ret: &Type) -> CResult<(Vec<Value>, Option<cranelift_codegen::ir::StackSlot>)> {
+        self.flat_args_ret(args, ret, false)
+    }
+
+    /// As `flat_args`, for a callee whose result may carry a type tag (`union`).
+    fn flat_args_ret(&mut self, args: &[Expr], ret: &Type, union: bool) -> CResult<(Vec<Value>, Option<cranelift_codegen::ir::StackSlot>)> {
         let mut vals = Vec::new();
         for a in args {
             vals.extend(self.expr(a)?);
         }
         let mut slots = None;
-        if super::ret_by_pointer(ret, false) {
-            let n = repr(ret).len();
+        if super::ret_by_pointer(ret, union) {
+            let n = super::ret_reprs(ret, union).len();
             let ss = self.b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, (8 * n) as u32, 3));
             vals.push(self.b.ins().stack_addr(types::I64, ss, 0));
             slots = Some(ss);

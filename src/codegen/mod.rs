@@ -79,6 +79,8 @@ pub struct CompiledUnit {
     _callees: Vec<Arc<CompiledUnit>>,
     /// Whether the code has loops or calls (worth releasing the GIL for).
     pub long_running: bool,
+    /// No visible side effects (a caller may speculate on its result and re-run).
+    pub pure: bool,
 }
 
 // The raw pointers in FuncInfo/PrintDesc are only read; JITModule sits behind a Mutex.
@@ -365,6 +367,7 @@ pub fn compile(f: &Function, typed: &Typed, info: FuncInfo, callees: Vec<Arc<Com
         _prints: prints,
         _callees: callees,
         long_running,
+        pure: typed.pure,
     })
 }
 

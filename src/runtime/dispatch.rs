@@ -373,15 +373,15 @@ impl<'py, 'd> Resolver for DispatchResolver<'py, 'd> {
         let spec = dref.specialize(self.py, &kinds);
         match &spec.unit {
             Ok(unit) => {
-                if unit.ret_members.len() > 1 {
-                    return Err(CompileError::new(
-                        format!("`{}` returns different types on different paths; calling it from compiled code is not supported yet", dref.qualname),
-                        line,
-                    ));
-                }
                 self.units.push(unit.clone());
                 dref.linked.fetch_add(1, Ordering::Relaxed);
-                Ok(CalleeInfo { ptr: unit.inner, params: unit.arg_types.clone(), ret: unit.ret_type.clone() })
+                Ok(CalleeInfo {
+                    ptr: unit.inner,
+                    params: unit.arg_types.clone(),
+                    ret: unit.ret_type.clone(),
+                    ret_members: unit.ret_members.clone(),
+                    pure: unit.pure,
+                })
             }
             Err(e) => Err(CompileError::new(
                 format!("`{}` cannot be compiled for {}: {}", dref.qualname, signature_text(&kinds), e.msg),

@@ -43,6 +43,17 @@ pub struct CalleeInfo {
     pub ptr: usize,
     pub params: Vec<Type>,
     pub ret: Type,
+    /// The callee's return member types: several when its result changes type (then `ret` is
+    /// their unified representation and a tag comes back with it).
+    pub ret_members: Vec<Type>,
+    /// The callee has no visible side effects (it can be re-run by the interpreter).
+    pub pure: bool,
+}
+
+impl CalleeInfo {
+    pub fn ret_union(&self) -> bool {
+        self.ret_members.len() > 1
+    }
 }
 
 /// The compile-time environment: globals of the function's module, and other compiled functions.
@@ -118,6 +129,8 @@ pub struct Typed {
     /// variable's unified type): expression id -> the member index codegen must find in the
     /// tag, or deoptimize.
     pub guards: HashMap<ExprId, usize>,
+    /// No visible side effects (see `is_pure`, and the callees' own purity).
+    pub pure: bool,
 }
 
 impl Typed {
@@ -186,12 +199,12 @@ fn is_pure(f: &Function) -> bool {
                 let is_builtin_or_math = matches!(&func.kind, ExprKind::Global(n)
                     if crate::builtins::Builtin::from_name(n).is_some() && n != "print")
                     || matches!(&func.kind, ExprKind::Attr(..));
-                if is_print || !is_builtin_or_math {
-                    // print, or a call to some other function: treat as an effect
-                    if !(matches!(&func.kind, ExprKind::Global(n) if *n == f.name)) {
-                        pure = false;
-                    }
+                // print has an effect; a call to another global function is checked when it is
+                // resolved (a compiled callee reports whether it is pure).
+                if is_print {
+                    pure = false;
                 }
+                let _ = is_builtin_or_math;
             }
             exprs.extend(e.children());
         }
@@ -257,6 +270,7 @@ pub fn infer(f: &Function, args: &[Type], res: &mut dyn Resolver) -> CResult<Typ
         calls: inf.calls,
         globals: inf.globals,
         guards: inf.guards,
+        pure: inf.pure,
     })
 }
 
@@ -1046,7 +1060,30 @@ impl<'a> Infer<'a> {
                     }
                 }
                 let info = self.res.callee(id, &ats, line)?;
-                let ret = info.ret.clone();
+                if !info.pure && self.pure {
+                    // Calling a function with side effects: this one cannot be re-run either.
+                    self.pure = false;
+                    self.changed = true;
+                }
+                let mut ret = info.ret.clone();
+                if info.ret_union() {
+                    // The callee returns different types on different paths: speculate that it
+                    // returns its unified member (guarded; deoptimize otherwise), which needs a
+                    // caller that can be re-run.
+                    let idx = info.ret_members.iter().position(|m| *m == info.ret);
+                    match (self.pure, idx) {
+                        (true, Some(i)) => {
+                            self.guards.insert(e.id, i);
+                        }
+                        _ => {
+                            return cerr(
+                                "the called function returns different types on different paths; calling it from a function with side effects is not supported yet",
+                                line,
+                            )
+                        }
+                    }
+                    ret = info.ret.clone();
+                }
                 self.calls.insert(e.id, CallTarget::Callee(info));
                 Ok(Some(ret))
             }
