@@ -68,6 +68,37 @@ def native_error(code, a0, a1, a2, exc_name, msg):
     return op((a0, a1, a2))
 
 
+_FP_LABELS = {"over": "overflow", "invalid": "invalid value", "divide": "divide by zero"}
+
+
+def np_float_error(kind, opname, filename, lineno, module):
+    """Report a NumPy scalar floating-point error from compiled code as NumPy would.
+
+    ``kind`` is ``"over"``, ``"invalid"`` or ``"divide"`` (keys of ``numpy.geterr()``),
+    ``opname`` the ufunc name (``"multiply"``). With NumPy's default error state this issues
+    ``RuntimeWarning("overflow encountered in scalar multiply")`` attributed to
+    ``filename:lineno`` in ``module`` (shown once per location, as the interpreter would);
+    ``"raise"`` raises ``FloatingPointError``; ``"ignore"`` does nothing; ``"print"``,
+    ``"log"`` and ``"call"`` are reported as warnings.
+    """
+    import sys
+    import warnings
+
+    import numpy as np
+
+    mode = np.geterr().get(kind, "warn")
+    message = f"{_FP_LABELS[kind]} encountered in scalar {opname}"
+    if mode == "ignore":
+        return
+    if mode == "raise":
+        raise FloatingPointError(message)
+    mod = sys.modules.get(module)
+    namespace = vars(mod) if mod is not None else {}
+    registry = namespace.setdefault("__warningregistry__", {}) if mod is not None else None
+    warnings.warn_explicit(message, RuntimeWarning, filename, int(lineno), module=module,
+                           registry=registry, module_globals=namespace or None)
+
+
 def _raiser(exc):
     raise exc
 

@@ -127,6 +127,7 @@ fn helper_signature(name: &str) -> (Vec<ir::Type>, Vec<ir::Type>) {
         "heron_print" => (vec![i, i, i, i], vec![i]),
         "heron_round_ndigits" => (vec![f, i, i], vec![f]),
         "heron_alloc" => (vec![i, i, i, i, i, i], vec![i]),
+        "heron_np_fp" => (vec![i, i, i, i, f, f, f], vec![i]),
         _ => (vec![f], vec![f]),
     }
 }
@@ -143,6 +144,41 @@ fn declare_helpers(module: &mut JITModule) -> CResult<u32> {
         module.declare_function(name, Linkage::Import, &sig).map_err(cg_err)?;
     }
     Ok(syms.len() as u32)
+}
+
+/// Define `heron_np_fp_tramp`, a `preserve_all` function forwarding to the runtime's
+/// `heron_np_fp` (NumPy floating-point reports). A call to it clobbers no register, so the rare
+/// report in a hot loop costs the loop nothing (a plain call would make every live float be
+/// saved around it). It is declared right after the helpers, so its id is the same in every
+/// module and inlined bodies may call it.
+fn define_fp_trampoline(module: &mut JITModule) -> CResult<FuncId> {
+    let (params, _) = helper_signature("heron_np_fp");
+    let mut sig = module.make_signature();
+    sig.call_conv = cranelift_codegen::isa::CallConv::PreserveAll;
+    sig.params.extend(params.iter().copied().map(AbiParam::new));
+    let id = module.declare_function("heron_np_fp_tramp", Linkage::Local, &sig).map_err(cg_err)?;
+    let mut ctx = module.make_context();
+    ctx.func.signature = sig;
+    let mut fctx = FunctionBuilderContext::new();
+    {
+        let mut b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
+        let blk = b.create_block();
+        b.append_block_params_for_function_params(blk);
+        b.switch_to_block(blk);
+        let args = b.block_params(blk).to_vec();
+        let mut hsig = module.make_signature();
+        let (hp, hr) = helper_signature("heron_np_fp");
+        hsig.params.extend(hp.into_iter().map(AbiParam::new));
+        hsig.returns.extend(hr.into_iter().map(AbiParam::new));
+        let hid = module.declare_function("heron_np_fp", Linkage::Import, &hsig).map_err(cg_err)?;
+        let href = module.declare_func_in_func(hid, b.func);
+        b.ins().call(href, &args);
+        b.ins().return_(&[]);
+        b.seal_all_blocks();
+        b.finalize(module.target_config());
+    }
+    module.define_function(id, &mut ctx).map_err(|e| cg_err(format!("{e:?}")))?;
+    Ok(id)
 }
 
 /// The symbol a compiled callee is imported by.
@@ -260,6 +296,9 @@ pub fn compile(f: &Function, typed: &Typed, info: FuncInfo, callees: Vec<Arc<Com
     }
     let mut module = JITModule::new(jb);
     let n_helpers = declare_helpers(&mut module)?;
+    let fp_tramp = define_fp_trampoline(&mut module)?;
+    // Ids below this are the same in every module (helpers, then the trampoline).
+    let n_fixed = n_helpers + 1;
     let ret_type = typed.ret_type();
     let ret_union = typed.ret.is_union();
     let inner_sig = inner_signature(&module, &typed.args, &ret_type, ret_union);
@@ -280,6 +319,7 @@ pub fn compile(f: &Function, typed: &Typed, info: FuncInfo, callees: Vec<Arc<Com
     {
         let b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
         let mut cx = FunctionCx::new(b, &mut module, f, typed, &info, inner_id, ret_union)?;
+        cx.fp_tramp = fp_tramp;
         cx.body()?;
         prints = std::mem::take(&mut cx.prints);
         long_running = cx.long_running;
@@ -305,7 +345,7 @@ pub fn compile(f: &Function, typed: &Typed, info: FuncInfo, callees: Vec<Arc<Com
     }
     // Only loop-free bodies: Cranelift 0.135's inliner rejects (panics on) some loops that the
     // frontend builds, and small loop-free helpers are where inlining pays.
-    let clif = if !long_running && inlinable(&ctx.func, n_helpers) { inline_body(&ctx.func, &*isa()?) } else { None };
+    let clif = if !long_running && inlinable(&ctx.func, n_fixed) { inline_body(&ctx.func, &*isa()?) } else { None };
     if std::env::var_os("HERON_DUMP_IR").is_some() {
         eprintln!("{}", ctx.func.display());
     }
@@ -443,6 +483,8 @@ pub struct FunctionCx<'a, 'm> {
     pub loops: Vec<LoopCx>,
     pub helpers: HashMap<String, ir::FuncRef>,
     pub self_id: FuncId,
+    /// The `preserve_all` trampoline to `heron_np_fp` (see `define_fp_trampoline`).
+    pub fp_tramp: FuncId,
     pub prints: Vec<Box<PrintDesc>>,
     pub long_running: bool,
     /// Variables assigned exactly once in the function.
@@ -524,6 +566,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             loops: Vec::new(),
             helpers: HashMap::new(),
             self_id,
+            fp_tramp: self_id,
             prints: Vec::new(),
             long_running: false,
             single_assign,

@@ -3,6 +3,7 @@
 
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::{types, InstBuilder, MemFlagsData, Value};
+use cranelift_module::Module;
 
 use super::{CVal, FunctionCx};
 use crate::frontend::{CResult, CompileError};
@@ -167,7 +168,9 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                     pyo3::Python::attach(crate::runtime::ufunc::ensure_power_loop)
                         .map_err(|e| CompileError::new(format!("NumPy's power loop is unavailable: {e}"), line))?;
                     let f = types::F64;
-                    return Ok(vec![self.call_helper("heron_np_power_f64", &[f, f], &[f], &[a, b])?[0]]);
+                    let r = self.call_helper("heron_np_power_f64", &[f, f], &[f], &[a, b])?[0];
+                    self.np_fp_check(BinOp::Pow, a, b, r, line)?;
+                    return Ok(vec![r]);
                 }
                 Ok(vec![self.np_float_binop(op, a, b, *d, line)?])
             }
@@ -383,6 +386,50 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
 
     /// NumPy float arithmetic: IEEE results, no exceptions (NumPy warns instead).
     fn np_float_binop(&mut self, op: BinOp, a: Value, b: Value, d: DType, line: u32) -> CResult<Value> {
+        let r = self.np_float_value(op, a, b, d, line)?;
+        self.np_fp_check(op, a, b, r, line)?;
+        Ok(r)
+    }
+
+    /// NumPy reports a scalar operation whose result is infinite from finite operands, or NaN
+    /// from non-NaN ones (overflow, divide by zero, invalid value) as NumPy's error state says:
+    /// a RuntimeWarning by default. The check is two compares; the report is a cold call.
+    pub fn np_fp_check(&mut self, op: BinOp, a: Value, b: Value, r: Value, line: u32) -> CResult<()> {
+        let f = types::F64;
+        let widen = |cx: &mut Self, v: Value| if cx.b.func.dfg.value_type(v) == types::F32 { cx.b.ins().fpromote(f, v) } else { v };
+        let (a, b, r) = (widen(self, a), widen(self, b), widen(self, r));
+        // Hot path: one compare, |r| < inf (false for inf and NaN). The runtime decides in
+        // the rare other case whether NumPy would report (finite / non-NaN operands).
+        let inf = self.b.ins().f64const(f64::INFINITY);
+        let ar = self.b.ins().fabs(r);
+        let finite = self.b.ins().fcmp(FloatCC::LessThan, ar, inf);
+        let bad = self.b.ins().icmp_imm_s(IntCC::Equal, finite, 0);
+        let report = self.b.create_block();
+        let ok = self.b.create_block();
+        self.b.set_cold_block(report);
+        self.b.ins().brif(bad, report, &[], ok, &[]);
+        self.b.switch_to_block(report);
+        let code = match op {
+            BinOp::Add => 0,
+            BinOp::Sub => 1,
+            BinOp::Mul => 2,
+            BinOp::Div => 3,
+            BinOp::FloorDiv => 4,
+            BinOp::Mod => 5,
+            _ => 6,
+        };
+        let i = types::I64;
+        let (env, info, l, c) = (self.env, self.iconst(self.info as *const crate::runtime::FuncInfo as i64), self.iconst(line as i64), self.iconst(code));
+        let _ = (i, f);
+        let tramp = self.module.declare_func_in_func(self.fp_tramp, self.b.func);
+        self.b.ins().call(tramp, &[env, info, l, c, a, b, r]);
+        self.fail_if_env_error(line);
+        self.b.ins().jump(ok, &[]);
+        self.b.switch_to_block(ok);
+        Ok(())
+    }
+
+    fn np_float_value(&mut self, op: BinOp, a: Value, b: Value, d: DType, line: u32) -> CResult<Value> {
         let f = types::F64;
         if d == DType::F32 && matches!(op, BinOp::FloorDiv | BinOp::Mod) {
             return unsupported("`//` and `%` on numpy.float32 are not supported yet".into(), line);
@@ -484,7 +531,9 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         self.b.switch_to_block(slow);
         let y = self.b.ins().f64const(n as f64);
         let r = if np {
-            self.call_helper("pow", &[types::F64, types::F64], &[types::F64], &[x, y])?[0]
+            let r = self.call_helper("pow", &[types::F64, types::F64], &[types::F64], &[x, y])?[0];
+            self.np_fp_check(BinOp::Pow, x, y, r, line)?;
+            r
         } else {
             self.py_float_binop(BinOp::Pow, x, y, line)?
         };

@@ -557,7 +557,8 @@ impl Dispatcher {
             StmtKind::Assert { msg, .. } => raises.push(("AssertionError".to_string(), msg.clone())),
             _ => {}
         });
-        let info = FuncInfo { filename: f.filename.clone(), name: f.name.clone(), qualname: f.qualname.clone(), raises };
+        let module = self.part(py, |r| &r.module).bind(py).extract::<String>().unwrap_or_default();
+        let info = FuncInfo { filename: f.filename.clone(), module, name: f.name.clone(), qualname: f.qualname.clone(), raises };
         let units = std::mem::take(&mut res.units);
         codegen::compile(&f, &typed, info, units)
     }

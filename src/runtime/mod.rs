@@ -5,6 +5,8 @@
 //! the dispatcher turns that into the same Python exception CPython would raise. A `print` runs
 //! in `print_callback`, which takes the GIL for that call only.
 
+use pyo3::prelude::*;
+
 pub mod alloc;
 pub mod dispatch;
 pub mod print;
@@ -40,6 +42,8 @@ pub const ENV_ERR_A: i32 = 32;
 #[derive(Debug)]
 pub struct FuncInfo {
     pub filename: String,
+    /// The function's module (`__name__`), for warnings.
+    pub module: String,
     pub name: String,
     pub qualname: String,
     /// Exceptions named by `raise`/`assert` in this function: (type name, message).
@@ -340,6 +344,41 @@ pub extern "C" fn heron_round_ndigits(x: f64, ndigits: i64, env: *mut Env) -> f6
     r
 }
 
+/// NumPy's floating-point error report for a NumPy scalar operation whose result overflowed,
+/// divided by zero or became NaN (numpy/_core/src/umath: `npy_set_floatstatus_*`, reported as
+/// "overflow encountered in scalar multiply" ...). Called by native code only when the result
+/// shows one; it applies `numpy.geterr()` (ignore, warn or raise) with the GIL. Returns 0, or 1
+/// with the Python exception stored (`ErrCode::PyErr`).
+pub extern "C" fn heron_np_fp(env: *mut Env, info: *const FuncInfo, line: i64, op: i64, a: f64, b: f64, r: f64) -> i64 {
+    let opname = ["add", "subtract", "multiply", "divide", "floor_divide", "remainder", "power"].get(op as usize).copied().unwrap_or("operation");
+    // NumPy reports an infinite result only from finite operands, a NaN only from non-NaN ones.
+    if (r.is_nan() && (a.is_nan() || b.is_nan())) || (r.is_infinite() && !(a.is_finite() && b.is_finite())) || r.is_finite() {
+        return 0;
+    }
+    let kind = if r.is_nan() {
+        "invalid"
+    } else if (op == 3 || op == 4) && b == 0.0 || (op == 6 && a == 0.0) {
+        "divide"
+    } else {
+        "over"
+    };
+    let info = unsafe { &*info };
+    let r = Python::attach(|py| -> PyResult<()> {
+        py.import("heron._runtime")?
+            .getattr("np_float_error")?
+            .call1((kind, opname, info.filename.as_str(), line, info.module.as_str()))?;
+        Ok(())
+    });
+    match r {
+        Ok(()) => 0,
+        Err(e) => {
+            print::PENDING.with(|p| *p.borrow_mut() = Some(e));
+            unsafe { (*env).err_code = ErrCode::PyErr as i64 };
+            1
+        }
+    }
+}
+
 /// Exact comparison of a Python int with a Python float, as CPython's `float_richcompare`:
 /// returns -1, 0, 1 for `i <, ==, > f`, and 2 when `f` is NaN.
 pub extern "C" fn heron_cmp_int_float(i: i64, f: f64) -> i64 {
@@ -439,6 +478,7 @@ pub fn symbols() -> Vec<(&'static str, *const u8)> {
         ("heron_print", print::heron_print as *const u8),
         ("heron_round_ndigits", heron_round_ndigits as *const u8),
         ("heron_alloc", alloc::heron_alloc as *const u8),
+        ("heron_np_fp", heron_np_fp as *const u8),
         ("heron_np_power_f64", ufunc::heron_np_power_f64 as *const u8),
     ]
 }

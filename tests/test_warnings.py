@@ -1,0 +1,63 @@
+"""NumPy's floating-point error reports (RuntimeWarning, or FloatingPointError under
+``numpy.seterr``) from compiled code match the interpreter's, line for line on stderr."""
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+SCRIPT = textwrap.dedent('''
+    import numpy as np
+
+
+    # heron: jit
+    def f(a, k):
+        s = a[0]
+        for i in range(k):
+            s = s * 1e300
+        return s / a[1]
+
+
+    # heron: jit
+    def g(a):
+        return (a[0] - a[0]) / (a[1] - a[1]) + a[0] ** 5000.0
+
+
+    print(f(np.array([1.0, 0.0]), 3))
+    print(f(np.array([1.0, 2.0]), 1))
+    print(f(np.array([1.0, 2.0]), 5))
+    print(g(np.array([1.0, 2.0])))
+    np.seterr(over="raise")
+    try:
+        print(f(np.array([1.0, 0.0]), 3))
+    except FloatingPointError as e:
+        print("raised", e)
+''')
+
+
+def _hook_installed():
+    out = subprocess.run([sys.executable, "-c", "import sys; print('heron._boot' in sys.modules)"],
+                         capture_output=True, text=True)
+    return out.stdout.strip() == "True"
+
+
+@pytest.mark.skipif(not _hook_installed(), reason="Heron is not installed with its start-up hook")
+def test_numpy_float_warnings_match_the_interpreter(tmp_path):
+    script = tmp_path / "warn.py"
+    script.write_text(SCRIPT)
+
+    def run(**env):
+        return subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                              cwd=tmp_path, env=dict(os.environ, **env), timeout=120)
+
+    report = tmp_path / "r.json"
+    heron = run(HERON_REPORT=str(report))
+    plain = run(HERON_DISABLE="1")
+    assert heron.returncode == plain.returncode == 0, heron.stderr
+    assert heron.stdout == plain.stdout
+    assert heron.stderr == plain.stderr
+    assert "overflow encountered in scalar multiply" in plain.stderr
+    import json
+    recs = json.loads(report.read_text())
+    assert all(r["status"] == "replaced" and r["native_calls"] > 0 for r in recs), recs
