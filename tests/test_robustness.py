@@ -377,9 +377,6 @@ def test_compiler_warnings_of_a_marked_module_are_not_repeated(both):
     assert runs.status("f") == "replaced"
 
 
-@pytest.mark.xfail(PY312, strict=True, reason=(
-    "heron/_source.py parses the file again with ast.parse when a function is compiled, "
-    "which prints the module's SyntaxWarnings a second time"))
 def test_compiler_warnings_not_repeated_when_compiling(both):
     files = {"warns.py": INVALID_ESCAPE,
              "script.py": "import warns\nprint(warns.f(1))\n"}
