@@ -24,6 +24,15 @@ SCRIPT = textwrap.dedent('''
         return (a[0] - a[0]) / (a[1] - a[1]) + a[0] ** 5000.0
 
 
+    # heron: jit
+    def h(a, out):
+        out[0] = 1.0
+        out[1] = a[0] * 1e300 * 1e300
+
+
+    out = np.zeros(2)
+    h(np.array([5.0]), out)
+    print(out)
     print(f(np.array([1.0, 0.0]), 3))
     print(f(np.array([1.0, 2.0]), 1))
     print(f(np.array([1.0, 2.0]), 5))

@@ -81,6 +81,9 @@ pub struct CompiledUnit {
     pub long_running: bool,
     /// No visible side effects (a caller may speculate on its result and re-run).
     pub pure: bool,
+    /// NumPy floating-point reports are deferred to the dispatcher (see `num::np_fp_check`),
+    /// here or in a callee.
+    pub fp_deferred: bool,
 }
 
 // The raw pointers in FuncInfo/PrintDesc are only read; JITModule sits behind a Mutex.
@@ -316,6 +319,7 @@ pub fn compile(f: &Function, typed: &Typed, info: FuncInfo, callees: Vec<Arc<Com
     ctx.func.signature = inner_sig.clone();
     let prints;
     let long_running;
+    let fp_deferred;
     {
         let b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
         let mut cx = FunctionCx::new(b, &mut module, f, typed, &info, inner_id, ret_union)?;
@@ -323,6 +327,7 @@ pub fn compile(f: &Function, typed: &Typed, info: FuncInfo, callees: Vec<Arc<Com
         cx.body()?;
         prints = std::mem::take(&mut cx.prints);
         long_running = cx.long_running;
+        fp_deferred = cx.fp_deferred || callees.iter().any(|c| c.fp_deferred);
         cx.b.seal_all_blocks();
         let target = cx.module.target_config();
         cx.b.finalize(target);
@@ -408,6 +413,7 @@ pub fn compile(f: &Function, typed: &Typed, info: FuncInfo, callees: Vec<Arc<Com
         _callees: callees,
         long_running,
         pure: typed.pure,
+        fp_deferred,
     })
 }
 
@@ -485,6 +491,7 @@ pub struct FunctionCx<'a, 'm> {
     pub self_id: FuncId,
     /// The `preserve_all` trampoline to `heron_np_fp` (see `define_fp_trampoline`).
     pub fp_tramp: FuncId,
+    pub fp_deferred: bool,
     pub prints: Vec<Box<PrintDesc>>,
     pub long_running: bool,
     /// Variables assigned exactly once in the function.
@@ -567,6 +574,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             helpers: HashMap::new(),
             self_id,
             fp_tramp: self_id,
+            fp_deferred: false,
             prints: Vec::new(),
             long_running: false,
             single_assign,

@@ -395,6 +395,13 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
     /// from non-NaN ones (overflow, divide by zero, invalid value) as NumPy's error state says:
     /// a RuntimeWarning by default. The check is two compares; the report is a cold call.
     pub fn np_fp_check(&mut self, op: BinOp, a: Value, b: Value, r: Value, line: u32) -> CResult<()> {
+        // A function without side effects defers the check to the dispatcher, which reads the
+        // processor's sticky floating-point flags after the call and, when one is set,
+        // re-runs the call in the interpreter (exact warnings, no cost in the loop).
+        if self.typed.pure && cfg!(target_arch = "x86_64") {
+            self.fp_deferred = true;
+            return Ok(());
+        }
         let f = types::F64;
         let widen = |cx: &mut Self, v: Value| if cx.b.func.dfg.value_type(v) == types::F32 { cx.b.ins().fpromote(f, v) } else { v };
         let (a, b, r) = (widen(self, a), widen(self, b), widen(self, r));

@@ -29,6 +29,29 @@ use crate::ir::{self, Const, Function, StmtKind};
 use crate::types::infer::{self, CalleeInfo, GlobalValue, Resolver};
 use crate::types::{ArrayType, DType, Layout, Type};
 
+/// Clear the SSE sticky exception flags of this thread (MXCSR bits 0-5).
+#[allow(deprecated)]
+fn fp_flags_clear() {
+    #[cfg(target_arch = "x86_64")]
+    unsafe {
+        use std::arch::x86_64::{_mm_getcsr, _mm_setcsr};
+        _mm_setcsr(_mm_getcsr() & !0x3f);
+    }
+}
+
+/// Did an operation since `fp_flags_clear` raise invalid (bit 0), divide-by-zero (bit 2) or
+/// overflow (bit 3)? (Underflow and inexact are not reported by NumPy by default.)
+#[allow(deprecated)]
+fn fp_flags_raised() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    unsafe {
+        use std::arch::x86_64::_mm_getcsr;
+        return _mm_getcsr() & 0x0d != 0;
+    }
+    #[allow(unreachable_code)]
+    false
+}
+
 /// The error for a returned array that is neither an argument nor made in the call.
 const RETURNED_VIEW: &str = "heron: compiled code returned a view of an array after changing data; it cannot be re-run by the interpreter";
 
@@ -738,6 +761,9 @@ impl Dispatcher {
         let mut env = Env { owned: &mut owned as *mut Vec<Py<PyAny>> as i64, ..Env::default() };
         let entry: extern "C" fn(*const u64, *mut u64, *mut Env) -> i64 = unsafe { std::mem::transmute(unit.entry) };
         let start = if timing_enabled() { Some(Instant::now()) } else { None };
+        if unit.fp_deferred {
+            fp_flags_clear();
+        }
         let status = if unit.long_running {
             let (sp, rp, ep) = (slots.as_ptr() as usize, ret.as_mut_ptr() as usize, &mut env as *mut Env as usize);
             py.detach(move || entry(sp as *const u64, rp as *mut u64, ep as *mut Env))
@@ -748,6 +774,12 @@ impl Dispatcher {
             self.native_ns.fetch_add(s.elapsed().as_nanos() as u64, Ordering::Relaxed);
         }
         self.native_calls.fetch_add(1, Ordering::Relaxed);
+        if unit.fp_deferred && env.effects == 0 && fp_flags_raised() {
+            // A NumPy operation overflowed, divided by zero or made a NaN: the interpreter
+            // re-runs the call and reports it exactly as NumPy does.
+            self.deopts.fetch_add(1, Ordering::Relaxed);
+            return self.fallback(py, args, kwargs);
+        }
         if status != 0 {
             return self.native_error(py, &env, args, kwargs);
         }
