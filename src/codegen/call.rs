@@ -465,7 +465,6 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 return Ok(PItem::Val { members: self.typed.vars[var].members.clone(), slot, tag_slot: Some(slot + 1) });
             }
         }
-        let _ = repr(&t);
         Ok(PItem::Val { members: vec![t], slot, tag_slot: None })
     }
 }

@@ -830,9 +830,8 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
     pub fn shape_fact(&self, e: &Expr) -> Option<ShapeOf> {
         match &e.kind {
             ExprKind::Var(v) => self.shape_vars.get(v).copied(),
-            ExprKind::Call { func, args, .. } if args.len() == 1 => {
+            ExprKind::Call { args, .. } if args.len() == 1 => {
                 let is_len = matches!(self.typed.calls.get(&e.id), Some(crate::types::infer::CallTarget::Builtin(crate::builtins::Builtin::Len)));
-                let _ = func;
                 match (&args[0].kind, is_len) {
                     (ExprKind::Var(a), true) if self.single_assign[*a] && matches!(self.typed.vars[*a].ty, Some(Type::Array(_))) => {
                         Some(ShapeOf { array: *a, axis: 0 })

@@ -425,9 +425,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             BinOp::Mod => 5,
             _ => 6,
         };
-        let i = types::I64;
         let (env, info, l, c) = (self.env, self.iconst(self.info as *const crate::runtime::FuncInfo as i64), self.iconst(line as i64), self.iconst(code));
-        let _ = (i, f);
         let tramp = self.module.declare_func_in_func(self.fp_tramp, self.b.func);
         self.b.ins().call(tramp, &[env, info, l, c, a, b, r]);
         self.fail_if_env_error(line);

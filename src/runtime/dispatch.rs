@@ -348,7 +348,7 @@ impl<'py, 'd> Resolver for DispatchResolver<'py, 'd> {
         let value = match self.globals.get_item(name).ok().flatten() {
             Some(v) => v,
             None => match self.builtins.getattr(name) {
-                Ok(v) => {
+                Ok(_) => {
                     if let Some(b) = Builtin::from_name(name) {
                         // Only the real builtin, not a shadowing module global (checked above).
                         return Ok(GlobalValue::Builtin(b));
@@ -356,7 +356,6 @@ impl<'py, 'd> Resolver for DispatchResolver<'py, 'd> {
                     if name == "range" {
                         return Ok(GlobalValue::Unsupported("range() can only be used in a `for` loop".into()));
                     }
-                    let _ = v;
                     return Ok(GlobalValue::Unsupported(format!("the builtin `{name}` is not supported in compiled code yet")));
                 }
                 Err(_) => return Err(CompileError::new(format!("name '{name}' is not defined"), line)),

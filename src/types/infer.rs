@@ -195,16 +195,11 @@ fn is_pure(f: &Function) -> bool {
         }
         while let Some(e) = exprs.pop() {
             if let ExprKind::Call { func, .. } = &e.kind {
-                let is_print = matches!(&func.kind, ExprKind::Global(n) if n == "print");
-                let is_builtin_or_math = matches!(&func.kind, ExprKind::Global(n)
-                    if crate::builtins::Builtin::from_name(n).is_some() && n != "print")
-                    || matches!(&func.kind, ExprKind::Attr(..));
                 // print has an effect; a call to another global function is checked when it is
                 // resolved (a compiled callee reports whether it is pure).
-                if is_print {
+                if matches!(&func.kind, ExprKind::Global(n) if n == "print") {
                     pure = false;
                 }
-                let _ = is_builtin_or_math;
             }
             exprs.extend(e.children());
         }
