@@ -413,10 +413,6 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         Ok(vec![])
     }
 
-    fn to_slot(&mut self, v: Value) -> Value {
-        super::widen_to_slot(&mut self.b, v)
-    }
-
     fn print_item(&mut self, a: &Expr, slots: &mut Vec<Value>, line: u32) -> CResult<PItem> {
         match &a.kind {
             ExprKind::Const(Const::Str(s)) => return Ok(PItem::Lit(py_str(s))),
@@ -455,12 +451,12 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         }
         let v = self.expr(a)?;
         let slot = slots.len();
-        let raw = self.to_slot(v[0]);
+        let raw = super::widen_to_slot(&mut self.b, v[0]);
         slots.push(raw);
         if let ExprKind::Var(var) = a.kind {
             if let Some(tag) = self.tags[var] {
                 let tv = self.b.use_var(tag);
-                let traw = self.to_slot(tv);
+                let traw = super::widen_to_slot(&mut self.b, tv);
                 slots.push(traw);
                 return Ok(PItem::Val { members: self.typed.vars[var].members.clone(), slot, tag_slot: Some(slot + 1) });
             }

@@ -678,13 +678,20 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         let flags = MemFlagsData::trusted();
         let c = self.iconst(code as i64);
         self.b.ins().store(flags, c, self.env, runtime::ENV_ERR_CODE);
+        for (i, d) in details.iter().enumerate().take(3) {
+            self.b.ins().store(flags, *d, self.env, runtime::ENV_ERR_A + 8 * i as i32);
+        }
+        self.leave_with_error(line);
+    }
+
+    /// Record where the error happened (line, function) in `Env` and jump to the error exit;
+    /// the error code is already in `Env` (terminates the current block).
+    pub fn leave_with_error(&mut self, line: u32) {
+        let flags = MemFlagsData::trusted();
         let l = self.iconst(line as i64);
         self.b.ins().store(flags, l, self.env, runtime::ENV_ERR_LINE);
         let fi = self.iconst(self.info as *const FuncInfo as i64);
         self.b.ins().store(flags, fi, self.env, runtime::ENV_ERR_FUNC);
-        for (i, d) in details.iter().enumerate().take(3) {
-            self.b.ins().store(flags, *d, self.env, runtime::ENV_ERR_A + 8 * i as i32);
-        }
         let one = self.iconst(1);
         self.b.ins().jump(self.err_block, &[BlockArg::Value(one)]);
     }

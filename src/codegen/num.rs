@@ -107,12 +107,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         self.b.set_cold_block(fail_blk);
         self.b.ins().brif(bad, fail_blk, &[], ok_blk, &[]);
         self.b.switch_to_block(fail_blk);
-        let l = self.iconst(line as i64);
-        self.b.ins().store(flags, l, self.env, runtime::ENV_ERR_LINE);
-        let fi = self.iconst(self.info as *const runtime::FuncInfo as i64);
-        self.b.ins().store(flags, fi, self.env, runtime::ENV_ERR_FUNC);
-        let one = self.iconst(1);
-        self.b.ins().jump(self.err_block, &[cranelift_codegen::ir::BlockArg::Value(one)]);
+        self.leave_with_error(line);
         self.b.switch_to_block(ok_blk);
     }
 
