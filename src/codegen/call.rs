@@ -458,10 +458,15 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 let tv = self.b.use_var(tag);
                 let traw = super::widen_to_slot(&mut self.b, tv);
                 slots.push(traw);
-                return Ok(PItem::Val { members: self.typed.vars[var].members.clone(), slot, tag_slot: Some(slot + 1) });
+                return Ok(PItem::Val {
+                    members: self.typed.vars[var].members.clone(),
+                    unified: self.typed.vars[var].ty.clone().expect("typed variable"),
+                    slot,
+                    tag_slot: Some(slot + 1),
+                });
             }
         }
-        Ok(PItem::Val { members: vec![t], slot, tag_slot: None })
+        Ok(PItem::Val { members: vec![t.clone()], unified: t, slot, tag_slot: None })
     }
 }
 

@@ -787,7 +787,7 @@ impl Dispatcher {
         if unit.ret_members.len() > 1 {
             let tag = ret[unit.ret_slots - 1] as u8 as usize;
             let member = &unit.ret_members[tag.min(unit.ret_members.len() - 1)];
-            let raw = unmerge(&unit.ret_members, member, ret[0]);
+            let raw = unmerge(&unit.ret_type, member, ret[0]);
             return Ok(box_scalar(py, member, raw)?.unbind());
         }
         let mut k = 0;

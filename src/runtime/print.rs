@@ -15,7 +15,8 @@ pub enum PItem {
     Lit(Py<PyString>),
     None,
     /// A scalar in `slot`; when the variable changes type, `tag_slot` says which of `members`.
-    Val { members: Vec<Type>, slot: usize, tag_slot: Option<usize> },
+    /// `unified` is the representation the members share (`types::unify` of them).
+    Val { members: Vec<Type>, unified: Type, slot: usize, tag_slot: Option<usize> },
     /// `template.format(*args)`.
     Format { template: Py<PyString>, args: Vec<PItem> },
     /// An f-string: literal pieces and `format(conv(value), spec)` pieces.
@@ -106,16 +107,16 @@ fn member<'a>(members: &'a [Type], slots: &[u64], tag_slot: Option<usize>) -> &'
     }
 }
 
-/// The value of a union variable, converted from its unified representation back to the member
-/// type it holds (ints merged into a float variable were checked to be exact on the way in).
-pub fn unmerge(members: &[Type], t: &Type, raw: u64) -> u64 {
-    let unified = members.iter().skip(1).fold(members[0].clone(), |a, b| crate::types::unify(&a, b).unwrap_or(a));
+/// The value of a union variable, converted from its unified representation `unified` back to
+/// the member type `t` it holds (ints merged into a float variable were checked to be exact on
+/// the way in).
+pub fn unmerge(unified: &Type, t: &Type, raw: u64) -> u64 {
     let rep_float = unified.is_floatlike();
     if rep_float && !t.is_floatlike() {
-        let f = if unified == Type::Np(crate::types::DType::F32) { f32::from_bits(raw as u32) as f64 } else { f64::from_bits(raw) };
+        let f = if *unified == Type::Np(crate::types::DType::F32) { f32::from_bits(raw as u32) as f64 } else { f64::from_bits(raw) };
         return f as i64 as u64;
     }
-    if unified == Type::Np(crate::types::DType::F64) && *t == Type::Np(crate::types::DType::F32) {
+    if *unified == Type::Np(crate::types::DType::F64) && *t == Type::Np(crate::types::DType::F32) {
         return (f64::from_bits(raw) as f32).to_bits() as u64;
     }
     raw
@@ -125,9 +126,9 @@ fn item_obj<'py>(py: Python<'py>, item: &PItem, slots: &[u64]) -> PyResult<Bound
     Ok(match item {
         PItem::Lit(s) => s.bind(py).clone().into_any(),
         PItem::None => py.None().into_bound(py),
-        PItem::Val { members, slot, tag_slot } => {
+        PItem::Val { members, unified, slot, tag_slot } => {
             let t = member(members, slots, *tag_slot);
-            let raw = if members.len() > 1 { unmerge(members, t, slots[*slot]) } else { slots[*slot] };
+            let raw = if members.len() > 1 { unmerge(unified, t, slots[*slot]) } else { slots[*slot] };
             box_scalar(py, t, raw)?
         }
         PItem::Format { template, args } => {
