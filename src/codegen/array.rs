@@ -65,8 +65,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                     let idx = if self.index_in_bounds(ie, base, k) {
                         idx
                     } else {
-                        let nonneg_const = matches!(ie.kind, ExprKind::Const(Const::Int(c)) if c >= 0);
-                        let adj = if nonneg_const {
+                        let adj = if self.known_nonnegative(ie) {
                             idx
                         } else {
                             let neg = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, idx, 0);

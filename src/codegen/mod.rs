@@ -354,7 +354,14 @@ pub fn compile(f: &Function, typed: &Typed, info: FuncInfo, callees: Vec<Arc<Com
     if std::env::var_os("HERON_DUMP_IR").is_some() {
         eprintln!("{}", ctx.func.display());
     }
+    let dump_asm = std::env::var_os("HERON_DUMP_ASM").is_some();
+    ctx.set_disasm(dump_asm);
     module.define_function(inner_id, &mut ctx).map_err(|e| cg_err(format!("{e:?}")))?;
+    if dump_asm {
+        if let Some(asm) = ctx.compiled_code().and_then(|c| c.vcode.as_ref()) {
+            eprintln!("{asm}");
+        }
+    }
     module.clear_context(&mut ctx);
 
     // The entry trampoline: unpack 8-byte slots, call inner, pack the results.
@@ -459,6 +466,19 @@ pub struct LoopCx {
     /// The loop variable of a `for ... in range(0.., shape)` loop whose value is known to lie in
     /// `[0, shape[axis])` of an array, for bounds-check elimination.
     pub index_fact: Option<IndexFact>,
+    /// The loop variable's range, for dropping overflow checks (see `RangeFact`).
+    pub range_fact: Option<RangeFact>,
+}
+
+/// What a `for v in range(start, stop)` loop (step 1, `v` never reassigned) guarantees about
+/// `v`: `lo <= v` when the start is a constant `lo`, and `v < stop <= i64::MAX - slack` when
+/// the stop is `x - slack` for a constant `slack >= 0` (checked arithmetic bounds `x`).
+/// Then `v + k` (`k <= slack + 1`) and, for `lo >= 0`, `v - k` (`k >= 0`) cannot overflow.
+#[derive(Clone, Copy, Debug)]
+pub struct RangeFact {
+    pub var: VarId,
+    pub lo: Option<i64>,
+    pub slack: i64,
 }
 
 /// Where a value is stored: a variable's (or the return value's) machine variables, its tag,
@@ -928,7 +948,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 let c = self.truth(cond)?;
                 self.b.ins().brif(c, body_blk, &[], else_blk, &[]);
                 self.b.switch_to_block(body_blk);
-                self.loops.push(LoopCx { continue_block: header, break_block: exit, index_fact: None });
+                self.loops.push(LoopCx { continue_block: header, break_block: exit, index_fact: None, range_fact: None });
                 self.block(body)?;
                 self.loops.pop();
                 if !self.is_terminated() {
@@ -1046,6 +1066,24 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             (Some(lo), Some((shape, sub)), Some(k)) if k > 0 && self.single_assign[var] => Some(IndexFact { var, lo, shape, sub }),
             _ => None,
         };
+        let range_fact = if const_step == Some(1) && self.single_assign[var] {
+            let start_const = match start {
+                None => Some(0),
+                Some(Expr { kind: ExprKind::Const(Const::Int(k)), .. }) => Some(*k),
+                _ => None,
+            };
+            let stop_int = matches!(self.typed.ty(stop), Type::Int | Type::Np(DType::I64));
+            let slack = match &stop.kind {
+                ExprKind::BinOp(BinOp::Sub, x, c) if stop_int && matches!(self.typed.ty(x), Type::Int | Type::Np(DType::I64)) => match c.kind {
+                    ExprKind::Const(Const::Int(c)) if c >= 0 => c,
+                    _ => 0,
+                },
+                _ => 0,
+            };
+            Some(RangeFact { var, lo: start_const, slack })
+        } else {
+            None
+        };
 
         let cur = self.b.declare_var(types::I64);
         self.b.def_var(cur, start_v);
@@ -1071,7 +1109,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         self.b.switch_to_block(body_blk);
         let iv = self.b.use_var(cur);
         self.assign_var(var, vec![iv], &Type::Int, None, line)?;
-        self.loops.push(LoopCx { continue_block: cont, break_block: exit, index_fact });
+        self.loops.push(LoopCx { continue_block: cont, break_block: exit, index_fact, range_fact });
         self.block(body)?;
         self.loops.pop();
         if !self.is_terminated() {
@@ -1079,10 +1117,17 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         }
         self.b.switch_to_block(cont);
         let c = self.b.use_var(cur);
-        let (next, of) = self.b.ins().sadd_overflow(c, step_v);
-        self.b.def_var(cur, next);
-        // Overflow past i64 means the next value is beyond `stop`: the loop is over.
-        self.b.ins().brif(of, else_blk, &[], header, &[]);
+        if const_step == Some(1) {
+            // c < stop <= i64::MAX: c + 1 cannot overflow.
+            let next = self.b.ins().iadd_imm_s(c, 1);
+            self.b.def_var(cur, next);
+            self.b.ins().jump(header, &[]);
+        } else {
+            let (next, of) = self.b.ins().sadd_overflow(c, step_v);
+            self.b.def_var(cur, next);
+            // Overflow past i64 means the next value is beyond `stop`: the loop is over.
+            self.b.ins().brif(of, else_blk, &[], header, &[]);
+        }
         self.b.switch_to_block(else_blk);
         self.block(orelse)?;
         if !self.is_terminated() {
@@ -1090,6 +1135,36 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         }
         self.b.switch_to_block(exit);
         Ok(())
+    }
+
+    /// Is the Python int `a op b` (`op` being `+` or `-`) a loop variable plus or minus a
+    /// constant that cannot overflow i64 (see `RangeFact`)?
+    pub fn cannot_overflow(&self, op: BinOp, a: &Expr, b: &Expr) -> bool {
+        let (v, k) = match (op, &a.kind, &b.kind) {
+            (BinOp::Add, ExprKind::Var(v), ExprKind::Const(Const::Int(k))) | (BinOp::Add, ExprKind::Const(Const::Int(k)), ExprKind::Var(v)) => (*v, *k as i128),
+            (BinOp::Sub, ExprKind::Var(v), ExprKind::Const(Const::Int(k))) => (*v, -(*k as i128)),
+            _ => return false,
+        };
+        self.loops.iter().any(|l| match l.range_fact {
+            Some(f) if f.var == v => {
+                if k >= 0 {
+                    k <= f.slack as i128 + 1
+                } else {
+                    matches!(f.lo, Some(lo) if lo >= 0)
+                }
+            }
+            _ => false,
+        })
+    }
+
+    /// Is `e` known to be a non-negative int: a constant, or a loop variable counting up from
+    /// a non-negative constant?
+    pub fn known_nonnegative(&self, e: &Expr) -> bool {
+        match e.kind {
+            ExprKind::Const(Const::Int(c)) => c >= 0,
+            ExprKind::Var(v) => self.loops.iter().any(|l| matches!(l.range_fact, Some(f) if f.var == v && matches!(f.lo, Some(lo) if lo >= 0))),
+            _ => false,
+        }
     }
 
     /// Is `e` a loop variable known to index `array` along `axis` in bounds?
@@ -1153,6 +1228,10 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 }
                 let va = self.expr(a)?;
                 let vb = self.expr(b)?;
+                if t == Type::Int && ta == Type::Int && tb == Type::Int && self.cannot_overflow(*op, a, b) {
+                    let r = if *op == BinOp::Add { self.b.ins().iadd(va[0], vb[0]) } else { self.b.ins().isub(va[0], vb[0]) };
+                    return Ok(vec![r]);
+                }
                 self.binop(*op, va, &ta, vb, &tb, &t, line)?
             }
             ExprKind::Unary(op, a) => {

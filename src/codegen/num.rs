@@ -400,12 +400,12 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         let f = types::F64;
         let widen = |cx: &mut Self, v: Value| if cx.b.func.dfg.value_type(v) == types::F32 { cx.b.ins().fpromote(f, v) } else { v };
         let (a, b, r) = (widen(self, a), widen(self, b), widen(self, r));
-        // Hot path: one compare, |r| < inf (false for inf and NaN). The runtime decides in
-        // the rare other case whether NumPy would report (finite / non-NaN operands).
-        let inf = self.b.ins().f64const(f64::INFINITY);
-        let ar = self.b.ins().fabs(r);
-        let finite = self.b.ins().fcmp(FloatCC::LessThan, ar, inf);
-        let bad = self.b.ins().icmp_imm_s(IntCC::Equal, finite, 0);
+        // Hot path: r - r is NaN exactly when r is infinite or NaN; one subtraction and one
+        // unordered compare that Cranelift fuses into the branch (no constants to load). The
+        // runtime decides in the rare other case whether NumPy would report (finite / non-NaN
+        // operands).
+        let d = self.b.ins().fsub(r, r);
+        let bad = self.b.ins().fcmp(FloatCC::Unordered, d, d);
         let report = self.b.create_block();
         let ok = self.b.create_block();
         self.b.set_cold_block(report);

@@ -1,0 +1,125 @@
+"""Checks that codegen drops only when a loop proves them safe (codegen::RangeFact and
+IndexFact): `v + k` and `v - k` on a `for v in range(...)` variable near the ends of i64, and
+array indexing by a loop variable with and without negative indices. Each case runs natively
+and is compared with CPython, including the cases where the check must stay and fire."""
+import numpy as np
+import pytest
+
+pytest.importorskip("heron._native")
+
+from _compare import assert_same, modules  # noqa: E402
+
+I64_MAX = 2**63 - 1
+
+SOURCE = """
+def plus(start, n, k):
+    s = 0
+    for i in range(start, n):
+        s = i + 1
+    return s
+
+
+def plus_two(start, n):
+    s = 0
+    for i in range(start, n):
+        s = i + 2
+    return s
+
+
+def plus_two_slack(start, n):
+    s = 0
+    for i in range(start, n - 1):
+        s = i + 2
+    return s
+
+
+def plus_three_slack(start, n):
+    s = 0
+    for i in range(start, n - 1):
+        s = i + 3
+    return s
+
+
+def minus_from_zero(n):
+    s = 0
+    for i in range(n):
+        s += i - 5
+    return s
+
+
+def minus_from_negative(n):
+    s = 0
+    for i in range(-(2**62), n):
+        s = i - 2**62 - 1
+        break
+    return s
+
+
+def const_start_minus(n, k):
+    s = 0
+    for i in range(-3, n):
+        s = i - k
+    return s
+
+
+def gather(a, n):
+    s = 0.0
+    for i in range(n):
+        s += a[i]
+    return s
+
+
+def gather_shifted(a, n):
+    s = 0.0
+    for i in range(n):
+        s += a[i - 1]
+    return s
+
+
+def scatter(a, b):
+    for i in range(1, len(a) - 1):
+        b[i] = a[i - 1] + a[i + 1]
+    return b[1]
+"""
+
+
+@pytest.fixture(scope="module")
+def mods(tmp_path_factory):
+    return modules(tmp_path_factory.mktemp("loopfacts"), SOURCE)
+
+
+@pytest.mark.parametrize("start,n", [(0, 10), (I64_MAX - 3, I64_MAX), (-5, -1)])
+def test_loop_variable_plus_one_never_overflows(mods, start, n):
+    assert_same(*mods, "plus", start, n, 1)
+
+
+@pytest.mark.parametrize("start,n", [(0, 10), (I64_MAX - 3, I64_MAX)])
+def test_loop_variable_plus_two_is_checked(mods, start, n):
+    # i + 2 reaches 2**63 on the last iteration: a Python int beyond i64 (deoptimizes).
+    assert_same(*mods, "plus_two", start, n, native=(n < 100))
+
+
+@pytest.mark.parametrize("start,n", [(0, 10), (I64_MAX - 3, I64_MAX)])
+def test_loop_variable_plus_slack(mods, start, n):
+    assert_same(*mods, "plus_two_slack", start, n)
+    assert_same(*mods, "plus_three_slack", start, n, native=(n < 100))
+
+
+def test_loop_variable_minus_from_zero(mods):
+    assert_same(*mods, "minus_from_zero", 20)
+
+
+def test_loop_variable_minus_below_i64_is_checked(mods):
+    assert_same(*mods, "minus_from_negative", 5, native=False)
+    assert_same(*mods, "const_start_minus", 2, 2**63 - 2, native=False)
+    assert_same(*mods, "const_start_minus", 2, 7)
+
+
+def test_loop_variable_indexes(mods):
+    a = np.arange(8.0)
+    assert_same(*mods, "gather", a, 8)
+    assert_same(*mods, "gather", a, 9)            # IndexError at i == 8
+    assert_same(*mods, "gather_shifted", a, 8)    # a[-1] on the first iteration
+    assert_same(*mods, "gather_shifted", a, 10)   # IndexError at i - 1 == 8
+    assert_same(*mods, "scatter", a, np.zeros(8))
+    assert_same(*mods, "scatter", a, np.zeros(3))  # b shorter than a: IndexError
