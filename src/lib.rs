@@ -14,6 +14,9 @@ use pyo3::prelude::*;
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<runtime::dispatch::Dispatcher>()?;
+    // Calls from the interpreter through vectorcall (PEP 590), located on a sample dispatcher.
+    let sample = Bound::new(m.py(), runtime::dispatch::Dispatcher::new(m.py(), m.py().import("builtins")?.getattr("len")?, None)?)?;
+    m.add("_vectorcall", runtime::dispatch::enable_vectorcall(&sample))?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     // Panics are caught (a failed compilation runs the function as Python); keep the default
     // hook's report on stderr for HERON_DEBUG only, so users see Heron's report instead.

@@ -118,6 +118,9 @@ fn timing_enabled() -> bool {
 // instance `__dict__` by `Dispatcher.wrap`: pyo3 always puts a class `__doc__` in the type.)
 #[pyclass(frozen, dict, module = "heron._native", name = "Dispatcher")]
 pub struct Dispatcher {
+    /// The vectorcall entry (`dispatcher_vectorcall`), at the offset the type's
+    /// `tp_vectorcall_offset` names (see `enable_vectorcall`).
+    vectorcall: VectorcallFunc,
     /// The Python objects it holds; `None` once the garbage collector has cleared it (the
     /// function's globals usually hold the dispatcher: a reference cycle).
     refs: RwLock<Option<PyRefs>>,
@@ -281,7 +284,7 @@ fn marshal(obj: &Bound<'_, PyAny>, kind: ArgKind, slots: &mut [MaybeUninit<u64>]
 /// Where a returned array can come from: one made during the call, or an argument.
 struct ArraySources<'a, 'py> {
     owned: &'a [Py<PyAny>],
-    args: &'a Bound<'py, PyTuple>,
+    args: &'a Args<'a, 'py>,
 }
 
 /// The NumPy array (made during the call, or an argument) whose data pointer, shape and
@@ -289,7 +292,8 @@ struct ArraySources<'a, 'py> {
 fn find_array<'py>(py: Python<'py>, src: &ArraySources<'_, 'py>, flat: &[u64]) -> Option<Bound<'py, PyAny>> {
     let nd = (flat.len() - 1) / 2;
     let owned = src.owned.iter().map(|o| o.bind(py).clone());
-    let args = src.args.iter();
+    let args = src.args.tuple(py);
+    let args = args.iter();
     for cand in owned.chain(args) {
         let Ok(a) = cand.cast::<PyUntypedArray>() else { continue };
         if a.ndim() != nd || unsafe { (*a.as_array_ptr()).fields.data } as u64 != flat[0] {
@@ -324,6 +328,132 @@ fn box_value<'py>(py: Python<'py>, t: &Type, slots: &[u64], k: &mut usize, src: 
             box_scalar(py, t, raw)
         }
     }
+}
+
+/// The positional arguments of one call: the caller's vector of object pointers (vectorcall,
+/// or the items of the tuple `tp_call` received, with that tuple), or only a tuple. The tuple
+/// is made only when a slow path (fallback, error, returned array) needs one.
+enum Args<'a, 'py> {
+    Vector(&'a [*mut pyo3::ffi::PyObject], std::cell::OnceCell<Bound<'py, PyTuple>>, Python<'py>),
+    Tuple(Bound<'py, PyTuple>),
+}
+
+impl<'a, 'py> Args<'a, 'py> {
+    fn len(&self, _py: Python<'_>) -> usize {
+        match self {
+            Args::Vector(v, _, _) => v.len(),
+            Args::Tuple(t) => t.len(),
+        }
+    }
+
+    /// Argument `i` (< `len`), borrowed.
+    fn get(&self, py: Python<'py>, i: usize) -> Bound<'py, PyAny> {
+        match self {
+            // Safety: the caller holds a reference to every argument for the whole call.
+            Args::Vector(v, _, _) => unsafe { Bound::from_borrowed_ptr(py, v[i]) },
+            Args::Tuple(t) => unsafe { t.get_borrowed_item_unchecked(i) }.to_owned(),
+        }
+    }
+
+    fn tuple(&self, py: Python<'py>) -> Bound<'py, PyTuple> {
+        match self {
+            Args::Vector(v, cell, _) => cell
+                .get_or_init(|| {
+                    let items = v.iter().map(|&p| unsafe { Bound::from_borrowed_ptr(py, p) });
+                    PyTuple::new(py, items).expect("a tuple of the arguments")
+                })
+                .clone(),
+            Args::Tuple(t) => t.clone(),
+        }
+    }
+}
+
+/// `PY_VECTORCALL_ARGUMENTS_OFFSET` (Include/cpython/abstract.h): a flag in `nargsf`.
+const VECTORCALL_ARGUMENTS_OFFSET: usize = 1 << (usize::BITS - 1);
+
+/// CPython's `vectorcallfunc` (PEP 590).
+type VectorcallFunc = unsafe extern "C" fn(*mut pyo3::ffi::PyObject, *const *mut pyo3::ffi::PyObject, usize, *mut pyo3::ffi::PyObject) -> *mut pyo3::ffi::PyObject;
+
+/// The dispatcher's vectorcall entry (PEP 590): the interpreter passes the arguments as a
+/// vector, without the tuple (and, through pyo3's `tp_call`, the argument parsing) that
+/// `__call__` costs. Keyword arguments go through `__call__`'s path.
+unsafe extern "C" fn dispatcher_vectorcall(
+    callable: *mut pyo3::ffi::PyObject,
+    args: *const *mut pyo3::ffi::PyObject,
+    nargsf: usize,
+    kwnames: *mut pyo3::ffi::PyObject,
+) -> *mut pyo3::ffi::PyObject {
+    let py = unsafe { Python::assume_attached() };
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> PyResult<Py<PyAny>> {
+        let me = unsafe { Bound::from_borrowed_ptr(py, callable).cast_into_unchecked::<Dispatcher>() };
+        let d = me.get();
+        let n = nargsf & !VECTORCALL_ARGUMENTS_OFFSET;
+        let items: &[*mut pyo3::ffi::PyObject] = if n == 0 { &[] } else { unsafe { std::slice::from_raw_parts(args, n) } };
+        if kwnames.is_null() {
+            if n <= MAX_ARGS {
+                return d.call_impl(py, &Args::Vector(items, std::cell::OnceCell::new(), py), None);
+            }
+            return d.call_impl(py, &Args::Tuple(PyTuple::new(py, items.iter().map(|&p| unsafe { Bound::from_borrowed_ptr(py, p) }))?), None);
+        }
+        let names = unsafe { Bound::from_borrowed_ptr(py, kwnames).cast_into_unchecked::<PyTuple>() };
+        let kwargs = PyDict::new(py);
+        for (k, name) in names.iter().enumerate() {
+            kwargs.set_item(name, unsafe { Bound::from_borrowed_ptr(py, *args.add(n + k)) })?;
+        }
+        let t = PyTuple::new(py, items.iter().map(|&p| unsafe { Bound::from_borrowed_ptr(py, p) }))?;
+        d.call_impl(py, &Args::Tuple(t), Some(&kwargs))
+    }));
+    match r {
+        Ok(Ok(v)) => v.into_ptr(),
+        Ok(Err(e)) => {
+            e.restore(py);
+            std::ptr::null_mut()
+        }
+        Err(_) => {
+            PyRuntimeError::new_err("heron: internal error in the dispatcher").restore(py);
+            std::ptr::null_mut()
+        }
+    }
+}
+
+/// Give the `Dispatcher` type the vectorcall protocol (PEP 590). pyo3 0.30 cannot declare it,
+/// so this sets `tp_vectorcall_offset` and `Py_TPFLAGS_HAVE_VECTORCALL` in the type object,
+/// whose layout (Include/cpython/object.h) is the same on CPython 3.10 to 3.14. Each field is
+/// located and checked against what the API reports (`__basicsize__`, `PyType_GetFlags`)
+/// before anything is written; on any mismatch the type keeps `tp_call` alone (correct,
+/// slower). `sample` is any dispatcher (to locate the `vectorcall` field in an instance).
+pub fn enable_vectorcall(sample: &Bound<'_, Dispatcher>) -> bool {
+    const TP_BASICSIZE: usize = 32;
+    const TP_VECTORCALL_OFFSET: usize = 56;
+    const TP_CALL: usize = 128;
+    const TP_FLAGS: usize = 168;
+    const HAVE_VECTORCALL: std::os::raw::c_ulong = 1 << 11;
+    let py = sample.py();
+    let tp = sample.get_type();
+    let tpp = tp.as_ptr() as *mut u8;
+    let Ok(basicsize) = tp.getattr("__basicsize__").and_then(|b| b.extract::<isize>()) else { return false };
+    let field = &sample.get().vectorcall as *const VectorcallFunc as usize;
+    let offset = field as isize - sample.as_ptr() as isize;
+    if offset <= 0 || offset + 8 > basicsize {
+        return false;
+    }
+    unsafe {
+        let flags = pyo3::ffi::PyType_GetFlags(tp.as_ptr() as *mut pyo3::ffi::PyTypeObject);
+        let call_slot = pyo3::ffi::PyType_GetSlot(tp.as_ptr() as *mut pyo3::ffi::PyTypeObject, pyo3::ffi::Py_tp_call);
+        let ok = *(tpp.add(TP_BASICSIZE) as *const isize) == basicsize
+            && *(tpp.add(TP_FLAGS) as *const std::os::raw::c_ulong) == flags
+            && *(tpp.add(TP_CALL) as *const *mut std::ffi::c_void) == call_slot
+            && !call_slot.is_null()
+            && *(tpp.add(TP_VECTORCALL_OFFSET) as *const isize) == 0;
+        if !ok {
+            return false;
+        }
+        *(tpp.add(TP_VECTORCALL_OFFSET) as *mut isize) = offset;
+        *(tpp.add(TP_FLAGS) as *mut std::os::raw::c_ulong) = flags | HAVE_VECTORCALL;
+        pyo3::ffi::PyType_Modified(tp.as_ptr() as *mut pyo3::ffi::PyTypeObject);
+    }
+    let _ = py;
+    true
 }
 
 /// Signature text for reports: `(int, float)`.
@@ -585,6 +715,92 @@ impl Dispatcher {
         codegen::compile(&f, &typed, info, units)
     }
 
+    /// One call: `args` the positional arguments (the caller's vector, or a tuple), `kwargs`
+    /// the keyword arguments (any make the call run as Python).
+    fn call_impl<'py>(&self, py: Python<'py>, args: &Args<'_, 'py>, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Py<PyAny>> {
+        if kwargs.map(|k| !k.is_empty()).unwrap_or(false) {
+            return self.fallback(py, &args.tuple(py), kwargs);
+        }
+        let n = args.len(py);
+        if n > MAX_ARGS {
+            self.record_arg_failure(py, &args.tuple(py));
+            return self.fallback(py, &args.tuple(py), kwargs);
+        }
+        // One pass over the arguments: classify each and write its flattened value.
+        let mut kinds = [ArgKind::Bool; MAX_ARGS];
+        let mut slots = [MaybeUninit::<u64>::uninit(); MAX_SLOTS];
+        let mut k = 0;
+        for i in 0..n {
+            let a = args.get(py, i);
+            let Some(kind) = arg_kind(py, &a) else {
+                let t = args.tuple(py);
+                self.record_arg_failure(py, &t);
+                return self.fallback(py, &t, kwargs);
+            };
+            kinds[i] = kind;
+            marshal(&a, kind, &mut slots, &mut k)?;
+        }
+        let kinds = &kinds[..n];
+        let other;
+        let spec: &Spec = match self.first.get() {
+            Some(s) if s.kinds == kinds => s,
+            _ => {
+                other = self.specialize(py, kinds);
+                &other
+            }
+        };
+        let unit = match &spec.unit {
+            Ok(u) => u,
+            Err(_) => return self.fallback(py, &args.tuple(py), kwargs),
+        };
+        let mut ret = [MaybeUninit::<u64>::uninit(); MAX_RET_SLOTS];
+        let mut owned: Vec<Py<PyAny>> = Vec::new();
+        let mut env = Env { owned: &mut owned as *mut Vec<Py<PyAny>> as i64, ..Env::default() };
+        let entry: extern "C" fn(*const u64, *mut u64, *mut Env) -> i64 = unsafe { std::mem::transmute(unit.entry) };
+        let start = if timing_enabled() { Some(Instant::now()) } else { None };
+        if unit.fp_deferred {
+            fp_flags_clear();
+        }
+        let status = if unit.long_running {
+            let (sp, rp, ep) = (slots.as_ptr() as usize, ret.as_mut_ptr() as usize, &mut env as *mut Env as usize);
+            py.detach(move || entry(sp as *const u64, rp as *mut u64, ep as *mut Env))
+        } else {
+            entry(slots.as_ptr() as *const u64, ret.as_mut_ptr() as *mut u64, &mut env)
+        };
+        if let Some(s) = start {
+            self.native_ns.fetch_add(s.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        }
+        self.native_calls.fetch_add(1, Ordering::Relaxed);
+        if unit.fp_deferred && env.effects == 0 && fp_flags_raised() {
+            // A NumPy operation overflowed, divided by zero or made a NaN: the interpreter
+            // re-runs the call and reports it exactly as NumPy does.
+            self.deopts.fetch_add(1, Ordering::Relaxed);
+            return self.fallback(py, &args.tuple(py), kwargs);
+        }
+        if status != 0 {
+            return self.native_error(py, &env, &args.tuple(py), kwargs);
+        }
+        // Safety: the entry trampoline wrote `ret_slots` slots.
+        let ret: &[u64] = unsafe { std::slice::from_raw_parts(ret.as_ptr() as *const u64, unit.ret_slots) };
+        if unit.ret_members.len() > 1 {
+            let tag = ret[unit.ret_slots - 1] as u8 as usize;
+            let member = &unit.ret_members[tag.min(unit.ret_members.len() - 1)];
+            let raw = unmerge(&unit.ret_type, member, ret[0]);
+            return Ok(box_scalar(py, member, raw)?.unbind());
+        }
+        let mut k = 0;
+        let src = ArraySources { owned: &owned, args };
+        match box_value(py, &unit.ret_type, ret, &mut k, &src) {
+            Ok(v) => Ok(v.unbind()),
+            // A view of an array (a row, a reshaped argument): the interpreter makes it.
+            Err(e) if e.value(py).to_string() == RETURNED_VIEW && env.effects == 0 => {
+                self.deopts.fetch_add(1, Ordering::Relaxed);
+                self.fallback(py, &args.tuple(py), kwargs)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     fn fallback(&self, py: Python<'_>, args: &Bound<'_, PyTuple>, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Py<PyAny>> {
         self.fallback_calls.fetch_add(1, Ordering::Relaxed);
         Ok(self.func(py)?.call(args, kwargs)?.unbind())
@@ -682,7 +898,7 @@ impl Dispatcher {
 impl Dispatcher {
     #[new]
     #[pyo3(signature = (func, options=None))]
-    fn new(py: Python<'_>, func: Bound<'_, PyAny>, options: Option<Bound<'_, PyAny>>) -> PyResult<Self> {
+    pub fn new(py: Python<'_>, func: Bound<'_, PyAny>, options: Option<Bound<'_, PyAny>>) -> PyResult<Self> {
         let name: String = func.getattr("__name__")?.extract()?;
         let qualname: String = func.getattr("__qualname__").and_then(|q| q.extract()).unwrap_or_else(|_| name.clone());
         let module = func.getattr("__module__").map(|m| m.unbind()).unwrap_or_else(|_| py.None());
@@ -692,6 +908,7 @@ impl Dispatcher {
             _ => PyDict::new(py).into_any().unbind(),
         };
         Ok(Dispatcher {
+            vectorcall: dispatcher_vectorcall,
             refs: RwLock::new(Some(PyRefs { func: func.unbind(), module, doc, options })),
             name,
             qualname,
@@ -721,86 +938,14 @@ impl Dispatcher {
 
     #[pyo3(signature = (*args, **kwargs))]
     fn __call__(&self, py: Python<'_>, args: &Bound<'_, PyTuple>, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Py<PyAny>> {
-        if kwargs.map(|k| !k.is_empty()).unwrap_or(false) {
-            return self.fallback(py, args, kwargs);
+        if kwargs.map(|k| !k.is_empty()).unwrap_or(false) || args.len() > MAX_ARGS {
+            return self.call_impl(py, &Args::Tuple(args.clone()), kwargs);
         }
-        let n = args.len();
-        if n > MAX_ARGS {
-            self.record_arg_failure(py, args);
-            return self.fallback(py, args, kwargs);
+        let mut items = [std::ptr::null_mut(); MAX_ARGS];
+        for (i, a) in args.iter().enumerate() {
+            items[i] = a.as_ptr();
         }
-        // One pass over the arguments: classify each and write its flattened value.
-        let mut kinds = [ArgKind::Bool; MAX_ARGS];
-        let mut slots = [MaybeUninit::<u64>::uninit(); MAX_SLOTS];
-        let mut k = 0;
-        for i in 0..n {
-            let a = unsafe { args.get_borrowed_item_unchecked(i) };
-            let Some(kind) = arg_kind(py, &*a) else {
-                self.record_arg_failure(py, args);
-                return self.fallback(py, args, kwargs);
-            };
-            kinds[i] = kind;
-            marshal(&*a, kind, &mut slots, &mut k)?;
-        }
-        let kinds = &kinds[..n];
-        let other;
-        let spec: &Spec = match self.first.get() {
-            Some(s) if s.kinds == kinds => s,
-            _ => {
-                other = self.specialize(py, kinds);
-                &other
-            }
-        };
-        let unit = match &spec.unit {
-            Ok(u) => u,
-            Err(_) => return self.fallback(py, args, kwargs),
-        };
-        let mut ret = [MaybeUninit::<u64>::uninit(); MAX_RET_SLOTS];
-        let mut owned: Vec<Py<PyAny>> = Vec::new();
-        let mut env = Env { owned: &mut owned as *mut Vec<Py<PyAny>> as i64, ..Env::default() };
-        let entry: extern "C" fn(*const u64, *mut u64, *mut Env) -> i64 = unsafe { std::mem::transmute(unit.entry) };
-        let start = if timing_enabled() { Some(Instant::now()) } else { None };
-        if unit.fp_deferred {
-            fp_flags_clear();
-        }
-        let status = if unit.long_running {
-            let (sp, rp, ep) = (slots.as_ptr() as usize, ret.as_mut_ptr() as usize, &mut env as *mut Env as usize);
-            py.detach(move || entry(sp as *const u64, rp as *mut u64, ep as *mut Env))
-        } else {
-            entry(slots.as_ptr() as *const u64, ret.as_mut_ptr() as *mut u64, &mut env)
-        };
-        if let Some(s) = start {
-            self.native_ns.fetch_add(s.elapsed().as_nanos() as u64, Ordering::Relaxed);
-        }
-        self.native_calls.fetch_add(1, Ordering::Relaxed);
-        if unit.fp_deferred && env.effects == 0 && fp_flags_raised() {
-            // A NumPy operation overflowed, divided by zero or made a NaN: the interpreter
-            // re-runs the call and reports it exactly as NumPy does.
-            self.deopts.fetch_add(1, Ordering::Relaxed);
-            return self.fallback(py, args, kwargs);
-        }
-        if status != 0 {
-            return self.native_error(py, &env, args, kwargs);
-        }
-        // Safety: the entry trampoline wrote `ret_slots` slots.
-        let ret: &[u64] = unsafe { std::slice::from_raw_parts(ret.as_ptr() as *const u64, unit.ret_slots) };
-        if unit.ret_members.len() > 1 {
-            let tag = ret[unit.ret_slots - 1] as u8 as usize;
-            let member = &unit.ret_members[tag.min(unit.ret_members.len() - 1)];
-            let raw = unmerge(&unit.ret_type, member, ret[0]);
-            return Ok(box_scalar(py, member, raw)?.unbind());
-        }
-        let mut k = 0;
-        let src = ArraySources { owned: &owned, args };
-        match box_value(py, &unit.ret_type, ret, &mut k, &src) {
-            Ok(v) => Ok(v.unbind()),
-            // A view of an array (a row, a reshaped argument): the interpreter makes it.
-            Err(e) if e.value(py).to_string() == RETURNED_VIEW && env.effects == 0 => {
-                self.deopts.fetch_add(1, Ordering::Relaxed);
-                self.fallback(py, args, kwargs)
-            }
-            Err(e) => Err(e),
-        }
+        self.call_impl(py, &Args::Vector(&items[..args.len()], args.clone().into(), py), kwargs)
     }
 
     /// Statistics for the report: calls, native calls, fallbacks, signatures, compile and
