@@ -34,6 +34,29 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         }
     }
 
+    /// The value of an `f64const`, if `v` is one.
+    pub fn const_f64(&self, v: Value) -> Option<f64> {
+        let inst = self.b.func.dfg.value_def(v).inst()?;
+        match self.b.func.dfg.insts[inst] {
+            cranelift_codegen::ir::InstructionData::UnaryIeee64 { opcode: cranelift_codegen::ir::Opcode::F64const, imm } => Some(f64::from_bits(imm.bits())),
+            _ => None,
+        }
+    }
+
+    /// `a / b` in f64. Division by a constant power of two whose reciprocal is a normal number
+    /// is a multiplication by that reciprocal: both scale `a` exactly and round once, so the
+    /// result is the same bit for bit (IEEE 754), infinities and NaNs included.
+    fn fdiv(&mut self, a: Value, b: Value) -> Value {
+        if let Some(c) = self.const_f64(b) {
+            let r = 1.0 / c;
+            if c.is_normal() && c.to_bits() & ((1u64 << 52) - 1) == 0 && r.is_normal() {
+                let k = self.b.ins().f64const(r);
+                return self.b.ins().fmul(a, k);
+            }
+        }
+        self.b.ins().fdiv(a, b)
+    }
+
     /// Convert a scalar to the machine type NumPy/Python would compute `d` in.
     pub fn cast_scalar(&mut self, v: Value, from: &Type, d: DType) -> Value {
         let fd = from.scalar_dtype().expect("scalar");
@@ -198,6 +221,16 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 self.fail_if(of, ErrCode::Overflow, line, &[]);
                 r
             }
+            BinOp::FloorDiv | BinOp::Mod if matches!(self.const_int(b), Some(k) if k > 0 && k.count_ones() == 1) => {
+                // A positive power-of-two divisor 2**s: floor division is an arithmetic shift
+                // and the floored remainder the low s bits, for either sign of `a`.
+                let k = self.const_int(b).unwrap();
+                if op == BinOp::FloorDiv {
+                    self.b.ins().sshr_imm_u(a, k.trailing_zeros() as i64)
+                } else {
+                    self.b.ins().band_imm_s(a, k - 1)
+                }
+            }
             BinOp::FloorDiv | BinOp::Mod => {
                 let zero = self.b.ins().icmp_imm_s(IntCC::Equal, b, 0);
                 if python {
@@ -355,16 +388,19 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             BinOp::Sub => self.b.ins().fsub(a, b),
             BinOp::Mul => self.b.ins().fmul(a, b),
             BinOp::Div | BinOp::FloorDiv | BinOp::Mod => {
-                let z = self.b.ins().f64const(0.0);
-                let zero = self.b.ins().fcmp(FloatCC::Equal, b, z);
-                let code = match op {
-                    BinOp::Div => ErrCode::FloatDivZero,
-                    BinOp::FloorDiv => ErrCode::FloatFloorDivZero,
-                    _ => ErrCode::FloatModZero,
-                };
-                self.fail_if(zero, code, line, &[]);
+                // A nonzero constant divisor needs no ZeroDivisionError check.
+                if !matches!(self.const_f64(b), Some(c) if c != 0.0) {
+                    let z = self.b.ins().f64const(0.0);
+                    let zero = self.b.ins().fcmp(FloatCC::Equal, b, z);
+                    let code = match op {
+                        BinOp::Div => ErrCode::FloatDivZero,
+                        BinOp::FloorDiv => ErrCode::FloatFloorDivZero,
+                        _ => ErrCode::FloatModZero,
+                    };
+                    self.fail_if(zero, code, line, &[]);
+                }
                 match op {
-                    BinOp::Div => self.b.ins().fdiv(a, b),
+                    BinOp::Div => self.fdiv(a, b),
                     BinOp::FloorDiv => self.call_helper("heron_float_floordiv", &[f, f], &[f], &[a, b])?[0],
                     _ => self.call_helper("heron_float_mod", &[f, f], &[f], &[a, b])?[0],
                 }
@@ -438,6 +474,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             BinOp::Add => self.b.ins().fadd(a, b),
             BinOp::Sub => self.b.ins().fsub(a, b),
             BinOp::Mul => self.b.ins().fmul(a, b),
+            BinOp::Div if d == DType::F64 => self.fdiv(a, b),
             BinOp::Div => self.b.ins().fdiv(a, b),
             BinOp::FloorDiv => self.call_helper("heron_float_floordiv", &[f, f], &[f], &[a, b])?[0],
             BinOp::Mod => self.call_helper("heron_float_mod", &[f, f], &[f], &[a, b])?[0],
