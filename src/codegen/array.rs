@@ -209,9 +209,12 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
     /// Store `val` (of type `vt`) as an element of `dtype` at `ptr`, cast as NumPy's
     /// `__setitem__` casts: a Python int out of the dtype's range raises OverflowError; NumPy
     /// integers wrap (C cast); floats round to float32 when stored into float32.
-    pub fn store_element(&mut self, ptr: Value, dtype: DType, val: CVal, vt: &Type, line: u32) -> CResult<()> {
+    /// `local`: the array never leaves the function (no effect to record).
+    pub fn store_element(&mut self, ptr: Value, dtype: DType, val: CVal, vt: &Type, line: u32, local: bool) -> CResult<()> {
         let flags = MemFlagsData::trusted();
-        self.mark_effect();
+        if !local {
+            self.mark_effect();
+        }
         let v = val[0];
         let stored = if dtype.is_float() {
             self.cast_scalar(v, vt, dtype)
@@ -243,7 +246,13 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             return Err(CompileError::new("item assignment into a non-array", line));
         };
         let (ptr, _) = self.element_address(base, index, at, line)?;
-        self.store_element(ptr, at.dtype, val, vt, line)
+        self.store_element(ptr, at.dtype, val, vt, line, self.is_local_array(base))
+    }
+
+    /// Is `base` a variable whose arrays never leave the function (stores into it are not
+    /// effects the caller can see)?
+    pub fn is_local_array(&self, base: &Expr) -> bool {
+        matches!(base.kind, ExprKind::Var(v) if self.typed.local_arrays[v])
     }
 
     /// `a.shape`, `a.size`, `a.ndim`.

@@ -62,14 +62,20 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 Ok(vals)
             }
             Some(CallTarget::StrFormat) => err("str.format() can only be used inside print() in compiled code", line),
-            Some(CallTarget::NpAlloc { kind, like, dtype, ndim }) => self.np_alloc(kind, like, dtype, ndim, args, line),
+            Some(CallTarget::NpAlloc { kind, like, dtype, ndim }) => {
+                let local = self.typed.local_allocs.contains(&e.id);
+                self.np_alloc(kind, like, dtype, ndim, args, local, line)
+            }
             None => err("unresolved call", line),
         }
     }
 
     /// `numpy.empty/zeros/ones(...)`: NumPy makes the array (runtime::alloc); native code gets
     /// its data pointer, shape and strides.
-    fn np_alloc(&mut self, kind: crate::builtins::NpAlloc, like: bool, dtype: DType, ndim: u8, args: &[Expr], line: u32) -> CResult<CVal> {
+    /// `local`: the array never leaves the function; its memory comes from
+    /// `heron_buf_alloc` (no NumPy object, no GIL).
+    #[allow(clippy::too_many_arguments)]
+    fn np_alloc(&mut self, kind: crate::builtins::NpAlloc, like: bool, dtype: DType, ndim: u8, args: &[Expr], local: bool, line: u32) -> CResult<CVal> {
         let nd = ndim as usize;
         let first = self.expr(&args[0])?;
         let t0 = self.typed.ty(&args[0]).clone();
@@ -105,7 +111,8 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         let n = self.iconst(nd as i64);
         let env = self.env;
         let i = types::I64;
-        self.call_helper("heron_alloc", &[i, i, i, i, i, i], &[i], &[env, k, dt, n, shape_ptr, out_ptr])?;
+        let helper = if local { "heron_buf_alloc" } else { "heron_alloc" };
+        self.call_helper(helper, &[i, i, i, i, i, i], &[i], &[env, k, dt, n, shape_ptr, out_ptr])?;
         self.fail_if_env_error(line);
         Ok((0..1 + 2 * nd).map(|j| self.b.ins().stack_load(types::I64, types::I64, out_ss, (8 * j) as i32)).collect())
     }

@@ -129,7 +129,8 @@ fn helper_signature(name: &str) -> (Vec<ir::Type>, Vec<ir::Type>) {
         "heron_cmp_int_float" => (vec![i, f], vec![i]),
         "heron_print" => (vec![i, i, i, i], vec![i]),
         "heron_round_ndigits" => (vec![f, i, i], vec![f]),
-        "heron_alloc" => (vec![i, i, i, i, i, i], vec![i]),
+        "heron_alloc" | "heron_buf_alloc" => (vec![i, i, i, i, i, i], vec![i]),
+        "heron_buf_free" => (vec![i, i], vec![]),
         "heron_np_fp" => (vec![i, i, i, i, f, f, f], vec![i]),
         _ => (vec![f], vec![f]),
     }
@@ -611,8 +612,13 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             // Falling off the end returns None.
             self.emit_return(None, self.f.span.line)?;
         }
-        // Normal exit.
+        // Normal exit: local arrays die with the call.
         self.b.switch_to_block(self.exit_block);
+        for v in 0..self.typed.local_arrays.len() {
+            if self.typed.local_arrays[v] {
+                self.free_local_array(v)?;
+            }
+        }
         let mut vals = Vec::new();
         for v in self.ret_vars.clone() {
             vals.push(self.b.use_var(v));
@@ -753,6 +759,10 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
     /// Store `val` (of static type `t`, from expression `src` if any) into variable `v`,
     /// converting to the variable's representation and setting its tag.
     pub fn assign_var(&mut self, v: VarId, val: CVal, t: &Type, src: Option<&Expr>, line: u32) -> CResult<()> {
+        if self.typed.local_arrays[v] {
+            // The variable's previous array dies here (0 when it had none).
+            self.free_local_array(v)?;
+        }
         let dst = Slot { vars: self.vars[v].clone(), tag: self.tags[v], members: self.typed.vars[v].members.clone(), ty: self.var_type(v) };
         self.store_slot(&dst, val, t, src, line)
     }
@@ -792,6 +802,14 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             }
         };
         self.b.def_var(dtag, tag);
+        Ok(())
+    }
+
+    /// Free the memory of the array local variable `v` holds (see `infer::local_arrays`).
+    fn free_local_array(&mut self, v: VarId) -> CResult<()> {
+        let p = self.b.use_var(self.vars[v][0]);
+        let env = self.env;
+        self.call_helper("heron_buf_free", &[types::I64, types::I64], &[], &[env, p])?;
         Ok(())
     }
 
@@ -911,7 +929,8 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                         let rhs = self.expr(value)?;
                         let rt = crate::types::infer::binop_type(*op, &et, &vt, line)?;
                         let r = self.binop(*op, cur, &et, rhs, &vt, &rt, line)?;
-                        self.store_element(ptr, at.dtype, r, &rt, line)?;
+                        let local = self.is_local_array(base);
+                        self.store_element(ptr, at.dtype, r, &rt, line, local)?;
                     }
                     Target::Tuple(_) => unreachable!(),
                 }

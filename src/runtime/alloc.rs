@@ -2,6 +2,12 @@
 //! forms are made by NumPy itself, through a callback that takes the GIL for that call, so an
 //! array returned to Python is an ordinary NumPy array (same flags, same base, same errors for
 //! a negative dimension). The call keeps each array alive in `Env::owned` until it returns.
+//!
+//! Arrays that never leave the function (`types::infer::local_arrays`: only indexed, never
+//! aliased, passed, returned or viewed) need no NumPy object: `heron_buf_alloc` takes their
+//! memory from the Rust allocator without the GIL, and `heron_buf_free` gives it back when the
+//! variable is reassigned or the function returns (as reference counting frees it in the
+//! interpreter). `Buffers` keeps what is live, so an error exit frees the rest.
 
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
@@ -48,5 +54,92 @@ pub extern "C" fn heron_alloc(env: *mut Env, kind: i64, dtype: i64, ndim: i64, s
             unsafe { (*env).err_code = ErrCode::PyErr as i64 };
             1
         }
+    }
+}
+
+/// Memory of the local arrays live in one call: (address, layout).
+#[derive(Default)]
+pub struct Buffers(Vec<(usize, std::alloc::Layout)>);
+
+impl Drop for Buffers {
+    fn drop(&mut self) {
+        for (p, layout) in self.0.drain(..) {
+            unsafe { std::alloc::dealloc(p as *mut u8, layout) };
+        }
+    }
+}
+
+/// Called by native code: memory for a local C-ordered array `numpy.<kind>(shape, dtype)`
+/// (kind 0 empty, 1 zeros, 2 ones), as `heron_alloc` but without NumPy or the GIL. Writes the
+/// data pointer, shape and strides (bytes, NumPy's rule for C order) to `out`. A negative
+/// dimension or a size beyond `isize` goes to `heron_alloc` for NumPy's own ValueError; memory
+/// exhaustion raises MemoryError. Returns 0, or 1 with the exception stored.
+pub extern "C" fn heron_buf_alloc(env: *mut Env, kind: i64, dtype: i64, ndim: i64, shape: *const i64, out: *mut i64) -> i64 {
+    let nd = ndim as usize;
+    let dims = unsafe { std::slice::from_raw_parts(shape, nd) };
+    let out = unsafe { std::slice::from_raw_parts_mut(out, 1 + 2 * nd) };
+    let d = DTYPES[dtype as usize];
+    let item = d.itemsize();
+    // NumPy (multiarray/ctors.c) sizes with overflow checks; strides skip zero extents.
+    let mut total: i64 = item;
+    let mut stride = item;
+    for k in (0..nd).rev() {
+        let n = dims[k];
+        if n < 0 {
+            return heron_alloc(env, kind, dtype, ndim, shape, out.as_mut_ptr());
+        }
+        out[1 + nd + k] = stride;
+        if n != 0 {
+            stride = stride.saturating_mul(n);
+        }
+        total = match total.checked_mul(n) {
+            Some(t) => t,
+            None => return heron_alloc(env, kind, dtype, ndim, shape, out.as_mut_ptr()),
+        };
+        out[1 + k] = n;
+    }
+    let Ok(layout) = std::alloc::Layout::from_size_align(total.max(1) as usize, 16) else {
+        return heron_alloc(env, kind, dtype, ndim, shape, out.as_mut_ptr());
+    };
+    let p = unsafe { if kind == 1 { std::alloc::alloc_zeroed(layout) } else { std::alloc::alloc(layout) } };
+    if p.is_null() {
+        let e = pyo3::exceptions::PyMemoryError::new_err(format!("Unable to allocate {total} bytes for an array with shape {dims:?} and data type {}", d.name()));
+        PENDING.with(|c| *c.borrow_mut() = Some(e));
+        unsafe { (*env).err_code = ErrCode::PyErr as i64 };
+        return 1;
+    }
+    if kind == 2 {
+        let n = (total / item) as usize;
+        unsafe {
+            match d {
+                DType::F64 => std::slice::from_raw_parts_mut(p as *mut f64, n).fill(1.0),
+                DType::F32 => std::slice::from_raw_parts_mut(p as *mut f32, n).fill(1.0),
+                _ => {
+                    // Integers and bool: the value 1 in the item's width, little-endian.
+                    let bytes = std::slice::from_raw_parts_mut(p, n * item as usize);
+                    bytes.fill(0);
+                    for chunk in bytes.chunks_exact_mut(item as usize) {
+                        chunk[0] = 1;
+                    }
+                }
+            }
+        }
+    }
+    out[0] = p as i64;
+    let bufs = unsafe { &mut *((*env).bufs as *mut Buffers) };
+    bufs.0.push((p as usize, layout));
+    0
+}
+
+/// Called by native code: free a local array's memory from `heron_buf_alloc` (0 is ignored:
+/// a variable not yet assigned).
+pub extern "C" fn heron_buf_free(env: *mut Env, p: i64) {
+    if p == 0 {
+        return;
+    }
+    let bufs = unsafe { &mut *((*env).bufs as *mut Buffers) };
+    if let Some(i) = bufs.0.iter().rposition(|(q, _)| *q == p as usize) {
+        let (q, layout) = bufs.0.swap_remove(i);
+        unsafe { std::alloc::dealloc(q as *mut u8, layout) };
     }
 }

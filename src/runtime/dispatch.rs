@@ -755,7 +755,8 @@ impl Dispatcher {
         };
         let mut ret = [MaybeUninit::<u64>::uninit(); MAX_RET_SLOTS];
         let mut owned: Vec<Py<PyAny>> = Vec::new();
-        let mut env = Env { owned: &mut owned as *mut Vec<Py<PyAny>> as i64, ..Env::default() };
+        let mut bufs = super::alloc::Buffers::default();
+        let mut env = Env { owned: &mut owned as *mut Vec<Py<PyAny>> as i64, bufs: &mut bufs as *mut super::alloc::Buffers as i64, ..Env::default() };
         let entry: extern "C" fn(*const u64, *mut u64, *mut Env) -> i64 = unsafe { std::mem::transmute(unit.entry) };
         let start = if timing_enabled() { Some(Instant::now()) } else { None };
         if unit.fp_deferred {

@@ -30,6 +30,9 @@ pub struct Env {
     /// `*mut Vec<Py<PyAny>>`: arrays allocated during the call (kept alive until it returns;
     /// a returned array is found here by its data pointer).
     pub owned: i64,
+    /// `*mut alloc::Buffers`: memory of arrays that never leave compiled code (see
+    /// `alloc::heron_buf_alloc`); what is left is freed when the call returns.
+    pub bufs: i64,
 }
 
 pub const ENV_EFFECTS: i32 = 0;
@@ -478,6 +481,8 @@ pub fn symbols() -> Vec<(&'static str, *const u8)> {
         ("heron_print", print::heron_print as *const u8),
         ("heron_round_ndigits", heron_round_ndigits as *const u8),
         ("heron_alloc", alloc::heron_alloc as *const u8),
+        ("heron_buf_alloc", alloc::heron_buf_alloc as *const u8),
+        ("heron_buf_free", alloc::heron_buf_free as *const u8),
         ("heron_np_fp", heron_np_fp as *const u8),
         ("heron_np_power_f64", ufunc::heron_np_power_f64 as *const u8),
     ]

@@ -131,6 +131,10 @@ pub struct Typed {
     pub guards: HashMap<ExprId, usize>,
     /// No visible side effects (see `is_pure`, and the callees' own purity).
     pub pure: bool,
+    /// Variables holding arrays that never leave the function (see `local_arrays`).
+    pub local_arrays: Vec<bool>,
+    /// The `numpy.empty/zeros/ones` calls whose arrays go only into those variables.
+    pub local_allocs: std::collections::HashSet<ExprId>,
 }
 
 impl Typed {
@@ -158,26 +162,31 @@ struct Infer<'a> {
     /// No visible side effects (no array stores, no print, no calls to other compiled
     /// functions): every call can be re-run by the interpreter, so speculation is safe.
     pure: bool,
+    /// A callee with side effects was found (the function is then impure whatever it stores).
+    callee_effects: bool,
     guards: HashMap<ExprId, usize>,
 }
 
 /// Does the function have no visible side effects of its own and call nothing but builtins and
 /// itself? (Calls to other functions are treated as effects.)
-fn is_pure(f: &Function) -> bool {
+/// Stores into variables marked in `local` (arrays that never leave the function, see
+/// `local_arrays`) are not effects.
+fn is_pure(f: &Function, local: &[bool]) -> bool {
     let mut pure = true;
+    let visible = |base: &Expr| !matches!(base.kind, ExprKind::Var(v) if local.get(v).copied().unwrap_or(false));
     walk_stmts(&f.body, &mut |s| {
         match &s.kind {
             StmtKind::Assign { targets, .. } => {
                 let mut stack: Vec<&Target> = targets.iter().collect();
                 while let Some(t) = stack.pop() {
                     match t {
-                        Target::Index { .. } => pure = false,
+                        Target::Index { base, .. } => pure &= !visible(base),
                         Target::Tuple(ts) => stack.extend(ts.iter()),
                         Target::Var(_) => {}
                     }
                 }
             }
-            StmtKind::AugAssign { target: Target::Index { .. }, .. } => pure = false,
+            StmtKind::AugAssign { target: Target::Index { base, .. }, .. } => pure &= !visible(base),
             _ => {}
         }
         let mut exprs: Vec<&Expr> = Vec::new();
@@ -234,7 +243,8 @@ pub fn infer(f: &Function, args: &[Type], res: &mut dyn Resolver) -> CResult<Typ
         changed: true,
         strict: false,
         args: args.to_vec(),
-        pure: is_pure(f),
+        pure: is_pure(f, &[]),
+        callee_effects: false,
         guards: HashMap::new(),
     };
     for (p, t) in f.params.iter().zip(args) {
@@ -257,6 +267,9 @@ pub fn infer(f: &Function, args: &[Type], res: &mut dyn Resolver) -> CResult<Typ
         // No `return` statement at all, or every path falls off the end.
         inf.ret.add(&Type::None, f.span.line, "the return value")?;
     }
+    let (local_arrays, local_allocs) = local_arrays(f, &inf.vars, &inf.expr_types, &inf.calls);
+    // Stores into arrays that never leave the function are invisible to the caller.
+    let pure = inf.pure || (!inf.callee_effects && is_pure(f, &local_arrays));
     Ok(Typed {
         args: args.to_vec(),
         expr_types: inf.expr_types,
@@ -265,8 +278,139 @@ pub fn infer(f: &Function, args: &[Type], res: &mut dyn Resolver) -> CResult<Typ
         calls: inf.calls,
         globals: inf.globals,
         guards: inf.guards,
-        pure: inf.pure,
+        pure,
+        local_arrays,
+        local_allocs,
     })
+}
+
+/// Escape analysis for arrays made in the function: a variable is local when every value it
+/// gets is a fresh `numpy.empty/zeros/ones` array and every use of it is an element read or
+/// store (one integer index per dimension), `len(v)`, or `v.shape`, `v.size`, `v.ndim`. Its
+/// arrays then never leave the function (no alias, view, call, return or print), so codegen
+/// can allocate them without NumPy and free each one when the variable is reassigned or the
+/// function returns, as reference counting would in the interpreter.
+/// Returns the local variables and the allocation calls that feed them.
+fn local_arrays(
+    f: &Function,
+    vars: &[VarInfo],
+    types: &[Option<Type>],
+    calls: &HashMap<ExprId, CallTarget>,
+) -> (Vec<bool>, std::collections::HashSet<ExprId>) {
+    let is_array = |v: VarId| vars[v].members.len() == 1 && matches!(vars[v].ty, Some(Type::Array(_)));
+    let mut local: Vec<bool> = (0..vars.len()).map(is_array).collect();
+    for p in &f.params {
+        local[*p] = false;
+    }
+    let element = |base: &Expr, index: &[Expr]| -> bool {
+        let Some(Some(Type::Array(at))) = types.get(base.id) else { return false };
+        index.len() == at.ndim as usize
+            && index.iter().all(|i| !matches!(i.kind, ExprKind::Slice(..)) && matches!(types.get(i.id), Some(Some(t)) if t.is_scalar()))
+    };
+    // Uses: mark every variable that appears anywhere but in an allowed position.
+    fn visit(e: &Expr, allowed: &dyn Fn(&Expr) -> Option<VarId>, bad: &mut Vec<bool>) {
+        if let Some(_v) = allowed(e) {
+            // The variable itself is fine here; its index expressions still count.
+            if let ExprKind::Index(_, idx) = &e.kind {
+                for i in idx {
+                    visit(i, allowed, bad);
+                }
+            }
+            return;
+        }
+        if let ExprKind::Var(v) = e.kind {
+            bad[v] = true;
+            return;
+        }
+        for c in e.children() {
+            visit(c, allowed, bad);
+        }
+    }
+    let allowed = |e: &Expr| -> Option<VarId> {
+        match &e.kind {
+            ExprKind::Index(base, idx) => match base.kind {
+                ExprKind::Var(v) if element(base, idx) => Some(v),
+                _ => None,
+            },
+            ExprKind::Attr(base, name) if matches!(name.as_str(), "shape" | "size" | "ndim") => match base.kind {
+                ExprKind::Var(v) => Some(v),
+                _ => None,
+            },
+            ExprKind::Call { args, kwargs, .. } if args.len() == 1 && kwargs.is_empty() && matches!(calls.get(&e.id), Some(CallTarget::Builtin(crate::builtins::Builtin::Len))) => {
+                match args[0].kind {
+                    ExprKind::Var(v) => Some(v),
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    };
+    let mut bad = vec![false; vars.len()];
+    let mut allocs = Vec::new();
+    walk_stmts(&f.body, &mut |s| {
+        let mut exprs: Vec<&Expr> = Vec::new();
+        let mut targets: Vec<&Target> = Vec::new();
+        match &s.kind {
+            StmtKind::Assign { targets: ts, value } => {
+                match (ts.as_slice(), &value.kind) {
+                    ([Target::Var(v)], ExprKind::Call { args, kwargs, .. }) if matches!(calls.get(&value.id), Some(CallTarget::NpAlloc { .. })) => {
+                        allocs.push((*v, value.id));
+                        exprs.extend(args.iter());
+                        exprs.extend(kwargs.iter().map(|(_, e)| e));
+                    }
+                    _ => {
+                        exprs.push(value);
+                        let mut stack: Vec<&Target> = ts.iter().collect();
+                        while let Some(t) = stack.pop() {
+                            match t {
+                                Target::Var(v) => bad[*v] = true,
+                                Target::Tuple(more) => stack.extend(more.iter()),
+                                Target::Index { .. } => targets.push(t),
+                            }
+                        }
+                    }
+                }
+            }
+            StmtKind::AugAssign { target, value, .. } => {
+                exprs.push(value);
+                match target {
+                    Target::Var(v) => bad[*v] = true,
+                    t => targets.push(t),
+                }
+            }
+            StmtKind::Expr(e) | StmtKind::If { cond: e, .. } | StmtKind::While { cond: e, .. } => exprs.push(e),
+            StmtKind::Return(Some(e)) => exprs.push(e),
+            StmtKind::Assert { test, .. } => exprs.push(test),
+            StmtKind::ForRange { var, start, stop, step, .. } => {
+                bad[*var] = true;
+                exprs.push(stop);
+                exprs.extend(start.iter());
+                exprs.extend(step.iter());
+            }
+            _ => {}
+        }
+        for t in targets {
+            if let Target::Index { base, index } = t {
+                match base.kind {
+                    ExprKind::Var(_) if element(base, index) => {}
+                    _ => visit(base, &allowed, &mut bad),
+                }
+                for i in index {
+                    visit(i, &allowed, &mut bad);
+                }
+            }
+        }
+        for e in exprs {
+            visit(e, &allowed, &mut bad);
+        }
+    });
+    for (v, b) in bad.iter().enumerate() {
+        if *b {
+            local[v] = false;
+        }
+    }
+    let ids = allocs.into_iter().filter(|(v, _)| local[*v]).map(|(_, id)| id).collect();
+    (local, ids)
 }
 
 /// Does a body always end in `return`/`raise` (so falling off the end is impossible)?
@@ -1055,6 +1199,9 @@ impl<'a> Infer<'a> {
                     }
                 }
                 let info = self.res.callee(id, &ats, line)?;
+                if !info.pure {
+                    self.callee_effects = true;
+                }
                 if !info.pure && self.pure {
                     // Calling a function with side effects: this one cannot be re-run either.
                     self.pure = false;
