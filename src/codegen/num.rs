@@ -429,7 +429,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         // A function without side effects defers the check to the dispatcher, which reads the
         // processor's sticky floating-point flags after the call and, when one is set,
         // re-runs the call in the interpreter (exact warnings, no cost in the loop).
-        if self.typed.pure && cfg!(target_arch = "x86_64") {
+        if self.typed.pure && !self.typed.fp_checked && cfg!(target_arch = "x86_64") {
             self.fp_deferred = true;
             return Ok(());
         }

@@ -93,6 +93,9 @@ struct PyRefs {
 
 struct Spec {
     kinds: Vec<ArgKind>,
+    /// Compiled to check NumPy floating-point errors at each operation even though the
+    /// function has no side effects (see `Dispatcher::specialize`).
+    fp_checked: bool,
     unit: Result<Arc<CompiledUnit>, CompileError>,
 }
 
@@ -470,6 +473,9 @@ struct DispatchResolver<'py, 'd> {
     callees: Vec<Py<Dispatcher>>,
     units: Vec<Arc<CompiledUnit>>,
     minor: u32,
+    /// Compiling a specialization that checks NumPy floating-point errors at each operation
+    /// (its callees must then check too).
+    fp_checked: bool,
 }
 
 impl<'py, 'd> Resolver for DispatchResolver<'py, 'd> {
@@ -501,7 +507,7 @@ impl<'py, 'd> Resolver for DispatchResolver<'py, 'd> {
         Ok(g)
     }
 
-    fn callee(&mut self, id: usize, args: &[Type], line: u32) -> CResult<CalleeInfo> {
+    fn callee(&mut self, id: usize, args: &[Type], caller_pure: bool, line: u32) -> CResult<CalleeInfo> {
         let d = self.callees[id].clone_ref(self.py);
         let dref = d.get();
         let addr = dref as *const Dispatcher as usize;
@@ -522,7 +528,7 @@ impl<'py, 'd> Resolver for DispatchResolver<'py, 'd> {
                 other => return Err(CompileError::new(format!("passing a {other} to `{}` is not supported", dref.qualname), line)),
             });
         }
-        let spec = dref.specialize(self.py, &kinds);
+        let spec = dref.specialize(self.py, &kinds, self.fp_checked || !caller_pure);
         match &spec.unit {
             Ok(unit) => {
                 self.units.push(unit.clone());
@@ -649,15 +655,20 @@ impl Dispatcher {
 
     /// Find or compile the specialization for `kinds` (compiling it exactly once, whatever the
     /// number of threads asking).
-    fn specialize(&self, py: Python<'_>, kinds: &[ArgKind]) -> Arc<Spec> {
-        if let Some(s) = self.find(kinds) {
+    /// The specialization for `kinds`, compiled on first use. `fp_checked` asks for one that
+    /// reports NumPy floating-point errors where they happen, for a callee of compiled code
+    /// with side effects: such a caller cannot be re-run by the interpreter, which is how a
+    /// function without side effects reports them otherwise (see `codegen::num::np_fp_check`).
+    /// A checked specialization also serves calls that do not need one.
+    fn specialize(&self, py: Python<'_>, kinds: &[ArgKind], fp_checked: bool) -> Arc<Spec> {
+        if let Some(s) = self.find(kinds, fp_checked) {
             return s;
         }
         // One compilation at a time in the process (re-entrant: compiling a caller compiles
         // its callees on the same thread), as Numba does; waiting releases the GIL. Per-function
         // locks would deadlock when two threads compile two functions that call each other.
         let _guard = CompileLock::acquire(py);
-        if let Some(s) = self.find(kinds) {
+        if let Some(s) = self.find(kinds, fp_checked) {
             return s;
         }
         let start = Instant::now();
@@ -665,7 +676,7 @@ impl Dispatcher {
         COMPILING.with(|c| c.borrow_mut().push(addr));
         // A bug in Heron or Cranelift must not crash the user's program: a panic while
         // compiling becomes a compile failure, and the call runs as Python.
-        let unit = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.compile(py, kinds))) {
+        let unit = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.compile(py, kinds, fp_checked))) {
             Ok(u) => u,
             Err(p) => {
                 let what = p.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| p.downcast_ref::<String>().cloned()).unwrap_or_default();
@@ -676,9 +687,11 @@ impl Dispatcher {
         self.compile_ns.fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
         if let Err(e) = &unit {
             let mut f = self.failures.lock().unwrap();
-            f.push(Failure { signature: signature_text(kinds), reason: e.msg.clone(), line: e.line });
+            if !f.iter().any(|x| x.signature == signature_text(kinds)) {
+                f.push(Failure { signature: signature_text(kinds), reason: e.msg.clone(), line: e.line });
+            }
         }
-        let spec = Arc::new(Spec { kinds: kinds.to_vec(), unit: unit.map(Arc::new) });
+        let spec = Arc::new(Spec { kinds: kinds.to_vec(), fp_checked, unit: unit.map(Arc::new) });
         {
             let mut s = self.specs.lock().unwrap();
             s.push(spec.clone());
@@ -687,11 +700,11 @@ impl Dispatcher {
         spec
     }
 
-    fn find(&self, kinds: &[ArgKind]) -> Option<Arc<Spec>> {
-        self.specs.lock().unwrap().iter().find(|s| s.kinds == kinds).cloned()
+    fn find(&self, kinds: &[ArgKind], fp_checked: bool) -> Option<Arc<Spec>> {
+        self.specs.lock().unwrap().iter().find(|s| s.kinds == kinds && (s.fp_checked || !fp_checked)).cloned()
     }
 
-    fn compile(&self, py: Python<'_>, kinds: &[ArgKind]) -> CResult<CompiledUnit> {
+    fn compile(&self, py: Python<'_>, kinds: &[ArgKind], fp_checked: bool) -> CResult<CompiledUnit> {
         let f = self.ir(py)?;
         let func = self.func(py).map_err(|e| CompileError::new(e.to_string(), 0))?;
         let globals = func
@@ -700,9 +713,10 @@ impl Dispatcher {
             .map_err(|e| CompileError::new(format!("no globals: {e}"), 0))?;
         let builtins = py.import("builtins").map_err(|e| CompileError::new(e.to_string(), 0))?.into_any();
         let minor = py.version_info().minor as u32;
-        let mut res = DispatchResolver { py, me: self, globals, builtins, callees: Vec::new(), units: Vec::new(), minor };
+        let mut res = DispatchResolver { py, me: self, globals, builtins, callees: Vec::new(), units: Vec::new(), minor, fp_checked };
         let args: Vec<Type> = kinds.iter().map(|k| k.to_type()).collect();
-        let typed = infer::infer(&f, &args, &mut res)?;
+        let mut typed = infer::infer(&f, &args, &mut res)?;
+        typed.fp_checked = fp_checked;
         let mut raises = Vec::new();
         ir::walk_stmts(&f.body, &mut |s| match &s.kind {
             StmtKind::Raise { exc, msg } => raises.push((exc.clone(), msg.clone())),
@@ -745,7 +759,7 @@ impl Dispatcher {
         let spec: &Spec = match self.first.get() {
             Some(s) if s.kinds == kinds => s,
             _ => {
-                other = self.specialize(py, kinds);
+                other = self.specialize(py, kinds, false);
                 &other
             }
         };
@@ -1005,7 +1019,7 @@ impl Dispatcher {
                 None => return Ok(Some("argument types not supported".into())),
             }
         }
-        let spec = self.specialize(py, &kinds);
+        let spec = self.specialize(py, &kinds, false);
         Ok(spec.unit.as_ref().err().map(|e| format!("line {}: {}", e.line, e.msg)))
     }
 

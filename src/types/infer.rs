@@ -61,7 +61,9 @@ pub trait Resolver {
     /// Resolve a global (or builtin) name, frozen at compile time.
     fn global(&mut self, name: &str, line: u32) -> CResult<GlobalValue>;
     /// Compile (or fetch) the specialization of dispatcher `id` for `args`.
-    fn callee(&mut self, id: usize, args: &[Type], line: u32) -> CResult<CalleeInfo>;
+    /// `caller_pure`: the caller has no side effects so far (a callee of a caller with side
+    /// effects must report NumPy floating-point errors itself, see `Dispatcher::specialize`).
+    fn callee(&mut self, id: usize, args: &[Type], caller_pure: bool, line: u32) -> CResult<CalleeInfo>;
     /// The running CPython's minor version (3.x), for version-dependent builtins.
     fn py_minor(&self) -> u32;
 }
@@ -135,6 +137,9 @@ pub struct Typed {
     pub local_arrays: Vec<bool>,
     /// The `numpy.empty/zeros/ones` calls whose arrays go only into those variables.
     pub local_allocs: std::collections::HashSet<ExprId>,
+    /// Check NumPy floating-point errors at each operation even when `pure` (set by the
+    /// dispatcher for callees of code with side effects).
+    pub fp_checked: bool,
 }
 
 impl Typed {
@@ -281,6 +286,7 @@ pub fn infer(f: &Function, args: &[Type], res: &mut dyn Resolver) -> CResult<Typ
         pure,
         local_arrays,
         local_allocs,
+        fp_checked: false,
     })
 }
 
@@ -1198,7 +1204,7 @@ impl<'a> Infer<'a> {
                         }
                     }
                 }
-                let info = self.res.callee(id, &ats, line)?;
+                let info = self.res.callee(id, &ats, self.pure, line)?;
                 if !info.pure {
                     self.callee_effects = true;
                 }
