@@ -78,6 +78,49 @@ CALLEE_SCRIPT = textwrap.dedent('''
     print(out)
 ''')
 
+# Functions with side effects whose NumPy float expressions are checked once per expression
+# (codegen::num::fp_batch_check): every operation must still be reported, in order, with its
+# own line, and under `raise` the first one must stop the call after the earlier stores.
+BATCH_SCRIPT = textwrap.dedent('''
+    import numpy as np
+
+
+    # heron: jit
+    def exprs(a, out):
+        n = len(a)
+        for i in range(n):
+            out[i] = a[i] * a[i] - a[i] * a[i] + 0.5 * (a[i] +
+                                                          a[i])
+        for i in range(n):
+            out[i] += a[i] * 1e300 / a[0]
+        s = out[0]
+        s += a[0] * a[0] * a[0]
+        return s
+
+
+    # heron: jit
+    def quotient(a, out):
+        for i in range(len(a)):
+            out[i] = (a[i] - a[i]) / a[0] + a[i] / a[0]
+        return out[0]
+
+
+    out = np.zeros(3)
+    print(exprs(np.array([1.0, 2.0, 3.0]), out), out)
+    print(exprs(np.array([1e200, -2.0, 3.0]), out), out)
+    print(exprs(np.array([0.0, 5.0, np.inf]), out), out)
+    print(quotient(np.array([0.0, 1.0, 2.0]), out), out)
+    print(quotient(np.array([1e-320, 1e300, 2.0]), out), out)
+    for mode in ["raise", "ignore"]:
+        np.seterr(all=mode)
+        out[:] = 7.0
+        try:
+            print(exprs(np.array([2.0, 1e200, 3.0]), out))
+        except FloatingPointError as e:
+            print("raised", e)
+        print(out)
+''')
+
 
 def _hook_installed():
     out = subprocess.run([sys.executable, "-c", "import sys; print('heron._boot' in sys.modules)"],
@@ -86,7 +129,7 @@ def _hook_installed():
 
 
 @pytest.mark.skipif(not _hook_installed(), reason="Heron is not installed with its start-up hook")
-@pytest.mark.parametrize("source", [SCRIPT, CALLEE_SCRIPT], ids=["functions", "callees"])
+@pytest.mark.parametrize("source", [SCRIPT, CALLEE_SCRIPT, BATCH_SCRIPT], ids=["functions", "callees", "batched"])
 def test_numpy_float_warnings_match_the_interpreter(tmp_path, source):
     script = tmp_path / "warn.py"
     script.write_text(source)

@@ -513,6 +513,9 @@ pub struct FunctionCx<'a, 'm> {
     /// The `preserve_all` trampoline to `heron_np_fp` (see `define_fp_trampoline`).
     pub fp_tramp: FuncId,
     pub fp_deferred: bool,
+    /// NumPy float operations whose checks wait for the end of the expression they are in
+    /// (`Some` while codegen is inside such an expression; see `num::fp_batch`).
+    pub fp_pending: Option<Vec<num::PendingFp>>,
     pub prints: Vec<Box<PrintDesc>>,
     pub long_running: bool,
     /// Variables assigned exactly once in the function.
@@ -596,6 +599,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             self_id,
             fp_tramp: self_id,
             fp_deferred: false,
+            fp_pending: None,
             prints: Vec::new(),
             long_running: false,
             single_assign,
@@ -914,13 +918,28 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 match target {
                     Target::Var(v) => {
                         let cur_t = self.var_type(*v);
-                        let cur = self.load_var(*v);
-                        let rhs = self.expr(value)?;
                         let members = self.typed.vars[*v].members.clone();
                         // The result type is the same for every member (inference checked).
                         let rt = crate::types::infer::binop_type(*op, &members[0], &vt, line)?;
-                        let r = self.binop(*op, cur, &cur_t, rhs, &vt, &rt, line)?;
-                        self.assign_var(*v, r, &rt, None, line)?;
+                        // `x += <expression>` on NumPy floats: one check for the statement.
+                        let batch = self.fp_pending.is_none()
+                            && self.tags[*v].is_none()
+                            && matches!(op, BinOp::Add | BinOp::Sub | BinOp::Mul)
+                            && matches!(rt, Type::Np(d) if d.is_float())
+                            && self.fp_tree(value)
+                            && self.fp_checks_inline();
+                        if batch {
+                            self.fp_pending = Some(Vec::new());
+                        }
+                        let cur = self.load_var(*v);
+                        let r = self.expr(value).and_then(|rhs| self.binop(*op, cur, &cur_t, rhs, &vt, &rt, line));
+                        if batch {
+                            let pending = self.fp_pending.take().unwrap_or_default();
+                            if let Ok(r) = &r {
+                                self.fp_batch_check(&pending, r[0])?;
+                            }
+                        }
+                        self.assign_var(*v, r?, &rt, None, line)?;
                     }
                     Target::Index { base, index } => {
                         let Type::Array(at) = self.typed.ty(base).clone() else { unreachable!() };
@@ -1228,6 +1247,14 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                     return Ok(self.constant(&c.clone()));
                 }
                 self.attr(base, attr, line)?
+            }
+            ExprKind::BinOp(..) if self.fp_pending.is_none() && self.fp_batch_worthwhile(e) => {
+                self.fp_pending = Some(Vec::new());
+                let r = self.expr(e);
+                let pending = self.fp_pending.take().unwrap_or_default();
+                let r = r?;
+                self.fp_batch_check(&pending, r[0])?;
+                r
             }
             ExprKind::BinOp(op, a, b) => {
                 if let (ExprKind::Const(Const::Int(x)), ExprKind::Const(Const::Int(y)), Type::Int) = (&a.kind, &b.kind, &t) {

@@ -15,6 +15,16 @@ fn unsupported<T>(what: String, line: u32) -> CResult<T> {
     Err(CompileError::new(what, line))
 }
 
+/// A NumPy float operation `a op b = r` at `line` whose check waits (see `fp_batch_check`).
+#[derive(Clone, Copy, Debug)]
+pub struct PendingFp {
+    pub op: BinOp,
+    pub a: Value,
+    pub b: Value,
+    pub r: Value,
+    pub line: u32,
+}
+
 impl<'a, 'm> FunctionCx<'a, 'm> {
     /// An integer-like scalar as i64 (bools zero-extended).
     pub fn to_i64(&mut self, v: CVal, t: &Type) -> Value {
@@ -429,24 +439,118 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         // A function without side effects defers the check to the dispatcher, which reads the
         // processor's sticky floating-point flags after the call and, when one is set,
         // re-runs the call in the interpreter (exact warnings, no cost in the loop).
-        if self.typed.pure && !self.typed.fp_checked && cfg!(target_arch = "x86_64") {
+        if !self.fp_checks_inline() {
             self.fp_deferred = true;
             return Ok(());
         }
-        let f = types::F64;
-        let widen = |cx: &mut Self, v: Value| if cx.b.func.dfg.value_type(v) == types::F32 { cx.b.ins().fpromote(f, v) } else { v };
-        let (a, b, r) = (widen(self, a), widen(self, b), widen(self, r));
+        // Inside an expression whose checks are batched: checked at its end (`fp_batch_check`).
+        if let Some(p) = self.fp_pending.as_mut() {
+            p.push(PendingFp { op, a, b, r, line });
+            return Ok(());
+        }
+        self.fp_batch_check(&[PendingFp { op, a, b, r, line }], r)
+    }
+
+    /// Do NumPy float operations check their results in the code (rather than through the
+    /// processor's flags after the call, for functions that can be re-run)?
+    pub fn fp_checks_inline(&self) -> bool {
+        !(self.typed.pure && !self.typed.fp_checked && cfg!(target_arch = "x86_64"))
+    }
+
+    /// Can `e` be evaluated without any check that could fail or any effect, with every
+    /// operation in it passing an infinite or NaN result on to `e`'s value? Then the NumPy
+    /// float operations in it need one check, on `e` (IEEE 754: `+`, `-`, `*` of an infinity
+    /// or NaN give an infinity or NaN, as does a division of one by anything; negation too).
+    /// Leaves: constants, variables, and array elements read in bounds (see `IndexFact`).
+    pub fn fp_tree(&self, e: &Expr) -> bool {
+        let float = |t: &Type| matches!(t, Type::Float) || matches!(t, Type::Np(d) if d.is_float());
+        match &e.kind {
+            ExprKind::Const(Const::Float(_) | Const::Int(_) | Const::Bool(_)) => true,
+            ExprKind::Var(_) => !self.typed.guards.contains_key(&e.id),
+            ExprKind::Index(base, idx) => {
+                let Type::Array(at) = self.typed.ty(base) else { return false };
+                matches!(base.kind, ExprKind::Var(_))
+                    && !self.typed.guards.contains_key(&base.id)
+                    && idx.len() == at.ndim as usize
+                    && idx.iter().enumerate().all(|(k, i)| self.index_in_bounds(i, base, k) && self.index_cannot_fail(i))
+            }
+            ExprKind::Unary(UnaryOp::Neg, a) => float(self.typed.ty(e)) && self.fp_tree(a),
+            ExprKind::BinOp(op, a, b) => {
+                let t = self.typed.ty(e);
+                let scalars = self.typed.ty(a).is_scalar() && self.typed.ty(b).is_scalar();
+                let np_float = matches!(t, Type::Np(d) if d.is_float());
+                scalars
+                    && match op {
+                        BinOp::Add | BinOp::Sub | BinOp::Mul => float(t) && self.fp_tree(a) && self.fp_tree(b),
+                        // Python's float division checks for zero; NumPy's does not. The divisor
+                        // must not hold a checked operation (x / inf is finite).
+                        BinOp::Div => np_float && self.fp_tree(a) && self.fp_leaf(b),
+                        _ => false,
+                    }
+            }
+            _ => false,
+        }
+    }
+
+    fn fp_leaf(&self, e: &Expr) -> bool {
+        matches!(e.kind, ExprKind::Const(_) | ExprKind::Var(_) | ExprKind::Index(..)) && self.fp_tree(e)
+    }
+
+    /// An index expression codegen evaluates without a check: a constant, a variable, or a
+    /// loop variable plus or minus a constant that cannot overflow (see `RangeFact`).
+    fn index_cannot_fail(&self, e: &Expr) -> bool {
+        match &e.kind {
+            ExprKind::Const(Const::Int(_)) => true,
+            ExprKind::Var(_) => !self.typed.guards.contains_key(&e.id),
+            ExprKind::BinOp(op @ (BinOp::Add | BinOp::Sub), a, b) => {
+                *self.typed.ty(e) == Type::Int && *self.typed.ty(a) == Type::Int && *self.typed.ty(b) == Type::Int && self.cannot_overflow(*op, a, b)
+            }
+            _ => false,
+        }
+    }
+
+    /// Is `e` (a binary operation) worth checking as one batch: a tree of at least two NumPy
+    /// float operations (see `fp_tree`)?
+    pub fn fp_batch_worthwhile(&self, e: &Expr) -> bool {
+        fn np_ops(cx: &FunctionCx<'_, '_>, e: &Expr) -> usize {
+            let own = matches!((&e.kind, cx.typed.ty(e)), (ExprKind::BinOp(..), Type::Np(d)) if d.is_float()) as usize;
+            own + e.children().iter().map(|c| np_ops(cx, c)).sum::<usize>()
+        }
+        self.fp_checks_inline() && matches!(self.typed.ty(e), Type::Np(d) if d.is_float()) && self.fp_tree(e) && np_ops(self, e) >= 2
+    }
+
+    /// Check the NumPy float operations `pending` (in evaluation order), whose infinite or NaN
+    /// results all reach `root`: the hot path is one test of `root`; when it is infinite or
+    /// NaN, each operation is reported in order as if checked where it happened (the
+    /// operations have no effects, so computing them all first changes nothing visible).
+    pub fn fp_batch_check(&mut self, pending: &[PendingFp], root: Value) -> CResult<()> {
+        if pending.is_empty() {
+            return Ok(());
+        }
         // Hot path: r - r is NaN exactly when r is infinite or NaN; one subtraction and one
         // unordered compare that Cranelift fuses into the branch (no constants to load). The
         // runtime decides in the rare other case whether NumPy would report (finite / non-NaN
         // operands).
-        let d = self.b.ins().fsub(r, r);
+        let d = self.b.ins().fsub(root, root);
         let bad = self.b.ins().fcmp(FloatCC::Unordered, d, d);
         let report = self.b.create_block();
         let ok = self.b.create_block();
         self.b.set_cold_block(report);
         self.b.ins().brif(bad, report, &[], ok, &[]);
         self.b.switch_to_block(report);
+        for p in pending {
+            self.fp_report(p.op, p.a, p.b, p.r, p.line);
+        }
+        self.b.ins().jump(ok, &[]);
+        self.b.switch_to_block(ok);
+        Ok(())
+    }
+
+    /// Ask the runtime whether NumPy reports `a op b = r` (and report it); exit on an error.
+    fn fp_report(&mut self, op: BinOp, a: Value, b: Value, r: Value, line: u32) {
+        let f = types::F64;
+        let widen = |cx: &mut Self, v: Value| if cx.b.func.dfg.value_type(v) == types::F32 { cx.b.ins().fpromote(f, v) } else { v };
+        let (a, b, r) = (widen(self, a), widen(self, b), widen(self, r));
         let code = match op {
             BinOp::Add => 0,
             BinOp::Sub => 1,
@@ -460,9 +564,6 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         let tramp = self.module.declare_func_in_func(self.fp_tramp, self.b.func);
         self.b.ins().call(tramp, &[env, info, l, c, a, b, r]);
         self.fail_if_env_error(line);
-        self.b.ins().jump(ok, &[]);
-        self.b.switch_to_block(ok);
-        Ok(())
     }
 
     fn np_float_value(&mut self, op: BinOp, a: Value, b: Value, d: DType, line: u32) -> CResult<Value> {
