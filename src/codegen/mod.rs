@@ -515,7 +515,10 @@ pub struct FunctionCx<'a, 'm> {
     pub fp_deferred: bool,
     /// NumPy float operations whose checks wait for the end of the expression they are in
     /// (`Some` while codegen is inside such an expression; see `num::fp_batch`).
-    pub fp_pending: Option<Vec<num::PendingFp>>,
+    /// (The count of operations whose check waits.)
+    pub fp_pending: Option<usize>,
+    /// Codegen is evaluating an expression again on the cold path of a batched check.
+    pub fp_replay: bool,
     pub prints: Vec<Box<PrintDesc>>,
     pub long_running: bool,
     /// Variables assigned exactly once in the function.
@@ -600,6 +603,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             fp_tramp: self_id,
             fp_deferred: false,
             fp_pending: None,
+            fp_replay: false,
             prints: Vec::new(),
             long_running: false,
             single_assign,
@@ -923,23 +927,29 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                         let rt = crate::types::infer::binop_type(*op, &members[0], &vt, line)?;
                         // `x += <expression>` on NumPy floats: one check for the statement.
                         let batch = self.fp_pending.is_none()
+                            && !self.fp_replay
                             && self.tags[*v].is_none()
                             && matches!(op, BinOp::Add | BinOp::Sub | BinOp::Mul)
                             && matches!(rt, Type::Np(d) if d.is_float())
                             && self.fp_tree(value)
                             && self.fp_checks_inline();
                         if batch {
-                            self.fp_pending = Some(Vec::new());
+                            self.fp_pending = Some(0);
                         }
-                        let cur = self.load_var(*v);
-                        let r = self.expr(value).and_then(|rhs| self.binop(*op, cur, &cur_t, rhs, &vt, &rt, line));
+                        let (v, op) = (*v, *op);
+                        let eval = |cx: &mut Self| -> CResult<CVal> {
+                            let cur = cx.load_var(v);
+                            let rhs = cx.expr(value)?;
+                            cx.binop(op, cur, &cur_t, rhs, &vt, &rt, line)
+                        };
+                        let r = eval(self);
                         if batch {
-                            let pending = self.fp_pending.take().unwrap_or_default();
+                            let n = self.fp_pending.take().unwrap_or(0);
                             if let Ok(r) = &r {
-                                self.fp_batch_check(&pending, r[0])?;
+                                self.fp_batch_check(n, r[0], &|cx: &mut Self| eval(cx).map(|_| ()))?;
                             }
                         }
-                        self.assign_var(*v, r?, &rt, None, line)?;
+                        self.assign_var(v, r?, &rt, None, line)?;
                     }
                     Target::Index { base, index } => {
                         let Type::Array(at) = self.typed.ty(base).clone() else { unreachable!() };
@@ -1249,11 +1259,11 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 self.attr(base, attr, line)?
             }
             ExprKind::BinOp(..) if self.fp_pending.is_none() && self.fp_batch_worthwhile(e) => {
-                self.fp_pending = Some(Vec::new());
+                self.fp_pending = Some(0);
                 let r = self.expr(e);
-                let pending = self.fp_pending.take().unwrap_or_default();
+                let n = self.fp_pending.take().unwrap_or(0);
                 let r = r?;
-                self.fp_batch_check(&pending, r[0])?;
+                self.fp_batch_check(n, r[0], &|cx: &mut Self| cx.expr(e).map(|_| ()))?;
                 r
             }
             ExprKind::BinOp(op, a, b) => {

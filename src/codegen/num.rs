@@ -15,16 +15,6 @@ fn unsupported<T>(what: String, line: u32) -> CResult<T> {
     Err(CompileError::new(what, line))
 }
 
-/// A NumPy float operation `a op b = r` at `line` whose check waits (see `fp_batch_check`).
-#[derive(Clone, Copy, Debug)]
-pub struct PendingFp {
-    pub op: BinOp,
-    pub a: Value,
-    pub b: Value,
-    pub r: Value,
-    pub line: u32,
-}
-
 impl<'a, 'm> FunctionCx<'a, 'm> {
     /// An integer-like scalar as i64 (bools zero-extended).
     pub fn to_i64(&mut self, v: CVal, t: &Type) -> Value {
@@ -167,6 +157,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             Type::Float => {
                 let a = self.cast_scalar(va[0], ta, DType::F64);
                 let b = self.cast_scalar(vb[0], tb, DType::F64);
+                let (a, b) = (self.replay_opaque(a)?, self.replay_opaque(b)?);
                 let both_int = ta.is_intlike() && tb.is_intlike();
                 if op == BinOp::Div && both_int {
                     // int / int: Python's true division is correctly rounded; so is an IEEE
@@ -189,6 +180,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             Type::Np(d) if d.is_float() => {
                 let a = self.cast_scalar(va[0], ta, *d);
                 let b = self.cast_scalar(vb[0], tb, *d);
+                let (a, b) = (self.replay_opaque(a)?, self.replay_opaque(b)?);
                 // A float64 power reaches libm only through a float64 scalar's own method; any
                 // other mix goes through the np.power ufunc loop (see runtime::ufunc).
                 let ufunc = *d == DType::F64 && *ta != Type::Np(DType::F64) && *tb != Type::Np(DType::F64);
@@ -444,11 +436,46 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             return Ok(());
         }
         // Inside an expression whose checks are batched: checked at its end (`fp_batch_check`).
-        if let Some(p) = self.fp_pending.as_mut() {
-            p.push(PendingFp { op, a, b, r, line });
+        if let Some(n) = self.fp_pending.as_mut() {
+            *n += 1;
             return Ok(());
         }
-        self.fp_batch_check(&[PendingFp { op, a, b, r, line }], r)
+        let (report, ok) = self.fp_test(r);
+        self.b.switch_to_block(report);
+        self.fp_report(op, a, b, r, line);
+        self.b.ins().jump(ok, &[]);
+        self.b.switch_to_block(ok);
+        Ok(())
+    }
+
+    /// On the cold path of a batched check (`fp_batch_check`), `v` made opaque to Cranelift,
+    /// so that the recomputation there is not merged with the hot path's (which would keep
+    /// every intermediate value alive, and spilled, in the hot path): its bits are XORed with
+    /// `env.err_code`, a load Cranelift cannot see through, and zero there (a nonzero code
+    /// has already left the function). Elsewhere `v`.
+    fn replay_opaque(&mut self, v: Value) -> CResult<Value> {
+        if !self.fp_replay {
+            return Ok(v);
+        }
+        let ty = self.b.func.dfg.value_type(v);
+        let it = if ty == types::F32 { types::I32 } else { types::I64 };
+        let zero = self.b.ins().load(it, MemFlagsData::trusted(), self.env, runtime::ENV_ERR_CODE);
+        let bits = self.b.ins().bitcast(it, MemFlagsData::new(), v);
+        let bits = self.b.ins().bxor(bits, zero);
+        Ok(self.b.ins().bitcast(ty, MemFlagsData::new(), bits))
+    }
+
+    /// Branch to a new cold block when `r` is infinite or NaN: r - r is NaN exactly then; one
+    /// subtraction and one unordered compare that Cranelift fuses into the branch (no
+    /// constants to load). Returns (cold block, continuation block).
+    fn fp_test(&mut self, r: Value) -> (cranelift_codegen::ir::Block, cranelift_codegen::ir::Block) {
+        let d = self.b.ins().fsub(r, r);
+        let bad = self.b.ins().fcmp(FloatCC::Unordered, d, d);
+        let report = self.b.create_block();
+        let ok = self.b.create_block();
+        self.b.set_cold_block(report);
+        self.b.ins().brif(bad, report, &[], ok, &[]);
+        (report, ok)
     }
 
     /// Do NumPy float operations check their results in the code (rather than through the
@@ -516,31 +543,26 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             let own = matches!((&e.kind, cx.typed.ty(e)), (ExprKind::BinOp(..), Type::Np(d)) if d.is_float()) as usize;
             own + e.children().iter().map(|c| np_ops(cx, c)).sum::<usize>()
         }
-        self.fp_checks_inline() && matches!(self.typed.ty(e), Type::Np(d) if d.is_float()) && self.fp_tree(e) && np_ops(self, e) >= 2
+        !self.fp_replay && self.fp_checks_inline() && matches!(self.typed.ty(e), Type::Np(d) if d.is_float()) && self.fp_tree(e) && np_ops(self, e) >= 2
     }
 
-    /// Check the NumPy float operations `pending` (in evaluation order), whose infinite or NaN
-    /// results all reach `root`: the hot path is one test of `root`; when it is infinite or
-    /// NaN, each operation is reported in order as if checked where it happened (the
-    /// operations have no effects, so computing them all first changes nothing visible).
-    pub fn fp_batch_check(&mut self, pending: &[PendingFp], root: Value) -> CResult<()> {
-        if pending.is_empty() {
+    /// Check the `n` NumPy float operations of an expression just evaluated, whose infinite or
+    /// NaN results all reach its value `root` (see `fp_tree`): the hot path is one test of
+    /// `root`. When it fires, the cold path evaluates the expression again with a check at each
+    /// operation (`replay`), which reports them in order as if each had been checked where it
+    /// happened: the expression has no effects and reads nothing that changed, so evaluating
+    /// it twice changes nothing visible. (Keeping every operand for the cold path instead
+    /// would keep them all live, and spill them, in the hot path.)
+    pub fn fp_batch_check(&mut self, n: usize, root: Value, replay: &dyn Fn(&mut Self) -> CResult<()>) -> CResult<()> {
+        if n == 0 {
             return Ok(());
         }
-        // Hot path: r - r is NaN exactly when r is infinite or NaN; one subtraction and one
-        // unordered compare that Cranelift fuses into the branch (no constants to load). The
-        // runtime decides in the rare other case whether NumPy would report (finite / non-NaN
-        // operands).
-        let d = self.b.ins().fsub(root, root);
-        let bad = self.b.ins().fcmp(FloatCC::Unordered, d, d);
-        let report = self.b.create_block();
-        let ok = self.b.create_block();
-        self.b.set_cold_block(report);
-        self.b.ins().brif(bad, report, &[], ok, &[]);
+        let (report, ok) = self.fp_test(root);
         self.b.switch_to_block(report);
-        for p in pending {
-            self.fp_report(p.op, p.a, p.b, p.r, p.line);
-        }
+        let was = std::mem::replace(&mut self.fp_replay, true);
+        let r = replay(self);
+        self.fp_replay = was;
+        r?;
         self.b.ins().jump(ok, &[]);
         self.b.switch_to_block(ok);
         Ok(())
