@@ -80,6 +80,46 @@ def scatter(a, b):
     for i in range(1, len(a) - 1):
         b[i] = a[i - 1] + a[i + 1]
     return b[1]
+
+
+def dot(a, b):
+    n = a.shape[0]
+    acc = 0.0
+    for i in range(n):
+        acc += a[i] * b[i]
+    return acc
+
+
+def row_copy(a, out, k):
+    for j in range(len(a)):
+        out[k, j] = a[j] * 2.0
+    return out[k, 0]
+
+
+def const_index(a, b, n):
+    s = 0.0
+    for j in range(n):
+        s += a[5] * b[j + 1]
+    return s
+
+
+def shifted_store(a, out):
+    for j in range(len(a)):
+        out[j - 1] = a[j]
+    return out[0]
+
+
+def with_break_else(a, b, stop):
+    t = 0.0
+    for j in range(len(a)):
+        if j == stop:
+            break
+        if a[j] < 0:
+            continue
+        t += b[j]
+    else:
+        t = -t
+    return t
 """
 
 
@@ -123,3 +163,26 @@ def test_loop_variable_indexes(mods):
     assert_same(*mods, "gather_shifted", a, 10)   # IndexError at i - 1 == 8
     assert_same(*mods, "scatter", a, np.zeros(8))
     assert_same(*mods, "scatter", a, np.zeros(3))  # b shorter than a: IndexError
+
+
+def test_versioned_loops_match_cpython(mods):
+    # Each function runs once with every access in bounds (the copy of the loop without
+    # checks) and once where the test before the loop fails (the checked copy), which must
+    # fail at the same iteration, after the same stores, with the same message.
+    a = np.arange(1.0, 9.0)
+    assert_same(*mods, "dot", a, a[::-1].copy())
+    assert_same(*mods, "dot", a, np.ones(5))
+    assert_same(*mods, "dot", a, np.ones(7))                   # one short: IndexError at i == 7
+    assert_same(*mods, "row_copy", a, np.zeros((3, 8)), 2)
+    assert_same(*mods, "row_copy", a, np.zeros((3, 8)), -1)    # a negative row: checked copy
+    assert_same(*mods, "row_copy", a, np.zeros((3, 8)), 3)     # IndexError on the first store
+    assert_same(*mods, "row_copy", a, np.zeros((3, 5)), 1)     # IndexError at j == 5
+    assert_same(*mods, "row_copy", a, np.zeros((3, 7)), 1)     # IndexError at j == 7
+    assert_same(*mods, "const_index", a, a, 7)
+    assert_same(*mods, "const_index", a[:4].copy(), a, 7)      # a[5] out of bounds
+    assert_same(*mods, "const_index", a, a, 8)                 # b[8] out of bounds
+    assert_same(*mods, "const_index", a[:5].copy(), a, 7)      # a[5] just out of bounds
+    assert_same(*mods, "shifted_store", a, np.zeros(8))        # out[-1] first: never versioned
+    for stop in (3, 100):
+        assert_same(*mods, "with_break_else", np.array([1.0, -2.0, 3.0, 4.0, 5.0]), np.arange(5.0), stop)
+        assert_same(*mods, "with_break_else", np.array([1.0, -2.0, 3.0, 4.0, 5.0]), np.arange(4.0), stop)

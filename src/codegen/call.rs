@@ -337,7 +337,10 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 let x = xs[0];
                 let r = if m.sym == "sqrt" { self.b.ins().sqrt(x) } else { self.call_helper(m.sym, &[f], &[f], &[x])?[0] };
                 // CPython's math_1: NaN from non-NaN is a domain error; inf from finite is a
-                // range error (overflow) or a domain error (singularity).
+                // range error (overflow) or a domain error (singularity). Both need a result
+                // that is not finite: one test on the hot path, the details on a cold one.
+                let (cold, ok) = self.fp_test(r);
+                self.b.switch_to_block(cold);
                 let rn = isnan(self, r);
                 let xn = isnan(self, x);
                 let dom = self.b.ins().band_not(rn, xn);
@@ -346,6 +349,8 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 let xf = isfinite(self, x);
                 let rng = self.b.ins().band(ri, xf);
                 self.fail_if(rng, if can_overflow { ErrCode::MathRange } else { ErrCode::MathDomain }, line, &[]);
+                self.b.ins().jump(ok, &[]);
+                self.b.switch_to_block(ok);
                 r
             }
             MathKind::Binary | MathKind::Fmod => {

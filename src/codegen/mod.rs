@@ -469,6 +469,35 @@ pub struct LoopCx {
     pub index_fact: Option<IndexFact>,
     /// The loop variable's range, for dropping overflow checks (see `RangeFact`).
     pub range_fact: Option<RangeFact>,
+    /// Accesses a test before this copy of the loop proved in bounds (loop versioning).
+    pub guarded: Vec<Guarded>,
+}
+
+/// An array access `array[..., index, ...]` (at `axis`) proved in bounds for a whole loop by a
+/// test before it (see `FunctionCx::versioned_accesses`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Guarded {
+    pub array: VarId,
+    pub axis: usize,
+    pub index: GuardIndex,
+}
+
+/// The index of a `Guarded` access.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GuardIndex {
+    /// The loop's own variable plus a constant.
+    LoopVar(i64),
+    /// A variable the loop does not assign, plus a constant.
+    Var(VarId, i64),
+    /// A constant (>= 0).
+    Const(i64),
+}
+
+/// Does a body contain a loop?
+fn has_loop(body: &[Stmt]) -> bool {
+    let mut found = false;
+    crate::ir::walk_stmts(body, &mut |s| found |= matches!(s.kind, StmtKind::While { .. } | StmtKind::ForRange { .. }));
+    found
 }
 
 /// What a `for v in range(start, stop)` loop (step 1, `v` never reassigned) guarantees about
@@ -996,7 +1025,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 let c = self.truth(cond)?;
                 self.b.ins().brif(c, body_blk, &[], else_blk, &[]);
                 self.b.switch_to_block(body_blk);
-                self.loops.push(LoopCx { continue_block: header, break_block: exit, index_fact: None, range_fact: None });
+                self.loops.push(LoopCx { continue_block: header, break_block: exit, index_fact: None, range_fact: None, guarded: Vec::new() });
                 self.block(body)?;
                 self.loops.pop();
                 if !self.is_terminated() {
@@ -1133,13 +1162,173 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             None
         };
 
+        // Loop versioning: when the loop is innermost and indexes other arrays by its
+        // variable (or by values it does not change), one test before the loop shows whether
+        // every such access is in bounds; then a copy of the loop without those checks runs.
+        let guarded = match (range_fact, lo) {
+            (Some(_), Some(lo)) if !has_loop(body) => self.versioned_accesses(var, lo, body),
+            _ => Vec::new(),
+        };
+        let exit = self.b.create_block();
+        if guarded.is_empty() {
+            self.range_loop(var, start_v, stop_v, step_v, const_step, body, orelse, LoopCx { continue_block: exit, break_block: exit, index_fact, range_fact, guarded: Vec::new() }, exit, line)?;
+        } else {
+            let mut all = self.iconst(1);
+            for g in &guarded {
+                let arr = self.load_var(g.array);
+                let extent = arr[1 + g.axis];
+                let ok = match g.index {
+                    // v + k < extent for every v < stop: stop <= extent - k.
+                    GuardIndex::LoopVar(k) => {
+                        let lim = self.b.ins().iadd_imm_s(extent, -k);
+                        self.b.ins().icmp(IntCC::SignedLessThanOrEqual, stop_v, lim)
+                    }
+                    GuardIndex::Var(u, k) => {
+                        let uv = self.b.use_var(self.vars[u][0]);
+                        let x = self.b.ins().iadd_imm_s(uv, k);
+                        self.b.ins().icmp(IntCC::UnsignedLessThan, x, extent)
+                    }
+                    GuardIndex::Const(c) => self.b.ins().icmp_imm_s(IntCC::SignedGreaterThan, extent, c),
+                };
+                let ok = self.b.ins().uextend(types::I64, ok);
+                all = self.b.ins().band(all, ok);
+            }
+            let fast = self.b.create_block();
+            let slow = self.b.create_block();
+            self.b.ins().brif(all, fast, &[], slow, &[]);
+            self.b.switch_to_block(fast);
+            self.range_loop(var, start_v, stop_v, step_v, const_step, body, orelse, LoopCx { continue_block: exit, break_block: exit, index_fact, range_fact, guarded }, exit, line)?;
+            self.b.switch_to_block(slow);
+            self.range_loop(var, start_v, stop_v, step_v, const_step, body, orelse, LoopCx { continue_block: exit, break_block: exit, index_fact, range_fact, guarded: Vec::new() }, exit, line)?;
+        }
+        self.b.switch_to_block(exit);
+        Ok(())
+    }
+
+    /// The accesses `a[..., x, ...]` in a loop body that a test before the loop can prove in
+    /// bounds (see `Guarded`): `a` an array variable and `x` the loop variable plus a constant
+    /// (never below zero from `lo`), an int variable plus a constant, or a constant, where the
+    /// body assigns neither `a` nor the variable. At most 16.
+    fn versioned_accesses(&self, var: VarId, lo: i64, body: &[Stmt]) -> Vec<Guarded> {
+        let mut assigned = vec![false; self.vars.len()];
+        crate::ir::walk_stmts(body, &mut |s| {
+            let mut vs = Vec::new();
+            match &s.kind {
+                StmtKind::Assign { targets, .. } => targets.iter().for_each(|t| crate::ir::target_vars(t, &mut vs)),
+                StmtKind::AugAssign { target, .. } => crate::ir::target_vars(target, &mut vs),
+                StmtKind::ForRange { var, .. } => vs.push(*var),
+                _ => {}
+            }
+            for v in vs {
+                assigned[v] = true;
+            }
+        });
+        let mut out: Vec<Guarded> = Vec::new();
+        let mut consider = |base: &Expr, index: &[Expr]| {
+            let ExprKind::Var(a) = base.kind else { return };
+            let Some(Type::Array(at)) = self.typed.vars[a].ty.clone() else { return };
+            if assigned[a] || self.tags[a].is_some() || index.len() > at.ndim as usize {
+                return;
+            }
+            for (axis, ie) in index.iter().enumerate() {
+                if self.index_in_bounds(ie, base, axis) {
+                    continue;
+                }
+                let (v, k) = match &ie.kind {
+                    ExprKind::Const(Const::Int(c)) => (None, *c),
+                    ExprKind::Var(v) => (Some(*v), 0),
+                    ExprKind::BinOp(op @ (BinOp::Add | BinOp::Sub), x, c) => match (&x.kind, &c.kind) {
+                        (ExprKind::Var(v), ExprKind::Const(Const::Int(c))) => (Some(*v), if *op == BinOp::Add { *c } else { c.wrapping_neg() }),
+                        _ => continue,
+                    },
+                    _ => continue,
+                };
+                if k.unsigned_abs() > 1 << 31 {
+                    continue;
+                }
+                let index = match v {
+                    None if k >= 0 => GuardIndex::Const(k),
+                    None => continue,
+                    Some(v) if v == var => {
+                        if lo + k < 0 {
+                            continue;
+                        }
+                        GuardIndex::LoopVar(k)
+                    }
+                    Some(u) => {
+                        if assigned[u] || self.tags[u].is_some() || self.typed.vars[u].ty != Some(Type::Int) {
+                            continue;
+                        }
+                        GuardIndex::Var(u, k)
+                    }
+                };
+                let g = Guarded { array: a, axis, index };
+                if !out.contains(&g) && out.len() < 16 {
+                    out.push(g);
+                }
+            }
+        };
+        crate::ir::walk_stmts(body, &mut |s| {
+            let mut exprs: Vec<&Expr> = Vec::new();
+            match &s.kind {
+                StmtKind::Assign { targets, value } => {
+                    exprs.push(value);
+                    let mut stack: Vec<&Target> = targets.iter().collect();
+                    while let Some(t) = stack.pop() {
+                        match t {
+                            Target::Index { base, index } => {
+                                consider(base, index);
+                                exprs.extend(index.iter());
+                            }
+                            Target::Tuple(ts) => stack.extend(ts.iter()),
+                            Target::Var(_) => {}
+                        }
+                    }
+                }
+                StmtKind::AugAssign { target, value, .. } => {
+                    exprs.push(value);
+                    if let Target::Index { base, index } = target {
+                        consider(base, index);
+                        exprs.extend(index.iter());
+                    }
+                }
+                StmtKind::Expr(e) | StmtKind::If { cond: e, .. } | StmtKind::While { cond: e, .. } => exprs.push(e),
+                StmtKind::Return(Some(e)) => exprs.push(e),
+                StmtKind::Assert { test, .. } => exprs.push(test),
+                _ => {}
+            }
+            while let Some(e) = exprs.pop() {
+                if let ExprKind::Index(base, index) = &e.kind {
+                    consider(base, index);
+                }
+                exprs.extend(e.children());
+            }
+        });
+        out
+    }
+
+    /// Emit one copy of a `for ... in range(...)` loop (see `for_range`), ending at `exit`.
+    #[allow(clippy::too_many_arguments)]
+    fn range_loop(
+        &mut self,
+        var: VarId,
+        start_v: Value,
+        stop_v: Value,
+        step_v: Value,
+        const_step: Option<i64>,
+        body: &[Stmt],
+        orelse: &[Stmt],
+        cx: LoopCx,
+        exit: ir::Block,
+        line: u32,
+    ) -> CResult<()> {
+        use ir::condcodes::IntCC;
         let cur = self.b.declare_var(types::I64);
         self.b.def_var(cur, start_v);
         let header = self.b.create_block();
         let body_blk = self.b.create_block();
         let cont = self.b.create_block();
         let else_blk = self.b.create_block();
-        let exit = self.b.create_block();
         self.b.ins().jump(header, &[]);
         self.b.switch_to_block(header);
         let c = self.b.use_var(cur);
@@ -1157,7 +1346,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         self.b.switch_to_block(body_blk);
         let iv = self.b.use_var(cur);
         self.assign_var(var, vec![iv], &Type::Int, None, line)?;
-        self.loops.push(LoopCx { continue_block: cont, break_block: exit, index_fact, range_fact });
+        self.loops.push(LoopCx { continue_block: cont, break_block: exit, ..cx });
         self.block(body)?;
         self.loops.pop();
         if !self.is_terminated() {
@@ -1181,7 +1370,6 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         if !self.is_terminated() {
             self.b.ins().jump(exit, &[]);
         }
-        self.b.switch_to_block(exit);
         Ok(())
     }
 
@@ -1230,6 +1418,33 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         self.loops.iter().any(|l| match l.index_fact {
             Some(f) => f.var == v && f.shape.array == a && f.shape.axis == axis && k >= -f.lo && k <= f.sub,
             None => false,
+        }) || self.guarded_in_bounds(e, a, axis)
+    }
+
+    /// Is `array[..., e, ...]` at `axis` one of the accesses an enclosing loop's versioning
+    /// test proved in bounds?
+    fn guarded_in_bounds(&self, e: &Expr, a: VarId, axis: usize) -> bool {
+        let (v, k) = match &e.kind {
+            ExprKind::Const(Const::Int(c)) => (None, *c),
+            ExprKind::Var(v) => (Some(*v), 0),
+            ExprKind::BinOp(op @ (BinOp::Add | BinOp::Sub), x, c) => match (&x.kind, &c.kind) {
+                (ExprKind::Var(v), ExprKind::Const(Const::Int(c))) => (Some(*v), if *op == BinOp::Add { *c } else { c.wrapping_neg() }),
+                _ => return false,
+            },
+            _ => return false,
+        };
+        self.loops.iter().any(|l| {
+            let lv = l.range_fact.map(|f| f.var);
+            l.guarded.iter().any(|g| {
+                g.array == a
+                    && g.axis == axis
+                    && match (g.index, v) {
+                        (GuardIndex::LoopVar(gk), Some(v)) => Some(v) == lv && gk == k,
+                        (GuardIndex::Var(u, gk), Some(v)) => u == v && gk == k,
+                        (GuardIndex::Const(c), None) => c == k,
+                        _ => false,
+                    }
+            })
         })
     }
 

@@ -468,7 +468,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
     /// Branch to a new cold block when `r` is infinite or NaN: r - r is NaN exactly then; one
     /// subtraction and one unordered compare that Cranelift fuses into the branch (no
     /// constants to load). Returns (cold block, continuation block).
-    fn fp_test(&mut self, r: Value) -> (cranelift_codegen::ir::Block, cranelift_codegen::ir::Block) {
+    pub fn fp_test(&mut self, r: Value) -> (cranelift_codegen::ir::Block, cranelift_codegen::ir::Block) {
         let d = self.b.ins().fsub(r, r);
         let bad = self.b.ins().fcmp(FloatCC::Unordered, d, d);
         let report = self.b.create_block();
