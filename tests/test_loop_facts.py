@@ -82,6 +82,27 @@ def scatter(a, b):
     return b[1]
 
 
+def fib(n):
+    if n < 2:
+        return n
+    return fib(n - 1) + fib(n - 2)
+
+
+def guarded_minus(n):
+    if n < -(2**63) + 5:
+        return 0
+    return n - 3, n - 5, n - 6
+
+
+def guarded_le(n, k):
+    while k > 0:
+        k -= 1
+        if n <= -(2**63) + 2:
+            continue
+        return n - 3
+    return 0
+
+
 def dot(a, b):
     n = a.shape[0]
     acc = 0.0
@@ -186,3 +207,13 @@ def test_versioned_loops_match_cpython(mods):
     for stop in (3, 100):
         assert_same(*mods, "with_break_else", np.array([1.0, -2.0, 3.0, 4.0, 5.0]), np.arange(5.0), stop)
         assert_same(*mods, "with_break_else", np.array([1.0, -2.0, 3.0, 4.0, 5.0]), np.arange(4.0), stop)
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 20, -5, -(2**63), -(2**63) + 4, -(2**63) + 5, -(2**63) + 6, 2**63 - 1])
+def test_lower_bounds_after_early_exits(mods, n):
+    # After `if n < c: return`, `n - k` needs no overflow check while c - k stays in i64;
+    # beyond that the check must stay (n - 6 at n == -2**63 + 5 is a Python int).
+    if -2 <= n <= 20:
+        assert_same(*mods, "fib", n)
+    assert_same(*mods, "guarded_minus", n, native=False)
+    assert_same(*mods, "guarded_le", n, 2, native=False)

@@ -42,6 +42,10 @@ def float_div_zero(x):
 
 def float_floordiv_const(x):
     return x // 2.0, x % 2.0, x // -0.5
+
+
+def divides(x, y):
+    return x % y == 0, x % y != 0, (x + 1) % y == 0
 """
 
 INTS = [0, 1, -1, 7, -7, 8, -8, 2**31 - 1, -(2**31), 2**62 + 3, -(2**62) - 3, 2**63 - 1, -(2**63)]
@@ -80,3 +84,10 @@ def test_numpy_float_division_by_powers_of_two(mods):
     a = np.array(FLOATS)
     for i in range(len(a)):
         assert_same(*mods, "np_float_div", a, i, native=False)
+
+
+@pytest.mark.parametrize("x", INTS)
+@pytest.mark.parametrize("y", [1, -1, 2, -3, 7, 0, 2**62, -(2**63)])
+def test_remainder_compared_with_zero(mods, x, y):
+    # `x % y == 0` tests the truncated remainder (the same zero test as Python's floored one).
+    assert_same(*mods, "divides", x, y, native=x != 2**63 - 1)

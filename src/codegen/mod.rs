@@ -546,6 +546,9 @@ pub struct FunctionCx<'a, 'm> {
     /// (`Some` while codegen is inside such an expression; see `num::fp_batch`).
     /// (The count of operations whose check waits.)
     pub fp_pending: Option<usize>,
+    /// Lower bounds of int variables that hold for the rest of the enclosing block (see
+    /// `guard_fact`).
+    pub lower_bounds: Vec<(VarId, i64)>,
     /// Codegen is evaluating an expression again on the cold path of a batched check.
     pub fp_replay: bool,
     pub prints: Vec<Box<PrintDesc>>,
@@ -632,6 +635,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             fp_tramp: self_id,
             fp_deferred: false,
             fp_pending: None,
+            lower_bounds: Vec::new(),
             fp_replay: false,
             prints: Vec::new(),
             long_running: false,
@@ -716,13 +720,41 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
     }
 
     pub fn block(&mut self, body: &[Stmt]) -> CResult<()> {
+        let facts = self.lower_bounds.len();
         for s in body {
             self.stmt(s)?;
             if self.is_terminated() {
                 self.start_dead_block();
             }
+            if let Some(f) = self.guard_fact(s) {
+                self.lower_bounds.push(f);
+            }
         }
+        self.lower_bounds.truncate(facts);
         Ok(())
+    }
+
+    /// After `if v < c: <leave>` (or `v <= c`), where the body always returns, raises,
+    /// breaks or continues, the rest of the block runs only with `v >= c` (`v > c`): a lower
+    /// bound, kept while `v` is an int variable assigned nowhere else.
+    fn guard_fact(&self, s: &Stmt) -> Option<(VarId, i64)> {
+        let StmtKind::If { cond, then, orelse } = &s.kind else { return None };
+        let leaves = |b: &[Stmt]| {
+            crate::types::infer::always_returns(b) || matches!(b.last().map(|s| &s.kind), Some(StmtKind::Break | StmtKind::Continue))
+        };
+        if !orelse.is_empty() || !leaves(then) {
+            return None;
+        }
+        let ExprKind::Compare(first, rest) = &cond.kind else { return None };
+        let (ExprKind::Var(v), [(op, Expr { kind: ExprKind::Const(Const::Int(c)), .. })]) = (&first.kind, rest.as_slice()) else { return None };
+        if !self.single_assign[*v] || self.typed.vars[*v].ty != Some(Type::Int) || self.tags[*v].is_some() {
+            return None;
+        }
+        match op {
+            CmpOp::Lt => Some((*v, *c)),
+            CmpOp::LtE => c.checked_add(1).map(|c1| (*v, c1)),
+            _ => None,
+        }
     }
 
     /// Record an error in `Env` and leave through the error exit, if `fail` is true.
@@ -1381,6 +1413,8 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             (BinOp::Sub, ExprKind::Var(v), ExprKind::Const(Const::Int(k))) => (*v, -(*k as i128)),
             _ => return false,
         };
+        // `v - k` (k > 0) cannot overflow when v >= lo >= i64::MIN + k.
+        let bounded_below = |lo: i64| k < 0 && lo as i128 + k >= i64::MIN as i128;
         self.loops.iter().any(|l| match l.range_fact {
             Some(f) if f.var == v => {
                 if k >= 0 {
@@ -1390,7 +1424,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 }
             }
             _ => false,
-        })
+        }) || self.lower_bounds.iter().any(|&(u, lo)| u == v && bounded_below(lo))
     }
 
     /// Is `e` known to be a non-negative int: a constant, or a loop variable counting up from
@@ -1521,7 +1555,25 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 self.pow_chains.clear();
                 v
             }
-            ExprKind::Compare(first, rest) => self.compare_chain(first, rest, &t, line)?,
+            ExprKind::Compare(first, rest) => match (&first.kind, rest.as_slice()) {
+                // `x % y == 0` (or `!=`) on Python ints: Python's floored remainder is zero
+                // exactly when the truncated one is, so the sign adjustment is not needed.
+                (ExprKind::BinOp(BinOp::Mod, x, y), [(op @ (CmpOp::Eq | CmpOp::NotEq), Expr { kind: ExprKind::Const(Const::Int(0)), .. })])
+                    if *self.typed.ty(x) == Type::Int
+                        && *self.typed.ty(y) == Type::Int
+                        && *self.typed.ty(first) == Type::Int
+                        && !matches!(y.kind, ExprKind::Const(_)) =>
+                {
+                    let a = self.expr(x)?[0];
+                    let b = self.expr(y)?[0];
+                    let zero = self.b.ins().icmp_imm_s(ir::condcodes::IntCC::Equal, b, 0);
+                    self.fail_if(zero, ErrCode::IntModZero, line, &[]);
+                    let rem = self.b.ins().srem(a, b);
+                    let cc = if *op == CmpOp::Eq { ir::condcodes::IntCC::Equal } else { ir::condcodes::IntCC::NotEqual };
+                    vec![self.b.ins().icmp_imm_s(cc, rem, 0)]
+                }
+                _ => self.compare_chain(first, rest, &t, line)?,
+            },
             ExprKind::BoolOp(op, values) => {
                 self.pow_chains.clear();
                 let v = self.boolop(*op, values, &t)?;
