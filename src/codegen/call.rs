@@ -149,9 +149,9 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         let ok = self.b.create_block();
         self.b.set_cold_block(fail);
         self.b.ins().brif(bad, fail, &[], ok, &[]);
-        self.b.switch_to_block(fail);
+        self.switch_to(fail);
         self.b.ins().jump(self.err_block, &[BlockArg::Value(status)]);
-        self.b.switch_to_block(ok);
+        self.switch_to(ok);
         match slots {
             None => results[1..].to_vec(),
             Some(ss) => repr(ret)
@@ -340,7 +340,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 // range error (overflow) or a domain error (singularity). Both need a result
                 // that is not finite: one test on the hot path, the details on a cold one.
                 let (cold, ok) = self.fp_test(r);
-                self.b.switch_to_block(cold);
+                self.switch_to(cold);
                 let rn = isnan(self, r);
                 let xn = isnan(self, x);
                 let dom = self.b.ins().band_not(rn, xn);
@@ -350,7 +350,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 let rng = self.b.ins().band(ri, xf);
                 self.fail_if(rng, if can_overflow { ErrCode::MathRange } else { ErrCode::MathDomain }, line, &[]);
                 self.b.ins().jump(ok, &[]);
-                self.b.switch_to_block(ok);
+                self.switch_to(ok);
                 r
             }
             MathKind::Binary | MathKind::Fmod => {

@@ -654,7 +654,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             self.emit_return(None, self.f.span.line)?;
         }
         // Normal exit: local arrays die with the call.
-        self.b.switch_to_block(self.exit_block);
+        self.switch_to(self.exit_block);
         for v in 0..self.typed.local_arrays.len() {
             if self.typed.local_arrays[v] {
                 self.free_local_array(v)?;
@@ -679,7 +679,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         }
         self.b.ins().return_(&rets);
         // Error exit: status in the block parameter, results zero.
-        self.b.switch_to_block(self.err_block);
+        self.switch_to(self.err_block);
         let status = self.b.block_params(self.err_block)[0];
         let mut rets = vec![status];
         if self.ret_ptr.is_none() {
@@ -714,9 +714,18 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
     }
 
     /// After a terminator: continue emitting into a fresh, unreachable block.
+    /// Switch to `blk` and seal it. Every block except a loop header has all its
+    /// predecessors when codegen switches to it; sealing then (rather than all at the end)
+    /// lets Cranelift's SSA construction (Braun et al. 2013) avoid block parameters that
+    /// would turn out redundant but stay as loop-carried values, and spills, otherwise.
+    pub fn switch_to(&mut self, blk: ir::Block) {
+        self.b.switch_to_block(blk);
+        self.b.seal_block(blk);
+    }
+
     fn start_dead_block(&mut self) {
         let blk = self.b.create_block();
-        self.b.switch_to_block(blk);
+        self.switch_to(blk);
     }
 
     pub fn block(&mut self, body: &[Stmt]) -> CResult<()> {
@@ -763,9 +772,9 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         let ok_blk = self.b.create_block();
         self.b.set_cold_block(fail_blk);
         self.b.ins().brif(fail, fail_blk, &[], ok_blk, &[]);
-        self.b.switch_to_block(fail_blk);
+        self.switch_to(fail_blk);
         self.raise(code, line, details);
-        self.b.switch_to_block(ok_blk);
+        self.switch_to(ok_blk);
     }
 
     /// Record an error in `Env` and jump to the error exit (terminates the current block).
@@ -1034,17 +1043,17 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 let else_blk = self.b.create_block();
                 let join = self.b.create_block();
                 self.b.ins().brif(c, then_blk, &[], else_blk, &[]);
-                self.b.switch_to_block(then_blk);
+                self.switch_to(then_blk);
                 self.block(then)?;
                 if !self.is_terminated() {
                     self.b.ins().jump(join, &[]);
                 }
-                self.b.switch_to_block(else_blk);
+                self.switch_to(else_blk);
                 self.block(orelse)?;
                 if !self.is_terminated() {
                     self.b.ins().jump(join, &[]);
                 }
-                self.b.switch_to_block(join);
+                self.switch_to(join);
             }
             StmtKind::While { cond, body, orelse } => {
                 self.long_running = true;
@@ -1053,22 +1062,24 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 let else_blk = self.b.create_block();
                 let exit = self.b.create_block();
                 self.b.ins().jump(header, &[]);
+                // A loop header gets its last predecessor (the back edge) later: sealed then.
                 self.b.switch_to_block(header);
                 let c = self.truth(cond)?;
                 self.b.ins().brif(c, body_blk, &[], else_blk, &[]);
-                self.b.switch_to_block(body_blk);
+                self.switch_to(body_blk);
                 self.loops.push(LoopCx { continue_block: header, break_block: exit, index_fact: None, range_fact: None, guarded: Vec::new() });
                 self.block(body)?;
                 self.loops.pop();
                 if !self.is_terminated() {
                     self.b.ins().jump(header, &[]);
                 }
-                self.b.switch_to_block(else_blk);
+                self.b.seal_block(header);
+                self.switch_to(else_blk);
                 self.block(orelse)?;
                 if !self.is_terminated() {
                     self.b.ins().jump(exit, &[]);
                 }
-                self.b.switch_to_block(exit);
+                self.switch_to(exit);
             }
             StmtKind::ForRange { var, start, stop, step, body, orelse } => {
                 self.for_range(*var, start.as_ref(), stop, step.as_ref(), body, orelse, line)?;
@@ -1228,12 +1239,12 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             let fast = self.b.create_block();
             let slow = self.b.create_block();
             self.b.ins().brif(all, fast, &[], slow, &[]);
-            self.b.switch_to_block(fast);
+            self.switch_to(fast);
             self.range_loop(var, start_v, stop_v, step_v, const_step, body, orelse, LoopCx { continue_block: exit, break_block: exit, index_fact, range_fact, guarded }, exit, line)?;
-            self.b.switch_to_block(slow);
+            self.switch_to(slow);
             self.range_loop(var, start_v, stop_v, step_v, const_step, body, orelse, LoopCx { continue_block: exit, break_block: exit, index_fact, range_fact, guarded: Vec::new() }, exit, line)?;
         }
-        self.b.switch_to_block(exit);
+        self.switch_to(exit);
         Ok(())
     }
 
@@ -1362,6 +1373,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         let cont = self.b.create_block();
         let else_blk = self.b.create_block();
         self.b.ins().jump(header, &[]);
+        // A loop header gets its last predecessor (the back edge) later: sealed then.
         self.b.switch_to_block(header);
         let c = self.b.use_var(cur);
         let go = match const_step {
@@ -1375,7 +1387,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             }
         };
         self.b.ins().brif(go, body_blk, &[], else_blk, &[]);
-        self.b.switch_to_block(body_blk);
+        self.switch_to(body_blk);
         let iv = self.b.use_var(cur);
         self.assign_var(var, vec![iv], &Type::Int, None, line)?;
         self.loops.push(LoopCx { continue_block: cont, break_block: exit, ..cx });
@@ -1384,7 +1396,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         if !self.is_terminated() {
             self.b.ins().jump(cont, &[]);
         }
-        self.b.switch_to_block(cont);
+        self.switch_to(cont);
         let c = self.b.use_var(cur);
         if const_step == Some(1) {
             // c < stop <= i64::MAX: c + 1 cannot overflow.
@@ -1397,7 +1409,8 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             // Overflow past i64 means the next value is beyond `stop`: the loop is over.
             self.b.ins().brif(of, else_blk, &[], header, &[]);
         }
-        self.b.switch_to_block(else_blk);
+        self.b.seal_block(header);
+        self.switch_to(else_blk);
         self.block(orelse)?;
         if !self.is_terminated() {
             self.b.ins().jump(exit, &[]);
@@ -1591,16 +1604,16 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                     self.b.append_block_param(join, *r);
                 }
                 self.b.ins().brif(cv, then_blk, &[], else_blk, &[]);
-                self.b.switch_to_block(then_blk);
+                self.switch_to(then_blk);
                 let va = self.expr(a)?;
                 let args: Vec<BlockArg> = va.iter().map(|v| BlockArg::Value(*v)).collect();
                 self.b.ins().jump(join, &args);
                 self.pow_chains.clear();
-                self.b.switch_to_block(else_blk);
+                self.switch_to(else_blk);
                 let vb = self.expr(b2)?;
                 let args: Vec<BlockArg> = vb.iter().map(|v| BlockArg::Value(*v)).collect();
                 self.b.ins().jump(join, &args);
-                self.b.switch_to_block(join);
+                self.switch_to(join);
                 self.pow_chains.clear();
                 self.b.block_params(join).to_vec()
             }
@@ -1648,9 +1661,9 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 BoolOp::And => self.b.ins().brif(truth, next, &[], join, &args),
                 BoolOp::Or => self.b.ins().brif(truth, join, &args, next, &[]),
             };
-            self.b.switch_to_block(next);
+            self.switch_to(next);
         }
-        self.b.switch_to_block(join);
+        self.switch_to(join);
         Ok(self.b.block_params(join).to_vec())
     }
 

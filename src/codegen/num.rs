@@ -129,9 +129,9 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         let ok_blk = self.b.create_block();
         self.b.set_cold_block(fail_blk);
         self.b.ins().brif(bad, fail_blk, &[], ok_blk, &[]);
-        self.b.switch_to_block(fail_blk);
+        self.switch_to(fail_blk);
         self.leave_with_error(line);
-        self.b.switch_to_block(ok_blk);
+        self.switch_to(ok_blk);
     }
 
     /// `a op b` with result type `rt` (from `infer::binop_type`).
@@ -350,11 +350,12 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         let body = self.b.create_block();
         let exit = self.b.create_block();
         self.b.ins().jump(header, &[]);
+        // A loop header: sealed after its back edge.
         self.b.switch_to_block(header);
         let e = self.b.use_var(exp);
         let more = self.b.ins().icmp_imm_s(IntCC::SignedGreaterThan, e, 0);
         self.b.ins().brif(more, body, &[], exit, &[]);
-        self.b.switch_to_block(body);
+        self.switch_to(body);
         let e = self.b.use_var(exp);
         let odd = self.b.ins().band_imm_s(e, 1);
         let r = self.b.use_var(result);
@@ -378,7 +379,8 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         self.fail_if(of2, ErrCode::Overflow, line, &[]);
         self.b.def_var(base, sq);
         self.b.ins().jump(header, &[]);
-        self.b.switch_to_block(exit);
+        self.b.seal_block(header);
+        self.switch_to(exit);
         Ok(self.b.use_var(result))
     }
 
@@ -441,10 +443,10 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             return Ok(());
         }
         let (report, ok) = self.fp_test(r);
-        self.b.switch_to_block(report);
+        self.switch_to(report);
         self.fp_report(op, a, b, r, line);
         self.b.ins().jump(ok, &[]);
-        self.b.switch_to_block(ok);
+        self.switch_to(ok);
         Ok(())
     }
 
@@ -558,13 +560,13 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             return Ok(());
         }
         let (report, ok) = self.fp_test(root);
-        self.b.switch_to_block(report);
+        self.switch_to(report);
         let was = std::mem::replace(&mut self.fp_replay, true);
         let r = replay(self);
         self.fp_replay = was;
         r?;
         self.b.ins().jump(ok, &[]);
-        self.b.switch_to_block(ok);
+        self.switch_to(ok);
         Ok(())
     }
 
@@ -688,7 +690,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         self.b.append_block_param(join, types::F64);
         self.b.set_cold_block(slow);
         self.b.ins().brif(ok, join, &[cranelift_codegen::ir::BlockArg::Value(h)], slow, &[]);
-        self.b.switch_to_block(slow);
+        self.switch_to(slow);
         let y = self.b.ins().f64const(n as f64);
         let r = if np {
             let r = self.call_helper("pow", &[types::F64, types::F64], &[types::F64], &[x, y])?[0];
@@ -698,7 +700,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             self.py_float_binop(BinOp::Pow, x, y, line)?
         };
         self.b.ins().jump(join, &[cranelift_codegen::ir::BlockArg::Value(r)]);
-        self.b.switch_to_block(join);
+        self.switch_to(join);
         Ok(Some(vec![self.b.block_params(join)[0]]))
     }
 
@@ -755,12 +757,12 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             } else {
                 let next = self.b.create_block();
                 self.b.ins().brif(c, next, &[], join, &[cranelift_codegen::ir::BlockArg::Value(c)]);
-                self.b.switch_to_block(next);
+                self.switch_to(next);
             }
             lhs = rv;
             lt = rt;
         }
-        self.b.switch_to_block(join);
+        self.switch_to(join);
         Ok(vec![self.b.block_params(join)[0]])
     }
 
