@@ -998,7 +998,6 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                         // `x += <expression>` on NumPy floats: one check for the statement.
                         let batch = self.fp_pending.is_none()
                             && !self.fp_replay
-                            && self.tags[*v].is_none()
                             && matches!(op, BinOp::Add | BinOp::Sub | BinOp::Mul)
                             && matches!(rt, Type::Np(d) if d.is_float())
                             && self.fp_tree(value)

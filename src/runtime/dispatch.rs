@@ -52,6 +52,26 @@ fn fp_flags_raised() -> bool {
     false
 }
 
+/// Did an operation since `fp_flags_clear` raise underflow (MXCSR bit 4)? NumPy ignores it
+/// unless `numpy.seterr(under=...)` says otherwise (see `numpy_reports_underflow`).
+#[allow(deprecated)]
+fn fp_underflow_raised() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    unsafe {
+        use std::arch::x86_64::_mm_getcsr;
+        return _mm_getcsr() & 0x10 != 0;
+    }
+    #[allow(unreachable_code)]
+    false
+}
+
+/// Does NumPy's error state report underflow (`numpy.geterr()["under"]` other than
+/// "ignore")? Asked only after an underflow, so its cost does not matter.
+fn numpy_reports_underflow(py: Python<'_>) -> bool {
+    let mode = || -> PyResult<bool> { Ok(py.import("numpy")?.call_method0("geterr")?.get_item("under")?.extract::<String>()? != "ignore") };
+    mode().unwrap_or(true)
+}
+
 /// The error for a returned array that is neither an argument nor made in the call.
 const RETURNED_VIEW: &str = "heron: compiled code returned a view of an array after changing data; it cannot be re-run by the interpreter";
 
@@ -786,7 +806,7 @@ impl Dispatcher {
             self.native_ns.fetch_add(s.elapsed().as_nanos() as u64, Ordering::Relaxed);
         }
         self.native_calls.fetch_add(1, Ordering::Relaxed);
-        if unit.fp_deferred && env.effects == 0 && fp_flags_raised() {
+        if unit.fp_deferred && env.effects == 0 && (fp_flags_raised() || (fp_underflow_raised() && numpy_reports_underflow(py))) {
             // A NumPy operation overflowed, divided by zero or made a NaN: the interpreter
             // re-runs the call and reports it exactly as NumPy does.
             self.deopts.fetch_add(1, Ordering::Relaxed);
