@@ -493,6 +493,20 @@ pub enum GuardIndex {
     Const(i64),
 }
 
+/// An index expression as `v + k` (`Some(v)`) or a constant `k` (`None`): a constant, a
+/// variable, or a variable plus or minus a constant.
+fn var_plus_const(e: &Expr) -> Option<(Option<VarId>, i64)> {
+    match &e.kind {
+        ExprKind::Const(Const::Int(c)) => Some((None, *c)),
+        ExprKind::Var(v) => Some((Some(*v), 0)),
+        ExprKind::BinOp(op @ (BinOp::Add | BinOp::Sub), x, c) => match (&x.kind, &c.kind) {
+            (ExprKind::Var(v), ExprKind::Const(Const::Int(c))) => Some((Some(*v), if *op == BinOp::Add { *c } else { c.wrapping_neg() })),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 /// Does a body contain a loop?
 fn has_loop(body: &[Stmt]) -> bool {
     let mut found = false;
@@ -1276,15 +1290,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 if self.index_in_bounds(ie, base, axis) {
                     continue;
                 }
-                let (v, k) = match &ie.kind {
-                    ExprKind::Const(Const::Int(c)) => (None, *c),
-                    ExprKind::Var(v) => (Some(*v), 0),
-                    ExprKind::BinOp(op @ (BinOp::Add | BinOp::Sub), x, c) => match (&x.kind, &c.kind) {
-                        (ExprKind::Var(v), ExprKind::Const(Const::Int(c))) => (Some(*v), if *op == BinOp::Add { *c } else { c.wrapping_neg() }),
-                        _ => continue,
-                    },
-                    _ => continue,
-                };
+                let Some((v, k)) = var_plus_const(ie) else { continue };
                 if k.unsigned_abs() > 1 << 31 {
                     continue;
                 }
@@ -1470,15 +1476,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
     /// Is `array[..., e, ...]` at `axis` one of the accesses an enclosing loop's versioning
     /// test proved in bounds?
     fn guarded_in_bounds(&self, e: &Expr, a: VarId, axis: usize) -> bool {
-        let (v, k) = match &e.kind {
-            ExprKind::Const(Const::Int(c)) => (None, *c),
-            ExprKind::Var(v) => (Some(*v), 0),
-            ExprKind::BinOp(op @ (BinOp::Add | BinOp::Sub), x, c) => match (&x.kind, &c.kind) {
-                (ExprKind::Var(v), ExprKind::Const(Const::Int(c))) => (Some(*v), if *op == BinOp::Add { *c } else { c.wrapping_neg() }),
-                _ => return false,
-            },
-            _ => return false,
-        };
+        let Some((v, k)) = var_plus_const(e) else { return false };
         self.loops.iter().any(|l| {
             let lv = l.range_fact.map(|f| f.var);
             l.guarded.iter().any(|g| {

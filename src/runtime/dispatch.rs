@@ -39,27 +39,20 @@ fn fp_flags_clear() {
     }
 }
 
-/// Did an operation since `fp_flags_clear` raise invalid (bit 0), divide-by-zero (bit 2) or
-/// overflow (bit 3)? (Underflow and inexact are not reported by NumPy by default.)
-#[allow(deprecated)]
-fn fp_flags_raised() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    unsafe {
-        use std::arch::x86_64::_mm_getcsr;
-        return _mm_getcsr() & 0x0d != 0;
-    }
-    #[allow(unreachable_code)]
-    false
-}
+/// MXCSR sticky flags NumPy reports by default: invalid (bit 0), divide-by-zero (bit 2) and
+/// overflow (bit 3).
+const FP_REPORTED: u32 = 0x0d;
+/// The underflow flag (bit 4): NumPy ignores it unless `numpy.seterr(under=...)` says
+/// otherwise (see `numpy_reports_underflow`).
+const FP_UNDERFLOW: u32 = 0x10;
 
-/// Did an operation since `fp_flags_clear` raise underflow (MXCSR bit 4)? NumPy ignores it
-/// unless `numpy.seterr(under=...)` says otherwise (see `numpy_reports_underflow`).
+/// Did an operation since `fp_flags_clear` raise one of the MXCSR flags in `mask`?
 #[allow(deprecated)]
-fn fp_underflow_raised() -> bool {
+fn fp_flags_raised(mask: u32) -> bool {
     #[cfg(target_arch = "x86_64")]
     unsafe {
         use std::arch::x86_64::_mm_getcsr;
-        return _mm_getcsr() & 0x10 != 0;
+        return _mm_getcsr() & mask != 0;
     }
     #[allow(unreachable_code)]
     false
@@ -806,7 +799,7 @@ impl Dispatcher {
             self.native_ns.fetch_add(s.elapsed().as_nanos() as u64, Ordering::Relaxed);
         }
         self.native_calls.fetch_add(1, Ordering::Relaxed);
-        if unit.fp_deferred && env.effects == 0 && (fp_flags_raised() || (fp_underflow_raised() && numpy_reports_underflow(py))) {
+        if unit.fp_deferred && env.effects == 0 && (fp_flags_raised(FP_REPORTED) || (fp_flags_raised(FP_UNDERFLOW) && numpy_reports_underflow(py))) {
             // A NumPy operation overflowed, divided by zero or made a NaN: the interpreter
             // re-runs the call and reports it exactly as NumPy does.
             self.deopts.fetch_add(1, Ordering::Relaxed);
