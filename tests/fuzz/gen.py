@@ -444,6 +444,7 @@ class ModuleGen(Gen):
             (3 if loop else 0, "continue"), (1, "retype"),
             (2 if self.callees and self.calls_left else 0, "callstmt"),
             (3 if arrays and depth_ok else 0, "kernel"),
+            (2 if depth_ok and "local-array" not in self.avoid else 0, "local"),
             (1 if any(isinstance(g.ret, tuple) for g in self.callees) and self.calls_left else 0, "unpack"),
         ])
         leaves = self.leaf_types(scope)
@@ -535,6 +536,8 @@ class ModuleGen(Gen):
                 lines.append((ind, call))
         elif kind == "kernel":
             self.kernel(lines, scope, ind, arrays)
+        elif kind == "local":
+            self.local_array(lines, scope, ind)
         elif kind == "unpack":
             g = self.choice([g for g in self.callees if isinstance(g.ret, tuple)])
             names = [self.new_var() for _ in g.ret]
@@ -624,6 +627,29 @@ class ModuleGen(Gen):
                 lines.append((body_ind, f"{acc_name} {op}= {read}"))
         if acc_t is not None:
             scope.vars[acc_name] = acc_t
+
+    def local_array(self, lines, scope, ind):
+        """``t = np.zeros/ones/empty(shape, dtype=...)`` made in the function (an array that
+        may never leave it: Heron then allocates it natively and frees it on reassignment),
+        filled in a loop when ``empty``, and from then on an array like the parameters."""
+        name = self.new_var("t")
+        dtype = self.wchoice([(5, "float64"), (3, "int64"), (1, "int32"), (1, "float32"), (1, "bool")])
+        ndim = self.wchoice([(3, 1), (1, 2)])
+        shape = (self.rint(1, 5),) if ndim == 1 else (self.rint(1, 3), self.rint(1, 3))
+        fn = self.wchoice([(3, "zeros"), (2, "ones"), (2, "empty")])
+        dims = str(shape[0]) if ndim == 1 else f"({shape[0]}, {shape[1]})"
+        lines.append((ind, f"{name} = np.{fn}({dims}, dtype=np.{dtype})"))
+        if fn == "empty":
+            i = self.new_var("i")
+            lines.append((ind, f"for {i} in range({shape[0]}):"))
+            if ndim == 1:
+                lines.append((ind + 1, f"{name}[{i}] = 1"))
+            else:
+                lines.append((ind + 1, f"for {i}b in range({shape[1]}):"))
+                lines.append((ind + 2, f"{name}[{i}, {i}b] = 1"))
+        key = name if self.fn.name == "f" else f"{self.fn.name}.{name}"
+        self.shapes[key] = shape
+        scope.vars[name] = ("arr", dtype, ndim)
 
     def for_loop(self, lines, scope, ind):
         i = self.new_var("i")
