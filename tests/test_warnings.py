@@ -108,6 +108,12 @@ BATCH_SCRIPT = textwrap.dedent('''
 
 
     # heron: jit
+    def powers(a, out):
+        for i in range(len(a)):
+            out[i] = 10 * a[i]**5 + a[i]**2 - 3.0 * a[i]**3
+
+
+    # heron: jit
     def quotient(a, out):
         for i in range(len(a)):
             out[i] = (a[i] - a[i]) / a[0] + a[i] / a[0]
@@ -121,6 +127,8 @@ BATCH_SCRIPT = textwrap.dedent('''
     print(quotient(np.array([0.0, 1.0, 2.0]), out), out)
     print(accumulate(np.array([1e-200, 2.0, 3.0]), out), out)
     print(accumulate(np.array([], dtype=np.float64), out), out)
+    print(powers(np.array([1.5, 1e100, 1e62]), out), out)
+    print(powers(np.array([np.inf, -1e70, np.nan]), out), out)
     print(quotient(np.array([1e-320, 1e300, 2.0]), out), out)
     for mode in ["raise", "ignore"]:
         np.seterr(over=mode, invalid=mode, divide=mode)

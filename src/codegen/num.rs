@@ -514,6 +514,11 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                         // Python's float division checks for zero; NumPy's does not. The divisor
                         // must not hold a checked operation (x / inf is finite).
                         BinOp::Div => np_float && self.fp_tree(a) && self.fp_leaf(b),
+                        // `x ** n` on a numpy.float64 for 1 <= n <= 8 (`pow_const`): an infinite
+                        // or NaN x gives an infinite or NaN power (x ** 0 would not).
+                        BinOp::Pow => {
+                            *t == Type::Np(DType::F64) && matches!(b.kind, ExprKind::Const(Const::Int(n)) if (1..=8).contains(&n)) && self.fp_tree(a)
+                        }
                         _ => false,
                     }
             }
