@@ -733,3 +733,48 @@ def test_callee_returning_different_types(tmp_path):
     assert_same(plain, jit, "both", np.arange(3.0), np.arange(4.0))
     assert_same(plain, jit, "both", np.zeros(0), np.arange(4.0), native=False)
     assert_same(plain, jit, "store_both", np.arange(3.0), np.arange(4.0), np.zeros(1), native=False)
+
+
+UNION_STORE_SOURCE = """
+import numpy as np
+
+
+def running(a, out):
+    t = 0.0
+    for i in range(len(a)):
+        t += a[i]
+        out[i] = t
+    return t
+
+
+def mixed(n, out):
+    t = 0
+    for i in range(n):
+        if i % 3 == 2:
+            t = 0.5 * i
+        else:
+            t = i * 2
+        out[i] = t
+    return out[0]
+
+
+def into_ints(a, out):
+    t = 0.0
+    for i in range(len(a)):
+        t += a[i]
+        out[i] = t
+"""
+
+
+def test_variable_that_changes_type_stored_into_float_arrays(tmp_path):
+    # `t = 0.0; t += a[i]` makes t a numpy.float64 after the first step; stored into a float
+    # array either member converts the same way. An int/float variable as well.
+    plain, jit = modules(tmp_path, UNION_STORE_SOURCE)
+    a = np.array([1.5, -2.25, 1e300, 1e300])
+    for dt in (np.float64, np.float32):
+        assert_same(plain, jit, "running", a, np.zeros(4, dtype=dt))
+        assert_same(plain, jit, "running", a[:0].copy(), np.zeros(4, dtype=dt))
+        assert_same(plain, jit, "mixed", 7, np.zeros(7, dtype=dt))
+    # Into an int array NumPy casts a float and a numpy.float64 alike, but Heron leaves it to
+    # the interpreter (the reason is reported).
+    assert_same(plain, jit, "into_ints", np.array([1.5, 2.5]), np.zeros(2, dtype=np.int64), native=False)

@@ -507,7 +507,12 @@ impl<'a> Infer<'a> {
                     return cerr("assignment into a read-only array", line);
                 }
                 if let Some(Expr { kind: ExprKind::Var(src), .. }) = value {
-                    if self.vars[*src].is_union() {
+                    // Into a float array every scalar member converts as its unified
+                    // representation does (ints merged into floats are exact, see
+                    // `codegen::num::merge_convert`); into other dtypes NumPy casts Python and
+                    // NumPy scalars differently (range check or wrap).
+                    let scalars = self.vars[*src].members.iter().all(|m| m.is_scalar());
+                    if self.vars[*src].is_union() && !(at.dtype.is_float() && scalars) {
                         return cerr(format!("{} changes type before it is stored into an array", self.var_name(*src)), line);
                     }
                 }
