@@ -1267,18 +1267,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
     /// body assigns neither `a` nor the variable. At most 16.
     fn versioned_accesses(&self, var: VarId, lo: i64, body: &[Stmt]) -> Vec<Guarded> {
         let mut assigned = vec![false; self.vars.len()];
-        crate::ir::walk_stmts(body, &mut |s| {
-            let mut vs = Vec::new();
-            match &s.kind {
-                StmtKind::Assign { targets, .. } => targets.iter().for_each(|t| crate::ir::target_vars(t, &mut vs)),
-                StmtKind::AugAssign { target, .. } => crate::ir::target_vars(target, &mut vs),
-                StmtKind::ForRange { var, .. } => vs.push(*var),
-                _ => {}
-            }
-            for v in vs {
-                assigned[v] = true;
-            }
-        });
+        crate::ir::walk_stmts(body, &mut |s| s.assigned_vars().into_iter().for_each(|v| assigned[v] = true));
         let mut out: Vec<Guarded> = Vec::new();
         let mut consider = |base: &Expr, index: &[Expr]| {
             let ExprKind::Var(a) = base.kind else { return };
@@ -1317,33 +1306,10 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             }
         };
         crate::ir::walk_stmts(body, &mut |s| {
-            let mut exprs: Vec<&Expr> = Vec::new();
-            match &s.kind {
-                StmtKind::Assign { targets, value } => {
-                    exprs.push(value);
-                    let mut stack: Vec<&Target> = targets.iter().collect();
-                    while let Some(t) = stack.pop() {
-                        match t {
-                            Target::Index { base, index } => {
-                                consider(base, index);
-                                exprs.extend(index.iter());
-                            }
-                            Target::Tuple(ts) => stack.extend(ts.iter()),
-                            Target::Var(_) => {}
-                        }
-                    }
-                }
-                StmtKind::AugAssign { target, value, .. } => {
-                    exprs.push(value);
-                    if let Target::Index { base, index } = target {
-                        consider(base, index);
-                        exprs.extend(index.iter());
-                    }
-                }
-                StmtKind::Expr(e) | StmtKind::If { cond: e, .. } | StmtKind::While { cond: e, .. } => exprs.push(e),
-                StmtKind::Return(Some(e)) => exprs.push(e),
-                StmtKind::Assert { test, .. } => exprs.push(test),
-                _ => {}
+            let mut exprs = s.exprs();
+            for (base, index) in s.index_targets() {
+                consider(base, index);
+                exprs.extend(index.iter());
             }
             while let Some(e) = exprs.pop() {
                 if let ExprKind::Index(base, index) = &e.kind {

@@ -149,6 +149,51 @@ pub enum FPart {
     Value { value: Expr, conv: char, spec: String },
 }
 
+impl Stmt {
+    /// The expressions this statement evaluates itself: not those of nested bodies, nor the
+    /// index expressions of its targets (see `index_targets`).
+    pub fn exprs(&self) -> Vec<&Expr> {
+        match &self.kind {
+            StmtKind::Assign { value, .. } | StmtKind::AugAssign { value, .. } => vec![value],
+            StmtKind::Expr(e) | StmtKind::If { cond: e, .. } | StmtKind::While { cond: e, .. } => vec![e],
+            StmtKind::Return(Some(e)) => vec![e],
+            StmtKind::Assert { test, .. } => vec![test],
+            StmtKind::ForRange { start, stop, step, .. } => start.iter().chain(std::iter::once(stop)).chain(step.iter()).collect(),
+            _ => vec![],
+        }
+    }
+
+    /// The element stores `base[index] = ...` of an assignment (tuple targets flattened).
+    pub fn index_targets(&self) -> Vec<(&Expr, &[Expr])> {
+        let mut out = Vec::new();
+        let mut stack: Vec<&Target> = match &self.kind {
+            StmtKind::Assign { targets, .. } => targets.iter().collect(),
+            StmtKind::AugAssign { target, .. } => vec![target],
+            _ => vec![],
+        };
+        while let Some(t) = stack.pop() {
+            match t {
+                Target::Index { base, index } => out.push((base, index.as_slice())),
+                Target::Tuple(ts) => stack.extend(ts.iter()),
+                Target::Var(_) => {}
+            }
+        }
+        out
+    }
+
+    /// The local variables this statement assigns: its targets, or a for loop's variable.
+    pub fn assigned_vars(&self) -> Vec<VarId> {
+        let mut vs = Vec::new();
+        match &self.kind {
+            StmtKind::Assign { targets, .. } => targets.iter().for_each(|t| target_vars(t, &mut vs)),
+            StmtKind::AugAssign { target, .. } => target_vars(target, &mut vs),
+            StmtKind::ForRange { var, .. } => vs.push(*var),
+            _ => {}
+        }
+        vs
+    }
+}
+
 impl Expr {
     /// The direct sub-expressions of this expression, in evaluation order.
     pub fn children(&self) -> Vec<&Expr> {
@@ -209,14 +254,7 @@ pub fn assignment_counts(f: &Function) -> Vec<usize> {
         counts[p] += 1;
     }
     walk_stmts(&f.body, &mut |s| {
-        let mut vs = Vec::new();
-        match &s.kind {
-            StmtKind::Assign { targets, .. } => targets.iter().for_each(|t| target_vars(t, &mut vs)),
-            StmtKind::AugAssign { target, .. } => target_vars(target, &mut vs),
-            StmtKind::ForRange { var, .. } => vs.push(*var),
-            _ => {}
-        }
-        for v in vs {
+        for v in s.assigned_vars() {
             counts[v] += 1;
         }
     });

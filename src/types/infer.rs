@@ -180,33 +180,10 @@ fn is_pure(f: &Function, local: &[bool]) -> bool {
     let mut pure = true;
     let visible = |base: &Expr| !matches!(base.kind, ExprKind::Var(v) if local.get(v).copied().unwrap_or(false));
     walk_stmts(&f.body, &mut |s| {
-        match &s.kind {
-            StmtKind::Assign { targets, .. } => {
-                let mut stack: Vec<&Target> = targets.iter().collect();
-                while let Some(t) = stack.pop() {
-                    match t {
-                        Target::Index { base, .. } => pure &= !visible(base),
-                        Target::Tuple(ts) => stack.extend(ts.iter()),
-                        Target::Var(_) => {}
-                    }
-                }
-            }
-            StmtKind::AugAssign { target: Target::Index { base, .. }, .. } => pure &= !visible(base),
-            _ => {}
+        for (base, _) in s.index_targets() {
+            pure &= !visible(base);
         }
-        let mut exprs: Vec<&Expr> = Vec::new();
-        match &s.kind {
-            StmtKind::Assign { value, .. } | StmtKind::AugAssign { value, .. } => exprs.push(value),
-            StmtKind::Expr(e) | StmtKind::If { cond: e, .. } | StmtKind::While { cond: e, .. } => exprs.push(e),
-            StmtKind::Return(Some(e)) => exprs.push(e),
-            StmtKind::Assert { test, .. } => exprs.push(test),
-            StmtKind::ForRange { start, stop, step, .. } => {
-                exprs.push(stop);
-                exprs.extend(start.iter());
-                exprs.extend(step.iter());
-            }
-            _ => {}
-        }
+        let mut exprs = s.exprs();
         while let Some(e) = exprs.pop() {
             if let ExprKind::Call { func, .. } = &e.kind {
                 // print has an effect; a call to another global function is checked when it is
@@ -354,59 +331,24 @@ fn local_arrays(
     let mut bad = vec![false; vars.len()];
     let mut allocs = Vec::new();
     walk_stmts(&f.body, &mut |s| {
-        let mut exprs: Vec<&Expr> = Vec::new();
-        let mut targets: Vec<&Target> = Vec::new();
         match &s.kind {
-            StmtKind::Assign { targets: ts, value } => {
-                match (ts.as_slice(), &value.kind) {
-                    ([Target::Var(v)], ExprKind::Call { args, kwargs, .. }) if matches!(calls.get(&value.id), Some(CallTarget::NpAlloc { .. })) => {
-                        allocs.push((*v, value.id));
-                        exprs.extend(args.iter());
-                        exprs.extend(kwargs.iter().map(|(_, e)| e));
-                    }
-                    _ => {
-                        exprs.push(value);
-                        let mut stack: Vec<&Target> = ts.iter().collect();
-                        while let Some(t) = stack.pop() {
-                            match t {
-                                Target::Var(v) => bad[*v] = true,
-                                Target::Tuple(more) => stack.extend(more.iter()),
-                                Target::Index { .. } => targets.push(t),
-                            }
-                        }
-                    }
-                }
+            StmtKind::Assign { targets, value } if matches!(targets.as_slice(), [Target::Var(_)]) && matches!(calls.get(&value.id), Some(CallTarget::NpAlloc { .. })) => {
+                let Target::Var(v) = targets[0] else { unreachable!() };
+                allocs.push((v, value.id));
             }
-            StmtKind::AugAssign { target, value, .. } => {
-                exprs.push(value);
-                match target {
-                    Target::Var(v) => bad[*v] = true,
-                    t => targets.push(t),
-                }
-            }
-            StmtKind::Expr(e) | StmtKind::If { cond: e, .. } | StmtKind::While { cond: e, .. } => exprs.push(e),
-            StmtKind::Return(Some(e)) => exprs.push(e),
-            StmtKind::Assert { test, .. } => exprs.push(test),
-            StmtKind::ForRange { var, start, stop, step, .. } => {
-                bad[*var] = true;
-                exprs.push(stop);
-                exprs.extend(start.iter());
-                exprs.extend(step.iter());
-            }
-            _ => {}
+            // Any other value makes a variable non-local (a loop variable is an int anyway).
+            _ => s.assigned_vars().into_iter().for_each(|v| bad[v] = true),
         }
-        for t in targets {
-            if let Target::Index { base, index } = t {
-                match base.kind {
-                    ExprKind::Var(_) if element(base, index) => {}
-                    _ => visit(base, &allowed, &mut bad),
-                }
-                for i in index {
-                    visit(i, &allowed, &mut bad);
-                }
+        for (base, index) in s.index_targets() {
+            match base.kind {
+                ExprKind::Var(_) if element(base, index) => {}
+                _ => visit(base, &allowed, &mut bad),
+            }
+            for i in index {
+                visit(i, &allowed, &mut bad);
             }
         }
-        for e in exprs {
+        for e in s.exprs() {
             visit(e, &allowed, &mut bad);
         }
     });
