@@ -79,7 +79,7 @@ CALLEE_SCRIPT = textwrap.dedent('''
 ''')
 
 # Functions with side effects whose NumPy float expressions are checked once per expression
-# (codegen::num::fp_batch_check): every operation must still be reported, in order, with its
+# (codegen::num::fp_batched): every operation must still be reported, in order, with its
 # own line, and under `raise` the first one must stop the call after the earlier stores.
 BATCH_SCRIPT = textwrap.dedent('''
     import numpy as np

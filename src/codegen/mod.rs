@@ -464,6 +464,12 @@ pub struct IndexFact {
 pub struct LoopCx {
     pub continue_block: ir::Block,
     pub break_block: ir::Block,
+    pub facts: LoopFacts,
+}
+
+/// What a loop (one copy of it, under loop versioning) guarantees inside its body.
+#[derive(Default)]
+pub struct LoopFacts {
     /// The loop variable of a `for ... in range(0.., shape)` loop whose value is known to lie in
     /// `[0, shape[axis])` of an array, for bounds-check elimination.
     pub index_fact: Option<IndexFact>,
@@ -556,9 +562,8 @@ pub struct FunctionCx<'a, 'm> {
     /// The `preserve_all` trampoline to `heron_np_fp` (see `define_fp_trampoline`).
     pub fp_tramp: FuncId,
     pub fp_deferred: bool,
-    /// NumPy float operations whose checks wait for the end of the expression they are in
-    /// (`Some` while codegen is inside such an expression; see `num::fp_batch`).
-    /// (The count of operations whose check waits.)
+    /// While codegen is inside an expression whose NumPy float checks are batched, how many
+    /// operations wait for the one check at its end (see `num::fp_batched`).
     pub fp_pending: Option<usize>,
     /// Lower bounds of int variables that hold for the rest of the enclosing block (see
     /// `guard_fact`).
@@ -727,7 +732,6 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         }
     }
 
-    /// After a terminator: continue emitting into a fresh, unreachable block.
     /// Switch to `blk` and seal it. Every block except a loop header has all its
     /// predecessors when codegen switches to it; sealing then (rather than all at the end)
     /// lets Cranelift's SSA construction (Braun et al. 2013) avoid block parameters that
@@ -737,6 +741,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         self.b.seal_block(blk);
     }
 
+    /// After a terminator: continue emitting into a fresh, unreachable block.
     fn start_dead_block(&mut self) {
         let blk = self.b.create_block();
         self.switch_to(blk);
@@ -1016,23 +1021,14 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                             && matches!(rt, Type::Np(d) if d.is_float())
                             && self.fp_tree(value)
                             && self.fp_checks_inline();
-                        if batch {
-                            self.fp_pending = Some(0);
-                        }
                         let (v, op) = (*v, *op);
                         let eval = |cx: &mut Self| -> CResult<CVal> {
                             let cur = cx.load_var(v);
                             let rhs = cx.expr(value)?;
                             cx.binop(op, cur, &cur_t, rhs, &vt, &rt, line)
                         };
-                        let r = eval(self);
-                        if batch {
-                            let n = self.fp_pending.take().unwrap_or(0);
-                            if let Ok(r) = &r {
-                                self.fp_batch_check(n, r[0], &|cx: &mut Self| eval(cx).map(|_| ()))?;
-                            }
-                        }
-                        self.assign_var(v, r?, &rt, None, line)?;
+                        let r = if batch { self.fp_batched(&eval)? } else { eval(self)? };
+                        self.assign_var(v, r, &rt, None, line)?;
                     }
                     Target::Index { base, index } => {
                         let Type::Array(at) = self.typed.ty(base).clone() else { unreachable!() };
@@ -1080,7 +1076,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 let c = self.truth(cond)?;
                 self.b.ins().brif(c, body_blk, &[], else_blk, &[]);
                 self.switch_to(body_blk);
-                self.loops.push(LoopCx { continue_block: header, break_block: exit, index_fact: None, range_fact: None, guarded: Vec::new() });
+                self.loops.push(LoopCx { continue_block: header, break_block: exit, facts: LoopFacts::default() });
                 self.block(body)?;
                 self.loops.pop();
                 if !self.is_terminated() {
@@ -1227,7 +1223,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         };
         let exit = self.b.create_block();
         if guarded.is_empty() {
-            self.range_loop(var, start_v, stop_v, step_v, const_step, body, orelse, LoopCx { continue_block: exit, break_block: exit, index_fact, range_fact, guarded: Vec::new() }, exit, line)?;
+            self.range_loop(var, start_v, stop_v, step_v, const_step, body, orelse, LoopFacts { index_fact, range_fact, guarded: Vec::new() }, exit, line)?;
         } else {
             let mut all = self.iconst(1);
             for g in &guarded {
@@ -1253,9 +1249,9 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             let slow = self.b.create_block();
             self.b.ins().brif(all, fast, &[], slow, &[]);
             self.switch_to(fast);
-            self.range_loop(var, start_v, stop_v, step_v, const_step, body, orelse, LoopCx { continue_block: exit, break_block: exit, index_fact, range_fact, guarded }, exit, line)?;
+            self.range_loop(var, start_v, stop_v, step_v, const_step, body, orelse, LoopFacts { index_fact, range_fact, guarded }, exit, line)?;
             self.switch_to(slow);
-            self.range_loop(var, start_v, stop_v, step_v, const_step, body, orelse, LoopCx { continue_block: exit, break_block: exit, index_fact, range_fact, guarded: Vec::new() }, exit, line)?;
+            self.range_loop(var, start_v, stop_v, step_v, const_step, body, orelse, LoopFacts { index_fact, range_fact, guarded: Vec::new() }, exit, line)?;
         }
         self.switch_to(exit);
         Ok(())
@@ -1332,7 +1328,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         const_step: Option<i64>,
         body: &[Stmt],
         orelse: &[Stmt],
-        cx: LoopCx,
+        facts: LoopFacts,
         exit: ir::Block,
         line: u32,
     ) -> CResult<()> {
@@ -1361,7 +1357,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         self.switch_to(body_blk);
         let iv = self.b.use_var(cur);
         self.assign_var(var, vec![iv], &Type::Int, None, line)?;
-        self.loops.push(LoopCx { continue_block: cont, break_block: exit, ..cx });
+        self.loops.push(LoopCx { continue_block: cont, break_block: exit, facts });
         self.block(body)?;
         self.loops.pop();
         if !self.is_terminated() {
@@ -1399,7 +1395,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         };
         // `v - k` (k > 0) cannot overflow when v >= lo >= i64::MIN + k.
         let bounded_below = |lo: i64| k < 0 && lo as i128 + k >= i64::MIN as i128;
-        self.loops.iter().any(|l| match l.range_fact {
+        self.loops.iter().any(|l| match l.facts.range_fact {
             Some(f) if f.var == v => {
                 if k >= 0 {
                     k <= f.slack as i128 + 1
@@ -1416,7 +1412,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
     pub fn known_nonnegative(&self, e: &Expr) -> bool {
         match e.kind {
             ExprKind::Const(Const::Int(c)) => c >= 0,
-            ExprKind::Var(v) => self.loops.iter().any(|l| matches!(l.range_fact, Some(f) if f.var == v && matches!(f.lo, Some(lo) if lo >= 0))),
+            ExprKind::Var(v) => self.loops.iter().any(|l| matches!(l.facts.range_fact, Some(f) if f.var == v && matches!(f.lo, Some(lo) if lo >= 0))),
             _ => false,
         }
     }
@@ -1425,15 +1421,8 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
     pub fn index_in_bounds(&self, e: &Expr, array: &Expr, axis: usize) -> bool {
         let ExprKind::Var(a) = array.kind else { return false };
         // The index as `v + k`.
-        let (v, k) = match &e.kind {
-            ExprKind::Var(v) => (*v, 0),
-            ExprKind::BinOp(op @ (BinOp::Add | BinOp::Sub), x, c) => match (&x.kind, &c.kind) {
-                (ExprKind::Var(v), ExprKind::Const(Const::Int(c))) => (*v, if *op == BinOp::Add { *c } else { -*c }),
-                _ => return false,
-            },
-            _ => return false,
-        };
-        self.loops.iter().any(|l| match l.index_fact {
+        let Some((Some(v), k)) = var_plus_const(e) else { return false };
+        self.loops.iter().any(|l| match l.facts.index_fact {
             Some(f) => f.var == v && f.shape.array == a && f.shape.axis == axis && k >= -f.lo && k <= f.sub,
             None => false,
         }) || self.guarded_in_bounds(e, a, axis)
@@ -1444,8 +1433,8 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
     fn guarded_in_bounds(&self, e: &Expr, a: VarId, axis: usize) -> bool {
         let Some((v, k)) = var_plus_const(e) else { return false };
         self.loops.iter().any(|l| {
-            let lv = l.range_fact.map(|f| f.var);
-            l.guarded.iter().any(|g| {
+            let lv = l.facts.range_fact.map(|f| f.var);
+            l.facts.guarded.iter().any(|g| {
                 g.array == a
                     && g.axis == axis
                     && match (g.index, v) {
@@ -1483,14 +1472,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 }
                 self.attr(base, attr, line)?
             }
-            ExprKind::BinOp(..) if self.fp_pending.is_none() && self.fp_batch_worthwhile(e) => {
-                self.fp_pending = Some(0);
-                let r = self.expr(e);
-                let n = self.fp_pending.take().unwrap_or(0);
-                let r = r?;
-                self.fp_batch_check(n, r[0], &|cx: &mut Self| cx.expr(e).map(|_| ()))?;
-                r
-            }
+            ExprKind::BinOp(..) if self.fp_pending.is_none() && self.fp_batch_worthwhile(e) => self.fp_batched(&|cx: &mut Self| cx.expr(e))?,
             ExprKind::BinOp(op, a, b) => {
                 if let (ExprKind::Const(Const::Int(x)), ExprKind::Const(Const::Int(y)), Type::Int) = (&a.kind, &b.kind, &t) {
                     if let Some(v) = num::fold_int(*op, *x, *y) {

@@ -437,7 +437,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             self.fp_deferred = true;
             return Ok(());
         }
-        // Inside an expression whose checks are batched: checked at its end (`fp_batch_check`).
+        // Inside an expression whose checks are batched: checked at its end (`fp_batched`).
         if let Some(n) = self.fp_pending.as_mut() {
             *n += 1;
             return Ok(());
@@ -450,7 +450,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         Ok(())
     }
 
-    /// On the cold path of a batched check (`fp_batch_check`), `v` made opaque to Cranelift,
+    /// On the cold path of a batched check (`fp_batched`), `v` made opaque to Cranelift,
     /// so that the recomputation there is not merged with the hot path's (which would keep
     /// every intermediate value alive, and spilled, in the hot path): its bits are XORed with
     /// `env.err_code`, a load Cranelift cannot see through, and zero there (a nonzero code
@@ -553,26 +553,30 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         !self.fp_replay && self.fp_checks_inline() && matches!(self.typed.ty(e), Type::Np(d) if d.is_float()) && self.fp_tree(e) && np_ops(self, e) >= 2
     }
 
-    /// Check the `n` NumPy float operations of an expression just evaluated, whose infinite or
-    /// NaN results all reach its value `root` (see `fp_tree`): the hot path is one test of
-    /// `root`. When it fires, the cold path evaluates the expression again with a check at each
-    /// operation (`replay`), which reports them in order as if each had been checked where it
-    /// happened: the expression has no effects and reads nothing that changed, so evaluating
-    /// it twice changes nothing visible. (Keeping every operand for the cold path instead
-    /// would keep them all live, and spill them, in the hot path.)
-    pub fn fp_batch_check(&mut self, n: usize, root: Value, replay: &dyn Fn(&mut Self) -> CResult<()>) -> CResult<()> {
-        if n == 0 {
-            return Ok(());
+    /// Evaluate an expression (`eval`) whose NumPy float operations pass an infinite or NaN
+    /// result on to its value (see `fp_tree`), with one check of that value instead of one per
+    /// operation. When the check fires, the cold path evaluates the expression again with a
+    /// check at each operation, which reports them in order as if each had been checked where
+    /// it happened: the expression has no effects and reads nothing that changed, so
+    /// evaluating it twice changes nothing visible. (Keeping every operand for the cold path
+    /// instead would keep them all live, and spill them, in the hot path.)
+    pub fn fp_batched(&mut self, eval: &dyn Fn(&mut Self) -> CResult<CVal>) -> CResult<CVal> {
+        self.fp_pending = Some(0);
+        let r = eval(self);
+        let waiting = self.fp_pending.take().unwrap_or(0);
+        let r = r?;
+        if waiting == 0 {
+            return Ok(r);
         }
-        let (report, ok) = self.fp_test(root);
+        let (report, ok) = self.fp_test(r[0]);
         self.switch_to(report);
         let was = std::mem::replace(&mut self.fp_replay, true);
-        let r = replay(self);
+        let replayed = eval(self);
         self.fp_replay = was;
-        r?;
+        replayed?;
         self.b.ins().jump(ok, &[]);
         self.switch_to(ok);
-        Ok(())
+        Ok(r)
     }
 
     /// Ask the runtime whether NumPy reports `a op b = r` (and report it); exit on an error.
