@@ -350,14 +350,14 @@ fn box_value<'py>(py: Python<'py>, t: &Type, slots: &[u64], k: &mut usize, src: 
 /// or the items of the tuple `tp_call` received, with that tuple), or only a tuple. The tuple
 /// is made only when a slow path (fallback, error, returned array) needs one.
 enum Args<'a, 'py> {
-    Vector(&'a [*mut pyo3::ffi::PyObject], std::cell::OnceCell<Bound<'py, PyTuple>>, Python<'py>),
+    Vector(&'a [*mut pyo3::ffi::PyObject], std::cell::OnceCell<Bound<'py, PyTuple>>),
     Tuple(Bound<'py, PyTuple>),
 }
 
 impl<'a, 'py> Args<'a, 'py> {
-    fn len(&self, _py: Python<'_>) -> usize {
+    fn len(&self) -> usize {
         match self {
-            Args::Vector(v, _, _) => v.len(),
+            Args::Vector(v, _) => v.len(),
             Args::Tuple(t) => t.len(),
         }
     }
@@ -366,14 +366,14 @@ impl<'a, 'py> Args<'a, 'py> {
     fn get(&self, py: Python<'py>, i: usize) -> Bound<'py, PyAny> {
         match self {
             // Safety: the caller holds a reference to every argument for the whole call.
-            Args::Vector(v, _, _) => unsafe { Bound::from_borrowed_ptr(py, v[i]) },
+            Args::Vector(v, _) => unsafe { Bound::from_borrowed_ptr(py, v[i]) },
             Args::Tuple(t) => unsafe { t.get_borrowed_item_unchecked(i) }.to_owned(),
         }
     }
 
     fn tuple(&self, py: Python<'py>) -> Bound<'py, PyTuple> {
         match self {
-            Args::Vector(v, cell, _) => cell
+            Args::Vector(v, cell) => cell
                 .get_or_init(|| {
                     let items = v.iter().map(|&p| unsafe { Bound::from_borrowed_ptr(py, p) });
                     PyTuple::new(py, items).expect("a tuple of the arguments")
@@ -405,19 +405,16 @@ unsafe extern "C" fn dispatcher_vectorcall(
         let d = me.get();
         let n = nargsf & !VECTORCALL_ARGUMENTS_OFFSET;
         let items: &[*mut pyo3::ffi::PyObject] = if n == 0 { &[] } else { unsafe { std::slice::from_raw_parts(args, n) } };
+        let args_of_call = Args::Vector(items, std::cell::OnceCell::new());
         if kwnames.is_null() {
-            if n <= MAX_ARGS {
-                return d.call_impl(py, &Args::Vector(items, std::cell::OnceCell::new(), py), None);
-            }
-            return d.call_impl(py, &Args::Tuple(PyTuple::new(py, items.iter().map(|&p| unsafe { Bound::from_borrowed_ptr(py, p) }))?), None);
+            return d.call_impl(py, &args_of_call, None);
         }
         let names = unsafe { Bound::from_borrowed_ptr(py, kwnames).cast_into_unchecked::<PyTuple>() };
         let kwargs = PyDict::new(py);
         for (k, name) in names.iter().enumerate() {
             kwargs.set_item(name, unsafe { Bound::from_borrowed_ptr(py, *args.add(n + k)) })?;
         }
-        let t = PyTuple::new(py, items.iter().map(|&p| unsafe { Bound::from_borrowed_ptr(py, p) }))?;
-        d.call_impl(py, &Args::Tuple(t), Some(&kwargs))
+        d.call_impl(py, &args_of_call, Some(&kwargs))
     }));
     match r {
         Ok(Ok(v)) => v.into_ptr(),
@@ -444,7 +441,6 @@ pub fn enable_vectorcall(sample: &Bound<'_, Dispatcher>) -> bool {
     const TP_CALL: usize = 128;
     const TP_FLAGS: usize = 168;
     const HAVE_VECTORCALL: std::os::raw::c_ulong = 1 << 11;
-    let py = sample.py();
     let tp = sample.get_type();
     let tpp = tp.as_ptr() as *mut u8;
     let Ok(basicsize) = tp.getattr("__basicsize__").and_then(|b| b.extract::<isize>()) else { return false };
@@ -468,7 +464,6 @@ pub fn enable_vectorcall(sample: &Bound<'_, Dispatcher>) -> bool {
         *(tpp.add(TP_FLAGS) as *mut std::os::raw::c_ulong) = flags | HAVE_VECTORCALL;
         pyo3::ffi::PyType_Modified(tp.as_ptr() as *mut pyo3::ffi::PyTypeObject);
     }
-    let _ = py;
     true
 }
 
@@ -748,7 +743,7 @@ impl Dispatcher {
         if kwargs.map(|k| !k.is_empty()).unwrap_or(false) {
             return self.fallback(py, &args.tuple(py), kwargs);
         }
-        let n = args.len(py);
+        let n = args.len();
         if n > MAX_ARGS {
             self.record_arg_failure(py, &args.tuple(py));
             return self.fallback(py, &args.tuple(py), kwargs);
@@ -973,7 +968,7 @@ impl Dispatcher {
         for (i, a) in args.iter().enumerate() {
             items[i] = a.as_ptr();
         }
-        self.call_impl(py, &Args::Vector(&items[..args.len()], args.clone().into(), py), kwargs)
+        self.call_impl(py, &Args::Vector(&items[..args.len()], args.clone().into()), kwargs)
     }
 
     /// Statistics for the report: calls, native calls, fallbacks, signatures, compile and
