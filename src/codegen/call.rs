@@ -145,10 +145,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
     fn check_status(&mut self, results: Vec<Value>, slots: Option<cranelift_codegen::ir::StackSlot>, ret: &Type) -> CVal {
         let status = results[0];
         let bad = self.b.ins().icmp_imm_s(IntCC::NotEqual, status, 0);
-        let fail = self.b.create_block();
-        let ok = self.b.create_block();
-        self.b.set_cold_block(fail);
-        self.b.ins().brif(bad, fail, &[], ok, &[]);
+        let (fail, ok) = self.branch_cold(bad);
         self.switch_to(fail);
         self.b.ins().jump(self.err_block, &[BlockArg::Value(status)]);
         self.switch_to(ok);

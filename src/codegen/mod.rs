@@ -785,12 +785,19 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         }
     }
 
+    /// Branch on `bad` to a new cold block, else to a new continuation block; returns
+    /// (cold block, continuation block). Codegen switches to neither.
+    pub fn branch_cold(&mut self, bad: Value) -> (ir::Block, ir::Block) {
+        let cold = self.b.create_block();
+        let ok = self.b.create_block();
+        self.b.set_cold_block(cold);
+        self.b.ins().brif(bad, cold, &[], ok, &[]);
+        (cold, ok)
+    }
+
     /// Record an error in `Env` and leave through the error exit, if `fail` is true.
     pub fn fail_if(&mut self, fail: Value, code: ErrCode, line: u32, details: &[Value]) {
-        let fail_blk = self.b.create_block();
-        let ok_blk = self.b.create_block();
-        self.b.set_cold_block(fail_blk);
-        self.b.ins().brif(fail, fail_blk, &[], ok_blk, &[]);
+        let (fail_blk, ok_blk) = self.branch_cold(fail);
         self.switch_to(fail_blk);
         self.raise(code, line, details);
         self.switch_to(ok_blk);

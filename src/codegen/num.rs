@@ -125,10 +125,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         let flags = MemFlagsData::trusted();
         let code = self.b.ins().load(types::I64, flags, self.env, runtime::ENV_ERR_CODE);
         let bad = self.b.ins().icmp_imm_s(IntCC::NotEqual, code, 0);
-        let fail_blk = self.b.create_block();
-        let ok_blk = self.b.create_block();
-        self.b.set_cold_block(fail_blk);
-        self.b.ins().brif(bad, fail_blk, &[], ok_blk, &[]);
+        let (fail_blk, ok_blk) = self.branch_cold(bad);
         self.switch_to(fail_blk);
         self.leave_with_error(line);
         self.switch_to(ok_blk);
@@ -473,11 +470,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
     pub fn fp_test(&mut self, r: Value) -> (cranelift_codegen::ir::Block, cranelift_codegen::ir::Block) {
         let d = self.b.ins().fsub(r, r);
         let bad = self.b.ins().fcmp(FloatCC::Unordered, d, d);
-        let report = self.b.create_block();
-        let ok = self.b.create_block();
-        self.b.set_cold_block(report);
-        self.b.ins().brif(bad, report, &[], ok, &[]);
-        (report, ok)
+        self.branch_cold(bad)
     }
 
     /// Do NumPy float operations check their results in the code (rather than through the
