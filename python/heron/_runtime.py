@@ -99,6 +99,67 @@ def np_float_error(kind, opname, filename, lineno, module):
                            registry=registry, module_globals=namespace or None)
 
 
+_frame_makers = {}
+
+
+def _frame_maker(filename, name, qualname, line, col, end_line, end_col):
+    """A function whose frame, once it returned, points at ``line:col-end_line:end_col`` of
+    ``filename`` in function ``qualname``: its only statement, ``return $getframe()``, has that
+    source range (cached per range)."""
+    key = (filename, name, qualname, line, col, end_line, end_col)
+    fn = _frame_makers.get(key)
+    if fn is not None:
+        return fn
+    import ast
+    import sys
+
+    line = max(int(line), 1)
+    end_line = max(int(end_line), line)
+    pos = {"lineno": line, "col_offset": int(col), "end_lineno": end_line,
+           "end_col_offset": int(end_col)}
+    if end_line == line and pos["end_col_offset"] < pos["col_offset"]:
+        pos["end_col_offset"] = pos["col_offset"]
+    call = ast.Call(func=ast.Name(id="$getframe", ctx=ast.Load(), **pos), args=[], keywords=[],
+                    **pos)
+    body = [ast.Return(value=call, **pos)]
+    args = ast.arguments(posonlyargs=[], args=[], vararg=None, kwonlyargs=[], kw_defaults=[],
+                         kwarg=None, defaults=[])
+    fields = {"name": name, "args": args, "body": body, "decorator_list": [], "returns": None,
+              "type_comment": None}
+    if "type_params" in ast.FunctionDef._fields:
+        fields["type_params"] = []
+    fdef = ast.FunctionDef(**fields, lineno=line, col_offset=0, end_lineno=end_line,
+                           end_col_offset=pos["end_col_offset"])
+    module = ast.Module(body=[fdef], type_ignores=[])
+    code = compile(module, filename, "exec", dont_inherit=True)
+    fcode = next(c for c in code.co_consts if isinstance(c, types.CodeType))
+    if hasattr(fcode, "co_qualname"):
+        fcode = fcode.replace(co_qualname=qualname)
+    fn = types.FunctionType(fcode, {"$getframe": sys._getframe}, name)
+    _frame_makers[key] = fn
+    return fn
+
+
+def with_frames(exc, frames, fresh):
+    """Give ``exc`` one traceback entry per compiled frame and return it.
+
+    Args:
+        exc: the exception raised in compiled code.
+        frames: list of ``(filename, name, qualname, line, col, end_line, end_col)``, the
+            outermost frame first; each entry points at that source range, as the
+            interpreter's entry for the same frame would (its line, and on 3.11+ its column
+            marks).
+        fresh: the exception was just made by ``native_error`` (its own traceback, from
+            this module, is dropped); otherwise the entries go above its traceback (an
+            exception raised by the interpreter after a deoptimization, or by a callback).
+    """
+    tb = None if fresh else exc.__traceback__
+    for frame in reversed(frames):
+        made = _frame_maker(*frame)()
+        tb = types.TracebackType(tb, made, made.f_lasti, made.f_lineno)
+    return exc.with_traceback(tb)
+
+
 def _raiser(exc):
     raise exc
 

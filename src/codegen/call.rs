@@ -35,7 +35,11 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 let fref = self.module.declare_func_in_func(self.self_id, self.b.func);
                 let call = self.b.ins().call(fref, &vals);
                 let results = self.b.inst_results(call).to_vec();
-                Ok(self.check_status(results, slots, &ret))
+                let v = self.check_status(results, slots, &ret, e.span, line);
+                if !self.typed.pure {
+                    self.note_made_call(e.span, &v, &ret);
+                }
+                Ok(v)
             }
             Some(CallTarget::Callee(info)) => {
                 self.long_running = true;
@@ -51,7 +55,10 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 let fref = self.module.declare_func_in_func(id, self.b.func);
                 let call = self.b.ins().call(fref, &vals);
                 let results = self.b.inst_results(call).to_vec();
-                let vals = self.check_status(results, slots, &info.ret);
+                let vals = self.check_status(results, slots, &info.ret, e.span, line);
+                if !info.pure {
+                    self.note_made_call(e.span, &vals, &info.ret);
+                }
                 if let (true, Some(ss), Some(&member)) = (union, slots, self.typed.guards.get(&e.id)) {
                     // Speculated member (see infer): deoptimize when the callee returned another.
                     let n = repr(&info.ret).len();
@@ -140,13 +147,24 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         Ok((vals, slots))
     }
 
-    /// A callee returned `status` (and its result in registers or in `slots`): leave through the
-    /// error exit on nonzero status (the callee already filled `Env`).
-    fn check_status(&mut self, results: Vec<Value>, slots: Option<cranelift_codegen::ir::StackSlot>, ret: &Type) -> CVal {
+    /// A callee called at `span` returned `status` (and its result in registers or in
+    /// `slots`). On nonzero status: a result the callee could only hand back boxed makes this
+    /// function continue in the interpreter with it (`deopt`); an error leaves through the
+    /// error exit (the callee filled `Env`), adding this call to the traceback's frames.
+    fn check_status(&mut self, results: Vec<Value>, slots: Option<cranelift_codegen::ir::StackSlot>, ret: &Type, span: crate::ir::Span, line: u32) -> CVal {
         let status = results[0];
         let bad = self.b.ins().icmp_imm_s(IntCC::NotEqual, status, 0);
         let (fail, ok) = self.branch_cold(bad);
         self.switch_to(fail);
+        let boxed = self.b.ins().icmp_imm_s(IntCC::Equal, status, crate::runtime::deopt::STATUS_BOXED);
+        let (boxed_blk, err_blk) = self.branch_cold(boxed);
+        self.switch_to(boxed_blk);
+        self.deopt_exit(ErrCode::Deopt, line, Some(span));
+        self.switch_to(err_blk);
+        let site = self.site();
+        let (env, info, site) = (self.env, self.iconst(self.info as *const crate::runtime::FuncInfo as i64), self.iconst(site));
+        let i = types::I64;
+        self.call_helper("heron_push_frame", &[i, i, i], &[], &[env, info, site]).expect("a runtime helper");
         self.b.ins().jump(self.err_block, &[BlockArg::Value(status)]);
         self.switch_to(ok);
         match slots {
@@ -163,7 +181,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
     }
 
     /// The inverse of `widen_to_slot`.
-    fn from_slot(&mut self, raw: Value, t: cranelift_codegen::ir::Type) -> Value {
+    pub fn from_slot(&mut self, raw: Value, t: cranelift_codegen::ir::Type) -> Value {
         let flags = cranelift_codegen::ir::MemFlagsData::new();
         if t == types::F64 {
             self.b.ins().bitcast(types::F64, flags, raw)

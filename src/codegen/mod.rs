@@ -10,6 +10,7 @@
 
 pub mod array;
 pub mod call;
+pub mod deopt;
 pub mod num;
 
 use std::collections::HashMap;
@@ -132,6 +133,8 @@ fn helper_signature(name: &str) -> (Vec<ir::Type>, Vec<ir::Type>) {
         "heron_alloc" | "heron_buf_alloc" => (vec![i, i, i, i, i, i], vec![i]),
         "heron_buf_free" => (vec![i, i], vec![]),
         "heron_np_fp" => (vec![i, i, i, i, f, f, f], vec![i]),
+        "heron_deopt" => (vec![i, i, i, i, i], vec![i]),
+        "heron_push_frame" => (vec![i, i, i], vec![]),
         _ => (vec![f], vec![f]),
     }
 }
@@ -314,11 +317,15 @@ pub fn compile(f: &Function, typed: &Typed, info: FuncInfo, callees: Vec<Arc<Com
     entry_sig.returns.push(AbiParam::new(types::I64));
     let entry_id = module.declare_function("entry", Linkage::Local, &entry_sig).map_err(cg_err)?;
 
-    let info = Box::new(info);
+    let mut info = Box::new(info);
+    info.ret_type = typed.ret_type();
+    info.ret_members = typed.ret.members.clone();
     let mut ctx = module.make_context();
     let mut fctx = FunctionBuilderContext::new();
     ctx.func.signature = inner_sig.clone();
     let prints;
+    let points;
+    let sites;
     let long_running;
     let fp_deferred;
     {
@@ -327,12 +334,17 @@ pub fn compile(f: &Function, typed: &Typed, info: FuncInfo, callees: Vec<Arc<Com
         cx.fp_tramp = fp_tramp;
         cx.body()?;
         prints = std::mem::take(&mut cx.prints);
+        points = std::mem::take(&mut cx.points);
+        sites = std::mem::take(&mut cx.sites);
         long_running = cx.long_running;
         fp_deferred = cx.fp_deferred || callees.iter().any(|c| c.fp_deferred);
         cx.b.seal_all_blocks();
         let target = cx.module.target_config();
         cx.b.finalize(target);
     }
+    info.points = points;
+    info.sites = sites;
+    info.fp_deferred = fp_deferred;
     // Inline small callees, then keep this body for inlining into callers when it qualifies.
     let mut bodies = HashMap::new();
     for c in &callees {
@@ -465,6 +477,8 @@ pub struct LoopCx {
     pub continue_block: ir::Block,
     pub break_block: ir::Block,
     pub facts: LoopFacts,
+    /// The loop's hidden state, for a deoptimization in its body (None for `while`).
+    pub hidden: Option<deopt::LoopHidden>,
 }
 
 /// What a loop (one copy of it, under loop versioning) guarantees inside its body.
@@ -581,6 +595,29 @@ pub struct FunctionCx<'a, 'm> {
     /// statement and around expressions that branch, so each value dominates its uses.
     /// Each entry: (x within 2**-100 < |x| < 2**100, the chain).
     pub pow_chains: HashMap<VarId, (Value, Vec<(Value, Value)>)>,
+    /// The statement being emitted (deoptimization continues from it).
+    pub cur_stmt: Option<&'a Stmt>,
+    /// The variables definitely assigned when each statement starts (`ir::definitely_assigned`).
+    pub assigned: Vec<Vec<bool>>,
+    /// Deoptimization points made so far, and their index by (statement, calls made, boxed call).
+    pub points: Vec<crate::runtime::deopt::DeoptPoint>,
+    pub point_ids: HashMap<(usize, usize, Option<Span>), usize>,
+    /// The spill order of the point being emitted: variables, then hidden loop values.
+    pub spill_vars: Vec<VarId>,
+    pub spill_hidden: Vec<Value>,
+    /// Calls with side effects made so far in the current statement (see `deopt::MadeCall`),
+    /// whether one of them was made under a condition, and how deep in conditional parts of
+    /// an expression codegen is.
+    pub stmt_calls: Vec<deopt::MadeCall>,
+    pub calls_uncertain: bool,
+    pub cond_depth: usize,
+    pub spill_ss: Option<ir::StackSlot>,
+    pub ret_ss: Option<ir::StackSlot>,
+    /// Source ranges of the expressions being emitted, innermost last (error sites).
+    pub span_stack: Vec<Span>,
+    /// Error sites by number (`FuncInfo::sites`).
+    pub sites: Vec<Span>,
+    pub site_ids: HashMap<Span, usize>,
 }
 
 impl<'a, 'm> FunctionCx<'a, 'm> {
@@ -593,12 +630,15 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         self_id: FuncId,
         ret_union: bool,
     ) -> CResult<Self> {
-        if let Err((v, span)) = check_definite_assignment(f) {
-            return Err(CompileError::new(
-                format!("variable `{}` might be used before it is assigned (Python would raise UnboundLocalError)", f.vars[v]),
-                span.line,
-            ));
-        }
+        let assigned = match definitely_assigned(f) {
+            Ok(a) => a,
+            Err((v, span)) => {
+                return Err(CompileError::new(
+                    format!("variable `{}` might be used before it is assigned (Python would raise UnboundLocalError)", f.vars[v]),
+                    span.line,
+                ))
+            }
+        };
         let entry = b.create_block();
         b.append_block_params_for_function_params(entry);
         b.switch_to_block(entry);
@@ -661,6 +701,20 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             single_assign,
             shape_vars: HashMap::new(),
             pow_chains: HashMap::new(),
+            cur_stmt: None,
+            assigned,
+            points: Vec::new(),
+            point_ids: HashMap::new(),
+            spill_vars: Vec::new(),
+            spill_hidden: Vec::new(),
+            stmt_calls: Vec::new(),
+            calls_uncertain: false,
+            cond_depth: 0,
+            spill_ss: None,
+            ret_ss: None,
+            span_stack: Vec::new(),
+            sites: Vec::new(),
+            site_ids: HashMap::new(),
         })
     }
 
@@ -747,7 +801,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         self.switch_to(blk);
     }
 
-    pub fn block(&mut self, body: &[Stmt]) -> CResult<()> {
+    pub fn block(&mut self, body: &'a [Stmt]) -> CResult<()> {
         let facts = self.lower_bounds.len();
         for s in body {
             self.stmt(s)?;
@@ -803,8 +857,13 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         self.switch_to(ok_blk);
     }
 
-    /// Record an error in `Env` and jump to the error exit (terminates the current block).
+    /// Record an error in `Env` and jump to the error exit (terminates the current block); a
+    /// deoptimization code hands the call to the interpreter instead (see `deopt`).
     pub fn raise(&mut self, code: ErrCode, line: u32, details: &[Value]) {
+        if deopt::is_deopt(code) {
+            self.deopt_exit(code, line, None);
+            return;
+        }
         let flags = MemFlagsData::trusted();
         let c = self.iconst(code as i64);
         self.b.ins().store(flags, c, self.env, runtime::ENV_ERR_CODE);
@@ -820,6 +879,9 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         let flags = MemFlagsData::trusted();
         let l = self.iconst(line as i64);
         self.b.ins().store(flags, l, self.env, runtime::ENV_ERR_LINE);
+        let site = self.site();
+        let sv = self.iconst(site);
+        self.b.ins().store(flags, sv, self.env, runtime::ENV_ERR_SITE);
         let fi = self.iconst(self.info as *const FuncInfo as i64);
         self.b.ins().store(flags, fi, self.env, runtime::ENV_ERR_FUNC);
         let one = self.iconst(1);
@@ -1002,7 +1064,14 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         }
     }
 
-    fn stmt(&mut self, s: &Stmt) -> CResult<()> {
+    fn stmt(&mut self, s: &'a Stmt) -> CResult<()> {
+        let saved = (self.cur_stmt.replace(s), std::mem::take(&mut self.stmt_calls), std::mem::replace(&mut self.calls_uncertain, false));
+        let r = self.stmt_inner(s);
+        (self.cur_stmt, self.stmt_calls, self.calls_uncertain) = saved;
+        r
+    }
+
+    fn stmt_inner(&mut self, s: &'a Stmt) -> CResult<()> {
         let line = s.span.line;
         self.pow_chains.clear();
         match &s.kind {
@@ -1083,7 +1152,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 let c = self.truth(cond)?;
                 self.b.ins().brif(c, body_blk, &[], else_blk, &[]);
                 self.switch_to(body_blk);
-                self.loops.push(LoopCx { continue_block: header, break_block: exit, facts: LoopFacts::default() });
+                self.loops.push(LoopCx { continue_block: header, break_block: exit, facts: LoopFacts::default(), hidden: None });
                 self.block(body)?;
                 self.loops.pop();
                 if !self.is_terminated() {
@@ -1097,8 +1166,8 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 }
                 self.switch_to(exit);
             }
-            StmtKind::ForRange { var, start, stop, step, body, orelse } => {
-                self.for_range(*var, start.as_ref(), stop, step.as_ref(), body, orelse, line)?;
+            StmtKind::ForRange { var, start, stop, step, body, orelse, origin } => {
+                self.for_range(*var, start.as_ref(), stop, step.as_ref(), body, orelse, *origin, line)?;
             }
             StmtKind::Break => {
                 let blk = self.loops.last().expect("break outside loop").break_block;
@@ -1138,8 +1207,9 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         start: Option<&Expr>,
         stop: &Expr,
         step: Option<&Expr>,
-        body: &[Stmt],
-        orelse: &[Stmt],
+        body: &'a [Stmt],
+        orelse: &'a [Stmt],
+        origin: LoopOrigin,
         line: u32,
     ) -> CResult<()> {
         use ir::condcodes::IntCC;
@@ -1230,7 +1300,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         };
         let exit = self.b.create_block();
         if guarded.is_empty() {
-            self.range_loop(var, start_v, stop_v, step_v, const_step, body, orelse, LoopFacts { index_fact, range_fact, guarded: Vec::new() }, exit, line)?;
+            self.range_loop(var, start_v, stop_v, step_v, const_step, body, orelse, LoopFacts { index_fact, range_fact, guarded: Vec::new() }, origin, exit, line)?;
         } else {
             let mut all = self.iconst(1);
             for g in &guarded {
@@ -1256,9 +1326,9 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             let slow = self.b.create_block();
             self.b.ins().brif(all, fast, &[], slow, &[]);
             self.switch_to(fast);
-            self.range_loop(var, start_v, stop_v, step_v, const_step, body, orelse, LoopFacts { index_fact, range_fact, guarded }, exit, line)?;
+            self.range_loop(var, start_v, stop_v, step_v, const_step, body, orelse, LoopFacts { index_fact, range_fact, guarded }, origin, exit, line)?;
             self.switch_to(slow);
-            self.range_loop(var, start_v, stop_v, step_v, const_step, body, orelse, LoopFacts { index_fact, range_fact, guarded: Vec::new() }, exit, line)?;
+            self.range_loop(var, start_v, stop_v, step_v, const_step, body, orelse, LoopFacts { index_fact, range_fact, guarded: Vec::new() }, origin, exit, line)?;
         }
         self.switch_to(exit);
         Ok(())
@@ -1333,9 +1403,10 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         stop_v: Value,
         step_v: Value,
         const_step: Option<i64>,
-        body: &[Stmt],
-        orelse: &[Stmt],
+        body: &'a [Stmt],
+        orelse: &'a [Stmt],
         facts: LoopFacts,
+        origin: LoopOrigin,
         exit: ir::Block,
         line: u32,
     ) -> CResult<()> {
@@ -1364,7 +1435,13 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         self.switch_to(body_blk);
         let iv = self.b.use_var(cur);
         self.assign_var(var, vec![iv], &Type::Int, None, line)?;
-        self.loops.push(LoopCx { continue_block: cont, break_block: exit, facts });
+        // A deoptimization in the body continues the Python loop from its state here.
+        let level = self.cur_stmt.and_then(|s| s.origin.as_ref()).map(|p| p.len() - 1);
+        let hidden = level.map(|level| match origin {
+            LoopOrigin::Range => deopt::LoopHidden::Range { level, cur, stop: stop_v, step: step_v },
+            LoopOrigin::Each { iter, .. } => deopt::LoopHidden::Each { level, iter, index: var },
+        });
+        self.loops.push(LoopCx { continue_block: cont, break_block: exit, facts, hidden });
         self.block(body)?;
         self.loops.pop();
         if !self.is_terminated() {
@@ -1454,8 +1531,15 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         })
     }
 
-    /// Evaluate an expression.
+    /// Evaluate an expression (its source range is the error site of what it emits).
     pub fn expr(&mut self, e: &Expr) -> CResult<CVal> {
+        self.span_stack.push(e.span);
+        let r = self.expr_inner(e);
+        self.span_stack.pop();
+        r
+    }
+
+    fn expr_inner(&mut self, e: &Expr) -> CResult<CVal> {
         let t = self.typed.ty(e).clone();
         let line = e.span.line;
         Ok(match &e.kind {
@@ -1557,12 +1641,18 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 }
                 self.b.ins().brif(cv, then_blk, &[], else_blk, &[]);
                 self.switch_to(then_blk);
-                let va = self.expr(a)?;
+                self.cond_depth += 1;
+                let va = self.expr(a);
+                self.cond_depth -= 1;
+                let va = va?;
                 let args: Vec<BlockArg> = va.iter().map(|v| BlockArg::Value(*v)).collect();
                 self.b.ins().jump(join, &args);
                 self.pow_chains.clear();
                 self.switch_to(else_blk);
-                let vb = self.expr(b2)?;
+                self.cond_depth += 1;
+                let vb = self.expr(b2);
+                self.cond_depth -= 1;
+                let vb = vb?;
                 let args: Vec<BlockArg> = vb.iter().map(|v| BlockArg::Value(*v)).collect();
                 self.b.ins().jump(join, &args);
                 self.switch_to(join);
@@ -1600,7 +1690,10 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             self.b.append_block_param(join, *r);
         }
         for (i, v) in values.iter().enumerate() {
-            let val = self.expr(v)?;
+            self.cond_depth += (i > 0) as usize;
+            let val = self.expr(v);
+            self.cond_depth -= (i > 0) as usize;
+            let val = val?;
             if i + 1 == values.len() {
                 let args: Vec<BlockArg> = val.iter().map(|x| BlockArg::Value(*x)).collect();
                 self.b.ins().jump(join, &args);

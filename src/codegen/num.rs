@@ -120,13 +120,23 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         Ok(vec![out])
     }
 
-    /// Exit if `env.err_code` was set by a helper (the helper already chose the code).
+    /// Exit if `env.err_code` was set by a helper (the helper already chose the code); the
+    /// codes that deoptimize hand the call to the interpreter.
     pub fn fail_if_env_error(&mut self, line: u32) {
         let flags = MemFlagsData::trusted();
         let code = self.b.ins().load(types::I64, flags, self.env, runtime::ENV_ERR_CODE);
         let bad = self.b.ins().icmp_imm_s(IntCC::NotEqual, code, 0);
         let (fail_blk, ok_blk) = self.branch_cold(bad);
         self.switch_to(fail_blk);
+        let deopt = self.b.ins().icmp_imm_s(IntCC::Equal, code, ErrCode::Deopt as i64);
+        let complex = self.b.ins().icmp_imm_s(IntCC::Equal, code, ErrCode::ComplexResult as i64);
+        let either = self.b.ins().bor(deopt, complex);
+        let (deopt_blk, err_blk) = self.branch_cold(either);
+        self.switch_to(deopt_blk);
+        let zero = self.iconst(0);
+        self.b.ins().store(flags, zero, self.env, runtime::ENV_ERR_CODE);
+        self.deopt_exit(ErrCode::Deopt, line, None);
+        self.switch_to(err_blk);
         self.leave_with_error(line);
         self.switch_to(ok_blk);
     }
@@ -751,7 +761,10 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         let join = self.b.create_block();
         self.b.append_block_param(join, types::I8);
         for (i, (op, rhs)) in rest.iter().enumerate() {
-            let rv = self.expr(rhs)?;
+            self.cond_depth += (i > 0) as usize;
+            let rv = self.expr(rhs);
+            self.cond_depth -= (i > 0) as usize;
+            let rv = rv?;
             let rt = self.typed.ty(rhs).clone();
             let c = self.compare(*op, lhs, &lt, rv.clone(), &rt, line)?;
             if i + 1 == rest.len() {

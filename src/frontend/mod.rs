@@ -41,15 +41,19 @@ fn kind(node: &Bound<'_, PyAny>) -> String {
 }
 
 fn span_of(node: &Bound<'_, PyAny>) -> Span {
-    let line = node.getattr("lineno").and_then(|v| v.extract::<u32>()).unwrap_or(0);
-    let col = node.getattr("col_offset").and_then(|v| v.extract::<u32>()).unwrap_or(0);
-    Span { line, col }
+    let get = |f: &str| node.getattr(f).and_then(|v| v.extract::<Option<u32>>()).ok().flatten();
+    let line = get("lineno").unwrap_or(0);
+    let col = get("col_offset").unwrap_or(0);
+    Span { line, col, end_line: get("end_lineno").unwrap_or(line), end_col: get("end_col_offset").unwrap_or(col) }
 }
 
 struct Lowerer {
     vars: Vec<String>,
     var_ids: HashMap<String, VarId>,
     n_exprs: usize,
+    n_stmts: usize,
+    /// The AST path of the statement being lowered (see `ir::AstPath`).
+    path: AstPath,
     /// `python -O`: `assert` statements are dropped, as CPython's compiler drops them.
     optimize: bool,
 }
@@ -84,7 +88,7 @@ pub fn lower_function(node: &Bound<'_, PyAny>, filename: &str, qualname: &str, o
             return err("*args and **kwargs parameters are not supported yet", line);
         }
     }
-    let mut lw = Lowerer { vars: Vec::new(), var_ids: HashMap::new(), n_exprs: 0, optimize };
+    let mut lw = Lowerer { vars: Vec::new(), var_ids: HashMap::new(), n_exprs: 0, n_stmts: 0, path: Vec::new(), optimize };
     let mut params = Vec::new();
     for a in args.getattr("args").map_err(|e| pyerr(e, line))?.try_iter().map_err(|e| pyerr(e, line))? {
         let a = a.map_err(|e| pyerr(e, line))?;
@@ -94,7 +98,7 @@ pub fn lower_function(node: &Bound<'_, PyAny>, filename: &str, qualname: &str, o
     let body_node = node.getattr("body").map_err(|e| pyerr(e, line))?;
     // Locals are the names bound anywhere in the body (Python's scoping rule).
     lw.collect_locals(&body_node)?;
-    let body = lw.stmts(&body_node)?;
+    let body = lw.stmts(&body_node, Field::Body)?;
     Ok(Function {
         name,
         qualname: qualname.to_string(),
@@ -104,6 +108,7 @@ pub fn lower_function(node: &Bound<'_, PyAny>, filename: &str, qualname: &str, o
         vars: lw.vars,
         body,
         n_exprs: lw.n_exprs,
+        n_stmts: lw.n_stmts,
     })
 }
 
@@ -116,6 +121,14 @@ impl Lowerer {
         self.vars.push(name.to_string());
         self.var_ids.insert(name.to_string(), v);
         v
+    }
+
+    /// A statement made from the Python statement being lowered (or, with `origin` None, one
+    /// the front end adds).
+    fn mk_stmt(&mut self, kind: StmtKind, span: Span, origin: Option<AstPath>) -> Stmt {
+        let id = self.n_stmts;
+        self.n_stmts += 1;
+        Stmt { kind, span, id, origin }
     }
 
     fn expr(&mut self, kind: ExprKind, span: Span) -> Expr {
@@ -161,11 +174,16 @@ impl Lowerer {
         Ok(())
     }
 
-    fn stmts(&mut self, body: &Bound<'_, PyAny>) -> CResult<Vec<Stmt>> {
+    /// Lower the statements of `field` of the statement at `self.path` (the function's body
+    /// when the path is empty).
+    fn stmts(&mut self, body: &Bound<'_, PyAny>, field: Field) -> CResult<Vec<Stmt>> {
         let mut out = Vec::new();
-        for s in body.try_iter().map_err(|e| pyerr(e, 0))? {
+        for (i, s) in body.try_iter().map_err(|e| pyerr(e, 0))?.enumerate() {
             let s = s.map_err(|e| pyerr(e, 0))?;
-            if let Some(st) = self.stmt(&s)? {
+            self.path.push((field, i as u32));
+            let st = self.stmt(&s);
+            self.path.pop();
+            if let Some(st) = st? {
                 out.push(st);
             }
         }
@@ -207,13 +225,13 @@ impl Lowerer {
             }
             "If" => StmtKind::If {
                 cond: self.lower(&get("test")?)?,
-                then: self.stmts(&get("body")?)?,
-                orelse: self.stmts(&get("orelse")?)?,
+                then: self.stmts(&get("body")?, Field::Body)?,
+                orelse: self.stmts(&get("orelse")?, Field::Orelse)?,
             },
             "While" => StmtKind::While {
                 cond: self.lower(&get("test")?)?,
-                body: self.stmts(&get("body")?)?,
-                orelse: self.stmts(&get("orelse")?)?,
+                body: self.stmts(&get("body")?, Field::Body)?,
+                orelse: self.stmts(&get("orelse")?, Field::Orelse)?,
             },
             "For" => self.for_stmt(node, line)?,
             "Break" => StmtKind::Break,
@@ -249,7 +267,8 @@ impl Lowerer {
             }
             other => return err(format!("the statement `{}` is not supported yet", describe(other)), line),
         };
-        Ok(Some(Stmt { kind, span }))
+        let origin = Some(self.path.clone());
+        Ok(Some(self.mk_stmt(kind, span, origin)))
     }
 
     fn for_stmt(&mut self, node: &Bound<'_, PyAny>, line: u32) -> CResult<StmtKind> {
@@ -297,8 +316,9 @@ impl Lowerer {
             start,
             stop,
             step,
-            body: self.stmts(&get("body")?)?,
-            orelse: self.stmts(&get("orelse")?)?,
+            body: self.stmts(&get("body")?, Field::Body)?,
+            orelse: self.stmts(&get("orelse")?, Field::Orelse)?,
+            origin: LoopOrigin::Range,
         })
     }
 
@@ -320,11 +340,14 @@ impl Lowerer {
         let base = it_expr(self);
         let kv = self.expr(ExprKind::Var(k), span);
         let item = self.expr(ExprKind::Index(Box::new(base), vec![kv]), span);
-        let mut body = vec![Stmt { kind: StmtKind::Assign { targets: vec![Target::Var(var)], value: item }, span }];
-        body.extend(self.stmts(&get("body")?)?);
-        let orelse = self.stmts(&get("orelse")?)?;
-        let lp = Stmt { kind: StmtKind::ForRange { var: k, start: None, stop, step: None, body, orelse }, span };
-        let init = Stmt { kind: StmtKind::Assign { targets: vec![Target::Var(it)], value: iter_e }, span };
+        let mut body = vec![self.mk_stmt(StmtKind::Assign { targets: vec![Target::Var(var)], value: item }, span, None)];
+        body.extend(self.stmts(&get("body")?, Field::Body)?);
+        let orelse = self.stmts(&get("orelse")?, Field::Orelse)?;
+        // The loop and its set-up continue in the interpreter as the whole `for` statement.
+        let here = Some(self.path.clone());
+        let origin = LoopOrigin::Each { iter: it, item: var };
+        let lp = self.mk_stmt(StmtKind::ForRange { var: k, start: None, stop, step: None, body, orelse, origin }, span, here.clone());
+        let init = self.mk_stmt(StmtKind::Assign { targets: vec![Target::Var(it)], value: iter_e }, span, here);
         // Both statements as one: `if True: init; loop`.
         let cond = self.expr(ExprKind::Const(Const::Bool(true)), span);
         Ok(StmtKind::If { cond, then: vec![init, lp], orelse: vec![] })

@@ -5,11 +5,35 @@
 //! `Global`s, resolved and frozen at compile time (Numba's rule, DESIGN.md "The pipeline").
 //! Every expression has a dense `ExprId` so later stages keep per-expression facts in side tables.
 
-/// A position in the user's source file (1-based line, 0-based column, as Python's `ast`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// A position range in the user's source file (1-based lines, 0-based UTF-8 byte columns, as
+/// Python's `ast`: `lineno`, `col_offset`, `end_lineno`, `end_col_offset`). The end is kept so
+/// that a traceback from compiled code marks the same columns as the interpreter's (3.11+).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Span {
     pub line: u32,
     pub col: u32,
+    pub end_line: u32,
+    pub end_col: u32,
+}
+
+/// One step of a path from a function's body to a statement in Python's AST: the field of the
+/// compound statement (`Body` of a function, `if`, loop; `Orelse` of `if`/loop) and the index
+/// of the statement in it. Deoptimization continues a call in the interpreter from the
+/// statement a path names (see `runtime::deopt`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Field {
+    Body = 0,
+    Orelse = 1,
+}
+
+pub type AstPath = Vec<(Field, u32)>;
+
+/// How the front end made a `ForRange` loop: from `for v in range(...)`, or from
+/// `for v in <array>` (then `iter` holds the array and the loop variable is the index).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoopOrigin {
+    Range,
+    Each { iter: VarId, item: VarId },
 }
 
 pub type VarId = usize;
@@ -29,12 +53,20 @@ pub struct Function {
     pub body: Vec<Stmt>,
     /// Number of expressions (ids are `0..n_exprs`).
     pub n_exprs: usize,
+    /// Number of statements (ids are `0..n_stmts`).
+    pub n_stmts: usize,
 }
 
 #[derive(Clone, Debug)]
 pub struct Stmt {
     pub kind: StmtKind,
     pub span: Span,
+    /// Dense statement number (`0..Function::n_stmts`), for per-statement side tables.
+    pub id: usize,
+    /// Where the statement is in the Python AST (`None` for statements the front end made,
+    /// such as the item assignment of a `for x in array` loop). A statement made from a
+    /// Python statement gets that statement's path.
+    pub origin: Option<AstPath>,
 }
 
 #[derive(Clone, Debug)]
@@ -54,7 +86,7 @@ pub enum StmtKind {
     If { cond: Expr, then: Vec<Stmt>, orelse: Vec<Stmt> },
     While { cond: Expr, body: Vec<Stmt>, orelse: Vec<Stmt> },
     /// `for var in range(start, stop, step): body else: orelse`
-    ForRange { var: VarId, start: Option<Expr>, stop: Expr, step: Option<Expr>, body: Vec<Stmt>, orelse: Vec<Stmt> },
+    ForRange { var: VarId, start: Option<Expr>, stop: Expr, step: Option<Expr>, body: Vec<Stmt>, orelse: Vec<Stmt>, origin: LoopOrigin },
     Break,
     Continue,
     Return(Option<Expr>),
@@ -265,11 +297,21 @@ pub fn assignment_counts(f: &Function) -> Vec<usize> {
 /// preceded by an assignment on every path, or Python could raise `UnboundLocalError` where
 /// compiled code would read a stale value. Returns the first offending variable and its span.
 pub fn check_definite_assignment(f: &Function) -> Result<(), (VarId, Span)> {
+    definitely_assigned(f).map(|_| ())
+}
+
+/// The variables definitely assigned when each statement starts (indexed by `Stmt::id`; all
+/// false for statements that cannot run), or the first read before assignment as
+/// `check_definite_assignment`. A deoptimization at a statement hands exactly these to the
+/// interpreter: every later read is of one of them or of a variable assigned later.
+pub fn definitely_assigned(f: &Function) -> Result<Vec<Vec<bool>>, (VarId, Span)> {
     let mut assigned = vec![false; f.vars.len()];
     for &p in &f.params {
         assigned[p] = true;
     }
-    da_block(&f.body, &mut assigned, &mut Vec::new()).map(|_| ())
+    let mut rec = vec![vec![false; f.vars.len()]; f.n_stmts];
+    da_block(&f.body, &mut assigned, &mut Vec::new(), &mut rec)?;
+    Ok(rec)
 }
 
 fn da_expr(e: &Expr, assigned: &[bool]) -> Result<(), (VarId, Span)> {
@@ -323,8 +365,11 @@ fn da_after_loop(assigned: &mut Vec<bool>, breaks: Vec<Vec<bool>>, orelse_state:
 
 /// Returns whether the block never falls through (ends in return/raise/break/continue).
 /// `breaks` collects the assigned-state at each `break` of the innermost enclosing loop.
-fn da_block(body: &[Stmt], assigned: &mut Vec<bool>, breaks: &mut Vec<Vec<bool>>) -> Result<bool, (VarId, Span)> {
+fn da_block(body: &[Stmt], assigned: &mut Vec<bool>, breaks: &mut Vec<Vec<bool>>, rec: &mut Vec<Vec<bool>>) -> Result<bool, (VarId, Span)> {
     for s in body {
+        if let Some(r) = rec.get_mut(s.id) {
+            r.clone_from(assigned);
+        }
         match &s.kind {
             StmtKind::Assign { targets, value } => {
                 da_expr(value, assigned)?;
@@ -345,9 +390,9 @@ fn da_block(body: &[Stmt], assigned: &mut Vec<bool>, breaks: &mut Vec<Vec<bool>>
             StmtKind::If { cond, then, orelse } => {
                 da_expr(cond, assigned)?;
                 let mut a1 = assigned.clone();
-                let t1 = da_block(then, &mut a1, breaks)?;
+                let t1 = da_block(then, &mut a1, breaks, rec)?;
                 let mut a2 = assigned.clone();
-                let t2 = da_block(orelse, &mut a2, breaks)?;
+                let t2 = da_block(orelse, &mut a2, breaks, rec)?;
                 match (t1, t2) {
                     (true, true) => return Ok(true),
                     (true, false) => *assigned = a2,
@@ -363,23 +408,23 @@ fn da_block(body: &[Stmt], assigned: &mut Vec<bool>, breaks: &mut Vec<Vec<bool>>
                 da_expr(cond, assigned)?;
                 let mut inner_breaks = Vec::new();
                 let mut a1 = assigned.clone();
-                da_block(body, &mut a1, &mut inner_breaks)?;
+                da_block(body, &mut a1, &mut inner_breaks, rec)?;
                 let mut a2 = assigned.clone();
-                let t2 = da_block(orelse, &mut a2, breaks)?;
+                let t2 = da_block(orelse, &mut a2, breaks, rec)?;
                 let infinite = matches!(cond.kind, ExprKind::Const(Const::Bool(true)));
                 let normal_exit = if t2 || infinite { None } else { Some(a2) };
                 da_after_loop(assigned, inner_breaks, normal_exit);
             }
-            StmtKind::ForRange { var, start, stop, step, body, orelse } => {
+            StmtKind::ForRange { var, start, stop, step, body, orelse, .. } => {
                 for e in [start.as_ref(), Some(stop), step.as_ref()].into_iter().flatten() {
                     da_expr(e, assigned)?;
                 }
                 let mut inner_breaks = Vec::new();
                 let mut a1 = assigned.clone();
                 a1[*var] = true;
-                da_block(body, &mut a1, &mut inner_breaks)?;
+                da_block(body, &mut a1, &mut inner_breaks, rec)?;
                 let mut a2 = assigned.clone();
-                let t2 = da_block(orelse, &mut a2, breaks)?;
+                let t2 = da_block(orelse, &mut a2, breaks, rec)?;
                 da_after_loop(assigned, inner_breaks, if t2 { None } else { Some(a2) });
             }
             StmtKind::Return(e) => {

@@ -29,45 +29,6 @@ use crate::ir::{self, Const, Function, StmtKind};
 use crate::types::infer::{self, CalleeInfo, GlobalValue, Resolver};
 use crate::types::{ArrayType, DType, Layout, Type};
 
-/// Clear the SSE sticky exception flags of this thread (MXCSR bits 0-5).
-#[allow(deprecated)]
-fn fp_flags_clear() {
-    #[cfg(target_arch = "x86_64")]
-    unsafe {
-        use std::arch::x86_64::{_mm_getcsr, _mm_setcsr};
-        _mm_setcsr(_mm_getcsr() & !0x3f);
-    }
-}
-
-/// MXCSR sticky flags NumPy reports by default: invalid (bit 0), divide-by-zero (bit 2) and
-/// overflow (bit 3).
-const FP_REPORTED: u32 = 0x0d;
-/// The underflow flag (bit 4): NumPy ignores it unless `numpy.seterr(under=...)` says
-/// otherwise (see `numpy_reports_underflow`).
-const FP_UNDERFLOW: u32 = 0x10;
-
-/// Did an operation since `fp_flags_clear` raise one of the MXCSR flags in `mask`?
-#[allow(deprecated)]
-fn fp_flags_raised(mask: u32) -> bool {
-    #[cfg(target_arch = "x86_64")]
-    unsafe {
-        use std::arch::x86_64::_mm_getcsr;
-        return _mm_getcsr() & mask != 0;
-    }
-    #[allow(unreachable_code)]
-    false
-}
-
-/// Does NumPy's error state report underflow (`numpy.geterr()["under"]` other than
-/// "ignore")? Asked only after an underflow, so its cost does not matter.
-fn numpy_reports_underflow(py: Python<'_>) -> bool {
-    let mode = || -> PyResult<bool> { Ok(py.import("numpy")?.call_method0("geterr")?.get_item("under")?.extract::<String>()? != "ignore") };
-    mode().unwrap_or(true)
-}
-
-/// The error for a returned array that is neither an argument nor made in the call.
-const RETURNED_VIEW: &str = "heron: compiled code returned a view of an array after changing data; it cannot be re-run by the interpreter";
-
 /// The most arguments a compiled function takes (more run as Python).
 const MAX_ARGS: usize = 8;
 /// Slots for the flattened arguments (an array of ndim <= 4 takes 9).
@@ -229,6 +190,73 @@ const NPY_ARRAY_C_CONTIGUOUS: i32 = 0x0001;
 const NPY_ARRAY_ALIGNED: i32 = 0x0100;
 const NPY_ARRAY_WRITEABLE: i32 = 0x0400;
 
+/// The array type of `obj` when it is exactly a `numpy.ndarray` Heron compiles (1 to 4
+/// dimensions, native byte order, aligned, a supported dtype); `None` otherwise. Looks at
+/// NumPy only when NumPy is loaded (a program that does not use NumPy never loads it).
+pub fn array_type(py: Python<'_>, obj: &Bound<'_, PyAny>) -> Option<ArrayType> {
+    if !numpy_loaded(py) {
+        return None;
+    }
+    let arr = obj.cast::<PyUntypedArray>().ok()?;
+    // Exactly numpy.ndarray: a subclass (numpy.ma, user classes) may override indexing.
+    if unsafe { numpy::npyffi::array::PyArray_CheckExact(py, obj.as_ptr()) } == 0 {
+        return None;
+    }
+    let nd = arr.ndim();
+    if nd == 0 || nd > 4 {
+        return None;
+    }
+    let dtype = arr.dtype();
+    if dtype.is_native_byteorder() == Some(false) {
+        return None;
+    }
+    let d = DType::from_kind(dtype.kind(), dtype.itemsize())?;
+    let flags = unsafe { (*arr.as_array_ptr()).fields.flags };
+    if flags & NPY_ARRAY_ALIGNED == 0 {
+        return None;
+    }
+    let layout = if flags & NPY_ARRAY_C_CONTIGUOUS != 0 { Layout::C } else { Layout::Any };
+    Some(ArrayType { dtype: d, ndim: nd as u8, layout, readonly: flags & NPY_ARRAY_WRITEABLE == 0 })
+}
+
+/// Has this process imported NumPy? (Once it has, it stays loaded.)
+fn numpy_loaded(py: Python<'_>) -> bool {
+    static LOADED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if LOADED.load(Ordering::Relaxed) {
+        return true;
+    }
+    let found = py
+        .import("sys")
+        .and_then(|sys| sys.getattr("modules"))
+        .map(|m| m.cast_into::<PyDict>().ok().and_then(|d| d.get_item("numpy").ok().flatten()).is_some())
+        .unwrap_or(false);
+    if found {
+        LOADED.store(true, Ordering::Relaxed);
+    }
+    found
+}
+
+/// The dtype of `obj` when it is exactly a NumPy scalar type Heron compiles.
+pub fn numpy_scalar_dtype(py: Python<'_>, obj: &Bound<'_, PyAny>) -> Option<DType> {
+    if !numpy_loaded(py) {
+        return None;
+    }
+    let tp = obj.get_type().as_ptr() as usize;
+    let types = numpy_scalar_types(py).ok()?;
+    types.iter().find(|(p, _)| *p == tp).map(|(_, d)| *d)
+}
+
+/// The register value (8-byte slot) of a NumPy scalar of dtype `d`.
+pub fn numpy_scalar_raw(obj: &Bound<'_, PyAny>, d: DType) -> PyResult<u64> {
+    Ok(match d {
+        DType::Bool => obj.is_truthy()? as u64,
+        DType::F64 => obj.extract::<f64>()?.to_bits(),
+        DType::F32 => (obj.extract::<f64>()? as f32).to_bits() as u64,
+        DType::U64 => obj.extract::<u64>()?,
+        _ => obj.extract::<i64>()? as u64,
+    })
+}
+
 /// Classify one argument; `None` when Heron does not take this value (it then runs as Python).
 fn arg_kind(py: Python<'_>, obj: &Bound<'_, PyAny>) -> Option<ArgKind> {
     if obj.is_exact_instance_of::<PyBool>() {
@@ -240,30 +268,10 @@ fn arg_kind(py: Python<'_>, obj: &Bound<'_, PyAny>) -> Option<ArgKind> {
     if obj.is_exact_instance_of::<PyFloat>() {
         return Some(ArgKind::Float);
     }
-    if let Ok(arr) = obj.cast::<PyUntypedArray>() {
-        // Exactly numpy.ndarray: a subclass (numpy.ma, user classes) may override indexing.
-        if unsafe { numpy::npyffi::array::PyArray_CheckExact(py, obj.as_ptr()) } == 0 {
-            return None;
-        }
-        let nd = arr.ndim();
-        if nd == 0 || nd > 4 {
-            return None;
-        }
-        let dtype = arr.dtype();
-        if dtype.is_native_byteorder() == Some(false) {
-            return None;
-        }
-        let d = DType::from_kind(dtype.kind(), dtype.itemsize())?;
-        let flags = unsafe { (*arr.as_array_ptr()).fields.flags };
-        if flags & NPY_ARRAY_ALIGNED == 0 {
-            return None;
-        }
-        let layout = if flags & NPY_ARRAY_C_CONTIGUOUS != 0 { Layout::C } else { Layout::Any };
-        return Some(ArgKind::Array(ArrayType { dtype: d, ndim: nd as u8, layout, readonly: flags & NPY_ARRAY_WRITEABLE == 0 }));
+    if let Some(a) = array_type(py, obj) {
+        return Some(ArgKind::Array(a));
     }
-    let tp = obj.get_type().as_ptr() as usize;
-    let types = numpy_scalar_types(py).ok()?;
-    types.iter().find(|(p, _)| *p == tp).map(|(_, d)| ArgKind::Np(*d))
+    numpy_scalar_dtype(py, obj).map(ArgKind::Np)
 }
 
 /// Write one argument's flattened value into `slots` at `*k`.
@@ -276,13 +284,7 @@ fn marshal(obj: &Bound<'_, PyAny>, kind: ArgKind, slots: &mut [MaybeUninit<u64>]
         ArgKind::Bool => put(obj.is_truthy()? as u64),
         ArgKind::Int => put(obj.extract::<i64>()? as u64),
         ArgKind::Float => put(obj.extract::<f64>()?.to_bits()),
-        ArgKind::Np(d) => put(match d {
-            DType::Bool => obj.is_truthy()? as u64,
-            DType::F64 => obj.extract::<f64>()?.to_bits(),
-            DType::F32 => (obj.extract::<f64>()? as f32).to_bits() as u64,
-            DType::U64 => obj.extract::<u64>()?,
-            _ => obj.extract::<i64>()? as u64,
-        }),
+        ArgKind::Np(d) => put(numpy_scalar_raw(obj, d)?),
         ArgKind::Array(_) => {
             let arr = obj.cast::<PyUntypedArray>().map_err(PyErr::from)?;
             put(unsafe { (*arr.as_array_ptr()).fields.data } as u64);
@@ -295,55 +297,6 @@ fn marshal(obj: &Bound<'_, PyAny>, kind: ArgKind, slots: &mut [MaybeUninit<u64>]
         }
     }
     Ok(())
-}
-
-/// Where a returned array can come from: one made during the call, or an argument.
-struct ArraySources<'a, 'py> {
-    owned: &'a [Py<PyAny>],
-    args: &'a Args<'a, 'py>,
-}
-
-/// The NumPy array (made during the call, or an argument) whose data pointer, shape and
-/// strides are `flat`; `None` when the returned array is a view Heron cannot name.
-fn find_array<'py>(py: Python<'py>, src: &ArraySources<'_, 'py>, flat: &[u64]) -> Option<Bound<'py, PyAny>> {
-    let nd = (flat.len() - 1) / 2;
-    let owned = src.owned.iter().map(|o| o.bind(py).clone());
-    let args = src.args.tuple(py);
-    let args = args.iter();
-    for cand in owned.chain(args) {
-        let Ok(a) = cand.cast::<PyUntypedArray>() else { continue };
-        if a.ndim() != nd || unsafe { (*a.as_array_ptr()).fields.data } as u64 != flat[0] {
-            continue;
-        }
-        let same_shape = a.shape().iter().zip(&flat[1..1 + nd]).all(|(s, f)| *s as u64 == *f);
-        let same_strides = a.strides().iter().zip(&flat[1 + nd..]).all(|(s, f)| *s as i64 as u64 == *f);
-        if same_shape && same_strides {
-            return Some(cand.clone());
-        }
-    }
-    None
-}
-
-/// Box a flattened result of type `t` from `slots[*k..]`.
-fn box_value<'py>(py: Python<'py>, t: &Type, slots: &[u64], k: &mut usize, src: &ArraySources<'_, 'py>) -> PyResult<Bound<'py, PyAny>> {
-    match t {
-        Type::Tuple(ts) => {
-            let items = ts.iter().map(|t| box_value(py, t, slots, k, src)).collect::<PyResult<Vec<_>>>()?;
-            Ok(PyTuple::new(py, items)?.into_any())
-        }
-        Type::Array(at) => {
-            let n = 1 + 2 * at.ndim as usize;
-            let flat = &slots[*k..*k + n];
-            *k += n;
-            find_array(py, src, flat).ok_or_else(|| PyRuntimeError::new_err(RETURNED_VIEW))
-        }
-        Type::None => Ok(py.None().into_bound(py)),
-        t => {
-            let raw = slots[*k];
-            *k += 1;
-            box_scalar(py, t, raw)
-        }
-    }
 }
 
 /// The positional arguments of one call: the caller's vector of object pointers (vectorcall,
@@ -369,6 +322,21 @@ impl<'a, 'py> Args<'a, 'py> {
             Args::Vector(v, _) => unsafe { Bound::from_borrowed_ptr(py, v[i]) },
             Args::Tuple(t) => unsafe { t.get_borrowed_item_unchecked(i) }.to_owned(),
         }
+    }
+
+    /// The argument object pointers (borrowed), and their number.
+    fn pointers(&self) -> ([*mut pyo3::ffi::PyObject; MAX_ARGS], usize) {
+        let mut out = [std::ptr::null_mut(); MAX_ARGS];
+        let n = self.len().min(MAX_ARGS);
+        match self {
+            Args::Vector(v, _) => out[..n].copy_from_slice(&v[..n]),
+            Args::Tuple(t) => {
+                for (i, a) in t.iter().take(n).enumerate() {
+                    out[i] = a.as_ptr();
+                }
+            }
+        }
+        (out, n)
     }
 
     fn tuple(&self, py: Python<'py>) -> Bound<'py, PyTuple> {
@@ -732,7 +700,8 @@ impl Dispatcher {
             _ => {}
         });
         let module = self.part(py, |r| &r.module).bind(py).extract::<String>().unwrap_or_default();
-        let info = FuncInfo { filename: f.filename.clone(), module, name: f.name.clone(), qualname: f.qualname.clone(), raises };
+        let weak = py.import("weakref").and_then(|w| w.getattr("ref")?.call1((&func,))).map(|w| w.unbind()).ok();
+        let info = FuncInfo { filename: f.filename.clone(), module, name: f.name.clone(), qualname: f.qualname.clone(), raises, func: weak, ..FuncInfo::default() };
         let units = std::mem::take(&mut res.units);
         codegen::compile(&f, &typed, info, units)
     }
@@ -778,11 +747,20 @@ impl Dispatcher {
         let mut ret = [MaybeUninit::<u64>::uninit(); MAX_RET_SLOTS];
         let mut owned: Vec<Py<PyAny>> = Vec::new();
         let mut bufs = super::alloc::Buffers::default();
-        let mut env = Env { owned: &mut owned as *mut Vec<Py<PyAny>> as i64, bufs: &mut bufs as *mut super::alloc::Buffers as i64, ..Env::default() };
+        let mut frames: Vec<(usize, i64)> = Vec::new();
+        let (arg_ptrs, nargs) = args.pointers();
+        let mut env = Env {
+            owned: &mut owned as *mut Vec<Py<PyAny>> as i64,
+            bufs: &mut bufs as *mut super::alloc::Buffers as i64,
+            args: arg_ptrs.as_ptr() as i64,
+            nargs: nargs as i64,
+            frames: &mut frames as *mut Vec<(usize, i64)> as i64,
+            ..Env::default()
+        };
         let entry: extern "C" fn(*const u64, *mut u64, *mut Env) -> i64 = unsafe { std::mem::transmute(unit.entry) };
         let start = if timing_enabled() { Some(Instant::now()) } else { None };
         if unit.fp_deferred {
-            fp_flags_clear();
+            super::fp::flags_clear();
         }
         let status = if unit.long_running {
             let (sp, rp, ep) = (slots.as_ptr() as usize, ret.as_mut_ptr() as usize, &mut env as *mut Env as usize);
@@ -794,14 +772,19 @@ impl Dispatcher {
             self.native_ns.fetch_add(s.elapsed().as_nanos() as u64, Ordering::Relaxed);
         }
         self.native_calls.fetch_add(1, Ordering::Relaxed);
-        if unit.fp_deferred && env.effects == 0 && (fp_flags_raised(FP_REPORTED) || (fp_flags_raised(FP_UNDERFLOW) && numpy_reports_underflow(py))) {
+        if unit.fp_deferred && env.effects == 0 && super::fp::deferred_report_due(py) {
             // A NumPy operation overflowed, divided by zero or made a NaN: the interpreter
             // re-runs the call and reports it exactly as NumPy does.
             self.deopts.fetch_add(1, Ordering::Relaxed);
             return self.fallback(py, &args.tuple(py), kwargs);
         }
+        if status == super::deopt::STATUS_BOXED {
+            if let Some(obj) = super::deopt::take_boxed(py, &mut env) {
+                return Ok(obj.unbind());
+            }
+        }
         if status != 0 {
-            return self.native_error(py, &env, &args.tuple(py), kwargs);
+            return self.native_error(py, &env, &frames, &args.tuple(py), kwargs);
         }
         // Safety: the entry trampoline wrote `ret_slots` slots.
         let ret: &[u64] = unsafe { std::slice::from_raw_parts(ret.as_ptr() as *const u64, unit.ret_slots) };
@@ -812,16 +795,7 @@ impl Dispatcher {
             return Ok(box_scalar(py, member, raw)?.unbind());
         }
         let mut k = 0;
-        let src = ArraySources { owned: &owned, args };
-        match box_value(py, &unit.ret_type, ret, &mut k, &src) {
-            Ok(v) => Ok(v.unbind()),
-            // A view of an array (a row, a reshaped argument): the interpreter makes it.
-            Err(e) if e.value(py).to_string() == RETURNED_VIEW && env.effects == 0 => {
-                self.deopts.fetch_add(1, Ordering::Relaxed);
-                self.fallback(py, &args.tuple(py), kwargs)
-            }
-            Err(e) => Err(e),
-        }
+        Ok(super::deopt::box_flat(py, &env, &unit.ret_type, ret, &mut k)?.unbind())
     }
 
     fn fallback(&self, py: Python<'_>, args: &Bound<'_, PyTuple>, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Py<PyAny>> {
@@ -843,7 +817,7 @@ impl Dispatcher {
                 let tn = a.get_type().name().map(|n| n.to_string()).unwrap_or_default();
                 if a.is_exact_instance_of::<PyInt>() {
                     "an integer argument does not fit in 64 bits".to_string()
-                } else if a.cast::<PyUntypedArray>().is_ok() {
+                } else if numpy_loaded(py) && a.cast::<PyUntypedArray>().is_ok() {
                     "an array argument has a dtype, byte order, alignment or number of dimensions Heron does not compile".to_string()
                 } else {
                     format!("arguments of type {tn} are not supported")
@@ -853,21 +827,19 @@ impl Dispatcher {
         f.push(Failure { signature, reason: why, line: 0 });
     }
 
-    /// Turn a nonzero status into the Python exception (or a deoptimized re-run).
+    /// Turn a nonzero status into the Python exception (or a re-run by the interpreter, for
+    /// a call without side effects that stopped where it had no point to continue from).
     fn native_error(
         &self,
         py: Python<'_>,
         env: &Env,
+        frames: &[(usize, i64)],
         args: &Bound<'_, PyTuple>,
         kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Py<PyAny>> {
         let code = ErrCode::from_i64(env.err_code);
-        let info: &FuncInfo = if env.err_func != 0 {
-            unsafe { &*(env.err_func as *const FuncInfo) }
-        } else {
-            return Err(PyRuntimeError::new_err("heron: native code failed without an error record"));
-        };
-        let line = env.err_line;
+        let info: Option<&FuncInfo> = if env.err_func != 0 { Some(unsafe { &*(env.err_func as *const FuncInfo) }) } else { None };
+        let innermost = info.map(|i| (i, env.err_site));
         match code {
             ErrCode::Overflow | ErrCode::Deopt | ErrCode::ComplexResult => {
                 if env.effects == 0 {
@@ -879,21 +851,31 @@ impl Dispatcher {
                     ErrCode::ComplexResult => "a power gives a complex number",
                     _ => "a value needs the interpreter",
                 };
+                let (file, name) = info.map(|i| (i.filename.as_str(), i.qualname.as_str())).unwrap_or(("?", "?"));
                 let msg = format!(
-                    "{what} at {}:{line}, in compiled function `{}`, after the call had already changed data; it cannot be re-run by the interpreter",
-                    info.filename, info.qualname
+                    "{what} at {file}:{}, in compiled function `{name}`, where Heron cannot hand the call to the interpreter; please report it",
+                    env.err_line
                 );
-                let exc = PyOverflowError::new_err(msg);
-                return Err(self.raise_at(py, exc.into_value(py).into_any().into_bound(py), info, line));
+                let exc = PyOverflowError::new_err(msg).into_value(py).into_any().into_bound(py);
+                return Err(super::traceback::with_frames(py, exc, innermost, frames, true));
             }
             ErrCode::PyErr => {
-                if let Some(e) = PENDING.with(|p| p.borrow_mut().take()) {
-                    return Err(e);
+                let Some(e) = PENDING.with(|p| p.borrow_mut().take()) else {
+                    return Err(PyRuntimeError::new_err("heron: a callback failed"));
+                };
+                // A callback's exception (print), or the interpreter's after a deoptimization
+                // (its traceback already has the function's own frame: err_func is 0).
+                let exc = e.value(py).clone().into_any();
+                if let Some(tb) = e.traceback(py) {
+                    exc.setattr("__traceback__", tb)?;
                 }
-                return Err(PyRuntimeError::new_err("heron: a callback failed"));
+                return Err(super::traceback::with_frames(py, exc, innermost, frames, false));
             }
             _ => {}
         }
+        let Some(info) = info else {
+            return Err(PyRuntimeError::new_err("heron: native code failed without an error record"));
+        };
         let (exc_name, msg) = if code == ErrCode::UserRaise {
             info.raises.get(env.err_a[0] as usize).cloned().unwrap_or(("RuntimeError".into(), None))
         } else {
@@ -901,19 +883,7 @@ impl Dispatcher {
         };
         let rt = py.import("heron._runtime")?;
         let exc = rt.getattr("native_error")?.call1((code.name(), env.err_a[0], env.err_a[1], env.err_a[2], exc_name, msg))?;
-        Err(self.raise_at(py, exc, info, line))
-    }
-
-    /// Raise `exc` so that its traceback shows the compiled function's file and line.
-    fn raise_at(&self, py: Python<'_>, exc: Bound<'_, PyAny>, info: &FuncInfo, line: i64) -> PyErr {
-        let r = (|| -> PyResult<PyErr> {
-            let rt = py.import("heron._runtime")?;
-            match rt.getattr("raise_at")?.call1((&exc, info.filename.as_str(), info.qualname.as_str(), line)) {
-                Err(e) => Ok(e),
-                Ok(_) => Ok(PyErr::from_value(exc.clone())),
-            }
-        })();
-        r.unwrap_or_else(|e| e)
+        Err(super::traceback::with_frames(py, exc, innermost, frames, true))
     }
 }
 
@@ -981,10 +951,13 @@ impl Dispatcher {
             self.fallback_calls.load(Ordering::Relaxed),
             self.deopts.load(Ordering::Relaxed),
         );
+        // A call re-run whole by the interpreter (`deopts` here) counts once; one that
+        // continued in the interpreter from a deoptimization point ran natively.
         d.set_item("calls", native + fallback - deopts)?;
+        let continued: u64 = self.specs.lock().unwrap().iter().filter_map(|s| s.unit.as_ref().ok()).map(|u| u.info.deopts.load(Ordering::Relaxed)).sum();
         d.set_item("native_calls", self.native_calls.load(Ordering::Relaxed))?;
         d.set_item("fallback_calls", self.fallback_calls.load(Ordering::Relaxed))?;
-        d.set_item("deopts", self.deopts.load(Ordering::Relaxed))?;
+        d.set_item("deopts", deopts + continued)?;
         d.set_item("called_from_native", self.linked.load(Ordering::Relaxed))?;
         d.set_item("compile_time_s", self.compile_ns.load(Ordering::Relaxed) as f64 * 1e-9)?;
         d.set_item("native_time_s", self.native_ns.load(Ordering::Relaxed) as f64 * 1e-9)?;

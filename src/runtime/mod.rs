@@ -8,8 +8,11 @@
 use pyo3::prelude::*;
 
 pub mod alloc;
+pub mod deopt;
 pub mod dispatch;
+pub mod fp;
 pub mod print;
+pub mod traceback;
 pub mod ufunc;
 
 /// Per-call state shared between the dispatcher and native code (`#[repr(C)]`: codegen reads and
@@ -33,6 +36,27 @@ pub struct Env {
     /// `*mut alloc::Buffers`: memory of arrays that never leave compiled code (see
     /// `alloc::heron_buf_alloc`); what is left is freed when the call returns.
     pub bufs: i64,
+    /// `*const *mut PyObject`: the positional arguments of the call from Python (borrowed),
+    /// and their number; arrays handed to the interpreter are found among them.
+    pub args: i64,
+    pub nargs: i64,
+    /// An owned `*mut PyObject`: a result native code cannot represent (see
+    /// `deopt::STATUS_BOXED`), or 0.
+    pub boxed: i64,
+    /// The error site (`FuncInfo::sites` of `err_func`) of a native error.
+    pub err_site: i64,
+    /// `*mut Vec<(usize, i64)>`: the compiled callers an error went through, innermost first
+    /// (`FuncInfo` address, call site), for the traceback (see `traceback`).
+    pub frames: i64,
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        if self.boxed != 0 {
+            // Env lives in the dispatcher's frame, which holds the GIL when it returns.
+            unsafe { pyo3::ffi::Py_DecRef(self.boxed as *mut pyo3::ffi::PyObject) };
+        }
+    }
 }
 
 pub const ENV_EFFECTS: i32 = 0;
@@ -40,9 +64,12 @@ pub const ENV_ERR_CODE: i32 = 8;
 pub const ENV_ERR_LINE: i32 = 16;
 pub const ENV_ERR_FUNC: i32 = 24;
 pub const ENV_ERR_A: i32 = 32;
+pub const ENV_ERR_SITE: i32 = 96;
 
-/// Identifies a compiled function in error reports and tracebacks.
-#[derive(Debug)]
+/// What the runtime knows of one compiled specialization: where it is in the user's source
+/// (error reports, tracebacks), its deoptimization points and its result type. Native code
+/// points to it (it is boxed, and lives as long as the code).
+#[derive(Debug, Default)]
 pub struct FuncInfo {
     pub filename: String,
     /// The function's module (`__name__`), for warnings.
@@ -51,6 +78,36 @@ pub struct FuncInfo {
     pub qualname: String,
     /// Exceptions named by `raise`/`assert` in this function: (type name, message).
     pub raises: Vec<(String, Option<String>)>,
+    /// A weak reference to the Python function (deoptimization builds its continuations from
+    /// it; weak, so that compiled code keeps no reference cycle through the module).
+    pub func: Option<Py<PyAny>>,
+    /// Where native code can hand the call to the interpreter (`Env::err_a[0]` of a deopt).
+    pub points: Vec<deopt::DeoptPoint>,
+    /// Source ranges of the operations that can raise, by site number (tracebacks).
+    pub sites: Vec<crate::ir::Span>,
+    pub ret_type: crate::types::Type,
+    pub ret_members: Vec<crate::types::Type>,
+    /// NumPy float reports are deferred to the end of the call (see `fp`).
+    pub fp_deferred: bool,
+    /// Calls that continued in the interpreter from a deoptimization point.
+    pub deopts: std::sync::atomic::AtomicU64,
+}
+
+impl FuncInfo {
+    pub fn points(&self) -> &[deopt::DeoptPoint] {
+        &self.points
+    }
+
+    /// The Python function (an error once it was collected).
+    pub fn function<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let dead = || pyo3::exceptions::PyRuntimeError::new_err("heron: the compiled function no longer exists");
+        let weak = self.func.as_ref().ok_or_else(dead)?.bind(py);
+        let f = weak.call0()?;
+        if f.is_none() {
+            return Err(dead());
+        }
+        Ok(f)
+    }
 }
 
 /// Why native code stopped. The messages are produced by CPython itself at raise time
@@ -347,41 +404,6 @@ pub extern "C" fn heron_round_ndigits(x: f64, ndigits: i64, env: *mut Env) -> f6
     r
 }
 
-/// NumPy's floating-point error report for a NumPy scalar operation whose result overflowed,
-/// divided by zero or became NaN (numpy/_core/src/umath: `npy_set_floatstatus_*`, reported as
-/// "overflow encountered in scalar multiply" ...). Called by native code only when the result
-/// shows one; it applies `numpy.geterr()` (ignore, warn or raise) with the GIL. Returns 0, or 1
-/// with the Python exception stored (`ErrCode::PyErr`).
-pub extern "C" fn heron_np_fp(env: *mut Env, info: *const FuncInfo, line: i64, op: i64, a: f64, b: f64, r: f64) -> i64 {
-    let opname = ["add", "subtract", "multiply", "divide", "floor_divide", "remainder", "power"].get(op as usize).copied().unwrap_or("operation");
-    // NumPy reports an infinite result only from finite operands, a NaN only from non-NaN ones.
-    if (r.is_nan() && (a.is_nan() || b.is_nan())) || (r.is_infinite() && !(a.is_finite() && b.is_finite())) || r.is_finite() {
-        return 0;
-    }
-    let kind = if r.is_nan() {
-        "invalid"
-    } else if (op == 3 || op == 4) && b == 0.0 || (op == 6 && a == 0.0) {
-        "divide"
-    } else {
-        "over"
-    };
-    let info = unsafe { &*info };
-    let r = Python::attach(|py| -> PyResult<()> {
-        py.import("heron._runtime")?
-            .getattr("np_float_error")?
-            .call1((kind, opname, info.filename.as_str(), line, info.module.as_str()))?;
-        Ok(())
-    });
-    match r {
-        Ok(()) => 0,
-        Err(e) => {
-            print::PENDING.with(|p| *p.borrow_mut() = Some(e));
-            unsafe { (*env).err_code = ErrCode::PyErr as i64 };
-            1
-        }
-    }
-}
-
 /// Exact comparison of a Python int with a Python float, as CPython's `float_richcompare`:
 /// returns -1, 0, 1 for `i <, ==, > f`, and 2 when `f` is NaN.
 pub extern "C" fn heron_cmp_int_float(i: i64, f: f64) -> i64 {
@@ -483,8 +505,10 @@ pub fn symbols() -> Vec<(&'static str, *const u8)> {
         ("heron_alloc", alloc::heron_alloc as *const u8),
         ("heron_buf_alloc", alloc::heron_buf_alloc as *const u8),
         ("heron_buf_free", alloc::heron_buf_free as *const u8),
-        ("heron_np_fp", heron_np_fp as *const u8),
+        ("heron_np_fp", fp::heron_np_fp as *const u8),
         ("heron_np_power_f64", ufunc::heron_np_power_f64 as *const u8),
+        ("heron_deopt", deopt::heron_deopt as *const u8),
+        ("heron_push_frame", traceback::heron_push_frame as *const u8),
     ]
 }
 

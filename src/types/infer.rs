@@ -553,7 +553,7 @@ impl<'a> Infer<'a> {
                 self.block(body)?;
                 self.block(orelse)?;
             }
-            StmtKind::ForRange { var, start, stop, step, body, orelse } => {
+            StmtKind::ForRange { var, start, stop, step, body, orelse, .. } => {
                 for e in [start.as_ref(), Some(stop), step.as_ref()].into_iter().flatten() {
                     if let Some(t) = self.expr(e)? {
                         if !matches!(t, Type::Int | Type::Bool) && !matches!(t, Type::Np(d) if d.is_int()) {

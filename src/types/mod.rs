@@ -169,6 +169,12 @@ pub enum Type {
     Str,
 }
 
+impl Default for Type {
+    fn default() -> Type {
+        Type::None
+    }
+}
+
 impl Type {
     pub fn is_scalar(&self) -> bool {
         matches!(self, Type::Bool | Type::Int | Type::Float | Type::Np(_))

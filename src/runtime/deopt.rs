@@ -1,0 +1,384 @@
+//! Deoptimization: where native code cannot go on (an int result beyond 64 bits, a value of a
+//! type the specialization did not expect), it hands the call to the interpreter, which
+//! continues from the statement that stopped, with the live variables (DESIGN.md "Semantics").
+//!
+//! Native code writes the variables definitely assigned at that statement, and the hidden state
+//! of the loops around it, to 8-byte slots, and calls `heron_deopt` with the point's index in
+//! its `FuncInfo`. The runtime boxes the values as the interpreter would hold them, asks
+//! `heron._deopt.continuation` for a Python function that runs the rest of the call from that
+//! statement, calls it with the GIL, and hands its result back to native code as the
+//! function's own result (or, when native code cannot represent it, as a boxed object). So a
+//! deoptimized call runs each statement once: output is printed once and arrays are written
+//! once, whatever happened before.
+
+use pyo3::prelude::*;
+use numpy::prelude::*;
+use pyo3::types::{PyDict, PyTuple};
+
+use super::print::{box_scalar, unmerge, PENDING};
+use super::{Env, ErrCode, FuncInfo};
+use crate::ir::{AstPath, Span};
+use crate::types::{ArrayType, Layout, Type};
+
+/// A variable (or hidden value) written at a deoptimization point.
+#[derive(Debug, Clone)]
+pub struct Spill {
+    /// The Python name (hidden values have names starting with `$`).
+    pub name: String,
+    /// The representation (the members unified).
+    pub ty: Type,
+    /// The types it may hold; the tag slot says which when there are several.
+    pub members: Vec<Type>,
+    pub slot: usize,
+    pub tag_slot: Option<usize>,
+}
+
+/// The hidden state of a loop around the point (see `heron._deopt.continuation`).
+#[derive(Debug, Clone)]
+pub enum LoopState {
+    /// `for v in range(...)`: the names of the current value, stop and step spills.
+    Range { cur: String, stop: String, step: String },
+    /// `for v in array`: the names of the array and index variables.
+    Each { iter: String, index: String },
+}
+
+/// One place native code can hand the call to the interpreter.
+#[derive(Debug, Clone)]
+pub struct DeoptPoint {
+    /// The statement to continue from.
+    pub path: AstPath,
+    pub spills: Vec<Spill>,
+    /// `(level, state)`: the loop at `path[..=level]` and its hidden state.
+    pub loops: Vec<(usize, LoopState)>,
+    /// Calls already made in the statement, replaced by their results (spilled under these
+    /// names) so that they are not made twice.
+    pub substitutions: Vec<(Span, String)>,
+    /// The call whose result a callee handed back boxed (in `Env::boxed`), if this point is
+    /// that call's.
+    pub boxed_call: Option<Span>,
+    /// Number of slots the spills take.
+    pub n_slots: usize,
+}
+
+/// Status `heron_deopt` returns when the result is in `Env::boxed` (not representable in the
+/// function's native result type); callers of the function see it as its status.
+pub const STATUS_BOXED: i64 = 2;
+
+/// Called by native code at a deoptimization point: continue the call in the interpreter.
+/// `slots` holds the point's spills; on success the function's result is written to `ret` in
+/// its native slot layout (`FuncInfo::ret_type`, plus the tag when it changes type) and 0 is
+/// returned; `STATUS_BOXED` when the result is in `Env::boxed`; 1 with the Python exception
+/// stored when the rest of the call raised.
+pub extern "C" fn heron_deopt(env: *mut Env, info: *const FuncInfo, point: i64, slots: *const u64, ret: *mut u64) -> i64 {
+    let info = unsafe { &*info };
+    let p = &info.points()[point as usize];
+    let slots = unsafe { std::slice::from_raw_parts(slots, p.n_slots) };
+    let env_ref = unsafe { &mut *env };
+    let r = Python::attach(|py| -> PyResult<i64> {
+        if info.fp_deferred && super::fp::flags_raised(super::fp::REPORTED) {
+            // NumPy float reports were deferred to the end of the call and one is due: the
+            // dispatcher re-runs the whole call (it has no side effects) to report it.
+            env_ref.err_code = ErrCode::Deopt as i64;
+            return Ok(-1);
+        }
+        info.deopts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let func = info.function(py)?;
+        let mut params = Vec::new();
+        let mut values = Vec::new();
+        for s in &p.spills {
+            params.push(s.name.clone());
+            values.push(box_spill(py, env_ref, s, slots)?);
+        }
+        if p.loops.iter().any(|(_, l)| matches!(l, LoopState::Range { .. })) {
+            params.push("$range".into());
+            values.push(py.import("builtins")?.getattr("range")?);
+        }
+        let mut subs: Vec<Bound<'_, PyAny>> = Vec::new();
+        for (span, name) in &p.substitutions {
+            subs.push(PyTuple::new(py, [span_tuple(py, span)?.into_any(), name.into_pyobject(py)?.into_any()])?.into_any());
+        }
+        if let Some(span) = &p.boxed_call {
+            let obj = take_boxed(py, env_ref).ok_or_else(|| pyo3::exceptions::PyRuntimeError::new_err("heron: a boxed result is missing"))?;
+            params.push("$boxed".into());
+            values.push(obj);
+            subs.push(PyTuple::new(py, [span_tuple(py, span)?.into_any(), "$boxed".into_pyobject(py)?.into_any()])?.into_any());
+        }
+        let loops = PyDict::new(py);
+        for (level, state) in &p.loops {
+            let desc = match state {
+                LoopState::Range { cur, stop, step } => PyTuple::new(py, ["range", cur, stop, step])?,
+                LoopState::Each { iter, index } => PyTuple::new(py, ["each", iter, index])?,
+            };
+            loops.set_item(level, desc)?;
+        }
+        let path = PyTuple::new(py, p.path.iter().map(|(f, i)| (*f as u8, *i)))?;
+        let cont = py
+            .import("heron._deopt")?
+            .getattr("continuation")?
+            .call1((func, path, loops, PyTuple::new(py, &params)?, PyTuple::new(py, subs)?))?;
+        let result = cont.call1(PyTuple::new(py, values)?)?;
+        if info.fp_deferred {
+            // The interpreter's own float operations set the same flags; they are not NumPy's.
+            super::fp::flags_clear();
+        }
+        env_ref.effects = 1;
+        let mut out = Vec::new();
+        if let Some(tag) = unbox_result(py, env_ref, &result, &info.ret_type, &info.ret_members, &mut out)? {
+            if info.ret_members.len() > 1 {
+                out.push(tag as u64);
+            }
+            let ret = unsafe { std::slice::from_raw_parts_mut(ret, out.len()) };
+            ret.copy_from_slice(&out);
+            return Ok(0);
+        }
+        set_boxed(env_ref, result.unbind());
+        Ok(STATUS_BOXED)
+    });
+    match r {
+        Ok(-1) => 1,
+        Ok(s) => s,
+        Err(e) => {
+            PENDING.with(|c| *c.borrow_mut() = Some(e));
+            env_ref.err_code = ErrCode::PyErr as i64;
+            1
+        }
+    }
+}
+
+fn span_tuple<'py>(py: Python<'py>, s: &Span) -> PyResult<Bound<'py, PyTuple>> {
+    PyTuple::new(py, [s.line, s.col, s.end_line, s.end_col])
+}
+
+/// Keep `obj` as the call's boxed result (`Env::boxed` owns one reference).
+pub fn set_boxed(env: &mut Env, obj: Py<PyAny>) {
+    if env.boxed != 0 {
+        unsafe { pyo3::ffi::Py_DecRef(env.boxed as *mut pyo3::ffi::PyObject) };
+    }
+    env.boxed = obj.into_ptr() as i64;
+}
+
+/// Take the boxed result out of `env`.
+pub fn take_boxed<'py>(py: Python<'py>, env: &mut Env) -> Option<Bound<'py, PyAny>> {
+    if env.boxed == 0 {
+        return None;
+    }
+    let p = std::mem::replace(&mut env.boxed, 0);
+    Some(unsafe { Bound::from_owned_ptr(py, p as *mut pyo3::ffi::PyObject) })
+}
+
+/// The Python value of one spill.
+fn box_spill<'py>(py: Python<'py>, env: &Env, s: &Spill, slots: &[u64]) -> PyResult<Bound<'py, PyAny>> {
+    let member = match s.tag_slot {
+        Some(t) => &s.members[(slots[t] as u8 as usize).min(s.members.len() - 1)],
+        None => &s.members[0],
+    };
+    let mut k = s.slot;
+    if s.members.len() > 1 {
+        let raw = unmerge(&s.ty, member, slots[k]);
+        return box_scalar(py, member, raw);
+    }
+    box_flat(py, env, member, slots, &mut k)
+}
+
+/// Box a flattened value of type `t` at `slots[*k..]`, advancing `k`.
+pub fn box_flat<'py>(py: Python<'py>, env: &Env, t: &Type, slots: &[u64], k: &mut usize) -> PyResult<Bound<'py, PyAny>> {
+    match t {
+        Type::Tuple(ts) => {
+            let items = ts.iter().map(|t| box_flat(py, env, t, slots, k)).collect::<PyResult<Vec<_>>>()?;
+            Ok(PyTuple::new(py, items)?.into_any())
+        }
+        Type::Array(at) => {
+            let n = 1 + 2 * at.ndim as usize;
+            let flat = &slots[*k..*k + n];
+            *k += n;
+            box_array(py, env, at, flat)
+        }
+        Type::None => Ok(py.None().into_bound(py)),
+        Type::Str => Err(pyo3::exceptions::PyRuntimeError::new_err("heron: a string cannot be handed to the interpreter")),
+        t => {
+            let raw = slots[*k];
+            *k += 1;
+            box_scalar(py, t, raw)
+        }
+    }
+}
+
+/// The arrays a call can see: those made during it, then its arguments.
+fn known_arrays<'py>(py: Python<'py>, env: &Env) -> Vec<Bound<'py, PyAny>> {
+    let mut out = Vec::new();
+    if env.owned != 0 {
+        let owned = unsafe { &*(env.owned as *const Vec<Py<PyAny>>) };
+        out.extend(owned.iter().map(|o| o.bind(py).clone()));
+    }
+    if env.args != 0 {
+        let args = unsafe { std::slice::from_raw_parts(env.args as *const *mut pyo3::ffi::PyObject, env.nargs as usize) };
+        out.extend(args.iter().map(|&a| unsafe { Bound::from_borrowed_ptr(py, a) }));
+    }
+    out
+}
+
+/// Data pointer, shape and strides of a NumPy array.
+fn array_parts(obj: &Bound<'_, PyAny>) -> Option<(u64, Vec<isize>, Vec<isize>, usize)> {
+    use numpy::{PyUntypedArray, PyUntypedArrayMethods};
+    let a = obj.cast::<PyUntypedArray>().ok()?;
+    let data = unsafe { (*a.as_array_ptr()).fields.data } as u64;
+    Some((data, a.shape().iter().map(|&s| s as isize).collect(), a.strides().to_vec(), a.dtype().itemsize()))
+}
+
+/// The lowest and one-past-highest byte an array (data, shape, strides) touches.
+fn extent(data: u64, shape: &[isize], strides: &[isize], item: usize) -> (i128, i128) {
+    let (mut lo, mut hi) = (data as i128, data as i128 + item as i128);
+    if shape.iter().any(|&n| n == 0) {
+        return (data as i128, data as i128);
+    }
+    for (n, s) in shape.iter().zip(strides) {
+        let reach = (*n as i128 - 1) * *s as i128;
+        if reach < 0 {
+            lo += reach;
+        } else {
+            hi += reach;
+        }
+    }
+    (lo, hi)
+}
+
+/// The Python array for a flattened array value: the argument or allocation it is, a view of
+/// the one whose memory holds it, or a copy of memory native code owns (a local array).
+fn box_array<'py>(py: Python<'py>, env: &Env, at: &ArrayType, flat: &[u64]) -> PyResult<Bound<'py, PyAny>> {
+    let nd = at.ndim as usize;
+    let shape: Vec<isize> = flat[1..1 + nd].iter().map(|&s| s as isize).collect();
+    let strides: Vec<isize> = flat[1 + nd..].iter().map(|&s| s as i64 as isize).collect();
+    let item = at.dtype.itemsize() as usize;
+    let (lo, hi) = extent(flat[0], &shape, &strides, item);
+    let mut holder = None;
+    for cand in known_arrays(py, env) {
+        let Some((data, cshape, cstrides, citem)) = array_parts(&cand) else { continue };
+        if data == flat[0] && cshape == shape && cstrides == strides && citem == item {
+            return Ok(cand);
+        }
+        let (clo, chi) = extent(data, &cshape, &cstrides, citem);
+        if holder.is_none() && clo <= lo && hi <= chi {
+            holder = Some(cand);
+        }
+    }
+    let base = match holder {
+        Some(h) => h.into_any(),
+        None => py.None().into_bound(py),
+    };
+    py.import("heron._deopt")?.getattr("array_at")?.call1((base, flat[0], PyTuple::new(py, &shape)?, PyTuple::new(py, &strides)?, at.dtype.name(), at.readonly))
+}
+
+/// Write `obj` into native slots as one of `members` (representation `ty`). Returns the member
+/// index, or None when `obj` is not exactly one of them (its exact type, an int within 64 bits,
+/// an array of that dtype, dimensions and layout). An array written is kept alive in
+/// `Env::owned` until the call returns.
+fn unbox_result(py: Python<'_>, env: &mut Env, obj: &Bound<'_, PyAny>, ty: &Type, members: &[Type], out: &mut Vec<u64>) -> PyResult<Option<usize>> {
+    for (i, m) in members.iter().enumerate() {
+        let start = out.len();
+        if unbox_as(py, env, obj, m, out)? {
+            if members.len() > 1 {
+                // Held in the unified representation (merge as codegen merges).
+                let raw = out[start];
+                out[start] = merge_raw(m, ty, raw);
+            }
+            return Ok(Some(i));
+        }
+        out.truncate(start);
+    }
+    Ok(None)
+}
+
+/// A member's raw value in the unified representation of a variable that changes type
+/// (`codegen::num::merge_convert`, for the scalar cases `types::unify` produces).
+fn merge_raw(from: &Type, to: &Type, raw: u64) -> u64 {
+    use crate::types::DType;
+    if from == to {
+        return raw;
+    }
+    let (Some(fd), Some(td)) = (from.scalar_dtype(), to.scalar_dtype()) else { return raw };
+    let as_i = |raw: u64| -> i64 {
+        match fd {
+            DType::Bool => raw as u8 as i64,
+            _ => raw as i64,
+        }
+    };
+    match td {
+        DType::F64 => match fd {
+            DType::F64 => raw,
+            DType::F32 => (f32::from_bits(raw as u32) as f64).to_bits(),
+            DType::U64 => (raw as f64).to_bits(),
+            _ => (as_i(raw) as f64).to_bits(),
+        },
+        DType::F32 => match fd {
+            DType::F32 => raw,
+            _ => ((as_i(raw) as f32).to_bits()) as u64,
+        },
+        _ => as_i(raw) as u64,
+    }
+}
+
+fn unbox_as(py: Python<'_>, env: &mut Env, obj: &Bound<'_, PyAny>, t: &Type, out: &mut Vec<u64>) -> PyResult<bool> {
+    use pyo3::types::{PyBool, PyFloat, PyInt};
+    Ok(match t {
+        Type::None => obj.is_none(),
+        Type::Bool => {
+            if obj.is_exact_instance_of::<PyBool>() {
+                out.push(obj.is_truthy()? as u64);
+                true
+            } else {
+                false
+            }
+        }
+        Type::Int => match (obj.is_exact_instance_of::<PyInt>(), obj.extract::<i64>()) {
+            (true, Ok(i)) => {
+                out.push(i as u64);
+                true
+            }
+            _ => false,
+        },
+        Type::Float => {
+            if obj.is_exact_instance_of::<PyFloat>() {
+                out.push(obj.extract::<f64>()?.to_bits());
+                true
+            } else {
+                false
+            }
+        }
+        Type::Np(d) => match super::dispatch::numpy_scalar_dtype(py, obj) {
+            Some(x) if x == *d => {
+                out.push(super::dispatch::numpy_scalar_raw(obj, *d)?);
+                true
+            }
+            _ => false,
+        },
+        Type::Tuple(ts) => {
+            let Ok(tup) = obj.cast::<PyTuple>() else { return Ok(false) };
+            if !obj.is_exact_instance_of::<PyTuple>() || tup.len() != ts.len() {
+                return Ok(false);
+            }
+            for (item, it) in tup.iter().zip(ts) {
+                if !unbox_as(py, env, &item, it, out)? {
+                    return Ok(false);
+                }
+            }
+            true
+        }
+        Type::Array(at) => {
+            let Some(kind) = super::dispatch::array_type(py, obj) else { return Ok(false) };
+            let fits = kind.dtype == at.dtype && kind.ndim == at.ndim && (at.layout == Layout::Any || kind.layout == Layout::C) && (at.readonly || !kind.readonly);
+            if !fits {
+                return Ok(false);
+            }
+            let Some((data, shape, strides, _)) = array_parts(obj) else { return Ok(false) };
+            out.push(data);
+            out.extend(shape.iter().map(|&s| s as u64));
+            out.extend(strides.iter().map(|&s| s as i64 as u64));
+            if env.owned != 0 {
+                let owned = unsafe { &mut *(env.owned as *mut Vec<Py<PyAny>>) };
+                owned.push(obj.clone().unbind());
+            }
+            true
+        }
+        Type::Str => false,
+    })
+}

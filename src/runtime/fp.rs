@@ -1,0 +1,86 @@
+//! NumPy's floating-point error reports from compiled code: the per-operation report
+//! (`heron_np_fp`, called by native code when a result shows an error) and the deferred one
+//! (the SSE sticky flags read after a call without side effects, see `codegen::num`).
+
+use pyo3::prelude::*;
+
+use super::print::PENDING;
+use super::{Env, ErrCode, FuncInfo};
+
+/// Clear the SSE sticky exception flags of this thread (MXCSR bits 0-5).
+#[allow(deprecated)]
+pub fn flags_clear() {
+    #[cfg(target_arch = "x86_64")]
+    unsafe {
+        use std::arch::x86_64::{_mm_getcsr, _mm_setcsr};
+        _mm_setcsr(_mm_getcsr() & !0x3f);
+    }
+}
+
+/// MXCSR sticky flags NumPy reports by default: invalid (bit 0), divide-by-zero (bit 2) and
+/// overflow (bit 3).
+pub const REPORTED: u32 = 0x0d;
+/// The underflow flag (bit 4): NumPy ignores it unless `numpy.seterr(under=...)` says
+/// otherwise (see `numpy_reports_underflow`).
+pub const UNDERFLOW: u32 = 0x10;
+
+/// Did an operation since `flags_clear` raise one of the MXCSR flags in `mask`?
+#[allow(deprecated)]
+pub fn flags_raised(mask: u32) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    unsafe {
+        use std::arch::x86_64::_mm_getcsr;
+        return _mm_getcsr() & mask != 0;
+    }
+    #[allow(unreachable_code)]
+    false
+}
+
+/// Does NumPy's error state report underflow (`numpy.geterr()["under"]` other than
+/// "ignore")? Asked only after an underflow, so its cost does not matter.
+fn numpy_reports_underflow(py: Python<'_>) -> bool {
+    let mode = || -> PyResult<bool> { Ok(py.import("numpy")?.call_method0("geterr")?.get_item("under")?.extract::<String>()? != "ignore") };
+    mode().unwrap_or(true)
+}
+
+/// After a call whose NumPy float reports were deferred: did an operation raise a flag NumPy
+/// would report?
+pub fn deferred_report_due(py: Python<'_>) -> bool {
+    flags_raised(REPORTED) || (flags_raised(UNDERFLOW) && numpy_reports_underflow(py))
+}
+
+/// NumPy's floating-point error report for a NumPy scalar operation whose result overflowed,
+/// divided by zero or became NaN (numpy/_core/src/umath: `npy_set_floatstatus_*`, reported as
+/// "overflow encountered in scalar multiply" ...). Called by native code only when the result
+/// shows one; it applies `numpy.geterr()` (ignore, warn or raise) with the GIL. Returns 0, or 1
+/// with the Python exception stored (`ErrCode::PyErr`).
+pub extern "C" fn heron_np_fp(env: *mut Env, info: *const FuncInfo, line: i64, op: i64, a: f64, b: f64, r: f64) -> i64 {
+    let opname = ["add", "subtract", "multiply", "divide", "floor_divide", "remainder", "power"].get(op as usize).copied().unwrap_or("operation");
+    // NumPy reports an infinite result only from finite operands, a NaN only from non-NaN ones.
+    if (r.is_nan() && (a.is_nan() || b.is_nan())) || (r.is_infinite() && !(a.is_finite() && b.is_finite())) || r.is_finite() {
+        return 0;
+    }
+    let kind = if r.is_nan() {
+        "invalid"
+    } else if (op == 3 || op == 4) && b == 0.0 || (op == 6 && a == 0.0) {
+        "divide"
+    } else {
+        "over"
+    };
+    let info = unsafe { &*info };
+    let r = Python::attach(|py| -> PyResult<()> {
+        py.import("heron._runtime")?
+            .getattr("np_float_error")?
+            .call1((kind, opname, info.filename.as_str(), line, info.module.as_str()))?;
+        Ok(())
+    });
+    match r {
+        Ok(()) => 0,
+        Err(e) => {
+            PENDING.with(|p| *p.borrow_mut() = Some(e));
+            unsafe { (*env).err_code = ErrCode::PyErr as i64 };
+            1
+        }
+    }
+}
+
