@@ -87,7 +87,10 @@ def np_float_error(kind, opname, filename, lineno, module):
     import numpy as np
 
     mode = np.geterr().get(kind, "warn")
-    message = f"{_FP_LABELS[kind]} encountered in scalar {opname}"
+    if opname == "cast":  # a value stored into a narrower array (NumPy's casting loop)
+        message = f"{_FP_LABELS[kind]} encountered in cast"
+    else:
+        message = f"{_FP_LABELS[kind]} encountered in scalar {opname}"
     if mode == "ignore":
         return
     if mode == "raise":
@@ -140,6 +143,23 @@ def _frame_maker(filename, name, qualname, line, col, end_line, end_col):
     return fn
 
 
+_HERE = __file__.rsplit("/", 1)[0] + "/" if "/" in __file__ else None
+
+
+def _without_heron(tb):
+    """The traceback ``tb`` without the entries of Heron's own modules (a callback raising
+    ``FloatingPointError`` under ``numpy.seterr``, say), as the interpreter would show it."""
+    entries = []
+    while tb is not None:
+        if _HERE is None or not tb.tb_frame.f_code.co_filename.startswith(_HERE):
+            entries.append(tb)
+        tb = tb.tb_next
+    out = None
+    for entry in reversed(entries):
+        out = types.TracebackType(out, entry.tb_frame, entry.tb_lasti, entry.tb_lineno)
+    return out
+
+
 def with_frames(exc, frames, fresh):
     """Give ``exc`` one traceback entry per compiled frame and return it.
 
@@ -153,7 +173,7 @@ def with_frames(exc, frames, fresh):
             this module, is dropped); otherwise the entries go above its traceback (an
             exception raised by the interpreter after a deoptimization, or by a callback).
     """
-    tb = None if fresh else exc.__traceback__
+    tb = None if fresh else _without_heron(exc.__traceback__)
     for frame in reversed(frames):
         made = _frame_maker(*frame)()
         tb = types.TracebackType(tb, made, made.f_lasti, made.f_lineno)

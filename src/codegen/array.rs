@@ -217,7 +217,11 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         }
         let v = val[0];
         let stored = if dtype.is_float() {
-            self.cast_scalar(v, vt, dtype)
+            let c = self.cast_scalar(v, vt, dtype);
+            if dtype == DType::F32 && matches!(vt.scalar_dtype(), Some(DType::F64)) {
+                self.narrowing_check(v, c, line);
+            }
+            c
         } else if dtype == DType::Bool {
             v
         } else {
@@ -238,6 +242,24 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         };
         self.b.ins().store(flags, stored, ptr, 0);
         Ok(())
+    }
+
+    /// NumPy's report of a finite float64 `wide` that became infinite (`narrow`) when stored
+    /// into a float32 array: "overflow encountered in cast" (RuntimeWarning, or
+    /// FloatingPointError under `numpy.seterr(over="raise")`). Where reports are deferred,
+    /// the conversion itself raises the processor's overflow flag.
+    fn narrowing_check(&mut self, wide: Value, narrow: Value, line: u32) {
+        if !self.fp_checks_inline() {
+            self.fp_deferred = true;
+            return;
+        }
+        let (cold, ok) = self.fp_test(narrow);
+        self.switch_to(cold);
+        let d = self.b.ins().fsub(wide, wide);
+        let finite = self.b.ins().fcmp(cranelift_codegen::ir::condcodes::FloatCC::Ordered, d, d);
+        self.np_warn_if(finite, crate::runtime::fp::NpWarn::Cast, line);
+        self.b.ins().jump(ok, &[]);
+        self.switch_to(ok);
     }
 
     /// `base[index...] = value`.

@@ -233,15 +233,20 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                         let x = self.to_i64(v, &ts[0]);
                         let z = self.iconst(0);
                         let (neg, of) = self.b.ins().ssub_overflow(z, x);
-                        self.fail_if(of, ErrCode::Overflow, line, &[]);
                         let is_neg = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, x, 0);
                         let r = self.b.ins().select(is_neg, neg, x);
-                        if let Type::Np(d) = rt {
-                            let (_, hi) = d.int_range();
-                            let bad = self.b.ins().icmp_imm_s(IntCC::SignedGreaterThan, r, hi as i64);
-                            self.fail_if(bad, ErrCode::Overflow, line, &[]);
+                        match rt {
+                            // NumPy: abs(MIN) is MIN, with "overflow encountered in scalar absolute".
+                            Type::Np(d) => {
+                                let bad = if d == DType::I64 { of } else { self.out_of_range(r, d) };
+                                self.np_warn_if(bad, crate::runtime::fp::NpWarn::Absolute, line);
+                                Ok(vec![self.wrap_to(r, d)])
+                            }
+                            _ => {
+                                self.fail_if(of, ErrCode::Overflow, line, &[]);
+                                Ok(vec![r])
+                            }
                         }
-                        Ok(vec![r])
                     }
                     _ => err(format!("abs() of a {}", ts[0]), line),
                 }

@@ -135,6 +135,8 @@ fn helper_signature(name: &str) -> (Vec<ir::Type>, Vec<ir::Type>) {
         "heron_np_fp" => (vec![i, i, i, i, f, f, f], vec![i]),
         "heron_deopt" => (vec![i, i, i, i, i], vec![i]),
         "heron_push_frame" => (vec![i, i, i], vec![]),
+        "heron_np_warn" => (vec![i, i, i, i], vec![i]),
+        "heron_np_defer" => (vec![], vec![]),
         _ => (vec![f], vec![f]),
     }
 }
@@ -320,6 +322,7 @@ pub fn compile(f: &Function, typed: &Typed, info: FuncInfo, callees: Vec<Arc<Com
     let mut info = Box::new(info);
     info.ret_type = typed.ret_type();
     info.ret_members = typed.ret.members.clone();
+    info.pure = typed.pure;
     let mut ctx = module.make_context();
     let mut fctx = FunctionBuilderContext::new();
     ctx.func.signature = inner_sig.clone();
@@ -1000,7 +1003,13 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 self.note_shape_binding(*v, src);
                 self.assign_var(*v, val, t, src, line)
             }
-            Target::Index { base, index } => self.store_index(base, index, val, t, line),
+            Target::Index { base, index, span } => {
+                // A store that fails is shown at its subscript, as the interpreter shows it.
+                self.span_stack.push(*span);
+                let r = self.store_index(base, index, val, t, line);
+                self.span_stack.pop();
+                r
+            }
             Target::Tuple(ts) => {
                 let Type::Tuple(elems) = t else { unreachable!("inference checked tuple unpacking") };
                 let mut off = 0;
@@ -1106,7 +1115,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                         let r = if batch { self.fp_batched(&eval)? } else { eval(self)? };
                         self.assign_var(v, r, &rt, None, line)?;
                     }
-                    Target::Index { base, index } => {
+                    Target::Index { base, index, .. } => {
                         let Type::Array(at) = self.typed.ty(base).clone() else { unreachable!() };
                         let (ptr, et) = self.element_address(base, index, at, line)?;
                         let cur = self.load_element(ptr, at.dtype);

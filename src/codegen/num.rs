@@ -159,7 +159,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             Type::Int => {
                 let a = self.to_i64(va, ta);
                 let b = self.to_i64(vb, tb);
-                Ok(vec![self.int_binop(op, a, b, DType::I64, true, line)?])
+                Ok(vec![self.int_binop(op, a, b, line)?])
             }
             Type::Float => {
                 let a = self.cast_scalar(va[0], ta, DType::F64);
@@ -211,15 +211,15 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                         self.check_python_int_fits(v, *d, line);
                     }
                 }
-                Ok(vec![self.int_binop(op, a, b, *d, false, line)?])
+                Ok(vec![self.np_int_binop(op, a, b, *d, line)?])
             }
             _ => unsupported(format!("the operator {op:?} giving a {rt}"), line),
         }
     }
 
-    /// Integer arithmetic in i64 with results checked to fit `d` (`Overflow` deoptimizes).
-    /// `python` selects Python's rules (ZeroDivisionError) over NumPy's (0 with a warning).
-    fn int_binop(&mut self, op: BinOp, a: Value, b: Value, d: DType, python: bool, line: u32) -> CResult<Value> {
+    /// Python int arithmetic in i64: an overflow deoptimizes (the interpreter goes on with
+    /// the exact big int), division by zero raises ZeroDivisionError.
+    fn int_binop(&mut self, op: BinOp, a: Value, b: Value, line: u32) -> CResult<Value> {
         let r = match op {
             BinOp::Add | BinOp::Sub | BinOp::Mul => {
                 let (r, of) = match op {
@@ -242,19 +242,9 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             }
             BinOp::FloorDiv | BinOp::Mod => {
                 let zero = self.b.ins().icmp_imm_s(IntCC::Equal, b, 0);
-                if python {
-                    let code = if op == BinOp::FloorDiv { ErrCode::IntFloorDivZero } else { ErrCode::IntModZero };
-                    self.fail_if(zero, code, line, &[]);
-                    self.floor_divmod(op, a, b, line)?
-                } else {
-                    // NumPy: x // 0 and x % 0 are 0 (with a RuntimeWarning).
-                    let one = self.iconst(1);
-                    let safe_b = self.b.ins().select(zero, one, b);
-                    let r = self.floor_divmod(op, a, safe_b, line)?;
-                    let z = self.iconst(0);
-                    let r = self.b.ins().select(zero, z, r);
-                    return self.check_range(r, d, line);
-                }
+                let code = if op == BinOp::FloorDiv { ErrCode::IntFloorDivZero } else { ErrCode::IntModZero };
+                self.fail_if(zero, code, line, &[]);
+                self.floor_divmod(op, a, b, line)?
             }
             BinOp::Pow => {
                 let neg = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, b, 0);
@@ -291,7 +281,127 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             }
             BinOp::Div => return unsupported("integer true division".into(), line),
         };
-        self.check_range(r, d, line)
+        Ok(r)
+    }
+
+    /// NumPy integer scalar arithmetic (`numpy.int8` ... `numpy.int64`, `numpy.uint8` ...
+    /// `numpy.uint32`): results wrap to the type's width, as NumPy's do, and an overflow, a
+    /// division by zero (result 0) or `MIN // -1` is reported as NumPy reports it
+    /// ("overflow encountered in scalar add", numpy/_core/src/umath/scalarmath.c.src) under
+    /// `numpy.seterr`. Powers and bit operations wrap silently, as in NumPy. Operands are held
+    /// in i64, sign- or zero-extended.
+    fn np_int_binop(&mut self, op: BinOp, a: Value, b: Value, d: DType, line: u32) -> CResult<Value> {
+        use crate::runtime::fp::NpWarn;
+        let warn = |op: BinOp| match op {
+            BinOp::Add => NpWarn::Add,
+            BinOp::Sub => NpWarn::Subtract,
+            _ => NpWarn::Multiply,
+        };
+        match op {
+            BinOp::Add | BinOp::Sub | BinOp::Mul if d == DType::I64 => {
+                let (r, of) = match op {
+                    BinOp::Add => self.b.ins().sadd_overflow(a, b),
+                    BinOp::Sub => self.b.ins().ssub_overflow(a, b),
+                    _ => self.b.ins().smul_overflow(a, b),
+                };
+                self.np_warn_if(of, warn(op), line);
+                Ok(r)
+            }
+            BinOp::Add | BinOp::Sub | BinOp::Mul => {
+                // Exact in i64 for operands of 32 bits or less (a uint32 product may wrap i64,
+                // which the range test sees as well).
+                let r = match op {
+                    BinOp::Add => self.b.ins().iadd(a, b),
+                    BinOp::Sub => self.b.ins().isub(a, b),
+                    _ => self.b.ins().imul(a, b),
+                };
+                let of = self.out_of_range(r, d);
+                self.np_warn_if(of, warn(op), line);
+                Ok(self.wrap_to(r, d))
+            }
+            BinOp::FloorDiv | BinOp::Mod => {
+                let zero = self.b.ins().icmp_imm_s(IntCC::Equal, b, 0);
+                let what = if op == BinOp::FloorDiv { NpWarn::DivideFloorDivide } else { NpWarn::DivideRemainder };
+                self.np_warn_if(zero, what, line);
+                let one = self.iconst(1);
+                let safe_b = self.b.ins().select(zero, one, b);
+                let r = if op == BinOp::FloorDiv && d == DType::I64 {
+                    // MIN // -1: NumPy reports an overflow and gives MIN.
+                    let m1 = self.b.ins().icmp_imm_s(IntCC::Equal, safe_b, -1);
+                    let amin = self.b.ins().icmp_imm_s(IntCC::Equal, a, i64::MIN);
+                    let both = self.b.ins().band(m1, amin);
+                    self.np_warn_if(both, NpWarn::OverflowFloorDivide, line);
+                    let safe_b = self.b.ins().select(both, one, safe_b);
+                    self.floor_divmod_unchecked(op, a, safe_b)
+                } else {
+                    let r = self.floor_divmod_unchecked(op, a, safe_b);
+                    if op == BinOp::FloorDiv {
+                        // MIN // -1 of a narrower type leaves its range.
+                        let of = self.out_of_range(r, d);
+                        self.np_warn_if(of, NpWarn::OverflowFloorDivide, line);
+                    }
+                    self.wrap_to(r, d)
+                };
+                let z = self.iconst(0);
+                Ok(self.b.ins().select(zero, z, r))
+            }
+            BinOp::Pow => {
+                let neg = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, b, 0);
+                // NumPy raises ValueError for a negative exponent: the interpreter does.
+                self.fail_if(neg, ErrCode::Deopt, line, &[]);
+                let r = self.int_pow_wrapping(a, b);
+                Ok(self.wrap_to(r, d))
+            }
+            BinOp::BitAnd => Ok(self.b.ins().band(a, b)),
+            BinOp::BitOr => Ok(self.b.ins().bor(a, b)),
+            BinOp::BitXor => Ok(self.b.ins().bxor(a, b)),
+            _ => unsupported(format!("the operator {} on NumPy integers", crate::types::infer::op_symbol(op)), line),
+        }
+    }
+
+    /// Is the i64 `r` outside the range of the integer dtype `d`?
+    pub fn out_of_range(&mut self, r: Value, d: DType) -> Value {
+        let (lo, hi) = d.int_range();
+        let below = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, r, lo as i64);
+        let above = self.b.ins().icmp_imm_s(IntCC::SignedGreaterThan, r, hi.min(i64::MAX as i128) as i64);
+        self.b.ins().bor(below, above)
+    }
+
+    /// `r` wrapped to the width of the integer dtype `d` (C's conversion, as NumPy's), held
+    /// sign- or zero-extended in i64.
+    pub fn wrap_to(&mut self, r: Value, d: DType) -> Value {
+        let narrow = match d.itemsize() {
+            1 => types::I8,
+            2 => types::I16,
+            4 => types::I32,
+            _ => return r,
+        };
+        let n = self.b.ins().ireduce(narrow, r);
+        if d.is_signed() {
+            self.b.ins().sextend(types::I64, n)
+        } else {
+            self.b.ins().uextend(types::I64, n)
+        }
+    }
+
+    /// Report NumPy warning `what` when `bad` holds, as NumPy's error state says (a
+    /// RuntimeWarning by default, FloatingPointError under `numpy.seterr(...="raise")`). In a
+    /// function whose NumPy reports are deferred, raise the processor's overflow flag instead:
+    /// the dispatcher then re-runs the call in the interpreter, which reports it exactly.
+    pub fn np_warn_if(&mut self, bad: Value, what: crate::runtime::fp::NpWarn, line: u32) {
+        let (cold, ok) = self.branch_cold(bad);
+        self.switch_to(cold);
+        if self.fp_checks_inline() {
+            let (env, info, l, w) = (self.env, self.iconst(self.info as *const crate::runtime::FuncInfo as i64), self.iconst(line as i64), self.iconst(what as i64));
+            let i = types::I64;
+            self.call_helper("heron_np_warn", &[i, i, i, i], &[i], &[env, info, l, w]).expect("a runtime helper");
+            self.fail_if_env_error(line);
+        } else {
+            self.fp_deferred = true;
+            self.call_helper("heron_np_defer", &[], &[], &[]).expect("a runtime helper");
+        }
+        self.b.ins().jump(ok, &[]);
+        self.switch_to(ok);
     }
 
     /// Raise NumPy's OverflowError when a Python int does not fit the NumPy integer type `d`.
@@ -305,19 +415,6 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         self.fail_if(bad, ErrCode::IntStoreOutOfBounds, line, &[x, dv]);
     }
 
-    /// Deoptimize when an i64 result does not fit a narrower NumPy integer type.
-    fn check_range(&mut self, r: Value, d: DType, line: u32) -> CResult<Value> {
-        if d == DType::I64 {
-            return Ok(r);
-        }
-        let (lo, hi) = d.int_range();
-        let below = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, r, lo as i64);
-        let above = self.b.ins().icmp_imm_s(IntCC::SignedGreaterThan, r, hi as i64);
-        let bad = self.b.ins().bor(below, above);
-        self.fail_if(bad, ErrCode::Overflow, line, &[]);
-        Ok(r)
-    }
-
     /// Python's floor `//` or `%` for nonzero `b`. The divisor is used as is, so that a
     /// constant divisor stays visible to Cranelift's division-by-constant rewrite.
     fn floor_divmod(&mut self, op: BinOp, a: Value, b: Value, line: u32) -> CResult<Value> {
@@ -328,20 +425,62 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             let both = self.b.ins().band(m1, amin);
             self.fail_if(both, ErrCode::Overflow, line, &[]);
         }
+        Ok(self.floor_divmod_unchecked(op, a, b))
+    }
+
+    /// Floor `//` or `%` for nonzero `b`, and not `i64::MIN // -1`.
+    fn floor_divmod_unchecked(&mut self, op: BinOp, a: Value, b: Value) -> Value {
         let rem = self.b.ins().srem(a, b);
         // Adjust toward negative infinity when the signs differ and the remainder is nonzero.
         let rem_nz = self.b.ins().icmp_imm_s(IntCC::NotEqual, rem, 0);
         let x = self.b.ins().bxor(rem, b);
         let diff_sign = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, x, 0);
         let adjust = self.b.ins().band(rem_nz, diff_sign);
-        Ok(if op == BinOp::FloorDiv {
+        if op == BinOp::FloorDiv {
             let q = self.b.ins().sdiv(a, b);
             let q1 = self.b.ins().iadd_imm_s(q, -1);
             self.b.ins().select(adjust, q1, q)
         } else {
             let r1 = self.b.ins().iadd(rem, b);
             self.b.ins().select(adjust, r1, rem)
-        })
+        }
+    }
+
+    /// `a ** b` for `b >= 0` in wrapping i64 arithmetic (NumPy's integer power: C
+    /// multiplication by squaring, no overflow report).
+    fn int_pow_wrapping(&mut self, a: Value, b: Value) -> Value {
+        let result = self.b.declare_var(types::I64);
+        let base = self.b.declare_var(types::I64);
+        let exp = self.b.declare_var(types::I64);
+        let one = self.iconst(1);
+        self.b.def_var(result, one);
+        self.b.def_var(base, a);
+        self.b.def_var(exp, b);
+        let header = self.b.create_block();
+        let body = self.b.create_block();
+        let exit = self.b.create_block();
+        self.b.ins().jump(header, &[]);
+        self.b.switch_to_block(header);
+        let e = self.b.use_var(exp);
+        let more = self.b.ins().icmp_imm_s(IntCC::SignedGreaterThan, e, 0);
+        self.b.ins().brif(more, body, &[], exit, &[]);
+        self.switch_to(body);
+        let e = self.b.use_var(exp);
+        let odd = self.b.ins().band_imm_s(e, 1);
+        let odd = self.b.ins().icmp_imm_s(IntCC::NotEqual, odd, 0);
+        let r = self.b.use_var(result);
+        let bs = self.b.use_var(base);
+        let rm = self.b.ins().imul(r, bs);
+        let nr = self.b.ins().select(odd, rm, r);
+        self.b.def_var(result, nr);
+        let e2 = self.b.ins().sshr_imm_u(e, 1);
+        self.b.def_var(exp, e2);
+        let sq = self.b.ins().imul(bs, bs);
+        self.b.def_var(base, sq);
+        self.b.ins().jump(header, &[]);
+        self.b.seal_block(header);
+        self.switch_to(exit);
+        self.b.use_var(result)
     }
 
     /// `a ** b` for ints with `b >= 0`, by squaring, every product checked.
@@ -735,10 +874,13 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 Ok(vec![self.b.ins().fneg(va[0])])
             }
             (UnaryOp::Neg, Type::Np(d)) => {
+                // NumPy: -MIN is MIN, with "overflow encountered in scalar negative"; the
+                // negation of an unsigned value wraps (NumPy reports it too, for nonzero values).
                 let z = self.iconst(0);
                 let (r, of) = self.b.ins().ssub_overflow(z, va[0]);
-                self.fail_if(of, ErrCode::Overflow, line, &[]);
-                Ok(vec![self.check_range(r, *d, line)?])
+                let bad = if *d == DType::I64 { of } else { self.out_of_range(r, *d) };
+                self.np_warn_if(bad, crate::runtime::fp::NpWarn::Negative, line);
+                Ok(vec![self.wrap_to(r, *d)])
             }
             (UnaryOp::Invert, Type::Int) => {
                 let a = self.to_i64(va, ta);

@@ -374,7 +374,7 @@ impl Lowerer {
             "Subscript" => {
                 let base = self.lower(&node.getattr("value").map_err(|e| pyerr(e, line))?)?;
                 let index = self.index(&node.getattr("slice").map_err(|e| pyerr(e, line))?)?;
-                Ok(Target::Index { base, index })
+                Ok(Target::Index { base, index, span: span_of(node) })
             }
             "Attribute" => err("assigning to attributes is not supported", line),
             other => err(format!("cannot assign to {}", describe(other)), line),

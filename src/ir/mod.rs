@@ -72,8 +72,8 @@ pub struct Stmt {
 #[derive(Clone, Debug)]
 pub enum Target {
     Var(VarId),
-    /// `base[index, ...] = value`
-    Index { base: Expr, index: Vec<Expr> },
+    /// `base[index, ...] = value` (`span`: the subscript's, where a failing store is shown)
+    Index { base: Expr, index: Vec<Expr>, span: Span },
     /// `a, b = value`
     Tuple(Vec<Target>),
 }
@@ -205,7 +205,7 @@ impl Stmt {
         };
         while let Some(t) = stack.pop() {
             match t {
-                Target::Index { base, index } => out.push((base, index.as_slice())),
+                Target::Index { base, index, .. } => out.push((base, index.as_slice())),
                 Target::Tuple(ts) => stack.extend(ts.iter()),
                 Target::Var(_) => {}
             }
@@ -329,7 +329,7 @@ fn da_expr(e: &Expr, assigned: &[bool]) -> Result<(), (VarId, Span)> {
 fn da_target(t: &Target, assigned: &mut [bool]) -> Result<(), (VarId, Span)> {
     match t {
         Target::Var(v) => assigned[*v] = true,
-        Target::Index { base, index } => {
+        Target::Index { base, index, .. } => {
             da_expr(base, assigned)?;
             for i in index {
                 da_expr(i, assigned)?;

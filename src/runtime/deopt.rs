@@ -75,7 +75,7 @@ pub extern "C" fn heron_deopt(env: *mut Env, info: *const FuncInfo, point: i64, 
     let slots = unsafe { std::slice::from_raw_parts(slots, p.n_slots) };
     let env_ref = unsafe { &mut *env };
     let r = Python::attach(|py| -> PyResult<i64> {
-        if info.fp_deferred && super::fp::flags_raised(super::fp::REPORTED) {
+        if env_ref.fp_deferred != 0 && super::fp::flags_raised(super::fp::REPORTED) {
             // NumPy float reports were deferred to the end of the call and one is due: the
             // dispatcher re-runs the whole call (it has no side effects) to report it.
             env_ref.err_code = ErrCode::Deopt as i64;
@@ -116,12 +116,16 @@ pub extern "C" fn heron_deopt(env: *mut Env, info: *const FuncInfo, point: i64, 
             .import("heron._deopt")?
             .getattr("continuation")?
             .call1((func, path, loops, PyTuple::new(py, &params)?, PyTuple::new(py, subs)?))?;
-        let result = cont.call1(PyTuple::new(py, values)?)?;
-        if info.fp_deferred {
-            // The interpreter's own float operations set the same flags; they are not NumPy's.
-            super::fp::flags_clear();
+        // The interpreter's own float operations set the sticky flags too; they are not
+        // native code's (whose NumPy reports may be deferred to the end of the call).
+        let flags = super::fp::flags_save();
+        let result = cont.call1(PyTuple::new(py, values)?);
+        super::fp::flags_restore(flags);
+        let result = result?;
+        if !info.pure {
+            // What the interpreter did cannot be undone by re-running the call.
+            env_ref.effects = 1;
         }
-        env_ref.effects = 1;
         let mut out = Vec::new();
         if let Some(tag) = unbox_result(py, env_ref, &result, &info.ret_type, &info.ret_members, &mut out)? {
             if info.ret_members.len() > 1 {

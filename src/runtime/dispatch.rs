@@ -755,6 +755,7 @@ impl Dispatcher {
             args: arg_ptrs.as_ptr() as i64,
             nargs: nargs as i64,
             frames: &mut frames as *mut Vec<(usize, i64)> as i64,
+            fp_deferred: unit.fp_deferred as i64,
             ..Env::default()
         };
         let entry: extern "C" fn(*const u64, *mut u64, *mut Env) -> i64 = unsafe { std::mem::transmute(unit.entry) };

@@ -17,6 +17,28 @@ pub fn flags_clear() {
     }
 }
 
+/// The sticky flags now (to put back with `flags_restore`).
+#[allow(deprecated)]
+pub fn flags_save() -> u32 {
+    #[cfg(target_arch = "x86_64")]
+    unsafe {
+        use std::arch::x86_64::_mm_getcsr;
+        return _mm_getcsr() & 0x3f;
+    }
+    #[allow(unreachable_code)]
+    0
+}
+
+/// Set the sticky flags back to `saved` (from `flags_save`).
+#[allow(deprecated)]
+pub fn flags_restore(saved: u32) {
+    #[cfg(target_arch = "x86_64")]
+    unsafe {
+        use std::arch::x86_64::{_mm_getcsr, _mm_setcsr};
+        _mm_setcsr((_mm_getcsr() & !0x3f) | (saved & 0x3f));
+    }
+}
+
 /// MXCSR sticky flags NumPy reports by default: invalid (bit 0), divide-by-zero (bit 2) and
 /// overflow (bit 3).
 pub const REPORTED: u32 = 0x0d;
@@ -84,3 +106,64 @@ pub extern "C" fn heron_np_fp(env: *mut Env, info: *const FuncInfo, line: i64, o
     }
 }
 
+
+/// The NumPy warnings native code reports for integer scalars and casts (`heron_np_warn`):
+/// the key of `numpy.geterr()` and the operation's name in the message.
+#[repr(i64)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NpWarn {
+    Add = 0,
+    Subtract = 1,
+    Multiply = 2,
+    OverflowFloorDivide = 3,
+    DivideFloorDivide = 4,
+    DivideRemainder = 5,
+    Negative = 6,
+    Absolute = 7,
+    /// A float stored into a narrower float array became infinite ("overflow encountered in
+    /// cast").
+    Cast = 8,
+}
+
+const NP_WARNINGS: [(&str, &str); 9] = [
+    ("over", "add"),
+    ("over", "subtract"),
+    ("over", "multiply"),
+    ("over", "floor_divide"),
+    ("divide", "floor_divide"),
+    ("divide", "remainder"),
+    ("over", "negative"),
+    ("over", "absolute"),
+    ("over", "cast"),
+];
+
+/// Called by native code: NumPy's report of warning `what` (an `NpWarn`) at `line`, under
+/// `numpy.seterr` (numpy/_core/src/umath/scalarmath.c.src, `convert_to_<type>` for casts).
+/// Returns 0, or 1 with the Python exception stored (`ErrCode::PyErr`).
+pub extern "C" fn heron_np_warn(env: *mut Env, info: *const FuncInfo, line: i64, what: i64) -> i64 {
+    let (kind, opname) = NP_WARNINGS.get(what as usize).copied().unwrap_or(("over", "operation"));
+    let info = unsafe { &*info };
+    let r = Python::attach(|py| -> PyResult<()> {
+        py.import("heron._runtime")?.getattr("np_float_error")?.call1((kind, opname, info.filename.as_str(), line, info.module.as_str()))?;
+        Ok(())
+    });
+    match r {
+        Ok(()) => 0,
+        Err(e) => {
+            PENDING.with(|p| *p.borrow_mut() = Some(e));
+            unsafe { (*env).err_code = ErrCode::PyErr as i64 };
+            1
+        }
+    }
+}
+
+/// Called by native code whose NumPy reports are deferred: raise the processor's overflow
+/// flag, so that the dispatcher re-runs the call in the interpreter (see `deferred_report_due`).
+#[allow(deprecated)]
+pub extern "C" fn heron_np_defer() {
+    #[cfg(target_arch = "x86_64")]
+    unsafe {
+        use std::arch::x86_64::{_mm_getcsr, _mm_setcsr};
+        _mm_setcsr(_mm_getcsr() | 0x08);
+    }
+}

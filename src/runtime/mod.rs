@@ -48,6 +48,8 @@ pub struct Env {
     /// `*mut Vec<(usize, i64)>`: the compiled callers an error went through, innermost first
     /// (`FuncInfo` address, call site), for the traceback (see `traceback`).
     pub frames: i64,
+    /// Nonzero when the call's NumPy float reports are deferred to its end (see `fp`).
+    pub fp_deferred: i64,
 }
 
 impl Drop for Env {
@@ -91,6 +93,8 @@ pub struct FuncInfo {
     pub fp_deferred: bool,
     /// Calls that continued in the interpreter from a deoptimization point.
     pub deopts: std::sync::atomic::AtomicU64,
+    /// No visible side effects (`types::infer::Typed::pure`).
+    pub pure: bool,
 }
 
 impl FuncInfo {
@@ -508,6 +512,8 @@ pub fn symbols() -> Vec<(&'static str, *const u8)> {
         ("heron_np_fp", fp::heron_np_fp as *const u8),
         ("heron_np_power_f64", ufunc::heron_np_power_f64 as *const u8),
         ("heron_deopt", deopt::heron_deopt as *const u8),
+        ("heron_np_warn", fp::heron_np_warn as *const u8),
+        ("heron_np_defer", fp::heron_np_defer as *const u8),
         ("heron_push_frame", traceback::heron_push_frame as *const u8),
     ]
 }

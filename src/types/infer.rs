@@ -425,7 +425,7 @@ impl<'a> Infer<'a> {
                 }
                 Ok(())
             }
-            Target::Index { base, index } => {
+            Target::Index { base, index, .. } => {
                 let bt = self.expr(base)?;
                 let its = index.iter().map(|i| self.expr(i)).collect::<CResult<Vec<_>>>()?;
                 let (Some(bt), Some(t)) = (bt, t) else { return Ok(()) };
@@ -495,7 +495,7 @@ impl<'a> Infer<'a> {
                 // `x op= v` is `x = x op v` (for the scalars Heron supports).
                 let cur = match target {
                     Target::Var(v) => self.vars[*v].ty.clone(),
-                    Target::Index { base, index } => {
+                    Target::Index { base, index, .. } => {
                         let bt = self.expr(base)?;
                         for i in index {
                             self.expr(i)?;

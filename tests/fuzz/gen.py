@@ -446,6 +446,7 @@ class ModuleGen(Gen):
             (3 if arrays and depth_ok else 0, "kernel"),
             (2 if depth_ok and "local-array" not in self.avoid else 0, "local"),
             (1 if any(isinstance(g.ret, tuple) for g in self.callees) and self.calls_left else 0, "unpack"),
+            (2 if "print" not in self.avoid else 0, "print"),
         ])
         leaves = self.leaf_types(scope)
         if kind == "assign" or (kind in ("reassign", "aug", "retype") and not self.assignable(scope)):
@@ -538,6 +539,14 @@ class ModuleGen(Gen):
             self.kernel(lines, scope, ind, arrays)
         elif kind == "local":
             self.local_array(lines, scope, ind)
+        elif kind == "print":
+            # Output before a later overflow must appear once (deoptimization continues).
+            t = self.choice(sorted(self.producible(leaves, 1)))
+            items = [f"\"p{next(self.msg)}\"", self.expr(scope, t, self.rint(0, 2))]
+            if self.chance(0.3):
+                t2 = self.choice(sorted(self.producible(leaves, 1)))
+                items.append(self.expr(scope, t2, self.rint(0, 1)))
+            lines.append((ind, f"print({', '.join(items)})"))
         elif kind == "unpack":
             g = self.choice([g for g in self.callees if isinstance(g.ret, tuple)])
             names = [self.new_var() for _ in g.ret]

@@ -228,7 +228,7 @@ class Fuzzer:
             return {
                 "programs": self.counts["programs"], "native": self.counts["native"],
                 "ok": self.counts["ok"], "mismatch": self.counts["mismatch"],
-                "allowed_deopt_after_effects": self.counts["allowed"], "skip": self.counts["skip"],
+                "skip": self.counts["skip"],
                 "error": self.counts["error"], "programs_with_deopts": self.counts["deopted"],
                 "elapsed_s": round(elapsed, 1),
                 "refusals": [{"reason": r, "programs": n, "example_seed": self.reason_example[r]}
@@ -275,7 +275,7 @@ class Fuzzer:
             rate = n / elapsed if elapsed else 0
             kinds = ", ".join(f"{' '.join(x for x in k if x)}: {v}" for k, v in self.keys.most_common(6))
             print(f"[{elapsed:7.0f}s] {n}/{self.args.count} programs ({rate:.0f}/s), native {c['native']}, "
-                  f"mismatches {c['mismatch']} ({kinds}), allowed {c['allowed']}, skip {c['skip']}, "
+                  f"mismatches {c['mismatch']} ({kinds}), skip {c['skip']}, "
                   f"error {c['error']}", flush=True)
 
 

@@ -1,0 +1,132 @@
+"""NumPy fixed-width integers wrap as NumPy wraps, and narrowing float stores report as NumPy
+does (issue 9, items 2 and 3).
+
+CPython with NumPy wraps `uint8` image arithmetic and histogram counts, and reports each
+overflow with ``RuntimeWarning: overflow encountered in scalar add`` (or raises under
+``numpy.seterr(over="raise")``, or under ``-W error``); a float64 that does not fit a float32
+array is stored as ``inf`` with "overflow encountered in cast". Compiled code must give the
+same values, warnings (same lines) and errors, and run natively (no deoptimization).
+
+Each program runs as a real ``python script.py`` with Heron and with ``HERON_DISABLE=1``.
+"""
+
+import json
+import textwrap
+
+import pytest
+
+from conftest import run_python
+
+pytestmark = pytest.mark.usefixtures("real_native")
+
+
+def compare(heron_python, tmp_path, source, native=(), args=(), flags=()):
+    (tmp_path / "script.py").write_text(textwrap.dedent(source))
+    report = tmp_path / "report.json"
+    argv = list(flags) + ["script.py"] + list(args)
+    heron = run_python(heron_python, tmp_path, argv, native="real", env={"HERON_REPORT": str(report)})
+    plain = run_python(heron_python, tmp_path, argv, native="real", env={"HERON_DISABLE": "1"})
+    detail = (f"\n--- Heron (rc {heron.returncode}):\n{heron.stdout}{heron.stderr}"
+              f"\n--- Python (rc {plain.returncode}):\n{plain.stdout}{plain.stderr}")
+    assert heron.stdout == plain.stdout, "stdout differs" + detail
+    assert heron.stderr == plain.stderr, "stderr differs" + detail
+    assert heron.returncode == plain.returncode, detail
+    records = {r["qualname"]: r for r in json.loads(report.read_text())}
+    for name in native:
+        rec = records[name]
+        assert rec["native_calls"] > 0 and rec["fallback_calls"] == 0 and rec["deopts"] == 0, rec
+    return heron
+
+
+IMAGE = """
+    import sys
+    import numpy as np
+
+    if len(sys.argv) > 1:
+        np.seterr(over=sys.argv[1])
+
+    # heron: jit
+    def brighten(img, delta):
+        for i in range(img.shape[0]):
+            img[i] = img[i] + delta
+        return img[0]
+
+    # heron: jit
+    def histogram(values, counts):
+        for k in range(values.shape[0]):
+            counts[values[k]] += 1
+        return counts[3]
+
+    img = np.array([10, 200, 250, 30], dtype=np.uint8)
+    print(brighten(img, 60), img.tolist())
+    counts = np.zeros(8, dtype=np.uint8)
+    values = np.array([3] * 300 + [1, 2], dtype=np.int64)
+    print(histogram(values, counts), counts.tolist())
+"""
+
+
+def test_uint8_image_and_histogram_wrap_with_warnings(heron_python, tmp_path):
+    compare(heron_python, tmp_path, IMAGE, native=["brighten", "histogram"])
+
+
+@pytest.mark.parametrize("mode", ["raise", "ignore", "warn"])
+def test_uint8_overflow_under_seterr(heron_python, tmp_path, mode):
+    compare(heron_python, tmp_path, IMAGE, args=[mode])
+
+
+def test_uint8_overflow_under_w_error(heron_python, tmp_path):
+    compare(heron_python, tmp_path, IMAGE, flags=["-W", "error"])
+
+
+def test_products_and_divisions_of_every_width(heron_python, tmp_path):
+    compare(heron_python, tmp_path, """
+        import numpy as np
+
+        # heron: jit
+        def ops(a, b, out):
+            # Writes an array: NumPy's reports come from native code where they happen.
+            out[0] = a * b
+            out[1] = a + b
+            out[2] = a - b
+            out[3] = a // b
+            out[4] = a % b
+            out[5] = -a
+            out[6] = abs(a)
+            out[7] = a ** 3
+            return a * b, a + b, a - b, a // b, a % b, -a, abs(a), a ** 3
+
+        # heron: jit
+        def pure_ops(a, b):
+            # No side effects: reports are deferred, and a call that has one is re-run.
+            return a * b + a
+
+        for t in (np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32):
+            info = np.iinfo(t)
+            out = np.zeros(8, dtype=t)
+            for a, b in ((info.max, 2), (info.min, -1 if info.min else 1), (7, 0), (info.max // 3, 3)):
+                print(t.__name__, ops(t(a), t(b), out), out.tolist(), pure_ops(t(a), t(b)))
+    """, native=["ops"])
+
+
+def test_narrowing_float_stores(heron_python, tmp_path):
+    source = """
+        import sys
+        import numpy as np
+
+        if len(sys.argv) > 1:
+            np.seterr(all=sys.argv[1])
+
+        # heron: jit
+        def store(a, x):
+            for i in range(a.shape[0]):
+                a[i] = x * (i + 1)
+            return a[0]
+
+        a = np.zeros(3, dtype=np.float32)
+        print(store(a, 1e300), a.tolist())
+        print(store(a, 1.5), a.tolist())
+        print(store(a, float("inf")), a.tolist())
+    """
+    compare(heron_python, tmp_path, source, native=["store"])
+    compare(heron_python, tmp_path, source, args=["raise"])
+    compare(heron_python, tmp_path, source, flags=["-W", "error"])
