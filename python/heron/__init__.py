@@ -15,7 +15,7 @@ class HeronWarning(UserWarning):
     """Heron could not do something it was asked to; the program runs on as plain Python."""
 
 
-def jit(fn=None, *, parallel=False):
+def jit(fn=None, *, parallel=False, nogil=False):
     """Compile ``fn`` to native code on its first calls (one specialization per argument types).
 
     Usable as ``@heron.jit`` and as ``@heron.jit(parallel=True)``.
@@ -23,6 +23,9 @@ def jit(fn=None, *, parallel=False):
     Args:
         fn: a plain Python function defined with ``def``. Omit it to get a decorator.
         parallel: let the outer loops run on all cores (reductions may then be reordered).
+        nogil: release the GIL while it runs even though it writes arrays its caller can see
+            (Numba's name); without it such a function keeps the GIL, so that threads sharing
+            those arrays stay correct (issue 9).
 
     Returns:
         A dispatcher that stands where ``fn`` stood (same ``__name__``, ``__qualname__``,
@@ -36,10 +39,10 @@ def jit(fn=None, *, parallel=False):
     """
     if fn is None:
         def decorator(func):
-            return jit(func, parallel=parallel)
+            return jit(func, parallel=parallel, nogil=nogil)
         return decorator
     from heron import _hook
-    return _hook.jit_function(fn, {"parallel": bool(parallel)})
+    return _hook.jit_function(fn, {"parallel": bool(parallel), "nogil": bool(nogil)})
 
 
 def report():

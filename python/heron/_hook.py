@@ -230,7 +230,7 @@ def try_swap(namespace, marker, filename, module_name, final):
             _report.add(module_name, marker.qualname, filename, marker.lineno,
                         sorted(marker.options), "python", f"{_traced_reason(tracer)} ({where})")
             return False
-        dispatcher, reason = make_dispatcher(obj, {"parallel": "parallel" in marker.options})
+        dispatcher, reason = make_dispatcher(obj, {opt: True for opt in sorted(marker.options)})
         if dispatcher is None:
             _report.add(module_name, marker.qualname, filename, marker.lineno,
                         sorted(marker.options), "python", f"{reason} ({where})")

@@ -22,7 +22,7 @@ from _thread import allocate_lock
 __all__ = ["Marker", "find_markers", "KNOWN_OPTIONS", "describe_kind"]
 
 #: Options understood after ``# heron: jit``.
-KNOWN_OPTIONS = frozenset({"parallel"})
+KNOWN_OPTIONS = frozenset({"parallel", "nogil"})
 
 # `# heron: jit, parallel` -> directive "jit", rest "parallel". Anything else after `heron:`
 # is still a marker (with an unknown directive), so that a typo is reported, not ignored.

@@ -21,7 +21,7 @@ _candidates = []
 #: Keys of each record, in order (the JSON schema).
 FIELDS = ("module", "qualname", "file", "line", "options", "status", "reason", "signatures",
           "compile_time_s", "calls", "native_calls", "fallback_calls", "native_time_s",
-          "failures", "deopts", "called_from_native", "frozen_globals")
+          "failures", "deopts", "called_from_native", "frozen_globals", "gil")
 
 
 class Candidate:
@@ -133,6 +133,7 @@ def _record(candidate):
         "deopts": int(stats.get("deopts", 0) or 0),
         "called_from_native": int(stats.get("called_from_native", 0) or 0),
         "frozen_globals": [str(g) for g in stats.get("frozen_globals", ()) or ()],
+        "gil": str(stats.get("gil", "") or ""),
     }
 
 

@@ -214,6 +214,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         let flags = MemFlagsData::trusted();
         if !local {
             self.mark_effect();
+            self.writes_visible = true;
         }
         let v = val[0];
         let stored = if dtype.is_float() {

@@ -59,6 +59,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 if !info.pure {
                     self.note_made_call(e.span, &vals, &info.ret);
                 }
+                self.writes_visible |= info.writes;
                 if let (true, Some(ss), Some(&member)) = (union, slots, self.typed.guards.get(&e.id)) {
                     // Speculated member (see infer): deoptimize when the callee returned another.
                     let n = repr(&info.ret).len();

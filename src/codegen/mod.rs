@@ -82,6 +82,9 @@ pub struct CompiledUnit {
     pub long_running: bool,
     /// No visible side effects (a caller may speculate on its result and re-run).
     pub pure: bool,
+    /// Writes memory the caller can see (argument arrays), itself or in a callee: then the
+    /// dispatcher keeps the GIL while it runs (DESIGN.md "Concurrency"), unless `nogil`.
+    pub writes_visible: bool,
     /// NumPy floating-point reports are deferred to the dispatcher (see `num::np_fp_check`),
     /// here or in a callee.
     pub fp_deferred: bool,
@@ -327,6 +330,7 @@ pub fn compile(f: &Function, typed: &Typed, info: FuncInfo, callees: Vec<Arc<Com
     let mut fctx = FunctionBuilderContext::new();
     ctx.func.signature = inner_sig.clone();
     let prints;
+    let writes_visible;
     let points;
     let sites;
     let long_running;
@@ -340,6 +344,7 @@ pub fn compile(f: &Function, typed: &Typed, info: FuncInfo, callees: Vec<Arc<Com
         points = std::mem::take(&mut cx.points);
         sites = std::mem::take(&mut cx.sites);
         long_running = cx.long_running;
+        writes_visible = cx.writes_visible;
         fp_deferred = cx.fp_deferred || callees.iter().any(|c| c.fp_deferred);
         cx.b.seal_all_blocks();
         let target = cx.module.target_config();
@@ -436,6 +441,7 @@ pub fn compile(f: &Function, typed: &Typed, info: FuncInfo, callees: Vec<Arc<Com
         _callees: callees,
         long_running,
         pure: typed.pure,
+        writes_visible,
         fp_deferred,
     })
 }
@@ -589,6 +595,8 @@ pub struct FunctionCx<'a, 'm> {
     pub fp_replay: bool,
     pub prints: Vec<Box<PrintDesc>>,
     pub long_running: bool,
+    /// A store into an array the caller can see was emitted (or a callee makes one).
+    pub writes_visible: bool,
     /// Variables assigned exactly once in the function.
     pub single_assign: Vec<bool>,
     /// Variables bound once to an array's extent.
@@ -701,6 +709,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             fp_replay: false,
             prints: Vec::new(),
             long_running: false,
+            writes_visible: false,
             single_assign,
             shape_vars: HashMap::new(),
             pow_chains: HashMap::new(),

@@ -103,6 +103,9 @@ pub struct Dispatcher {
     refs: RwLock<Option<PyRefs>>,
     name: String,
     qualname: String,
+    /// `# heron: jit, nogil` (or `parallel`): release the GIL even when the function writes
+    /// arrays its caller can see (the user vouches that no other thread touches them).
+    nogil: bool,
     ir: OnceLock<Result<Arc<Function>, CompileError>>,
     first: OnceLock<Arc<Spec>>,
     specs: Mutex<Vec<Arc<Spec>>>,
@@ -515,6 +518,7 @@ impl<'py, 'd> Resolver for DispatchResolver<'py, 'd> {
                     ret: unit.ret_type.clone(),
                     ret_members: unit.ret_members.clone(),
                     pure: unit.pure,
+                    writes: unit.writes_visible,
                 })
             }
             Err(e) => Err(CompileError::new(
@@ -763,7 +767,9 @@ impl Dispatcher {
         if unit.fp_deferred {
             super::fp::flags_clear();
         }
-        let status = if unit.long_running {
+        // Released while native code runs, unless it writes memory the caller can see (a
+        // program right under CPython's GIL stays right) and the user did not opt in.
+        let status = if unit.long_running && (!unit.writes_visible || self.nogil) {
             let (sp, rp, ep) = (slots.as_ptr() as usize, ret.as_mut_ptr() as usize, &mut env as *mut Env as usize);
             py.detach(move || entry(sp as *const u64, rp as *mut u64, ep as *mut Env))
         } else {
@@ -901,11 +907,14 @@ impl Dispatcher {
             Some(o) if !o.is_none() => o.unbind(),
             _ => PyDict::new(py).into_any().unbind(),
         };
+        let opt = |name: &str| options.bind(py).get_item(name).and_then(|v| v.is_truthy()).unwrap_or(false);
+        let nogil = opt("nogil") || opt("parallel");
         Ok(Dispatcher {
             vectorcall: dispatcher_vectorcall,
             refs: RwLock::new(Some(PyRefs { func: func.unbind(), module, doc, options })),
             name,
             qualname,
+            nogil,
             ir: OnceLock::new(),
             first: OnceLock::new(),
             specs: Mutex::new(Vec::new()),
@@ -969,6 +978,15 @@ impl Dispatcher {
             }
         }
         d.set_item("signatures", sigs)?;
+        let holds = self.specs.lock().unwrap().iter().filter_map(|s| s.unit.as_ref().ok()).any(|u| u.long_running && u.writes_visible);
+        let gil = if holds && !self.nogil {
+            "held: it writes arrays its caller can see (mark it `# heron: jit, nogil` to release the GIL when no other thread uses them)"
+        } else if holds {
+            "released (nogil): it writes arrays its caller can see"
+        } else {
+            "released"
+        };
+        d.set_item("gil", gil)?;
         let fails = PyList::empty(py);
         let filename = self.ir.get().and_then(|r| r.as_ref().ok()).map(|f| f.filename.clone()).unwrap_or_else(|| {
             self.func(py)

@@ -48,6 +48,8 @@ pub struct CalleeInfo {
     pub ret_members: Vec<Type>,
     /// The callee has no visible side effects (it can be re-run by the interpreter).
     pub pure: bool,
+    /// The callee (or one it calls) writes memory its caller can see (argument arrays).
+    pub writes: bool,
 }
 
 impl CalleeInfo {
