@@ -65,7 +65,7 @@ def plain(x):
 def test_jit_decorator_forms(fake_native):
     d = heron.jit(plain)
     assert isinstance(d, FakeDispatcher)
-    assert d.options == {"parallel": False}
+    assert d.options == {"parallel": False, "nogil": False}
     assert (d.__name__, d.__qualname__, d.__doc__, d.__wrapped__) == (
         "plain", "plain", "Docstring of plain.", plain)
     assert d(1) == 2
