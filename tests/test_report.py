@@ -70,7 +70,7 @@ def test_jit_decorator_forms(fake_native):
         "plain", "plain", "Docstring of plain.", plain)
     assert d(1) == 2
     d2 = heron.jit(parallel=True)(plain)
-    assert d2.options == {"parallel": True}
+    assert d2.options == {"parallel": True, "nogil": False}
     assert heron.jit(d) is d  # already a dispatcher
     recs = heron.report()
     assert [(r["qualname"], r["status"], r["options"]) for r in recs] == [
