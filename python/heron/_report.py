@@ -21,7 +21,7 @@ _candidates = []
 #: Keys of each record, in order (the JSON schema).
 FIELDS = ("module", "qualname", "file", "line", "options", "status", "reason", "signatures",
           "compile_time_s", "calls", "native_calls", "fallback_calls", "native_time_s",
-          "failures", "deopts", "called_from_native", "frozen_globals", "gil")
+          "failures", "deopts", "called_from_native", "gil")
 
 
 class Candidate:
@@ -132,7 +132,6 @@ def _record(candidate):
         "failures": failures,
         "deopts": int(stats.get("deopts", 0) or 0),
         "called_from_native": int(stats.get("called_from_native", 0) or 0),
-        "frozen_globals": [str(g) for g in stats.get("frozen_globals", ()) or ()],
         "gil": str(stats.get("gil", "") or ""),
     }
 
@@ -180,12 +179,9 @@ def _details(rec):
     if rec.get("called_from_native"):
         text += " Other compiled functions call it directly, without going through Python."
     if rec.get("deopts"):
-        text += (f" {rec['deopts']} call(s) hit a value native code does not handle (for instance"
-                 " an integer beyond 64 bits) and were re-run as plain Python, with the same result.")
-    if rec.get("frozen_globals"):
-        names = ", ".join(rec["frozen_globals"])
-        text += (f" It uses the global value(s) {names} as they were when it was compiled;"
-                 " assigning them later does not change the compiled code.")
+        text += (f" {rec['deopts']} call(s) met a value native code does not handle (for instance"
+                 " an integer beyond 64 bits) and went on as plain Python from there, with the"
+                 " same result.")
     if rec["fallback_calls"] or rec["failures"]:
         text += f" {rec['fallback_calls']} call(s) ran as plain Python"
         if rec["failures"]:

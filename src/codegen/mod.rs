@@ -629,6 +629,8 @@ pub struct FunctionCx<'a, 'm> {
     /// Error sites by number (`FuncInfo::sites`).
     pub sites: Vec<Span>,
     pub site_ids: HashMap<Span, usize>,
+    /// The values of live globals, read at entry, by cell address.
+    pub cells: HashMap<usize, Value>,
 }
 
 impl<'a, 'm> FunctionCx<'a, 'm> {
@@ -679,6 +681,23 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             }
             k += n;
         }
+        // Live globals are read once, at entry (see `runtime::guards`).
+        let mut cells = HashMap::new();
+        for g in typed.globals.values() {
+            if let crate::types::infer::GlobalValue::Cell { ty, addr } = g {
+                if cells.contains_key(addr) {
+                    continue;
+                }
+                let a = b.ins().iconst(types::I64, *addr as i64);
+                let raw = b.ins().load(types::I64, MemFlagsData::trusted(), a, 0);
+                let v = match repr(ty)[0] {
+                    t if t == types::F64 => b.ins().bitcast(types::F64, MemFlagsData::new(), raw),
+                    t if t == types::I64 => raw,
+                    t => b.ins().ireduce(t, raw),
+                };
+                cells.insert(*addr, v);
+            }
+        }
         let exit_block = b.create_block();
         let err_block = b.create_block();
         b.append_block_param(err_block, types::I64);
@@ -727,6 +746,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             span_stack: Vec::new(),
             sites: Vec::new(),
             site_ids: HashMap::new(),
+            cells,
         })
     }
 
@@ -1573,6 +1593,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             }
             ExprKind::Global(_) => match self.typed.globals.get(&e.id) {
                 Some(crate::types::infer::GlobalValue::Const(c)) => self.constant(&c.clone()),
+                Some(crate::types::infer::GlobalValue::Cell { addr, .. }) => vec![self.cells[addr]],
                 _ => return Err(CompileError::new("unsupported global", line)),
             },
             ExprKind::Attr(base, attr) => {

@@ -348,9 +348,9 @@ fn unbox_as(py: Python<'_>, env: &mut Env, obj: &Bound<'_, PyAny>, t: &Type, out
                 false
             }
         }
-        Type::Np(d) => match super::dispatch::numpy_scalar_dtype(py, obj) {
+        Type::Np(d) => match super::marshal::numpy_scalar_dtype(py, obj) {
             Some(x) if x == *d => {
-                out.push(super::dispatch::numpy_scalar_raw(obj, *d)?);
+                out.push(super::marshal::numpy_scalar_raw(obj, *d)?);
                 true
             }
             _ => false,
@@ -368,7 +368,7 @@ fn unbox_as(py: Python<'_>, env: &mut Env, obj: &Bound<'_, PyAny>, t: &Type, out
             true
         }
         Type::Array(at) => {
-            let Some(kind) = super::dispatch::array_type(py, obj) else { return Ok(false) };
+            let Some(kind) = super::marshal::array_type(py, obj) else { return Ok(false) };
             let fits = kind.dtype == at.dtype && kind.ndim == at.ndim && (at.layout == Layout::Any || kind.layout == Layout::C) && (at.readonly || !kind.readonly);
             if !fits {
                 return Ok(false);

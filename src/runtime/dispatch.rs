@@ -12,22 +12,24 @@ use std::sync::{Arc, Condvar, Mutex, OnceLock, RwLock};
 use std::mem::MaybeUninit;
 use std::time::Instant;
 
-use numpy::{PyUntypedArray, PyUntypedArrayMethods};
-use numpy::prelude::*;
+use numpy::PyUntypedArray;
 use pyo3::exceptions::{PyOverflowError, PyRuntimeError};
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
 use pyo3::{PyTraverseError, PyVisit};
-use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyModule, PyTuple, PyType};
+use pyo3::types::{PyDict, PyInt, PyList, PyTuple, PyType};
 
+use super::marshal::{arg_kind, marshal, numpy_loaded, signature_text, ArgKind};
 use super::print::{box_scalar, unmerge, PENDING};
+use super::guards::{GuardSet, LiveCell};
+use super::resolve::DispatchResolver;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicPtr};
 use super::{Env, ErrCode, FuncInfo};
-use crate::builtins::{self, Builtin};
 use crate::codegen::{self, CompiledUnit};
 use crate::frontend::{self, CResult, CompileError};
-use crate::ir::{self, Const, Function, StmtKind};
-use crate::types::infer::{self, CalleeInfo, GlobalValue, Resolver};
-use crate::types::{ArrayType, DType, Layout, Type};
+use crate::ir::{self, Function, StmtKind};
+use crate::types::infer;
+use crate::types::Type;
 
 /// The most arguments a compiled function takes (more run as Python).
 const MAX_ARGS: usize = 8;
@@ -36,28 +38,6 @@ const MAX_SLOTS: usize = 8 * 9;
 /// Slots for a flattened result (codegen refuses larger results).
 pub const MAX_RET_SLOTS: usize = 16;
 
-/// The type of one argument value, as specialization sees it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum ArgKind {
-    Bool,
-    Int,
-    Float,
-    Np(DType),
-    Array(ArrayType),
-}
-
-impl ArgKind {
-    fn to_type(self) -> Type {
-        match self {
-            ArgKind::Bool => Type::Bool,
-            ArgKind::Int => Type::Int,
-            ArgKind::Float => Type::Float,
-            ArgKind::Np(d) => Type::Np(d),
-            ArgKind::Array(a) => Type::Array(a),
-        }
-    }
-}
-
 struct PyRefs {
     func: Py<PyAny>,
     module: Py<PyAny>,
@@ -65,12 +45,16 @@ struct PyRefs {
     options: Py<PyAny>,
 }
 
-struct Spec {
+pub struct Spec {
     kinds: Vec<ArgKind>,
     /// Compiled to check NumPy floating-point errors at each operation even though the
     /// function has no side effects (see `Dispatcher::specialize`).
     fp_checked: bool,
-    unit: Result<Arc<CompiledUnit>, CompileError>,
+    pub(crate) unit: Result<Arc<CompiledUnit>, CompileError>,
+    /// What it relies on in the globals (its own reads and its callees'), see `guards`.
+    pub guards: GuardSet,
+    /// False once a guard failed: a new specialization replaces it.
+    valid: AtomicBool,
 }
 
 #[derive(Default)]
@@ -102,21 +86,24 @@ pub struct Dispatcher {
     /// function's globals usually hold the dispatcher: a reference cycle).
     refs: RwLock<Option<PyRefs>>,
     name: String,
-    qualname: String,
+    pub(crate) qualname: String,
     /// `# heron: jit, nogil` (or `parallel`): release the GIL even when the function writes
     /// arrays its caller can see (the user vouches that no other thread touches them).
     nogil: bool,
     ir: OnceLock<Result<Arc<Function>, CompileError>>,
-    first: OnceLock<Arc<Spec>>,
+    /// The specialization the last calls used (one of `specs`, which keeps it alive).
+    first: AtomicPtr<Spec>,
     specs: Mutex<Vec<Arc<Spec>>>,
     failures: Mutex<Vec<Failure>>,
-    /// Globals read as constants at compile time (frozen, as Numba does).
-    frozen: Mutex<Vec<String>>,
+    /// Scalar globals read at each call (they changed after a compile, see `guards`).
+    live: Mutex<HashMap<String, Arc<LiveCell>>>,
+    /// Specializations compiled again because a global they read changed.
+    recompiles: AtomicU64,
     native_calls: AtomicU64,
     fallback_calls: AtomicU64,
     deopts: AtomicU64,
     /// Compiled callers that call this function's native code directly.
-    linked: AtomicU64,
+    pub(crate) linked: AtomicU64,
     compile_ns: AtomicU64,
     native_ns: AtomicU64,
 }
@@ -169,137 +156,7 @@ impl Drop for CompileLock {
 
 thread_local! {
     /// Dispatchers this thread is compiling (to refuse mutual recursion instead of deadlocking).
-    static COMPILING: std::cell::RefCell<Vec<usize>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-fn numpy_scalar_types(py: Python<'_>) -> PyResult<&'static Vec<(usize, DType)>> {
-    static TYPES: PyOnceLock<Vec<(usize, DType)>> = PyOnceLock::new();
-    TYPES.get_or_try_init(py, || {
-        let np = py.import("numpy")?;
-        let mut v = Vec::new();
-        for d in [
-            DType::Bool, DType::I8, DType::I16, DType::I32, DType::I64, DType::U8, DType::U16, DType::U32, DType::U64,
-            DType::F32, DType::F64,
-        ] {
-            let t = np.getattr(d.name())?;
-            v.push((t.as_ptr() as usize, d));
-        }
-        Ok(v)
-    })
-}
-
-/// NumPy array flags (numpy/ndarraytypes.h).
-const NPY_ARRAY_C_CONTIGUOUS: i32 = 0x0001;
-const NPY_ARRAY_ALIGNED: i32 = 0x0100;
-const NPY_ARRAY_WRITEABLE: i32 = 0x0400;
-
-/// The array type of `obj` when it is exactly a `numpy.ndarray` Heron compiles (1 to 4
-/// dimensions, native byte order, aligned, a supported dtype); `None` otherwise. Looks at
-/// NumPy only when NumPy is loaded (a program that does not use NumPy never loads it).
-pub fn array_type(py: Python<'_>, obj: &Bound<'_, PyAny>) -> Option<ArrayType> {
-    if !numpy_loaded(py) {
-        return None;
-    }
-    let arr = obj.cast::<PyUntypedArray>().ok()?;
-    // Exactly numpy.ndarray: a subclass (numpy.ma, user classes) may override indexing.
-    if unsafe { numpy::npyffi::array::PyArray_CheckExact(py, obj.as_ptr()) } == 0 {
-        return None;
-    }
-    let nd = arr.ndim();
-    if nd == 0 || nd > 4 {
-        return None;
-    }
-    let dtype = arr.dtype();
-    if dtype.is_native_byteorder() == Some(false) {
-        return None;
-    }
-    let d = DType::from_kind(dtype.kind(), dtype.itemsize())?;
-    let flags = unsafe { (*arr.as_array_ptr()).fields.flags };
-    if flags & NPY_ARRAY_ALIGNED == 0 {
-        return None;
-    }
-    let layout = if flags & NPY_ARRAY_C_CONTIGUOUS != 0 { Layout::C } else { Layout::Any };
-    Some(ArrayType { dtype: d, ndim: nd as u8, layout, readonly: flags & NPY_ARRAY_WRITEABLE == 0 })
-}
-
-/// Has this process imported NumPy? (Once it has, it stays loaded.)
-fn numpy_loaded(py: Python<'_>) -> bool {
-    static LOADED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-    if LOADED.load(Ordering::Relaxed) {
-        return true;
-    }
-    let found = py
-        .import("sys")
-        .and_then(|sys| sys.getattr("modules"))
-        .map(|m| m.cast_into::<PyDict>().ok().and_then(|d| d.get_item("numpy").ok().flatten()).is_some())
-        .unwrap_or(false);
-    if found {
-        LOADED.store(true, Ordering::Relaxed);
-    }
-    found
-}
-
-/// The dtype of `obj` when it is exactly a NumPy scalar type Heron compiles.
-pub fn numpy_scalar_dtype(py: Python<'_>, obj: &Bound<'_, PyAny>) -> Option<DType> {
-    if !numpy_loaded(py) {
-        return None;
-    }
-    let tp = obj.get_type().as_ptr() as usize;
-    let types = numpy_scalar_types(py).ok()?;
-    types.iter().find(|(p, _)| *p == tp).map(|(_, d)| *d)
-}
-
-/// The register value (8-byte slot) of a NumPy scalar of dtype `d`.
-pub fn numpy_scalar_raw(obj: &Bound<'_, PyAny>, d: DType) -> PyResult<u64> {
-    Ok(match d {
-        DType::Bool => obj.is_truthy()? as u64,
-        DType::F64 => obj.extract::<f64>()?.to_bits(),
-        DType::F32 => (obj.extract::<f64>()? as f32).to_bits() as u64,
-        DType::U64 => obj.extract::<u64>()?,
-        _ => obj.extract::<i64>()? as u64,
-    })
-}
-
-/// Classify one argument; `None` when Heron does not take this value (it then runs as Python).
-fn arg_kind(py: Python<'_>, obj: &Bound<'_, PyAny>) -> Option<ArgKind> {
-    if obj.is_exact_instance_of::<PyBool>() {
-        return Some(ArgKind::Bool);
-    }
-    if obj.is_exact_instance_of::<PyInt>() {
-        return obj.extract::<i64>().ok().map(|_| ArgKind::Int);
-    }
-    if obj.is_exact_instance_of::<PyFloat>() {
-        return Some(ArgKind::Float);
-    }
-    if let Some(a) = array_type(py, obj) {
-        return Some(ArgKind::Array(a));
-    }
-    numpy_scalar_dtype(py, obj).map(ArgKind::Np)
-}
-
-/// Write one argument's flattened value into `slots` at `*k`.
-fn marshal(obj: &Bound<'_, PyAny>, kind: ArgKind, slots: &mut [MaybeUninit<u64>], k: &mut usize) -> PyResult<()> {
-    let mut put = |v: u64| {
-        slots[*k].write(v);
-        *k += 1;
-    };
-    match kind {
-        ArgKind::Bool => put(obj.is_truthy()? as u64),
-        ArgKind::Int => put(obj.extract::<i64>()? as u64),
-        ArgKind::Float => put(obj.extract::<f64>()?.to_bits()),
-        ArgKind::Np(d) => put(numpy_scalar_raw(obj, d)?),
-        ArgKind::Array(_) => {
-            let arr = obj.cast::<PyUntypedArray>().map_err(PyErr::from)?;
-            put(unsafe { (*arr.as_array_ptr()).fields.data } as u64);
-            for s in arr.shape() {
-                put(*s as u64);
-            }
-            for s in arr.strides() {
-                put(*s as i64 as u64);
-            }
-        }
-    }
-    Ok(())
+    pub static COMPILING: std::cell::RefCell<Vec<usize>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// The positional arguments of one call: the caller's vector of object pointers (vectorcall,
@@ -438,166 +295,9 @@ pub fn enable_vectorcall(sample: &Bound<'_, Dispatcher>) -> bool {
     true
 }
 
-/// Signature text for reports: `(int, float)`.
-fn signature_text(kinds: &[ArgKind]) -> String {
-    let parts: Vec<String> = kinds.iter().map(|k| k.to_type().to_string()).collect();
-    format!("({})", parts.join(", "))
-}
-
-struct DispatchResolver<'py, 'd> {
-    py: Python<'py>,
-    me: &'d Dispatcher,
-    globals: Bound<'py, PyDict>,
-    builtins: Bound<'py, PyAny>,
-    callees: Vec<Py<Dispatcher>>,
-    units: Vec<Arc<CompiledUnit>>,
-    minor: u32,
-    /// Compiling a specialization that checks NumPy floating-point errors at each operation
-    /// (its callees must then check too).
-    fp_checked: bool,
-}
-
-impl<'py, 'd> Resolver for DispatchResolver<'py, 'd> {
-    fn global(&mut self, name: &str, line: u32) -> CResult<GlobalValue> {
-        let py = self.py;
-        let value = match self.globals.get_item(name).ok().flatten() {
-            Some(v) => v,
-            None => match self.builtins.getattr(name) {
-                Ok(_) => {
-                    if let Some(b) = Builtin::from_name(name) {
-                        // Only the real builtin, not a shadowing module global (checked above).
-                        return Ok(GlobalValue::Builtin(b));
-                    }
-                    if name == "range" {
-                        return Ok(GlobalValue::Unsupported("range() can only be used in a `for` loop".into()));
-                    }
-                    return Ok(GlobalValue::Unsupported(format!("the builtin `{name}` is not supported in compiled code yet")));
-                }
-                Err(_) => return Err(CompileError::new(format!("name '{name}' is not defined"), line)),
-            },
-        };
-        let g = self.classify(py, name, &value);
-        if let GlobalValue::Const(_) = g {
-            let mut frozen = self.me.frozen.lock().unwrap();
-            if !frozen.iter().any(|n| n == name) {
-                frozen.push(name.to_string());
-            }
-        }
-        Ok(g)
-    }
-
-    fn callee(&mut self, id: usize, args: &[Type], caller_pure: bool, line: u32) -> CResult<CalleeInfo> {
-        let d = self.callees[id].clone_ref(self.py);
-        let dref = d.get();
-        let addr = dref as *const Dispatcher as usize;
-        if COMPILING.with(|c| c.borrow().contains(&addr)) {
-            return Err(CompileError::new(
-                format!("`{}` and this function call each other; mutual recursion is not supported yet", dref.qualname),
-                line,
-            ));
-        }
-        let mut kinds = Vec::new();
-        for t in args {
-            kinds.push(match t {
-                Type::Bool => ArgKind::Bool,
-                Type::Int => ArgKind::Int,
-                Type::Float => ArgKind::Float,
-                Type::Np(d) => ArgKind::Np(*d),
-                Type::Array(a) => ArgKind::Array(*a),
-                other => return Err(CompileError::new(format!("passing a {other} to `{}` is not supported", dref.qualname), line)),
-            });
-        }
-        let spec = dref.specialize(self.py, &kinds, self.fp_checked || !caller_pure);
-        match &spec.unit {
-            Ok(unit) => {
-                self.units.push(unit.clone());
-                dref.linked.fetch_add(1, Ordering::Relaxed);
-                Ok(CalleeInfo {
-                    ptr: unit.inner,
-                    params: unit.arg_types.clone(),
-                    ret: unit.ret_type.clone(),
-                    ret_members: unit.ret_members.clone(),
-                    pure: unit.pure,
-                    writes: unit.writes_visible,
-                })
-            }
-            Err(e) => Err(CompileError::new(
-                format!("`{}` cannot be compiled for {}: {}", dref.qualname, signature_text(&kinds), e.msg),
-                line,
-            )),
-        }
-    }
-
-    fn py_minor(&self) -> u32 {
-        self.minor
-    }
-}
-
-impl<'py, 'd> DispatchResolver<'py, 'd> {
-    fn classify(&mut self, py: Python<'py>, name: &str, value: &Bound<'py, PyAny>) -> GlobalValue {
-        if value.is_exact_instance_of::<PyBool>() {
-            return GlobalValue::Const(Const::Bool(value.is_truthy().unwrap_or(false)));
-        }
-        if value.is_exact_instance_of::<PyInt>() {
-            return match value.extract::<i64>() {
-                Ok(i) => GlobalValue::Const(Const::Int(i)),
-                Err(_) => GlobalValue::Unsupported(format!("the global `{name}` is an integer beyond 64 bits")),
-            };
-        }
-        if value.is_exact_instance_of::<PyFloat>() {
-            return GlobalValue::Const(Const::Float(value.extract::<f64>().unwrap_or(f64::NAN)));
-        }
-        if let Ok(m) = value.cast::<PyModule>() {
-            return match m.name().map(|n| n.to_string()).unwrap_or_default().as_str() {
-                "math" => GlobalValue::Math,
-                "numpy" => GlobalValue::Numpy,
-                other => GlobalValue::Unsupported(format!("the module `{other}` is not supported in compiled code")),
-            };
-        }
-        if let Ok(d) = value.cast::<Dispatcher>() {
-            if d.get().func(py).map(|f| f.is(self.me.func(py).unwrap_or_else(|_| py.None().into_bound(py)))).unwrap_or(false) {
-                return GlobalValue::SelfRef;
-            }
-            self.callees.push(d.clone().unbind());
-            return GlobalValue::Callee(self.callees.len() - 1);
-        }
-        // The function being compiled itself, not (yet) swapped for its dispatcher.
-        if self.me.func(py).map(|f| value.is(&f)).unwrap_or(false) {
-            return GlobalValue::SelfRef;
-        }
-        // `from math import sqrt`: the math module's own function object.
-        if let Ok(math) = py.import("math") {
-            if let Ok(fname) = value.getattr("__name__").and_then(|n| n.extract::<String>()) {
-                if let Ok(mv) = math.getattr(fname.as_str()) {
-                    if mv.is(value) {
-                        if let Some(m) = builtins::math_fn(&fname, self.minor) {
-                            return GlobalValue::MathFn(m);
-                        }
-                        return GlobalValue::Unsupported(format!("`math.{fname}` is not supported yet"));
-                    }
-                }
-            }
-        }
-        if let Ok(b) = self.builtins.getattr(name) {
-            if b.is(value) {
-                if let Some(bi) = Builtin::from_name(name) {
-                    return GlobalValue::Builtin(bi);
-                }
-            }
-        }
-        let tname = value.get_type().name().map(|n| n.to_string()).unwrap_or_default();
-        if tname == "function" {
-            return GlobalValue::Unsupported(format!(
-                "`{name}` is a plain Python function; mark it with `# heron: jit` so compiled code can call it"
-            ));
-        }
-        GlobalValue::Unsupported(format!("the global `{name}` (a {tname}) is not supported in compiled code"))
-    }
-}
-
 impl Dispatcher {
     /// The original Python function (an error once the dispatcher was cleared by the GC).
-    fn func<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+    pub(crate) fn func<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         match &*self.refs.read().unwrap() {
             Some(r) => Ok(r.func.bind(py).clone()),
             None => Err(PyRuntimeError::new_err("heron: this dispatcher was cleared")),
@@ -640,15 +340,15 @@ impl Dispatcher {
     /// with side effects: such a caller cannot be re-run by the interpreter, which is how a
     /// function without side effects reports them otherwise (see `codegen::num::np_fp_check`).
     /// A checked specialization also serves calls that do not need one.
-    fn specialize(&self, py: Python<'_>, kinds: &[ArgKind], fp_checked: bool) -> Arc<Spec> {
-        if let Some(s) = self.find(kinds, fp_checked) {
+    pub(crate) fn specialize(&self, py: Python<'_>, kinds: &[ArgKind], fp_checked: bool) -> Arc<Spec> {
+        if let Some(s) = self.find(py, kinds, fp_checked) {
             return s;
         }
         // One compilation at a time in the process (re-entrant: compiling a caller compiles
         // its callees on the same thread), as Numba does; waiting releases the GIL. Per-function
         // locks would deadlock when two threads compile two functions that call each other.
         let _guard = CompileLock::acquire(py);
-        if let Some(s) = self.find(kinds, fp_checked) {
+        if let Some(s) = self.find(py, kinds, fp_checked) {
             return s;
         }
         let start = Instant::now();
@@ -660,31 +360,84 @@ impl Dispatcher {
             Ok(u) => u,
             Err(p) => {
                 let what = p.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| p.downcast_ref::<String>().cloned()).unwrap_or_default();
-                Err(CompileError::new(format!("internal compiler error ({what}); please report it"), 0))
+                (Err(CompileError::new(format!("internal compiler error ({what}); please report it"), 0)), Vec::new())
             }
         };
         COMPILING.with(|c| c.borrow_mut().retain(|a| *a != addr));
         self.compile_ns.fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
-        if let Err(e) = &unit {
+        if let (Err(e), _) = &unit {
             let mut f = self.failures.lock().unwrap();
             if !f.iter().any(|x| x.signature == signature_text(kinds)) {
                 f.push(Failure { signature: signature_text(kinds), reason: e.msg.clone(), line: e.line });
             }
         }
-        let spec = Arc::new(Spec { kinds: kinds.to_vec(), fp_checked, unit: unit.map(Arc::new) });
+        let (unit, guards) = unit;
+        let guards = GuardSet::new(py, guards);
+        let spec = Arc::new(Spec { kinds: kinds.to_vec(), fp_checked, unit: unit.map(Arc::new), guards, valid: AtomicBool::new(true) });
         {
             let mut s = self.specs.lock().unwrap();
             s.push(spec.clone());
-            let _ = self.first.set(spec.clone());
+            let cur = self.first.load(Ordering::Acquire);
+            // Safety: `first` points into `specs`, which never drops a spec.
+            if cur.is_null() || unsafe { !(*cur).valid.load(Ordering::Relaxed) || (*cur).kinds == spec.kinds } {
+                self.first.store(Arc::as_ptr(&spec) as *mut Spec, Ordering::Release);
+            }
         }
         spec
     }
 
-    fn find(&self, kinds: &[ArgKind], fp_checked: bool) -> Option<Arc<Spec>> {
-        self.specs.lock().unwrap().iter().find(|s| s.kinds == kinds && (s.fp_checked || !fp_checked)).cloned()
+    /// A valid specialization for `kinds` whose guards hold (failing guards invalidate it).
+    fn find(&self, py: Python<'_>, kinds: &[ArgKind], fp_checked: bool) -> Option<Arc<Spec>> {
+        let found = self.specs.lock().unwrap().iter().find(|s| s.kinds == kinds && (s.fp_checked || !fp_checked) && s.valid.load(Ordering::Relaxed)).cloned();
+        match found {
+            Some(s) if self.usable(py, &s) => Some(s),
+            _ => None,
+        }
     }
 
-    fn compile(&self, py: Python<'_>, kinds: &[ArgKind], fp_checked: bool) -> CResult<CompiledUnit> {
+    /// The specialization the last calls used, when it is for `kinds` and still holds.
+    fn fast_spec(&self, py: Python<'_>, kinds: &[ArgKind]) -> Option<&Spec> {
+        let p = self.first.load(Ordering::Acquire);
+        if p.is_null() {
+            return None;
+        }
+        // Safety: `first` points into `specs`, which never drops a spec while `self` lives.
+        let s = unsafe { &*p };
+        if s.kinds != kinds || !s.valid.load(Ordering::Relaxed) || !self.usable(py, s) {
+            return None;
+        }
+        Some(s)
+    }
+
+    /// Do the spec's guards hold? When one fails, the spec is invalidated; a scalar global
+    /// that changed value but kept its type is read at each call from then on (live).
+    fn usable(&self, py: Python<'_>, s: &Spec) -> bool {
+        let Err(i) = s.guards.holds(py) else { return true };
+        s.valid.store(false, Ordering::Relaxed);
+        self.recompiles.fetch_add(1, Ordering::Relaxed);
+        let g = &s.guards.guards[i];
+        if let Some(ty) = &g.scalar {
+            let now = g.dict.bind(py).get_item(g.key.bind(py)).ok().flatten();
+            if now.map(|v| super::guards::scalar_raw(&v, ty).is_some()).unwrap_or(false) {
+                let name = g.key.bind(py).to_string();
+                self.live.lock().unwrap().entry(name).or_insert_with(|| Arc::new(LiveCell { raw: AtomicU64::new(0), ty: ty.clone() }));
+            }
+        }
+        false
+    }
+
+    /// The live cell of global `name` when it is live with type `ty`.
+    pub fn live_cell(&self, name: &str, ty: &Type) -> Option<Arc<LiveCell>> {
+        self.live.lock().unwrap().get(name).filter(|c| c.ty == *ty).cloned()
+    }
+
+    fn compile(&self, py: Python<'_>, kinds: &[ArgKind], fp_checked: bool) -> (CResult<CompiledUnit>, Vec<super::guards::Guard>) {
+        let mut guards = Vec::new();
+        let unit = self.compile_with(py, kinds, fp_checked, &mut guards);
+        (unit, guards)
+    }
+
+    fn compile_with(&self, py: Python<'_>, kinds: &[ArgKind], fp_checked: bool, guards: &mut Vec<super::guards::Guard>) -> CResult<CompiledUnit> {
         let f = self.ir(py)?;
         let func = self.func(py).map_err(|e| CompileError::new(e.to_string(), 0))?;
         let globals = func
@@ -693,9 +446,11 @@ impl Dispatcher {
             .map_err(|e| CompileError::new(format!("no globals: {e}"), 0))?;
         let builtins = py.import("builtins").map_err(|e| CompileError::new(e.to_string(), 0))?.into_any();
         let minor = py.version_info().minor as u32;
-        let mut res = DispatchResolver { py, me: self, globals, builtins, callees: Vec::new(), units: Vec::new(), minor, fp_checked };
+        let mut res = DispatchResolver { py, me: self, globals, builtins, callees: Vec::new(), units: Vec::new(), minor, fp_checked, guards: Vec::new() };
         let args: Vec<Type> = kinds.iter().map(|k| k.to_type()).collect();
-        let mut typed = infer::infer(&f, &args, &mut res)?;
+        let typed = infer::infer(&f, &args, &mut res);
+        *guards = std::mem::take(&mut res.guards);
+        let mut typed = typed?;
         typed.fp_checked = fp_checked;
         let mut raises = Vec::new();
         ir::walk_stmts(&f.body, &mut |s| match &s.kind {
@@ -737,9 +492,9 @@ impl Dispatcher {
         }
         let kinds = &kinds[..n];
         let other;
-        let spec: &Spec = match self.first.get() {
-            Some(s) if s.kinds == kinds => s,
-            _ => {
+        let spec: &Spec = match self.fast_spec(py, kinds) {
+            Some(s) => s,
+            None => {
                 other = self.specialize(py, kinds, false);
                 &other
             }
@@ -916,10 +671,11 @@ impl Dispatcher {
             qualname,
             nogil,
             ir: OnceLock::new(),
-            first: OnceLock::new(),
+            first: AtomicPtr::new(std::ptr::null_mut()),
             specs: Mutex::new(Vec::new()),
             failures: Mutex::new(Vec::new()),
-            frozen: Mutex::new(Vec::new()),
+            live: Mutex::new(HashMap::new()),
+            recompiles: AtomicU64::new(0),
             native_calls: AtomicU64::new(0),
             fallback_calls: AtomicU64::new(0),
             deopts: AtomicU64::new(0),
@@ -1004,7 +760,8 @@ impl Dispatcher {
             fails.append(fd)?;
         }
         d.set_item("failures", fails)?;
-        d.set_item("frozen_globals", PyList::new(py, self.frozen.lock().unwrap().iter())?)?;
+        d.set_item("recompiles", self.recompiles.load(Ordering::Relaxed))?;
+        d.set_item("live_globals", PyList::new(py, self.live.lock().unwrap().keys())?)?;
         Ok(d)
     }
 

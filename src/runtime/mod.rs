@@ -11,7 +11,10 @@ pub mod alloc;
 pub mod deopt;
 pub mod dispatch;
 pub mod fp;
+pub mod guards;
+pub mod marshal;
 pub mod print;
+pub mod resolve;
 pub mod traceback;
 pub mod ufunc;
 

@@ -32,6 +32,9 @@ pub enum GlobalValue {
     NpAlloc(crate::builtins::NpAlloc, bool),
     /// `numpy.float64`, ... used as a dtype.
     NpDType(DType),
+    /// A scalar global read at each call from a cell (it changed since a first compile, see
+    /// `runtime::guards`): its type and the cell's address.
+    Cell { ty: Type, addr: usize },
     /// Anything else: described for the error message.
     Unsupported(String),
 }
@@ -62,6 +65,9 @@ impl CalleeInfo {
 pub trait Resolver {
     /// Resolve a global (or builtin) name, frozen at compile time.
     fn global(&mut self, name: &str, line: u32) -> CResult<GlobalValue>;
+    /// Record a read of `module.attr` (`math.pi`, `numpy.float64`) interpreted at compile
+    /// time; an error when the program replaced it.
+    fn module_attr(&mut self, module: &str, attr: &str, line: u32) -> CResult<()>;
     /// Compile (or fetch) the specialization of dispatcher `id` for `args`.
     /// `caller_pure`: the caller has no side effects so far (a callee of a caller with side
     /// effects must report NumPy floating-point errors itself, see `Dispatcher::specialize`).
@@ -731,9 +737,14 @@ impl<'a> Infer<'a> {
         let g = match &e.kind {
             ExprKind::Global(name) => self.global(name, line)?,
             ExprKind::Attr(base, attr) => match self.resolve_name(base)? {
-                Some(GlobalValue::Math) => builtins::math_attr(attr, self.res.py_minor())
-                    .ok_or_else(|| CompileError::new(format!("`math.{attr}` is not supported yet"), line))?,
+                Some(GlobalValue::Math) => {
+                    let g = builtins::math_attr(attr, self.res.py_minor())
+                        .ok_or_else(|| CompileError::new(format!("`math.{attr}` is not supported yet"), line))?;
+                    self.res.module_attr("math", attr, line)?;
+                    g
+                }
                 Some(GlobalValue::Numpy) => {
+                    self.res.module_attr("numpy", attr, line)?;
                     if let Some((kind, like)) = crate::builtins::NpAlloc::from_name(attr) {
                         GlobalValue::NpAlloc(kind, like)
                     } else if let Some(d) = crate::builtins::numpy_dtype(attr) {
@@ -778,6 +789,7 @@ impl<'a> Infer<'a> {
                 }
                 match self.resolve_name(e)? {
                     Some(GlobalValue::Const(c)) => Some(const_type(&c)),
+                    Some(GlobalValue::Cell { ty, .. }) => Some(ty),
                     Some(GlobalValue::Unsupported(why)) => return cerr(why, line),
                     Some(GlobalValue::MathFn(_)) | Some(GlobalValue::Builtin(_)) | Some(GlobalValue::SelfRef) | Some(GlobalValue::Callee(_)) => {
                         return cerr("functions can only be called in compiled code, not used as values", line)
@@ -1184,7 +1196,7 @@ impl<'a> Infer<'a> {
                 self.calls.insert(e.id, CallTarget::Callee(info));
                 Ok(Some(ret))
             }
-            GlobalValue::Const(_) => cerr("a constant is not callable", line),
+            GlobalValue::Const(_) | GlobalValue::Cell { .. } => cerr("a constant is not callable", line),
             GlobalValue::Math | GlobalValue::Numpy => cerr("a module is not callable", line),
             GlobalValue::NpDType(_) => cerr("calling a NumPy scalar type is not supported yet", line),
             GlobalValue::NpAlloc(..) => unreachable!(),

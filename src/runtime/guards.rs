@@ -1,0 +1,165 @@
+//! Guards: compiled code sees what CPython would see in the function's globals.
+//!
+//! A specialization reads globals, builtins and module attributes when it is compiled (the
+//! value of `dt`, that `np` is NumPy, that `step` is a compiled callee). Each read is a `Guard`:
+//! the dictionary, the key, and what it held (or that it was absent). A call checks the guards
+//! of its specialization, and of every compiled function it calls directly, before native code
+//! runs (never inside loops); when one fails, the specialization is compiled again for what the
+//! dictionaries hold now. The check is cheap: each dictionary's version tag (PEP 509's
+//! `ma_version_tag`, which CPython 3.10 to 3.13 change on every mutation) is compared with the
+//! one seen when the guards last held, and the keys are looked up only when it moved.
+//!
+//! A scalar global that changed value but not type (`for dt in (0.1, 0.2): step(x)`) becomes a
+//! *live* global: compiled code then reads it from a `LiveCell` at function entry, and the
+//! guard refreshes the cell when the dictionary changes, so the loop does not recompile.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyString};
+
+use crate::types::Type;
+
+/// The raw value (8-byte slot) of a live scalar global, read by native code at entry.
+#[derive(Debug)]
+pub struct LiveCell {
+    pub raw: AtomicU64,
+    pub ty: Type,
+}
+
+/// One read of a dictionary at compile time.
+pub struct Guard {
+    pub dict: Py<PyDict>,
+    pub key: Py<PyString>,
+    /// What `dict[key]` was (`None`: absent).
+    pub expected: Option<Py<PyAny>>,
+    /// The scalar type of the value when it was a compile-time constant (a changed value of
+    /// the same type makes the global live).
+    pub scalar: Option<Type>,
+    /// A live global: only the value's type is checked, and the cell is kept current.
+    pub live: Option<Arc<LiveCell>>,
+}
+
+impl Guard {
+    pub fn clone_ref(&self, py: Python<'_>) -> Guard {
+        Guard {
+            dict: self.dict.clone_ref(py),
+            key: self.key.clone_ref(py),
+            expected: self.expected.as_ref().map(|e| e.clone_ref(py)),
+            scalar: self.scalar.clone(),
+            live: self.live.clone(),
+        }
+    }
+
+    /// Does the dictionary still hold what was read? (For a live guard: a value of the cell's
+    /// type, which is then stored into the cell.)
+    fn check(&self, py: Python<'_>) -> bool {
+        let now = self.dict.bind(py).get_item(self.key.bind(py)).ok().flatten();
+        if let Some(cell) = &self.live {
+            return match now.and_then(|v| scalar_raw(&v, &cell.ty)) {
+                Some(raw) => {
+                    cell.raw.store(raw, Ordering::Relaxed);
+                    true
+                }
+                None => false,
+            };
+        }
+        match (&self.expected, now) {
+            (None, None) => true,
+            (Some(e), Some(v)) => e.bind(py).is(&v),
+            _ => false,
+        }
+    }
+}
+
+/// The raw slot value of `v` when it is exactly a Python scalar of type `t`.
+pub fn scalar_raw(v: &Bound<'_, PyAny>, t: &Type) -> Option<u64> {
+    use pyo3::types::{PyBool, PyFloat, PyInt};
+    match t {
+        Type::Bool if v.is_exact_instance_of::<PyBool>() => Some(v.is_truthy().ok()? as u64),
+        Type::Int if v.is_exact_instance_of::<PyInt>() => v.extract::<i64>().ok().map(|i| i as u64),
+        Type::Float if v.is_exact_instance_of::<PyFloat>() => v.extract::<f64>().ok().map(f64::to_bits),
+        _ => None,
+    }
+}
+
+/// The guards of one specialization (its own and its direct callees'), with the version tag
+/// each dictionary had when they last held.
+pub struct GuardSet {
+    pub guards: Vec<Guard>,
+    versions: Vec<(usize, AtomicU64)>,
+}
+
+impl GuardSet {
+    pub fn new(py: Python<'_>, guards: Vec<Guard>) -> GuardSet {
+        let mut versions: Vec<(usize, AtomicU64)> = Vec::new();
+        for g in &guards {
+            let p = g.dict.as_ptr() as usize;
+            if !versions.iter().any(|(q, _)| *q == p) {
+                versions.push((p, AtomicU64::new(version(g.dict.bind(py)).unwrap_or(0))));
+            }
+        }
+        let _ = py;
+        GuardSet { guards, versions }
+    }
+
+    /// Check the guards: `Ok` when all hold, else the index of one that failed.
+    pub fn holds(&self, py: Python<'_>) -> Result<(), usize> {
+        if versions_usable() {
+            let unchanged = self.versions.iter().all(|(d, v)| unsafe { read_version(*d) } == v.load(Ordering::Relaxed));
+            if unchanged {
+                return Ok(());
+            }
+        }
+        if let Some(i) = self.guards.iter().position(|g| !g.check(py)) {
+            return Err(i);
+        }
+        for (d, v) in &self.versions {
+            v.store(unsafe { read_version(*d) }, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+}
+
+/// Offset of `ma_version_tag` in `PyDictObject` on CPython 3.10–3.13 (after the object header
+/// and `ma_used`; Include/cpython/dictobject.h).
+const VERSION_OFFSET: usize = 24;
+
+unsafe fn read_version(dict: usize) -> u64 {
+    std::ptr::read_volatile((dict + VERSION_OFFSET) as *const u64)
+}
+
+fn version(d: &Bound<'_, PyDict>) -> Option<u64> {
+    versions_usable().then(|| unsafe { read_version(d.as_ptr() as usize) })
+}
+
+/// Can version tags be read here? Checked once against the running interpreter: the layout
+/// (`dict.__basicsize__` is 48 on the regular builds of 3.10–3.13), and that a mutation
+/// changes the tag while a read does not. Otherwise every call looks the keys up.
+fn versions_usable() -> bool {
+    static OK: OnceLock<bool> = OnceLock::new();
+    *OK.get_or_init(|| {
+        Python::attach(|py| -> PyResult<bool> {
+            let minor = py.version_info().minor;
+            if py.version_info().major != 3 || !(10..=13).contains(&minor) {
+                return Ok(false);
+            }
+            let size: usize = py.import("builtins")?.getattr("dict")?.getattr("__basicsize__")?.extract()?;
+            if size != 48 {
+                return Ok(false);
+            }
+            let d = PyDict::new(py);
+            let p = d.as_ptr() as usize;
+            let v0 = unsafe { read_version(p) };
+            d.set_item("a", 1)?;
+            let v1 = unsafe { read_version(p) };
+            let _ = d.get_item("a")?;
+            let v2 = unsafe { read_version(p) };
+            d.set_item("a", 2)?;
+            let v3 = unsafe { read_version(p) };
+            Ok(v0 != v1 && v1 == v2 && v3 != v2)
+        })
+        .unwrap_or(false)
+    })
+}

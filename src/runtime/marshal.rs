@@ -1,0 +1,174 @@
+//! Marshalling between Python objects and native values: which arguments Heron takes
+//! (`ArgKind`, read without importing NumPy into a program that does not use it), and their
+//! flattened 8-byte slots for the `entry` trampoline.
+
+use std::mem::MaybeUninit;
+use std::sync::atomic::Ordering;
+
+use numpy::prelude::*;
+use numpy::{PyUntypedArray, PyUntypedArrayMethods};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt};
+
+use crate::types::{ArrayType, DType, Layout, Type};
+/// The type of one argument value, as specialization sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArgKind {
+    Bool,
+    Int,
+    Float,
+    Np(DType),
+    Array(ArrayType),
+}
+
+impl ArgKind {
+    pub fn to_type(self) -> Type {
+        match self {
+            ArgKind::Bool => Type::Bool,
+            ArgKind::Int => Type::Int,
+            ArgKind::Float => Type::Float,
+            ArgKind::Np(d) => Type::Np(d),
+            ArgKind::Array(a) => Type::Array(a),
+        }
+    }
+}
+
+
+fn numpy_scalar_types(py: Python<'_>) -> PyResult<&'static Vec<(usize, DType)>> {
+    static TYPES: PyOnceLock<Vec<(usize, DType)>> = PyOnceLock::new();
+    TYPES.get_or_try_init(py, || {
+        let np = py.import("numpy")?;
+        let mut v = Vec::new();
+        for d in [
+            DType::Bool, DType::I8, DType::I16, DType::I32, DType::I64, DType::U8, DType::U16, DType::U32, DType::U64,
+            DType::F32, DType::F64,
+        ] {
+            let t = np.getattr(d.name())?;
+            v.push((t.as_ptr() as usize, d));
+        }
+        Ok(v)
+    })
+}
+
+/// NumPy array flags (numpy/ndarraytypes.h).
+const NPY_ARRAY_C_CONTIGUOUS: i32 = 0x0001;
+const NPY_ARRAY_ALIGNED: i32 = 0x0100;
+const NPY_ARRAY_WRITEABLE: i32 = 0x0400;
+
+/// The array type of `obj` when it is exactly a `numpy.ndarray` Heron compiles (1 to 4
+/// dimensions, native byte order, aligned, a supported dtype); `None` otherwise. Looks at
+/// NumPy only when NumPy is loaded (a program that does not use NumPy never loads it).
+pub fn array_type(py: Python<'_>, obj: &Bound<'_, PyAny>) -> Option<ArrayType> {
+    if !numpy_loaded(py) {
+        return None;
+    }
+    let arr = obj.cast::<PyUntypedArray>().ok()?;
+    // Exactly numpy.ndarray: a subclass (numpy.ma, user classes) may override indexing.
+    if unsafe { numpy::npyffi::array::PyArray_CheckExact(py, obj.as_ptr()) } == 0 {
+        return None;
+    }
+    let nd = arr.ndim();
+    if nd == 0 || nd > 4 {
+        return None;
+    }
+    let dtype = arr.dtype();
+    if dtype.is_native_byteorder() == Some(false) {
+        return None;
+    }
+    let d = DType::from_kind(dtype.kind(), dtype.itemsize())?;
+    let flags = unsafe { (*arr.as_array_ptr()).fields.flags };
+    if flags & NPY_ARRAY_ALIGNED == 0 {
+        return None;
+    }
+    let layout = if flags & NPY_ARRAY_C_CONTIGUOUS != 0 { Layout::C } else { Layout::Any };
+    Some(ArrayType { dtype: d, ndim: nd as u8, layout, readonly: flags & NPY_ARRAY_WRITEABLE == 0 })
+}
+
+/// Has this process imported NumPy? (Once it has, it stays loaded.)
+pub fn numpy_loaded(py: Python<'_>) -> bool {
+    static LOADED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if LOADED.load(Ordering::Relaxed) {
+        return true;
+    }
+    let found = py
+        .import("sys")
+        .and_then(|sys| sys.getattr("modules"))
+        .map(|m| m.cast_into::<PyDict>().ok().and_then(|d| d.get_item("numpy").ok().flatten()).is_some())
+        .unwrap_or(false);
+    if found {
+        LOADED.store(true, Ordering::Relaxed);
+    }
+    found
+}
+
+/// The dtype of `obj` when it is exactly a NumPy scalar type Heron compiles.
+pub fn numpy_scalar_dtype(py: Python<'_>, obj: &Bound<'_, PyAny>) -> Option<DType> {
+    if !numpy_loaded(py) {
+        return None;
+    }
+    let tp = obj.get_type().as_ptr() as usize;
+    let types = numpy_scalar_types(py).ok()?;
+    types.iter().find(|(p, _)| *p == tp).map(|(_, d)| *d)
+}
+
+/// The register value (8-byte slot) of a NumPy scalar of dtype `d`.
+pub fn numpy_scalar_raw(obj: &Bound<'_, PyAny>, d: DType) -> PyResult<u64> {
+    Ok(match d {
+        DType::Bool => obj.is_truthy()? as u64,
+        DType::F64 => obj.extract::<f64>()?.to_bits(),
+        DType::F32 => (obj.extract::<f64>()? as f32).to_bits() as u64,
+        DType::U64 => obj.extract::<u64>()?,
+        _ => obj.extract::<i64>()? as u64,
+    })
+}
+
+/// Classify one argument; `None` when Heron does not take this value (it then runs as Python).
+pub fn arg_kind(py: Python<'_>, obj: &Bound<'_, PyAny>) -> Option<ArgKind> {
+    if obj.is_exact_instance_of::<PyBool>() {
+        return Some(ArgKind::Bool);
+    }
+    if obj.is_exact_instance_of::<PyInt>() {
+        return obj.extract::<i64>().ok().map(|_| ArgKind::Int);
+    }
+    if obj.is_exact_instance_of::<PyFloat>() {
+        return Some(ArgKind::Float);
+    }
+    if let Some(a) = array_type(py, obj) {
+        return Some(ArgKind::Array(a));
+    }
+    numpy_scalar_dtype(py, obj).map(ArgKind::Np)
+}
+
+/// Write one argument's flattened value into `slots` at `*k`.
+pub fn marshal(obj: &Bound<'_, PyAny>, kind: ArgKind, slots: &mut [MaybeUninit<u64>], k: &mut usize) -> PyResult<()> {
+    let mut put = |v: u64| {
+        slots[*k].write(v);
+        *k += 1;
+    };
+    match kind {
+        ArgKind::Bool => put(obj.is_truthy()? as u64),
+        ArgKind::Int => put(obj.extract::<i64>()? as u64),
+        ArgKind::Float => put(obj.extract::<f64>()?.to_bits()),
+        ArgKind::Np(d) => put(numpy_scalar_raw(obj, d)?),
+        ArgKind::Array(_) => {
+            let arr = obj.cast::<PyUntypedArray>().map_err(PyErr::from)?;
+            put(unsafe { (*arr.as_array_ptr()).fields.data } as u64);
+            for s in arr.shape() {
+                put(*s as u64);
+            }
+            for s in arr.strides() {
+                put(*s as i64 as u64);
+            }
+        }
+    }
+    Ok(())
+}
+
+
+/// Signature text for reports: `(int, float)`.
+pub fn signature_text(kinds: &[ArgKind]) -> String {
+    let parts: Vec<String> = kinds.iter().map(|k| k.to_type().to_string()).collect();
+    format!("({})", parts.join(", "))
+}
+

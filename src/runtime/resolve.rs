@@ -1,0 +1,239 @@
+//! The resolver of names for type inference: what a function's globals (and the builtins)
+//! hold when it is compiled, and the guards that keep that true (see `guards`).
+
+use std::sync::atomic::Ordering;
+
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyModule};
+
+use super::dispatch::{Dispatcher, COMPILING};
+use super::marshal::{signature_text, ArgKind};
+use crate::builtins::{self, Builtin};
+use crate::codegen::CompiledUnit;
+use crate::frontend::{CResult, CompileError};
+use crate::ir::Const;
+use crate::types::infer::{CalleeInfo, GlobalValue, Resolver};
+use crate::types::Type;
+use pyo3::types::PyString;
+use std::sync::Arc;
+
+use super::guards::{Guard, LiveCell};
+pub struct DispatchResolver<'py, 'd> {
+    pub py: Python<'py>,
+    pub me: &'d Dispatcher,
+    pub globals: Bound<'py, PyDict>,
+    pub builtins: Bound<'py, PyAny>,
+    pub callees: Vec<Py<Dispatcher>>,
+    pub units: Vec<Arc<CompiledUnit>>,
+    pub minor: u32,
+    /// Compiling a specialization that checks NumPy floating-point errors at each operation
+    /// (its callees must then check too).
+    pub fp_checked: bool,
+    /// What the compiled code relies on in the dictionaries it read (see `guards`).
+    pub guards: Vec<Guard>,
+}
+
+impl<'py, 'd> Resolver for DispatchResolver<'py, 'd> {
+    fn global(&mut self, name: &str, line: u32) -> CResult<GlobalValue> {
+        let py = self.py;
+        let globals = self.globals.clone();
+        let value = match globals.get_item(name).ok().flatten() {
+            Some(v) => v,
+            None => {
+                // Not a global (guarded: defining one later shadows the builtin).
+                self.guard(&globals, name, None, None, None);
+                let builtins = self.builtins.getattr("__dict__").ok().and_then(|d| d.cast_into::<PyDict>().ok());
+                let found = builtins.as_ref().and_then(|d| d.get_item(name).ok().flatten());
+                if let (Some(d), Some(v)) = (&builtins, &found) {
+                    self.guard(d, name, Some(v), None, None);
+                }
+                match found {
+                    Some(_) => {
+                        if let Some(b) = Builtin::from_name(name) {
+                            return Ok(GlobalValue::Builtin(b));
+                        }
+                        if name == "range" {
+                            return Ok(GlobalValue::Unsupported("range() can only be used in a `for` loop".into()));
+                        }
+                        return Ok(GlobalValue::Unsupported(format!("the builtin `{name}` is not supported in compiled code yet")));
+                    }
+                    None => return Err(CompileError::new(format!("name '{name}' is not defined"), line)),
+                }
+            }
+        };
+        let g = self.classify(py, name, &value);
+        if let GlobalValue::Const(c) = &g {
+            let ty = match c {
+                Const::Int(_) => Type::Int,
+                Const::Float(_) => Type::Float,
+                _ => Type::Bool,
+            };
+            // A scalar global that has changed before is read at each call (a live cell).
+            let live = self.me.live_cell(name, &ty);
+            if let Some(cell) = live {
+                if let Some(raw) = super::guards::scalar_raw(&value, &ty) {
+                    cell.raw.store(raw, Ordering::Relaxed);
+                    let addr = &cell.raw as *const std::sync::atomic::AtomicU64 as usize;
+                    self.guard(&globals, name, None, None, Some(cell));
+                    return Ok(GlobalValue::Cell { ty, addr });
+                }
+            }
+            self.guard(&globals, name, Some(&value), Some(ty), None);
+            return Ok(g);
+        }
+        self.guard(&globals, name, Some(&value), None, None);
+        Ok(g)
+    }
+
+    fn module_attr(&mut self, module: &str, attr: &str, line: u32) -> CResult<()> {
+        // `math.pi`, `np.float64`: guarded, and refused when it is no longer the module's own.
+        let py = self.py;
+        let Ok(m) = py.import(module) else { return Ok(()) };
+        let Ok(dict) = m.getattr("__dict__").and_then(|d| d.cast_into::<PyDict>().map_err(PyErr::from)) else { return Ok(()) };
+        let value = dict.get_item(attr).ok().flatten();
+        if module == "math" {
+            let pristine = match &value {
+                Some(v) => {
+                    let is_builtin = v.get_type().name().map(|n| n == "builtin_function_or_method").unwrap_or(false);
+                    let same_name = v.getattr("__name__").and_then(|n| n.extract::<String>()).map(|n| n == attr).unwrap_or(false);
+                    let constant = match builtins::math_attr(attr, self.minor) {
+                        Some(GlobalValue::Const(Const::Float(x))) => v.extract::<f64>().map(|y| y.to_bits() == x.to_bits() || (x.is_nan() && y.is_nan())).unwrap_or(false),
+                        _ => false,
+                    };
+                    (is_builtin && same_name) || constant
+                }
+                None => false,
+            };
+            if !pristine {
+                return Err(CompileError::new(format!("`math.{attr}` was replaced by the program; calls to it run as Python"), line));
+            }
+        }
+        self.guard(&dict, attr, value.as_ref(), None, None);
+        Ok(())
+    }
+
+    fn callee(&mut self, id: usize, args: &[Type], caller_pure: bool, line: u32) -> CResult<CalleeInfo> {
+        let d = self.callees[id].clone_ref(self.py);
+        let dref = d.get();
+        let addr = dref as *const Dispatcher as usize;
+        if COMPILING.with(|c| c.borrow().contains(&addr)) {
+            return Err(CompileError::new(
+                format!("`{}` and this function call each other; mutual recursion is not supported yet", dref.qualname),
+                line,
+            ));
+        }
+        let mut kinds = Vec::new();
+        for t in args {
+            kinds.push(match t {
+                Type::Bool => ArgKind::Bool,
+                Type::Int => ArgKind::Int,
+                Type::Float => ArgKind::Float,
+                Type::Np(d) => ArgKind::Np(*d),
+                Type::Array(a) => ArgKind::Array(*a),
+                other => return Err(CompileError::new(format!("passing a {other} to `{}` is not supported", dref.qualname), line)),
+            });
+        }
+        let spec = dref.specialize(self.py, &kinds, self.fp_checked || !caller_pure);
+        // The caller runs the callee's code directly: it relies on what the callee relies on.
+        for g in &spec.guards.guards {
+            self.guards.push(g.clone_ref(self.py));
+        }
+        match &spec.unit {
+            Ok(unit) => {
+                self.units.push(unit.clone());
+                dref.linked.fetch_add(1, Ordering::Relaxed);
+                Ok(CalleeInfo {
+                    ptr: unit.inner,
+                    params: unit.arg_types.clone(),
+                    ret: unit.ret_type.clone(),
+                    ret_members: unit.ret_members.clone(),
+                    pure: unit.pure,
+                    writes: unit.writes_visible,
+                })
+            }
+            Err(e) => Err(CompileError::new(
+                format!("`{}` cannot be compiled for {}: {}", dref.qualname, signature_text(&kinds), e.msg),
+                line,
+            )),
+        }
+    }
+
+    fn py_minor(&self) -> u32 {
+        self.minor
+    }
+}
+
+impl<'py, 'd> DispatchResolver<'py, 'd> {
+    /// Record that compiled code relies on `dict[key]` being `value` (None: absent).
+    fn guard(&mut self, dict: &Bound<'py, PyDict>, key: &str, value: Option<&Bound<'py, PyAny>>, scalar: Option<Type>, live: Option<Arc<LiveCell>>) {
+        let py = self.py;
+        self.guards.push(Guard {
+            dict: dict.clone().unbind(),
+            key: PyString::intern(py, key).unbind(),
+            expected: value.map(|v| v.clone().unbind()),
+            scalar,
+            live,
+        });
+    }
+
+    fn classify(&mut self, py: Python<'py>, name: &str, value: &Bound<'py, PyAny>) -> GlobalValue {
+        if value.is_exact_instance_of::<PyBool>() {
+            return GlobalValue::Const(Const::Bool(value.is_truthy().unwrap_or(false)));
+        }
+        if value.is_exact_instance_of::<PyInt>() {
+            return match value.extract::<i64>() {
+                Ok(i) => GlobalValue::Const(Const::Int(i)),
+                Err(_) => GlobalValue::Unsupported(format!("the global `{name}` is an integer beyond 64 bits")),
+            };
+        }
+        if value.is_exact_instance_of::<PyFloat>() {
+            return GlobalValue::Const(Const::Float(value.extract::<f64>().unwrap_or(f64::NAN)));
+        }
+        if let Ok(m) = value.cast::<PyModule>() {
+            return match m.name().map(|n| n.to_string()).unwrap_or_default().as_str() {
+                "math" => GlobalValue::Math,
+                "numpy" => GlobalValue::Numpy,
+                other => GlobalValue::Unsupported(format!("the module `{other}` is not supported in compiled code")),
+            };
+        }
+        if let Ok(d) = value.cast::<Dispatcher>() {
+            if d.get().func(py).map(|f| f.is(self.me.func(py).unwrap_or_else(|_| py.None().into_bound(py)))).unwrap_or(false) {
+                return GlobalValue::SelfRef;
+            }
+            self.callees.push(d.clone().unbind());
+            return GlobalValue::Callee(self.callees.len() - 1);
+        }
+        // The function being compiled itself, not (yet) swapped for its dispatcher.
+        if self.me.func(py).map(|f| value.is(&f)).unwrap_or(false) {
+            return GlobalValue::SelfRef;
+        }
+        // `from math import sqrt`: the math module's own function object.
+        if let Ok(math) = py.import("math") {
+            if let Ok(fname) = value.getattr("__name__").and_then(|n| n.extract::<String>()) {
+                if let Ok(mv) = math.getattr(fname.as_str()) {
+                    if mv.is(value) {
+                        if let Some(m) = builtins::math_fn(&fname, self.minor) {
+                            return GlobalValue::MathFn(m);
+                        }
+                        return GlobalValue::Unsupported(format!("`math.{fname}` is not supported yet"));
+                    }
+                }
+            }
+        }
+        if let Ok(b) = self.builtins.getattr(name) {
+            if b.is(value) {
+                if let Some(bi) = Builtin::from_name(name) {
+                    return GlobalValue::Builtin(bi);
+                }
+            }
+        }
+        let tname = value.get_type().name().map(|n| n.to_string()).unwrap_or_default();
+        if tname == "function" {
+            return GlobalValue::Unsupported(format!(
+                "`{name}` is a plain Python function; mark it with `# heron: jit` so compiled code can call it"
+            ));
+        }
+        GlobalValue::Unsupported(format!("the global `{name}` (a {tname}) is not supported in compiled code"))
+    }
+}
+
