@@ -10,6 +10,13 @@ pub mod types;
 
 use pyo3::prelude::*;
 
+/// Put Heron's signal handler in front of CPython's for signal number `sig` (see
+/// `runtime::signals::chain`); returns whether it is in place.
+#[pyfunction]
+fn chain_signal(sig: i32) -> bool {
+    runtime::signals::chain(sig)
+}
+
 /// The Python module `heron._native`.
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -18,6 +25,11 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let sample = Bound::new(m.py(), runtime::dispatch::Dispatcher::new(m.py(), m.py().import("builtins")?.getattr("len")?, None)?)?;
     m.add("_vectorcall", runtime::dispatch::enable_vectorcall(&sample))?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_function(wrap_pyfunction!(chain_signal, m)?)?;
+    // Ctrl-C in compiled loops (runtime::signals); `signal.signal` re-chains.
+    if let Err(e) = m.py().import("heron._runtime").and_then(|rt| rt.getattr("watch_signals")?.call1((m.getattr("chain_signal")?,))) {
+        e.print(m.py());
+    }
     // Panics are caught (a failed compilation runs the function as Python); keep the default
     // hook's report on stderr for HERON_DEBUG only, so users see Heron's report instead.
     if std::env::var_os("HERON_DEBUG").is_none() {

@@ -50,6 +50,7 @@ _OPS = {
     "float_divmod_zero": lambda a: _caught(lambda: divmod(1.0, 0.0)),
     "round_overflow": lambda a: _caught(lambda: round(1.7976931348623157e308, -308)),
     "slice_step_zero": lambda a: _caught(lambda: __import__("numpy").zeros(1)[::0]),
+    "recursion": lambda a: RecursionError("maximum recursion depth exceeded"),
 }
 
 
@@ -200,3 +201,32 @@ def raise_at(exc, filename, name, line):
         relocated(exc)
     finally:
         exc = None
+
+
+def watch_signals(chain):
+    """Have compiled loops see signals (``heron._native`` calls this once when it loads).
+
+    ``chain(signum)`` puts Heron's C handler in front of CPython's for that signal (see
+    ``src/runtime/signals.rs``). It is done for SIGINT now, and again after each
+    ``signal.signal`` call, which installs CPython's handler anew: ``signal.signal`` is wrapped
+    (same name, signature and behaviour).
+    """
+    import functools
+    import signal
+
+    chain(int(signal.SIGINT))
+    real = signal.signal
+    if getattr(real, "__heron_chained__", False):
+        return
+
+    @functools.wraps(real)
+    def chained_signal(signalnum, handler):
+        old = real(signalnum, handler)
+        try:
+            chain(int(signalnum))
+        except Exception:  # never break the program's own call
+            pass
+        return old
+
+    chained_signal.__heron_chained__ = True
+    signal.signal = chained_signal

@@ -12,6 +12,7 @@ pub mod array;
 pub mod call;
 pub mod deopt;
 pub mod num;
+pub mod recursion;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -140,6 +141,9 @@ fn helper_signature(name: &str) -> (Vec<ir::Type>, Vec<ir::Type>) {
         "heron_push_frame" => (vec![i, i, i], vec![]),
         "heron_np_warn" => (vec![i, i, i, i], vec![i]),
         "heron_np_defer" => (vec![], vec![]),
+        "heron_check_signals" => (vec![i], vec![i]),
+        "heron_grow" => (vec![i, i, i, i], vec![i]),
+        "heron_recursion" => (vec![i], vec![i]),
         _ => (vec![f], vec![f]),
     }
 }
@@ -339,6 +343,7 @@ pub fn compile(f: &Function, typed: &Typed, info: FuncInfo, callees: Vec<Arc<Com
         let b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
         let mut cx = FunctionCx::new(b, &mut module, f, typed, &info, inner_id, ret_union)?;
         cx.fp_tramp = fp_tramp;
+        cx.entry_id = entry_id;
         cx.body()?;
         prints = std::mem::take(&mut cx.prints);
         points = std::mem::take(&mut cx.points);
@@ -631,6 +636,9 @@ pub struct FunctionCx<'a, 'm> {
     pub site_ids: HashMap<Span, usize>,
     /// The values of live globals, read at entry, by cell address.
     pub cells: HashMap<usize, Value>,
+    /// The entry block's parameters, and the `entry` trampoline (see `recursion`).
+    pub entry_params: Vec<Value>,
+    pub entry_id: FuncId,
 }
 
 impl<'a, 'm> FunctionCx<'a, 'm> {
@@ -747,11 +755,38 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             sites: Vec::new(),
             site_ids: HashMap::new(),
             cells,
+            entry_params: params,
+            entry_id: self_id,
         })
+    }
+
+    /// At a loop back-edge (and the entry of a recursive function): when a signal came since
+    /// the call last looked, run the Python handlers (see `runtime::signals`). One load and
+    /// compare on the hot path.
+    pub fn poll_signals(&mut self, line: u32) {
+        let i = types::I64;
+        let addr = self.iconst(&crate::runtime::signals::SIGNALS as *const std::sync::atomic::AtomicU64 as i64);
+        let now = self.b.ins().atomic_load(i, MemFlagsData::trusted(), addr);
+        let seen = self.b.ins().load(i, MemFlagsData::trusted(), self.env, runtime::ENV_SIG_SEEN);
+        let moved = self.b.ins().icmp(ir::condcodes::IntCC::NotEqual, now, seen);
+        let (cold, ok) = self.branch_cold(moved);
+        self.switch_to(cold);
+        let env = self.env;
+        self.call_helper("heron_check_signals", &[i], &[i], &[env]).expect("a runtime helper");
+        self.fail_if_env_error(line);
+        self.b.ins().jump(ok, &[]);
+        self.switch_to(ok);
     }
 
     /// Emit the whole body, the normal exit and the error exit.
     fn body(&mut self) -> CResult<()> {
+        let recursive = self.is_recursive();
+        if recursive {
+            let params = self.entry_params.clone();
+            self.recursion_prologue(&params);
+            // Recursion without loops must see Ctrl-C too.
+            self.poll_signals(self.f.span.line);
+        }
         let body = &self.f.body;
         self.block(body)?;
         if !self.is_terminated() {
@@ -760,6 +795,9 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         }
         // Normal exit: local arrays die with the call.
         self.switch_to(self.exit_block);
+        if recursive {
+            self.recursion_epilogue();
+        }
         for v in 0..self.typed.local_arrays.len() {
             if self.typed.local_arrays[v] {
                 self.free_local_array(v)?;
@@ -785,6 +823,9 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         self.b.ins().return_(&rets);
         // Error exit: status in the block parameter, results zero.
         self.switch_to(self.err_block);
+        if recursive {
+            self.recursion_epilogue();
+        }
         let status = self.b.block_params(self.err_block)[0];
         let mut rets = vec![status];
         if self.ret_ptr.is_none() {
@@ -1182,6 +1223,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 self.long_running = true;
                 let header = self.b.create_block();
                 let body_blk = self.b.create_block();
+                let latch = self.b.create_block();
                 let else_blk = self.b.create_block();
                 let exit = self.b.create_block();
                 self.b.ins().jump(header, &[]);
@@ -1190,12 +1232,16 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 let c = self.truth(cond)?;
                 self.b.ins().brif(c, body_blk, &[], else_blk, &[]);
                 self.switch_to(body_blk);
-                self.loops.push(LoopCx { continue_block: header, break_block: exit, facts: LoopFacts::default(), hidden: None });
+                self.loops.push(LoopCx { continue_block: latch, break_block: exit, facts: LoopFacts::default(), hidden: None });
                 self.block(body)?;
                 self.loops.pop();
                 if !self.is_terminated() {
-                    self.b.ins().jump(header, &[]);
+                    self.b.ins().jump(latch, &[]);
                 }
+                // The back edge: signals are looked at here.
+                self.switch_to(latch);
+                self.poll_signals(line);
+                self.b.ins().jump(header, &[]);
                 self.b.seal_block(header);
                 self.switch_to(else_blk);
                 self.block(orelse)?;
@@ -1486,6 +1532,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             self.b.ins().jump(cont, &[]);
         }
         self.switch_to(cont);
+        self.poll_signals(line);
         let c = self.b.use_var(cur);
         if const_step == Some(1) {
             // c < stop <= i64::MAX: c + 1 cannot overflow.

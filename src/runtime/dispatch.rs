@@ -155,6 +155,9 @@ impl Drop for CompileLock {
 }
 
 thread_local! {
+    /// While the interpreter re-runs a call that reached the recursion limit in native code, the
+    /// compiled functions it calls run as Python too (see `native_error`).
+    static INTERPRETING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     /// Dispatchers this thread is compiling (to refuse mutual recursion instead of deadlocking).
     pub static COMPILING: std::cell::RefCell<Vec<usize>> = const { std::cell::RefCell::new(Vec::new()) };
 }
@@ -468,7 +471,7 @@ impl Dispatcher {
     /// One call: `args` the positional arguments (the caller's vector, or a tuple), `kwargs`
     /// the keyword arguments (any make the call run as Python).
     fn call_impl<'py>(&self, py: Python<'py>, args: &Args<'_, 'py>, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Py<PyAny>> {
-        if kwargs.map(|k| !k.is_empty()).unwrap_or(false) {
+        if kwargs.map(|k| !k.is_empty()).unwrap_or(false) || INTERPRETING.with(|i| i.get()) {
             return self.fallback(py, &args.tuple(py), kwargs);
         }
         let n = args.len();
@@ -515,6 +518,8 @@ impl Dispatcher {
             nargs: nargs as i64,
             frames: &mut frames as *mut Vec<(usize, i64)> as i64,
             fp_deferred: unit.fp_deferred as i64,
+            sig_seen: super::signals::SIGNALS.load(Ordering::SeqCst) as i64,
+            stack_limit: super::stack::limit_here(),
             ..Env::default()
         };
         let entry: extern "C" fn(*const u64, *mut u64, *mut Env) -> i64 = unsafe { std::mem::transmute(unit.entry) };
@@ -603,6 +608,15 @@ impl Dispatcher {
         let info: Option<&FuncInfo> = if env.err_func != 0 { Some(unsafe { &*(env.err_func as *const FuncInfo) }) } else { None };
         let innermost = info.map(|i| (i, env.err_site));
         match code {
+            ErrCode::Recursion if env.effects == 0 => {
+                // CPython's RecursionError, exactly: the interpreter runs the call again, and
+                // the calls it makes to compiled functions too (their frames count).
+                self.deopts.fetch_add(1, Ordering::Relaxed);
+                let was = INTERPRETING.with(|i| i.replace(true));
+                let r = self.fallback(py, args, kwargs);
+                INTERPRETING.with(|i| i.set(was));
+                return r;
+            }
             ErrCode::Overflow | ErrCode::Deopt | ErrCode::ComplexResult => {
                 if env.effects == 0 {
                     self.deopts.fetch_add(1, Ordering::Relaxed);

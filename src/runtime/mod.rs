@@ -15,6 +15,8 @@ pub mod guards;
 pub mod marshal;
 pub mod print;
 pub mod resolve;
+pub mod signals;
+pub mod stack;
 pub mod traceback;
 pub mod ufunc;
 
@@ -53,7 +55,29 @@ pub struct Env {
     pub frames: i64,
     /// Nonzero when the call's NumPy float reports are deferred to its end (see `fp`).
     pub fp_deferred: i64,
+    /// `signals::SIGNALS` as this call last saw it (loop back-edges compare).
+    pub sig_seen: i64,
+    /// Frames of recursive compiled functions now running, and how many CPython's recursion
+    /// limit allows (see `stack`).
+    pub depth: i64,
+    pub depth_limit: i64,
+    /// The stack pointer below which recursive native code continues on a new stack segment.
+    pub stack_limit: i64,
 }
+
+// Native code reads and writes these fields at fixed offsets (the `ENV_*` constants).
+const _: () = {
+    assert!(std::mem::offset_of!(Env, effects) == ENV_EFFECTS as usize);
+    assert!(std::mem::offset_of!(Env, err_code) == ENV_ERR_CODE as usize);
+    assert!(std::mem::offset_of!(Env, err_line) == ENV_ERR_LINE as usize);
+    assert!(std::mem::offset_of!(Env, err_func) == ENV_ERR_FUNC as usize);
+    assert!(std::mem::offset_of!(Env, err_a) == ENV_ERR_A as usize);
+    assert!(std::mem::offset_of!(Env, err_site) == ENV_ERR_SITE as usize);
+    assert!(std::mem::offset_of!(Env, sig_seen) == ENV_SIG_SEEN as usize);
+    assert!(std::mem::offset_of!(Env, depth) == ENV_DEPTH as usize);
+    assert!(std::mem::offset_of!(Env, depth_limit) == ENV_DEPTH_LIMIT as usize);
+    assert!(std::mem::offset_of!(Env, stack_limit) == ENV_STACK_LIMIT as usize);
+};
 
 impl Drop for Env {
     fn drop(&mut self) {
@@ -70,6 +94,10 @@ pub const ENV_ERR_LINE: i32 = 16;
 pub const ENV_ERR_FUNC: i32 = 24;
 pub const ENV_ERR_A: i32 = 32;
 pub const ENV_ERR_SITE: i32 = 96;
+pub const ENV_SIG_SEEN: i32 = 120;
+pub const ENV_DEPTH: i32 = 128;
+pub const ENV_DEPTH_LIMIT: i32 = 136;
+pub const ENV_STACK_LIMIT: i32 = 144;
 
 /// What the runtime knows of one compiled specialization: where it is in the user's source
 /// (error reports, tracebacks), its deoptimization points and its result type. Native code
@@ -155,16 +183,18 @@ pub enum ErrCode {
     /// `round(x, n)` whose result overflows.
     RoundOverflow = 23,
     SliceStepZero = 24,
+    /// CPython's recursion limit is reached (see `stack`).
+    Recursion = 25,
 }
 
 impl ErrCode {
     pub fn from_i64(v: i64) -> ErrCode {
         use ErrCode::*;
-        const ALL: [ErrCode; 25] = [
+        const ALL: [ErrCode; 26] = [
             None, Overflow, Deopt, IntFloorDivZero, IntModZero, IntTrueDivZero, FloatDivZero, FloatFloorDivZero,
             FloatModZero, MathDomain, MathRange, IntFromNan, IntFromInf, PowZeroNeg, PowOverflow, IndexOutOfBounds,
             NegativeShift, RangeStepZero, UserRaise, PyErr, IntStoreOutOfBounds, ComplexResult, FloatDivmodZero,
-            RoundOverflow, SliceStepZero,
+            RoundOverflow, SliceStepZero, Recursion,
         ];
         ALL.get(v as usize).copied().unwrap_or(Deopt)
     }
@@ -197,6 +227,7 @@ impl ErrCode {
             FloatDivmodZero => "float_divmod_zero",
             RoundOverflow => "round_overflow",
             SliceStepZero => "slice_step_zero",
+            Recursion => "recursion",
         }
     }
 }
@@ -516,6 +547,9 @@ pub fn symbols() -> Vec<(&'static str, *const u8)> {
         ("heron_np_power_f64", ufunc::heron_np_power_f64 as *const u8),
         ("heron_deopt", deopt::heron_deopt as *const u8),
         ("heron_np_warn", fp::heron_np_warn as *const u8),
+        ("heron_check_signals", signals::heron_check_signals as *const u8),
+        ("heron_grow", stack::heron_grow as *const u8),
+        ("heron_recursion", stack::heron_recursion as *const u8),
         ("heron_np_defer", fp::heron_np_defer as *const u8),
         ("heron_push_frame", traceback::heron_push_frame as *const u8),
     ]

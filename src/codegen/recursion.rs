@@ -1,0 +1,92 @@
+//! Codegen for recursive functions: the recursion depth counted as CPython counts it (same
+//! limit, `RecursionError`), and a native stack that never overflows (see `runtime::stack`).
+//!
+//! At the entry of a function that calls itself: when the stack pointer is below
+//! `Env::stack_limit`, the call goes on in a fresh stack segment (`heron_grow`, through the
+//! function's own `entry` trampoline); then `Env::depth` is incremented and compared with
+//! `Env::depth_limit` (the part of `sys.getrecursionlimit()` the Python frames below leave,
+//! asked of the runtime the first time the count reaches it). Both exits decrement it.
+
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::{types, BlockArg, InstBuilder, MemFlagsData, StackSlotData, StackSlotKind};
+use cranelift_module::Module;
+
+use super::{ret_by_pointer, ret_reprs, FunctionCx};
+use crate::runtime;
+
+impl<'a, 'm> FunctionCx<'a, 'm> {
+    /// Does this function call itself?
+    pub fn is_recursive(&self) -> bool {
+        self.typed.calls.values().any(|c| matches!(c, crate::types::infer::CallTarget::SelfRecursive))
+    }
+
+    /// The prologue of a recursive function (see the module documentation). `params` are the
+    /// entry block's parameters (the flattened arguments, the result pointer, `env`).
+    pub fn recursion_prologue(&mut self, params: &[cranelift_codegen::ir::Value]) {
+        let i = types::I64;
+        let flags = MemFlagsData::trusted();
+        // 1. Stack: continue on a new segment when this one runs low.
+        let sp = self.b.ins().get_stack_pointer(i);
+        let limit = self.b.ins().load(i, flags, self.env, runtime::ENV_STACK_LIMIT);
+        let low = self.b.ins().icmp(IntCC::UnsignedLessThan, sp, limit);
+        let (grow, go_on) = self.branch_cold(low);
+        self.switch_to(grow);
+        let n_args: usize = self.typed.args.iter().map(|t| super::repr(t).len()).sum();
+        let args_ss = self.b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, (8 * n_args.max(1)) as u32, 3));
+        for (k, v) in params[..n_args].iter().enumerate() {
+            let w = super::widen_to_slot(&mut self.b, *v);
+            self.b.ins().stack_store(i, w, args_ss, (8 * k) as i32);
+        }
+        let union = self.ret_tag.is_some();
+        let reprs = ret_reprs(&self.typed.ret_type(), union);
+        let by_ptr = ret_by_pointer(&self.typed.ret_type(), union);
+        let ret_ss = self.b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, (8 * reprs.len().max(1)) as u32, 3));
+        let entry = self.module.declare_func_in_func(self.entry_id, self.b.func);
+        let entry_addr = self.b.ins().func_addr(i, entry);
+        let args_ptr = self.b.ins().stack_addr(i, args_ss, 0);
+        let ret_ptr = match self.ret_ptr {
+            Some(p) if by_ptr => p,
+            _ => self.b.ins().stack_addr(i, ret_ss, 0),
+        };
+        let env = self.env;
+        let status = self.call_helper("heron_grow", &[i; 4], &[i], &[env, entry_addr, args_ptr, ret_ptr]).expect("a runtime helper")[0];
+        let mut rets = vec![status];
+        if !by_ptr {
+            for (k, t) in reprs.iter().enumerate() {
+                let raw = self.b.ins().stack_load(i, i, ret_ss, (8 * k) as i32);
+                rets.push(self.from_slot(raw, *t));
+            }
+        }
+        self.b.ins().return_(&rets);
+        self.switch_to(go_on);
+        // 2. Depth, as CPython counts Python frames.
+        let d = self.b.ins().load(i, flags, self.env, runtime::ENV_DEPTH);
+        let d1 = self.b.ins().iadd_imm_s(d, 1);
+        self.b.ins().store(flags, d1, self.env, runtime::ENV_DEPTH);
+        let max = self.b.ins().load(i, flags, self.env, runtime::ENV_DEPTH_LIMIT);
+        let deep = self.b.ins().icmp(IntCC::SignedGreaterThan, d1, max);
+        let (ask, ok) = self.branch_cold(deep);
+        self.switch_to(ask);
+        let st = self.call_helper("heron_recursion", &[i], &[i], &[env]).expect("a runtime helper")[0];
+        let bad = self.b.ins().icmp_imm_s(IntCC::NotEqual, st, 0);
+        let (fail, fine) = self.branch_cold(bad);
+        self.switch_to(fail);
+        let line = self.iconst(self.f.span.line as i64);
+        self.b.ins().store(flags, line, self.env, runtime::ENV_ERR_LINE);
+        let fi = self.iconst(self.info as *const runtime::FuncInfo as i64);
+        self.b.ins().store(flags, fi, self.env, runtime::ENV_ERR_FUNC);
+        self.b.ins().jump(self.err_block, &[BlockArg::Value(st)]);
+        self.switch_to(fine);
+        self.b.ins().jump(ok, &[]);
+        self.switch_to(ok);
+    }
+
+    /// On both exits of a recursive function: one frame less.
+    pub fn recursion_epilogue(&mut self) {
+        let i = types::I64;
+        let flags = MemFlagsData::trusted();
+        let d = self.b.ins().load(i, flags, self.env, runtime::ENV_DEPTH);
+        let d1 = self.b.ins().iadd_imm_s(d, -1);
+        self.b.ins().store(flags, d1, self.env, runtime::ENV_DEPTH);
+    }
+}
