@@ -145,7 +145,11 @@ pub fn math_type(m: &MathFn, args: &[Type], line: u32) -> CResult<Type> {
         _ => 1,
     };
     if args.len() != arity {
-        return cerr(format!("math.{}() takes {arity} argument(s), got {}", m.name, args.len()), line);
+        if m.name == "log" && args.len() == 2 {
+            return cerr("`math.log(x, base)` with a base is not compiled yet (`math.log(x) / math.log(base)` rounds differently)", line);
+        }
+        // Python itself raises TypeError for this call.
+        return cerr(format!("math.{}() takes exactly {arity} argument(s) in Python, and this call passes {}", m.name, args.len()), line);
     }
     if let Some(bad) = args.iter().find(|t| !floatable(t)) {
         return cerr(format!("math.{}() needs a number, got a {bad}", m.name), line);

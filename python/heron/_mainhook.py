@@ -153,7 +153,8 @@ class MainWatcher:
     def check_swapped(self):
         """Record as left alone each swapped function whose name now holds something else."""
         for marker, dispatcher in self.swapped:
-            if self.namespace.get(marker.name) is not dispatcher:
+            current = self.namespace.get(marker.name)
+            if current is not dispatcher and not _stepped_aside(dispatcher, current):
                 _hook.record_not_found(self.namespace, marker, self.filename, "__main__")
         self.swapped = []
 
@@ -291,3 +292,11 @@ class MainWatcher:
         frame, self.frame = self.frame, None
         if frame is not None:
             frame.f_trace = None
+
+
+def _stepped_aside(dispatcher, current):
+    """Did the dispatcher put its own function back (it could never run native code)?"""
+    try:
+        return current is dispatcher.__wrapped__ and dispatcher.stats().get("stepped_aside")
+    except Exception:
+        return False

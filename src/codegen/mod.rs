@@ -81,6 +81,8 @@ pub struct CompiledUnit {
     _callees: Vec<Arc<CompiledUnit>>,
     /// Whether the code has loops or calls (worth releasing the GIL for).
     pub long_running: bool,
+    /// It calls itself (needs the stack limit and the recursion depth, see `recursion`).
+    pub recursive: bool,
     /// No visible side effects (a caller may speculate on its result and re-run).
     pub pure: bool,
     /// Writes memory the caller can see (argument arrays), itself or in a callee: then the
@@ -445,6 +447,7 @@ pub fn compile(f: &Function, typed: &Typed, info: FuncInfo, callees: Vec<Arc<Com
         _prints: prints,
         _callees: callees,
         long_running,
+        recursive: typed.calls.values().any(|c| matches!(c, crate::types::infer::CallTarget::SelfRecursive)),
         pure: typed.pure,
         writes_visible,
         fp_deferred,

@@ -31,6 +31,29 @@ use crate::ir::{self, Function, StmtKind};
 use crate::types::infer;
 use crate::types::Type;
 
+/// A dispatcher whose calls have all run as Python, this many times, puts the original
+/// function back (it never made native code run: it can only cost).
+const STEP_ASIDE_AFTER: u64 = 1000;
+
+/// Call `func` with the argument vector `args` through its own vectorcall (PEP 590), when its
+/// type has one; None otherwise. The type fields are those `enable_vectorcall` checks.
+unsafe fn call_vector(py: Python<'_>, func: &Bound<'_, PyAny>, args: &[*mut pyo3::ffi::PyObject]) -> Option<PyResult<Py<PyAny>>> {
+    const TP_VECTORCALL_OFFSET: usize = 56;
+    const HAVE_VECTORCALL: std::os::raw::c_ulong = 1 << 11;
+    let tp = pyo3::ffi::Py_TYPE(func.as_ptr());
+    if pyo3::ffi::PyType_GetFlags(tp) & HAVE_VECTORCALL == 0 {
+        return None;
+    }
+    let offset = *((tp as *const u8).add(TP_VECTORCALL_OFFSET) as *const isize);
+    if offset <= 0 {
+        return None;
+    }
+    let f = *((func.as_ptr() as *const u8).offset(offset) as *const Option<VectorcallFunc>);
+    let f = f?;
+    let r = f(func.as_ptr(), args.as_ptr(), args.len(), std::ptr::null_mut());
+    Some(if r.is_null() { Err(PyErr::fetch(py)) } else { Ok(Bound::from_owned_ptr(py, r).unbind()) })
+}
+
 /// The most arguments a compiled function takes (more run as Python).
 const MAX_ARGS: usize = 8;
 /// Slots for the flattened arguments (an array of ndim <= 4 takes 9).
@@ -99,6 +122,13 @@ pub struct Dispatcher {
     live: Mutex<HashMap<String, Arc<LiveCell>>>,
     /// Specializations compiled again because a global they read changed.
     recompiles: AtomicU64,
+    /// Combinations of argument types already recorded as not compiled (see `note_arg_failure`).
+    arg_failures_seen: Mutex<Vec<u64>>,
+    /// The original function was put back in the module (see `step_aside`).
+    stepped_aside: AtomicBool,
+    /// It may do so: made by `Dispatcher.wrap` (the hook and `heron.jit`), not by tests that
+    /// construct dispatchers themselves.
+    may_step_aside: AtomicBool,
     native_calls: AtomicU64,
     fallback_calls: AtomicU64,
     deopts: AtomicU64,
@@ -153,6 +183,9 @@ impl Drop for CompileLock {
         }
     }
 }
+
+/// Threads in a re-run of `INTERPRETING` (so that other calls need not look at the thread-local).
+static RERUNS: AtomicU64 = AtomicU64::new(0);
 
 thread_local! {
     /// While the interpreter re-runs a call that reached the recursion limit in native code, the
@@ -471,7 +504,7 @@ impl Dispatcher {
     /// One call: `args` the positional arguments (the caller's vector, or a tuple), `kwargs`
     /// the keyword arguments (any make the call run as Python).
     fn call_impl<'py>(&self, py: Python<'py>, args: &Args<'_, 'py>, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Py<PyAny>> {
-        if kwargs.map(|k| !k.is_empty()).unwrap_or(false) || INTERPRETING.with(|i| i.get()) {
+        if kwargs.map(|k| !k.is_empty()).unwrap_or(false) || (RERUNS.load(Ordering::Relaxed) != 0 && INTERPRETING.with(|i| i.get())) {
             return self.fallback(py, &args.tuple(py), kwargs);
         }
         let n = args.len();
@@ -486,9 +519,8 @@ impl Dispatcher {
         for i in 0..n {
             let a = args.get(py, i);
             let Some(kind) = arg_kind(py, &a) else {
-                let t = args.tuple(py);
-                self.record_arg_failure(py, &t);
-                return self.fallback(py, &t, kwargs);
+                self.note_arg_failure(py, args);
+                return self.call_python(py, args, kwargs);
             };
             kinds[i] = kind;
             marshal(&a, kind, &mut slots, &mut k)?;
@@ -504,7 +536,7 @@ impl Dispatcher {
         };
         let unit = match &spec.unit {
             Ok(u) => u,
-            Err(_) => return self.fallback(py, &args.tuple(py), kwargs),
+            Err(_) => return self.call_python(py, args, kwargs),
         };
         let mut ret = [MaybeUninit::<u64>::uninit(); MAX_RET_SLOTS];
         let mut owned: Vec<Py<PyAny>> = Vec::new();
@@ -519,7 +551,7 @@ impl Dispatcher {
             frames: &mut frames as *mut Vec<(usize, i64)> as i64,
             fp_deferred: unit.fp_deferred as i64,
             sig_seen: super::signals::SIGNALS.load(Ordering::SeqCst) as i64,
-            stack_limit: super::stack::limit_here(),
+            stack_limit: if unit.recursive { super::stack::limit_here() } else { 0 },
             ..Env::default()
         };
         let entry: extern "C" fn(*const u64, *mut u64, *mut Env) -> i64 = unsafe { std::mem::transmute(unit.entry) };
@@ -570,6 +602,68 @@ impl Dispatcher {
         Ok(self.func(py)?.call(args, kwargs)?.unbind())
     }
 
+    /// Run the call as the original Python function, at the cost of a plain call: the
+    /// function's own vectorcall gets the caller's argument vector (PEP 590), with no tuple.
+    /// When the function can never be compiled, or has only ever run as Python, the
+    /// dispatcher also steps aside (`step_aside`).
+    fn call_python<'py>(&self, py: Python<'py>, args: &Args<'_, 'py>, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Py<PyAny>> {
+        let n = self.fallback_calls.fetch_add(1, Ordering::Relaxed) + 1;
+        let hopeless = matches!(self.ir.get(), Some(Err(_)));
+        if hopeless || (n >= STEP_ASIDE_AFTER && n % STEP_ASIDE_AFTER == 0 && self.native_calls.load(Ordering::Relaxed) == 0 && self.linked.load(Ordering::Relaxed) == 0) {
+            self.step_aside(py);
+        }
+        let func = self.func(py)?;
+        if let (Args::Vector(v, _), None) = (args, kwargs) {
+            if let Some(r) = unsafe { call_vector(py, &func, v) } {
+                return r;
+            }
+        }
+        Ok(func.call(&args.tuple(py), kwargs)?.unbind())
+    }
+
+    /// Put the original function back where the dispatcher stands in its module's globals
+    /// (only when the dispatcher is still what that name holds), so that later calls are plain
+    /// calls. The report keeps the dispatcher's record, with the reason.
+    fn step_aside(&self, py: Python<'_>) {
+        if !self.may_step_aside.load(Ordering::Relaxed) || self.stepped_aside.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        let r = (|| -> PyResult<()> {
+            let func = self.func(py)?;
+            if self.qualname != self.name {
+                return Ok(()); // not a module-level function
+            }
+            let globals = func.getattr("__globals__")?.cast_into::<PyDict>().map_err(PyErr::from)?;
+            if let Some(cur) = globals.get_item(self.name.as_str())? {
+                if let Ok(d) = cur.cast::<Dispatcher>() {
+                    if std::ptr::eq(d.get(), self) {
+                        globals.set_item(self.name.as_str(), &func)?;
+                    }
+                }
+            }
+            Ok(())
+        })();
+        let _ = r;
+    }
+
+    /// Record (once per combination of argument types) why a call's arguments cannot be
+    /// compiled for: the check is a short lock and a comparison of type pointers.
+    fn note_arg_failure<'py>(&self, py: Python<'py>, args: &Args<'_, 'py>) {
+        let mut key = 0u64;
+        for i in 0..args.len() {
+            let t = args.get(py, i).get_type().as_ptr() as u64;
+            key = key.rotate_left(13) ^ t;
+        }
+        {
+            let mut seen = self.arg_failures_seen.lock().unwrap();
+            if seen.contains(&key) || seen.len() >= 32 {
+                return;
+            }
+            seen.push(key);
+        }
+        self.record_arg_failure(py, &args.tuple(py));
+    }
+
     fn record_arg_failure(&self, py: Python<'_>, args: &Bound<'_, PyTuple>) {
         let mut f = self.failures.lock().unwrap();
         let names: Vec<String> = args.iter().map(|a| a.get_type().name().map(|n| n.to_string()).unwrap_or_default()).collect();
@@ -613,7 +707,9 @@ impl Dispatcher {
                 // the calls it makes to compiled functions too (their frames count).
                 self.deopts.fetch_add(1, Ordering::Relaxed);
                 let was = INTERPRETING.with(|i| i.replace(true));
+                RERUNS.fetch_add(1, Ordering::Relaxed);
                 let r = self.fallback(py, args, kwargs);
+                RERUNS.fetch_sub(1, Ordering::Relaxed);
                 INTERPRETING.with(|i| i.set(was));
                 return r;
             }
@@ -690,6 +786,9 @@ impl Dispatcher {
             failures: Mutex::new(Vec::new()),
             live: Mutex::new(HashMap::new()),
             recompiles: AtomicU64::new(0),
+            arg_failures_seen: Mutex::new(Vec::new()),
+            stepped_aside: AtomicBool::new(false),
+            may_step_aside: AtomicBool::new(false),
             native_calls: AtomicU64::new(0),
             fallback_calls: AtomicU64::new(0),
             deopts: AtomicU64::new(0),
@@ -706,6 +805,7 @@ impl Dispatcher {
         let doc = func.getattr("__doc__").unwrap_or_else(|_| py.None().into_bound(py));
         let d = Bound::new(py, Dispatcher::new(py, func, options)?)?;
         d.setattr("__doc__", doc)?;
+        d.get().may_step_aside.store(true, Ordering::Relaxed);
         Ok(d)
     }
 
@@ -775,6 +875,7 @@ impl Dispatcher {
         }
         d.set_item("failures", fails)?;
         d.set_item("recompiles", self.recompiles.load(Ordering::Relaxed))?;
+        d.set_item("stepped_aside", self.stepped_aside.load(Ordering::Relaxed))?;
         d.set_item("live_globals", PyList::new(py, self.live.lock().unwrap().keys())?)?;
         Ok(d)
     }

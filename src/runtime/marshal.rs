@@ -9,7 +9,7 @@ use numpy::prelude::*;
 use numpy::{PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyInt};
+use pyo3::types::{PyBool, PyFloat, PyInt};
 
 use crate::types::{ArrayType, DType, Layout, Type};
 /// The type of one argument value, as specialization sees it.
@@ -85,17 +85,20 @@ pub fn array_type(py: Python<'_>, obj: &Bound<'_, PyAny>) -> Option<ArrayType> {
     Some(ArrayType { dtype: d, ndim: nd as u8, layout, readonly: flags & NPY_ARRAY_WRITEABLE == 0 })
 }
 
-/// Has this process imported NumPy? (Once it has, it stays loaded.)
-pub fn numpy_loaded(py: Python<'_>) -> bool {
+/// Has this process imported NumPy? (Once it has, it stays loaded.) One dictionary look-up
+/// in `sys.modules` until then.
+pub fn numpy_loaded(_py: Python<'_>) -> bool {
     static LOADED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
     if LOADED.load(Ordering::Relaxed) {
         return true;
     }
-    let found = py
-        .import("sys")
-        .and_then(|sys| sys.getattr("modules"))
-        .map(|m| m.cast_into::<PyDict>().ok().and_then(|d| d.get_item("numpy").ok().flatten()).is_some())
-        .unwrap_or(false);
+    static KEY: PyOnceLock<Py<pyo3::types::PyString>> = PyOnceLock::new();
+    let key = KEY.get_or_init(_py, || pyo3::types::PyString::intern(_py, "numpy").unbind());
+    // Safety: the GIL is held (`_py`); both calls return borrowed references.
+    let found = unsafe {
+        let modules = pyo3::ffi::PyImport_GetModuleDict();
+        !modules.is_null() && !pyo3::ffi::PyDict_GetItemWithError(modules, key.as_ptr()).is_null()
+    };
     if found {
         LOADED.store(true, Ordering::Relaxed);
     }
@@ -133,6 +136,9 @@ pub fn arg_kind(py: Python<'_>, obj: &Bound<'_, PyAny>) -> Option<ArgKind> {
     }
     if obj.is_exact_instance_of::<PyFloat>() {
         return Some(ArgKind::Float);
+    }
+    if !numpy_loaded(py) {
+        return None;
     }
     if let Some(a) = array_type(py, obj) {
         return Some(ArgKind::Array(a));

@@ -112,7 +112,7 @@ impl VarInfo {
                 Some(x) => x,
                 None => {
                     return Err(CompileError::new(
-                        format!("{what} holds a {u} on one path and a {t} on another; Heron needs one type per variable"),
+                        format!("{what} holds a {u} on one path and a {t} on another; Heron needs one type per variable{}", type_change_hint(u, t)),
                         line,
                     ))
                 }
@@ -125,6 +125,19 @@ impl VarInfo {
         self.ty = Some(unified);
         Ok(true)
     }
+}
+
+/// What the user could change when a variable holds two types Heron cannot share (a Python
+/// scalar that becomes a NumPy one, the common case: `s = 0.0`, then `s += a[i]`).
+fn type_change_hint(a: &Type, b: &Type) -> String {
+    let (py, np) = match (a, b) {
+        (Type::Np(d), other) | (other, Type::Np(d)) if matches!(other, Type::Int | Type::Float | Type::Bool) => (other, *d),
+        _ => return String::new(),
+    };
+    format!(
+        " (a Python {py} and a numpy.{0}: make it one type, for example start it as `np.{0}(0)` or convert with `{py}(...)`)",
+        np.name()
+    )
 }
 
 /// The result of type inference for one specialization.

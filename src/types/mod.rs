@@ -204,14 +204,16 @@ impl fmt::Display for Type {
             Type::Int => write!(f, "int"),
             Type::Float => write!(f, "float"),
             Type::Np(d) => write!(f, "numpy.{}", if *d == DType::Bool { "bool" } else { d.name() }),
-            Type::Array(a) => write!(
-                f,
-                "array({}, {}d, {}{})",
-                a.dtype.name(),
-                a.ndim,
-                if a.layout == Layout::C { "C" } else { "A" },
-                if a.readonly { ", readonly" } else { "" }
-            ),
+            // Plain words, as a scientist says it: "2-d float64 array (strided, read-only)".
+            Type::Array(a) => {
+                write!(f, "{}-d {} array", a.ndim, a.dtype.name())?;
+                match (a.layout == Layout::C, a.readonly) {
+                    (true, false) => Ok(()),
+                    (true, true) => write!(f, " (read-only)"),
+                    (false, false) => write!(f, " (strided)"),
+                    (false, true) => write!(f, " (strided, read-only)"),
+                }
+            }
             Type::Tuple(ts) => {
                 write!(f, "(")?;
                 for (i, t) in ts.iter().enumerate() {
