@@ -1,6 +1,7 @@
 //! Heron's native extension `heron._native`: the compiler pipeline (front end, type inference,
 //! codegen) and the runtime (dispatcher, callbacks). See DESIGN.md for the architecture.
 
+pub mod analysis;
 pub mod builtins;
 pub mod codegen;
 pub mod frontend;
@@ -26,6 +27,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("_vectorcall", runtime::dispatch::enable_vectorcall(&sample))?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(chain_signal, m)?)?;
+    if let Ok(true) = m.py().import("threading").and_then(|t| Ok(t.getattr("current_thread")?.call0()?.is(&t.getattr("main_thread")?.call0()?))) {
+        runtime::signals::set_main_thread();
+    }
     // Ctrl-C in compiled loops (runtime::signals); `signal.signal` re-chains.
     if let Err(e) = m.py().import("heron._runtime").and_then(|rt| rt.getattr("watch_signals")?.call1((m.getattr("chain_signal")?,))) {
         e.print(m.py());

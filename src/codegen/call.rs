@@ -31,7 +31,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             Some(CallTarget::SelfRecursive) => {
                 self.long_running = true;
                 let ret = self.typed.ret_type();
-                let (vals, slots) = self.flat_args(args, &ret)?;
+                let (vals, slots) = self.flat_args_ret(args, &ret, false, self.depth)?;
                 let fref = self.module.declare_func_in_func(self.self_id, self.b.func);
                 let call = self.b.ins().call(fref, &vals);
                 let results = self.b.inst_results(call).to_vec();
@@ -44,10 +44,12 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             Some(CallTarget::Callee(info)) => {
                 self.long_running = true;
                 let union = info.ret_union();
-                let (vals, slots) = self.flat_args_ret(args, &info.ret, union)?;
+                // A recursive callee counts its depth from this call's (0 outside recursion).
+                let depth = if info.recursive { Some(self.depth.unwrap_or_else(|| self.iconst(0))) } else { None };
+                let (vals, slots) = self.flat_args_ret(args, &info.ret, union, depth)?;
                 // A direct call to the callee's code (imported by address), which the inliner
                 // may replace by the callee's body.
-                let sig = super::inner_signature(self.module, &info.params, &info.ret, union);
+                let sig = super::inner_signature(self.module, &info.params, &info.ret, union, info.recursive);
                 let id = self
                     .module
                     .declare_function(&super::callee_symbol(info.ptr), cranelift_module::Linkage::Import, &sig)
@@ -125,14 +127,9 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         Ok((0..1 + 2 * nd).map(|j| self.b.ins().stack_load(types::I64, types::I64, out_ss, (8 * j) as i32)).collect())
     }
 
-    /// The callee's arguments, and the stack slot for its result when it returns through slots
-    /// (callees called from compiled code never return a union).
-    fn flat_args(&mut self, args: &[Expr], ret: &Type) -> CResult<(Vec<Value>, Option<cranelift_codegen::ir::StackSlot>)> {
-        self.flat_args_ret(args, ret, false)
-    }
-
-    /// As `flat_args`, for a callee whose result may carry a type tag (`union`).
-    fn flat_args_ret(&mut self, args: &[Expr], ret: &Type, union: bool) -> CResult<(Vec<Value>, Option<cranelift_codegen::ir::StackSlot>)> {
+    /// A callee's arguments (and recursion `depth`, for a recursive callee), and the stack slot
+    /// for its result when it returns through slots (the result may carry a type tag, `union`).
+    fn flat_args_ret(&mut self, args: &[Expr], ret: &Type, union: bool, depth: Option<Value>) -> CResult<(Vec<Value>, Option<cranelift_codegen::ir::StackSlot>)> {
         let mut vals = Vec::new();
         for a in args {
             vals.extend(self.expr(a)?);
@@ -144,6 +141,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             vals.push(self.b.ins().stack_addr(types::I64, ss, 0));
             slots = Some(ss);
         }
+        vals.extend(depth);
         vals.push(self.env);
         Ok((vals, slots))
     }

@@ -98,7 +98,8 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         let info = self.iconst(self.info as *const runtime::FuncInfo as i64);
         let p = self.iconst(point as i64);
         let env = self.env;
-        let status = self.call_helper("heron_deopt", &[i64t; 5], &[i64t], &[env, info, p, spill_ptr, ret_ptr]).expect("a runtime helper")[0];
+        self.call_tramp("heron_deopt", &[env, info, p, spill_ptr, ret_ptr]);
+        let status = self.b.ins().load(i64t, MemFlagsData::trusted(), self.env, runtime::ENV_DEOPT_STATUS);
         let failed = self.b.ins().icmp_imm_s(IntCC::NotEqual, status, 0);
         let (fail_blk, ok_blk) = self.branch_cold(failed);
         self.switch_to(fail_blk);
@@ -129,13 +130,22 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             return None;
         }
         let assigned = self.assigned.get(s.id)?.clone();
+        let mut live = self.live.get(s.id)?.clone();
+        // A `for x in array` loop goes on from its array and index, whatever reads them.
+        for l in &self.loops {
+            if let Some(LoopHidden::Each { iter, index, .. }) = l.hidden {
+                live[iter] = true;
+                live[index] = true;
+            }
+        }
         let mut spills = Vec::new();
         let mut slot = 0;
         self.spill_vars.clear();
         self.spill_hidden.clear();
         for (v, on) in assigned.iter().enumerate() {
             let Some(ty) = self.typed.vars[v].ty.clone() else { continue };
-            if !*on || matches!(ty, Type::Str) {
+            // Only what may still be read (and is bound): a dead value is not kept alive for it.
+            if !*on || !live[v] || matches!(ty, Type::Str) {
                 continue;
             }
             let n = repr(&ty).len();

@@ -143,9 +143,9 @@ fn helper_signature(name: &str) -> (Vec<ir::Type>, Vec<ir::Type>) {
         "heron_push_frame" => (vec![i, i, i], vec![]),
         "heron_np_warn" => (vec![i, i, i, i], vec![i]),
         "heron_np_defer" => (vec![], vec![]),
-        "heron_check_signals" => (vec![i], vec![i]),
+        "heron_check_signals" => (vec![], vec![]),
         "heron_grow" => (vec![i, i, i, i], vec![i]),
-        "heron_recursion" => (vec![i], vec![i]),
+        "heron_recursion" => (vec![i, i], vec![i]),
         _ => (vec![f], vec![f]),
     }
 }
@@ -164,39 +164,47 @@ fn declare_helpers(module: &mut JITModule) -> CResult<u32> {
     Ok(syms.len() as u32)
 }
 
-/// Define `heron_np_fp_tramp`, a `preserve_all` function forwarding to the runtime's
-/// `heron_np_fp` (NumPy floating-point reports). A call to it clobbers no register, so the rare
-/// report in a hot loop costs the loop nothing (a plain call would make every live float be
-/// saved around it). It is declared right after the helpers, so its id is the same in every
-/// module and inlined bodies may call it.
-fn define_fp_trampoline(module: &mut JITModule) -> CResult<FuncId> {
-    let (params, _) = helper_signature("heron_np_fp");
-    let mut sig = module.make_signature();
-    sig.call_conv = cranelift_codegen::isa::CallConv::PreserveAll;
-    sig.params.extend(params.iter().copied().map(AbiParam::new));
-    let id = module.declare_function("heron_np_fp_tramp", Linkage::Local, &sig).map_err(cg_err)?;
-    let mut ctx = module.make_context();
-    ctx.func.signature = sig;
-    let mut fctx = FunctionBuilderContext::new();
-    {
-        let mut b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
-        let blk = b.create_block();
-        b.append_block_params_for_function_params(blk);
-        b.switch_to_block(blk);
-        let args = b.block_params(blk).to_vec();
-        let mut hsig = module.make_signature();
-        let (hp, hr) = helper_signature("heron_np_fp");
-        hsig.params.extend(hp.into_iter().map(AbiParam::new));
-        hsig.returns.extend(hr.into_iter().map(AbiParam::new));
-        let hid = module.declare_function("heron_np_fp", Linkage::Import, &hsig).map_err(cg_err)?;
-        let href = module.declare_func_in_func(hid, b.func);
-        b.ins().call(href, &args);
-        b.ins().return_(&[]);
-        b.seal_all_blocks();
-        b.finalize(module.target_config());
+/// Runtime helpers called from cold paths inside loops through a `preserve_all` trampoline:
+/// a call to one clobbers no register, so that the rare call in a hot loop costs the loop
+/// nothing (a plain call would make every value live across the loop be saved around it, and
+/// every float, for which the C calling convention keeps no register, be spilled). Their
+/// results come back through `Env` (`err_code`, `deopt_status`), so the trampolines return
+/// nothing. They are declared right after the helpers, in this order, so that their ids are
+/// the same in every module and inlined bodies may call them.
+pub const TRAMPOLINED: [&str; 4] = ["heron_np_fp", "heron_check_signals", "heron_deopt", "heron_np_warn"];
+
+/// Define `<helper>_tramp` for each of `TRAMPOLINED`.
+fn define_trampolines(module: &mut JITModule) -> CResult<Vec<FuncId>> {
+    let mut ids = Vec::new();
+    for name in TRAMPOLINED {
+        let (params, rets) = helper_signature(name);
+        let mut sig = module.make_signature();
+        sig.call_conv = cranelift_codegen::isa::CallConv::PreserveAll;
+        sig.params.extend(params.iter().copied().map(AbiParam::new));
+        let id = module.declare_function(&format!("{name}_tramp"), Linkage::Local, &sig).map_err(cg_err)?;
+        let mut ctx = module.make_context();
+        ctx.func.signature = sig;
+        let mut fctx = FunctionBuilderContext::new();
+        {
+            let mut b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
+            let blk = b.create_block();
+            b.append_block_params_for_function_params(blk);
+            b.switch_to_block(blk);
+            let args = b.block_params(blk).to_vec();
+            let mut hsig = module.make_signature();
+            hsig.params.extend(params.iter().copied().map(AbiParam::new));
+            hsig.returns.extend(rets.iter().copied().map(AbiParam::new));
+            let hid = module.declare_function(name, Linkage::Import, &hsig).map_err(cg_err)?;
+            let href = module.declare_func_in_func(hid, b.func);
+            b.ins().call(href, &args);
+            b.ins().return_(&[]);
+            b.seal_all_blocks();
+            b.finalize(module.target_config());
+        }
+        module.define_function(id, &mut ctx).map_err(|e| cg_err(format!("{e:?}")))?;
+        ids.push(id);
     }
-    module.define_function(id, &mut ctx).map_err(|e| cg_err(format!("{e:?}")))?;
-    Ok(id)
+    Ok(ids)
 }
 
 /// The symbol a compiled callee is imported by.
@@ -279,7 +287,9 @@ pub fn ret_by_pointer(ret: &Type, ret_union: bool) -> bool {
 }
 
 /// The signature of a specialization's `inner` function.
-pub fn inner_signature(module: &JITModule, args: &[Type], ret: &Type, ret_union: bool) -> Signature {
+/// `recursive`: the function calls itself, and takes its recursion depth (an i64, before `env`;
+/// see `recursion`).
+pub fn inner_signature(module: &JITModule, args: &[Type], ret: &Type, ret_union: bool, recursive: bool) -> Signature {
     let mut sig = module.make_signature();
     for a in args {
         for t in repr(a) {
@@ -289,6 +299,9 @@ pub fn inner_signature(module: &JITModule, args: &[Type], ret: &Type, ret_union:
     let by_ptr = ret_by_pointer(ret, ret_union);
     if by_ptr {
         sig.params.push(AbiParam::new(types::I64)); // result slots
+    }
+    if recursive {
+        sig.params.push(AbiParam::new(types::I64)); // depth
     }
     sig.params.push(AbiParam::new(types::I64)); // env
     sig.returns.push(AbiParam::new(types::I64)); // status
@@ -314,12 +327,13 @@ pub fn compile(f: &Function, typed: &Typed, info: FuncInfo, callees: Vec<Arc<Com
     }
     let mut module = JITModule::new(jb);
     let n_helpers = declare_helpers(&mut module)?;
-    let fp_tramp = define_fp_trampoline(&mut module)?;
+    let tramps = define_trampolines(&mut module)?;
     // Ids below this are the same in every module (helpers, then the trampoline).
-    let n_fixed = n_helpers + 1;
+    let n_fixed = n_helpers + tramps.len() as u32;
     let ret_type = typed.ret_type();
     let ret_union = typed.ret.is_union();
-    let inner_sig = inner_signature(&module, &typed.args, &ret_type, ret_union);
+    let recursive = typed.calls.values().any(|c| matches!(c, crate::types::infer::CallTarget::SelfRecursive));
+    let inner_sig = inner_signature(&module, &typed.args, &ret_type, ret_union, recursive);
     let inner_id = module.declare_function("inner", Linkage::Local, &inner_sig).map_err(cg_err)?;
     let mut entry_sig = module.make_signature();
     for _ in 0..3 {
@@ -344,7 +358,7 @@ pub fn compile(f: &Function, typed: &Typed, info: FuncInfo, callees: Vec<Arc<Com
     {
         let b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
         let mut cx = FunctionCx::new(b, &mut module, f, typed, &info, inner_id, ret_union)?;
-        cx.fp_tramp = fp_tramp;
+        cx.tramps = tramps;
         cx.entry_id = entry_id;
         cx.body()?;
         prints = std::mem::take(&mut cx.prints);
@@ -417,6 +431,9 @@ pub fn compile(f: &Function, typed: &Typed, info: FuncInfo, callees: Vec<Arc<Com
         if by_ptr {
             args.push(ret_ptr);
         }
+        if recursive {
+            args.push(b.ins().load(types::I64, MemFlagsData::trusted(), env, runtime::ENV_DEPTH));
+        }
         args.push(env);
         let fref = module.declare_func_in_func(inner_id, b.func);
         let call = b.ins().call(fref, &args);
@@ -447,7 +464,7 @@ pub fn compile(f: &Function, typed: &Typed, info: FuncInfo, callees: Vec<Arc<Com
         _prints: prints,
         _callees: callees,
         long_running,
-        recursive: typed.calls.values().any(|c| matches!(c, crate::types::infer::CallTarget::SelfRecursive)),
+        recursive,
         pure: typed.pure,
         writes_visible,
         fp_deferred,
@@ -590,8 +607,8 @@ pub struct FunctionCx<'a, 'm> {
     pub loops: Vec<LoopCx>,
     pub helpers: HashMap<String, ir::FuncRef>,
     pub self_id: FuncId,
-    /// The `preserve_all` trampoline to `heron_np_fp` (see `define_fp_trampoline`).
-    pub fp_tramp: FuncId,
+    /// The `preserve_all` trampolines of `TRAMPOLINED`, in that order.
+    pub tramps: Vec<FuncId>,
     pub fp_deferred: bool,
     /// While codegen is inside an expression whose NumPy float checks are batched, how many
     /// operations wait for the one check at its end (see `num::fp_batched`).
@@ -618,6 +635,8 @@ pub struct FunctionCx<'a, 'm> {
     pub cur_stmt: Option<&'a Stmt>,
     /// The variables definitely assigned when each statement starts (`ir::definitely_assigned`).
     pub assigned: Vec<Vec<bool>>,
+    /// The variables live before each statement (`analysis::liveness`).
+    pub live: Vec<Vec<bool>>,
     /// Deoptimization points made so far, and their index by (statement, calls made, boxed call).
     pub points: Vec<crate::runtime::deopt::DeoptPoint>,
     pub point_ids: HashMap<(usize, usize, Option<Span>), usize>,
@@ -642,6 +661,9 @@ pub struct FunctionCx<'a, 'm> {
     /// The entry block's parameters, and the `entry` trampoline (see `recursion`).
     pub entry_params: Vec<Value>,
     pub entry_id: FuncId,
+    /// A recursive function's depth parameter, and its own depth (passed to its calls).
+    pub depth_param: Option<Value>,
+    pub depth: Option<Value>,
 }
 
 impl<'a, 'm> FunctionCx<'a, 'm> {
@@ -668,7 +690,9 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         b.switch_to_block(entry);
         let params = b.block_params(entry).to_vec();
         let env = *params.last().unwrap();
-        let ret_ptr = if ret_by_pointer(&typed.ret_type(), ret_union) { Some(params[params.len() - 2]) } else { None };
+        let recursive = typed.calls.values().any(|c| matches!(c, crate::types::infer::CallTarget::SelfRecursive));
+        let depth_param = if recursive { Some(params[params.len() - 2]) } else { None };
+        let ret_ptr = if ret_by_pointer(&typed.ret_type(), ret_union) { Some(params[params.len() - 2 - recursive as usize]) } else { None };
         let mut vars = Vec::new();
         let mut tags = Vec::new();
         for vi in &typed.vars {
@@ -732,7 +756,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             loops: Vec::new(),
             helpers: HashMap::new(),
             self_id,
-            fp_tramp: self_id,
+            tramps: Vec::new(),
             fp_deferred: false,
             fp_pending: None,
             lower_bounds: Vec::new(),
@@ -744,6 +768,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             shape_vars: HashMap::new(),
             pow_chains: HashMap::new(),
             cur_stmt: None,
+            live: crate::analysis::liveness::live_before(f),
             assigned,
             points: Vec::new(),
             point_ids: HashMap::new(),
@@ -760,22 +785,20 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             cells,
             entry_params: params,
             entry_id: self_id,
+            depth_param,
+            depth: None,
         })
     }
 
-    /// At a loop back-edge (and the entry of a recursive function): when a signal came since
-    /// the call last looked, run the Python handlers (see `runtime::signals`). One load and
-    /// compare on the hot path.
+    /// At a loop back-edge (and the entry of a recursive function): when a signal came during
+    /// the call, run the Python handlers (see `runtime::signals`). One load and test of the
+    /// call's own `Env` on the hot path.
     pub fn poll_signals(&mut self, line: u32) {
         let i = types::I64;
-        let addr = self.iconst(&crate::runtime::signals::SIGNALS as *const std::sync::atomic::AtomicU64 as i64);
-        let now = self.b.ins().atomic_load(i, MemFlagsData::trusted(), addr);
-        let seen = self.b.ins().load(i, MemFlagsData::trusted(), self.env, runtime::ENV_SIG_SEEN);
-        let moved = self.b.ins().icmp(ir::condcodes::IntCC::NotEqual, now, seen);
-        let (cold, ok) = self.branch_cold(moved);
+        let pending = self.b.ins().load(i, MemFlagsData::trusted(), self.env, runtime::ENV_SIG_PENDING);
+        let (cold, ok) = self.branch_cold(pending);
         self.switch_to(cold);
-        let env = self.env;
-        self.call_helper("heron_check_signals", &[i], &[i], &[env]).expect("a runtime helper");
+        self.call_tramp("heron_check_signals", &[]);
         self.fail_if_env_error(line);
         self.b.ins().jump(ok, &[]);
         self.switch_to(ok);
@@ -787,8 +810,6 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         if recursive {
             let params = self.entry_params.clone();
             self.recursion_prologue(&params);
-            // Recursion without loops must see Ctrl-C too.
-            self.poll_signals(self.f.span.line);
         }
         let body = &self.f.body;
         self.block(body)?;
@@ -798,9 +819,6 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         }
         // Normal exit: local arrays die with the call.
         self.switch_to(self.exit_block);
-        if recursive {
-            self.recursion_epilogue();
-        }
         for v in 0..self.typed.local_arrays.len() {
             if self.typed.local_arrays[v] {
                 self.free_local_array(v)?;
@@ -826,9 +844,6 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         self.b.ins().return_(&rets);
         // Error exit: status in the block parameter, results zero.
         self.switch_to(self.err_block);
-        if recursive {
-            self.recursion_epilogue();
-        }
         let status = self.b.block_params(self.err_block)[0];
         let mut rets = vec![status];
         if self.ret_ptr.is_none() {
@@ -968,6 +983,13 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
     pub fn mark_effect(&mut self) {
         let one = self.iconst(1);
         self.b.ins().store(MemFlagsData::trusted(), one, self.env, runtime::ENV_EFFECTS);
+    }
+
+    /// Call a helper of `TRAMPOLINED` through its `preserve_all` trampoline (no result).
+    pub fn call_tramp(&mut self, name: &str, args: &[Value]) {
+        let k = TRAMPOLINED.iter().position(|n| *n == name).expect("a trampolined helper");
+        let f = self.module.declare_func_in_func(self.tramps[k], self.b.func);
+        self.b.ins().call(f, args);
     }
 
     /// Import a runtime or libm function by symbol.

@@ -3,7 +3,6 @@
 
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::{types, InstBuilder, MemFlagsData, Value};
-use cranelift_module::Module;
 
 use super::{CVal, FunctionCx};
 use crate::frontend::{CResult, CompileError};
@@ -394,7 +393,8 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         if self.fp_checks_inline() {
             let (env, info, l, w) = (self.env, self.iconst(self.info as *const crate::runtime::FuncInfo as i64), self.iconst(line as i64), self.iconst(what as i64));
             let i = types::I64;
-            self.call_helper("heron_np_warn", &[i, i, i, i], &[i], &[env, info, l, w]).expect("a runtime helper");
+            let _ = i;
+            self.call_tramp("heron_np_warn", &[env, info, l, w]);
             self.fail_if_env_error(line);
         } else {
             self.fp_deferred = true;
@@ -736,8 +736,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             _ => 6,
         };
         let (env, info, l, c) = (self.env, self.iconst(self.info as *const crate::runtime::FuncInfo as i64), self.iconst(line as i64), self.iconst(code));
-        let tramp = self.module.declare_func_in_func(self.fp_tramp, self.b.func);
-        self.b.ins().call(tramp, &[env, info, l, c, a, b, r]);
+        self.call_tramp("heron_np_fp", &[env, info, l, c, a, b, r]);
         self.fail_if_env_error(line);
     }
 

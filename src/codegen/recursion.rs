@@ -1,11 +1,13 @@
 //! Codegen for recursive functions: the recursion depth counted as CPython counts it (same
 //! limit, `RecursionError`), and a native stack that never overflows (see `runtime::stack`).
 //!
-//! At the entry of a function that calls itself: when the stack pointer is below
+//! At the entry of a function that calls itself, `Env::depth` is incremented and compared with
+//! `Env::depth_limit`. Past it (rarely), a cold path: when the stack pointer is below
 //! `Env::stack_limit`, the call goes on in a fresh stack segment (`heron_grow`, through the
-//! function's own `entry` trampoline); then `Env::depth` is incremented and compared with
-//! `Env::depth_limit` (the part of `sys.getrecursionlimit()` the Python frames below leave,
-//! asked of the runtime the first time the count reaches it). Both exits decrement it.
+//! function's own `entry` trampoline); else `runtime::stack::heron_recursion` checks the
+//! depth against the part of `sys.getrecursionlimit()` the Python frames below leave, runs
+//! pending signal handlers, and sets the next limit. The depth is a parameter of the function
+//! (its self-calls pass their own), so counting costs no memory access.
 
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{types, BlockArg, InstBuilder, MemFlagsData, StackSlotData, StackSlotKind};
@@ -14,6 +16,8 @@ use cranelift_module::Module;
 use super::{ret_by_pointer, ret_reprs, FunctionCx};
 use crate::runtime;
 
+
+
 impl<'a, 'm> FunctionCx<'a, 'm> {
     /// Does this function call itself?
     pub fn is_recursive(&self) -> bool {
@@ -21,16 +25,30 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
     }
 
     /// The prologue of a recursive function (see the module documentation). `params` are the
-    /// entry block's parameters (the flattened arguments, the result pointer, `env`).
+    /// entry block's parameters (the flattened arguments, the result pointer, `env`). The hot
+    /// path is the depth count and one compare with `Env::depth_limit`, which is the nearest
+    /// depth where something must be looked at: the recursion limit, the next stack check
+    /// (every `CHECK_EVERY` new levels), or at once when a signal came (the signal handler
+    /// lowers it). The cold path looks at the stack and asks `heron_recursion` for the rest.
     pub fn recursion_prologue(&mut self, params: &[cranelift_codegen::ir::Value]) {
         let i = types::I64;
         let flags = MemFlagsData::trusted();
-        // 1. Stack: continue on a new segment when this one runs low.
+        let d = self.depth_param.expect("a recursive function's depth");
+        let d1 = self.b.ins().iadd_imm_s(d, 1);
+        self.depth = Some(d1);
+        let max = self.b.ins().load(i, flags, self.env, runtime::ENV_DEPTH_LIMIT);
+        let look = self.b.ins().icmp(IntCC::SignedGreaterThan, d1, max);
+        let (cold, ok) = self.branch_cold(look);
+        self.switch_to(cold);
+        // 1. Stack: continue on a new segment when this one runs low (the red zone holds
+        // `CHECK_EVERY` frames and more).
         let sp = self.b.ins().get_stack_pointer(i);
         let limit = self.b.ins().load(i, flags, self.env, runtime::ENV_STACK_LIMIT);
-        let low = self.b.ins().icmp(IntCC::UnsignedLessThan, sp, limit);
-        let (grow, go_on) = self.branch_cold(low);
+        let stack_low = self.b.ins().icmp(IntCC::UnsignedLessThan, sp, limit);
+        let (grow, stack_ok) = self.branch_cold(stack_low);
         self.switch_to(grow);
+        // The new segment's call counts this frame itself.
+        self.b.ins().store(flags, d, self.env, runtime::ENV_DEPTH);
         let n_args: usize = self.typed.args.iter().map(|t| super::repr(t).len()).sum();
         let args_ss = self.b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, (8 * n_args.max(1)) as u32, 3));
         for (k, v) in params[..n_args].iter().enumerate() {
@@ -58,16 +76,9 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             }
         }
         self.b.ins().return_(&rets);
-        self.switch_to(go_on);
-        // 2. Depth, as CPython counts Python frames.
-        let d = self.b.ins().load(i, flags, self.env, runtime::ENV_DEPTH);
-        let d1 = self.b.ins().iadd_imm_s(d, 1);
-        self.b.ins().store(flags, d1, self.env, runtime::ENV_DEPTH);
-        let max = self.b.ins().load(i, flags, self.env, runtime::ENV_DEPTH_LIMIT);
-        let deep = self.b.ins().icmp(IntCC::SignedGreaterThan, d1, max);
-        let (ask, ok) = self.branch_cold(deep);
-        self.switch_to(ask);
-        let st = self.call_helper("heron_recursion", &[i], &[i], &[env]).expect("a runtime helper")[0];
+        self.switch_to(stack_ok);
+        // 2. The recursion limit, signals, and the next depth to look at.
+        let st = self.call_helper("heron_recursion", &[i, i], &[i], &[env, d1]).expect("a runtime helper")[0];
         let bad = self.b.ins().icmp_imm_s(IntCC::NotEqual, st, 0);
         let (fail, fine) = self.branch_cold(bad);
         self.switch_to(fail);
@@ -79,14 +90,5 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         self.switch_to(fine);
         self.b.ins().jump(ok, &[]);
         self.switch_to(ok);
-    }
-
-    /// On both exits of a recursive function: one frame less.
-    pub fn recursion_epilogue(&mut self) {
-        let i = types::I64;
-        let flags = MemFlagsData::trusted();
-        let d = self.b.ins().load(i, flags, self.env, runtime::ENV_DEPTH);
-        let d1 = self.b.ins().iadd_imm_s(d, -1);
-        self.b.ins().store(flags, d1, self.env, runtime::ENV_DEPTH);
     }
 }

@@ -138,15 +138,18 @@ pub extern "C" fn heron_deopt(env: *mut Env, info: *const FuncInfo, point: i64, 
         set_boxed(env_ref, result.unbind());
         Ok(STATUS_BOXED)
     });
-    match r {
+    let status = match r {
         Ok(-1) => 1,
         Ok(s) => s,
         Err(e) => {
             PENDING.with(|c| *c.borrow_mut() = Some(e));
             env_ref.err_code = ErrCode::PyErr as i64;
+            env_ref.err_func = 0;
             1
         }
-    }
+    };
+    env_ref.deopt_status = status;
+    status
 }
 
 fn span_tuple<'py>(py: Python<'py>, s: &Span) -> PyResult<Bound<'py, PyTuple>> {

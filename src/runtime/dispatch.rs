@@ -550,7 +550,6 @@ impl Dispatcher {
             nargs: nargs as i64,
             frames: &mut frames as *mut Vec<(usize, i64)> as i64,
             fp_deferred: unit.fp_deferred as i64,
-            sig_seen: super::signals::SIGNALS.load(Ordering::SeqCst) as i64,
             stack_limit: if unit.recursive { super::stack::limit_here() } else { 0 },
             ..Env::default()
         };
@@ -561,6 +560,7 @@ impl Dispatcher {
         }
         // Released while native code runs, unless it writes memory the caller can see (a
         // program right under CPython's GIL stays right) and the user did not opt in.
+        let _signals = if unit.long_running { Some(super::signals::MainEnvGuard::register(&mut env)) } else { None };
         let status = if unit.long_running && (!unit.writes_visible || self.nogil) {
             let (sp, rp, ep) = (slots.as_ptr() as usize, ret.as_mut_ptr() as usize, &mut env as *mut Env as usize);
             py.detach(move || entry(sp as *const u64, rp as *mut u64, ep as *mut Env))

@@ -55,14 +55,19 @@ pub struct Env {
     pub frames: i64,
     /// Nonzero when the call's NumPy float reports are deferred to its end (see `fp`).
     pub fp_deferred: i64,
-    /// `signals::SIGNALS` as this call last saw it (loop back-edges compare).
-    pub sig_seen: i64,
-    /// Frames of recursive compiled functions now running, and how many CPython's recursion
-    /// limit allows (see `stack`).
+    /// Set by the signal handler when a signal came during this call on the main thread
+    /// (loop back-edges test it, see `signals`).
+    pub sig_pending: i64,
+    /// Frames of recursive compiled functions now running; the depth past which native code
+    /// calls `stack::heron_recursion`; and how many CPython's recursion limit allows (0: not
+    /// asked yet). See `stack`.
     pub depth: i64,
     pub depth_limit: i64,
     /// The stack pointer below which recursive native code continues on a new stack segment.
     pub stack_limit: i64,
+    /// What the last `deopt::heron_deopt` returned (read by native code after the call).
+    pub deopt_status: i64,
+    pub depth_budget: i64,
 }
 
 // Native code reads and writes these fields at fixed offsets (the `ENV_*` constants).
@@ -73,10 +78,11 @@ const _: () = {
     assert!(std::mem::offset_of!(Env, err_func) == ENV_ERR_FUNC as usize);
     assert!(std::mem::offset_of!(Env, err_a) == ENV_ERR_A as usize);
     assert!(std::mem::offset_of!(Env, err_site) == ENV_ERR_SITE as usize);
-    assert!(std::mem::offset_of!(Env, sig_seen) == ENV_SIG_SEEN as usize);
+    assert!(std::mem::offset_of!(Env, sig_pending) == ENV_SIG_PENDING as usize);
     assert!(std::mem::offset_of!(Env, depth) == ENV_DEPTH as usize);
     assert!(std::mem::offset_of!(Env, depth_limit) == ENV_DEPTH_LIMIT as usize);
     assert!(std::mem::offset_of!(Env, stack_limit) == ENV_STACK_LIMIT as usize);
+    assert!(std::mem::offset_of!(Env, deopt_status) == ENV_DEOPT_STATUS as usize);
 };
 
 impl Drop for Env {
@@ -94,10 +100,11 @@ pub const ENV_ERR_LINE: i32 = 16;
 pub const ENV_ERR_FUNC: i32 = 24;
 pub const ENV_ERR_A: i32 = 32;
 pub const ENV_ERR_SITE: i32 = 96;
-pub const ENV_SIG_SEEN: i32 = 120;
+pub const ENV_SIG_PENDING: i32 = 120;
 pub const ENV_DEPTH: i32 = 128;
 pub const ENV_DEPTH_LIMIT: i32 = 136;
 pub const ENV_STACK_LIMIT: i32 = 144;
+pub const ENV_DEOPT_STATUS: i32 = 152;
 
 /// What the runtime knows of one compiled specialization: where it is in the user's source
 /// (error reports, tracebacks), its deoptimization points and its result type. Native code

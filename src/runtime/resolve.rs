@@ -149,6 +149,7 @@ impl<'py, 'd> Resolver for DispatchResolver<'py, 'd> {
                     ret_members: unit.ret_members.clone(),
                     pure: unit.pure,
                     writes: unit.writes_visible,
+                    recursive: unit.recursive,
                 })
             }
             Err(e) => Err(CompileError::new(

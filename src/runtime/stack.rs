@@ -37,34 +37,51 @@ pub extern "C" fn heron_grow(env: *mut Env, entry: usize, args: *const u64, ret:
         f(a as *const u64, r as *mut u64, env)
     });
     env_ref.stack_limit = saved;
+    // Back on the old segment: the depth where it ran low is looked at again.
+    env_ref.depth_limit = env_ref.depth_limit.min(env_ref.depth);
     status
 }
 
-/// Called by native code when its recursion depth passes `Env::depth_limit`: set the limit to
-/// what `sys.getrecursionlimit()` leaves above the Python frames of this thread, and return 0
-/// when the depth is within it, 1 (`ErrCode::Recursion`) when CPython would raise
-/// `RecursionError` here.
-pub extern "C" fn heron_recursion(env: *mut Env) -> i64 {
+/// How many new levels of recursion native code may go down before its stack is looked at
+/// again (the red zone holds that many frames).
+const CHECK_EVERY: i64 = 16;
+
+/// Called by native code when its recursion depth passes `Env::depth_limit`: run pending
+/// signal handlers, find (once per call) what `sys.getrecursionlimit()` leaves above the
+/// Python frames of this thread (`Env::depth_budget`), and return 1 (`ErrCode::Recursion`, or
+/// `ErrCode::PyErr` from a handler) when CPython would raise here; otherwise set the next
+/// depth to look at and return 0.
+pub extern "C" fn heron_recursion(env: *mut Env, depth: i64) -> i64 {
     let env = unsafe { &mut *env };
-    let budget = Python::attach(|py| -> PyResult<i64> {
-        let sys = py.import("sys")?;
-        let limit: i64 = sys.getattr("getrecursionlimit")?.call0()?.extract()?;
-        let mut frames = 0i64;
-        let mut f = sys.getattr("_getframe")?.call0()?;
-        while !f.is_none() {
-            frames += 1;
-            f = f.getattr("f_back")?;
+    env.depth = depth;
+    if env.sig_pending != 0 {
+        super::signals::heron_check_signals();
+        if env.err_code != 0 {
+            return 1;
         }
-        // CPython 3.10 also counts the C-level entry of the running frame's evaluation
-        // (Py_EnterRecursiveCall around comparisons and calls): one frame less is left.
-        let c_level = if py.version_info().minor == 10 { 1 } else { 0 };
-        Ok(limit - frames - c_level)
-    })
-    .unwrap_or(i64::MAX);
-    env.depth_limit = budget;
+    }
+    if env.depth_budget == 0 {
+        env.depth_budget = Python::attach(|py| -> PyResult<i64> {
+            let sys = py.import("sys")?;
+            let limit: i64 = sys.getattr("getrecursionlimit")?.call0()?.extract()?;
+            let mut frames = 0i64;
+            let mut f = sys.getattr("_getframe")?.call0()?;
+            while !f.is_none() {
+                frames += 1;
+                f = f.getattr("f_back")?;
+            }
+            // CPython 3.10 also counts the C-level entry of the running frame's evaluation
+            // (Py_EnterRecursiveCall around comparisons and calls): one frame less is left.
+            let c_level = if py.version_info().minor == 10 { 1 } else { 0 };
+            Ok((limit - frames - c_level).max(-1))
+        })
+        .unwrap_or(i64::MAX / 2);
+    }
+    let budget = env.depth_budget;
     if env.depth > budget {
         env.err_code = ErrCode::Recursion as i64;
         return 1;
     }
+    env.depth_limit = budget.min(env.depth + CHECK_EVERY);
     0
 }

@@ -53,6 +53,8 @@ pub struct CalleeInfo {
     pub pure: bool,
     /// The callee (or one it calls) writes memory its caller can see (argument arrays).
     pub writes: bool,
+    /// The callee calls itself (it takes its recursion depth, see `codegen::recursion`).
+    pub recursive: bool,
 }
 
 impl CalleeInfo {
