@@ -482,8 +482,33 @@ pub extern "C" fn heron_cmp_int_float(i: i64, f: f64) -> i64 {
     }
 }
 
-/// Addresses of every runtime symbol native code may call, for `JITBuilder::symbol`.
+/// Addresses of every runtime symbol native code may call, for `JITBuilder::symbol`. The
+/// libm functions are those the process resolves by name (`dlsym`), so native code calls the
+/// same symbol version CPython's `math` module calls (a wheel built against an old glibc
+/// links older versions of `exp`, `log` and `pow`), falling back to the linked ones.
 pub fn symbols() -> Vec<(&'static str, *const u8)> {
+    static SYMBOLS: std::sync::OnceLock<Vec<(&'static str, usize)>> = std::sync::OnceLock::new();
+    SYMBOLS
+        .get_or_init(|| {
+            linked_symbols()
+                .into_iter()
+                .map(|(name, p)| {
+                    let by_name = if name.starts_with("heron_") {
+                        std::ptr::null_mut()
+                    } else {
+                        let c = std::ffi::CString::new(name).expect("a symbol name");
+                        unsafe { libc::dlsym(libc::RTLD_DEFAULT, c.as_ptr()) }
+                    };
+                    (name, if by_name.is_null() { p as usize } else { by_name as usize })
+                })
+                .collect()
+        })
+        .iter()
+        .map(|&(n, p)| (n, p as *const u8))
+        .collect()
+}
+
+fn linked_symbols() -> Vec<(&'static str, *const u8)> {
     extern "C" {
         fn sqrt(x: f64) -> f64;
         fn exp(x: f64) -> f64;
