@@ -296,6 +296,7 @@ class ModuleGen(Gen):
         self.msg = itertools.count()
         self.shapes = {}          # array param name (in f) -> shape
         self.calls_left = 0
+        self.globals = {}         # module-level scalar globals read by the functions: name -> type
 
     # ---- module --------------------------------------------------------------------------
 
@@ -345,13 +346,18 @@ class ModuleGen(Gen):
         f.ret = self.ret_type(f)
         self.gen_function(f, callees=callees)
         self.funcs = callees + [f]
-        out = ["import math", "import numpy as np", "", ""]
+        out = ["import math", "import numpy as np", ""]
+        for name, t in self.globals.items():
+            out.append(f"{name} = {self.const(t)}")
+        out.append("")
+        out.append("")
         for fn in self.funcs:
             out.append(f"def {fn.name}({', '.join(p for p, _ in fn.params)}):")
             out.extend("    " * (ind + 1) + text for ind, text in fn.lines)
             out.append("")
             out.append("")
         out.extend(self.make_args(f))
+        out.extend(self.rebinds())
         return "\n".join(out) + "\n"
 
     def ret_type(self, fn):
@@ -766,6 +772,8 @@ class ModuleGen(Gen):
         options = [(5 if vars_ else 0, "var"), (4 if arrays else 0, "read")]
         if t in PY_TYPES:
             options.append((3, "const"))
+            if "globals" not in self.avoid:
+                options.append((1, "global"))
         if t == "int" and self.arrays(scope):
             options.append((2, "len"))
         if self.callees and self.calls_left and any(g.ret == t for g in self.callees):
@@ -783,6 +791,14 @@ class ModuleGen(Gen):
             return f"{arr}.shape[{self.rint(0, at[2] - 1)}]"
         if kind == "call":
             return self.call(scope, self.choice([g for g in self.callees if g.ret == t]))
+        if kind == "global":
+            # A module global, rebound between calls (`_rebinds`): compiled code must see it.
+            same = [n for n, gt in self.globals.items() if gt == t]
+            if same and self.chance(0.5):
+                return self.choice(same)
+            name = f"K{len(self.globals)}"
+            self.globals[name] = t
+            return name
         return self.const(t)
 
     def const(self, t):
@@ -835,6 +851,26 @@ class ModuleGen(Gen):
         for o in ops:
             w *= 8 if o == t and t != "bool" else self._TYPE_WEIGHT[o]
         return w
+
+    # ---- globals rebound between calls ----------------------------------------------------
+
+    def rebinds(self):
+        """``_rebinds()``: for each call of ``make_args()``, the values the module's globals get
+        before it (the harness applies them to both copies): the same type mostly, another type
+        sometimes (a guard then recompiles)."""
+        if not self.globals:
+            return []
+        out = ["", "", "def _rebinds():", "    return ["]
+        for _ in range(3):
+            items = []
+            for name, t in self.globals.items():
+                if self.chance(0.3):
+                    continue
+                t2 = t if self.chance(0.8) else self.choice(sorted(PY_TYPES))
+                items.append(f"{name!r}: {self.const(t2)}")
+            out.append("        {" + ", ".join(items) + "},")
+        out.append("    ]")
+        return out
 
     # ---- arguments -----------------------------------------------------------------------
 
