@@ -270,3 +270,26 @@ def test_compiled_errors_show_the_interpreters_traceback(heron_python, tmp_path)
                 traceback.print_exc()
         outer(3, 0)
     """, native=["root"])
+
+
+def test_a_result_the_native_type_cannot_hold_exactly(heron_python, tmp_path):
+    """An int beyond 2**53 where the function's result is held as a float (it returns an int
+    on one path and a float on another) comes back as CPython's exact int (fuzzer seed 22046)."""
+    compare(heron_python, tmp_path, """
+        # heron: jit
+        def f(x):
+            if x > 0:
+                return 1000000000000000000 + 1
+            return x
+
+        # heron: jit
+        def g(x, n):
+            r = 1
+            for i in range(n):
+                r = r * 3
+            if x > 0:
+                return r + 1
+            return x
+
+        print(f(1.0), f(-1.0), g(1.0, 40), g(1.0, 3), g(-2.0, 3))
+    """)
