@@ -284,9 +284,13 @@ fn unbox_result(py: Python<'_>, env: &mut Env, obj: &Bound<'_, PyAny>, ty: &Type
         let start = out.len();
         if unbox_as(py, env, obj, m, out)? {
             if members.len() > 1 {
-                // Held in the unified representation (merge as codegen merges).
+                // Held in the unified representation (merged as codegen merges): only when
+                // that is exact (a big int in a float representation is handed back boxed).
                 let raw = out[start];
-                out[start] = merge_raw(m, ty, raw);
+                match merge_raw(m, ty, raw) {
+                    Some(r) => out[start] = r,
+                    None => return Ok(None),
+                }
             }
             return Ok(Some(i));
         }
@@ -296,31 +300,49 @@ fn unbox_result(py: Python<'_>, env: &mut Env, obj: &Bound<'_, PyAny>, ty: &Type
 }
 
 /// A member's raw value in the unified representation of a variable that changes type
-/// (`codegen::num::merge_convert`, for the scalar cases `types::unify` produces).
-fn merge_raw(from: &Type, to: &Type, raw: u64) -> u64 {
+/// (`codegen::num::merge_convert`, for the scalar cases `types::unify` produces), or None when
+/// that representation cannot hold it exactly (an int beyond 2**53 in a float, say), where
+/// codegen's merge deoptimizes.
+fn merge_raw(from: &Type, to: &Type, raw: u64) -> Option<u64> {
     use crate::types::DType;
     if from == to {
-        return raw;
+        return Some(raw);
     }
-    let (Some(fd), Some(td)) = (from.scalar_dtype(), to.scalar_dtype()) else { return raw };
+    let (Some(fd), Some(td)) = (from.scalar_dtype(), to.scalar_dtype()) else { return Some(raw) };
     let as_i = |raw: u64| -> i64 {
         match fd {
             DType::Bool => raw as u8 as i64,
             _ => raw as i64,
         }
     };
+    let exact_f64 = |i: i64| -> Option<u64> {
+        let f = i as f64;
+        (f >= -9.223372036854775808e18 && f < 9.223372036854775808e18 && f as i64 == i).then(|| f.to_bits())
+    };
     match td {
         DType::F64 => match fd {
-            DType::F64 => raw,
-            DType::F32 => (f32::from_bits(raw as u32) as f64).to_bits(),
-            DType::U64 => (raw as f64).to_bits(),
-            _ => (as_i(raw) as f64).to_bits(),
+            DType::F64 => Some(raw),
+            DType::F32 => Some((f32::from_bits(raw as u32) as f64).to_bits()),
+            DType::U64 => {
+                let f = raw as f64;
+                (f < 1.8446744073709552e19 && f as u64 == raw).then(|| f.to_bits())
+            }
+            _ => exact_f64(as_i(raw)),
         },
         DType::F32 => match fd {
-            DType::F32 => raw,
-            _ => ((as_i(raw) as f32).to_bits()) as u64,
+            DType::F32 => Some(raw),
+            DType::F64 => {
+                let x = f64::from_bits(raw);
+                let y = x as f32;
+                (y as f64 == x || x.is_nan()).then(|| y.to_bits() as u64)
+            }
+            _ => {
+                let i = as_i(raw);
+                let y = i as f32;
+                (y as f64 == i as f64 && (y as f64) < 9.223372036854775808e18).then(|| y.to_bits() as u64)
+            }
         },
-        _ => as_i(raw) as u64,
+        _ => Some(as_i(raw) as u64),
     }
 }
 
