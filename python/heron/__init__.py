@@ -8,7 +8,7 @@ stay cheap: it imports nothing heavy at its top. The Rust extension ``heron._nat
 ``ast`` and ``inspect`` are imported only when a function is actually marked.
 """
 
-__all__ = ["jit", "HeronWarning", "report", "__version__"]
+__all__ = ["jit", "HeronWarning", "report", "submit", "map", "prange", "__version__"]
 
 
 class HeronWarning(UserWarning):
@@ -57,6 +57,26 @@ def report():
     """
     from heron import _report
     return _report.records()
+
+
+def submit(fn, /, *args, **kwargs):
+    """Run ``fn(*args, **kwargs)`` on Heron's thread pool; returns a
+    ``concurrent.futures.Future``. See ``heron._pool.submit``."""
+    from heron import _pool
+    return _pool.submit(fn, *args, **kwargs)
+
+
+def map(fn, *iterables, timeout=None):  # noqa: A001 - the name users expect (as Executor.map)
+    """``fn`` over ``iterables`` on Heron's thread pool; an iterator of the results in order.
+    See ``heron._pool.map``."""
+    from heron import _pool
+    return _pool.map(fn, *iterables, timeout=timeout)
+
+
+def prange(*args):
+    """``range(*args)`` for loops whose iterations may run in parallel (Numba's name). See
+    ``heron._pool.prange``."""
+    return range(*args)
 
 
 def __getattr__(name):
