@@ -4,15 +4,12 @@ Mark a function with a ``# heron: jit`` comment directly above its ``def`` (or u
 ``heron.jit`` decorator) and run the script as usual; Heron swaps in native code.
 
 This module is imported at every interpreter start-up (through ``heron._boot``), so it must
-stay cheap: it imports nothing heavy at its top. The Rust extension ``heron._native``, NumPy,
+stay cheap: it imports nothing at its top, not even Heron's own modules (``HeronWarning``
+comes from ``heron._env`` when first asked for). The Rust extension ``heron._native``, NumPy,
 ``ast`` and ``inspect`` are imported only when a function is actually marked.
 """
 
 __all__ = ["jit", "HeronWarning", "report", "__version__"]
-
-
-class HeronWarning(UserWarning):
-    """Heron could not do something it was asked to; the program runs on as plain Python."""
 
 
 def jit(fn=None, *, parallel=False):
@@ -57,7 +54,12 @@ def report():
 
 
 def __getattr__(name):
-    """Lazy attributes: ``__version__`` (read from the installed metadata)."""
+    """Lazy attributes: ``HeronWarning`` (defined in ``heron._env``) and ``__version__`` (read
+    from the installed metadata)."""
+    if name == "HeronWarning":
+        from heron._env import HeronWarning
+        globals()["HeronWarning"] = HeronWarning
+        return HeronWarning
     if name == "__version__":
         try:
             from importlib.metadata import version

@@ -1,4 +1,4 @@
-"""Command line: ``python -m heron report FILE.json`` and ``python -m heron run SCRIPT [ARGS]``."""
+"""The command line: ``python -m heron report FILE.json`` and ``python -m heron run SCRIPT [ARGS]``."""
 
 import argparse
 import json
@@ -25,7 +25,7 @@ def _report(args):
                     "native_time_s": 0.0})
         row.update(rec)
         full.append(row)
-    sys.stdout.write(_report.format_table(full))
+    sys.stdout.write(_report.format_table(full, _report.notes()))
     return 0
 
 
