@@ -612,11 +612,29 @@ def _worker_records():
             or r["called_from_native"] or r["compile_time_s"] or r["failures"]]
 
 
+_writing = []          # non-empty while this process writes its records
+_terminate_after = []  # a SIGTERM came during the write: end the process after it
+
+
 def write_worker_records():
     """Leave this worker's records for the root (see the module docstring); never raises.
 
-    Called at the worker's exit, however it exits; a second call overwrites the first.
+    Called at the worker's exit, however it exits; a later call overwrites what an earlier
+    one wrote, and a call during a write (a ``SIGTERM`` while the worker writes at exit) does
+    nothing.
     """
+    if _writing:
+        return
+    _writing.append(True)
+    try:
+        _write_worker_records()
+    finally:
+        _writing.clear()
+    if _terminate_after:
+        _die_of_sigterm()
+
+
+def _write_worker_records():
     try:
         run = _run()
         if run is None:
@@ -634,7 +652,7 @@ def write_worker_records():
         directory = run_directory(run[0])
         os.makedirs(directory, exist_ok=True)
         path = os.path.join(directory, f"{os.getpid()}.json")
-        temporary = path + ".tmp"
+        temporary = os.path.join(directory, f".{os.getpid()}.{len(recs)}.tmp")
         with open(temporary, "w", encoding="utf-8") as file:
             json.dump(recs, file)
         os.replace(temporary, path)
@@ -697,6 +715,11 @@ def _collect_worker_records(root_pid):
     import json
     directory = run_directory(root_pid)
     found = []
+    for path in glob.glob(os.path.join(directory, ".*.tmp")):
+        try:
+            os.remove(path)     # a worker ended while it wrote
+        except OSError:
+            pass
     for path in sorted(glob.glob(os.path.join(directory, "*.json"))):
         try:
             with open(path, encoding="utf-8") as file:
@@ -800,7 +823,15 @@ def install_worker_hooks():
 
 
 def _on_sigterm(signum, frame):
+    if _writing:                 # the worker is writing its records at exit: finish first
+        _terminate_after.append(True)
+        return
     write_worker_records()
+    _die_of_sigterm()
+
+
+def _die_of_sigterm():
+    """End this process as the default ``SIGTERM`` action would."""
     import _signal
     _signal.signal(_signal.SIGTERM, _signal.SIG_DFL)
     os.kill(os.getpid(), _signal.SIGTERM)
