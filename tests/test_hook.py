@@ -170,10 +170,12 @@ def test_startup_loads_only_the_boot_module(run_script, tmp_path):
         loaded = set(sys.modules)
         print("heron._boot" in loaded, "heron._native" in loaded, "numpy" in loaded,
               "heron._markers" in loaded, "ast" in loaded, "inspect" in loaded)
-        print(type(sys.meta_path[0]).__name__)
+        print(type(sys.meta_path[0]).__name__, sorted(m for m in loaded if "heron" in m),
+              "ctypes" in loaded, "runpy" in loaded)
     """, native=None)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.splitlines() == ["True False False False False False", "HeronFinder"]
+    assert out.stdout.splitlines() == ["True False False False False False",
+                                       "HeronFinder ['heron', 'heron._boot'] False False"]
 
 
 def test_syntax_error_in_script_is_unchanged(run_script, tmp_path):
