@@ -407,3 +407,39 @@ def test_coverage_report_says_heron_stood_aside(run_cmd, run_script, heron_pytho
     (rec,) = json.loads((tmp_path / "out.json").read_text())
     assert rec["status"] == "python"
     assert "Heron stood aside: the program ran under coverage" in rec["reason"]
+
+
+def test_pickled_by_value_before_its_first_call(run_script, tmp_path):
+    """cloudpickle (joblib, loky, Dask) copies a function of ``__main__`` by value, code
+    object and all: the copy of a trampoline works in the other process."""
+    pytest.importorskip("cloudpickle")
+    out = run_script(tmp_path, """
+        import cloudpickle, subprocess, sys
+        # heron: jit
+        def f(x):
+            return x * 3
+        data = cloudpickle.dumps(f)
+        child = ("import pickle, sys; g = pickle.loads(sys.stdin.buffer.read()); "
+                 "print(g(5), g(6), type(g).__name__)")
+        print(subprocess.run([sys.executable, "-c", child], input=data,
+                             capture_output=True).stdout.decode().strip(), f(1))
+    """)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "15 18 function 3\n"
+
+
+def test_forked_workers_do_not_count_the_parents_calls_again(run_script, tmp_path):
+    out = run_script(tmp_path, """
+        import multiprocessing as mp
+        # heron: jit
+        def f(x):
+            return x + 1
+        print([f(i) for i in range(3)])          # 3 calls in the parent, before the fork
+        if __name__ == "__main__":
+            with mp.get_context("fork").Pool(2) as pool:
+                print(pool.map(f, range(10)))
+            print(f(0))
+    """, env={"HERON_REPORT": "out.json"})
+    assert out.returncode == 0, out.stderr
+    (rec,) = json.loads((tmp_path / "out.json").read_text())
+    assert rec["calls"] == 3 + 10 + 1

@@ -102,8 +102,6 @@ def register_report():
         os.environ["HERON_REPORT_RUN"] = f"{os.getpid()}:{destination}"
     import atexit  # built into the interpreter: no file is read
     atexit.register(_report_at_exit)
-    if hasattr(os, "register_at_fork"):
-        os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _report_at_exit():
@@ -115,12 +113,6 @@ def _report_at_exit():
             sys.stderr.write(f"heron: could not write the report ({type(exc).__name__}: {exc})\n")
         except Exception:
             pass
-
-
-def _after_fork_in_child():
-    report = sys.modules.get("heron._report")
-    if report is not None:
-        report.after_fork_in_child()
 
 
 def warn(message, stacklevel=2):

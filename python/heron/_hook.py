@@ -24,6 +24,7 @@ a trampoline (``heron._trampoline``), so nothing watches the module while it run
 Every candidate, replaced or not, is recorded in ``heron._report``.
 """
 
+import os
 import sys
 import types
 from _thread import RLock
@@ -227,7 +228,6 @@ def _is_marked_function(obj, marker, filename):
 def _same_file(a, b):
     if a == b:
         return True
-    import os
     try:
         return os.path.abspath(a) == os.path.abspath(b) or os.path.samefile(a, b)
     except OSError:
@@ -324,6 +324,12 @@ class Entry:
             except Exception:
                 pass
             return self.plain(namespace)
+
+    def __reduce__(self):
+        """Pickled by value with the trampoline (cloudpickle does that for a function of
+        ``__main__``): the copy is a ``Detached`` enter object."""
+        return (Detached, (self.original, self.options, self.marker.qualname,
+                           self.marker.lineno, sorted(self.marker.options)))
 
     def plain(self, namespace):
         """The original plain function in ``namespace`` (the trampoline passes every argument
@@ -439,6 +445,50 @@ class Entry:
                 f"ran; none was ({_where(filename, marker.lineno)})"))
             return
         self.record("python", _not_found_reason(obj, marker, filename))
+
+
+class Detached:
+    """The enter object of a trampoline copied into another process by value (cloudpickle,
+    as used by joblib, loky and Dask, pickles a function of ``__main__`` that way): the copy
+    has no module to swap names in, so each namespace it is called from gets its own
+    dispatcher of the original code (or the plain function, when Heron cannot take it)."""
+
+    def __init__(self, code, options, qualname, line, option_names):
+        self.code = code
+        self.options = dict(options)
+        self.qualname = qualname
+        self.line = line
+        self.option_names = list(option_names)
+        self._made = {}     # id(namespace) -> (namespace, what the calls go on in)
+        self._lock = RLock()
+
+    def __reduce__(self):
+        return (Detached, (self.code, self.options, self.qualname, self.line,
+                           self.option_names))
+
+    def __call__(self):
+        """What a call goes on in (see ``Entry.__call__``); never raises."""
+        namespace = sys._getframe(1).f_globals
+        made = self._made.get(id(namespace))
+        if made is not None and made[0] is namespace:
+            return made[1]
+        with self._lock:
+            plain = types.FunctionType(self.code, namespace, self.code.co_name)
+            plain.__qualname__ = self.qualname
+            target = plain
+            try:
+                if tracer_in_use() is None and not _env.disabled():
+                    dispatcher, reason = make_dispatcher(plain, self.options)
+                    module = namespace.get("__name__") or "?"
+                    if dispatcher is not None:
+                        target = dispatcher
+                        _report.add(module, self.qualname, self.code.co_filename, self.line,
+                                    self.option_names, "replaced", None, dispatcher,
+                                    more=True)
+            except Exception:
+                target = plain
+            self._made[id(namespace)] = (namespace, target)
+        return target
 
 
 class Site:
@@ -577,6 +627,19 @@ class Site:
                     getattr(module, "__name__", None) in (self.name, "__main__", "__mp_main__"):
                 return module.__dict__
         return None
+
+
+def _after_fork_in_child():
+    """A child made by ``os.fork`` gets fresh locks: another thread of the parent may have
+    held one at the fork, and would never release it here."""
+    global _sites_lock
+    _sites_lock = RLock()
+    for site in _sites:
+        site.lock = RLock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _settle_sites(final):

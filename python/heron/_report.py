@@ -837,21 +837,48 @@ def _die_of_sigterm():
     os.kill(os.getpid(), _signal.SIGTERM)
 
 
-def after_fork_in_child():
-    """Called in a child just made by ``os.fork``: what the parent's dispatchers did so far
-    is the parent's to report, so it becomes this process's baseline (subtracted from what it
-    reports); then the worker's exit hooks are installed. Never raises."""
-    global _exit_done, _worker_hooks
+_fork_snapshot = {}
+
+
+def _before_fork():
+    """Just before ``os.fork``, in the parent: what its dispatchers did so far (the child
+    subtracts it: that is the parent's to report). Takes no lock another thread might hold
+    for long; does nothing unless ``HERON_REPORT`` is set."""
+    _fork_snapshot.clear()
+    if not os.environ.get("HERON_REPORT"):
+        return
     try:
+        for candidate in list(_candidates):
+            if candidate.dispatchers:
+                stats = _stats(Candidate(*candidate.key, candidate.options, "", None,
+                                         candidate.dispatchers))
+                _fork_snapshot[id(candidate)] = {k: stats[k] for k in _COUNTERS + _TIMES}
+    except Exception:
+        _fork_snapshot.clear()
+
+
+def _after_fork_in_child():
+    """In a child just made by ``os.fork``: fresh locks (another thread of the parent may
+    have held one), the parent's figures as this process's baseline, and the worker's exit
+    hooks. Calls no native code; never raises."""
+    global _lock, _exit_done, _worker_hooks
+    try:
+        _lock = threading.RLock()
         _exit_done = False
         _worker_hooks = False
-        with _lock:
-            for candidate in _candidates:
-                if candidate.dispatchers:
-                    stats = _stats(Candidate(*candidate.key[:4], candidate.options, "", None,
-                                             candidate.dispatchers))
-                    candidate.baseline = {k: stats[k] for k in _COUNTERS + _TIMES}
+        _writing.clear()
+        _terminate_after.clear()
+        for candidate in _candidates:
+            base = _fork_snapshot.get(id(candidate))
+            if base is not None:
+                candidate.baseline = base
+        _fork_snapshot.clear()
         if os.environ.get("HERON_REPORT") and is_worker():
             ensure_exit_hook()
     except Exception:
         pass
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child,
+                        after_in_parent=_fork_snapshot.clear)
