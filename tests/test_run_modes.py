@@ -443,3 +443,49 @@ def test_forked_workers_do_not_count_the_parents_calls_again(run_script, tmp_pat
     assert out.returncode == 0, out.stderr
     (rec,) = json.loads((tmp_path / "out.json").read_text())
     assert rec["calls"] == 3 + 10 + 1
+
+
+def test_reload_and_a_tool_asking_for_the_code_keep_the_report_right(run_script, tmp_path):
+    out = run_script(tmp_path, """
+        import importlib, importlib.util
+        import marked
+        print(marked.f(1))
+        importlib.reload(marked)
+        print(marked.f(2), type(marked.f).__name__)
+        spec = importlib.util.find_spec("marked")
+        spec.loader.get_code("marked")     # a tool reading the code without running it
+    """, files={"marked.py": "# heron: jit\ndef f(x):\n    return x + 1\n"},
+        env={"HERON_REPORT": "out.json"})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "2\n3 Dispatcher\n"
+    (rec,) = json.loads((tmp_path / "out.json").read_text())
+    assert (rec["status"], rec["calls"]) == ("replaced", 1)   # the reloaded module's function
+
+
+def test_pdb_m_module_stands_aside(run_cmd, run_script, tmp_path):
+    run_script(tmp_path, "", name="warm.py", files=PACKAGE)
+    out = run_cmd(tmp_path, ["-m", "pdb", "-m", "pkg.mod"], stdin="continue\nquit\n",
+                  env={"HERON_REPORT": "out.json"})
+    assert out.returncode == 0, out.stderr
+    assert "1.5 function __main__" in out.stdout
+    recs = report(tmp_path)
+    assert recs["g"]["status"] == "python" and "ran under pdb" in recs["g"]["reason"]
+
+
+def test_marker_and_decorator_in_one_module_are_both_reported(run_script, tmp_path):
+    out = run_script(tmp_path, "import both\nprint(both.f(1), both.g(2))\n", files={
+        "both.py": """
+            import heron
+
+            @heron.jit
+            def g(x):
+                return x * 2
+
+            # heron: jit
+            def f(x):
+                return x + 1
+        """}, env={"HERON_REPORT": "out.json"})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "2 4\n"
+    recs = report(tmp_path)
+    assert recs["f"]["calls"] == recs["g"]["calls"] == 1

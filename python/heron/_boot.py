@@ -226,7 +226,8 @@ def _get_code(loader, fullname):
         data = loader.get_data(loader.path)
         if _MARK in data:
             from heron import _hook
-            code, site = _hook.module_code(fullname, loader.path, code, data)
+            by_runpy = sys._getframe(1).f_globals.get("__name__") == "runpy"
+            code, site = _hook.module_code(fullname, loader.path, code, data, by_runpy)
             if site is not None:
                 loader._heron_site = site
     except Exception as exc:
@@ -238,7 +239,11 @@ def _get_code(loader, fullname):
 def _exec_module(loader, module):
     """``exec_module`` of a module's ``SourceFileLoader``: run the module as usual (its errors
     propagate unchanged), then swap what is still pending (``heron._hook.module_ran``)."""
-    SourceFileLoader.exec_module(loader, module)
+    try:
+        SourceFileLoader.exec_module(loader, module)
+    except BaseException:
+        loader.__dict__.pop("_heron_site", None)
+        raise
     site = loader.__dict__.pop("_heron_site", None)
     if site is None:
         return

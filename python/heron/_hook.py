@@ -426,6 +426,9 @@ class Entry:
             return
         if self.state == "python":
             return
+        if self.site.aside:
+            self.record("python", f"{self.site.aside} ({_where(filename, marker.lineno)})")
+            return
         if isinstance(obj, types.FunctionType) and (
                 (self.trampoline is not None and obj.__code__ is self.trampoline)):
             if _native_failure is not None:   # it could not have been compiled
@@ -509,15 +512,24 @@ class Site:
         self.filename = filename
         self.entries = [Entry(self, m) for m in markers]
         self.refused = list(refused)
+        self.refused_all = tuple(refused)
         self.namespace = None
         self.lock = RLock()
         self.finished = False
         if namespace is not None:
             self.set_namespace(namespace)
+        self.run_as_main = False   # set for the code runpy runs as __main__ (python -m)
+        self.aside = None          # why Heron stands aside for the whole module, if it does
         with _sites_lock:
             _sites.append(self)
-            if len(_sites) == 1:
-                _report.on_settle(_settle_sites)
+            _report.on_settle(_settle_sites)
+
+    def keys(self):
+        """The report's keys of this site's markers (see ``heron._report.Candidate.key``)."""
+        name = self.module_name()
+        markers = [e.marker for e in self.entries] + list(self.refused_all)
+        return [(name, "<module>" if m.kind == "auto" else m.qualname, self.filename, m.lineno)
+                for m in markers]
 
     def module_name(self):
         """The module's ``__name__`` (once its namespace is known), for the report."""
@@ -535,6 +547,12 @@ class Site:
                 return
             self.namespace = namespace
             refused, self.refused = self.refused, []
+        # The module runs: what an earlier run of it recorded (importlib.reload) is done.
+        with _sites_lock:
+            old = [s for s in _sites if s is not self and s.namespace is namespace]
+            _sites[:] = [s for s in _sites if all(s is not o for o in old)]
+        for site in old:
+            _report.forget(site.keys())
         for marker in refused:
             _record_refusal(marker, self.filename, self.module_name())
 
@@ -622,10 +640,22 @@ class Site:
                     pass
 
     def _find_namespace(self):
+        """The namespace of a module whose code ran without calling a marked function and
+        without Heron seeing its end: the ``__main__`` of ``python -m``, or a module whose
+        functions hold this site's trampolines. None for code that was never run (a tool
+        that only asked the loader for the code)."""
+        main = sys.modules.get("__main__")
+        if self.run_as_main and _same_file(getattr(main, "__file__", None) or "", self.filename):
+            return main.__dict__
         for module in list(sys.modules.values()):
-            if _same_file(getattr(module, "__file__", None) or "", self.filename) and \
-                    getattr(module, "__name__", None) in (self.name, "__main__", "__mp_main__"):
-                return module.__dict__
+            namespace = getattr(module, "__dict__", None)
+            if not isinstance(namespace, dict):
+                continue
+            for entry in self.entries:
+                obj = namespace.get(entry.marker.name)
+                if isinstance(obj, types.FunctionType) and entry.trampoline is not None and \
+                        obj.__code__ is entry.trampoline:
+                    return namespace
         return None
 
 
@@ -669,19 +699,19 @@ def new_site(module_name, filename, source):
     """
     from heron._markers import find_markers
     markers = find_markers(decode(source), filename)
-    _report.forget_module(module_name, filename)
     wanted = [m for m in markers if m.kind == "function"]
     refused = [m for m in markers if m.kind != "function"]
     for marker in refused:
         warn_about_marker(marker, filename, module_name)
     if not wanted:
+        _report.forget_module(module_name, filename)
         for marker in refused:
             _record_refusal(marker, filename, module_name)
         return None
     return Site(module_name, filename, wanted, refused)
 
 
-def module_code(fullname, filename, code, source):
+def module_code(fullname, filename, code, source, run_as_main=False):
     """The code an imported module (or ``python -m``) runs, with trampolines in it.
 
     Args:
@@ -695,10 +725,18 @@ def module_code(fullname, filename, code, source):
         ``(code, site)``: ``site`` is None when there is nothing to swap (then ``code`` is the
         loader's). While a debugger or coverage tool traces the program, no trampoline is
         put in (the functions are recorded as left alone once the module ran).
+        run_as_main: ``runpy`` asked for the code, to run it as ``__main__`` (``python -m``).
     """
     site = new_site(fullname, filename, source)
     if site is None:
         return code, None
+    site.run_as_main = run_as_main
+    tool, traces = _report.runner()
+    if run_as_main and traces:    # pdb -m, coverage run -m: the main module stays plain
+        site.aside = (f"Heron stood aside: the program ran under {tool}, and compiled code "
+                      f"would hide the module's lines from it")
+        _report.note(site.aside + ".")
+        return code, site
     if tracer_in_use() is None:
         code = site.prepare(code)
     return code, site

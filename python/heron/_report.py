@@ -115,6 +115,13 @@ def forget_module(module, file):
         _candidates[:] = [c for c in _candidates if (c.module, c.file) != (module, file)]
 
 
+def forget(keys):
+    """Drop the records with these keys (``Candidate.key``): a module's earlier run."""
+    keys = set(keys)
+    with _lock:
+        _candidates[:] = [c for c in _candidates if c.key not in keys]
+
+
 def clear():
     """Forget every candidate and note (for tests)."""
     with _lock:
@@ -271,9 +278,10 @@ _OTHER_RUNNERS = {"cProfile": "cProfile (a profiler)", "profile": "profile (a pr
                   "trace": "trace", "runpy": "runpy"}
 
 
-def _runner():
+def runner():
     """``(name, traces)``: the tool that ran the script (``python -m pdb script.py``,
-    ``coverage run script.py``), read from ``sys.orig_argv``, and whether it traces lines."""
+    ``coverage run script.py``), read from ``sys.orig_argv``, and whether it traces lines
+    (a debugger or a coverage tool, for which Heron stands aside)."""
     args = list(getattr(sys, "orig_argv", None) or sys.argv)
     tool = ""
     for i, arg in enumerate(args[1:], 1):
@@ -324,12 +332,12 @@ def _record_unwatched_main():
         return
     if not markers:
         return
-    runner, traces = _runner()
+    tool, traces = runner()
     if traces:
-        why = (f"Heron stood aside: the program ran under {runner}, and compiled code would "
+        why = (f"Heron stood aside: the program ran under {tool}, and compiled code would "
                f"hide the script's lines from it")
     else:
-        why = (f"Heron did not look at the script: {runner} ran it, and Heron replaces the "
+        why = (f"Heron did not look at the script: {tool} ran it, and Heron replaces the "
                f"functions of a script run as 'python script.py', 'python -m module' or "
                f"'python -m heron run script.py'")
     for marker in markers:
