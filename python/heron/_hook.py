@@ -311,6 +311,8 @@ class Entry:
         namespace = frame.f_globals
         del frame
         try:
+            if self.state == "python":
+                return self.plain(namespace)
             if self.state == "swapped" and namespace is self.site.namespace:
                 obj = namespace.get(self.marker.name)
                 if type(obj) is not types.FunctionType or obj.__code__ is not self.trampoline:
@@ -334,11 +336,12 @@ class Entry:
     def plain(self, namespace):
         """The original plain function in ``namespace`` (the trampoline passes every argument
         explicitly, so defaults are not needed)."""
-        fn = self._plain.get(id(namespace))
-        if fn is None:
-            fn = types.FunctionType(self.original, namespace, self.original.co_name)
-            fn.__qualname__ = self.marker.qualname
-            self._plain[id(namespace)] = fn
+        made = self._plain.get(id(namespace))
+        if made is not None and made[0] is namespace:
+            return made[1]
+        fn = types.FunctionType(self.original, namespace, self.original.co_name)
+        fn.__qualname__ = self.marker.qualname
+        self._plain[id(namespace)] = (namespace, fn)
         return fn
 
     def is_ours(self, obj):
@@ -408,11 +411,13 @@ class Entry:
                     obj.__code__ = self.original
 
     def record(self, status, reason=None):
-        """Record this function in the report (replacing what was recorded before)."""
+        """Record this function in the report (replacing what was recorded before), with the
+        calls its dispatchers made (a function swapped, then bound again, ran native code
+        until then)."""
         self.recorded = True
         site = self.site
         _report.add(site.module_name(), self.marker.qualname, site.filename, self.marker.lineno,
-                    sorted(self.marker.options), status, reason)
+                    sorted(self.marker.options), status, reason, dispatchers=self.dispatchers)
 
     # -- the report -------------------------------------------------------------------------
 

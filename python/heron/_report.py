@@ -74,7 +74,7 @@ class Candidate:
 
 
 def add(module, qualname, file, line, options, status, reason=None, dispatcher=None,
-        more=False):
+        more=False, dispatchers=()):
     """Record a candidate function.
 
     Args:
@@ -89,10 +89,12 @@ def add(module, qualname, file, line, options, status, reason=None, dispatcher=N
         dispatcher: the dispatcher, when replaced; its ``stats()`` are read for the report.
         more: add ``dispatcher`` to the record already there (the same ``def`` ran again and
             made another function), keeping the dispatchers it has.
+        dispatchers: more dispatchers whose calls count for this function (a function that
+            ran native code, then was bound again, keeps its figures with status python).
 
     A record for the same module, qualname, file and line replaces the older one (``reload``).
     """
-    dispatchers = [] if dispatcher is None else [dispatcher]
+    dispatchers = list(dispatchers) + ([] if dispatcher is None else [dispatcher])
     candidate = Candidate(module, qualname, file, line, options, status, reason, dispatchers)
     with _lock:
         for i, old in enumerate(_candidates):
@@ -426,7 +428,12 @@ def _details(rec):
     """One plain-words sentence about what happened to a candidate."""
     name = rec["qualname"]
     if rec["status"] != "replaced":
-        return f"{name}: ran as plain Python because: {rec['reason'] or 'unknown'}"
+        text = f"{name}: ran as plain Python because: {rec['reason'] or 'unknown'}"
+        native = rec["native_calls"] - rec.get("deopts", 0)
+        if native > 0:
+            text += (f". Before that, its compiled version ran {native} call(s) as native "
+                     f"code")
+        return text
     if _never_called(rec):
         return f"{name}: ready to be compiled to native code, but it was never called."
     text = f"{name}: compiled to native code"
