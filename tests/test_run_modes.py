@@ -489,3 +489,15 @@ def test_marker_and_decorator_in_one_module_are_both_reported(run_script, tmp_pa
     assert out.stdout == "2 4\n"
     recs = report(tmp_path)
     assert recs["f"]["calls"] == recs["g"]["calls"] == 1
+
+
+def test_other_module_level_names_for_a_marked_function_follow_it(run_script, tmp_path):
+    heron, plain = both(run_script, tmp_path, """
+        # heron: jit
+        def rk4(x):
+            return x / 2
+        step = rk4
+        print(step(1.0), step is rk4, type(step) is type(rk4))
+    """)
+    assert heron.returncode == 0, heron.stderr
+    assert heron.stdout == plain.stdout == "0.5 True True\n"

@@ -387,6 +387,9 @@ class Entry:
             self.give_up(f"{reason} ({_where(site.filename, self.marker.lineno)})")
             return False
         namespace[self.marker.name] = dispatcher
+        for name, value in list(namespace.items()):
+            if value is fn:     # another module-level name for it (`step = rk4`): the same
+                namespace[name] = dispatcher
         if trampolined:
             forwarder = _trampoline.build(original, dispatcher, enter=False)
             self.forwarders.append(forwarder)
