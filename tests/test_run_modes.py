@@ -501,3 +501,23 @@ def test_other_module_level_names_for_a_marked_function_follow_it(run_script, tm
     """)
     assert heron.returncode == 0, heron.stderr
     assert heron.stdout == plain.stdout == "0.5 True True\n"
+
+
+def test_warnings_already_shown_are_not_shown_again(run_script, tmp_path):
+    """Making trampolines issues no warning and touches no warning registry."""
+    heron, plain = both(run_script, tmp_path, """
+        import warnings
+
+        def warn():
+            warnings.warn("shown once")
+
+        warn()
+        # heron: jit
+        def f(x):
+            return x
+        print(f(1))
+        warn()
+    """, env={"PYTHONWARNINGS": "default"})
+    assert heron.returncode == 0, heron.stderr
+    assert heron.stdout == plain.stdout == "1\n"
+    assert heron.stderr == plain.stderr and heron.stderr.count("UserWarning") == 1

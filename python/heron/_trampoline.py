@@ -92,7 +92,9 @@ def _source(code, enter, has_doc):
     args.extend(f"{name}={name}" for name in kwonly)
     if varkw:
         args.append("**" + varkw)
-    callee = f"{_ENTER!r}()" if enter else repr(_TARGET)
+    # `("..." if 1 else 0)` compiles to one LOAD_CONST, as the bare string would, but is not
+    # a constant to the compiler's check that warns about calling one (a SyntaxWarning).
+    callee = f"({_ENTER!r} if 1 else 0)()" if enter else f"({_TARGET!r} if 1 else 0)"
     call = f"return {callee}({', '.join(args)})"
     header = f"def {code.co_name}({', '.join(head)}):"
     doc = f"{_DOC!r}; " if has_doc else ""
@@ -114,12 +116,13 @@ def _source(code, enter, has_doc):
     return "\n".join(lines) + "\n"
 
 
-def _compile_quietly(source):
-    """``compile`` without warnings: calling a string constant is a ``SyntaxWarning`` (3.8+)."""
-    import warnings
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+def _compile(source):
+    """Compile the trampoline's text (it makes the compiler issue no warning: the program's
+    warning filters and registries are left alone)."""
+    try:
         module = compile(source, "<heron trampoline>", "exec", dont_inherit=True)
+    except SyntaxError as exc:    # a warning turned into an error would land here
+        raise ValueError(f"the trampoline did not compile ({exc})") from None
     for const in module.co_consts:
         if isinstance(const, type(module)):
             return const
@@ -161,12 +164,13 @@ def build(code, callee, enter=True):
         the first line.
 
     Raises:
-        ValueError: if ``code`` has free variables (a closure), which a trampoline cannot have.
+        ValueError: if ``code`` has free variables (a closure), which a trampoline cannot have,
+            or its text does not compile.
     """
     if code.co_freevars:
         raise ValueError("a function with free variables cannot get a trampoline")
     doc = _function_doc(code)
-    tramp = _compile_quietly(_source(code, enter, doc is not None))
+    tramp = _compile(_source(code, enter, doc is not None))
     placeholders = {_ENTER: callee, _TARGET: callee, _BASE: BaseException, _DOC: doc}
     consts = tuple(placeholders.get(c, c) if isinstance(c, str) else c for c in tramp.co_consts)
     changes = {"co_consts": consts, "co_filename": code.co_filename,
