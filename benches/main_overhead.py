@@ -2,8 +2,9 @@
 
 Runs small scripts whose module-level loop sits before, between or after marked defs, or after
 a marked def that never runs (inside an untaken ``if``), with Heron on and with
-``HERON_DISABLE=1``, and prints the ratio of the loop's CPU time (best of N interleaved runs). Also times the
-start-up of ``python -c pass`` both ways.
+``HERON_DISABLE=1``, and prints the ratio of the loop's CPU time (best of N interleaved runs), and the same ratio
+normalised by a reference loop inside a function timed in the same process (median of N), which
+divides out the speed changes of a shared machine. Also times ``python -c pass`` both ways.
 
     python benches/main_overhead.py [--repeat 7] [PYTHON ...]
 
@@ -27,6 +28,18 @@ s = 0
 for i in range(1_500_000):
     s += i * i % 7
 loop_time += time.process_time() - t0
+"""
+
+# The same loop in a function, timed right after: the machine's speed in this very process
+# (nothing Heron does touches it), to divide out the noise of a shared machine.
+REFERENCE = """
+def reference():
+    t0 = time.process_time()
+    s = 0
+    for i in range(1_500_000):
+        s += i * i % 7
+    return time.process_time() - t0
+print(loop_time, min(reference() for _ in range(2)))
 """
 
 MARKED = """
@@ -60,9 +73,11 @@ def make_env(python, dest):
 
 
 def loop_time(exe, script, env):
+    """``(module-level loop time, reference loop time)`` of one run."""
     out = subprocess.run([exe, str(script)], env=env, capture_output=True, text=True,
                          check=True)
-    return float(out.stdout.split()[-1])
+    loop, reference = map(float, out.stdout.split()[-2:])
+    return loop, reference
 
 
 def startup_time(exe, env, repeat):
@@ -92,15 +107,18 @@ def main(argv=None):
             print(f"Python {version}")
             for title, body in SCENARIOS.items():
                 script = tmp / "script.py"
-                script.write_text("import sys, time\nloop_time = 0.0\n" + body
-                                  + "print(loop_time)\n")
+                script.write_text("import sys, time\nloop_time = 0.0\n" + body + REFERENCE)
                 times = {"heron": float("inf"), "plain": float("inf")}
+                relative = {"heron": [], "plain": []}
                 for _ in range(args.repeat):     # interleaved, best of N (CPU time)
                     for label, extra in (("heron", {}), ("plain", {"HERON_DISABLE": "1"})):
-                        times[label] = min(times[label], loop_time(exe, script,
-                                                                   {**base, **extra}))
+                        loop, reference = loop_time(exe, script, {**base, **extra})
+                        times[label] = min(times[label], loop)
+                        relative[label].append(loop / reference)
+                median = {k: sorted(v)[len(v) // 2] for k, v in relative.items()}
                 print(f"  {title:34s} heron {times['heron'] * 1e3:7.1f} ms  plain "
-                      f"{times['plain'] * 1e3:7.1f} ms  ratio {times['heron'] / times['plain']:.3f}")
+                      f"{times['plain'] * 1e3:7.1f} ms  ratio {times['heron'] / times['plain']:.3f}"
+                      f"  normalised {median['heron'] / median['plain']:.3f}")
             on = startup_time(exe, base, args.repeat)
             off = startup_time(exe, {**base, "HERON_DISABLE": "1"}, args.repeat)
             print(f"  {'start-up, python -c pass':34s} heron {on * 1e3:7.1f} ms  plain "

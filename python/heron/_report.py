@@ -657,12 +657,13 @@ def _write_worker_records():
         recs = _worker_records()
         if not recs:
             return
-        try:
-            os.kill(run[0], 0)      # the root is gone: nobody would read the file
-        except ProcessLookupError:
-            return
-        except OSError:
-            pass
+        if os.name == "posix":      # (on Windows, os.kill would end the process)
+            try:
+                os.kill(run[0], 0)  # the root is gone: nobody would read the file
+            except ProcessLookupError:
+                return
+            except OSError:
+                pass
         import json
         directory = run_directory(run[0])
         os.makedirs(directory, exist_ok=True)
