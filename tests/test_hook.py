@@ -20,14 +20,14 @@ MAIN_SWAP = """
     # heron: jit
     def double(x):
         return 2 * x
-    held = double   # a reference taken before the first call
+    held = [double]   # a reference taken before the first call
     print("after def:", kind(double), double.__name__, double.__qualname__)
 
     def triple(x):  # heron: jit, parallel
         return 3 * x
 
     print("first calls:", double(2), early_caller(), kind(double), kind(triple))
-    print("results:", triple(2), held(5), kind(held), double.stats()["calls"])
+    print("results:", triple(2), held[0](5), kind(held[0]), double.stats()["calls"])
     print("options:", getattr(triple, "options", None))
     print("names:", double.__name__, double.__qualname__, double.__module__,
           triple.__wrapped__.__name__)

@@ -75,6 +75,7 @@ def test_the_layers_run_one_way():
     for leaf in ("heron._env", "heron._markers", "heron._trampoline"):
         assert edges[leaf] == set(), (leaf, edges[leaf])
     assert edges["heron._report"] <= {"heron._markers"}
+    assert edges["heron._runs"] == {"heron._report"}
     assert "heron" not in set().union(*(d for m, d in edges.items() if m != "heron"))
 
 

@@ -9,7 +9,7 @@ import warnings
 import pytest
 
 import heron
-from heron import _hook, _report
+from heron import _hook, _report, _runs
 
 
 class FakeDispatcher:
@@ -384,7 +384,7 @@ def test_workers_records_merge_into_one(fake_native):
                   frozen_globals=[], calls=7, native_calls=7, compile_time_s=0.5,
                   native_time_s=0.25)
     other = dict(worker, qualname="h", line=20, calls=2, native_calls=2)
-    merged = _report.merge(mine, [worker, other, {"not": "a record"}])
+    merged = _runs.merge(mine, [worker, other, {"not": "a record"}])
     by_name = {r["qualname"]: r for r in merged}
     assert set(by_name) == {"f", "g", "h"}
     assert all(r["module"] == "__main__" for r in merged)

@@ -13,10 +13,10 @@
    ``multiprocessing.spawn`` or ``multiprocessing.forkserver``), does the same for the main
    script the worker runs as ``__mp_main__``;
 4. when ``HERON_REPORT`` is set, arranges for the run's one report at exit (see
-   ``heron._report``).
+   ``heron._runs`` and ``heron._report``).
 
-``HERON_DISABLE=1`` turns all of it off. The layers above this one (``heron._hook``,
-``heron._mainhook``, ``heron._report``) never import it.
+``HERON_DISABLE=1`` turns all of it off. The modules it calls (``heron._mainhook``,
+``heron._hook``, ``heron._runs``, ``heron._report``, in that order of layers) never import it.
 """
 
 import os
@@ -89,7 +89,7 @@ def register_report():
 
     The first process of a run marks itself as the run's root in ``HERON_REPORT_RUN`` (unless
     it is a worker of a run with the same ``HERON_REPORT``), so that the processes it starts
-    leave their records for it instead of writing the report (``heron._report``).
+    leave their records for it instead of writing the report (``heron._runs``).
     """
     global _report_registered
     if _report_registered:
@@ -106,8 +106,8 @@ def register_report():
 
 def _report_at_exit():
     try:
-        from heron import _report
-        _report.exit_report(os.environ.get("HERON_REPORT", ""))
+        from heron import _runs
+        _runs.exit_report(os.environ.get("HERON_REPORT", ""))
     except Exception as exc:
         try:
             sys.stderr.write(f"heron: could not write the report ({type(exc).__name__}: {exc})\n")

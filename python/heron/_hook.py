@@ -29,12 +29,18 @@ import sys
 import types
 from _thread import RLock
 
-from heron import _env, _report, _trampoline
+from heron import _env, _report, _runs, _trampoline
 
 _native_failure = None   # the reason, once importing heron._native failed
 _MISSING = object()
 _sites = []
 _sites_lock = RLock()
+
+
+def _ensure_report():
+    """When ``HERON_REPORT`` is set, have the run's report written at exit (``heron._runs``)."""
+    if os.environ.get("HERON_REPORT"):
+        _runs.ensure_exit_hook()
 
 
 def native_dispatcher_class():
@@ -102,6 +108,7 @@ def jit_function(fn, options):
                         f"got {type(fn).__name__}")
     if _env.disabled():
         return fn  # HERON_DISABLE=1: everything stays plain Python
+    _ensure_report()
     code = fn.__code__
     module = getattr(fn, "__module__", None) or "?"
     where = f"{_report.display_path(code.co_filename)}:{code.co_firstlineno}"
@@ -493,6 +500,7 @@ class Detached:
                     module = namespace.get("__name__") or "?"
                     if dispatcher is not None:
                         target = dispatcher
+                        _ensure_report()
                         _report.add(module, self.qualname, self.code.co_filename, self.line,
                                     self.option_names, "replaced", None, dispatcher,
                                     more=True)
@@ -531,6 +539,7 @@ class Site:
         with _sites_lock:
             _sites.append(self)
             _report.on_settle(_settle_sites)
+        _ensure_report()
 
     def keys(self):
         """The report's keys of this site's markers (see ``heron._report.Candidate.key``)."""
@@ -755,24 +764,3 @@ def module_ran(site, namespace):
     marker Heron cannot take (it is recorded)."""
     site.module_ran(namespace)
 
-
-def replace_marked(namespace, filename, source, module_name):
-    """Replace the marked functions of a module that has already run (without trampolines).
-
-    Args:
-        namespace: the module's ``__dict__``; marked functions in it are replaced in place.
-        filename: the module's source file (as in its functions' ``co_filename``).
-        source: the module's source, ``str`` or ``bytes``.
-        module_name: the module's ``__name__``.
-
-    Returns:
-        The number of functions replaced. Every marker is recorded in the report.
-
-    Raises:
-        SyntaxError: if ``source`` does not parse (it ran, so it should).
-    """
-    site = new_site(module_name, filename, source)
-    if site is None:
-        return 0
-    site.module_ran(namespace)
-    return sum(e.state == "swapped" for e in site.entries)
