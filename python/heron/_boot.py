@@ -133,6 +133,9 @@ def _watch_main_script():
         if argv and argv[0] == "-c" and is_multiprocessing_worker():
             from heron import _mainhook
             _mainhook.watch_mp_main()
+            if os.environ.get("HERON_REPORT"):
+                from heron import _runs   # before the worker waits for its first task
+                _runs.ensure_exit_hook()
         return
     try:
         if not is_regular_file(argv[0]):

@@ -583,6 +583,21 @@ def write_report(destination, recs=None, run_notes=None, announce=True):
 
 # -- after os.fork (used by heron._runs) ------------------------------------------------------
 
+def activity():
+    """A cheap summary of what the candidates' dispatchers did: it changes whenever one is
+    called, compiles or fails, or a candidate is recorded (``heron._runs`` writes a worker's
+    records only when it changed)."""
+    total = [len(_candidates)]
+    for candidate in list(_candidates):
+        total.append(len(candidate.status))
+        for dispatcher in candidate.dispatchers:
+            stats = _stats_of(dispatcher)
+            total.append(int(stats.get("calls", 0) or 0))
+            total.append(len(stats.get("signatures", ()) or ()))
+            total.append(len(stats.get("failures", ()) or ()))
+    return tuple(total)
+
+
 def stats_snapshot():
     """What every candidate's dispatchers did so far, as ``{id(candidate): figures}`` (just
     before a fork: the child subtracts it, that is the parent's to report)."""

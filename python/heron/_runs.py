@@ -5,10 +5,10 @@ The first process of a run (the *root*) puts ``HERON_REPORT_RUN=<its pid>:<HERON
 its environment (``heron._boot.register_report``); processes started from it
 (multiprocessing and ``concurrent.futures`` workers with fork, spawn or forkserver, and other
 subprocesses with the same ``HERON_REPORT``) are its *workers*. A worker never writes the
-report: at its exit (normal exit, ``os._exit`` after a fork, or ``SIGTERM`` from
-``Pool.terminate``) it writes its records, less what it inherited by forking, to
+report: it writes its records, less what it inherited by forking, to
 ``<tmp>/heron-report-<uid>-<root pid>/<pid>.json``; the root merges those files into its own
-records when it writes the report at exit, and removes them.
+records when it writes the report at exit, and removes them. A worker writes its file at
+exit and also each time it waits for a new task (see ``install_worker_hooks``).
 """
 
 import os
@@ -47,44 +47,65 @@ def run_directory(root_pid):
     return os.path.join(tempfile.gettempdir(), f"heron-report-{uid}-{root_pid}")
 
 
-def _worker_records():
+def _worker_records(final=True):
     """This worker's records that say something its root does not know: calls made here,
     compilations, failures, functions left as plain Python."""
-    recs = _report.records(final=True)
+    recs = _report.records(final=final)
     return [r for r in recs if r["status"] != "replaced" or r["calls"] or r["signatures"]
             or r["called_from_native"] or r["compile_time_s"] or r["failures"]]
 
 
 _writing = []          # non-empty while this process writes its records
-_terminate_after = []  # a SIGTERM came during the write: end the process after it
+_flushed = [None]      # heron._report.activity() when the records were last written
 
 
-def write_worker_records():
+def write_worker_records(final=True, activity=None):
     """Leave this worker's records for the root (see the module docstring); never raises.
 
-    Called at the worker's exit, however it exits; a later call overwrites what an earlier
-    one wrote, and a call during a write (a ``SIGTERM`` while the worker writes at exit) does
-    nothing.
+    Args:
+        final: the worker is ending (what is still pending is recorded as such).
+        activity: ``heron._report.activity()``, if the caller has it.
+
+    A later call overwrites what an earlier one wrote; a call during a write does nothing.
     """
     if _writing:
         return
     _writing.append(True)
     try:
-        _write_worker_records()
+        _flushed[0] = _report.activity() if activity is None else activity
+        _write_worker_records(final)
+    except Exception:
+        pass
     finally:
         _writing.clear()
-    if _terminate_after:
-        _die_of_sigterm()
 
 
-def _write_worker_records():
+def write_worker_records_if_changed():
+    """``write_worker_records`` (not final), when this worker did something since the last
+    write."""
     try:
-        run = _run()
-        if run is None:
-            return
-        recs = _worker_records()
-        if not recs:
-            return
+        activity = _report.activity()
+        if activity != _flushed[0]:
+            write_worker_records(final=False, activity=activity)
+    except Exception:
+        pass
+
+
+_file = [None]        # (pid, file descriptor) of this worker's records file
+
+
+def _write_worker_records(final):
+    """Write the records as one line of JSON at the start of ``<pid>.json`` (what follows the
+    line, left from a longer earlier write, is ignored by the reader); a single ``pwrite``,
+    so a worker killed at any moment leaves the last complete write, or this one."""
+    run = _run()
+    if run is None:
+        return
+    recs = _worker_records(final)
+    if not recs:
+        return
+    pid = os.getpid()
+    if _file[0] is None or _file[0][0] != pid:
         if os.name == "posix":      # (on Windows, os.kill would end the process)
             try:
                 os.kill(run[0], 0)  # the root is gone: nobody would read the file
@@ -92,16 +113,18 @@ def _write_worker_records():
                 return
             except OSError:
                 pass
-        import json
         directory = run_directory(run[0])
         os.makedirs(directory, exist_ok=True)
-        path = os.path.join(directory, f"{os.getpid()}.json")
-        temporary = os.path.join(directory, f".{os.getpid()}.{len(recs)}.tmp")
-        with open(temporary, "w", encoding="utf-8") as file:
-            json.dump(recs, file)
-        os.replace(temporary, path)
-    except Exception:
-        pass
+        fd = os.open(os.path.join(directory, f"{pid}.json"),
+                     os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+        _file[0] = (pid, fd)
+    import json
+    data = (json.dumps(recs) + "\n").encode("utf-8")
+    if hasattr(os, "pwrite"):
+        os.pwrite(_file[0][1], data, 0)
+    else:
+        os.lseek(_file[0][1], 0, 0)
+        os.write(_file[0][1], data)
 
 
 def _merge_key(rec):
@@ -166,8 +189,9 @@ def _collect_worker_records(root_pid):
             pass
     for path in sorted(glob.glob(os.path.join(directory, "*.json"))):
         try:
-            with open(path, encoding="utf-8") as file:
-                data = json.load(file)
+            with open(path, "rb") as file:
+                line = file.read().split(b"\n", 1)[0]
+            data = json.loads(line.decode("utf-8"))
             if isinstance(data, list):
                 found.extend(data)
         except (OSError, ValueError):
@@ -233,14 +257,20 @@ def ensure_exit_hook():
 
 
 def install_worker_hooks():
-    """In a worker of a run, make sure its records are left for the root however it ends.
+    """In a worker of a run, make sure its records reach the root however it ends.
 
-    A worker made by ``fork`` leaves through ``os._exit`` (multiprocessing's fork and
-    forkserver workers, ``ProcessPoolExecutor`` workers): ``os._exit`` is wrapped in this
-    process so that it writes the records first. ``Pool.terminate`` (and leaving a ``with
-    Pool()`` block) ends workers with ``SIGTERM``: in a process that uses multiprocessing, a
-    ``SIGTERM`` handler writes the records, then ends the process as ``SIGTERM`` would. A
-    handler the program installs itself replaces Heron's. Never raises.
+    * At a normal exit, ``exit_report`` (``atexit``) writes them (spawn workers).
+    * A worker made by ``fork`` leaves through ``os._exit`` (multiprocessing's fork and
+      forkserver workers, ``ProcessPoolExecutor`` workers): ``os._exit`` is wrapped in this
+      process so that it writes them first.
+    * ``Pool.terminate`` (and leaving a ``with Pool()`` block) kills idle workers with
+      ``SIGTERM``. A Python ``SIGTERM`` handler would not do: one that arrives while the
+      worker is about to block in a semaphore is never run, and the worker would hang.
+      Instead, a worker writes its records (when they changed) each time it sends a result
+      or waits for a task: the ``put`` and ``get`` of multiprocessing's queues are wrapped in
+      this process to do so.
+
+    Never raises.
     """
     global _worker_hooks
     if _worker_hooks:
@@ -257,28 +287,40 @@ def install_worker_hooks():
             os._exit = _exit
     except Exception:
         pass
-    if "multiprocessing" in sys.modules and threading.current_thread() is threading.main_thread():
-        try:
-            import _signal
-            if _signal.getsignal(_signal.SIGTERM) == _signal.SIG_DFL:
-                _signal.signal(_signal.SIGTERM, _on_sigterm)
-        except Exception:
-            pass
+    try:
+        import multiprocessing.queues as queues
+        for cls in (queues.SimpleQueue, queues.Queue):
+            _flush_before(cls)
+    except Exception:
+        pass
 
 
-def _on_sigterm(signum, frame):
-    if _writing:                 # the worker is writing its records at exit: finish first
-        _terminate_after.append(True)
+def _flush_before(cls):
+    """Wrap ``cls.get`` and ``cls.put`` so that a worker writes its records (when they
+    changed) before it waits for a task and before it sends a result: the root, which may end
+    the worker as soon as it has the results, then has the figures too."""
+    real = cls.get
+    if getattr(real, "_heron_flush", False):
         return
-    write_worker_records()
-    _die_of_sigterm()
 
+    def get(self, *args, **kwargs):
+        write_worker_records_if_changed()
+        return real(self, *args, **kwargs)
 
-def _die_of_sigterm():
-    """End this process as the default ``SIGTERM`` action would."""
-    import _signal
-    _signal.signal(_signal.SIGTERM, _signal.SIG_DFL)
-    os.kill(os.getpid(), _signal.SIGTERM)
+    get.__name__, get.__qualname__, get.__doc__ = real.__name__, real.__qualname__, real.__doc__
+    get.__wrapped__ = real
+    get._heron_flush = True
+    cls.get = get
+    real_put = cls.put
+
+    def put(self, *args, **kwargs):
+        write_worker_records_if_changed()
+        return real_put(self, *args, **kwargs)
+
+    put.__name__, put.__qualname__, put.__doc__ = (real_put.__name__, real_put.__qualname__,
+                                                   real_put.__doc__)
+    put.__wrapped__ = real_put
+    cls.put = put
 
 
 _fork_snapshot = {}
@@ -307,7 +349,7 @@ def _after_fork_in_child():
         _exit_done = False
         _worker_hooks = False
         _writing.clear()
-        _terminate_after.clear()
+        _file[0] = None
         _report.after_fork(dict(_fork_snapshot))
         _fork_snapshot.clear()
         if os.environ.get("HERON_REPORT") and is_worker():
