@@ -20,9 +20,9 @@ with ``on_settle``, what must be brought up to date before a report is made.
 
 import os
 import sys
-import threading
+from _thread import RLock
 
-_lock = threading.RLock()
+_lock = RLock()
 _candidates = []
 _settlers = []
 _notes = []          # run-level sentences (why Heron stood aside), shown above the table
@@ -614,7 +614,7 @@ def after_fork(snapshot):
     """In a child just made by ``os.fork``: a fresh lock (another thread of the parent may
     have held it), and ``snapshot`` (``stats_snapshot`` of the parent) as the baseline."""
     global _lock
-    _lock = threading.RLock()
+    _lock = RLock()
     for candidate in _candidates:
         base = snapshot.get(id(candidate))
         if base is not None:

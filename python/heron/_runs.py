@@ -13,7 +13,7 @@ exit and also each time it waits for a new task (see ``install_worker_hooks``).
 
 import os
 import sys
-import threading
+from _thread import allocate_lock
 
 from heron import _report
 
@@ -21,7 +21,7 @@ RUN_VARIABLE = "HERON_REPORT_RUN"
 _exit_hook = False
 _exit_done = False
 _worker_hooks = False
-_lock = threading.Lock()
+_lock = allocate_lock()
 
 
 def _run():
@@ -345,7 +345,7 @@ def _after_fork_in_child():
     hooks. Calls no native code; never raises."""
     global _lock, _exit_done, _worker_hooks
     try:
-        _lock = threading.Lock()
+        _lock = allocate_lock()
         _exit_done = False
         _worker_hooks = False
         _writing.clear()
