@@ -478,7 +478,8 @@ class Entry:
             self.record("python", (
                 f"it has a decorator, and in a script Heron replaces a decorated function only "
                 f"when another marked function of the script is first called after its def "
-                f"ran; none was ({_where(filename, marker.lineno)})"))
+                f"ran; none was. Remove the decorator, or move the function into a module the "
+                f"script imports ({_where(filename, marker.lineno)})"))
             return
         self.record("python", _not_found_reason(obj, marker, filename))
 
