@@ -258,6 +258,12 @@ def test_report_cli_prints_a_saved_report(run_script, run_cmd, tmp_path):
     assert "add: compiled to native code for (int64)." in cli.stdout
     bad = run_cmd(tmp_path, ["-m", "heron", "report", "missing.json"])
     assert bad.returncode == 2 and "cannot read" in bad.stderr
+    # With HERON_REPORT still set, reading the report does not write over it.
+    saved = (tmp_path / "out.json").read_text()
+    cli = run_cmd(tmp_path, ["-m", "heron", "report", "out.json"],
+                  env={"HERON_REPORT": "out.json"})
+    assert cli.returncode == 0 and "Heron report: 1 of 3" in cli.stdout, cli.stderr
+    assert (tmp_path / "out.json").read_text() == saved
 
 
 def test_exit_report_html(run_script, tmp_path):

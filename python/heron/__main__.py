@@ -7,6 +7,9 @@ import sys
 
 
 def _report(args):
+    # Reading a report is not a run to report on: with HERON_REPORT still set, this process
+    # would write its own empty report at exit, over the file being read.
+    os.environ.pop("HERON_REPORT", None)
     from heron import _report
     try:
         with open(args.file, encoding="utf-8") as file:
