@@ -9,9 +9,9 @@ a trampoline (``heron._trampoline``), so nothing watches the module while it run
   callees), the module-level name gets the dispatcher, and the call goes on in it;
 * an imported module's marked functions still pending when the module has run are swapped
   then, so importers see dispatchers (``module_ran``);
-* a function object whose name was swapped keeps a trampoline that forwards to the dispatcher,
-  so references taken before the swap (``map(f, xs)``, a callback given to a solver) run native
-  code too;
+* other module-level names bound to the function (``step = rk4``) get the dispatcher too; the
+  function object keeps a trampoline that forwards to the dispatcher, so references taken
+  before the swap (``map(f, xs)``, a callback given to a solver) run native code too;
 * a marked ``def`` with decorators gets no trampoline: a decorator may read the function's code
   (Numba does). It is swapped with the others when the module's name holds the plain function
   (an identity decorator such as a registry), at the next swap of the module: another marked
