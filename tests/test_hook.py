@@ -20,12 +20,14 @@ MAIN_SWAP = """
     # heron: jit
     def double(x):
         return 2 * x
-    print("after def:", kind(double))
+    held = [double]   # a reference taken before the first call
+    print("after def:", kind(double), double.__name__, double.__qualname__)
 
     def triple(x):  # heron: jit, parallel
         return 3 * x
 
-    print("results:", double(2), triple(2), early_caller(), kind(triple))
+    print("first calls:", double(2), early_caller(), kind(double), kind(triple))
+    print("results:", triple(2), held[0](5), kind(held[0]), double.stats()["calls"])
     print("options:", getattr(triple, "options", None))
     print("names:", double.__name__, double.__qualname__, double.__module__,
           triple.__wrapped__.__name__)
@@ -38,13 +40,17 @@ MAIN_SWAP = """
 def check_main_swap(out):
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
-    assert lines[0] == "after def: dispatcher"  # swapped before the first call
-    assert lines[1] == "results: 4 6 42 dispatcher"
-    assert lines[2] == "options: {'parallel': True}"
-    assert lines[3] == "names: double double __main__ triple"
-    assert lines[4] == "trace: None"  # the 3.10/3.11 trace function is gone
-    if len(lines) > 5:
-        assert lines[5] == "tools: [None, None, None, None, None, None]"  # tool id freed
+    # Until its first call, a marked function is the function its def made (with a trampoline
+    # for code); its first call swaps every marked function defined by then.
+    assert lines[0] == "after def: function double double"
+    assert lines[1] == "first calls: 4 42 dispatcher dispatcher"
+    # `held` still forwards to the dispatcher: 3 calls of double, all through it
+    assert lines[2] == "results: 6 10 function 3"
+    assert lines[3] == "options: {'parallel': True}"
+    assert lines[4] == "names: double double __main__ triple"
+    assert lines[5] == "trace: None"  # nothing watches the script while it runs
+    if len(lines) > 6:
+        assert lines[6] == "tools: [None, None, None, None, None, None]"  # tool id freed
     assert out.stderr == ""
 
 
@@ -57,10 +63,10 @@ def test_main_swap_with_real_native(run_script, tmp_path, real_native):
         # heron: jit
         def f(x):
             return x + 1
-        print(hasattr(f, "stats"), f(1), f.__wrapped__(1))
+        print(f(1), hasattr(f, "stats"), f.__wrapped__(1))
     """, native="real")
     assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["True", "2", "2"]
+    assert out.stdout.split() == ["2", "True", "2"]
 
 
 def _other_pythons():
@@ -88,10 +94,10 @@ def test_main_heavy_imports_before_defs(run_script, tmp_path):
         def f(x):
             return x
         import sys, builtins
-        print(hasattr(f, "stats"), sys.gettrace(), type(builtins.__import__).__name__)
+        print(f(1), hasattr(f, "stats"), sys.gettrace(), type(builtins.__import__).__name__)
     """)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["True", "None", "builtin_function_or_method"]
+    assert out.stdout.split() == ["1", "True", "None", "builtin_function_or_method"]
 
 
 def test_imported_module_swapped_and_reload(run_script, tmp_path):
@@ -164,10 +170,12 @@ def test_startup_loads_only_the_boot_module(run_script, tmp_path):
         loaded = set(sys.modules)
         print("heron._boot" in loaded, "heron._native" in loaded, "numpy" in loaded,
               "heron._markers" in loaded, "ast" in loaded, "inspect" in loaded)
-        print(type(sys.meta_path[0]).__name__)
+        print(type(sys.meta_path[0]).__name__, sorted(m for m in loaded if "heron" in m),
+              "ctypes" in loaded, "runpy" in loaded)
     """, native=None)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.splitlines() == ["True False False False False False", "HeronFinder"]
+    assert out.stdout.splitlines() == ["True False False False False False",
+                                       "HeronFinder ['heron', 'heron._boot'] False False"]
 
 
 def test_syntax_error_in_script_is_unchanged(run_script, tmp_path):
@@ -237,10 +245,10 @@ def test_heron_run_command(run_cmd, tmp_path):
         "# heron: jit\n"
         "def f(x):\n"
         "    return x + 1\n"
-        "print(hasattr(f, 'stats'), f(1), sys.argv[1:])\n")
+        "print(f(1), hasattr(f, 'stats'), sys.argv[1:])\n")
     out = run_cmd(tmp_path, ["-m", "heron", "run", "script.py", "a", "--b"])
     assert out.returncode == 0, out.stderr
-    assert out.stdout == "True 2 ['a', '--b']\n"
+    assert out.stdout == "2 True ['a', '--b']\n"
     out = run_cmd(tmp_path, ["-m", "heron", "run", "missing.py"])
     assert out.returncode == 2 and "cannot open missing.py" in out.stderr
 
@@ -299,15 +307,40 @@ def test_redefined_and_decorated_functions_left_alone(run_script, tmp_path):
         @keep
         def h(x):
             return x
-        print(type(f).__name__, type(g).__name__, hasattr(h, "stats"))
+
+        # heron: jit
+        def go():
+            return 0
+        go()  # the first call of a marked function swaps the others defined by then
+        print(type(f).__name__, type(g).__name__, hasattr(h, "stats"), g(1), h(2))
     """, env={"HERON_REPORT": "out.json"})
     assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["function", "_lru_cache_wrapper", "True"]
+    assert out.stdout.split() == ["function", "_lru_cache_wrapper", "True", "1", "2"]
     import json
     recs = {r["qualname"]: r for r in json.loads((tmp_path / "out.json").read_text())}
     assert "defined again at script.py:6" in recs["f"]["reason"]
     assert "_lru_cache_wrapper" in recs["g"]["reason"]
-    assert recs["h"]["status"] == "replaced"
+    assert recs["h"]["status"] == "replaced" and recs["h"]["calls"] == 1
+
+
+def test_decorated_function_alone_in_a_script_is_reported(run_script, tmp_path):
+    """A decorated marked def gets no trampoline (a decorator may read its code): in a script
+    where no other marked function is called after it, it stays plain, and the report says
+    why."""
+    out = run_script(tmp_path, """
+        def keep(fn):
+            return fn
+        # heron: jit
+        @keep
+        def h(x):
+            return x
+        print(h(2), type(h).__name__)
+    """, env={"HERON_REPORT": "out.json"})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "2 function\n"
+    import json
+    (rec,) = json.loads((tmp_path / "out.json").read_text())
+    assert rec["status"] == "python" and "decorator" in rec["reason"]
 
 
 def test_namespace_package_and_sourceless_module(run_script, tmp_path):

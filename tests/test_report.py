@@ -9,7 +9,7 @@ import warnings
 import pytest
 
 import heron
-from heron import _hook, _report
+from heron import _hook, _report, _runs
 
 
 class FakeDispatcher:
@@ -258,6 +258,12 @@ def test_report_cli_prints_a_saved_report(run_script, run_cmd, tmp_path):
     assert "add: compiled to native code for (int64)." in cli.stdout
     bad = run_cmd(tmp_path, ["-m", "heron", "report", "missing.json"])
     assert bad.returncode == 2 and "cannot read" in bad.stderr
+    # With HERON_REPORT still set, reading the report does not write over it.
+    saved = (tmp_path / "out.json").read_text()
+    cli = run_cmd(tmp_path, ["-m", "heron", "report", "out.json"],
+                  env={"HERON_REPORT": "out.json"})
+    assert cli.returncode == 0 and "Heron report: 1 of 3" in cli.stdout, cli.stderr
+    assert (tmp_path / "out.json").read_text() == saved
 
 
 def test_exit_report_html(run_script, tmp_path):
@@ -321,7 +327,84 @@ def test_auto_marker_is_only_reported(run_script, tmp_path):
         print(type(f).__name__)
     """, env={"HERON_REPORT": "out.json", "HERON_AUTO": "1"})
     assert out.returncode == 0, out.stderr
-    assert (out.stdout, out.stderr) == ("function\n", "")
+    assert out.stdout == "function\n"
+    assert out.stderr == (f"Heron report written to {tmp_path / 'out.json'} "
+                          "(0 of 1 marked function(s) compiled to native code)\n")
     (rec,) = json.loads((tmp_path / "out.json").read_text())
     assert rec["qualname"] == "<module>" and rec["status"] == "python"
     assert "not supported yet" in rec["reason"]
+
+
+# -- the report tells the truth (issue 9, item 12) ---------------------------------------------
+
+def _row_of(table, name):
+    return next(line.split() for line in table.splitlines() if line.startswith(name + " "))
+
+
+def test_a_deoptimized_call_is_one_call(fake_native):
+    """The native side counts a deoptimized call as native and as a fallback; its ``calls``
+    counts it once. In the table, Native + Python = Calls."""
+    FakeDispatcher.next_stats = {
+        "calls": 5, "native_calls": 4, "fallback_calls": 2, "deopts": 1,
+        "signatures": ["(int64)"], "compile_time_s": 0.001, "native_time_s": 0.002,
+        "failures": []}
+    heron.jit(plain)
+    (rec,) = heron.report()
+    assert rec["calls"] == rec["native_calls"] + rec["fallback_calls"] - rec["deopts"] == 5
+    table = _report.format_table([rec])
+    cells = _row_of(table, "plain")
+    calls, native, python = int(cells[3]), int(cells[4]), int(cells[5])
+    assert (calls, native, python) == (5, 3, 2) and native + python == calls
+    assert "1 call(s) started in native code and finished as plain Python" in table
+    assert "1 call(s) ran as plain Python" in table
+
+
+def test_functions_never_called_are_not_counted_as_compiled(fake_native):
+    heron.jit(plain)
+    _report.add("m", "other", "/x/m.py", 3, [], "replaced")   # ready, never called
+    recs = heron.report()
+    table = _report.format_table(recs)
+    assert table.splitlines()[0] == ("Heron report: 0 of 2 marked function(s) compiled to "
+                                     "native code. 2 of them were never called.")
+    assert _row_of(table, "plain")[2:4] == ["not", "called"]
+    assert "plain: ready to be compiled to native code, but it was never called." in table
+    assert "compiled to native code for" not in table
+
+
+def test_signatures_in_plain_words():
+    assert _report.plain_signature("(int, array(float64, 1d, C))") == (
+        "(int, 1-D float64 array)")
+    assert _report.plain_signature("(array(int8, 2d, A, readonly), numpy.float64)") == (
+        "(2-D int8 array (strided, read-only), numpy.float64)")
+    assert _report.plain_signature("((int, float), bool)") == "(tuple (int, float), bool)"
+    assert _report.plain_signature("()") == "()"
+
+
+def test_workers_records_merge_into_one(fake_native):
+    _report.add("__main__", "f", "/x/s.py", 3, [], "replaced")
+    _report.add("__main__", "g", "/x/s.py", 9, [], "python", "it is a generator (s.py:9)")
+    mine = heron.report()
+    worker = {key: 0 for key in _report.FIELDS}
+    worker.update(module="__mp_main__", qualname="f", file="/x/s.py", line=3, options=[],
+                  status="replaced", reason=None, signatures=["(int64)"], failures=[],
+                  frozen_globals=[], calls=7, native_calls=7, compile_time_s=0.5,
+                  native_time_s=0.25)
+    other = dict(worker, qualname="h", line=20, calls=2, native_calls=2)
+    merged = _runs.merge(mine, [worker, other, {"not": "a record"}])
+    by_name = {r["qualname"]: r for r in merged}
+    assert set(by_name) == {"f", "g", "h"}
+    assert all(r["module"] == "__main__" for r in merged)
+    assert (by_name["f"]["calls"], by_name["f"]["signatures"]) == (7, ["(int64)"])
+    assert by_name["g"]["status"] == "python"
+    assert [r["line"] for r in merged] == [3, 9, 20]
+
+
+def test_writing_a_file_says_where_it_went(fake_native, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    heron.jit(plain)
+    assert _report.write_report("r.json") == str(tmp_path / "r.json")
+    assert capsys.readouterr().err == (
+        f"Heron report written to {tmp_path / 'r.json'} (0 of 1 marked function(s) compiled "
+        "to native code)\n")
+    assert _report.write_report("1") is None
+    assert "Written" not in capsys.readouterr().err

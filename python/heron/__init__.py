@@ -4,15 +4,12 @@ Mark a function with a ``# heron: jit`` comment directly above its ``def`` (or u
 ``heron.jit`` decorator) and run the script as usual; Heron swaps in native code.
 
 This module is imported at every interpreter start-up (through ``heron._boot``), so it must
-stay cheap: it imports nothing heavy at its top. The Rust extension ``heron._native``, NumPy,
+stay cheap: it imports nothing at its top, not even Heron's own modules (``HeronWarning``
+comes from ``heron._env`` when first asked for). The Rust extension ``heron._native``, NumPy,
 ``ast`` and ``inspect`` are imported only when a function is actually marked.
 """
 
 __all__ = ["jit", "HeronWarning", "report", "submit", "map", "prange", "__version__"]
-
-
-class HeronWarning(UserWarning):
-    """Heron could not do something it was asked to; the program runs on as plain Python."""
 
 
 def jit(fn=None, *, parallel=False, nogil=False):
@@ -53,7 +50,11 @@ def report():
         ``qualname``, ``file``, ``line``, ``options``, ``status`` (``"replaced"`` or
         ``"python"``), ``reason`` (why it runs as plain Python, or None), ``signatures``,
         ``compile_time_s``, ``calls``, ``native_calls``, ``fallback_calls``,
-        ``native_time_s`` and ``failures``.
+        ``native_time_s``, ``failures``, ``deopts``, ``called_from_native`` and
+        ``frozen_globals`` (``heron._report.FIELDS``). A call is counted once in ``calls``:
+        ``calls == native_calls + fallback_calls - deopts``. A marked function not called
+        yet is ``"replaced"`` with no calls. Only this process's functions: the report
+        written at exit also has those of its worker processes.
     """
     from heron import _report
     return _report.records()
@@ -80,7 +81,12 @@ def prange(*args):
 
 
 def __getattr__(name):
-    """Lazy attributes: ``__version__`` (read from the installed metadata)."""
+    """Lazy attributes: ``HeronWarning`` (defined in ``heron._env``) and ``__version__`` (read
+    from the installed metadata)."""
+    if name == "HeronWarning":
+        from heron._env import HeronWarning
+        globals()["HeronWarning"] = HeronWarning
+        return HeronWarning
     if name == "__version__":
         try:
             from importlib.metadata import version

@@ -1,4 +1,4 @@
-"""Command line: ``python -m heron report FILE.json`` and ``python -m heron run SCRIPT [ARGS]``."""
+"""The command line: ``python -m heron report FILE.json`` and ``python -m heron run SCRIPT [ARGS]``."""
 
 import argparse
 import json
@@ -7,6 +7,9 @@ import sys
 
 
 def _report(args):
+    # Reading a report is not a run to report on: with HERON_REPORT still set, this process
+    # would write its own empty report at exit, over the file being read.
+    os.environ.pop("HERON_REPORT", None)
     from heron import _report
     try:
         with open(args.file, encoding="utf-8") as file:
@@ -25,7 +28,7 @@ def _report(args):
                     "native_time_s": 0.0})
         row.update(rec)
         full.append(row)
-    sys.stdout.write(_report.format_table(full))
+    sys.stdout.write(_report.format_table(full, _report.notes()))
     return 0
 
 

@@ -1,17 +1,22 @@
-"""Start-up hook: runs at every interpreter start through ``heron_hook.pth``.
+"""Start-up hook: what runs at every interpreter start through ``heron_hook.pth``.
 
-``start()`` must cost well under a millisecond when nothing is marked and must never raise. It
-imports nothing beyond ``sys`` and ``os`` (both already loaded by ``site``) unless a marker is
-found. It does three things:
+``start()`` must cost well under a millisecond when nothing is marked and must never raise
+(DESIGN.md, "The user's path", item 2). It imports nothing of Heron's, and nothing beyond
+``sys`` and ``os`` (both already loaded by ``site``), unless a marker is found. It:
 
-1. puts ``HeronFinder`` first on ``sys.meta_path``; modules loaded from ``.py`` source then,
-   after they ran, get their marked functions replaced (see ``heron._hook``);
-2. if the script being run (``sys.argv[0]``, a ``.py`` file) carries a marker, arranges for the
-   marked functions of ``__main__`` to be replaced as soon as they are defined
-   (see ``heron._mainhook``);
-3. registers the exit report when ``HERON_REPORT`` is set.
+1. puts ``HeronFinder`` first on ``sys.meta_path``: a module loaded from ``.py`` source, and
+   the module ``python -m`` runs, gets trampolines for its marked functions in the code the
+   loader returns, before it runs (see ``heron._hook``);
+2. if the script being run (``sys.argv[0]``, a ``.py`` file) carries a marker, has its
+   ``__main__`` code get the same trampolines before it starts (see ``heron._mainhook``);
+3. in a multiprocessing worker started with spawn or forkserver (``sys.orig_argv`` names
+   ``multiprocessing.spawn`` or ``multiprocessing.forkserver``), does the same for the main
+   script the worker runs as ``__mp_main__``;
+4. when ``HERON_REPORT`` is set, arranges for the run's one report at exit (see
+   ``heron._runs`` and ``heron._report``).
 
-``HERON_DISABLE=1`` turns all of it off.
+``HERON_DISABLE=1`` turns all of it off. The modules it calls (``heron._mainhook``,
+``heron._hook``, ``heron._runs``, ``heron._report``, in that order of layers) never import it.
 """
 
 import os
@@ -29,15 +34,17 @@ _finder = None
 _STDLIB = os.path.dirname(getattr(os, "__file__", None) or "")
 _STDLIB = _STDLIB + os.sep if _STDLIB else None
 
+_MP_WORKER_COMMANDS = ("from multiprocessing.spawn import spawn_main",
+                       "from multiprocessing.forkserver import main")
+
 
 def disabled():
-    """Tell whether ``HERON_DISABLE`` asks for Heron to stay off.
-
-    Returns:
-        True when the variable is set to anything but ``""``, ``"0"``, ``"false"`` or ``"no"``.
-    """
-    value = os.environ.get("HERON_DISABLE", "")
-    return value.strip().lower() not in ("", "0", "false", "no")
+    """Tell whether ``HERON_DISABLE`` asks for Heron to stay off (see ``heron._env.disabled``;
+    the variable is only read here unless it is set)."""
+    if not os.environ.get("HERON_DISABLE"):
+        return False
+    from heron import _env
+    return _env.disabled()
 
 
 def start():
@@ -78,22 +85,29 @@ def install_finder():
 
 
 def register_report():
-    """Arrange for the report to be written at exit, as ``HERON_REPORT`` asks (once)."""
+    """Arrange for the report to be written at exit, as ``HERON_REPORT`` asks (once).
+
+    The first process of a run marks itself as the run's root in ``HERON_REPORT_RUN`` (unless
+    it is a worker of a run with the same ``HERON_REPORT``), so that the processes it starts
+    leave their records for it instead of writing the report (``heron._runs``).
+    """
     global _report_registered
     if _report_registered:
         return
     _report_registered = True
+    destination = os.environ.get("HERON_REPORT", "")
+    run = os.environ.get("HERON_REPORT_RUN", "")
+    pid, sep, run_destination = run.partition(":")
+    if not sep or run_destination != destination or not pid.isdigit():
+        os.environ["HERON_REPORT_RUN"] = f"{os.getpid()}:{destination}"
     import atexit  # built into the interpreter: no file is read
     atexit.register(_report_at_exit)
 
 
 def _report_at_exit():
-    destination = os.environ.get("HERON_REPORT", "")
-    if not destination:
-        return
     try:
-        from heron import _report
-        _report.write_report(destination)
+        from heron import _runs
+        _runs.exit_report(os.environ.get("HERON_REPORT", ""))
     except Exception as exc:
         try:
             sys.stderr.write(f"heron: could not write the report ({type(exc).__name__}: {exc})\n")
@@ -102,20 +116,27 @@ def _report_at_exit():
 
 
 def warn(message, stacklevel=2):
-    """Issue a ``HeronWarning``; imports ``warnings`` only now, and never raises."""
+    """Issue a ``HeronWarning`` (see ``heron._env.warn``); imports it only now; never raises."""
     try:
-        import warnings
-        from heron import HeronWarning
-        warnings.warn(message, HeronWarning, stacklevel=stacklevel + 1)
+        from heron import _env
+        _env.warn(message, stacklevel=stacklevel + 1)
     except Exception:
         pass
 
 
 def _watch_main_script():
-    """If ``sys.argv[0]`` is a ``.py`` script with a marker, watch ``__main__`` for it."""
+    """Watch ``__main__`` if ``sys.argv[0]`` is a ``.py`` script with a marker; in a spawn or
+    forkserver worker, watch the main script it will run as ``__mp_main__``."""
     argv = getattr(sys, "argv", None)
     if not argv or not isinstance(argv[0], str) or not argv[0].endswith(".py"):
-        return  # `-c`, `-m`, `-` (stdin), an interactive session, a console script
+        # `-c`, `-m`, `-` (stdin), an interactive session, a console script
+        if argv and argv[0] == "-c" and is_multiprocessing_worker():
+            from heron import _mainhook
+            _mainhook.watch_mp_main()
+            if os.environ.get("HERON_REPORT"):
+                from heron import _runs   # before the worker waits for its first task
+                _runs.ensure_exit_hook()
+        return
     try:
         if not is_regular_file(argv[0]):
             return  # a named pipe can be read only once: by the interpreter
@@ -126,6 +147,17 @@ def _watch_main_script():
     if _MARK in data:
         from heron import _mainhook
         _mainhook.watch_main(argv[0], data)
+
+
+def is_multiprocessing_worker():
+    """Tell whether this interpreter was started by multiprocessing to be a spawn worker or
+    the forkserver (its command line is ``python -c 'from multiprocessing.spawn import
+    spawn_main; ...' --multiprocessing-fork`` or ``... 'from multiprocessing.forkserver import
+    main; ...'``, in ``sys.orig_argv``, 3.10+)."""
+    for arg in getattr(sys, "orig_argv", ()):
+        if arg.startswith(_MP_WORKER_COMMANDS):
+            return True
+    return False
 
 
 def is_regular_file(path):
@@ -155,8 +187,9 @@ class HeronFinder:
     Extension modules, namespace packages, modules without source, frozen and zip-imported
     modules, and those found by finders ahead of it (pytest's assertion rewriter) are left as
     they are. The loader keeps its class (code such as pip's ``distlib`` looks loaders up by
-    their exact type): only that one loader object's ``exec_module`` is replaced, by one that
-    runs the module as usual and then replaces its marked functions (``_exec_module``).
+    their exact type): only that one loader object's ``get_code`` and ``exec_module`` are
+    replaced (``_get_code``, ``_exec_module``). ``runpy`` (``python -m``) finds the module
+    through this finder and runs ``get_code``'s code, so it is covered too.
     """
 
     def find_spec(self, fullname, path=None, target=None):
@@ -177,30 +210,58 @@ class HeronFinder:
             return None
         loader = spec.loader
         if type(loader) is SourceFileLoader and _wants(fullname, loader.path):
-            loader.exec_module = type(self.find_spec)(_exec_module, loader)  # a bound method
+            method = type(self.find_spec)    # a bound method
+            loader.get_code = method(_get_code, loader)
+            loader.exec_module = method(_exec_module, loader)
         return spec
 
     def invalidate_caches(self):
         """Nothing cached here; present for ``importlib.invalidate_caches``."""
 
 
-def _exec_module(loader, module):
-    """``exec_module`` of a module's ``SourceFileLoader``: run the module as usual (its errors
-    propagate unchanged), then swap its marked functions. A failure of Heron's own part never
-    breaks the import: it becomes a ``HeronWarning``."""
-    SourceFileLoader.exec_module(loader, module)
+def _get_code(loader, fullname):
+    """``get_code`` of a module's ``SourceFileLoader``: the loader's code (from source or the
+    byte-code cache, which keeps the original), with trampolines for its marked functions
+    (``heron._hook.module_code``). A failure of Heron's own part never breaks the import: it
+    becomes a ``HeronWarning`` and the module runs as plain Python."""
+    code = SourceFileLoader.get_code(loader, fullname)
     try:
         data = loader.get_data(loader.path)
         if _MARK in data:
             from heron import _hook
-            _hook.replace_marked(module.__dict__, loader.path, data, module.__name__)
+            by_runpy = sys._getframe(1).f_globals.get("__name__") == "runpy"
+            code, site = _hook.module_code(fullname, loader.path, code, data, by_runpy)
+            if site is not None:
+                loader._heron_site = site
+    except Exception as exc:
+        warn(f"Heron could not look at module {fullname!r} "
+             f"({type(exc).__name__}: {exc}); it runs as plain Python")
+    return code
+
+
+def _exec_module(loader, module):
+    """``exec_module`` of a module's ``SourceFileLoader``: run the module as usual (its errors
+    propagate unchanged), then swap what is still pending (``heron._hook.module_ran``)."""
+    try:
+        SourceFileLoader.exec_module(loader, module)
+    except BaseException:
+        loader.__dict__.pop("_heron_site", None)
+        raise
+    site = loader.__dict__.pop("_heron_site", None)
+    if site is None:
+        return
+    try:
+        from heron import _hook
+        _hook.module_ran(site, module.__dict__)
     except Exception as exc:
         warn(f"Heron could not look at module {module.__name__!r} "
              f"({type(exc).__name__}: {exc}); it runs as plain Python")
 
 
 # The import system hides its own frames from the traceback of an error raised while a module
-# runs (or compiles). Giving this function importlib's file name hides it with them, so that
-# such a traceback is the same with Heron as without.
+# runs (or compiles). Giving these functions importlib's file name hides them with them, so
+# that such a traceback is the same with Heron as without.
+_get_code.__code__ = _get_code.__code__.replace(
+    co_filename="<frozen importlib._bootstrap_external>")
 _exec_module.__code__ = _exec_module.__code__.replace(
     co_filename="<frozen importlib._bootstrap_external>")

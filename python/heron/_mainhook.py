@@ -1,117 +1,84 @@
-"""Replace the marked functions of the script being run (``__main__``) as soon as they exist.
+"""The main script's marked functions: ``__main__`` (``python script.py``, ``heron run``) and
+the ``__mp_main__`` of spawn and forkserver workers.
 
-The script is not imported through ``sys.meta_path``, so the import hook never sees it. The
-interpreter runs its module code right after start-up; this module watches that code run and
-swaps each marked function in as soon as its ``def`` has run, before anything can call it:
+The script is not imported through ``sys.meta_path``, so the import hook never sees it: the
+interpreter compiles it itself and runs it right after start-up. Heron only needs its code
+object before the first instruction runs, to put trampolines in its constants in place
+(``heron._trampoline.substitute_in_place``); then it stops watching, and the script runs at
+full speed whatever it does (issue 9, item 8):
 
-* Python 3.12+: ``sys.monitoring`` with a free tool id. A ``PY_START`` event finds the script's
-  ``<module>`` code object (every other code object gets ``DISABLE`` and is never reported
-  again); then ``LINE`` events on that code object only, until every marked name is swapped,
-  when the tool id is freed. Other code runs at full speed.
-* Python 3.10 and 3.11: ``sys.settrace`` with a trace function that traces only the script's
-  module frame, removed (``sys.settrace(None)`` and ``frame.f_trace = None``) as soon as every
-  marked name is swapped or the module frame returns. Tracing slows all Python code down while
-  it is on, so it is suspended while a module-level ``import`` statement runs (the usual heavy
-  part of a script's top): ``builtins.__import__`` is wrapped for the duration of that one
-  statement, and turns tracing back on when the import returns.
+* Python 3.12+: ``sys.monitoring`` with a free tool id and only the ``PY_START`` event. Every
+  code object that starts before the script's gets ``DISABLE`` (one callback each, during
+  start-up); the script's ``<module>`` code is then patched and the tool id freed.
+* Python 3.10 and 3.11: ``sys.settrace`` with a global trace function that returns None for
+  every frame (so no line is ever traced), until the ``call`` event of the script's module
+  frame, where it patches the code and calls ``sys.settrace(None)``.
 
-Each check looks the marked names up in ``sys.modules["__main__"].__dict__`` and swaps a name
-once it holds the function defined at the marked line of this file.
+Both also stop at the first ``<module>`` code that runs with no caller and is not the script
+(the interactive prompt after a script that failed to compile), so nothing is left behind.
+
+Spawn and forkserver workers run the main script with ``runpy.run_path(path,
+run_name="__mp_main__")`` (``multiprocessing.spawn._fixup_main_from_path``). In those
+processes only, ``runpy.run_path`` is wrapped: for ``__mp_main__`` it has runpy's own
+``_get_code_from_file`` return the code with trampolines, and once the module ran it swaps
+what is still pending, in the module's namespace and in the copy ``run_path`` returns.
 """
 
-import builtins
 import os
 import sys
-from _thread import get_ident
 
-from heron import _boot, _hook
+from heron import _env, _hook
 
 _watchers = []
 
 
+def _script_site(path, data):
+    """The site of the script ``path`` (bytes ``data``), or None (nothing to swap, or it does
+    not parse: the interpreter reports that itself when it runs it)."""
+    try:
+        return _hook.new_site("__main__", os.path.abspath(path), data)
+    except (SyntaxError, ValueError, UnicodeDecodeError):
+        return None
+
+
 def watch_main(path, data=None):
-    """Arrange for the marked functions of the script ``path`` to be replaced when defined.
+    """Arrange for the marked functions of the script ``path`` to get trampolines before the
+    script starts.
 
     Args:
         path: the script as given on the command line (``sys.argv[0]``).
         data: its bytes, if already read.
 
     Returns:
-        The watcher, or None when the script has no function marker to watch (refused
-        markers are recorded in the report right away). Never raises for a script that does
-        not parse: the interpreter reports that itself when it runs it.
+        The watcher, or None when the script has no function marker (refused markers are
+        recorded in the report right away).
+
+    Raises:
+        OSError: if ``data`` is not given and ``path`` cannot be read.
     """
     if data is None:
         with open(path, "rb") as file:
             data = file.read()
-    from heron._markers import find_markers
-    try:
-        text = _hook._decode(data)
-        markers = find_markers(text, path)
-    except (SyntaxError, ValueError, UnicodeDecodeError):
-        return None
-    filename = os.path.abspath(path)
-    import_lines = _module_import_lines(text) if sys.version_info < (3, 12) else ()
-    wanted = []
-    for marker in markers:
-        if marker.kind == "function":
-            wanted.append(marker)
-        else:
-            _hook.refuse(marker, filename, "__main__")
-    if not wanted:
+    site = _script_site(path, data)
+    if site is None:
         return None
     # The interpreter names the script's code after the path as given, joined to the current
     # directory without normalising it ("/home/me/./run.py").
-    names = {path, filename, os.path.join(os.getcwd(), path)}
-    watcher = MainWatcher(names, filename, wanted, import_lines)
+    names = {path, site.filename, os.path.join(os.getcwd(), path)}
+    watcher = MainWatcher(names, site)
     _watchers.append(watcher)
     watcher.start()
     return watcher
 
 
-def _module_import_lines(text):
-    """Lines where an ``import`` statement of the module's own code starts."""
-    import ast
-    lines = set()
-    stack = list(ast.parse(text).body)
-    while stack:
-        node = stack.pop()
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            lines.add(node.lineno)
-        elif not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            stack.extend(child for child in ast.iter_child_nodes(node)
-                         if isinstance(child, ast.stmt))
-    return frozenset(lines)
-
-
-def finish():
-    """Settle the report at exit: record what is still pending as left alone (the script may
-    have raised before its marked functions were defined, and then no return event came), and
-    a swapped function whose name the script bound again later as not replaced."""
-    for watcher in _watchers:
-        if watcher.pending:
-            watcher.check(final=True)
-        watcher.check_swapped()
-
-
 class MainWatcher:
-    """Watches the module code of one script and swaps its marked functions when defined."""
+    """Finds the script's module code when it starts, and puts the trampolines in it."""
 
-    def __init__(self, filenames, filename, markers, import_lines=()):
+    def __init__(self, filenames, site):
         self.filenames = frozenset(filenames)
-        self.import_lines = frozenset(import_lines)
-        self.import_depth = 0
-        self.real_import = None
-        self.filename = filename
-        self.pending = sorted(markers, key=lambda m: m.first_lineno)
+        self.site = site
         self.tool = None
-        self.code = None
-        self.frame = None
-        self.heron_import = None
-        self.namespace = None
-        self.swapped = []   # (marker, dispatcher)
-
-    # -- shared -----------------------------------------------------------------------------
+        self.done = False
 
     def start(self):
         """Start watching with the mechanism this Python version offers."""
@@ -120,46 +87,21 @@ class MainWatcher:
         else:
             sys.settrace(self._global_trace)
 
-    def check(self, final=False):
-        """Swap every pending marked function that is now defined in ``__main__``.
-
-        Args:
-            final: the module code has finished; record what is still missing as left alone.
-
-        Returns:
-            True when nothing is pending any more.
-        """
-        namespace = self.namespace
-        if namespace is None:
-            namespace = getattr(sys.modules.get("__main__"), "__dict__", None)
-            if namespace is None:
-                return not self.pending
-            self.namespace = namespace
-        still = []
-        for marker in self.pending:
+    def _found(self, code, frame):
+        """``code`` starts running (``frame``): patch it if it is the script's; returns True
+        when watching can stop."""
+        if code.co_name != "<module>":
+            return False
+        if code.co_filename in self.filenames:
+            self.done = True
             try:
-                done = _hook.try_swap(namespace, marker, self.filename, "__main__", final)
+                self.site.set_namespace(frame.f_globals)
+                self.site.prepare(code, in_place=True)
             except Exception as exc:
-                _boot.warn(f"Heron could not replace {marker.qualname} "
-                           f"({type(exc).__name__}: {exc}); it runs as plain Python")
-                done = False
-            if done is None:
-                still.append(marker)
-            elif done:
-                self.swapped.append((marker, namespace.get(marker.name)))
-        self.pending = still
-        return not still
-
-    def check_swapped(self):
-        """Record as left alone each swapped function whose name now holds something else."""
-        for marker, dispatcher in self.swapped:
-            current = self.namespace.get(marker.name)
-            if current is not dispatcher and not _stepped_aside(dispatcher, current):
-                _hook.record_not_found(self.namespace, marker, self.filename, "__main__")
-        self.swapped = []
-
-    def _is_script(self, code):
-        return code.co_name == "<module>" and code.co_filename in self.filenames
+                _env.warn(f"Heron could not prepare the script's marked functions "
+                          f"({type(exc).__name__}: {exc}); they run as plain Python")
+            return True
+        return frame.f_back is None   # the prompt, `-c` ...: the script will not run
 
     # -- Python 3.12+: sys.monitoring --------------------------------------------------------
 
@@ -169,8 +111,8 @@ class MainWatcher:
             if mon.get_tool(tool) is None:
                 break
         else:
-            _boot.warn("Heron found no free sys.monitoring tool id; the marked functions of "
-                       "the script run as plain Python (modules it imports are not affected)")
+            _env.warn("Heron found no free sys.monitoring tool id; the marked functions of "
+                      "the script run as plain Python (modules it imports are not affected)")
             return
         mon.use_tool_id(tool, "heron")
         self.tool = tool
@@ -178,39 +120,13 @@ class MainWatcher:
         mon.set_events(tool, mon.events.PY_START)
 
     def _on_start(self, code, offset):
-        mon = sys.monitoring
         try:
-            if not self._is_script(code):
-                return mon.DISABLE
-            self.code = code
-            mon.set_events(self.tool, 0)
-            mon.register_callback(self.tool, mon.events.PY_START, None)
-            mon.register_callback(self.tool, mon.events.LINE, self._on_line)
-            mon.register_callback(self.tool, mon.events.PY_RETURN, self._on_return)
-            mon.set_local_events(self.tool, code, mon.events.LINE | mon.events.PY_RETURN)
-        except Exception as exc:
-            self._stop_monitoring()
-            _boot.warn(f"Heron could not watch the script ({type(exc).__name__}: {exc})")
-        return None
-
-    def _on_line(self, code, line):
-        try:
-            if self.check():
-                self._stop_monitoring()
-                return None
-            # Lines above every pending def can never be where one is swapped: stop hearing
-            # about them (a loop over them then runs at full speed).
-            if line < self.pending[0].first_lineno:
+            if not self._found(code, sys._getframe(1)):
                 return sys.monitoring.DISABLE
         except Exception:
-            self._stop_monitoring()
+            pass
+        self._stop_monitoring()
         return None
-
-    def _on_return(self, code, offset, retval):
-        try:
-            self.check(final=True)
-        finally:
-            self._stop_monitoring()
 
     def _stop_monitoring(self):
         tool, self.tool = self.tool, None
@@ -219,10 +135,7 @@ class MainWatcher:
         mon = sys.monitoring
         try:
             mon.set_events(tool, 0)
-            if self.code is not None:
-                mon.set_local_events(tool, self.code, 0)
-            for event in (mon.events.PY_START, mon.events.LINE, mon.events.PY_RETURN):
-                mon.register_callback(tool, event, None)
+            mon.register_callback(tool, mon.events.PY_START, None)
         finally:
             mon.free_tool_id(tool)
 
@@ -230,73 +143,99 @@ class MainWatcher:
 
     def _global_trace(self, frame, event, arg):
         try:
-            if event != "call" or not self._is_script(frame.f_code):
-                return None
-            self.frame = frame
-            return self._local_trace
-        except Exception:
-            self._stop_tracing()
-            return None
-
-    def _local_trace(self, frame, event, arg):
-        try:
-            if event == "line":
-                if self.check():
-                    self._stop_tracing()
-                    return None
-                if frame.f_lineno in self.import_lines and self.real_import is None:
-                    self._suspend_for_import()
-            elif event == "return":
-                self.check(final=True)
-                self._stop_tracing()
+            if event == "call" and not self._found(frame.f_code, frame):
                 return None
         except Exception:
-            self._stop_tracing()
-            return None
-        return self._local_trace
-
-    def _suspend_for_import(self):
-        """Turn tracing off until the import statement about to run returns."""
-        real_import = builtins.__import__
-        watcher = self
-        thread = get_ident()
-
-        def heron_import(*args, **kwargs):
-            if get_ident() != thread:
-                return real_import(*args, **kwargs)
-            watcher.import_depth += 1
-            try:
-                return real_import(*args, **kwargs)
-            finally:
-                watcher.import_depth -= 1
-                if watcher.import_depth == 0:
-                    watcher._resume_after_import()
-
-        self.real_import = real_import
-        self.heron_import = heron_import
-        builtins.__import__ = heron_import
-        sys.settrace(None)
-
-    def _resume_after_import(self):
-        # No import statement in here: it would call heron_import again.
-        real_import, self.real_import = self.real_import, None
-        if builtins.__import__ is self.heron_import:
-            builtins.__import__ = real_import
-        self.heron_import = None
-        if self.frame is not None and sys.gettrace() is None:
-            sys.settrace(self._global_trace)
-
-    def _stop_tracing(self):
+            pass
         if sys.gettrace() == self._global_trace:
             sys.settrace(None)
-        frame, self.frame = self.frame, None
-        if frame is not None:
-            frame.f_trace = None
+        return None
 
 
-def _stepped_aside(dispatcher, current):
-    """Did the dispatcher put its own function back (it could never run native code)?"""
+# -- spawn and forkserver workers: __mp_main__ ------------------------------------------------
+
+_mp_state = {"real_run_path": None}
+
+
+def watch_mp_main():
+    """In a spawn or forkserver worker, have the main script that multiprocessing runs as
+    ``__mp_main__`` get trampolines (see the module docstring). Never raises."""
     try:
-        return current is dispatcher.__wrapped__ and dispatcher.stats().get("stepped_aside")
-    except Exception:
-        return False
+        import runpy
+        if _mp_state["real_run_path"] is not None:
+            return
+        real = runpy.run_path
+        _mp_state["real_run_path"] = real
+
+        def run_path(path_name, init_globals=None, run_name=None):
+            if run_name != "__mp_main__":
+                return real(path_name, init_globals, run_name)
+            return _run_mp_main(real, path_name, init_globals, run_name)
+
+        run_path.__doc__ = real.__doc__
+        run_path.__wrapped__ = real
+        runpy.run_path = run_path
+    except Exception as exc:
+        _env.warn(f"Heron could not watch the worker's main module "
+                  f"({type(exc).__name__}: {exc}); its marked functions run as plain Python")
+
+
+def _run_mp_main(real, path_name, init_globals, run_name):
+    import runpy
+    site = None
+    try:
+        if isinstance(path_name, str) and path_name.endswith(".py"):
+            with open(path_name, "rb") as file:
+                data = file.read()
+            if b"heron:" in data:
+                site = _script_site(path_name, data)
+    except OSError:
+        site = None
+    if site is None or _hook.tracer_in_use() is not None:
+        return real(path_name, init_globals, run_name)
+    site.name = "__mp_main__"
+    get_code = runpy._get_code_from_file
+
+    def get_code_with_trampolines(*args, **kwargs):
+        result = get_code(*args, **kwargs)
+        try:
+            if isinstance(result, tuple):      # 3.10-3.12: (code, fname)
+                return (site.prepare(result[0]),) + tuple(result[1:])
+            return site.prepare(result)        # 3.13+: code
+        except Exception:
+            return result
+
+    runpy._get_code_from_file = get_code_with_trampolines
+    try:
+        content = real(path_name, init_globals, run_name)
+    finally:
+        if runpy._get_code_from_file is get_code_with_trampolines:
+            runpy._get_code_from_file = get_code
+    try:
+        _finish_mp_main(site, content)
+    except Exception as exc:
+        _env.warn(f"Heron could not finish the worker's main module "
+                  f"({type(exc).__name__}: {exc})")
+    return content
+
+
+def _finish_mp_main(site, content):
+    """``run_path`` ran the module in a namespace of its own and returned a copy of it: swap
+    what is pending in the namespace the functions see, then bring the copy up to date."""
+    namespace = site.namespace
+    if namespace is None:
+        for entry in site.entries:
+            fn = content.get(entry.marker.name)
+            globals_ = getattr(fn, "__globals__", None)
+            if isinstance(globals_, dict) and globals_.get("__name__") == "__mp_main__":
+                namespace = globals_
+                break
+    if namespace is None:
+        namespace = content
+    site.module_ran(namespace)
+    if namespace is not content:
+        for entry in site.entries:
+            name = entry.marker.name
+            if name in namespace and content.get(name) is not namespace[name]:
+                content[name] = namespace[name]
+

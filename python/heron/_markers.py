@@ -187,8 +187,10 @@ def _parse_quietly(source, filename):
     function that shows a warning for the duration of the parse leaves them alone. A warning
     filter of ``error`` still raises (as a ``SyntaxError``).
     """
-    warnings = sys.modules.get("warnings")
-    if warnings is None or not hasattr(warnings, "_showwarnmsg"):
+    # The compiler shows a warning through the warnings module only once that is imported
+    # (before, it prints it itself): import it, so that its display can be silenced.
+    import warnings
+    if not hasattr(warnings, "_showwarnmsg"):
         return ast.parse(source, filename)
     with _quiet_lock:
         saved = warnings._showwarnmsg

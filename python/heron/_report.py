@@ -1,36 +1,51 @@
-"""The registry of candidate functions, and the report Heron writes at exit.
+"""The registry of candidate functions, and the report made from it (table, JSON, HTML).
 
 Every marked (or ``heron.jit``-decorated) function is recorded here, replaced or not. At exit,
-``HERON_REPORT`` chooses the output:
+``HERON_REPORT`` chooses the output (DESIGN.md, "The user's path", item 6):
 
 * ``HERON_REPORT=1`` (or any value that is not a path below): a table on stderr;
 * ``HERON_REPORT=path.json``: a JSON list of objects (see ``records``);
 * ``HERON_REPORT=path.html``: a small HTML page with the same table;
 * ``HERON_REPORT=path`` with another extension: the text table in that file.
 
-``HERON_REPORT=0`` (or empty) writes nothing.
+``HERON_REPORT=0`` (or empty) writes nothing. Writing a file prints one line on stderr saying
+where it went.
+
+One run of several processes makes one report: see ``heron._runs``.
+
+This module imports nothing of Heron's but ``heron._markers`` (to name the marked functions
+of a script another tool ran): the layers above it (``heron._hook``, ``heron._runs``) register,
+with ``on_settle``, what must be brought up to date before a report is made.
 """
 
 import os
 import sys
-import threading
+from _thread import RLock
 
-_lock = threading.Lock()
+_lock = RLock()
 _candidates = []
+_settlers = []
+_notes = []          # run-level sentences (why Heron stood aside), shown above the table
 
-#: Keys of each record, in order (the JSON schema).
+#: Keys of each record, in order (the JSON schema). ``calls`` counts each call once:
+#: ``calls == native_calls + fallback_calls - deopts`` (a deoptimized call started in native
+#: code and finished as plain Python).
 FIELDS = ("module", "qualname", "file", "line", "options", "status", "reason", "signatures",
           "compile_time_s", "calls", "native_calls", "fallback_calls", "native_time_s",
-          "failures", "deopts", "called_from_native", "gil")
+          "failures", "deopts", "called_from_native", "reruns", "gil")
+
+_COUNTERS = ("calls", "native_calls", "fallback_calls", "deopts", "called_from_native", "reruns")
+_TIMES = ("compile_time_s", "native_time_s")
 
 
 class Candidate:
-    """One candidate function: where it is, what Heron did with it, and its dispatcher."""
+    """One candidate function: where it is, what Heron did with it, and its dispatchers (more
+    than one when its ``def`` ran several times, each making its own function)."""
 
     __slots__ = ("module", "qualname", "file", "line", "options", "status", "reason",
-                 "dispatcher")
+                 "dispatchers", "baseline")
 
-    def __init__(self, module, qualname, file, line, options, status, reason, dispatcher):
+    def __init__(self, module, qualname, file, line, options, status, reason, dispatchers):
         self.module = module
         self.qualname = qualname
         self.file = file
@@ -38,10 +53,17 @@ class Candidate:
         self.options = list(options)
         self.status = status
         self.reason = reason
-        self.dispatcher = dispatcher
+        self.dispatchers = list(dispatchers)
+        self.baseline = None     # stats inherited from the parent process (after a fork)
+
+    @property
+    def key(self):
+        """What identifies the function: module, qualified name, file and line."""
+        return (self.module, self.qualname, self.file, self.line)
 
 
-def add(module, qualname, file, line, options, status, reason=None, dispatcher=None):
+def add(module, qualname, file, line, options, status, reason=None, dispatcher=None,
+        more=False, dispatchers=()):
     """Record a candidate function.
 
     Args:
@@ -50,23 +72,30 @@ def add(module, qualname, file, line, options, status, reason=None, dispatcher=N
         file: its source file.
         line: the line of its ``def``.
         options: list of marker options (e.g. ``["parallel"]``).
-        status: ``"replaced"`` (a dispatcher stands in its place) or ``"python"``.
+        status: ``"replaced"`` (Heron stands in its place: a dispatcher, or a trampoline
+            waiting for the first call) or ``"python"``.
         reason: why it runs as plain Python (with file:line), when ``status`` is ``"python"``.
         dispatcher: the dispatcher, when replaced; its ``stats()`` are read for the report.
+        more: add ``dispatcher`` to the record already there (the same ``def`` ran again and
+            made another function), keeping the dispatchers it has.
+        dispatchers: more dispatchers whose calls count for this function (a function that
+            ran native code, then was bound again, keeps its figures with status python).
 
-    A record for the same module, qualname and line replaces the older one (``reload``).
+    A record for the same module, qualname, file and line replaces the older one (``reload``).
     """
-    candidate = Candidate(module, qualname, file, line, options, status, reason, dispatcher)
+    dispatchers = list(dispatchers) + ([] if dispatcher is None else [dispatcher])
+    candidate = Candidate(module, qualname, file, line, options, status, reason, dispatchers)
     with _lock:
         for i, old in enumerate(_candidates):
-            if (old.module, old.qualname, old.file, old.line) == (module, qualname, file, line):
+            if old.key == candidate.key:
+                if more:
+                    candidate.dispatchers = old.dispatchers + [
+                        d for d in dispatchers if all(d is not o for o in old.dispatchers)]
+                candidate.baseline = old.baseline
                 _candidates[i] = candidate
                 break
         else:
             _candidates.append(candidate)
-    if os.environ.get("HERON_REPORT"):
-        from heron import _boot
-        _boot.register_report()
 
 
 def forget_module(module, file):
@@ -75,10 +104,55 @@ def forget_module(module, file):
         _candidates[:] = [c for c in _candidates if (c.module, c.file) != (module, file)]
 
 
+def forget(keys):
+    """Drop the records with these keys (``Candidate.key``): a module's earlier run."""
+    keys = set(keys)
+    with _lock:
+        _candidates[:] = [c for c in _candidates if c.key not in keys]
+
+
 def clear():
-    """Forget every candidate (for tests)."""
+    """Forget every candidate and note (for tests)."""
     with _lock:
         del _candidates[:]
+        del _notes[:]
+
+
+def on_settle(callback):
+    """Have ``callback(final)`` called before every report is made.
+
+    Args:
+        callback: brings the records of a layer above up to date; ``final`` is True at exit
+            (the program has finished: what is still pending can be recorded as such). Its
+            exceptions are ignored.
+    """
+    with _lock:
+        if callback not in _settlers:
+            _settlers.append(callback)
+
+
+def note(text):
+    """Add a run-level sentence shown above the table (once), e.g. why Heron stood aside."""
+    with _lock:
+        if text not in _notes:
+            _notes.append(text)
+
+
+def notes():
+    """The run-level sentences added with ``note``."""
+    with _lock:
+        return list(_notes)
+
+
+def settle(final=False):
+    """Run the callbacks given to ``on_settle``; never raises."""
+    with _lock:
+        settlers = list(_settlers)
+    for callback in settlers:
+        try:
+            callback(final)
+        except Exception:
+            pass
 
 
 def display_path(path):
@@ -90,9 +164,7 @@ def display_path(path):
     return path if rel.startswith(os.pardir) else rel
 
 
-def _stats(dispatcher):
-    if dispatcher is None:
-        return {}
+def _stats_of(dispatcher):
     try:
         stats = dispatcher.stats()
         return stats if isinstance(stats, dict) else {}
@@ -100,11 +172,35 @@ def _stats(dispatcher):
         return {}
 
 
+def _stats(candidate):
+    """The stats of all of ``candidate``'s dispatchers, added up, less its fork baseline."""
+    total = {key: 0 for key in _COUNTERS}
+    total.update({key: 0.0 for key in _TIMES})
+    total.update(signatures=[], failures=[], gil="")
+    for dispatcher in candidate.dispatchers:
+        stats = _stats_of(dispatcher)
+        for key in _COUNTERS:
+            total[key] += int(stats.get(key, 0) or 0)
+        for key in _TIMES:
+            total[key] += float(stats.get(key, 0.0) or 0.0)
+        for key in ("signatures", "failures"):
+            for item in stats.get(key, ()) or ():
+                if item not in total[key]:
+                    total[key].append(item)
+        if stats.get("gil") and (not total["gil"] or stats["gil"].startswith("held")):
+            total["gil"] = str(stats["gil"])
+    base = candidate.baseline
+    if base:
+        for key in _COUNTERS + _TIMES:
+            total[key] = max(total[key] - base.get(key, 0), 0)
+    return total
+
+
 def _record(candidate):
-    stats = _stats(candidate.dispatcher)
-    signatures = [str(s) for s in stats.get("signatures", ()) or ()]
+    stats = _stats(candidate)
+    signatures = [str(s) for s in stats["signatures"]]
     failures = []
-    for failure in stats.get("failures", ()) or ():
+    for failure in stats["failures"]:
         failure = dict(failure)
         failures.append({"signature": str(failure.get("signature", "")),
                          "reason": str(failure.get("reason", "")),
@@ -124,15 +220,16 @@ def _record(candidate):
         "status": status,
         "reason": reason,
         "signatures": signatures,
-        "compile_time_s": float(stats.get("compile_time_s", 0.0) or 0.0),
-        "calls": int(stats.get("calls", 0) or 0),
-        "native_calls": int(stats.get("native_calls", 0) or 0),
-        "fallback_calls": int(stats.get("fallback_calls", 0) or 0),
-        "native_time_s": float(stats.get("native_time_s", 0.0) or 0.0),
+        "compile_time_s": float(stats["compile_time_s"]),
+        "calls": int(stats["calls"]),
+        "native_calls": int(stats["native_calls"]),
+        "fallback_calls": int(stats["fallback_calls"]),
+        "native_time_s": float(stats["native_time_s"]),
         "failures": failures,
-        "deopts": int(stats.get("deopts", 0) or 0),
-        "called_from_native": int(stats.get("called_from_native", 0) or 0),
-        "gil": str(stats.get("gil", "") or ""),
+        "deopts": int(stats["deopts"]),
+        "called_from_native": int(stats["called_from_native"]),
+        "reruns": int(stats["reruns"]),
+        "gil": stats["gil"],
     }
 
 
@@ -145,17 +242,108 @@ def _failure_text(failures):
     return "; ".join(seen)
 
 
-def records():
-    """Every candidate as a dict with the keys in ``FIELDS``, with live dispatcher stats,
-    sorted by file and line.
+def records(final=False):
+    """Every candidate of this process as a dict with the keys in ``FIELDS``, with live
+    dispatcher stats, sorted by file and line.
+
+    Args:
+        final: the program has finished (passed to the ``on_settle`` callbacks).
 
     A replaced function whose every compilation failed has status ``"python"`` and the
     failures as its reason.
     """
+    settle(final)
+    if final:
+        try:
+            _record_unwatched_main()
+        except Exception:
+            pass
     with _lock:
         candidates = sorted(_candidates, key=lambda c: (c.file, c.line))
     return [_record(c) for c in candidates]
 
+
+# -- a script Heron never looked at (pdb, coverage, profilers) --------------------------------
+
+_TRACING_RUNNERS = {"pdb": "pdb (Python's debugger)", "coverage": "coverage"}
+_OTHER_RUNNERS = {"cProfile": "cProfile (a profiler)", "profile": "profile (a profiler)",
+                  "trace": "trace", "runpy": "runpy"}
+
+
+def runner():
+    """``(name, traces)``: the tool that ran the script (``python -m pdb script.py``,
+    ``coverage run script.py``), read from ``sys.orig_argv``, and whether it traces lines
+    (a debugger or a coverage tool, for which Heron stands aside)."""
+    args = list(getattr(sys, "orig_argv", None) or sys.argv)
+    tool = ""
+    for i, arg in enumerate(args[1:], 1):
+        if arg == "-m" and i + 1 < len(args):
+            tool = args[i + 1]
+            break
+        if arg.startswith("-m") and len(arg) > 2:
+            tool = arg[2:]
+            break
+        if not arg.startswith("-"):
+            tool = os.path.basename(arg)
+            break
+    if not tool and args:
+        tool = os.path.basename(args[0])
+    base = tool.split(".")[0]
+    if base.startswith("coverage"):
+        base = "coverage"
+    if base in _TRACING_RUNNERS:
+        return _TRACING_RUNNERS[base], True
+    return _OTHER_RUNNERS.get(base, tool or "another program"), False
+
+
+def _record_unwatched_main():
+    """When the program's main script carries markers but Heron never looked at it (another
+    tool ran it: ``python -m pdb script.py``, ``coverage run script.py``, ``python -m
+    cProfile script.py``), record its marked functions as plain Python, saying why, and add a
+    note for the summary, so that the report does not say that nothing was marked."""
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if not isinstance(path, str) or not path.endswith(".py"):
+        return
+    full = os.path.abspath(path)
+    with _lock:
+        if any(os.path.abspath(c.file) == full for c in _candidates):
+            return
+    try:
+        with open(full, "rb") as file:
+            data = file.read()
+    except OSError:
+        return
+    if b"heron:" not in data:
+        return
+    from importlib.util import decode_source
+    from heron._markers import describe_kind, find_markers
+    try:
+        markers = find_markers(decode_source(data), full)
+    except (SyntaxError, ValueError, UnicodeDecodeError):
+        return
+    if not markers:
+        return
+    tool, traces = runner()
+    if traces:
+        why = (f"Heron stood aside: the program ran under {tool}, and compiled code would "
+               f"hide the script's lines from it")
+    else:
+        why = (f"Heron did not look at the script: {tool} ran it, and Heron replaces the "
+               f"functions of a script run as 'python script.py', 'python -m module' or "
+               f"'python -m heron run script.py'")
+    for marker in markers:
+        where = f"{display_path(full)}:{marker.lineno}"
+        if marker.kind == "function":
+            add("__main__", marker.qualname, full, marker.lineno, sorted(marker.options),
+                "python", f"{why} ({where})")
+        elif marker.kind != "auto":
+            add("__main__", marker.qualname, full, marker.lineno, sorted(marker.options),
+                "python", f"{describe_kind(marker.kind)} ({where})")
+    note(why + ".")
+
+
+# -- reading and writing the report -----------------------------------------------------------
 
 def _ms(seconds):
     if not seconds:
@@ -165,25 +353,99 @@ def _ms(seconds):
     return f"{seconds * 1000:.1f} ms"
 
 
+def _ran_native(rec):
+    return rec["status"] == "replaced" and bool(rec["signatures"])
+
+
+def _reruns(rec):
+    """Calls that ran in native code and then again, whole, as Python (they count once, as
+    Python). Records from before the distinction was made count every deopt so."""
+    return rec.get("reruns", rec.get("deopts", 0))
+
+
+def _never_called(rec):
+    return (rec["status"] == "replaced" and not rec["calls"]
+            and not rec.get("called_from_native") and not rec["signatures"])
+
+
+def plain_type(text):
+    """Say a type of Heron's signatures in plain words.
+
+    Args:
+        text: one type as the native side writes it: ``int``, ``numpy.float64``,
+            ``array(float64, 2d, A, readonly)``, ``(int, float)``.
+
+    Returns:
+        ``"int"``, ``"numpy.float64"``, ``"2-D float64 array (strided, read-only)"``,
+        ``"tuple (int, float)"``; text it does not know, unchanged.
+    """
+    text = text.strip()
+    if text.startswith("array(") and text.endswith(")"):
+        parts = [p.strip() for p in text[6:-1].split(",")]
+        if len(parts) >= 3 and parts[1].endswith("d") and parts[1][:-1].isdigit():
+            extras = []
+            if parts[2] != "C":
+                extras.append("strided")
+            if "readonly" in parts[3:]:
+                extras.append("read-only")
+            words = f"{parts[1][:-1]}-D {parts[0]} array"
+            return words + (f" ({', '.join(extras)})" if extras else "")
+        return text
+    if text.startswith("(") and text.endswith(")"):
+        return "tuple (" + ", ".join(plain_type(p) for p in _split_top(text[1:-1])) + ")"
+    return text
+
+
+def _split_top(text):
+    """Split ``text`` at the commas outside parentheses."""
+    parts, depth, start = [], 0, 0
+    for i, char in enumerate(text):
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    if text[start:].strip():
+        parts.append(text[start:])
+    return [p.strip() for p in parts if p.strip()]
+
+
+def plain_signature(text):
+    """``"(int, array(float64, 1d, C))"`` as ``"(int, 1-D float64 array)"`` (see ``plain_type``)."""
+    text = str(text).strip()
+    if not (text.startswith("(") and text.endswith(")")):
+        return text
+    return "(" + ", ".join(plain_type(p) for p in _split_top(text[1:-1])) + ")"
+
+
 def _details(rec):
     """One plain-words sentence about what happened to a candidate."""
     name = rec["qualname"]
     if rec["status"] != "replaced":
-        return f"{name}: ran as plain Python because: {rec['reason'] or 'unknown'}"
-    if not rec["calls"] and not rec.get("called_from_native"):
+        text = f"{name}: ran as plain Python because: {rec['reason'] or 'unknown'}"
+        native = rec["native_calls"] - _reruns(rec)
+        if native > 0:
+            text += (f". Before that, its compiled version ran {native} call(s) as native "
+                     f"code")
+        return text
+    if _never_called(rec):
         return f"{name}: ready to be compiled to native code, but it was never called."
     text = f"{name}: compiled to native code"
     if rec["signatures"]:
-        text += " for " + ", ".join(rec["signatures"])
+        text += " for " + ", ".join(plain_signature(s) for s in rec["signatures"])
     text += "."
     if rec.get("called_from_native"):
         text += " Other compiled functions call it directly, without going through Python."
     if rec.get("deopts"):
-        text += (f" {rec['deopts']} call(s) met a value native code does not handle (for instance"
-                 " an integer beyond 64 bits) and went on as plain Python from there, with the"
-                 " same result.")
-    if rec["fallback_calls"] or rec["failures"]:
-        text += f" {rec['fallback_calls']} call(s) ran as plain Python"
+        text += (f" {rec['deopts']} call(s) started in native code and finished as plain Python"
+                 " (for instance an integer grew beyond 64 bits); the results are the same.")
+    if rec.get("gil", "").startswith("held"):
+        text += f" The GIL is {rec['gil']}."
+    plain_calls = rec["fallback_calls"] - _reruns(rec)
+    if plain_calls > 0 or rec["failures"]:
+        text += f" {max(plain_calls, 0)} call(s) ran as plain Python"
         if rec["failures"]:
             text += " because: " + _failure_text(rec["failures"])
         text += "."
@@ -195,31 +457,47 @@ _COLUMNS = ("Function", "Where", "Result", "Calls", "Native", "Python", "Compile
 
 
 def _row(rec):
+    """A table row; Native + Python = Calls (a deoptimized call counts as Python)."""
     where = f"{display_path(rec['file'])}:{rec['line']}"
+    if _never_called(rec):
+        return (rec["qualname"], where, "not called", "0", "-", "-", "-", "-")
     native = rec["status"] == "replaced"
     result = "native" if native else "python"
     if not native and not rec["calls"]:
         return (rec["qualname"], where, result, "-", "-", "-", "-", "-")
-    return (rec["qualname"], where, result, str(rec["calls"]), str(rec["native_calls"]),
+    finished_native = max(rec["native_calls"] - _reruns(rec), 0)
+    return (rec["qualname"], where, result, str(rec["calls"]), str(finished_native),
             str(rec["fallback_calls"]), _ms(rec["compile_time_s"]), _ms(rec["native_time_s"]))
 
 
-def _summary(recs):
-    native = sum(r["status"] == "replaced" for r in recs)
+def _summary(recs, run_notes=()):
     if not recs:
+        if run_notes:
+            return "Heron report: no function was compiled. " + " ".join(run_notes)
         return "Heron report: no function was marked for compilation."
-    return (f"Heron report: {native} of {len(recs)} marked function(s) compiled to native "
+    compiled = sum(_ran_native(r) for r in recs)
+    text = (f"Heron report: {compiled} of {len(recs)} marked function(s) compiled to native "
             f"code.")
+    idle = sum(_never_called(r) for r in recs)
+    if idle:
+        text += f" {idle} of them {'was' if idle == 1 else 'were'} never called."
+    return text
 
 
-def format_table(recs):
+def format_table(recs, run_notes=()):
     """Render records (as from ``records()``) as a plain-text table with one line of detail
     per function.
+
+    Args:
+        recs: the records.
+        run_notes: run-level sentences (``notes()``), shown after the summary line.
 
     Returns:
         The text, ending with a newline.
     """
-    lines = [_summary(recs)]
+    lines = [_summary(recs, run_notes)]
+    if recs and run_notes:
+        lines.extend(run_notes)
     if recs:
         rows = [_COLUMNS] + [_row(r) for r in recs]
         widths = [max(len(row[i]) for row in rows) for i in range(len(_COLUMNS))]
@@ -233,8 +511,8 @@ def format_table(recs):
     return "\n".join(lines) + "\n"
 
 
-def format_html(recs):
-    """Render records as a small standalone HTML page.
+def format_html(recs, run_notes=()):
+    """Render records as a small standalone HTML page (arguments as ``format_table``).
 
     Returns:
         The HTML text.
@@ -247,46 +525,104 @@ def format_html(recs):
         cells = "".join(f"<td>{esc(c)}</td>" for c in _row(rec))
         css = "native" if rec["status"] == "replaced" else "python"
         body.append(f'<tr class="{css}">{cells}<td>{esc(_details(rec))}</td></tr>')
+    extra = "".join(f"<p>{esc(n)}</p>\n" for n in (run_notes if recs else ()))
     return (
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Heron report</title>\n"
         "<style>body{font-family:sans-serif}table{border-collapse:collapse}"
         "td,th{border:1px solid #bbb;padding:4px 8px;text-align:left}"
         "tr.native td:nth-child(3){color:#060}tr.python td:nth-child(3){color:#a00}</style>"
         "</head><body>\n"
-        f"<h1>Heron report</h1>\n<p>{esc(_summary(recs))}</p>\n"
+        f"<h1>Heron report</h1>\n<p>{esc(_summary(recs, run_notes))}</p>\n{extra}"
         f"<table><thead><tr>{head}</tr></thead><tbody>\n" + "\n".join(body) +
         "\n</tbody></table>\n</body></html>\n"
     )
 
 
-def write_report(destination):
+def _off(destination):
+    return destination.strip().lower() in ("", "0", "false", "no", "off")
+
+
+def write_report(destination, recs=None, run_notes=None, announce=True):
     """Write the report where ``destination`` (the value of ``HERON_REPORT``) says.
 
     Args:
         destination: ``"1"`` (or any word) for stderr; a path ending in ``.json``,
             ``.html``/``.htm``, or another path for a text table; ``"0"`` or ``""`` for nothing.
+        recs: the records to write (default: ``records(final=True)`` of this process).
+        run_notes: run-level sentences (default: ``notes()``).
+        announce: when writing a file, say on stderr where it went (one line).
+
+    Returns:
+        The path written, or None (stderr, or nothing).
 
     Raises:
         OSError: if the file cannot be written.
     """
     destination = destination.strip()
-    if destination.lower() in ("", "0", "false", "no", "off"):
-        return
-    watcher_module = sys.modules.get("heron._mainhook")
-    if watcher_module is not None:
-        watcher_module.finish()
-    recs = records()
+    if _off(destination):
+        return None
+    if recs is None:
+        recs = records(final=True)
+    if run_notes is None:
+        run_notes = notes()
     lower = destination.lower()
     if lower.endswith(".json"):
         import json
         text = json.dumps(recs, indent=2) + "\n"
     elif lower.endswith((".html", ".htm")):
-        text = format_html(recs)
+        text = format_html(recs, run_notes)
     elif os.sep in destination or "." in destination:
-        text = format_table(recs)
+        text = format_table(recs, run_notes)
     else:
-        sys.stderr.write(format_table(recs))
+        sys.stderr.write(format_table(recs, run_notes))
         sys.stderr.flush()
-        return
+        return None
     with open(destination, "w", encoding="utf-8") as file:
         file.write(text)
+    path = os.path.abspath(destination)
+    if announce:
+        compiled = sum(_ran_native(r) for r in recs)
+        sys.stderr.write(f"Heron report written to {path} ({compiled} of {len(recs)} marked "
+                         f"function(s) compiled to native code)\n")
+        sys.stderr.flush()
+    return path
+
+
+# -- after os.fork (used by heron._runs) ------------------------------------------------------
+
+def activity():
+    """A cheap summary of what the candidates' dispatchers did: it changes whenever one is
+    called, compiles or fails, or a candidate is recorded (``heron._runs`` writes a worker's
+    records only when it changed)."""
+    total = [len(_candidates)]
+    for candidate in list(_candidates):
+        total.append(len(candidate.status))
+        for dispatcher in candidate.dispatchers:
+            stats = _stats_of(dispatcher)
+            total.append(int(stats.get("calls", 0) or 0))
+            total.append(len(stats.get("signatures", ()) or ()))
+            total.append(len(stats.get("failures", ()) or ()))
+    return tuple(total)
+
+
+def stats_snapshot():
+    """What every candidate's dispatchers did so far, as ``{id(candidate): figures}`` (just
+    before a fork: the child subtracts it, that is the parent's to report)."""
+    snapshot = {}
+    for candidate in list(_candidates):
+        if candidate.dispatchers:
+            stats = _stats(Candidate(*candidate.key, candidate.options, "", None,
+                                     candidate.dispatchers))
+            snapshot[id(candidate)] = {k: stats[k] for k in _COUNTERS + _TIMES}
+    return snapshot
+
+
+def after_fork(snapshot):
+    """In a child just made by ``os.fork``: a fresh lock (another thread of the parent may
+    have held it), and ``snapshot`` (``stats_snapshot`` of the parent) as the baseline."""
+    global _lock
+    _lock = RLock()
+    for candidate in _candidates:
+        base = snapshot.get(id(candidate))
+        if base is not None:
+            candidate.baseline = base

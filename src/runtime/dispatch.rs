@@ -838,6 +838,7 @@ impl Dispatcher {
         d.set_item("native_calls", self.native_calls.load(Ordering::Relaxed))?;
         d.set_item("fallback_calls", self.fallback_calls.load(Ordering::Relaxed))?;
         d.set_item("deopts", deopts + continued)?;
+        d.set_item("reruns", deopts)?;
         d.set_item("called_from_native", self.linked.load(Ordering::Relaxed))?;
         d.set_item("compile_time_s", self.compile_ns.load(Ordering::Relaxed) as f64 * 1e-9)?;
         d.set_item("native_time_s", self.native_ns.load(Ordering::Relaxed) as f64 * 1e-9)?;
