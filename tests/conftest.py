@@ -194,3 +194,10 @@ def run_cmd(heron_python):
         return run_python(python or heron_python, tmp_path, argv, env=env, native=native,
                           stdin=stdin)
     return run
+
+
+def without_report_line(stderr):
+    """``stderr`` without the line Heron prints when it writes a report file ("Heron report
+    written to ..."): the only output a Heron run adds, by design."""
+    return "".join(line for line in stderr.splitlines(keepends=True)
+                   if not line.startswith("Heron report written to "))

@@ -46,7 +46,7 @@ def check_main_swap(out):
     assert lines[1] == "first calls: 4 42 dispatcher dispatcher"
     # `held` still forwards to the dispatcher: 3 calls of double, all through it
     assert lines[2] == "results: 6 10 function 3"
-    assert lines[3] == "options: {'parallel': True}"
+    assert lines[3] == "options: {'parallel': True, 'nogil': False}"
     assert lines[4] == "names: double double __main__ triple"
     assert lines[5] == "trace: None"  # nothing watches the script while it runs
     if len(lines) > 6:

@@ -342,10 +342,10 @@ def _row_of(table, name):
 
 
 def test_a_deoptimized_call_is_one_call(fake_native):
-    """The native side counts a deoptimized call as native and as a fallback; its ``calls``
-    counts it once. In the table, Native + Python = Calls."""
+    """The native side counts a call re-run whole by the interpreter (``reruns``) as native and
+    as a fallback; its ``calls`` counts it once. In the table, Native + Python = Calls."""
     FakeDispatcher.next_stats = {
-        "calls": 5, "native_calls": 4, "fallback_calls": 2, "deopts": 1,
+        "calls": 5, "native_calls": 4, "fallback_calls": 2, "deopts": 1, "reruns": 1,
         "signatures": ["(int64)"], "compile_time_s": 0.001, "native_time_s": 0.002,
         "failures": []}
     heron.jit(plain)
