@@ -100,7 +100,7 @@ def np_float_error(kind, opname, filename, lineno, module):
     namespace = vars(mod) if mod is not None else {}
     registry = namespace.setdefault("__warningregistry__", {}) if mod is not None else None
     warnings.warn_explicit(message, RuntimeWarning, filename, int(lineno), module=module,
-                           registry=registry, module_globals=namespace or None)
+                           registry=registry)
 
 
 _frame_makers = {}

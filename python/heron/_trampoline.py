@@ -178,7 +178,51 @@ def build(code, callee, enter=True):
     if sys.version_info >= (3, 11):
         changes["co_qualname"] = code.co_qualname
         changes["co_linetable"] = _line_table(tramp)
-    return tramp.replace(**changes)
+    made = tramp.replace(**changes)
+    if not _STRIP_OWN_FRAME:
+        _TRAMPOLINES.add(made)
+        _hide_from_excepthook()
+    return made
+
+
+# 3.10: a bare `raise` cannot drop the trampoline's own traceback entry, so the one place a
+# traceback is printed for an uncaught exception, sys.excepthook (the default one only), leaves
+# trampoline frames out, as the interpreter's would show none (issue 9, item 11).
+_TRAMPOLINES = set()
+_hooked = False
+
+
+def _without_trampolines(tb):
+    import types as _types
+    entries = []
+    while tb is not None:
+        if tb.tb_frame.f_code not in _TRAMPOLINES:
+            entries.append(tb)
+        tb = tb.tb_next
+    out = None
+    for entry in reversed(entries):
+        out = _types.TracebackType(out, entry.tb_frame, entry.tb_lasti, entry.tb_lineno)
+    return out
+
+
+def _excepthook(etype, value, tb):
+    seen = set()
+    exc = value
+    while isinstance(exc, BaseException) and id(exc) not in seen:
+        seen.add(id(exc))
+        if exc.__traceback__ is not None:
+            exc.__traceback__ = _without_trampolines(exc.__traceback__)
+        exc = exc.__cause__ or exc.__context__
+    if isinstance(value, BaseException):
+        tb = value.__traceback__
+    sys.__excepthook__(etype, value, tb)
+
+
+def _hide_from_excepthook():
+    global _hooked
+    if not _hooked and sys.excepthook is sys.__excepthook__:
+        _hooked = True
+        sys.excepthook = _excepthook
 
 
 def find(code, wanted):
