@@ -5,7 +5,7 @@
 //! same libm symbol; the domain and range checks are CPython's `math_1`/`math_2`
 //! (Modules/mathmodule.c).
 
-use crate::frontend::{CResult, CompileError};
+use crate::ir::{CResult, CompileError};
 use crate::types::{DType, Type};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

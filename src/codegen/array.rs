@@ -9,7 +9,7 @@ use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{types, InstBuilder, MemFlagsData, Value};
 
 use super::{CVal, FunctionCx};
-use crate::frontend::{CResult, CompileError};
+use crate::ir::{CResult, CompileError};
 use crate::ir::*;
 use crate::runtime::ErrCode;
 use crate::types::{ArrayType, DType, Layout, Type};

@@ -9,7 +9,7 @@ use pyo3::types::PyString;
 
 use super::{repr, CVal, FunctionCx};
 use crate::builtins::{Builtin, MathFn, MathKind};
-use crate::frontend::{CResult, CompileError};
+use crate::ir::{CResult, CompileError};
 use crate::ir::*;
 use crate::runtime::print::{FItem, PItem, PrintDesc};
 use crate::runtime::ErrCode;

@@ -25,7 +25,7 @@ use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{default_libcall_names, FuncId, Linkage, Module};
 use once_cell::sync::OnceCell;
 
-use crate::frontend::{CResult, CompileError};
+use crate::ir::{CResult, CompileError};
 use crate::ir::*;
 use crate::runtime::print::PrintDesc;
 use crate::runtime::{self, ErrCode, FuncInfo};

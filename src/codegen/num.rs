@@ -5,7 +5,7 @@ use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::{types, InstBuilder, MemFlagsData, Value};
 
 use super::{CVal, FunctionCx};
-use crate::frontend::{CResult, CompileError};
+use crate::ir::{CResult, CompileError};
 use crate::ir::*;
 use crate::runtime::{self, ErrCode};
 use crate::types::{arith_result, DType, Type};

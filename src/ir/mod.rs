@@ -5,6 +5,10 @@
 //! `Global`s, resolved and frozen at compile time (Numba's rule, DESIGN.md "The pipeline").
 //! Every expression has a dense `ExprId` so later stages keep per-expression facts in side tables.
 
+mod error;
+
+pub use error::{CResult, CompileError};
+
 /// A position range in the user's source file (1-based lines, 0-based UTF-8 byte columns, as
 /// Python's `ast`: `lineno`, `col_offset`, `end_lineno`, `end_col_offset`). The end is kept so
 /// that a traceback from compiled code marks the same columns as the interpreter's (3.11+).

@@ -10,7 +10,7 @@ use super::dispatch::{Dispatcher, COMPILING};
 use super::marshal::{signature_text, ArgKind};
 use crate::builtins::{self, Builtin};
 use crate::codegen::CompiledUnit;
-use crate::frontend::{CResult, CompileError};
+use crate::ir::{CResult, CompileError};
 use crate::ir::Const;
 use crate::types::infer::{CalleeInfo, GlobalValue, Resolver};
 use crate::types::Type;

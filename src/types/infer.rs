@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 
 use crate::builtins::{self, Builtin, MathFn};
-use crate::frontend::{CResult, CompileError};
+use crate::ir::{CResult, CompileError};
 use crate::ir::*;
 use crate::types::*;
 
