@@ -1,6 +1,7 @@
 //! Heron's native extension `heron._native`: the compiler pipeline (front end, type inference,
 //! codegen) and the runtime (dispatcher, callbacks). See DESIGN.md for the architecture.
 
+pub mod abi;
 pub mod analysis;
 pub mod builtins;
 pub mod codegen;

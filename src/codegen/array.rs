@@ -11,7 +11,7 @@ use cranelift_codegen::ir::{types, InstBuilder, MemFlagsData, Value};
 use super::{CVal, FunctionCx};
 use crate::ir::{CResult, CompileError};
 use crate::ir::*;
-use crate::runtime::ErrCode;
+use crate::abi::{ErrCode, NpWarn};
 use crate::types::{ArrayType, DType, Layout, Type};
 
 impl<'a, 'm> FunctionCx<'a, 'm> {
@@ -258,7 +258,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         self.switch_to(cold);
         let d = self.b.ins().fsub(wide, wide);
         let finite = self.b.ins().fcmp(cranelift_codegen::ir::condcodes::FloatCC::Ordered, d, d);
-        self.np_warn_if(finite, crate::runtime::fp::NpWarn::Cast, line);
+        self.np_warn_if(finite, NpWarn::Cast, line);
         self.b.ins().jump(ok, &[]);
         self.switch_to(ok);
     }

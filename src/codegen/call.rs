@@ -11,8 +11,7 @@ use super::{repr, CVal, FunctionCx};
 use crate::builtins::{Builtin, MathFn, MathKind};
 use crate::ir::{CResult, CompileError};
 use crate::ir::*;
-use crate::runtime::print::{FItem, PItem, PrintDesc};
-use crate::runtime::ErrCode;
+use crate::abi::{ErrCode, FItem, FuncInfo, NpWarn, PItem, PrintDesc, STATUS_BOXED};
 use crate::types::infer::CallTarget;
 use crate::types::{DType, Type};
 
@@ -155,13 +154,13 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         let bad = self.b.ins().icmp_imm_s(IntCC::NotEqual, status, 0);
         let (fail, ok) = self.branch_cold(bad);
         self.switch_to(fail);
-        let boxed = self.b.ins().icmp_imm_s(IntCC::Equal, status, crate::runtime::deopt::STATUS_BOXED);
+        let boxed = self.b.ins().icmp_imm_s(IntCC::Equal, status, STATUS_BOXED);
         let (boxed_blk, err_blk) = self.branch_cold(boxed);
         self.switch_to(boxed_blk);
         self.deopt_exit(ErrCode::Deopt, line, Some(span));
         self.switch_to(err_blk);
         let site = self.site();
-        let (env, info, site) = (self.env, self.iconst(self.info as *const crate::runtime::FuncInfo as i64), self.iconst(site));
+        let (env, info, site) = (self.env, self.iconst(self.info as *const FuncInfo as i64), self.iconst(site));
         let i = types::I64;
         self.call_helper("heron_push_frame", &[i, i, i], &[], &[env, info, site]).expect("a runtime helper");
         self.b.ins().jump(self.err_block, &[BlockArg::Value(status)]);
@@ -238,7 +237,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                             // NumPy: abs(MIN) is MIN, with "overflow encountered in scalar absolute".
                             Type::Np(d) => {
                                 let bad = if d == DType::I64 { of } else { self.out_of_range(r, d) };
-                                self.np_warn_if(bad, crate::runtime::fp::NpWarn::Absolute, line);
+                                self.np_warn_if(bad, NpWarn::Absolute, line);
                                 Ok(vec![self.wrap_to(r, d)])
                             }
                             _ => {

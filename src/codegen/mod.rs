@@ -27,8 +27,8 @@ use once_cell::sync::OnceCell;
 
 use crate::ir::{CResult, CompileError};
 use crate::ir::*;
-use crate::runtime::print::PrintDesc;
-use crate::runtime::{self, ErrCode, FuncInfo};
+use crate::abi::{self, ErrCode, FuncInfo, PrintDesc};
+use crate::runtime;
 use crate::types::infer::Typed;
 use crate::types::{DType, Type};
 
@@ -410,8 +410,8 @@ pub fn compile(f: &Function, typed: &Typed, info: FuncInfo, callees: Vec<Arc<Com
     ctx.func.signature = entry_sig;
     let ret_reprs = ret_reprs(&ret_type, ret_union);
     let by_ptr = ret_by_pointer(&ret_type, ret_union);
-    if ret_reprs.len() > runtime::dispatch::MAX_RET_SLOTS {
-        return Err(CompileError::new(format!("returning a {ret_type} (more than {} values) is not supported", runtime::dispatch::MAX_RET_SLOTS), f.span.line));
+    if ret_reprs.len() > abi::MAX_RET_SLOTS {
+        return Err(CompileError::new(format!("returning a {ret_type} (more than {} values) is not supported", abi::MAX_RET_SLOTS), f.span.line));
     }
     {
         let mut b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
@@ -432,7 +432,7 @@ pub fn compile(f: &Function, typed: &Typed, info: FuncInfo, callees: Vec<Arc<Com
             args.push(ret_ptr);
         }
         if recursive {
-            args.push(b.ins().load(types::I64, MemFlagsData::trusted(), env, runtime::ENV_DEPTH));
+            args.push(b.ins().load(types::I64, MemFlagsData::trusted(), env, abi::ENV_DEPTH));
         }
         args.push(env);
         let fref = module.declare_func_in_func(inner_id, b.func);
@@ -638,7 +638,7 @@ pub struct FunctionCx<'a, 'm> {
     /// The variables live before each statement (`analysis::liveness`).
     pub live: Vec<Vec<bool>>,
     /// Deoptimization points made so far, and their index by (statement, calls made, boxed call).
-    pub points: Vec<crate::runtime::deopt::DeoptPoint>,
+    pub points: Vec<crate::abi::DeoptPoint>,
     pub point_ids: HashMap<(usize, usize, Option<Span>), usize>,
     /// The spill order of the point being emitted: variables, then hidden loop values.
     pub spill_vars: Vec<VarId>,
@@ -795,7 +795,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
     /// call's own `Env` on the hot path.
     pub fn poll_signals(&mut self, line: u32) {
         let i = types::I64;
-        let pending = self.b.ins().load(i, MemFlagsData::trusted(), self.env, runtime::ENV_SIG_PENDING);
+        let pending = self.b.ins().load(i, MemFlagsData::trusted(), self.env, abi::ENV_SIG_PENDING);
         let (cold, ok) = self.branch_cold(pending);
         self.switch_to(cold);
         self.call_tramp("heron_check_signals", &[]);
@@ -957,9 +957,9 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         }
         let flags = MemFlagsData::trusted();
         let c = self.iconst(code as i64);
-        self.b.ins().store(flags, c, self.env, runtime::ENV_ERR_CODE);
+        self.b.ins().store(flags, c, self.env, abi::ENV_ERR_CODE);
         for (i, d) in details.iter().enumerate().take(3) {
-            self.b.ins().store(flags, *d, self.env, runtime::ENV_ERR_A + 8 * i as i32);
+            self.b.ins().store(flags, *d, self.env, abi::ENV_ERR_A + 8 * i as i32);
         }
         self.leave_with_error(line);
     }
@@ -969,12 +969,12 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
     pub fn leave_with_error(&mut self, line: u32) {
         let flags = MemFlagsData::trusted();
         let l = self.iconst(line as i64);
-        self.b.ins().store(flags, l, self.env, runtime::ENV_ERR_LINE);
+        self.b.ins().store(flags, l, self.env, abi::ENV_ERR_LINE);
         let site = self.site();
         let sv = self.iconst(site);
-        self.b.ins().store(flags, sv, self.env, runtime::ENV_ERR_SITE);
+        self.b.ins().store(flags, sv, self.env, abi::ENV_ERR_SITE);
         let fi = self.iconst(self.info as *const FuncInfo as i64);
-        self.b.ins().store(flags, fi, self.env, runtime::ENV_ERR_FUNC);
+        self.b.ins().store(flags, fi, self.env, abi::ENV_ERR_FUNC);
         let one = self.iconst(1);
         self.b.ins().jump(self.err_block, &[BlockArg::Value(one)]);
     }
@@ -982,7 +982,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
     /// Mark the call as having visible side effects (no re-run by the interpreter after this).
     pub fn mark_effect(&mut self) {
         let one = self.iconst(1);
-        self.b.ins().store(MemFlagsData::trusted(), one, self.env, runtime::ENV_EFFECTS);
+        self.b.ins().store(MemFlagsData::trusted(), one, self.env, abi::ENV_EFFECTS);
     }
 
     /// Call a helper of `TRAMPOLINED` through its `preserve_all` trampoline (no result).

@@ -7,7 +7,7 @@ use cranelift_codegen::ir::{types, InstBuilder, MemFlagsData, Value};
 use super::{CVal, FunctionCx};
 use crate::ir::{CResult, CompileError};
 use crate::ir::*;
-use crate::runtime::{self, ErrCode};
+use crate::abi::{self, ErrCode, FuncInfo, NpWarn};
 use crate::types::{arith_result, DType, Type};
 
 fn unsupported<T>(what: String, line: u32) -> CResult<T> {
@@ -123,7 +123,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
     /// codes that deoptimize hand the call to the interpreter.
     pub fn fail_if_env_error(&mut self, line: u32) {
         let flags = MemFlagsData::trusted();
-        let code = self.b.ins().load(types::I64, flags, self.env, runtime::ENV_ERR_CODE);
+        let code = self.b.ins().load(types::I64, flags, self.env, abi::ENV_ERR_CODE);
         let bad = self.b.ins().icmp_imm_s(IntCC::NotEqual, code, 0);
         let (fail_blk, ok_blk) = self.branch_cold(bad);
         self.switch_to(fail_blk);
@@ -133,7 +133,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         let (deopt_blk, err_blk) = self.branch_cold(either);
         self.switch_to(deopt_blk);
         let zero = self.iconst(0);
-        self.b.ins().store(flags, zero, self.env, runtime::ENV_ERR_CODE);
+        self.b.ins().store(flags, zero, self.env, abi::ENV_ERR_CODE);
         self.deopt_exit(ErrCode::Deopt, line, None);
         self.switch_to(err_blk);
         self.leave_with_error(line);
@@ -290,7 +290,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
     /// `numpy.seterr`. Powers and bit operations wrap silently, as in NumPy. Operands are held
     /// in i64, sign- or zero-extended.
     fn np_int_binop(&mut self, op: BinOp, a: Value, b: Value, d: DType, line: u32) -> CResult<Value> {
-        use crate::runtime::fp::NpWarn;
+        use NpWarn;
         let warn = |op: BinOp| match op {
             BinOp::Add => NpWarn::Add,
             BinOp::Sub => NpWarn::Subtract,
@@ -387,11 +387,11 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
     /// RuntimeWarning by default, FloatingPointError under `numpy.seterr(...="raise")`). In a
     /// function whose NumPy reports are deferred, raise the processor's overflow flag instead:
     /// the dispatcher then re-runs the call in the interpreter, which reports it exactly.
-    pub fn np_warn_if(&mut self, bad: Value, what: crate::runtime::fp::NpWarn, line: u32) {
+    pub fn np_warn_if(&mut self, bad: Value, what: NpWarn, line: u32) {
         let (cold, ok) = self.branch_cold(bad);
         self.switch_to(cold);
         if self.fp_checks_inline() {
-            let (env, info, l, w) = (self.env, self.iconst(self.info as *const crate::runtime::FuncInfo as i64), self.iconst(line as i64), self.iconst(what as i64));
+            let (env, info, l, w) = (self.env, self.iconst(self.info as *const FuncInfo as i64), self.iconst(line as i64), self.iconst(what as i64));
             let i = types::I64;
             let _ = i;
             self.call_tramp("heron_np_warn", &[env, info, l, w]);
@@ -607,7 +607,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         }
         let ty = self.b.func.dfg.value_type(v);
         let it = if ty == types::F32 { types::I32 } else { types::I64 };
-        let zero = self.b.ins().load(it, MemFlagsData::trusted(), self.env, runtime::ENV_ERR_CODE);
+        let zero = self.b.ins().load(it, MemFlagsData::trusted(), self.env, abi::ENV_ERR_CODE);
         let bits = self.b.ins().bitcast(it, MemFlagsData::new(), v);
         let bits = self.b.ins().bxor(bits, zero);
         Ok(self.b.ins().bitcast(ty, MemFlagsData::new(), bits))
@@ -735,7 +735,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             BinOp::Mod => 5,
             _ => 6,
         };
-        let (env, info, l, c) = (self.env, self.iconst(self.info as *const crate::runtime::FuncInfo as i64), self.iconst(line as i64), self.iconst(code));
+        let (env, info, l, c) = (self.env, self.iconst(self.info as *const FuncInfo as i64), self.iconst(line as i64), self.iconst(code));
         self.call_tramp("heron_np_fp", &[env, info, l, c, a, b, r]);
         self.fail_if_env_error(line);
     }
@@ -878,7 +878,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 let z = self.iconst(0);
                 let (r, of) = self.b.ins().ssub_overflow(z, va[0]);
                 let bad = if *d == DType::I64 { of } else { self.out_of_range(r, *d) };
-                self.np_warn_if(bad, crate::runtime::fp::NpWarn::Negative, line);
+                self.np_warn_if(bad, NpWarn::Negative, line);
                 Ok(vec![self.wrap_to(r, *d)])
             }
             (UnaryOp::Invert, Type::Int) => {

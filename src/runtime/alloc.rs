@@ -13,7 +13,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
 use super::print::PENDING;
-use super::{Env, ErrCode};
+use crate::abi::{Env, ErrCode};
 use crate::types::DType;
 
 const DTYPES: [DType; 11] = [

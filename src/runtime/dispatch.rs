@@ -24,7 +24,7 @@ use super::guards::{GuardSet, LiveCell};
 use super::resolve::DispatchResolver;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicPtr};
-use super::{Env, ErrCode, FuncInfo};
+use crate::abi::{Env, ErrCode, FuncInfo, MAX_RET_SLOTS, STATUS_BOXED};
 use crate::codegen::{self, CompiledUnit};
 use crate::frontend;
 use crate::ir::{CResult, CompileError};
@@ -59,8 +59,6 @@ unsafe fn call_vector(py: Python<'_>, func: &Bound<'_, PyAny>, args: &[*mut pyo3
 const MAX_ARGS: usize = 8;
 /// Slots for the flattened arguments (an array of ndim <= 4 takes 9).
 const MAX_SLOTS: usize = 8 * 9;
-/// Slots for a flattened result (codegen refuses larger results).
-pub const MAX_RET_SLOTS: usize = 16;
 
 struct PyRefs {
     func: Py<PyAny>,
@@ -578,7 +576,7 @@ impl Dispatcher {
             self.deopts.fetch_add(1, Ordering::Relaxed);
             return self.fallback(py, &args.tuple(py), kwargs);
         }
-        if status == super::deopt::STATUS_BOXED {
+        if status == STATUS_BOXED {
             if let Some(obj) = super::deopt::take_boxed(py, &mut env) {
                 return Ok(obj.unbind());
             }
