@@ -28,7 +28,6 @@ use once_cell::sync::OnceCell;
 use crate::ir::{CResult, CompileError};
 use crate::ir::*;
 use crate::abi::{self, ErrCode, FuncInfo, PrintDesc};
-use crate::runtime;
 use crate::types::infer::Typed;
 use crate::types::{DType, Type};
 
@@ -150,11 +149,21 @@ fn helper_signature(name: &str) -> (Vec<ir::Type>, Vec<ir::Type>) {
     }
 }
 
+/// What codegen needs of the runtime, handed in by the dispatcher as data (codegen does not
+/// import the runtime): the helpers native code calls, and a hook that makes one ready.
+pub struct RuntimeLinks<'r> {
+    /// `(symbol, address)` of every runtime and libm helper native code may call
+    /// (`runtime::symbols`), always in the same order.
+    pub symbols: &'r [(&'static str, *const u8)],
+    /// Called before code that calls helper `name` is emitted, for helpers that need
+    /// something looked up first (NumPy's power loop); an error is why the code cannot be made.
+    pub prepare: &'r dyn Fn(&str) -> Result<(), String>,
+}
+
 /// Declare every runtime helper first, in one fixed order, so that each helper has the same
 /// `FuncId` in every module: an inlined callee body refers to its helpers by that id.
-fn declare_helpers(module: &mut JITModule) -> CResult<u32> {
-    let syms = runtime::symbols();
-    for (name, _) in &syms {
+fn declare_helpers(module: &mut JITModule, syms: &[(&'static str, *const u8)]) -> CResult<u32> {
+    for (name, _) in syms {
         let (params, rets) = helper_signature(name);
         let mut sig = module.make_signature();
         sig.params.extend(params.into_iter().map(AbiParam::new));
@@ -316,17 +325,18 @@ pub fn inner_signature(module: &JITModule, args: &[Type], ret: &Type, ret_union:
 /// Compile one typed specialization of `f` to machine code.
 ///
 /// `callees` are the units of other compiled functions that `typed.calls` points to (kept alive
-/// by the new unit). Errors: a `CompileError` for constructs codegen does not support.
-pub fn compile(f: &Function, typed: &Typed, info: FuncInfo, callees: Vec<Arc<CompiledUnit>>) -> CResult<CompiledUnit> {
+/// by the new unit); `links` what the code calls in the runtime. Errors: a `CompileError` for
+/// constructs codegen does not support.
+pub fn compile(f: &Function, typed: &Typed, info: FuncInfo, callees: Vec<Arc<CompiledUnit>>, links: &RuntimeLinks<'_>) -> CResult<CompiledUnit> {
     let mut jb = JITBuilder::with_isa(isa()?, default_libcall_names());
-    for (name, ptr) in runtime::symbols() {
+    for &(name, ptr) in links.symbols {
         jb.symbol(name, ptr);
     }
     for c in &callees {
         jb.symbol(callee_symbol(c.inner), c.inner as *const u8);
     }
     let mut module = JITModule::new(jb);
-    let n_helpers = declare_helpers(&mut module)?;
+    let n_helpers = declare_helpers(&mut module, links.symbols)?;
     let tramps = define_trampolines(&mut module)?;
     // Ids below this are the same in every module (helpers, then the trampoline).
     let n_fixed = n_helpers + tramps.len() as u32;
@@ -357,7 +367,7 @@ pub fn compile(f: &Function, typed: &Typed, info: FuncInfo, callees: Vec<Arc<Com
     let fp_deferred;
     {
         let b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
-        let mut cx = FunctionCx::new(b, &mut module, f, typed, &info, inner_id, ret_union)?;
+        let mut cx = FunctionCx::new(b, &mut module, f, typed, &info, links, inner_id, ret_union)?;
         cx.tramps = tramps;
         cx.entry_id = entry_id;
         cx.body()?;
@@ -595,6 +605,7 @@ pub struct FunctionCx<'a, 'm> {
     pub f: &'a Function,
     pub typed: &'a Typed,
     pub info: &'a FuncInfo,
+    pub links: &'a RuntimeLinks<'a>,
     pub vars: Vec<Vec<Variable>>,
     pub tags: Vec<Option<Variable>>,
     pub ret_vars: Vec<Variable>,
@@ -673,6 +684,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         f: &'a Function,
         typed: &'a Typed,
         info: &'a FuncInfo,
+        links: &'a RuntimeLinks<'a>,
         self_id: FuncId,
         ret_union: bool,
     ) -> CResult<Self> {
@@ -745,6 +757,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             f,
             typed,
             info,
+            links,
             vars,
             tags,
             ret_vars,

@@ -191,8 +191,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 // other mix goes through the np.power ufunc loop (see runtime::ufunc).
                 let ufunc = *d == DType::F64 && *ta != Type::Np(DType::F64) && *tb != Type::Np(DType::F64);
                 if op == BinOp::Pow && ufunc {
-                    pyo3::Python::attach(crate::runtime::ufunc::ensure_power_loop)
-                        .map_err(|e| CompileError::new(format!("NumPy's power loop is unavailable: {e}"), line))?;
+                    (self.links.prepare)("heron_np_power_f64").map_err(|e| CompileError::new(format!("NumPy's power loop is unavailable: {e}"), line))?;
                     let f = types::F64;
                     let r = self.call_helper("heron_np_power_f64", &[f, f], &[f], &[a, b])?[0];
                     self.np_fp_check(BinOp::Pow, a, b, r, line)?;

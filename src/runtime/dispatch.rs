@@ -497,7 +497,9 @@ impl Dispatcher {
         let weak = py.import("weakref").and_then(|w| w.getattr("ref")?.call1((&func,))).map(|w| w.unbind()).ok();
         let info = FuncInfo { filename: f.filename.clone(), module, name: f.name.clone(), qualname: f.qualname.clone(), raises, func: weak, ..FuncInfo::default() };
         let units = std::mem::take(&mut res.units);
-        codegen::compile(&f, &typed, info, units)
+        let symbols = super::symbols();
+        let links = codegen::RuntimeLinks { symbols: &symbols, prepare: &super::prepare_helper };
+        codegen::compile(&f, &typed, info, units, &links)
     }
 
     /// One call: `args` the positional arguments (the caller's vector, or a tuple), `kwargs`

@@ -289,6 +289,14 @@ pub fn symbols() -> Vec<(&'static str, *const u8)> {
         .collect()
 }
 
+/// Make helper `name` ready to be called from native code (`codegen::RuntimeLinks::prepare`).
+pub fn prepare_helper(name: &str) -> Result<(), String> {
+    match name {
+        "heron_np_power_f64" => pyo3::Python::attach(ufunc::ensure_power_loop).map_err(|e| e.to_string()),
+        _ => Ok(()),
+    }
+}
+
 fn linked_symbols() -> Vec<(&'static str, *const u8)> {
     extern "C" {
         fn sqrt(x: f64) -> f64;
