@@ -8,10 +8,12 @@ use pyo3::prelude::*;
 mod codes;
 mod deopt;
 mod print;
+mod repr;
 
 pub use codes::{ErrCode, NpWarn, STATUS_BOXED};
 pub use deopt::{DeoptPoint, LoopState, Spill};
 pub use print::{FItem, PItem, PrintDesc};
+pub use repr::{repr, scalar_repr};
 
 /// Slots for a flattened result (codegen refuses larger results).
 pub const MAX_RET_SLOTS: usize = 16;

@@ -34,29 +34,7 @@ use crate::types::{DType, Type};
 /// A flattened value: one Cranelift value per machine word of the Heron type.
 pub type CVal = Vec<Value>;
 
-/// The machine representation of a Heron type, flattened.
-pub fn repr(t: &Type) -> Vec<ir::Type> {
-    match t {
-        Type::Bool => vec![types::I8],
-        Type::Int => vec![types::I64],
-        Type::Float => vec![types::F64],
-        Type::Np(d) => vec![scalar_repr(*d)],
-        Type::Array(a) => vec![types::I64; 1 + 2 * a.ndim as usize],
-        Type::Tuple(ts) => ts.iter().flat_map(repr).collect(),
-        Type::None | Type::Str => vec![],
-    }
-}
-
-/// How a NumPy scalar of `d` is held in a register: bools as i8, every integer as i64 (sign- or
-/// zero-extended, range-checked after arithmetic), floats as themselves.
-pub fn scalar_repr(d: DType) -> ir::Type {
-    match d {
-        DType::Bool => types::I8,
-        DType::F32 => types::F32,
-        DType::F64 => types::F64,
-        _ => types::I64,
-    }
-}
+pub use crate::abi::{repr, scalar_repr};
 
 /// One compiled specialization: its machine code and everything that code points into.
 pub struct CompiledUnit {
@@ -1159,7 +1137,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         match &e.kind {
             ExprKind::Var(v) => self.shape_vars.get(v).copied(),
             ExprKind::Call { args, .. } if args.len() == 1 => {
-                let is_len = matches!(self.typed.calls.get(&e.id), Some(crate::types::infer::CallTarget::Builtin(crate::builtins::Builtin::Len)));
+                let is_len = matches!(self.typed.calls.get(&e.id), Some(crate::types::infer::CallTarget::Builtin(b)) if b.name() == "len");
                 match (&args[0].kind, is_len) {
                     (ExprKind::Var(a), true) if self.single_assign[*a] && matches!(self.typed.vars[*a].ty, Some(Type::Array(_))) => {
                         Some(ShapeOf { array: *a, axis: 0 })
@@ -1843,7 +1821,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         self.truth_of(&v, &t)
     }
 
-    pub fn truth_of(&mut self, v: &CVal, t: &Type) -> CResult<Value> {
+    pub fn truth_of(&mut self, v: &[Value], t: &Type) -> CResult<Value> {
         use ir::condcodes::{FloatCC, IntCC};
         Ok(match t {
             Type::None => self.b.ins().iconst(types::I8, 0),

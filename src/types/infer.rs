@@ -11,7 +11,6 @@
 
 use std::collections::HashMap;
 
-use crate::builtins::{self, Builtin, MathFn};
 use crate::ir::{CResult, CompileError};
 use crate::ir::*;
 use crate::types::*;
@@ -22,14 +21,12 @@ pub enum GlobalValue {
     Const(Const),
     Math,
     Numpy,
-    Builtin(Builtin),
-    MathFn(&'static MathFn),
+    /// An entry of the builtins registry (`abs`, `math.sqrt`, `numpy.zeros`, ...).
+    Builtin(&'static dyn BuiltinFn),
     /// The function being compiled (recursion).
     SelfRef,
     /// Another Heron dispatcher, by the resolver's index.
     Callee(usize),
-    /// `numpy.empty`, `numpy.zeros_like`, ... (the bool: the `_like` form).
-    NpAlloc(crate::builtins::NpAlloc, bool),
     /// `numpy.float64`, ... used as a dtype.
     NpDType(DType),
     /// A scalar global read at each call from a cell (it changed since a first compile, see
@@ -67,28 +64,25 @@ impl CalleeInfo {
 pub trait Resolver {
     /// Resolve a global (or builtin) name, frozen at compile time.
     fn global(&mut self, name: &str, line: u32) -> CResult<GlobalValue>;
-    /// Record a read of `module.attr` (`math.pi`, `numpy.float64`) interpreted at compile
-    /// time; an error when the program replaced it.
-    fn module_attr(&mut self, module: &str, attr: &str, line: u32) -> CResult<()>;
+    /// What `module.attr` (`math.pi`, `numpy.float64`) is, read (and guarded) at compile
+    /// time; an error when compiled code does not know it, or the program replaced it.
+    fn module_attr(&mut self, module: &str, attr: &str, line: u32) -> CResult<GlobalValue>;
     /// Compile (or fetch) the specialization of dispatcher `id` for `args`.
     /// `caller_pure`: the caller has no side effects so far (a callee of a caller with side
     /// effects must report NumPy floating-point errors itself, see `Dispatcher::specialize`).
     fn callee(&mut self, id: usize, args: &[Type], caller_pure: bool, line: u32) -> CResult<CalleeInfo>;
-    /// The running CPython's minor version (3.x), for version-dependent builtins.
-    fn py_minor(&self) -> u32;
 }
 
 /// What a call expression calls, decided by inference, used by codegen.
 #[derive(Clone, Debug)]
 pub enum CallTarget {
-    Builtin(Builtin),
-    Math(&'static MathFn),
+    /// An entry of the builtins registry; codegen runs its lowering (for a NumPy constructor,
+    /// the call's type gives the array's dtype and dimensions).
+    Builtin(&'static dyn BuiltinFn),
     SelfRecursive,
     Callee(CalleeInfo),
     /// `"...".format(args)`, producing a `str` for `print`.
     StrFormat,
-    /// A NumPy array made by NumPy through a callback (`like`: shape from an array argument).
-    NpAlloc { kind: crate::builtins::NpAlloc, like: bool, dtype: DType, ndim: u8 },
 }
 
 /// A local variable's (or the return value's) types.
@@ -342,7 +336,7 @@ fn local_arrays(
                 ExprKind::Var(v) => Some(v),
                 _ => None,
             },
-            ExprKind::Call { args, kwargs, .. } if args.len() == 1 && kwargs.is_empty() && matches!(calls.get(&e.id), Some(CallTarget::Builtin(crate::builtins::Builtin::Len))) => {
+            ExprKind::Call { args, kwargs, .. } if args.len() == 1 && kwargs.is_empty() && matches!(calls.get(&e.id), Some(CallTarget::Builtin(b)) if b.name() == "len") => {
                 match args[0].kind {
                     ExprKind::Var(v) => Some(v),
                     _ => None,
@@ -355,7 +349,7 @@ fn local_arrays(
     let mut allocs = Vec::new();
     walk_stmts(&f.body, &mut |s| {
         match &s.kind {
-            StmtKind::Assign { targets, value } if matches!(targets.as_slice(), [Target::Var(_)]) && matches!(calls.get(&value.id), Some(CallTarget::NpAlloc { .. })) => {
+            StmtKind::Assign { targets, value } if matches!(targets.as_slice(), [Target::Var(_)]) && matches!(calls.get(&value.id), Some(CallTarget::Builtin(b)) if matches!(b.form(), Form::Alloc { .. })) => {
                 let Target::Var(v) = targets[0] else { unreachable!() };
                 allocs.push((v, value.id));
             }
@@ -616,7 +610,7 @@ impl<'a> Infer<'a> {
                 }
             }
             StmtKind::Raise { exc, .. } => {
-                if !builtins::is_known_exception(exc) {
+                if !is_known_exception(exc) {
                     return cerr(format!("raising `{exc}` is not supported (only built-in exception types)"), line);
                 }
             }
@@ -752,22 +746,8 @@ impl<'a> Infer<'a> {
         let g = match &e.kind {
             ExprKind::Global(name) => self.global(name, line)?,
             ExprKind::Attr(base, attr) => match self.resolve_name(base)? {
-                Some(GlobalValue::Math) => {
-                    let g = builtins::math_attr(attr, self.res.py_minor())
-                        .ok_or_else(|| CompileError::new(format!("`math.{attr}` is not supported yet"), line))?;
-                    self.res.module_attr("math", attr, line)?;
-                    g
-                }
-                Some(GlobalValue::Numpy) => {
-                    self.res.module_attr("numpy", attr, line)?;
-                    if let Some((kind, like)) = crate::builtins::NpAlloc::from_name(attr) {
-                        GlobalValue::NpAlloc(kind, like)
-                    } else if let Some(d) = crate::builtins::numpy_dtype(attr) {
-                        GlobalValue::NpDType(d)
-                    } else {
-                        return cerr(format!("`numpy.{attr}` is not supported in compiled code yet"), line);
-                    }
-                }
+                Some(GlobalValue::Math) => self.res.module_attr("math", attr, line)?,
+                Some(GlobalValue::Numpy) => self.res.module_attr("numpy", attr, line)?,
                 _ => return Ok(None),
             },
             _ => return Ok(None),
@@ -806,13 +786,16 @@ impl<'a> Infer<'a> {
                     Some(GlobalValue::Const(c)) => Some(const_type(&c)),
                     Some(GlobalValue::Cell { ty, .. }) => Some(ty),
                     Some(GlobalValue::Unsupported(why)) => return cerr(why, line),
-                    Some(GlobalValue::MathFn(_)) | Some(GlobalValue::Builtin(_)) | Some(GlobalValue::SelfRef) | Some(GlobalValue::Callee(_)) => {
+                    Some(GlobalValue::Builtin(b)) if matches!(b.form(), Form::Alloc { .. }) => {
+                        return cerr("NumPy functions and types can only be called in compiled code", line)
+                    }
+                    Some(GlobalValue::Builtin(_)) | Some(GlobalValue::SelfRef) | Some(GlobalValue::Callee(_)) => {
                         return cerr("functions can only be called in compiled code, not used as values", line)
                     }
                     Some(GlobalValue::Math) | Some(GlobalValue::Numpy) => {
                         return cerr("modules can only be used as `module.name` in compiled code", line)
                     }
-                    Some(GlobalValue::NpAlloc(..)) | Some(GlobalValue::NpDType(_)) => {
+                    Some(GlobalValue::NpDType(_)) => {
                         return cerr("NumPy functions and types can only be called in compiled code", line)
                     }
                     None => return cerr("this name could not be resolved", line),
@@ -1086,8 +1069,10 @@ impl<'a> Infer<'a> {
         let Some(g) = self.resolve_name(func)? else {
             return cerr("only calls to functions by name (builtins, math, other compiled functions) are supported", line);
         };
-        if let GlobalValue::NpAlloc(kind, like) = g {
-            return self.np_alloc(e, kind, like, args, kwargs);
+        if let GlobalValue::Builtin(b) = g {
+            if matches!(b.form(), Form::Alloc { .. }) {
+                return self.np_alloc(e, b, args, kwargs);
+            }
         }
         let mut ats = Vec::new();
         for a in args {
@@ -1097,7 +1082,7 @@ impl<'a> Infer<'a> {
         for (k, v) in kwargs {
             kts.push((k.clone(), self.expr(v)?));
         }
-        let print = matches!(g, GlobalValue::Builtin(Builtin::Print));
+        let print = matches!(g, GlobalValue::Builtin(b) if b.form() == Form::Print);
         if !print && !kwargs.is_empty() {
             return cerr("keyword arguments are not supported in this call", line);
         }
@@ -1125,24 +1110,13 @@ impl<'a> Infer<'a> {
                             return cerr(format!("print({k}=...) must be a string"), line);
                         }
                     }
-                    for t in &ats {
-                        if !(t.is_scalar() || *t == Type::Str || *t == Type::None) {
-                            return cerr(format!("printing a {t} is not supported yet"), line);
-                        }
-                    }
+                    let r = b.result_type(&ats, line)?;
                     self.calls.insert(e.id, CallTarget::Builtin(b));
-                    return Ok(Some(Type::None));
+                    return Ok(Some(r));
                 }
                 let pairs: Vec<(&Expr, &Type)> = args.iter().zip(ats.iter()).collect();
-                let r = self.over_members(&pairs, line, &|ts| builtins::builtin_type(b, ts, line))?;
+                let r = self.over_members(&pairs, line, &|ts| b.result_type(ts, line))?;
                 self.calls.insert(e.id, CallTarget::Builtin(b));
-                Ok(Some(r))
-            }
-            GlobalValue::MathFn(m) => {
-                let ats: Vec<Type> = ats.into_iter().map(|t| t.unwrap()).collect();
-                let pairs: Vec<(&Expr, &Type)> = args.iter().zip(ats.iter()).collect();
-                let r = self.over_members(&pairs, line, &|ts| builtins::math_type(m, ts, line))?;
-                self.calls.insert(e.id, CallTarget::Math(m));
                 Ok(Some(r))
             }
             GlobalValue::SelfRef => {
@@ -1214,22 +1188,16 @@ impl<'a> Infer<'a> {
             GlobalValue::Const(_) | GlobalValue::Cell { .. } => cerr("a constant is not callable", line),
             GlobalValue::Math | GlobalValue::Numpy => cerr("a module is not callable", line),
             GlobalValue::NpDType(_) => cerr("calling a NumPy scalar type is not supported yet", line),
-            GlobalValue::NpAlloc(..) => unreachable!(),
             GlobalValue::Unsupported(why) => cerr(why, line),
         }
     }
 
-    /// `numpy.empty(shape, dtype)`, `numpy.zeros_like(a)`, ...: a new C-contiguous array.
-    fn np_alloc(
-        &mut self,
-        e: &Expr,
-        kind: crate::builtins::NpAlloc,
-        like: bool,
-        args: &[Expr],
-        kwargs: &[(String, Expr)],
-    ) -> CResult<Option<Type>> {
+    /// `numpy.empty(shape, dtype)`, `numpy.zeros_like(a)`, ...: a new C-contiguous array (the
+    /// constructor's type rule gives it from the first argument; a `dtype` argument changes
+    /// its dtype).
+    fn np_alloc(&mut self, e: &Expr, b: &'static dyn BuiltinFn, args: &[Expr], kwargs: &[(String, Expr)]) -> CResult<Option<Type>> {
         let line = e.span.line;
-        let what = format!("numpy.{}{}", kind.name(), if like { "_like" } else { "" });
+        let what = b.name();
         let mut dtype_expr: Option<&Expr> = None;
         for (k, v) in kwargs {
             match k.as_str() {
@@ -1243,33 +1211,13 @@ impl<'a> Infer<'a> {
             return cerr(format!("{what}() takes the shape (or array) and an optional dtype here"), line);
         }
         let Some(first) = self.expr(&args[0])? else { return Ok(None) };
-        let (ndim, mut dtype) = if like {
-            match &first {
-                Type::Array(a) if a.layout == Layout::C => (a.ndim, a.dtype),
-                Type::Array(_) => return cerr(format!("{what}() of a non-contiguous array keeps its memory order; not supported yet"), line),
-                t => return cerr(format!("{what}() of a {t} is not supported"), line),
-            }
-        } else {
-            let dims = match &first {
-                Type::Tuple(ts) => ts.clone(),
-                t => vec![t.clone()],
-            };
-            if dims.is_empty() || dims.len() > 4 {
-                return cerr(format!("{what}() with {} dimensions is not supported (1 to 4)", dims.len()), line);
-            }
-            if let Some(t) = dims.iter().find(|t| !(matches!(t, Type::Int | Type::Bool) || matches!(t, Type::Np(d) if d.is_int() && *d != DType::U64))) {
-                return cerr(format!("{what}() needs integer dimensions, got a {t}"), line);
-            }
-            (dims.len() as u8, DType::F64)
-        };
+        let Type::Array(mut at) = b.result_type(&[first], line)? else { unreachable!("a NumPy constructor makes an array") };
         if let Some(d) = dtype_expr {
-            dtype = match self.resolve_name(d)? {
+            at.dtype = match self.resolve_name(d)? {
                 Some(GlobalValue::NpDType(x)) => x,
-                Some(GlobalValue::Builtin(Builtin::Float)) => DType::F64,
-                Some(GlobalValue::Builtin(Builtin::Int)) => DType::I64,
-                Some(GlobalValue::Builtin(Builtin::Bool)) => DType::Bool,
+                Some(GlobalValue::Builtin(b)) if b.as_dtype().is_some() => b.as_dtype().unwrap(),
                 _ => match &d.kind {
-                    ExprKind::Const(Const::Str(s)) => match crate::builtins::numpy_dtype(s) {
+                    ExprKind::Const(Const::Str(s)) => match DType::from_name(s) {
                         Some(x) => x,
                         None => return cerr(format!("the dtype {s:?} is not supported in compiled code"), line),
                     },
@@ -1277,9 +1225,29 @@ impl<'a> Infer<'a> {
                 },
             };
         }
-        self.calls.insert(e.id, CallTarget::NpAlloc { kind, like, dtype, ndim });
-        Ok(Some(Type::Array(ArrayType { dtype, ndim, layout: Layout::C, readonly: false })))
+        self.calls.insert(e.id, CallTarget::Builtin(b));
+        Ok(Some(Type::Array(at)))
     }
+}
+
+/// Built-in exception types that `raise` may name in compiled code.
+pub fn is_known_exception(name: &str) -> bool {
+    matches!(
+        name,
+        "ValueError"
+            | "TypeError"
+            | "IndexError"
+            | "KeyError"
+            | "ZeroDivisionError"
+            | "OverflowError"
+            | "ArithmeticError"
+            | "RuntimeError"
+            | "AssertionError"
+            | "NotImplementedError"
+            | "Exception"
+            | "StopIteration"
+            | "LookupError"
+    )
 }
 
 /// A negative integer constant (`-3` parses as a unary minus on 3).
