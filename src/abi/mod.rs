@@ -129,7 +129,7 @@ pub struct FuncInfo {
     pub fp_deferred: bool,
     /// Calls that continued in the interpreter from a deoptimization point.
     pub deopts: std::sync::atomic::AtomicU64,
-    /// No visible side effects (`types::infer::Typed::pure`).
+    /// No visible side effects (`analysis::Facts::pure`).
     pub pure: bool,
 }
 

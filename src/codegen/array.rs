@@ -62,10 +62,10 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             };
             match item {
                 Item::At(idx) => {
-                    let idx = if self.index_in_bounds(ie, base, k) {
+                    let idx = if self.scope.index_in_bounds(ie, base, k) {
                         idx
                     } else {
-                        let adj = if self.known_nonnegative(ie) {
+                        let adj = if self.scope.known_nonnegative(ie) {
                             idx
                         } else {
                             let neg = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, idx, 0);
@@ -275,7 +275,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
     /// Is `base` a variable whose arrays never leave the function (stores into it are not
     /// effects the caller can see)?
     pub fn is_local_array(&self, base: &Expr) -> bool {
-        matches!(base.kind, ExprKind::Var(v) if self.typed.local_arrays[v])
+        matches!(base.kind, ExprKind::Var(v) if self.facts.local_arrays[v])
     }
 
     /// `a.shape`, `a.size`, `a.ndim`.

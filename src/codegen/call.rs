@@ -40,7 +40,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 let call = self.b.ins().call(fref, &vals);
                 let results = self.b.inst_results(call).to_vec();
                 let v = self.check_status(results, slots, &ret, e.span, line);
-                if !self.typed.pure {
+                if !self.facts.pure {
                     self.note_made_call(e.span, &v, &ret);
                 }
                 Ok(v)
@@ -328,6 +328,6 @@ impl<'a, 'm> Lower<'a> for FunctionCx<'a, 'm> {
         FunctionCx::np_warn_if(self, bad, what, line)
     }
     fn local_alloc(&self, e: &Expr) -> bool {
-        self.typed.local_allocs.contains(&e.id)
+        self.facts.local_allocs.contains(&e.id)
     }
 }

@@ -128,8 +128,8 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         if self.calls_uncertain {
             return None;
         }
-        let assigned = self.assigned.get(s.id)?.clone();
-        let mut live = self.live.get(s.id)?.clone();
+        let assigned = self.facts.assigned.get(s.id)?.clone();
+        let mut live = self.facts.live.get(s.id)?.clone();
         // A `for x in array` loop goes on from its array and index, whatever reads them.
         for l in &self.loops {
             if let Some(LoopHidden::Each { iter, index, .. }) = l.hidden {

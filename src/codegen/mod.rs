@@ -28,8 +28,10 @@ use once_cell::sync::OnceCell;
 use crate::ir::{CResult, CompileError};
 use crate::ir::*;
 use crate::abi::{self, ErrCode, FuncInfo, PrintDesc};
+use crate::analysis::loop_facts::{GuardIndex, LoopFacts, Scope};
+use crate::analysis::Facts;
 use crate::types::infer::Typed;
-use crate::types::{DType, Type};
+use crate::types::Type;
 
 /// A flattened value: one Cranelift value per machine word of the Heron type.
 pub type CVal = Vec<Value>;
@@ -305,7 +307,7 @@ pub fn inner_signature(module: &JITModule, args: &[Type], ret: &Type, ret_union:
 /// `callees` are the units of other compiled functions that `typed.calls` points to (kept alive
 /// by the new unit); `links` what the code calls in the runtime. Errors: a `CompileError` for
 /// constructs codegen does not support.
-pub fn compile(f: &Function, typed: &Typed, info: FuncInfo, callees: Vec<Arc<CompiledUnit>>, links: &RuntimeLinks<'_>) -> CResult<CompiledUnit> {
+pub fn compile(f: &Function, typed: &Typed, facts: &Facts, info: FuncInfo, callees: Vec<Arc<CompiledUnit>>, links: &RuntimeLinks<'_>) -> CResult<CompiledUnit> {
     let mut jb = JITBuilder::with_isa(isa()?, default_libcall_names());
     for &(name, ptr) in links.symbols {
         jb.symbol(name, ptr);
@@ -333,7 +335,7 @@ pub fn compile(f: &Function, typed: &Typed, info: FuncInfo, callees: Vec<Arc<Com
     let mut info = Box::new(info);
     info.ret_type = typed.ret_type();
     info.ret_members = typed.ret.members.clone();
-    info.pure = typed.pure;
+    info.pure = facts.pure;
     let mut ctx = module.make_context();
     let mut fctx = FunctionBuilderContext::new();
     ctx.func.signature = inner_sig.clone();
@@ -345,7 +347,7 @@ pub fn compile(f: &Function, typed: &Typed, info: FuncInfo, callees: Vec<Arc<Com
     let fp_deferred;
     {
         let b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
-        let mut cx = FunctionCx::new(b, &mut module, f, typed, &info, links, inner_id, ret_union)?;
+        let mut cx = FunctionCx::new(b, &mut module, f, typed, facts, &info, links, inner_id, ret_union)?;
         cx.tramps = tramps;
         cx.entry_id = entry_id;
         cx.body()?;
@@ -453,7 +455,7 @@ pub fn compile(f: &Function, typed: &Typed, info: FuncInfo, callees: Vec<Arc<Com
         _callees: callees,
         long_running,
         recursive,
-        pure: typed.pure,
+        pure: facts.pure,
         writes_visible,
         fp_deferred,
     })
@@ -476,95 +478,11 @@ pub fn widen_to_slot(b: &mut FunctionBuilder<'_>, v: Value) -> Value {
     }
 }
 
-/// Facts codegen keeps about a variable bound once to an array's shape (`M, N = a.shape`,
-/// `n = len(a)`): used to drop bounds checks that can never fire.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ShapeOf {
-    pub array: VarId,
-    pub axis: usize,
-}
-
-/// What a `for v in range(lo, extent - sub)` loop (constant `lo >= 0`, step > 0, `v` never
-/// reassigned) guarantees: `lo <= v < extent - sub`, where `extent` is an array's length along
-/// an axis. Then `a[v + k]` is in bounds along that axis for every constant `-lo <= k <= sub`.
-#[derive(Clone, Copy, Debug)]
-pub struct IndexFact {
-    pub var: VarId,
-    pub lo: i64,
-    pub shape: ShapeOf,
-    pub sub: i64,
-}
-
 pub struct LoopCx {
     pub continue_block: ir::Block,
     pub break_block: ir::Block,
-    pub facts: LoopFacts,
     /// The loop's hidden state, for a deoptimization in its body (None for `while`).
     pub hidden: Option<deopt::LoopHidden>,
-}
-
-/// What a loop (one copy of it, under loop versioning) guarantees inside its body.
-#[derive(Default)]
-pub struct LoopFacts {
-    /// The loop variable of a `for ... in range(0.., shape)` loop whose value is known to lie in
-    /// `[0, shape[axis])` of an array, for bounds-check elimination.
-    pub index_fact: Option<IndexFact>,
-    /// The loop variable's range, for dropping overflow checks (see `RangeFact`).
-    pub range_fact: Option<RangeFact>,
-    /// Accesses a test before this copy of the loop proved in bounds (loop versioning).
-    pub guarded: Vec<Guarded>,
-}
-
-/// An array access `array[..., index, ...]` (at `axis`) proved in bounds for a whole loop by a
-/// test before it (see `FunctionCx::versioned_accesses`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Guarded {
-    pub array: VarId,
-    pub axis: usize,
-    pub index: GuardIndex,
-}
-
-/// The index of a `Guarded` access.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum GuardIndex {
-    /// The loop's own variable plus a constant.
-    LoopVar(i64),
-    /// A variable the loop does not assign, plus a constant.
-    Var(VarId, i64),
-    /// A constant (>= 0).
-    Const(i64),
-}
-
-/// An index expression as `v + k` (`Some(v)`) or a constant `k` (`None`): a constant, a
-/// variable, or a variable plus or minus a constant.
-fn var_plus_const(e: &Expr) -> Option<(Option<VarId>, i64)> {
-    match &e.kind {
-        ExprKind::Const(Const::Int(c)) => Some((None, *c)),
-        ExprKind::Var(v) => Some((Some(*v), 0)),
-        ExprKind::BinOp(op @ (BinOp::Add | BinOp::Sub), x, c) => match (&x.kind, &c.kind) {
-            (ExprKind::Var(v), ExprKind::Const(Const::Int(c))) => Some((Some(*v), if *op == BinOp::Add { *c } else { c.wrapping_neg() })),
-            _ => None,
-        },
-        _ => None,
-    }
-}
-
-/// Does a body contain a loop?
-fn has_loop(body: &[Stmt]) -> bool {
-    let mut found = false;
-    crate::ir::walk_stmts(body, &mut |s| found |= matches!(s.kind, StmtKind::While { .. } | StmtKind::ForRange { .. }));
-    found
-}
-
-/// What a `for v in range(start, stop)` loop (step 1, `v` never reassigned) guarantees about
-/// `v`: `lo <= v` when the start is a constant `lo`, and `v < stop <= i64::MAX - slack` when
-/// the stop is `x - slack` for a constant `slack >= 0` (checked arithmetic bounds `x`).
-/// Then `v + k` (`k <= slack + 1`) and, for `lo >= 0`, `v - k` (`k >= 0`) cannot overflow.
-#[derive(Clone, Copy, Debug)]
-pub struct RangeFact {
-    pub var: VarId,
-    pub lo: Option<i64>,
-    pub slack: i64,
 }
 
 /// Where a value is stored: a variable's (or the return value's) machine variables, its tag,
@@ -582,6 +500,8 @@ pub struct FunctionCx<'a, 'm> {
     pub module: &'m mut JITModule,
     pub f: &'a Function,
     pub typed: &'a Typed,
+    /// The analyses' side tables (`analysis::analyze`).
+    pub facts: &'a Facts,
     pub info: &'a FuncInfo,
     pub links: &'a RuntimeLinks<'a>,
     pub vars: Vec<Vec<Variable>>,
@@ -602,19 +522,14 @@ pub struct FunctionCx<'a, 'm> {
     /// While codegen is inside an expression whose NumPy float checks are batched, how many
     /// operations wait for the one check at its end (see `num::fp_batched`).
     pub fp_pending: Option<usize>,
-    /// Lower bounds of int variables that hold for the rest of the enclosing block (see
-    /// `guard_fact`).
-    pub lower_bounds: Vec<(VarId, i64)>,
+    /// The loop facts in force where code is being emitted (`analysis::loop_facts`).
+    pub scope: Scope,
     /// Codegen is evaluating an expression again on the cold path of a batched check.
     pub fp_replay: bool,
     pub prints: Vec<Box<PrintDesc>>,
     pub long_running: bool,
     /// A store into an array the caller can see was emitted (or a callee makes one).
     pub writes_visible: bool,
-    /// Variables assigned exactly once in the function.
-    pub single_assign: Vec<bool>,
-    /// Variables bound once to an array's extent.
-    pub shape_vars: HashMap<VarId, ShapeOf>,
     /// Power chains `x**k` (as `p + L`, see `num::pow_const`) already computed for a variable in
     /// the current statement, reused by later powers of the same variable. Cleared at every
     /// statement and around expressions that branch, so each value dominates its uses.
@@ -622,10 +537,6 @@ pub struct FunctionCx<'a, 'm> {
     pub pow_chains: HashMap<VarId, (Value, Vec<(Value, Value)>)>,
     /// The statement being emitted (deoptimization continues from it).
     pub cur_stmt: Option<&'a Stmt>,
-    /// The variables definitely assigned when each statement starts (`ir::definitely_assigned`).
-    pub assigned: Vec<Vec<bool>>,
-    /// The variables live before each statement (`analysis::liveness`).
-    pub live: Vec<Vec<bool>>,
     /// Deoptimization points made so far, and their index by (statement, calls made, boxed call).
     pub points: Vec<crate::abi::DeoptPoint>,
     pub point_ids: HashMap<(usize, usize, Option<Span>), usize>,
@@ -661,20 +572,12 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         module: &'m mut JITModule,
         f: &'a Function,
         typed: &'a Typed,
+        facts: &'a Facts,
         info: &'a FuncInfo,
         links: &'a RuntimeLinks<'a>,
         self_id: FuncId,
         ret_union: bool,
     ) -> CResult<Self> {
-        let assigned = match definitely_assigned(f) {
-            Ok(a) => a,
-            Err((v, span)) => {
-                return Err(CompileError::new(
-                    format!("variable `{}` might be used before it is assigned (Python would raise UnboundLocalError)", f.vars[v]),
-                    span.line,
-                ))
-            }
-        };
         let entry = b.create_block();
         b.append_block_params_for_function_params(entry);
         b.switch_to_block(entry);
@@ -727,13 +630,12 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         let err_block = b.create_block();
         b.append_block_param(err_block, types::I64);
         b.set_cold_block(err_block);
-        let counts = assignment_counts(f);
-        let single_assign = counts.iter().map(|&c| c == 1).collect();
         Ok(FunctionCx {
             b,
             module,
             f,
             typed,
+            facts,
             info,
             links,
             vars,
@@ -750,17 +652,13 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             tramps: Vec::new(),
             fp_deferred: false,
             fp_pending: None,
-            lower_bounds: Vec::new(),
+            scope: Scope::default(),
             fp_replay: false,
             prints: Vec::new(),
             long_running: false,
             writes_visible: false,
-            single_assign,
-            shape_vars: HashMap::new(),
             pow_chains: HashMap::new(),
             cur_stmt: None,
-            live: crate::analysis::liveness::live_before(f),
-            assigned,
             points: Vec::new(),
             point_ids: HashMap::new(),
             spill_vars: Vec::new(),
@@ -810,8 +708,8 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         }
         // Normal exit: local arrays die with the call.
         self.switch_to(self.exit_block);
-        for v in 0..self.typed.local_arrays.len() {
-            if self.typed.local_arrays[v] {
+        for v in 0..self.facts.local_arrays.len() {
+            if self.facts.local_arrays[v] {
                 self.free_local_array(v)?;
             }
         }
@@ -884,41 +782,19 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
     }
 
     pub fn block(&mut self, body: &'a [Stmt]) -> CResult<()> {
-        let facts = self.lower_bounds.len();
+        let facts = self.scope.lower_bounds.len();
         for s in body {
             self.stmt(s)?;
             if self.is_terminated() {
                 self.start_dead_block();
             }
-            if let Some(f) = self.guard_fact(s) {
-                self.lower_bounds.push(f);
+            // After `if v < c: return`, the rest of the block has `v >= c` (see `loop_facts`).
+            if let Some(f) = self.facts.loops.lower_bound_after[s.id] {
+                self.scope.lower_bounds.push(f);
             }
         }
-        self.lower_bounds.truncate(facts);
+        self.scope.lower_bounds.truncate(facts);
         Ok(())
-    }
-
-    /// After `if v < c: <leave>` (or `v <= c`), where the body always returns, raises,
-    /// breaks or continues, the rest of the block runs only with `v >= c` (`v > c`): a lower
-    /// bound, kept while `v` is an int variable assigned nowhere else.
-    fn guard_fact(&self, s: &Stmt) -> Option<(VarId, i64)> {
-        let StmtKind::If { cond, then, orelse } = &s.kind else { return None };
-        let leaves = |b: &[Stmt]| {
-            crate::types::infer::always_returns(b) || matches!(b.last().map(|s| &s.kind), Some(StmtKind::Break | StmtKind::Continue))
-        };
-        if !orelse.is_empty() || !leaves(then) {
-            return None;
-        }
-        let ExprKind::Compare(first, rest) = &cond.kind else { return None };
-        let (ExprKind::Var(v), [(op, Expr { kind: ExprKind::Const(Const::Int(c)), .. })]) = (&first.kind, rest.as_slice()) else { return None };
-        if !self.single_assign[*v] || self.typed.vars[*v].ty != Some(Type::Int) || self.tags[*v].is_some() {
-            return None;
-        }
-        match op {
-            CmpOp::Lt => Some((*v, *c)),
-            CmpOp::LtE => c.checked_add(1).map(|c1| (*v, c1)),
-            _ => None,
-        }
     }
 
     /// Branch on `bad` to a new cold block, else to a new continuation block; returns
@@ -1014,7 +890,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
     /// Store `val` (of static type `t`, from expression `src` if any) into variable `v`,
     /// converting to the variable's representation and setting its tag.
     pub fn assign_var(&mut self, v: VarId, val: CVal, t: &Type, src: Option<&Expr>, line: u32) -> CResult<()> {
-        if self.typed.local_arrays[v] {
+        if self.facts.local_arrays[v] {
             // The variable's previous array dies here (0 when it had none).
             self.free_local_array(v)?;
         }
@@ -1060,7 +936,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         Ok(())
     }
 
-    /// Free the memory of the array local variable `v` holds (see `infer::local_arrays`).
+    /// Free the memory of the array local variable `v` holds (see `analysis::escape`).
     fn free_local_array(&mut self, v: VarId) -> CResult<()> {
         let p = self.b.use_var(self.vars[v][0]);
         let env = self.env;
@@ -1085,10 +961,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
 
     fn assign_target(&mut self, target: &Target, val: CVal, t: &Type, src: Option<&Expr>, line: u32) -> CResult<()> {
         match target {
-            Target::Var(v) => {
-                self.note_shape_binding(*v, src);
-                self.assign_var(*v, val, t, src, line)
-            }
+            Target::Var(v) => self.assign_var(*v, val, t, src, line),
             Target::Index { base, index, span } => {
                 // A store that fails is shown at its subscript, as the interpreter shows it.
                 self.span_stack.push(*span);
@@ -1101,61 +974,11 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 let mut off = 0;
                 for (tt, et) in ts.iter().zip(elems) {
                     let n = repr(et).len();
-                    // `M, N = a.shape`: remember that M and N are a's extents.
-                    if let (Target::Var(v), Some(Expr { kind: ExprKind::Attr(base, attr), .. })) = (tt, src) {
-                        if attr == "shape" {
-                            if let ExprKind::Var(arr) = base.kind {
-                                let axis = ts.iter().position(|x| std::ptr::eq(x, tt)).unwrap();
-                                self.record_shape_var(*v, arr, axis);
-                            }
-                        }
-                    }
                     self.assign_target(tt, val[off..off + n].to_vec(), et, None, line)?;
                     off += n;
                 }
                 Ok(())
             }
-        }
-    }
-
-    fn record_shape_var(&mut self, v: VarId, arr: VarId, axis: usize) {
-        if self.single_assign[v] && self.single_assign[arr] {
-            self.shape_vars.insert(v, ShapeOf { array: arr, axis });
-        }
-    }
-
-    /// `n = len(a)` or `n = a.shape[k]`: remember the extent binding.
-    fn note_shape_binding(&mut self, v: VarId, src: Option<&Expr>) {
-        let Some(src) = src else { return };
-        if let Some(s) = self.shape_fact(src) {
-            self.record_shape_var(v, s.array, s.axis);
-        }
-    }
-
-    /// Is this expression an array extent (`len(a)`, `a.shape[k]`, or a variable bound to one)?
-    pub fn shape_fact(&self, e: &Expr) -> Option<ShapeOf> {
-        match &e.kind {
-            ExprKind::Var(v) => self.shape_vars.get(v).copied(),
-            ExprKind::Call { args, .. } if args.len() == 1 => {
-                let is_len = matches!(self.typed.calls.get(&e.id), Some(crate::types::infer::CallTarget::Builtin(b)) if b.name() == "len");
-                match (&args[0].kind, is_len) {
-                    (ExprKind::Var(a), true) if self.single_assign[*a] && matches!(self.typed.vars[*a].ty, Some(Type::Array(_))) => {
-                        Some(ShapeOf { array: *a, axis: 0 })
-                    }
-                    _ => None,
-                }
-            }
-            ExprKind::Index(base, ix) if ix.len() == 1 => {
-                if let (ExprKind::Attr(arr, attr), ExprKind::Const(Const::Int(k))) = (&base.kind, &ix[0].kind) {
-                    if let ExprKind::Var(a) = arr.kind {
-                        if attr == "shape" && self.single_assign[a] && *k >= 0 {
-                            return Some(ShapeOf { array: a, axis: *k as usize });
-                        }
-                    }
-                }
-                None
-            }
-            _ => None,
         }
     }
 
@@ -1248,8 +1071,10 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 let c = self.truth(cond)?;
                 self.b.ins().brif(c, body_blk, &[], else_blk, &[]);
                 self.switch_to(body_blk);
-                self.loops.push(LoopCx { continue_block: latch, break_block: exit, facts: LoopFacts::default(), hidden: None });
+                self.loops.push(LoopCx { continue_block: latch, break_block: exit, hidden: None });
+                self.scope.loops.push(LoopFacts::default());
                 self.block(body)?;
+                self.scope.loops.pop();
                 self.loops.pop();
                 if !self.is_terminated() {
                     self.b.ins().jump(latch, &[]);
@@ -1267,7 +1092,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 self.switch_to(exit);
             }
             StmtKind::ForRange { var, start, stop, step, body, orelse, origin } => {
-                self.for_range(*var, start.as_ref(), stop, step.as_ref(), body, orelse, *origin, line)?;
+                self.for_range(s.id, *var, start.as_ref(), stop, step.as_ref(), body, orelse, *origin, line)?;
             }
             StmtKind::Break => {
                 let blk = self.loops.last().expect("break outside loop").break_block;
@@ -1303,6 +1128,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
     #[allow(clippy::too_many_arguments)]
     fn for_range(
         &mut self,
+        id: usize,
         var: VarId,
         start: Option<&Expr>,
         stop: &Expr,
@@ -1355,52 +1181,13 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 self.iconst(k)
             }
         };
-        // Bounds-check elimination (see `IndexFact`).
-        let lo = match start {
-            None => Some(0),
-            Some(Expr { kind: ExprKind::Const(Const::Int(k)), .. }) if *k >= 0 => Some(*k),
-            _ => None,
-        };
-        let bound = match &stop.kind {
-            ExprKind::BinOp(BinOp::Sub, x, c) => match (self.shape_fact(x), &c.kind) {
-                (Some(s), ExprKind::Const(Const::Int(c))) if *c >= 0 => Some((s, *c)),
-                _ => None,
-            },
-            _ => self.shape_fact(stop).map(|s| (s, 0)),
-        };
-        let index_fact = match (lo, bound, const_step) {
-            (Some(lo), Some((shape, sub)), Some(k)) if k > 0 && self.single_assign[var] => Some(IndexFact { var, lo, shape, sub }),
-            _ => None,
-        };
-        let range_fact = if const_step == Some(1) && self.single_assign[var] {
-            let start_const = match start {
-                None => Some(0),
-                Some(Expr { kind: ExprKind::Const(Const::Int(k)), .. }) => Some(*k),
-                _ => None,
-            };
-            let stop_int = matches!(self.typed.ty(stop), Type::Int | Type::Np(DType::I64));
-            let slack = match &stop.kind {
-                ExprKind::BinOp(BinOp::Sub, x, c) if stop_int && matches!(self.typed.ty(x), Type::Int | Type::Np(DType::I64)) => match c.kind {
-                    ExprKind::Const(Const::Int(c)) if c >= 0 => c,
-                    _ => 0,
-                },
-                _ => 0,
-            };
-            Some(RangeFact { var, lo: start_const, slack })
-        } else {
-            None
-        };
-
-        // Loop versioning: when the loop is innermost and indexes other arrays by its
-        // variable (or by values it does not change), one test before the loop shows whether
-        // every such access is in bounds; then a copy of the loop without those checks runs.
-        let guarded = match (range_fact, lo) {
-            (Some(_), Some(lo)) if !has_loop(body) => self.versioned_accesses(var, lo, body),
-            _ => Vec::new(),
-        };
+        // What the loop guarantees, and the accesses one test before it can prove in bounds
+        // (`analysis::loop_facts`).
+        let facts = self.facts.loops.for_loops[id].as_ref().expect("loop facts of a for loop");
+        let guarded = facts.versioned.clone();
         let exit = self.b.create_block();
         if guarded.is_empty() {
-            self.range_loop(var, start_v, stop_v, step_v, const_step, body, orelse, LoopFacts { index_fact, range_fact, guarded: Vec::new() }, origin, exit, line)?;
+            self.range_loop(var, start_v, stop_v, step_v, const_step, body, orelse, facts.copy(false), origin, exit, line)?;
         } else {
             let mut all = self.iconst(1);
             for g in &guarded {
@@ -1426,72 +1213,12 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             let slow = self.b.create_block();
             self.b.ins().brif(all, fast, &[], slow, &[]);
             self.switch_to(fast);
-            self.range_loop(var, start_v, stop_v, step_v, const_step, body, orelse, LoopFacts { index_fact, range_fact, guarded }, origin, exit, line)?;
+            self.range_loop(var, start_v, stop_v, step_v, const_step, body, orelse, facts.copy(true), origin, exit, line)?;
             self.switch_to(slow);
-            self.range_loop(var, start_v, stop_v, step_v, const_step, body, orelse, LoopFacts { index_fact, range_fact, guarded: Vec::new() }, origin, exit, line)?;
+            self.range_loop(var, start_v, stop_v, step_v, const_step, body, orelse, facts.copy(false), origin, exit, line)?;
         }
         self.switch_to(exit);
         Ok(())
-    }
-
-    /// The accesses `a[..., x, ...]` in a loop body that a test before the loop can prove in
-    /// bounds (see `Guarded`): `a` an array variable and `x` the loop variable plus a constant
-    /// (never below zero from `lo`), an int variable plus a constant, or a constant, where the
-    /// body assigns neither `a` nor the variable. At most 16.
-    fn versioned_accesses(&self, var: VarId, lo: i64, body: &[Stmt]) -> Vec<Guarded> {
-        let mut assigned = vec![false; self.vars.len()];
-        crate::ir::walk_stmts(body, &mut |s| s.assigned_vars().into_iter().for_each(|v| assigned[v] = true));
-        let mut out: Vec<Guarded> = Vec::new();
-        let mut consider = |base: &Expr, index: &[Expr]| {
-            let ExprKind::Var(a) = base.kind else { return };
-            let Some(Type::Array(at)) = self.typed.vars[a].ty.clone() else { return };
-            if assigned[a] || self.tags[a].is_some() || index.len() > at.ndim as usize {
-                return;
-            }
-            for (axis, ie) in index.iter().enumerate() {
-                if self.index_in_bounds(ie, base, axis) {
-                    continue;
-                }
-                let Some((v, k)) = var_plus_const(ie) else { continue };
-                if k.unsigned_abs() > 1 << 31 {
-                    continue;
-                }
-                let index = match v {
-                    None if k >= 0 => GuardIndex::Const(k),
-                    None => continue,
-                    Some(v) if v == var => {
-                        if lo + k < 0 {
-                            continue;
-                        }
-                        GuardIndex::LoopVar(k)
-                    }
-                    Some(u) => {
-                        if assigned[u] || self.tags[u].is_some() || self.typed.vars[u].ty != Some(Type::Int) {
-                            continue;
-                        }
-                        GuardIndex::Var(u, k)
-                    }
-                };
-                let g = Guarded { array: a, axis, index };
-                if !out.contains(&g) && out.len() < 16 {
-                    out.push(g);
-                }
-            }
-        };
-        crate::ir::walk_stmts(body, &mut |s| {
-            let mut exprs = s.exprs();
-            for (base, index) in s.index_targets() {
-                consider(base, index);
-                exprs.extend(index.iter());
-            }
-            while let Some(e) = exprs.pop() {
-                if let ExprKind::Index(base, index) = &e.kind {
-                    consider(base, index);
-                }
-                exprs.extend(e.children());
-            }
-        });
-        out
     }
 
     /// Emit one copy of a `for ... in range(...)` loop (see `for_range`), ending at `exit`.
@@ -1541,8 +1268,10 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             LoopOrigin::Range => deopt::LoopHidden::Range { level, cur, stop: stop_v, step: step_v },
             LoopOrigin::Each { iter, .. } => deopt::LoopHidden::Each { level, iter, index: var },
         });
-        self.loops.push(LoopCx { continue_block: cont, break_block: exit, facts, hidden });
+        self.loops.push(LoopCx { continue_block: cont, break_block: exit, hidden });
+        self.scope.loops.push(facts);
         self.block(body)?;
+        self.scope.loops.pop();
         self.loops.pop();
         if !self.is_terminated() {
             self.b.ins().jump(cont, &[]);
@@ -1568,68 +1297,6 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             self.b.ins().jump(exit, &[]);
         }
         Ok(())
-    }
-
-    /// Is the Python int `a op b` (`op` being `+` or `-`) a loop variable plus or minus a
-    /// constant that cannot overflow i64 (see `RangeFact`)?
-    pub fn cannot_overflow(&self, op: BinOp, a: &Expr, b: &Expr) -> bool {
-        let (v, k) = match (op, &a.kind, &b.kind) {
-            (BinOp::Add, ExprKind::Var(v), ExprKind::Const(Const::Int(k))) | (BinOp::Add, ExprKind::Const(Const::Int(k)), ExprKind::Var(v)) => (*v, *k as i128),
-            (BinOp::Sub, ExprKind::Var(v), ExprKind::Const(Const::Int(k))) => (*v, -(*k as i128)),
-            _ => return false,
-        };
-        // `v - k` (k > 0) cannot overflow when v >= lo >= i64::MIN + k.
-        let bounded_below = |lo: i64| k < 0 && lo as i128 + k >= i64::MIN as i128;
-        self.loops.iter().any(|l| match l.facts.range_fact {
-            Some(f) if f.var == v => {
-                if k >= 0 {
-                    k <= f.slack as i128 + 1
-                } else {
-                    matches!(f.lo, Some(lo) if lo >= 0)
-                }
-            }
-            _ => false,
-        }) || self.lower_bounds.iter().any(|&(u, lo)| u == v && bounded_below(lo))
-    }
-
-    /// Is `e` known to be a non-negative int: a constant, or a loop variable counting up from
-    /// a non-negative constant?
-    pub fn known_nonnegative(&self, e: &Expr) -> bool {
-        match e.kind {
-            ExprKind::Const(Const::Int(c)) => c >= 0,
-            ExprKind::Var(v) => self.loops.iter().any(|l| matches!(l.facts.range_fact, Some(f) if f.var == v && matches!(f.lo, Some(lo) if lo >= 0))),
-            _ => false,
-        }
-    }
-
-    /// Is `e` a loop variable known to index `array` along `axis` in bounds?
-    pub fn index_in_bounds(&self, e: &Expr, array: &Expr, axis: usize) -> bool {
-        let ExprKind::Var(a) = array.kind else { return false };
-        // The index as `v + k`.
-        let Some((Some(v), k)) = var_plus_const(e) else { return false };
-        self.loops.iter().any(|l| match l.facts.index_fact {
-            Some(f) => f.var == v && f.shape.array == a && f.shape.axis == axis && k >= -f.lo && k <= f.sub,
-            None => false,
-        }) || self.guarded_in_bounds(e, a, axis)
-    }
-
-    /// Is `array[..., e, ...]` at `axis` one of the accesses an enclosing loop's versioning
-    /// test proved in bounds?
-    fn guarded_in_bounds(&self, e: &Expr, a: VarId, axis: usize) -> bool {
-        let Some((v, k)) = var_plus_const(e) else { return false };
-        self.loops.iter().any(|l| {
-            let lv = l.facts.range_fact.map(|f| f.var);
-            l.facts.guarded.iter().any(|g| {
-                g.array == a
-                    && g.axis == axis
-                    && match (g.index, v) {
-                        (GuardIndex::LoopVar(gk), Some(v)) => Some(v) == lv && gk == k,
-                        (GuardIndex::Var(u, gk), Some(v)) => u == v && gk == k,
-                        (GuardIndex::Const(c), None) => c == k,
-                        _ => false,
-                    }
-            })
-        })
     }
 
     /// Evaluate an expression (its source range is the error site of what it emits).
@@ -1684,7 +1351,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 }
                 let va = self.expr(a)?;
                 let vb = self.expr(b)?;
-                if t == Type::Int && ta == Type::Int && tb == Type::Int && self.cannot_overflow(*op, a, b) {
+                if t == Type::Int && ta == Type::Int && tb == Type::Int && self.scope.cannot_overflow(*op, a, b) {
                     let r = if *op == BinOp::Add { self.b.ins().iadd(va[0], vb[0]) } else { self.b.ins().isub(va[0], vb[0]) };
                     return Ok(vec![r]);
                 }

@@ -624,14 +624,14 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
     /// Do NumPy float operations check their results in the code (rather than through the
     /// processor's flags after the call, for functions that can be re-run)?
     pub fn fp_checks_inline(&self) -> bool {
-        !(self.typed.pure && !self.typed.fp_checked && cfg!(target_arch = "x86_64"))
+        !(self.facts.pure && !self.typed.fp_checked && cfg!(target_arch = "x86_64"))
     }
 
     /// Can `e` be evaluated without any check that could fail or any effect, with every
     /// operation in it passing an infinite or NaN result on to `e`'s value? Then the NumPy
     /// float operations in it need one check, on `e` (IEEE 754: `+`, `-`, `*` of an infinity
     /// or NaN give an infinity or NaN, as does a division of one by anything; negation too).
-    /// Leaves: constants, variables, and array elements read in bounds (see `IndexFact`).
+    /// Leaves: constants, variables, and array elements read in bounds (see `analysis::loop_facts`).
     pub fn fp_tree(&self, e: &Expr) -> bool {
         let float = |t: &Type| matches!(t, Type::Float) || matches!(t, Type::Np(d) if d.is_float());
         match &e.kind {
@@ -642,7 +642,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 matches!(base.kind, ExprKind::Var(_))
                     && !self.typed.guards.contains_key(&base.id)
                     && idx.len() == at.ndim as usize
-                    && idx.iter().enumerate().all(|(k, i)| self.index_in_bounds(i, base, k) && self.index_cannot_fail(i))
+                    && idx.iter().enumerate().all(|(k, i)| self.scope.index_in_bounds(i, base, k) && self.index_cannot_fail(i))
             }
             ExprKind::Unary(UnaryOp::Neg, a) => float(self.typed.ty(e)) && self.fp_tree(a),
             ExprKind::BinOp(op, a, b) => {
@@ -678,7 +678,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             ExprKind::Const(Const::Int(_)) => true,
             ExprKind::Var(_) => !self.typed.guards.contains_key(&e.id),
             ExprKind::BinOp(op @ (BinOp::Add | BinOp::Sub), a, b) => {
-                *self.typed.ty(e) == Type::Int && *self.typed.ty(a) == Type::Int && *self.typed.ty(b) == Type::Int && self.cannot_overflow(*op, a, b)
+                *self.typed.ty(e) == Type::Int && *self.typed.ty(a) == Type::Int && *self.typed.ty(b) == Type::Int && self.scope.cannot_overflow(*op, a, b)
             }
             _ => false,
         }

@@ -25,6 +25,7 @@ use super::resolve::DispatchResolver;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicPtr};
 use crate::abi::{Env, ErrCode, FuncInfo, MAX_RET_SLOTS, STATUS_BOXED};
+use crate::analysis;
 use crate::codegen::{self, CompiledUnit};
 use crate::frontend;
 use crate::ir::{CResult, CompileError};
@@ -483,7 +484,9 @@ impl Dispatcher {
         let minor = py.version_info().minor as u32;
         let mut res = DispatchResolver { py, me: self, globals, builtins, callees: Vec::new(), units: Vec::new(), minor, fp_checked, guards: Vec::new() };
         let args: Vec<Type> = kinds.iter().map(|k| k.to_type()).collect();
-        let typed = infer::infer(&f, &args, &mut res);
+        // Inference may speculate (a failed guess re-runs the call) only in a function
+        // without side effects of its own.
+        let typed = infer::infer(&f, &args, &mut res, analysis::purity::is_pure(&f, &[]));
         *guards = std::mem::take(&mut res.guards);
         let mut typed = typed?;
         typed.fp_checked = fp_checked;
@@ -499,7 +502,8 @@ impl Dispatcher {
         let units = std::mem::take(&mut res.units);
         let symbols = super::symbols();
         let links = codegen::RuntimeLinks { symbols: &symbols, prepare: &super::prepare_helper };
-        codegen::compile(&f, &typed, info, units, &links)
+        let facts = analysis::analyze(&f, &typed)?;
+        codegen::compile(&f, &typed, &facts, info, units, &links)
     }
 
     /// One call: `args` the positional arguments (the caller's vector, or a tuple), `kwargs`

@@ -148,12 +148,12 @@ pub struct Typed {
     /// variable's unified type): expression id -> the member index codegen must find in the
     /// tag, or deoptimize.
     pub guards: HashMap<ExprId, usize>,
-    /// No visible side effects (see `is_pure`, and the callees' own purity).
+    /// No visible side effects as far as inference knows: the function's own (the `pure`
+    /// given to `infer`) and its callees'. Stores into arrays that never leave the function
+    /// are judged later, by `analysis::escape` (`analysis::Facts::pure` is the final word).
     pub pure: bool,
-    /// Variables holding arrays that never leave the function (see `local_arrays`).
-    pub local_arrays: Vec<bool>,
-    /// The `numpy.empty/zeros/ones` calls whose arrays go only into those variables.
-    pub local_allocs: std::collections::HashSet<ExprId>,
+    /// A callee with side effects was found (the function is then impure whatever it stores).
+    pub callee_effects: bool,
     /// Check NumPy floating-point errors at each operation even when `pure` (set by the
     /// dispatcher for callees of code with side effects).
     pub fp_checked: bool,
@@ -189,41 +189,17 @@ struct Infer<'a> {
     guards: HashMap<ExprId, usize>,
 }
 
-/// Does the function have no visible side effects of its own and call nothing but builtins and
-/// itself? (Calls to other functions are treated as effects.)
-/// Stores into variables marked in `local` (arrays that never leave the function, see
-/// `local_arrays`) are not effects.
-fn is_pure(f: &Function, local: &[bool]) -> bool {
-    let mut pure = true;
-    let visible = |base: &Expr| !matches!(base.kind, ExprKind::Var(v) if local.get(v).copied().unwrap_or(false));
-    walk_stmts(&f.body, &mut |s| {
-        for (base, _) in s.index_targets() {
-            pure &= !visible(base);
-        }
-        let mut exprs = s.exprs();
-        while let Some(e) = exprs.pop() {
-            if let ExprKind::Call { func, .. } = &e.kind {
-                // print has an effect; a call to another global function is checked when it is
-                // resolved (a compiled callee reports whether it is pure).
-                if matches!(&func.kind, ExprKind::Global(n) if n == "print") {
-                    pure = false;
-                }
-            }
-            exprs.extend(e.children());
-        }
-    });
-    pure
-}
-
 fn cerr<T>(msg: impl Into<String>, line: u32) -> CResult<T> {
     Err(CompileError::new(msg, line))
 }
 
-/// Infer the types of `f` called with `args`.
+/// Infer the types of `f` called with `args`. `pure`: the function has no visible side
+/// effects of its own (`analysis::purity::is_pure`), so that a speculation that fails can be
+/// re-run by the interpreter.
 ///
 /// Errors: a `CompileError` (one sentence, with the line) for anything the compiled subset does
 /// not cover with these argument types.
-pub fn infer(f: &Function, args: &[Type], res: &mut dyn Resolver) -> CResult<Typed> {
+pub fn infer(f: &Function, args: &[Type], res: &mut dyn Resolver, pure: bool) -> CResult<Typed> {
     if args.len() != f.params.len() {
         return cerr(
             format!("{}() takes {} arguments but {} were given", f.name, f.params.len(), args.len()),
@@ -242,7 +218,7 @@ pub fn infer(f: &Function, args: &[Type], res: &mut dyn Resolver) -> CResult<Typ
         changed: true,
         strict: false,
         args: args.to_vec(),
-        pure: is_pure(f, &[]),
+        pure,
         callee_effects: false,
         guards: HashMap::new(),
     };
@@ -266,9 +242,6 @@ pub fn infer(f: &Function, args: &[Type], res: &mut dyn Resolver) -> CResult<Typ
         // No `return` statement at all, or every path falls off the end.
         inf.ret.add(&Type::None, f.span.line, "the return value")?;
     }
-    let (local_arrays, local_allocs) = local_arrays(f, &inf.vars, &inf.expr_types, &inf.calls);
-    // Stores into arrays that never leave the function are invisible to the caller.
-    let pure = inf.pure || (!inf.callee_effects && is_pure(f, &local_arrays));
     Ok(Typed {
         args: args.to_vec(),
         expr_types: inf.expr_types,
@@ -277,125 +250,9 @@ pub fn infer(f: &Function, args: &[Type], res: &mut dyn Resolver) -> CResult<Typ
         calls: inf.calls,
         globals: inf.globals,
         guards: inf.guards,
-        pure,
-        local_arrays,
-        local_allocs,
+        pure: inf.pure,
+        callee_effects: inf.callee_effects,
         fp_checked: false,
-    })
-}
-
-/// Escape analysis for arrays made in the function: a variable is local when every value it
-/// gets is a fresh `numpy.empty/zeros/ones` array and every use of it is an element read or
-/// store (one integer index per dimension), `len(v)`, or `v.shape`, `v.size`, `v.ndim`. Its
-/// arrays then never leave the function (no alias, view, call, return or print), so codegen
-/// can allocate them without NumPy and free each one when the variable is reassigned or the
-/// function returns, as reference counting would in the interpreter.
-/// Returns the local variables and the allocation calls that feed them.
-fn local_arrays(
-    f: &Function,
-    vars: &[VarInfo],
-    types: &[Option<Type>],
-    calls: &HashMap<ExprId, CallTarget>,
-) -> (Vec<bool>, std::collections::HashSet<ExprId>) {
-    let is_array = |v: VarId| vars[v].members.len() == 1 && matches!(vars[v].ty, Some(Type::Array(_)));
-    let mut local: Vec<bool> = (0..vars.len()).map(is_array).collect();
-    for p in &f.params {
-        local[*p] = false;
-    }
-    let element = |base: &Expr, index: &[Expr]| -> bool {
-        let Some(Some(Type::Array(at))) = types.get(base.id) else { return false };
-        index.len() == at.ndim as usize
-            && index.iter().all(|i| !matches!(i.kind, ExprKind::Slice(..)) && matches!(types.get(i.id), Some(Some(t)) if t.is_scalar()))
-    };
-    // Uses: mark every variable that appears anywhere but in an allowed position.
-    fn visit(e: &Expr, allowed: &dyn Fn(&Expr) -> Option<VarId>, bad: &mut Vec<bool>) {
-        if let Some(_v) = allowed(e) {
-            // The variable itself is fine here; its index expressions still count.
-            if let ExprKind::Index(_, idx) = &e.kind {
-                for i in idx {
-                    visit(i, allowed, bad);
-                }
-            }
-            return;
-        }
-        if let ExprKind::Var(v) = e.kind {
-            bad[v] = true;
-            return;
-        }
-        for c in e.children() {
-            visit(c, allowed, bad);
-        }
-    }
-    let allowed = |e: &Expr| -> Option<VarId> {
-        match &e.kind {
-            ExprKind::Index(base, idx) => match base.kind {
-                ExprKind::Var(v) if element(base, idx) => Some(v),
-                _ => None,
-            },
-            ExprKind::Attr(base, name) if matches!(name.as_str(), "shape" | "size" | "ndim") => match base.kind {
-                ExprKind::Var(v) => Some(v),
-                _ => None,
-            },
-            ExprKind::Call { args, kwargs, .. } if args.len() == 1 && kwargs.is_empty() && matches!(calls.get(&e.id), Some(CallTarget::Builtin(b)) if b.name() == "len") => {
-                match args[0].kind {
-                    ExprKind::Var(v) => Some(v),
-                    _ => None,
-                }
-            }
-            _ => None,
-        }
-    };
-    let mut bad = vec![false; vars.len()];
-    let mut allocs = Vec::new();
-    walk_stmts(&f.body, &mut |s| {
-        match &s.kind {
-            StmtKind::Assign { targets, value } if matches!(targets.as_slice(), [Target::Var(_)]) && matches!(calls.get(&value.id), Some(CallTarget::Builtin(b)) if matches!(b.form(), Form::Alloc { .. })) => {
-                let Target::Var(v) = targets[0] else { unreachable!() };
-                allocs.push((v, value.id));
-            }
-            // Any other value makes a variable non-local (a loop variable is an int anyway).
-            _ => s.assigned_vars().into_iter().for_each(|v| bad[v] = true),
-        }
-        for (base, index) in s.index_targets() {
-            match base.kind {
-                ExprKind::Var(_) if element(base, index) => {}
-                _ => visit(base, &allowed, &mut bad),
-            }
-            for i in index {
-                visit(i, &allowed, &mut bad);
-            }
-        }
-        for e in s.exprs() {
-            visit(e, &allowed, &mut bad);
-        }
-    });
-    for (v, b) in bad.iter().enumerate() {
-        if *b {
-            local[v] = false;
-        }
-    }
-    let ids = allocs.into_iter().filter(|(v, _)| local[*v]).map(|(_, id)| id).collect();
-    (local, ids)
-}
-
-/// Does a body always end in `return`/`raise` (so falling off the end is impossible)?
-pub fn always_returns(body: &[Stmt]) -> bool {
-    match body.last().map(|s| &s.kind) {
-        Some(StmtKind::Return(_)) | Some(StmtKind::Raise { .. }) => true,
-        Some(StmtKind::If { then, orelse, .. }) => always_returns(then) && always_returns(orelse),
-        Some(StmtKind::While { cond, body, .. }) => {
-            // `while True:` without break never falls through.
-            matches!(cond.kind, ExprKind::Const(Const::Bool(true))) && !has_break(body)
-        }
-        _ => false,
-    }
-}
-
-fn has_break(body: &[Stmt]) -> bool {
-    body.iter().any(|s| match &s.kind {
-        StmtKind::Break => true,
-        StmtKind::If { then, orelse, .. } => has_break(then) || has_break(orelse),
-        _ => false,
     })
 }
 
