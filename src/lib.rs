@@ -8,6 +8,7 @@ pub mod codegen;
 pub mod frontend;
 pub mod ir;
 pub mod runtime;
+pub mod transform;
 pub mod types;
 
 use pyo3::prelude::*;

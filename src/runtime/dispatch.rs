@@ -26,6 +26,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicPtr};
 use crate::abi::{Env, ErrCode, FuncInfo, MAX_RET_SLOTS, STATUS_BOXED};
 use crate::analysis;
+use crate::transform;
 use crate::codegen::{self, CompiledUnit};
 use crate::frontend;
 use crate::ir::{CResult, CompileError};
@@ -484,12 +485,16 @@ impl Dispatcher {
         let minor = py.version_info().minor as u32;
         let mut res = DispatchResolver { py, me: self, globals, builtins, callees: Vec::new(), units: Vec::new(), minor, fp_checked, guards: Vec::new() };
         let args: Vec<Type> = kinds.iter().map(|k| k.to_type()).collect();
-        // Inference may speculate (a failed guess re-runs the call) only in a function
-        // without side effects of its own.
+        // The pipeline (DESIGN.md): inference, the analyses, the transforms, codegen. Inference
+        // may speculate (a failed guess re-runs the call) only in a function without side
+        // effects of its own.
         let typed = infer::infer(&f, &args, &mut res, analysis::purity::is_pure(&f, &[]));
         *guards = std::mem::take(&mut res.guards);
         let mut typed = typed?;
         typed.fp_checked = fp_checked;
+        let facts = analysis::analyze(&f, &typed)?;
+        let tf = transform::run(transform::TypedFunction { f, typed, facts })?;
+        let f = &tf.f;
         let mut raises = Vec::new();
         ir::walk_stmts(&f.body, &mut |s| match &s.kind {
             StmtKind::Raise { exc, msg } => raises.push((exc.clone(), msg.clone())),
@@ -502,8 +507,7 @@ impl Dispatcher {
         let units = std::mem::take(&mut res.units);
         let symbols = super::symbols();
         let links = codegen::RuntimeLinks { symbols: &symbols, prepare: &super::prepare_helper };
-        let facts = analysis::analyze(&f, &typed)?;
-        codegen::compile(&f, &typed, &facts, info, units, &links)
+        codegen::compile(f, &tf.typed, &tf.facts, info, units, &links)
     }
 
     /// One call: `args` the positional arguments (the caller's vector, or a tuple), `kwargs`
