@@ -2,7 +2,7 @@
 //! FunctionCx`), other compiled functions (direct native calls), and `print`, which calls back
 //! into the runtime with the GIL (emitted here: its description is codegen's data).
 
-use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
+use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{types, BlockArg, InstBuilder, StackSlotData, StackSlotKind, Value};
 use cranelift_module::Module;
 use pyo3::prelude::*;
@@ -145,25 +145,6 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         } else {
             self.b.ins().ireduce(t, raw)
         }
-    }
-
-    /// A float to a Python int: NaN raises ValueError, infinities OverflowError (CPython's
-    /// `PyLong_FromDouble`); values beyond i64 deoptimize (Python would make a big int).
-    pub fn float_to_int(&mut self, x: Value, line: u32) -> Value {
-        let x = if self.b.func.dfg.value_type(x) == types::F32 { self.b.ins().fpromote(types::F64, x) } else { x };
-        let nan = self.b.ins().fcmp(FloatCC::Unordered, x, x);
-        self.fail_if(nan, ErrCode::IntFromNan, line, &[]);
-        let ax = self.b.ins().fabs(x);
-        let inf = self.b.ins().f64const(f64::INFINITY);
-        let is_inf = self.b.ins().fcmp(FloatCC::Equal, ax, inf);
-        self.fail_if(is_inf, ErrCode::IntFromInf, line, &[]);
-        let lim = self.b.ins().f64const(9.223372036854775808e18);
-        let neg_lim = self.b.ins().f64const(-9.223372036854775808e18);
-        let too_big = self.b.ins().fcmp(FloatCC::GreaterThanOrEqual, x, lim);
-        let too_small = self.b.ins().fcmp(FloatCC::LessThan, x, neg_lim);
-        let out = self.b.ins().bor(too_big, too_small);
-        self.fail_if(out, ErrCode::Deopt, line, &[]);
-        self.b.ins().fcvt_to_sint_sat(types::I64, x)
     }
 
     /// `print(...)`: evaluate the scalars into a slot buffer and call the runtime.

@@ -13,17 +13,20 @@
 //!
 //! The files: `module.rs` (the JIT module, helpers, inlining, `compile`), `function.rs` (the
 //! per-function context `FunctionCx`, its exits and variables), `stmt.rs` (statements and
-//! loops), `expr.rs` (expressions), `num.rs` (arithmetic with Python's and NumPy's rules),
-//! `array.rs` (indexing), `call.rs` (calls), `deopt.rs` (deoptimization exits),
+//! loops), `expr.rs` (expressions), `num.rs` (arithmetic with Python's and NumPy's rules,
+//! conversions, comparisons), `fp.rs` (NumPy's float error checks), `pow.rs` (the `x ** n`
+//! fast path), `array.rs` (indexing), `call.rs` (calls), `deopt.rs` (deoptimization exits),
 //! `recursion.rs` (recursive functions).
 
 pub mod array;
 pub mod call;
 pub mod deopt;
 pub mod expr;
+pub mod fp;
 pub mod function;
 pub mod module;
 pub mod num;
+pub mod pow;
 pub mod recursion;
 pub mod stmt;
 
