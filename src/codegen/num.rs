@@ -373,7 +373,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             BinOp::BitAnd => Ok(self.b.ins().band(a, b)),
             BinOp::BitOr => Ok(self.b.ins().bor(a, b)),
             BinOp::BitXor => Ok(self.b.ins().bxor(a, b)),
-            _ => unsupported(format!("the operator {} on NumPy integers", crate::types::infer::op_symbol(op)), line),
+            _ => unsupported(format!("the operator {} on NumPy integers", crate::types::rules::op_symbol(op)), line),
         }
     }
 
@@ -580,7 +580,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 self.fail_if_env_error(line);
                 r
             }
-            _ => return unsupported(format!("the operator {} on floats", crate::types::infer::op_symbol(op)), line),
+            _ => return unsupported(format!("the operator {} on floats", crate::types::rules::op_symbol(op)), line),
         })
     }
 
@@ -611,7 +611,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                     self.call_helper("pow", &[f, f], &[f], &[a, b])?[0]
                 }
             }
-            _ => return unsupported(format!("the operator {} on numpy floats", crate::types::infer::op_symbol(op)), line),
+            _ => return unsupported(format!("the operator {} on numpy floats", crate::types::rules::op_symbol(op)), line),
         })
     }
 

@@ -87,7 +87,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                         let cur_t = self.var_type(*v);
                         let members = self.typed.vars[*v].members.clone();
                         // The result type is the same for every member (inference checked).
-                        let rt = crate::types::infer::binop_type(*op, &members[0], &vt, line)?;
+                        let rt = crate::types::rules::binop_type(*op, &members[0], &vt, line)?;
                         // `x += <expression>` on NumPy floats: one check for the statement.
                         let batch = self.fp_pending.is_none()
                             && !self.fp_replay
@@ -109,7 +109,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                         let (ptr, et) = self.element_address(base, index, at, line)?;
                         let cur = self.load_element(ptr, at.dtype);
                         let rhs = self.expr(value)?;
-                        let rt = crate::types::infer::binop_type(*op, &et, &vt, line)?;
+                        let rt = crate::types::rules::binop_type(*op, &et, &vt, line)?;
                         let r = self.binop(*op, cur, &et, rhs, &vt, &rt, line)?;
                         let local = self.is_local_array(base);
                         self.store_element(ptr, at.dtype, r, &rt, line, local)?;

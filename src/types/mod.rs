@@ -1,8 +1,12 @@
 //! Heron's types and the promotion rules between them (Python's for Python scalars, NumPy 2's
-//! NEP 50 for NumPy scalars and arrays).
+//! NEP 50 for NumPy scalars and arrays), the type rules of operators (`rules`), and type
+//! inference (`infer`). Builtins are typed through `builtin::BuiltinFn`, which the registry
+//! implements.
 
 pub mod builtin;
 pub mod infer;
+mod infer_expr;
+pub mod rules;
 
 pub use builtin::{BuiltinFn, Form};
 
