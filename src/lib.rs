@@ -44,7 +44,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     // The NaN CPython's math module returns from its own special cases (differs by version).
     let py = m.py();
     if let Ok(nan) = py.import("math").and_then(|math| math.getattr("atan2")?.call1((f64::NAN, 1.0))?.extract::<f64>()) {
-        runtime::PY_NAN_BITS.store(nan.to_bits(), std::sync::atomic::Ordering::Relaxed);
+        runtime::pymath::PY_NAN_BITS.store(nan.to_bits(), std::sync::atomic::Ordering::Relaxed);
     }
     Ok(())
 }
