@@ -75,6 +75,10 @@ pub static MATH: &[Builtin] = &[
     entry("math.radians", "", 0, float_1, lower_scale),
 ];
 
+/// The Heron functions this family's lowerings call by symbol, besides the runtime's own (see
+/// `super::Helper`).
+pub static HELPERS: &[super::Helper] = &[];
+
 /// `math.<attr>` as a compile-time value, for the running CPython minor version `minor`.
 pub fn math_attr(attr: &str, minor: u32) -> Option<MathAttr> {
     Some(MathAttr::Const(match attr {

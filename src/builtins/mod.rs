@@ -67,6 +67,24 @@ impl BuiltinFn for Builtin {
     }
 }
 
+/// A function of Heron's own that a lowering calls by symbol (where CPython runs its own
+/// algorithm rather than a libm function, the Rust function that reproduces it): its symbol,
+/// its address and its signature. The runtime adds it to the symbols native code may call
+/// (`runtime::symbols`) and codegen declares it with this signature, so that a builtin and its
+/// helper are added in the family's file alone.
+#[derive(Debug)]
+pub struct Helper {
+    pub sym: &'static str,
+    pub addr: fn() -> *const u8,
+    pub params: &'static [ir::Type],
+    pub rets: &'static [ir::Type],
+}
+
+/// Every helper of the registry (`HELPERS` of each family), always in the same order.
+pub fn helpers() -> impl Iterator<Item = &'static Helper> {
+    math::HELPERS.iter().chain(python::HELPERS).chain(numpy::HELPERS)
+}
+
 /// The registry entry behind a builtin that inference recorded.
 pub fn entry(f: &'static dyn BuiltinFn) -> &'static Builtin {
     f.as_any().downcast_ref().expect("an entry of the builtins registry")
@@ -110,7 +128,7 @@ pub trait Lower<'f> {
     fn truth_of(&mut self, v: &[Value], t: &Type) -> CResult<Value>;
     /// `a op b` for a comparison, with Python's and NumPy's rules.
     fn compare(&mut self, op: CmpOp, va: Vec<Value>, ta: &Type, vb: Vec<Value>, tb: &Type, line: u32) -> CResult<Value>;
-    /// `a op b` with result type `rt` (`types::binop_type`), with Python's and NumPy's rules.
+    /// `a op b` with result type `rt` (`types::rules::binop_type`), with Python's and NumPy's rules.
     #[allow(clippy::too_many_arguments)]
     fn binop(&mut self, op: BinOp, va: Vec<Value>, ta: &Type, vb: Vec<Value>, tb: &Type, rt: &Type, line: u32) -> CResult<Vec<Value>>;
     /// Is the i64 `r` outside the range of the integer dtype `d`?

@@ -34,6 +34,10 @@ pub static NUMPY: &[Builtin] = &[
     alloc("numpy.ones_like", true, like_type, lower_ones),
 ];
 
+/// The Heron functions this family's lowerings call by symbol, besides the runtime's own (see
+/// `super::Helper`).
+pub static HELPERS: &[super::Helper] = &[];
+
 /// `numpy.<attr>`, if compiled code knows it.
 pub fn numpy_attr(attr: &str) -> Option<NumpyAttr> {
     if let Some(f) = NUMPY.iter().find(|b| b.name.strip_prefix("numpy.") == Some(attr)) {

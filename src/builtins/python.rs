@@ -33,6 +33,10 @@ pub static BUILTINS: &[Builtin] = &[
     call("divmod", divmod_type, lower_divmod),
 ];
 
+/// The Heron functions this family's lowerings call by symbol, besides the runtime's own (see
+/// `super::Helper`).
+pub static HELPERS: &[super::Helper] = &[];
+
 /// The builtin by its name in the `builtins` module.
 pub fn python(name: &str) -> Option<&'static Builtin> {
     BUILTINS.iter().find(|b| b.name == name)

@@ -52,7 +52,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 }
                 let ta = self.typed.ty(a).clone();
                 let tb = self.typed.ty(b).clone();
-                // `x ** n` with a small constant n: an exact fast path (see num::pow_small_int).
+                // `x ** n` with a small constant n: an exact fast path (see pow::pow_const).
                 if *op == BinOp::Pow {
                     if let ExprKind::Const(Const::Int(n)) = b.kind {
                         if let Some(v) = self.pow_const(a, &ta, n, &t, line)? {

@@ -112,7 +112,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
     }
 
     /// An index expression codegen evaluates without a check: a constant, a variable, or a
-    /// loop variable plus or minus a constant that cannot overflow (see `RangeFact`).
+    /// loop variable plus or minus a constant that cannot overflow (see `analysis::loop_facts::RangeFact`).
     pub(super) fn index_cannot_fail(&self, e: &Expr) -> bool {
         match &e.kind {
             ExprKind::Const(Const::Int(_)) => true,

@@ -60,7 +60,7 @@ pub struct FunctionCx<'a, 'm> {
     pub tramps: Vec<FuncId>,
     pub fp_deferred: bool,
     /// While codegen is inside an expression whose NumPy float checks are batched, how many
-    /// operations wait for the one check at its end (see `num::fp_batched`).
+    /// operations wait for the one check at its end (see `fp::fp_batched`).
     pub fp_pending: Option<usize>,
     /// The loop facts in force where code is being emitted (`analysis::loop_facts`).
     pub scope: Scope,
@@ -70,7 +70,7 @@ pub struct FunctionCx<'a, 'm> {
     pub long_running: bool,
     /// A store into an array the caller can see was emitted (or a callee makes one).
     pub writes_visible: bool,
-    /// Power chains `x**k` (as `p + L`, see `num::pow_const`) already computed for a variable in
+    /// Power chains `x**k` (as `p + L`, see `pow::pow_const`) already computed for a variable in
     /// the current statement, reused by later powers of the same variable. Cleared at every
     /// statement and around expressions that branch, so each value dominates its uses.
     /// Each entry: (x within 2**-100 < |x| < 2**100, the chain).

@@ -49,7 +49,7 @@ pub struct CompiledUnit {
     /// Writes memory the caller can see (argument arrays), itself or in a callee: then the
     /// dispatcher keeps the GIL while it runs (DESIGN.md "Concurrency"), unless `nogil`.
     pub writes_visible: bool,
-    /// NumPy floating-point reports are deferred to the dispatcher (see `num::np_fp_check`),
+    /// NumPy floating-point reports are deferred to the dispatcher (see `fp::np_fp_check`),
     /// here or in a callee.
     pub fp_deferred: bool,
 }
@@ -85,8 +85,12 @@ fn isa() -> CResult<OwnedTargetIsa> {
     .cloned()
 }
 
-/// The signature of each runtime helper (see `runtime::symbols`).
+/// The signature of each runtime helper (see `runtime::symbols`), and of the registry's own
+/// (`builtins::Helper`).
 fn helper_signature(name: &str) -> (Vec<ir::Type>, Vec<ir::Type>) {
+    if let Some(h) = crate::builtins::helpers().find(|h| h.sym == name) {
+        return (h.params.to_vec(), h.rets.to_vec());
+    }
     let (f, i, f32t) = (types::F64, types::I64, types::F32);
     match name {
         "copysign" | "fmod" | "pow" | "heron_m_atan2" | "heron_float_floordiv" | "heron_float_mod" | "heron_np_power_f64" => {

@@ -160,7 +160,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         self.b.ins().fcvt_to_sint_sat(types::I64, x)
     }
 
-    /// `a op b` with result type `rt` (from `infer::binop_type`).
+    /// `a op b` with result type `rt` (from `types::rules::binop_type`).
     #[allow(clippy::too_many_arguments)]
     pub fn binop(&mut self, op: BinOp, va: CVal, ta: &Type, vb: CVal, tb: &Type, rt: &Type, line: u32) -> CResult<CVal> {
         match rt {

@@ -20,7 +20,8 @@ pub mod stack;
 pub mod traceback;
 pub mod ufunc;
 
-/// Addresses of every runtime symbol native code may call, for `JITBuilder::symbol`. The
+/// Addresses of every runtime symbol native code may call, for `JITBuilder::symbol`: the
+/// runtime's own and libm's, then the builtins registry's helpers (`builtins::helpers`). The
 /// libm functions are those the process resolves by name (`dlsym`), so native code calls the
 /// same symbol version CPython's `math` module calls (a wheel built against an old glibc
 /// links older versions of `exp`, `log` and `pow`), falling back to the linked ones.
@@ -30,6 +31,7 @@ pub fn symbols() -> Vec<(&'static str, *const u8)> {
         .get_or_init(|| {
             linked_symbols()
                 .into_iter()
+                .chain(crate::builtins::helpers().map(|h| (h.sym, (h.addr)())))
                 .map(|(name, p)| {
                     let by_name = if name.starts_with("heron_") {
                         std::ptr::null_mut()

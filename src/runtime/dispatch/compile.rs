@@ -101,7 +101,7 @@ impl Dispatcher {
     /// The specialization for `kinds`, compiled on first use. `fp_checked` asks for one that
     /// reports NumPy floating-point errors where they happen, for a callee of compiled code
     /// with side effects: such a caller cannot be re-run by the interpreter, which is how a
-    /// function without side effects reports them otherwise (see `codegen::num::np_fp_check`).
+    /// function without side effects reports them otherwise (see `codegen::fp::np_fp_check`).
     /// A checked specialization also serves calls that do not need one.
     pub(crate) fn specialize(&self, py: Python<'_>, kinds: &[ArgKind], fp_checked: bool) -> Arc<Spec> {
         if let Some(s) = self.find(py, kinds, fp_checked) {
