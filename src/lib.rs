@@ -1,15 +1,17 @@
 //! Heron's native extension `heron._native`: the compiler pipeline (front end, type inference,
-//! codegen) and the runtime (dispatcher, callbacks). See DESIGN.md for the architecture.
+//! analyses, transforms, codegen) and the runtime (dispatcher, callbacks) on top. See
+//! docs/architecture.md for the stages and DESIGN.md for the rules.
 
-pub mod abi;
-pub mod analysis;
-pub mod builtins;
-pub mod codegen;
-pub mod frontend;
+// The stages, lowest first (each names only those before it; tests/test_layout.py checks).
 pub mod ir;
-pub mod runtime;
-pub mod transform;
+pub mod frontend;
 pub mod types;
+pub mod abi;
+pub mod builtins;
+pub mod analysis;
+pub mod transform;
+pub mod codegen;
+pub mod runtime;
 
 use pyo3::prelude::*;
 
