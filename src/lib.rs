@@ -1,13 +1,17 @@
 //! Heron's native extension `heron._native`: the compiler pipeline (front end, type inference,
-//! codegen) and the runtime (dispatcher, callbacks). See DESIGN.md for the architecture.
+//! analyses, transforms, codegen) and the runtime (dispatcher, callbacks) on top. See
+//! docs/architecture.md for the stages and DESIGN.md for the rules.
 
-pub mod analysis;
-pub mod builtins;
-pub mod codegen;
-pub mod frontend;
+// The stages, lowest first (each names only those before it; tests/test_layout.py checks).
 pub mod ir;
-pub mod runtime;
+pub mod frontend;
 pub mod types;
+pub mod abi;
+pub mod builtins;
+pub mod analysis;
+pub mod transform;
+pub mod codegen;
+pub mod runtime;
 
 use pyo3::prelude::*;
 
@@ -42,7 +46,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     // The NaN CPython's math module returns from its own special cases (differs by version).
     let py = m.py();
     if let Ok(nan) = py.import("math").and_then(|math| math.getattr("atan2")?.call1((f64::NAN, 1.0))?.extract::<f64>()) {
-        runtime::PY_NAN_BITS.store(nan.to_bits(), std::sync::atomic::Ordering::Relaxed);
+        runtime::pymath::PY_NAN_BITS.store(nan.to_bits(), std::sync::atomic::Ordering::Relaxed);
     }
     Ok(())
 }

@@ -9,9 +9,9 @@ use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{types, InstBuilder, MemFlagsData, Value};
 
 use super::{CVal, FunctionCx};
-use crate::frontend::{CResult, CompileError};
+use crate::ir::{CResult, CompileError};
 use crate::ir::*;
-use crate::runtime::ErrCode;
+use crate::abi::{ErrCode, NpWarn};
 use crate::types::{ArrayType, DType, Layout, Type};
 
 impl<'a, 'm> FunctionCx<'a, 'm> {
@@ -62,10 +62,10 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             };
             match item {
                 Item::At(idx) => {
-                    let idx = if self.index_in_bounds(ie, base, k) {
+                    let idx = if self.scope.index_in_bounds(ie, base, k) {
                         idx
                     } else {
-                        let adj = if self.known_nonnegative(ie) {
+                        let adj = if self.scope.known_nonnegative(ie) {
                             idx
                         } else {
                             let neg = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, idx, 0);
@@ -258,7 +258,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         self.switch_to(cold);
         let d = self.b.ins().fsub(wide, wide);
         let finite = self.b.ins().fcmp(cranelift_codegen::ir::condcodes::FloatCC::Ordered, d, d);
-        self.np_warn_if(finite, crate::runtime::fp::NpWarn::Cast, line);
+        self.np_warn_if(finite, NpWarn::Cast, line);
         self.b.ins().jump(ok, &[]);
         self.switch_to(ok);
     }
@@ -275,7 +275,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
     /// Is `base` a variable whose arrays never leave the function (stores into it are not
     /// effects the caller can see)?
     pub fn is_local_array(&self, base: &Expr) -> bool {
-        matches!(base.kind, ExprKind::Var(v) if self.typed.local_arrays[v])
+        matches!(base.kind, ExprKind::Var(v) if self.facts.local_arrays[v])
     }
 
     /// `a.shape`, `a.size`, `a.ndim`.

@@ -1,18 +1,18 @@
-//! Calls: builtins and `math` (from the table in `builtins`), other compiled functions
-//! (direct native calls), and `print`, which calls back into the runtime with the GIL.
+//! Calls: builtins (the registry's lowerings, run through `impl builtins::Lower for
+//! FunctionCx`), other compiled functions (direct native calls), and `print`, which calls back
+//! into the runtime with the GIL (emitted here: its description is codegen's data).
 
-use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
+use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{types, BlockArg, InstBuilder, StackSlotData, StackSlotKind, Value};
 use cranelift_module::Module;
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 
 use super::{repr, CVal, FunctionCx};
-use crate::builtins::{Builtin, MathFn, MathKind};
-use crate::frontend::{CResult, CompileError};
+use crate::builtins::{self, Lower};
+use crate::ir::{CResult, CompileError};
 use crate::ir::*;
-use crate::runtime::print::{FItem, PItem, PrintDesc};
-use crate::runtime::ErrCode;
+use crate::abi::{ErrCode, FItem, FuncInfo, NpWarn, PItem, PrintDesc, STATUS_BOXED};
 use crate::types::infer::CallTarget;
 use crate::types::{DType, Type};
 
@@ -25,9 +25,13 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         let line = e.span.line;
         let target = self.typed.calls.get(&e.id).cloned();
         match target {
-            Some(CallTarget::Builtin(Builtin::Print)) => self.print(args, kwargs, line),
-            Some(CallTarget::Builtin(b)) => self.builtin(b, e, args, line),
-            Some(CallTarget::Math(m)) => self.math(m, args, line),
+            Some(CallTarget::Builtin(b)) => {
+                let entry = builtins::entry(b);
+                match entry.lower {
+                    Some(lower) => lower(self, entry, e, args, line),
+                    None => self.print(args, kwargs, line),
+                }
+            }
             Some(CallTarget::SelfRecursive) => {
                 self.long_running = true;
                 let ret = self.typed.ret_type();
@@ -36,7 +40,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 let call = self.b.ins().call(fref, &vals);
                 let results = self.b.inst_results(call).to_vec();
                 let v = self.check_status(results, slots, &ret, e.span, line);
-                if !self.typed.pure {
+                if !self.facts.pure {
                     self.note_made_call(e.span, &v, &ret);
                 }
                 Ok(v)
@@ -72,59 +76,8 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 Ok(vals)
             }
             Some(CallTarget::StrFormat) => err("str.format() can only be used inside print() in compiled code", line),
-            Some(CallTarget::NpAlloc { kind, like, dtype, ndim }) => {
-                let local = self.typed.local_allocs.contains(&e.id);
-                self.np_alloc(kind, like, dtype, ndim, args, local, line)
-            }
             None => err("unresolved call", line),
         }
-    }
-
-    /// `numpy.empty/zeros/ones(...)`: NumPy makes the array (runtime::alloc); native code gets
-    /// its data pointer, shape and strides.
-    /// `local`: the array never leaves the function; its memory comes from
-    /// `heron_buf_alloc` (no NumPy object, no GIL).
-    #[allow(clippy::too_many_arguments)]
-    fn np_alloc(&mut self, kind: crate::builtins::NpAlloc, like: bool, dtype: DType, ndim: u8, args: &[Expr], local: bool, line: u32) -> CResult<CVal> {
-        let nd = ndim as usize;
-        let first = self.expr(&args[0])?;
-        let t0 = self.typed.ty(&args[0]).clone();
-        let dims: Vec<Value> = if like {
-            first[1..1 + nd].to_vec()
-        } else {
-            let ts = match &t0 {
-                Type::Tuple(ts) => ts.clone(),
-                t => vec![t.clone()],
-            };
-            let mut out = Vec::new();
-            let mut off = 0;
-            for t in &ts {
-                let w = repr(t).len();
-                out.push(self.to_i64(first[off..off + w].to_vec(), t));
-                off += w;
-            }
-            out
-        };
-        let shape_ss = self.b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, (8 * nd) as u32, 3));
-        for (i, d) in dims.iter().enumerate() {
-            self.b.ins().stack_store(types::I64, *d, shape_ss, (8 * i) as i32);
-        }
-        let out_ss = self.b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, (8 * (1 + 2 * nd)) as u32, 3));
-        let shape_ptr = self.b.ins().stack_addr(types::I64, shape_ss, 0);
-        let out_ptr = self.b.ins().stack_addr(types::I64, out_ss, 0);
-        let k = self.iconst(match kind {
-            crate::builtins::NpAlloc::Empty => 0,
-            crate::builtins::NpAlloc::Zeros => 1,
-            crate::builtins::NpAlloc::Ones => 2,
-        });
-        let dt = self.iconst(dtype as i64);
-        let n = self.iconst(nd as i64);
-        let env = self.env;
-        let i = types::I64;
-        let helper = if local { "heron_buf_alloc" } else { "heron_alloc" };
-        self.call_helper(helper, &[i, i, i, i, i, i], &[i], &[env, k, dt, n, shape_ptr, out_ptr])?;
-        self.fail_if_env_error(line);
-        Ok((0..1 + 2 * nd).map(|j| self.b.ins().stack_load(types::I64, types::I64, out_ss, (8 * j) as i32)).collect())
     }
 
     /// A callee's arguments (and recursion `depth`, for a recursive callee), and the stack slot
@@ -155,13 +108,13 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         let bad = self.b.ins().icmp_imm_s(IntCC::NotEqual, status, 0);
         let (fail, ok) = self.branch_cold(bad);
         self.switch_to(fail);
-        let boxed = self.b.ins().icmp_imm_s(IntCC::Equal, status, crate::runtime::deopt::STATUS_BOXED);
+        let boxed = self.b.ins().icmp_imm_s(IntCC::Equal, status, STATUS_BOXED);
         let (boxed_blk, err_blk) = self.branch_cold(boxed);
         self.switch_to(boxed_blk);
         self.deopt_exit(ErrCode::Deopt, line, Some(span));
         self.switch_to(err_blk);
         let site = self.site();
-        let (env, info, site) = (self.env, self.iconst(self.info as *const crate::runtime::FuncInfo as i64), self.iconst(site));
+        let (env, info, site) = (self.env, self.iconst(self.info as *const FuncInfo as i64), self.iconst(site));
         let i = types::I64;
         self.call_helper("heron_push_frame", &[i, i, i], &[], &[env, info, site]).expect("a runtime helper");
         self.b.ins().jump(self.err_block, &[BlockArg::Value(status)]);
@@ -192,221 +145,6 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         } else {
             self.b.ins().ireduce(t, raw)
         }
-    }
-
-    /// A float to a Python int: NaN raises ValueError, infinities OverflowError (CPython's
-    /// `PyLong_FromDouble`); values beyond i64 deoptimize (Python would make a big int).
-    pub fn float_to_int(&mut self, x: Value, line: u32) -> Value {
-        let x = if self.b.func.dfg.value_type(x) == types::F32 { self.b.ins().fpromote(types::F64, x) } else { x };
-        let nan = self.b.ins().fcmp(FloatCC::Unordered, x, x);
-        self.fail_if(nan, ErrCode::IntFromNan, line, &[]);
-        let ax = self.b.ins().fabs(x);
-        let inf = self.b.ins().f64const(f64::INFINITY);
-        let is_inf = self.b.ins().fcmp(FloatCC::Equal, ax, inf);
-        self.fail_if(is_inf, ErrCode::IntFromInf, line, &[]);
-        let lim = self.b.ins().f64const(9.223372036854775808e18);
-        let neg_lim = self.b.ins().f64const(-9.223372036854775808e18);
-        let too_big = self.b.ins().fcmp(FloatCC::GreaterThanOrEqual, x, lim);
-        let too_small = self.b.ins().fcmp(FloatCC::LessThan, x, neg_lim);
-        let out = self.b.ins().bor(too_big, too_small);
-        self.fail_if(out, ErrCode::Deopt, line, &[]);
-        self.b.ins().fcvt_to_sint_sat(types::I64, x)
-    }
-
-    fn builtin(&mut self, b: Builtin, e: &Expr, args: &[Expr], line: u32) -> CResult<CVal> {
-        let rt = self.typed.ty(e).clone();
-        let ts: Vec<Type> = args.iter().map(|a| self.typed.ty(a).clone()).collect();
-        match b {
-            Builtin::Len => match &ts[0] {
-                Type::Tuple(items) => Ok(vec![self.iconst(items.len() as i64)]),
-                _ => {
-                    let v = self.expr(&args[0])?;
-                    Ok(vec![v[1]])
-                }
-            },
-            Builtin::Abs => {
-                let v = self.expr(&args[0])?;
-                match &rt {
-                    Type::Float | Type::Np(DType::F64) | Type::Np(DType::F32) => Ok(vec![self.b.ins().fabs(v[0])]),
-                    Type::Int | Type::Np(_) => {
-                        let x = self.to_i64(v, &ts[0]);
-                        let z = self.iconst(0);
-                        let (neg, of) = self.b.ins().ssub_overflow(z, x);
-                        let is_neg = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, x, 0);
-                        let r = self.b.ins().select(is_neg, neg, x);
-                        match rt {
-                            // NumPy: abs(MIN) is MIN, with "overflow encountered in scalar absolute".
-                            Type::Np(d) => {
-                                let bad = if d == DType::I64 { of } else { self.out_of_range(r, d) };
-                                self.np_warn_if(bad, crate::runtime::fp::NpWarn::Absolute, line);
-                                Ok(vec![self.wrap_to(r, d)])
-                            }
-                            _ => {
-                                self.fail_if(of, ErrCode::Overflow, line, &[]);
-                                Ok(vec![r])
-                            }
-                        }
-                    }
-                    _ => err(format!("abs() of a {}", ts[0]), line),
-                }
-            }
-            Builtin::Min | Builtin::Max => {
-                // Python keeps the first extreme: it replaces the current value only when the
-                // next one is strictly smaller (min) or larger (max). NaN comparisons are false.
-                let op = if b == Builtin::Min { CmpOp::Lt } else { CmpOp::Gt };
-                let t = ts[0].clone();
-                let mut cur = self.expr(&args[0])?;
-                for a in &args[1..] {
-                    let v = self.expr(a)?;
-                    let better = self.compare(op, v.clone(), &t, cur.clone(), &t, line)?;
-                    cur = vec![self.b.ins().select(better, v[0], cur[0])];
-                }
-                Ok(cur)
-            }
-            Builtin::Int => {
-                let v = self.expr(&args[0])?;
-                if ts[0].is_floatlike() {
-                    Ok(vec![self.float_to_int(v[0], line)])
-                } else {
-                    Ok(vec![self.to_i64(v, &ts[0])])
-                }
-            }
-            Builtin::Float => {
-                if args.is_empty() {
-                    return Ok(vec![self.b.ins().f64const(0.0)]);
-                }
-                let v = self.expr(&args[0])?;
-                Ok(vec![self.cast_scalar(v[0], &ts[0], DType::F64)])
-            }
-            Builtin::Bool => {
-                if args.is_empty() {
-                    return Ok(vec![self.b.ins().iconst(types::I8, 0)]);
-                }
-                let v = self.expr(&args[0])?;
-                Ok(vec![self.truth_of(&v, &ts[0])?])
-            }
-            Builtin::Round if args.len() == 2 => {
-                let x = self.expr(&args[0])?[0];
-                let nv = self.expr(&args[1])?;
-                let n = self.to_i64(nv, &ts[1]);
-                let env = self.env;
-                let f = types::F64;
-                let r = self.call_helper("heron_round_ndigits", &[f, types::I64, types::I64], &[f], &[x, n, env])?[0];
-                self.fail_if_env_error(line);
-                Ok(vec![r])
-            }
-            Builtin::Divmod => {
-                let a = self.expr(&args[0])?;
-                let b = self.expr(&args[1])?;
-                let Type::Tuple(parts) = &rt else { unreachable!() };
-                if parts[0] == Type::Float {
-                    // divmod of floats has its own message ("float divmod()").
-                    let fb = self.cast_scalar(b[0], &ts[1], DType::F64);
-                    let z = self.b.ins().f64const(0.0);
-                    let zero = self.b.ins().fcmp(FloatCC::Equal, fb, z);
-                    self.fail_if(zero, ErrCode::FloatDivmodZero, line, &[]);
-                }
-                let q = self.binop(BinOp::FloorDiv, a.clone(), &ts[0], b.clone(), &ts[1], &parts[0], line)?;
-                let r = self.binop(BinOp::Mod, a, &ts[0], b, &ts[1], &parts[1], line)?;
-                Ok(vec![q[0], r[0]])
-            }
-            Builtin::Round => {
-                let v = self.expr(&args[0])?;
-                if ts[0].is_floatlike() {
-                    // Round half to even, as float.__round__ (and numpy's) without ndigits.
-                    let r = self.b.ins().nearest(v[0]);
-                    Ok(vec![self.float_to_int(r, line)])
-                } else {
-                    Ok(vec![self.to_i64(v, &ts[0])])
-                }
-            }
-            Builtin::Print => unreachable!(),
-        }
-    }
-
-    fn math(&mut self, m: &'static MathFn, args: &[Expr], line: u32) -> CResult<CVal> {
-        let f = types::F64;
-        let mut xs = Vec::new();
-        let mut int_arg = false;
-        for a in args {
-            let t = self.typed.ty(a).clone();
-            let v = self.expr(a)?;
-            // Python ints (and bools) have __floor__/__ceil__/__trunc__ returning themselves;
-            // NumPy integers go through float, as CPython's math module does for them.
-            if m.kind == MathKind::ToInt && matches!(t, Type::Int | Type::Bool) {
-                int_arg = true;
-                xs.push(self.to_i64(v, &t));
-            } else {
-                xs.push(self.cast_scalar(v[0], &t, DType::F64));
-            }
-        }
-        let isnan = |cx: &mut Self, x: Value| cx.b.ins().fcmp(FloatCC::Unordered, x, x);
-        let isfinite = |cx: &mut Self, x: Value| {
-            let ax = cx.b.ins().fabs(x);
-            let inf = cx.b.ins().f64const(f64::INFINITY);
-            cx.b.ins().fcmp(FloatCC::LessThan, ax, inf)
-        };
-        let isinf = |cx: &mut Self, x: Value| {
-            let ax = cx.b.ins().fabs(x);
-            let inf = cx.b.ins().f64const(f64::INFINITY);
-            cx.b.ins().fcmp(FloatCC::Equal, ax, inf)
-        };
-        Ok(vec![match m.kind {
-            MathKind::Unary { can_overflow } => {
-                let x = xs[0];
-                let r = if m.sym == "sqrt" { self.b.ins().sqrt(x) } else { self.call_helper(m.sym, &[f], &[f], &[x])?[0] };
-                // CPython's math_1: NaN from non-NaN is a domain error; inf from finite is a
-                // range error (overflow) or a domain error (singularity). Both need a result
-                // that is not finite: one test on the hot path, the details on a cold one.
-                let (cold, ok) = self.fp_test(r);
-                self.switch_to(cold);
-                let rn = isnan(self, r);
-                let xn = isnan(self, x);
-                let dom = self.b.ins().band_not(rn, xn);
-                self.fail_if(dom, ErrCode::MathDomain, line, &[]);
-                let ri = isinf(self, r);
-                let xf = isfinite(self, x);
-                let rng = self.b.ins().band(ri, xf);
-                self.fail_if(rng, if can_overflow { ErrCode::MathRange } else { ErrCode::MathDomain }, line, &[]);
-                self.b.ins().jump(ok, &[]);
-                self.switch_to(ok);
-                r
-            }
-            MathKind::Binary | MathKind::Fmod => {
-                let (x, y) = (xs[0], xs[1]);
-                let r = self.call_helper(m.sym, &[f, f], &[f], &[x, y])?[0];
-                if m.name != "copysign" {
-                    let rn = isnan(self, r);
-                    let xn = isnan(self, x);
-                    let yn = isnan(self, y);
-                    let any = self.b.ins().bor(xn, yn);
-                    let dom = self.b.ins().band_not(rn, any);
-                    self.fail_if(dom, ErrCode::MathDomain, line, &[]);
-                }
-                r
-            }
-            MathKind::ToInt => {
-                if int_arg {
-                    xs[0]
-                } else {
-                    let r = match m.name {
-                        "floor" => self.b.ins().floor(xs[0]),
-                        "ceil" => self.b.ins().ceil(xs[0]),
-                        _ => self.b.ins().trunc(xs[0]),
-                    };
-                    self.float_to_int(r, line)
-                }
-            }
-            MathKind::Predicate => match m.name {
-                "isnan" => isnan(self, xs[0]),
-                "isinf" => isinf(self, xs[0]),
-                _ => isfinite(self, xs[0]),
-            },
-            MathKind::Scale(k) => {
-                let c = self.b.ins().f64const(k);
-                self.b.ins().fmul(xs[0], c)
-            }
-        }])
     }
 
     /// `print(...)`: evaluate the scalars into a slot buffer and call the runtime.
@@ -503,4 +241,74 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
 
 fn py_str(s: &str) -> Py<PyString> {
     Python::attach(|py| PyString::new(py, s).unbind())
+}
+
+/// The services the builtins' lowerings use (see `builtins::Lower`): codegen's own operations.
+impl<'a, 'm> Lower<'a> for FunctionCx<'a, 'm> {
+    fn builder(&mut self) -> &mut cranelift_frontend::FunctionBuilder<'a> {
+        &mut self.b
+    }
+    fn ins(&mut self) -> cranelift_frontend::FuncInstBuilder<'_, 'a> {
+        self.b.ins()
+    }
+    fn expr(&mut self, e: &Expr) -> CResult<CVal> {
+        FunctionCx::expr(self, e)
+    }
+    fn ty(&self, e: &Expr) -> Type {
+        self.typed.ty(e).clone()
+    }
+    fn env(&self) -> Value {
+        self.env
+    }
+    fn iconst(&mut self, v: i64) -> Value {
+        FunctionCx::iconst(self, v)
+    }
+    fn call_helper(&mut self, name: &str, params: &[cranelift_codegen::ir::Type], rets: &[cranelift_codegen::ir::Type], args: &[Value]) -> CResult<Vec<Value>> {
+        FunctionCx::call_helper(self, name, params, rets, args)
+    }
+    fn fail_if(&mut self, fail: Value, code: ErrCode, line: u32, details: &[Value]) {
+        FunctionCx::fail_if(self, fail, code, line, details)
+    }
+    fn fail_if_env_error(&mut self, line: u32) {
+        FunctionCx::fail_if_env_error(self, line)
+    }
+    fn branch_cold(&mut self, bad: Value) -> (cranelift_codegen::ir::Block, cranelift_codegen::ir::Block) {
+        FunctionCx::branch_cold(self, bad)
+    }
+    fn switch_to(&mut self, blk: cranelift_codegen::ir::Block) {
+        FunctionCx::switch_to(self, blk)
+    }
+    fn fp_test(&mut self, r: Value) -> (cranelift_codegen::ir::Block, cranelift_codegen::ir::Block) {
+        FunctionCx::fp_test(self, r)
+    }
+    fn to_i64(&mut self, v: CVal, t: &Type) -> Value {
+        FunctionCx::to_i64(self, v, t)
+    }
+    fn cast_scalar(&mut self, v: Value, from: &Type, d: DType) -> Value {
+        FunctionCx::cast_scalar(self, v, from, d)
+    }
+    fn float_to_int(&mut self, x: Value, line: u32) -> Value {
+        FunctionCx::float_to_int(self, x, line)
+    }
+    fn truth_of(&mut self, v: &[Value], t: &Type) -> CResult<Value> {
+        FunctionCx::truth_of(self, v, t)
+    }
+    fn compare(&mut self, op: CmpOp, va: CVal, ta: &Type, vb: CVal, tb: &Type, line: u32) -> CResult<Value> {
+        FunctionCx::compare(self, op, va, ta, vb, tb, line)
+    }
+    fn binop(&mut self, op: BinOp, va: CVal, ta: &Type, vb: CVal, tb: &Type, rt: &Type, line: u32) -> CResult<CVal> {
+        FunctionCx::binop(self, op, va, ta, vb, tb, rt, line)
+    }
+    fn out_of_range(&mut self, r: Value, d: DType) -> Value {
+        FunctionCx::out_of_range(self, r, d)
+    }
+    fn wrap_to(&mut self, r: Value, d: DType) -> Value {
+        FunctionCx::wrap_to(self, r, d)
+    }
+    fn np_warn_if(&mut self, bad: Value, what: NpWarn, line: u32) {
+        FunctionCx::np_warn_if(self, bad, what, line)
+    }
+    fn local_alloc(&self, e: &Expr) -> bool {
+        self.facts.local_allocs.contains(&e.id)
+    }
 }

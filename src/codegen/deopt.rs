@@ -9,8 +9,7 @@ use cranelift_frontend::Variable;
 
 use super::{repr, ret_reprs, CVal, FunctionCx};
 use crate::ir::{Span, VarId};
-use crate::runtime::deopt::{DeoptPoint, LoopState, Spill};
-use crate::runtime::{self, ErrCode};
+use crate::abi::{self, DeoptPoint, ErrCode, LoopState, Spill};
 use crate::types::Type;
 
 /// The hidden state of a loop codegen is inside, for a deoptimization in its body.
@@ -62,7 +61,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         let Some(point) = self.deopt_point(boxed_call) else {
             let flags = MemFlagsData::trusted();
             let c = self.iconst(code as i64);
-            self.b.ins().store(flags, c, self.env, runtime::ENV_ERR_CODE);
+            self.b.ins().store(flags, c, self.env, abi::ENV_ERR_CODE);
             self.leave_with_error(line);
             return;
         };
@@ -95,11 +94,11 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         let i64t = types::I64;
         let spill_ptr = self.b.ins().stack_addr(i64t, ss, 0);
         let ret_ptr = self.b.ins().stack_addr(i64t, rs, 0);
-        let info = self.iconst(self.info as *const runtime::FuncInfo as i64);
+        let info = self.iconst(self.info as *const abi::FuncInfo as i64);
         let p = self.iconst(point as i64);
         let env = self.env;
         self.call_tramp("heron_deopt", &[env, info, p, spill_ptr, ret_ptr]);
-        let status = self.b.ins().load(i64t, MemFlagsData::trusted(), self.env, runtime::ENV_DEOPT_STATUS);
+        let status = self.b.ins().load(i64t, MemFlagsData::trusted(), self.env, abi::ENV_DEOPT_STATUS);
         let failed = self.b.ins().icmp_imm_s(IntCC::NotEqual, status, 0);
         let (fail_blk, ok_blk) = self.branch_cold(failed);
         self.switch_to(fail_blk);
@@ -129,8 +128,8 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         if self.calls_uncertain {
             return None;
         }
-        let assigned = self.assigned.get(s.id)?.clone();
-        let mut live = self.live.get(s.id)?.clone();
+        let assigned = self.facts.assigned.get(s.id)?.clone();
+        let mut live = self.facts.live.get(s.id)?.clone();
         // A `for x in array` loop goes on from its array and index, whatever reads them.
         for l in &self.loops {
             if let Some(LoopHidden::Each { iter, index, .. }) = l.hidden {

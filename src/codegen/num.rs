@@ -1,13 +1,14 @@
 //! Arithmetic with Python's rules (checked ints, floor division and modulo, true division,
 //! `float ** int` through `pow`) and NumPy's for NumPy scalars; comparisons; conversions.
+//! NumPy's float error checks are in `fp.rs`, the `x ** n` fast path in `pow.rs`.
 
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::{types, InstBuilder, MemFlagsData, Value};
 
 use super::{CVal, FunctionCx};
-use crate::frontend::{CResult, CompileError};
+use crate::ir::{CResult, CompileError};
 use crate::ir::*;
-use crate::runtime::{self, ErrCode};
+use crate::abi::{self, ErrCode, FuncInfo, NpWarn};
 use crate::types::{arith_result, DType, Type};
 
 fn unsupported<T>(what: String, line: u32) -> CResult<T> {
@@ -123,7 +124,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
     /// codes that deoptimize hand the call to the interpreter.
     pub fn fail_if_env_error(&mut self, line: u32) {
         let flags = MemFlagsData::trusted();
-        let code = self.b.ins().load(types::I64, flags, self.env, runtime::ENV_ERR_CODE);
+        let code = self.b.ins().load(types::I64, flags, self.env, abi::ENV_ERR_CODE);
         let bad = self.b.ins().icmp_imm_s(IntCC::NotEqual, code, 0);
         let (fail_blk, ok_blk) = self.branch_cold(bad);
         self.switch_to(fail_blk);
@@ -133,14 +134,33 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         let (deopt_blk, err_blk) = self.branch_cold(either);
         self.switch_to(deopt_blk);
         let zero = self.iconst(0);
-        self.b.ins().store(flags, zero, self.env, runtime::ENV_ERR_CODE);
+        self.b.ins().store(flags, zero, self.env, abi::ENV_ERR_CODE);
         self.deopt_exit(ErrCode::Deopt, line, None);
         self.switch_to(err_blk);
         self.leave_with_error(line);
         self.switch_to(ok_blk);
     }
 
-    /// `a op b` with result type `rt` (from `infer::binop_type`).
+    /// A float to a Python int: NaN raises ValueError, infinities OverflowError (CPython's
+    /// `PyLong_FromDouble`); values beyond i64 deoptimize (Python would make a big int).
+    pub fn float_to_int(&mut self, x: Value, line: u32) -> Value {
+        let x = if self.b.func.dfg.value_type(x) == types::F32 { self.b.ins().fpromote(types::F64, x) } else { x };
+        let nan = self.b.ins().fcmp(FloatCC::Unordered, x, x);
+        self.fail_if(nan, ErrCode::IntFromNan, line, &[]);
+        let ax = self.b.ins().fabs(x);
+        let inf = self.b.ins().f64const(f64::INFINITY);
+        let is_inf = self.b.ins().fcmp(FloatCC::Equal, ax, inf);
+        self.fail_if(is_inf, ErrCode::IntFromInf, line, &[]);
+        let lim = self.b.ins().f64const(9.223372036854775808e18);
+        let neg_lim = self.b.ins().f64const(-9.223372036854775808e18);
+        let too_big = self.b.ins().fcmp(FloatCC::GreaterThanOrEqual, x, lim);
+        let too_small = self.b.ins().fcmp(FloatCC::LessThan, x, neg_lim);
+        let out = self.b.ins().bor(too_big, too_small);
+        self.fail_if(out, ErrCode::Deopt, line, &[]);
+        self.b.ins().fcvt_to_sint_sat(types::I64, x)
+    }
+
+    /// `a op b` with result type `rt` (from `types::rules::binop_type`).
     #[allow(clippy::too_many_arguments)]
     pub fn binop(&mut self, op: BinOp, va: CVal, ta: &Type, vb: CVal, tb: &Type, rt: &Type, line: u32) -> CResult<CVal> {
         match rt {
@@ -191,8 +211,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 // other mix goes through the np.power ufunc loop (see runtime::ufunc).
                 let ufunc = *d == DType::F64 && *ta != Type::Np(DType::F64) && *tb != Type::Np(DType::F64);
                 if op == BinOp::Pow && ufunc {
-                    pyo3::Python::attach(crate::runtime::ufunc::ensure_power_loop)
-                        .map_err(|e| CompileError::new(format!("NumPy's power loop is unavailable: {e}"), line))?;
+                    (self.links.prepare)("heron_np_power_f64").map_err(|e| CompileError::new(format!("NumPy's power loop is unavailable: {e}"), line))?;
                     let f = types::F64;
                     let r = self.call_helper("heron_np_power_f64", &[f, f], &[f], &[a, b])?[0];
                     self.np_fp_check(BinOp::Pow, a, b, r, line)?;
@@ -290,7 +309,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
     /// `numpy.seterr`. Powers and bit operations wrap silently, as in NumPy. Operands are held
     /// in i64, sign- or zero-extended.
     fn np_int_binop(&mut self, op: BinOp, a: Value, b: Value, d: DType, line: u32) -> CResult<Value> {
-        use crate::runtime::fp::NpWarn;
+        use NpWarn;
         let warn = |op: BinOp| match op {
             BinOp::Add => NpWarn::Add,
             BinOp::Sub => NpWarn::Subtract,
@@ -354,7 +373,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             BinOp::BitAnd => Ok(self.b.ins().band(a, b)),
             BinOp::BitOr => Ok(self.b.ins().bor(a, b)),
             BinOp::BitXor => Ok(self.b.ins().bxor(a, b)),
-            _ => unsupported(format!("the operator {} on NumPy integers", crate::types::infer::op_symbol(op)), line),
+            _ => unsupported(format!("the operator {} on NumPy integers", crate::types::rules::op_symbol(op)), line),
         }
     }
 
@@ -387,11 +406,11 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
     /// RuntimeWarning by default, FloatingPointError under `numpy.seterr(...="raise")`). In a
     /// function whose NumPy reports are deferred, raise the processor's overflow flag instead:
     /// the dispatcher then re-runs the call in the interpreter, which reports it exactly.
-    pub fn np_warn_if(&mut self, bad: Value, what: crate::runtime::fp::NpWarn, line: u32) {
+    pub fn np_warn_if(&mut self, bad: Value, what: NpWarn, line: u32) {
         let (cold, ok) = self.branch_cold(bad);
         self.switch_to(cold);
         if self.fp_checks_inline() {
-            let (env, info, l, w) = (self.env, self.iconst(self.info as *const crate::runtime::FuncInfo as i64), self.iconst(line as i64), self.iconst(what as i64));
+            let (env, info, l, w) = (self.env, self.iconst(self.info as *const FuncInfo as i64), self.iconst(line as i64), self.iconst(what as i64));
             let i = types::I64;
             let _ = i;
             self.call_tramp("heron_np_warn", &[env, info, l, w]);
@@ -531,7 +550,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
     }
 
     /// Python float arithmetic (CPython Objects/floatobject.c).
-    fn py_float_binop(&mut self, op: BinOp, a: Value, b: Value, line: u32) -> CResult<Value> {
+    pub(super) fn py_float_binop(&mut self, op: BinOp, a: Value, b: Value, line: u32) -> CResult<Value> {
         let f = types::F64;
         Ok(match op {
             BinOp::Add => self.b.ins().fadd(a, b),
@@ -561,7 +580,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 self.fail_if_env_error(line);
                 r
             }
-            _ => return unsupported(format!("the operator {} on floats", crate::types::infer::op_symbol(op)), line),
+            _ => return unsupported(format!("the operator {} on floats", crate::types::rules::op_symbol(op)), line),
         })
     }
 
@@ -570,174 +589,6 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         let r = self.np_float_value(op, a, b, d, line)?;
         self.np_fp_check(op, a, b, r, line)?;
         Ok(r)
-    }
-
-    /// NumPy reports a scalar operation whose result is infinite from finite operands, or NaN
-    /// from non-NaN ones (overflow, divide by zero, invalid value) as NumPy's error state says:
-    /// a RuntimeWarning by default. The check is two compares; the report is a cold call.
-    pub fn np_fp_check(&mut self, op: BinOp, a: Value, b: Value, r: Value, line: u32) -> CResult<()> {
-        // A function without side effects defers the check to the dispatcher, which reads the
-        // processor's sticky floating-point flags after the call and, when one is set,
-        // re-runs the call in the interpreter (exact warnings, no cost in the loop).
-        if !self.fp_checks_inline() {
-            self.fp_deferred = true;
-            return Ok(());
-        }
-        // Inside an expression whose checks are batched: checked at its end (`fp_batched`).
-        if let Some(n) = self.fp_pending.as_mut() {
-            *n += 1;
-            return Ok(());
-        }
-        let (report, ok) = self.fp_test(r);
-        self.switch_to(report);
-        self.fp_report(op, a, b, r, line);
-        self.b.ins().jump(ok, &[]);
-        self.switch_to(ok);
-        Ok(())
-    }
-
-    /// On the cold path of a batched check (`fp_batched`), `v` made opaque to Cranelift,
-    /// so that the recomputation there is not merged with the hot path's (which would keep
-    /// every intermediate value alive, and spilled, in the hot path): its bits are XORed with
-    /// `env.err_code`, a load Cranelift cannot see through, and zero there (a nonzero code
-    /// has already left the function). Elsewhere `v`.
-    fn replay_opaque(&mut self, v: Value) -> CResult<Value> {
-        if !self.fp_replay {
-            return Ok(v);
-        }
-        let ty = self.b.func.dfg.value_type(v);
-        let it = if ty == types::F32 { types::I32 } else { types::I64 };
-        let zero = self.b.ins().load(it, MemFlagsData::trusted(), self.env, runtime::ENV_ERR_CODE);
-        let bits = self.b.ins().bitcast(it, MemFlagsData::new(), v);
-        let bits = self.b.ins().bxor(bits, zero);
-        Ok(self.b.ins().bitcast(ty, MemFlagsData::new(), bits))
-    }
-
-    /// Branch to a new cold block when `r` is infinite or NaN: r - r is NaN exactly then; one
-    /// subtraction and one unordered compare that Cranelift fuses into the branch (no
-    /// constants to load). Returns (cold block, continuation block).
-    pub fn fp_test(&mut self, r: Value) -> (cranelift_codegen::ir::Block, cranelift_codegen::ir::Block) {
-        let d = self.b.ins().fsub(r, r);
-        let bad = self.b.ins().fcmp(FloatCC::Unordered, d, d);
-        self.branch_cold(bad)
-    }
-
-    /// Do NumPy float operations check their results in the code (rather than through the
-    /// processor's flags after the call, for functions that can be re-run)?
-    pub fn fp_checks_inline(&self) -> bool {
-        !(self.typed.pure && !self.typed.fp_checked && cfg!(target_arch = "x86_64"))
-    }
-
-    /// Can `e` be evaluated without any check that could fail or any effect, with every
-    /// operation in it passing an infinite or NaN result on to `e`'s value? Then the NumPy
-    /// float operations in it need one check, on `e` (IEEE 754: `+`, `-`, `*` of an infinity
-    /// or NaN give an infinity or NaN, as does a division of one by anything; negation too).
-    /// Leaves: constants, variables, and array elements read in bounds (see `IndexFact`).
-    pub fn fp_tree(&self, e: &Expr) -> bool {
-        let float = |t: &Type| matches!(t, Type::Float) || matches!(t, Type::Np(d) if d.is_float());
-        match &e.kind {
-            ExprKind::Const(Const::Float(_) | Const::Int(_) | Const::Bool(_)) => true,
-            ExprKind::Var(_) => !self.typed.guards.contains_key(&e.id),
-            ExprKind::Index(base, idx) => {
-                let Type::Array(at) = self.typed.ty(base) else { return false };
-                matches!(base.kind, ExprKind::Var(_))
-                    && !self.typed.guards.contains_key(&base.id)
-                    && idx.len() == at.ndim as usize
-                    && idx.iter().enumerate().all(|(k, i)| self.index_in_bounds(i, base, k) && self.index_cannot_fail(i))
-            }
-            ExprKind::Unary(UnaryOp::Neg, a) => float(self.typed.ty(e)) && self.fp_tree(a),
-            ExprKind::BinOp(op, a, b) => {
-                let t = self.typed.ty(e);
-                let scalars = self.typed.ty(a).is_scalar() && self.typed.ty(b).is_scalar();
-                let np_float = matches!(t, Type::Np(d) if d.is_float());
-                scalars
-                    && match op {
-                        BinOp::Add | BinOp::Sub | BinOp::Mul => float(t) && self.fp_tree(a) && self.fp_tree(b),
-                        // Python's float division checks for zero; NumPy's does not. The divisor
-                        // must not hold a checked operation (x / inf is finite).
-                        BinOp::Div => np_float && self.fp_tree(a) && self.fp_leaf(b),
-                        // `x ** n` on a numpy.float64 for 1 <= n <= 8 (`pow_const`): an infinite
-                        // or NaN x gives an infinite or NaN power (x ** 0 would not).
-                        BinOp::Pow => {
-                            *t == Type::Np(DType::F64) && matches!(b.kind, ExprKind::Const(Const::Int(n)) if (1..=8).contains(&n)) && self.fp_tree(a)
-                        }
-                        _ => false,
-                    }
-            }
-            _ => false,
-        }
-    }
-
-    fn fp_leaf(&self, e: &Expr) -> bool {
-        matches!(e.kind, ExprKind::Const(_) | ExprKind::Var(_) | ExprKind::Index(..)) && self.fp_tree(e)
-    }
-
-    /// An index expression codegen evaluates without a check: a constant, a variable, or a
-    /// loop variable plus or minus a constant that cannot overflow (see `RangeFact`).
-    fn index_cannot_fail(&self, e: &Expr) -> bool {
-        match &e.kind {
-            ExprKind::Const(Const::Int(_)) => true,
-            ExprKind::Var(_) => !self.typed.guards.contains_key(&e.id),
-            ExprKind::BinOp(op @ (BinOp::Add | BinOp::Sub), a, b) => {
-                *self.typed.ty(e) == Type::Int && *self.typed.ty(a) == Type::Int && *self.typed.ty(b) == Type::Int && self.cannot_overflow(*op, a, b)
-            }
-            _ => false,
-        }
-    }
-
-    /// Is `e` (a binary operation) worth checking as one batch: a tree of at least two NumPy
-    /// float operations (see `fp_tree`)?
-    pub fn fp_batch_worthwhile(&self, e: &Expr) -> bool {
-        fn np_ops(cx: &FunctionCx<'_, '_>, e: &Expr) -> usize {
-            let own = matches!((&e.kind, cx.typed.ty(e)), (ExprKind::BinOp(..), Type::Np(d)) if d.is_float()) as usize;
-            own + e.children().iter().map(|c| np_ops(cx, c)).sum::<usize>()
-        }
-        !self.fp_replay && self.fp_checks_inline() && matches!(self.typed.ty(e), Type::Np(d) if d.is_float()) && self.fp_tree(e) && np_ops(self, e) >= 2
-    }
-
-    /// Evaluate an expression (`eval`) whose NumPy float operations pass an infinite or NaN
-    /// result on to its value (see `fp_tree`), with one check of that value instead of one per
-    /// operation. When the check fires, the cold path evaluates the expression again with a
-    /// check at each operation, which reports them in order as if each had been checked where
-    /// it happened: the expression has no effects and reads nothing that changed, so
-    /// evaluating it twice changes nothing visible. (Keeping every operand for the cold path
-    /// instead would keep them all live, and spill them, in the hot path.)
-    pub fn fp_batched(&mut self, eval: &dyn Fn(&mut Self) -> CResult<CVal>) -> CResult<CVal> {
-        self.fp_pending = Some(0);
-        let r = eval(self);
-        let waiting = self.fp_pending.take().unwrap_or(0);
-        let r = r?;
-        if waiting == 0 {
-            return Ok(r);
-        }
-        let (report, ok) = self.fp_test(r[0]);
-        self.switch_to(report);
-        let was = std::mem::replace(&mut self.fp_replay, true);
-        let replayed = eval(self);
-        self.fp_replay = was;
-        replayed?;
-        self.b.ins().jump(ok, &[]);
-        self.switch_to(ok);
-        Ok(r)
-    }
-
-    /// Ask the runtime whether NumPy reports `a op b = r` (and report it); exit on an error.
-    fn fp_report(&mut self, op: BinOp, a: Value, b: Value, r: Value, line: u32) {
-        let f = types::F64;
-        let widen = |cx: &mut Self, v: Value| if cx.b.func.dfg.value_type(v) == types::F32 { cx.b.ins().fpromote(f, v) } else { v };
-        let (a, b, r) = (widen(self, a), widen(self, b), widen(self, r));
-        let code = match op {
-            BinOp::Add => 0,
-            BinOp::Sub => 1,
-            BinOp::Mul => 2,
-            BinOp::Div => 3,
-            BinOp::FloorDiv => 4,
-            BinOp::Mod => 5,
-            _ => 6,
-        };
-        let (env, info, l, c) = (self.env, self.iconst(self.info as *const crate::runtime::FuncInfo as i64), self.iconst(line as i64), self.iconst(code));
-        self.call_tramp("heron_np_fp", &[env, info, l, c, a, b, r]);
-        self.fail_if_env_error(line);
     }
 
     fn np_float_value(&mut self, op: BinOp, a: Value, b: Value, d: DType, line: u32) -> CResult<Value> {
@@ -760,98 +611,8 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                     self.call_helper("pow", &[f, f], &[f], &[a, b])?[0]
                 }
             }
-            _ => return unsupported(format!("the operator {} on numpy floats", crate::types::infer::op_symbol(op)), line),
+            _ => return unsupported(format!("the operator {} on numpy floats", crate::types::rules::op_symbol(op)), line),
         })
-    }
-
-    /// `x ** n` for a constant integer `n`, when the result is a float64 (Python float or
-    /// numpy.float64). Both compute `pow(x, float(n))` in libm; for 2 <= n <= 8 Heron computes
-    /// x**n in double-double arithmetic (error about n * 2**-104) and uses the rounded result
-    /// when it lies farther than 1/32 ulp from a rounding midpoint, where libm's pow (error
-    /// below 0.52 ulp, i.e. within 0.02 ulp before rounding) must round the same way; near a
-    /// midpoint, and outside the normal range, it calls the same `pow` path as CPython.
-    pub fn pow_const(&mut self, a: &Expr, ta: &Type, n: i64, rt: &Type, line: u32) -> CResult<Option<CVal>> {
-        let np = match rt {
-            Type::Float => false,
-            Type::Np(DType::F64) => true,
-            _ => return Ok(None),
-        };
-        if !(0..=8).contains(&n) || !(ta.is_scalar()) {
-            return Ok(None);
-        }
-        let va = self.expr(a)?;
-        let x = self.cast_scalar(va[0], ta, DType::F64);
-        if n == 0 {
-            return Ok(Some(vec![self.b.ins().f64const(1.0)]));
-        }
-        if n == 1 {
-            return Ok(Some(vec![x]));
-        }
-        // x**n as p + L: p the naive product chain, L the accumulated exact rounding errors
-        // (each `fma(p, x, -p*x)` is exact), carried along by Horner's rule. The two chains run
-        // in parallel, so the latency is about one multiply per step. Powers of one variable
-        // in one statement share the chain (`10*x**5 + 4*x**4 + ...` computes it once).
-        let key = match a.kind {
-            ExprKind::Var(v) => Some(v),
-            _ => None,
-        };
-        let (in_range, mut chain) = match key.and_then(|v| self.pow_chains.get(&v)) {
-            Some(c) => c.clone(),
-            None => {
-                // 2**-100 < |x| < 2**100 keeps every x**k (k <= 8) within 2**+-800: no overflow,
-                // no underflow anywhere, so each `fma` error term is exact. NaN fails it.
-                let ax = self.b.ins().fabs(x);
-                let big = self.b.ins().f64const(f64::from_bits(0x4630_0000_0000_0000)); // 2**100
-                let tiny = self.b.ins().f64const(f64::from_bits(0x39b0_0000_0000_0000)); // 2**-100
-                let lo_ok = self.b.ins().fcmp(FloatCC::GreaterThan, ax, tiny);
-                let hi_ok = self.b.ins().fcmp(FloatCC::LessThan, ax, big);
-                let in_range = self.b.ins().band(lo_ok, hi_ok);
-                let zero = self.b.ins().f64const(0.0);
-                (in_range, vec![(x, zero)])
-            }
-        };
-        while chain.len() < n as usize {
-            let (p, big_l) = *chain.last().unwrap();
-            let pn = self.b.ins().fmul(p, x);
-            let neg = self.b.ins().fneg(pn);
-            let e = self.b.ins().fma(p, x, neg);
-            let ln = self.b.ins().fma(big_l, x, e);
-            chain.push((pn, ln));
-        }
-        let (p, big_l) = chain[n as usize - 1];
-        if let Some(v) = key {
-            self.pow_chains.insert(v, (in_range, chain));
-        }
-        // Fast2Sum: h = fl(p + L) and the exact residual l.
-        let h = self.b.ins().fadd(p, big_l);
-        let hp = self.b.ins().fsub(h, p);
-        let l = self.b.ins().fsub(big_l, hp);
-        // Fast-path conditions: x in range (above), and h is the rounding of p + L by a
-        // margin: adding l scaled by 16/15 still rounds to h, i.e. |l| <= 15/32 of the
-        // half-ulp on l's side of h (this also covers h a power of two, where the ulp below is
-        // half the ulp above).
-        let k = self.b.ins().f64const(16.0 / 15.0);
-        let lk = self.b.ins().fmul(l, k);
-        let moved = self.b.ins().fadd(h, lk);
-        let l_ok = self.b.ins().fcmp(FloatCC::Equal, moved, h);
-        let ok = self.b.ins().band(in_range, l_ok);
-        let slow = self.b.create_block();
-        let join = self.b.create_block();
-        self.b.append_block_param(join, types::F64);
-        self.b.set_cold_block(slow);
-        self.b.ins().brif(ok, join, &[cranelift_codegen::ir::BlockArg::Value(h)], slow, &[]);
-        self.switch_to(slow);
-        let y = self.b.ins().f64const(n as f64);
-        let r = if np {
-            let r = self.call_helper("pow", &[types::F64, types::F64], &[types::F64], &[x, y])?[0];
-            self.np_fp_check(BinOp::Pow, x, y, r, line)?;
-            r
-        } else {
-            self.py_float_binop(BinOp::Pow, x, y, line)?
-        };
-        self.b.ins().jump(join, &[cranelift_codegen::ir::BlockArg::Value(r)]);
-        self.switch_to(join);
-        Ok(Some(vec![self.b.block_params(join)[0]]))
     }
 
     pub fn unary(&mut self, op: UnaryOp, va: CVal, ta: &Type, rt: &Type, line: u32) -> CResult<CVal> {
@@ -878,7 +639,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 let z = self.iconst(0);
                 let (r, of) = self.b.ins().ssub_overflow(z, va[0]);
                 let bad = if *d == DType::I64 { of } else { self.out_of_range(r, *d) };
-                self.np_warn_if(bad, crate::runtime::fp::NpWarn::Negative, line);
+                self.np_warn_if(bad, NpWarn::Negative, line);
                 Ok(vec![self.wrap_to(r, *d)])
             }
             (UnaryOp::Invert, Type::Int) => {

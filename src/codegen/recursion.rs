@@ -14,7 +14,7 @@ use cranelift_codegen::ir::{types, BlockArg, InstBuilder, MemFlagsData, StackSlo
 use cranelift_module::Module;
 
 use super::{ret_by_pointer, ret_reprs, FunctionCx};
-use crate::runtime;
+use crate::abi;
 
 
 
@@ -36,19 +36,19 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         let d = self.depth_param.expect("a recursive function's depth");
         let d1 = self.b.ins().iadd_imm_s(d, 1);
         self.depth = Some(d1);
-        let max = self.b.ins().load(i, flags, self.env, runtime::ENV_DEPTH_LIMIT);
+        let max = self.b.ins().load(i, flags, self.env, abi::ENV_DEPTH_LIMIT);
         let look = self.b.ins().icmp(IntCC::SignedGreaterThan, d1, max);
         let (cold, ok) = self.branch_cold(look);
         self.switch_to(cold);
         // 1. Stack: continue on a new segment when this one runs low (the red zone holds
         // `CHECK_EVERY` frames and more).
         let sp = self.b.ins().get_stack_pointer(i);
-        let limit = self.b.ins().load(i, flags, self.env, runtime::ENV_STACK_LIMIT);
+        let limit = self.b.ins().load(i, flags, self.env, abi::ENV_STACK_LIMIT);
         let stack_low = self.b.ins().icmp(IntCC::UnsignedLessThan, sp, limit);
         let (grow, stack_ok) = self.branch_cold(stack_low);
         self.switch_to(grow);
         // The new segment's call counts this frame itself.
-        self.b.ins().store(flags, d, self.env, runtime::ENV_DEPTH);
+        self.b.ins().store(flags, d, self.env, abi::ENV_DEPTH);
         let n_args: usize = self.typed.args.iter().map(|t| super::repr(t).len()).sum();
         let args_ss = self.b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, (8 * n_args.max(1)) as u32, 3));
         for (k, v) in params[..n_args].iter().enumerate() {
@@ -83,9 +83,9 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         let (fail, fine) = self.branch_cold(bad);
         self.switch_to(fail);
         let line = self.iconst(self.f.span.line as i64);
-        self.b.ins().store(flags, line, self.env, runtime::ENV_ERR_LINE);
-        let fi = self.iconst(self.info as *const runtime::FuncInfo as i64);
-        self.b.ins().store(flags, fi, self.env, runtime::ENV_ERR_FUNC);
+        self.b.ins().store(flags, line, self.env, abi::ENV_ERR_LINE);
+        let fi = self.iconst(self.info as *const abi::FuncInfo as i64);
+        self.b.ins().store(flags, fi, self.env, abi::ENV_ERR_FUNC);
         self.b.ins().jump(self.err_block, &[BlockArg::Value(st)]);
         self.switch_to(fine);
         self.b.ins().jump(ok, &[]);

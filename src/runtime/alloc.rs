@@ -3,7 +3,7 @@
 //! array returned to Python is an ordinary NumPy array (same flags, same base, same errors for
 //! a negative dimension). The call keeps each array alive in `Env::owned` until it returns.
 //!
-//! Arrays that never leave the function (`types::infer::local_arrays`: only indexed, never
+//! Arrays that never leave the function (`analysis::escape::local_arrays`: only indexed, never
 //! aliased, passed, returned or viewed) need no NumPy object: `heron_buf_alloc` takes their
 //! memory from the Rust allocator without the GIL, and `heron_buf_free` gives it back when the
 //! variable is reassigned or the function returns (as reference counting frees it in the
@@ -13,7 +13,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
 use super::print::PENDING;
-use super::{Env, ErrCode};
+use crate::abi::{Env, ErrCode};
 use crate::types::DType;
 
 const DTYPES: [DType; 11] = [

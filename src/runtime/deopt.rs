@@ -16,53 +16,9 @@ use numpy::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
 use super::print::{box_scalar, unmerge, PENDING};
-use super::{Env, ErrCode, FuncInfo};
-use crate::ir::{AstPath, Span};
+use crate::abi::{Env, ErrCode, FuncInfo, LoopState, Spill, STATUS_BOXED};
+use crate::ir::Span;
 use crate::types::{ArrayType, Layout, Type};
-
-/// A variable (or hidden value) written at a deoptimization point.
-#[derive(Debug, Clone)]
-pub struct Spill {
-    /// The Python name (hidden values have names starting with `$`).
-    pub name: String,
-    /// The representation (the members unified).
-    pub ty: Type,
-    /// The types it may hold; the tag slot says which when there are several.
-    pub members: Vec<Type>,
-    pub slot: usize,
-    pub tag_slot: Option<usize>,
-}
-
-/// The hidden state of a loop around the point (see `heron._deopt.continuation`).
-#[derive(Debug, Clone)]
-pub enum LoopState {
-    /// `for v in range(...)`: the names of the current value, stop and step spills.
-    Range { cur: String, stop: String, step: String },
-    /// `for v in array`: the names of the array and index variables.
-    Each { iter: String, index: String },
-}
-
-/// One place native code can hand the call to the interpreter.
-#[derive(Debug, Clone)]
-pub struct DeoptPoint {
-    /// The statement to continue from.
-    pub path: AstPath,
-    pub spills: Vec<Spill>,
-    /// `(level, state)`: the loop at `path[..=level]` and its hidden state.
-    pub loops: Vec<(usize, LoopState)>,
-    /// Calls already made in the statement, replaced by their results (spilled under these
-    /// names) so that they are not made twice.
-    pub substitutions: Vec<(Span, String)>,
-    /// The call whose result a callee handed back boxed (in `Env::boxed`), if this point is
-    /// that call's.
-    pub boxed_call: Option<Span>,
-    /// Number of slots the spills take.
-    pub n_slots: usize,
-}
-
-/// Status `heron_deopt` returns when the result is in `Env::boxed` (not representable in the
-/// function's native result type); callers of the function see it as its status.
-pub const STATUS_BOXED: i64 = 2;
 
 /// Called by native code at a deoptimization point: continue the call in the interpreter.
 /// `slots` holds the point's spills; on success the function's result is written to `ret` in

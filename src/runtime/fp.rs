@@ -5,7 +5,7 @@
 use pyo3::prelude::*;
 
 use super::print::PENDING;
-use super::{Env, ErrCode, FuncInfo};
+use crate::abi::{Env, ErrCode, FuncInfo};
 
 /// Clear the SSE sticky exception flags of this thread (MXCSR bits 0-5).
 #[allow(deprecated)]
@@ -106,24 +106,6 @@ pub extern "C" fn heron_np_fp(env: *mut Env, info: *const FuncInfo, line: i64, o
     }
 }
 
-
-/// The NumPy warnings native code reports for integer scalars and casts (`heron_np_warn`):
-/// the key of `numpy.geterr()` and the operation's name in the message.
-#[repr(i64)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum NpWarn {
-    Add = 0,
-    Subtract = 1,
-    Multiply = 2,
-    OverflowFloorDivide = 3,
-    DivideFloorDivide = 4,
-    DivideRemainder = 5,
-    Negative = 6,
-    Absolute = 7,
-    /// A float stored into a narrower float array became infinite ("overflow encountered in
-    /// cast").
-    Cast = 8,
-}
 
 const NP_WARNINGS: [(&str, &str); 9] = [
     ("over", "add"),

@@ -1,11 +1,10 @@
-//! Runtime: what native code calls back into, and what it shares with the dispatcher.
+//! Runtime: the dispatcher, and what native code calls back into (the helpers of `symbols`).
 //!
 //! Native code never touches a Python object (DESIGN.md). It reports an exception by filling the
-//! call's `Env` (an error code, the line, three integer details) and returning a nonzero status;
-//! the dispatcher turns that into the same Python exception CPython would raise. A `print` runs
-//! in `print_callback`, which takes the GIL for that call only.
+//! call's `Env` (an error code, the line, three integer details; see `crate::abi`) and returning
+//! a nonzero status; the dispatcher turns that into the same Python exception CPython would
+//! raise. A `print` runs in `print::heron_print`, which takes the GIL for that call only.
 
-use pyo3::prelude::*;
 
 pub mod alloc;
 pub mod deopt;
@@ -14,475 +13,15 @@ pub mod fp;
 pub mod guards;
 pub mod marshal;
 pub mod print;
+pub mod pymath;
 pub mod resolve;
 pub mod signals;
 pub mod stack;
 pub mod traceback;
 pub mod ufunc;
 
-/// Per-call state shared between the dispatcher and native code (`#[repr(C)]`: codegen reads and
-/// writes these fields at fixed offsets).
-#[repr(C)]
-#[derive(Debug, Default)]
-pub struct Env {
-    /// Nonzero once the call has done something visible (stored into an array, printed):
-    /// it can then no longer be re-run by the interpreter after an integer overflow.
-    pub effects: i64,
-    /// An `ErrCode` when the status is nonzero.
-    pub err_code: i64,
-    pub err_line: i64,
-    /// `*const FuncInfo` of the function that raised.
-    pub err_func: i64,
-    /// Integer details for the message (IndexError: index, axis, size; user raise: table index).
-    pub err_a: [i64; 3],
-    /// `*mut Vec<Py<PyAny>>`: arrays allocated during the call (kept alive until it returns;
-    /// a returned array is found here by its data pointer).
-    pub owned: i64,
-    /// `*mut alloc::Buffers`: memory of arrays that never leave compiled code (see
-    /// `alloc::heron_buf_alloc`); what is left is freed when the call returns.
-    pub bufs: i64,
-    /// `*const *mut PyObject`: the positional arguments of the call from Python (borrowed),
-    /// and their number; arrays handed to the interpreter are found among them.
-    pub args: i64,
-    pub nargs: i64,
-    /// An owned `*mut PyObject`: a result native code cannot represent (see
-    /// `deopt::STATUS_BOXED`), or 0.
-    pub boxed: i64,
-    /// The error site (`FuncInfo::sites` of `err_func`) of a native error.
-    pub err_site: i64,
-    /// `*mut Vec<(usize, i64)>`: the compiled callers an error went through, innermost first
-    /// (`FuncInfo` address, call site), for the traceback (see `traceback`).
-    pub frames: i64,
-    /// Nonzero when the call's NumPy float reports are deferred to its end (see `fp`).
-    pub fp_deferred: i64,
-    /// Set by the signal handler when a signal came during this call on the main thread
-    /// (loop back-edges test it, see `signals`).
-    pub sig_pending: i64,
-    /// Frames of recursive compiled functions now running; the depth past which native code
-    /// calls `stack::heron_recursion`; and how many CPython's recursion limit allows (0: not
-    /// asked yet). See `stack`.
-    pub depth: i64,
-    pub depth_limit: i64,
-    /// The stack pointer below which recursive native code continues on a new stack segment.
-    pub stack_limit: i64,
-    /// What the last `deopt::heron_deopt` returned (read by native code after the call).
-    pub deopt_status: i64,
-    pub depth_budget: i64,
-}
-
-// Native code reads and writes these fields at fixed offsets (the `ENV_*` constants).
-const _: () = {
-    assert!(std::mem::offset_of!(Env, effects) == ENV_EFFECTS as usize);
-    assert!(std::mem::offset_of!(Env, err_code) == ENV_ERR_CODE as usize);
-    assert!(std::mem::offset_of!(Env, err_line) == ENV_ERR_LINE as usize);
-    assert!(std::mem::offset_of!(Env, err_func) == ENV_ERR_FUNC as usize);
-    assert!(std::mem::offset_of!(Env, err_a) == ENV_ERR_A as usize);
-    assert!(std::mem::offset_of!(Env, err_site) == ENV_ERR_SITE as usize);
-    assert!(std::mem::offset_of!(Env, sig_pending) == ENV_SIG_PENDING as usize);
-    assert!(std::mem::offset_of!(Env, depth) == ENV_DEPTH as usize);
-    assert!(std::mem::offset_of!(Env, depth_limit) == ENV_DEPTH_LIMIT as usize);
-    assert!(std::mem::offset_of!(Env, stack_limit) == ENV_STACK_LIMIT as usize);
-    assert!(std::mem::offset_of!(Env, deopt_status) == ENV_DEOPT_STATUS as usize);
-};
-
-impl Drop for Env {
-    fn drop(&mut self) {
-        if self.boxed != 0 {
-            // Env lives in the dispatcher's frame, which holds the GIL when it returns.
-            unsafe { pyo3::ffi::Py_DecRef(self.boxed as *mut pyo3::ffi::PyObject) };
-        }
-    }
-}
-
-pub const ENV_EFFECTS: i32 = 0;
-pub const ENV_ERR_CODE: i32 = 8;
-pub const ENV_ERR_LINE: i32 = 16;
-pub const ENV_ERR_FUNC: i32 = 24;
-pub const ENV_ERR_A: i32 = 32;
-pub const ENV_ERR_SITE: i32 = 96;
-pub const ENV_SIG_PENDING: i32 = 120;
-pub const ENV_DEPTH: i32 = 128;
-pub const ENV_DEPTH_LIMIT: i32 = 136;
-pub const ENV_STACK_LIMIT: i32 = 144;
-pub const ENV_DEOPT_STATUS: i32 = 152;
-
-/// What the runtime knows of one compiled specialization: where it is in the user's source
-/// (error reports, tracebacks), its deoptimization points and its result type. Native code
-/// points to it (it is boxed, and lives as long as the code).
-#[derive(Debug, Default)]
-pub struct FuncInfo {
-    pub filename: String,
-    /// The function's module (`__name__`), for warnings.
-    pub module: String,
-    pub name: String,
-    pub qualname: String,
-    /// Exceptions named by `raise`/`assert` in this function: (type name, message).
-    pub raises: Vec<(String, Option<String>)>,
-    /// A weak reference to the Python function (deoptimization builds its continuations from
-    /// it; weak, so that compiled code keeps no reference cycle through the module).
-    pub func: Option<Py<PyAny>>,
-    /// Where native code can hand the call to the interpreter (`Env::err_a[0]` of a deopt).
-    pub points: Vec<deopt::DeoptPoint>,
-    /// Source ranges of the operations that can raise, by site number (tracebacks).
-    pub sites: Vec<crate::ir::Span>,
-    pub ret_type: crate::types::Type,
-    pub ret_members: Vec<crate::types::Type>,
-    /// NumPy float reports are deferred to the end of the call (see `fp`).
-    pub fp_deferred: bool,
-    /// Calls that continued in the interpreter from a deoptimization point.
-    pub deopts: std::sync::atomic::AtomicU64,
-    /// No visible side effects (`types::infer::Typed::pure`).
-    pub pure: bool,
-}
-
-impl FuncInfo {
-    pub fn points(&self) -> &[deopt::DeoptPoint] {
-        &self.points
-    }
-
-    /// The Python function (an error once it was collected).
-    pub fn function<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let dead = || pyo3::exceptions::PyRuntimeError::new_err("heron: the compiled function no longer exists");
-        let weak = self.func.as_ref().ok_or_else(dead)?.bind(py);
-        let f = weak.call0()?;
-        if f.is_none() {
-            return Err(dead());
-        }
-        Ok(f)
-    }
-}
-
-/// Why native code stopped. The messages are produced by CPython itself at raise time
-/// (`heron._runtime.native_error`), so they match the running interpreter's wording.
-#[repr(i64)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ErrCode {
-    None = 0,
-    /// Integer overflow: re-run by the interpreter if the call had no effects yet.
-    Overflow = 1,
-    /// A value or operation Heron does not handle natively (a negative integer exponent, an
-    /// inexact int-to-float merge...): like `Overflow`, re-run by the interpreter when possible.
-    Deopt = 2,
-    IntFloorDivZero = 3,
-    IntModZero = 4,
-    IntTrueDivZero = 5,
-    FloatDivZero = 6,
-    FloatFloorDivZero = 7,
-    FloatModZero = 8,
-    MathDomain = 9,
-    MathRange = 10,
-    IntFromNan = 11,
-    IntFromInf = 12,
-    PowZeroNeg = 13,
-    PowOverflow = 14,
-    IndexOutOfBounds = 15,
-    NegativeShift = 16,
-    RangeStepZero = 17,
-    /// `raise`/`assert` in user code: `err_a[0]` indexes `FuncInfo::raises`.
-    UserRaise = 18,
-    /// A Python exception raised inside a callback (print): stored in `PENDING`.
-    PyErr = 19,
-    /// `Python integer N out of bounds for dtype` on an array store.
-    IntStoreOutOfBounds = 20,
-    /// `pow` of a negative float to a non-integer power gives a complex in Python.
-    ComplexResult = 21,
-    FloatDivmodZero = 22,
-    /// `round(x, n)` whose result overflows.
-    RoundOverflow = 23,
-    SliceStepZero = 24,
-    /// CPython's recursion limit is reached (see `stack`).
-    Recursion = 25,
-}
-
-impl ErrCode {
-    pub fn from_i64(v: i64) -> ErrCode {
-        use ErrCode::*;
-        const ALL: [ErrCode; 26] = [
-            None, Overflow, Deopt, IntFloorDivZero, IntModZero, IntTrueDivZero, FloatDivZero, FloatFloorDivZero,
-            FloatModZero, MathDomain, MathRange, IntFromNan, IntFromInf, PowZeroNeg, PowOverflow, IndexOutOfBounds,
-            NegativeShift, RangeStepZero, UserRaise, PyErr, IntStoreOutOfBounds, ComplexResult, FloatDivmodZero,
-            RoundOverflow, SliceStepZero, Recursion,
-        ];
-        ALL.get(v as usize).copied().unwrap_or(Deopt)
-    }
-    /// The name `heron._runtime.native_error` knows this code by.
-    pub fn name(self) -> &'static str {
-        use ErrCode::*;
-        match self {
-            None => "none",
-            Overflow => "overflow",
-            Deopt => "deopt",
-            IntFloorDivZero => "int_floordiv_zero",
-            IntModZero => "int_mod_zero",
-            IntTrueDivZero => "int_truediv_zero",
-            FloatDivZero => "float_div_zero",
-            FloatFloorDivZero => "float_floordiv_zero",
-            FloatModZero => "float_mod_zero",
-            MathDomain => "math_domain",
-            MathRange => "math_range",
-            IntFromNan => "int_from_nan",
-            IntFromInf => "int_from_inf",
-            PowZeroNeg => "pow_zero_neg",
-            PowOverflow => "pow_overflow",
-            IndexOutOfBounds => "index_out_of_bounds",
-            NegativeShift => "negative_shift",
-            RangeStepZero => "range_step_zero",
-            UserRaise => "user_raise",
-            PyErr => "pyerr",
-            IntStoreOutOfBounds => "int_store_out_of_bounds",
-            ComplexResult => "complex_result",
-            FloatDivmodZero => "float_divmod_zero",
-            RoundOverflow => "round_overflow",
-            SliceStepZero => "slice_step_zero",
-            Recursion => "recursion",
-        }
-    }
-}
-
-// ---- Float helpers with CPython's exact algorithms -------------------------------------------
-
-extern "C" {
-    fn fmod(x: f64, y: f64) -> f64;
-    fn pow(x: f64, y: f64) -> f64;
-    fn log(x: f64) -> f64;
-    fn log2(x: f64) -> f64;
-    fn log10(x: f64) -> f64;
-    fn log1p(x: f64) -> f64;
-    fn atan2(y: f64, x: f64) -> f64;
-    fn floor(x: f64) -> f64;
-}
-
-/// CPython's `float_divmod` (Objects/floatobject.c): the floor quotient, for `b != 0`.
-/// NumPy's `npy_divmod` is the same algorithm (and returns `a / b` when `b == 0`).
-pub extern "C" fn heron_float_floordiv(a: f64, b: f64) -> f64 {
-    if b == 0.0 {
-        return a / b;
-    }
-    let m = unsafe { fmod(a, b) };
-    let mut div = (a - m) / b;
-    if m != 0.0 && ((b < 0.0) != (m < 0.0)) {
-        div -= 1.0;
-    }
-    if div != 0.0 {
-        let mut floordiv = unsafe { floor(div) };
-        if div - floordiv > 0.5 {
-            floordiv += 1.0;
-        }
-        floordiv
-    } else {
-        0.0f64.copysign(a / b)
-    }
-}
-
-/// CPython's `float_rem` (and NumPy's `npy_remainder` for `b != 0`; `fmod` for `b == 0`).
-pub extern "C" fn heron_float_mod(a: f64, b: f64) -> f64 {
-    let mut m = unsafe { fmod(a, b) };
-    if b == 0.0 {
-        return m;
-    }
-    if m != 0.0 {
-        if (b < 0.0) != (m < 0.0) {
-            m += b;
-        }
-    } else {
-        m = 0.0f64.copysign(b);
-    }
-    m
-}
-
-/// CPython's `float_pow` for two Python floats (Objects/floatobject.c), including its special
-/// cases. Errors go to `env` (`PowZeroNeg`, `PowOverflow`, `ComplexResult`); the returned value
-/// is then meaningless.
-pub extern "C" fn heron_float_pow(iv: f64, iw: f64, env: *mut Env) -> f64 {
-    let set = |c: ErrCode| unsafe { (*env).err_code = c as i64 };
-    if iw == 0.0 {
-        return 1.0;
-    }
-    if iv.is_nan() {
-        return if iw == 0.0 { 1.0 } else { iv };
-    }
-    if iw.is_nan() {
-        return if iv == 1.0 { 1.0 } else { iw };
-    }
-    if iw.is_infinite() {
-        let av = iv.abs();
-        return if av == 1.0 {
-            1.0
-        } else if (iw > 0.0) == (av > 1.0) {
-            f64::INFINITY
-        } else {
-            0.0
-        };
-    }
-    if iv.is_infinite() {
-        let iw_is_odd = (iw % 2.0).abs() == 1.0;
-        return if iw > 0.0 {
-            if iw_is_odd { iv } else { iv.abs() }
-        } else if iw_is_odd {
-            0.0f64.copysign(iv)
-        } else {
-            0.0
-        };
-    }
-    if iv == 0.0 {
-        let iw_is_odd = (iw % 2.0).abs() == 1.0;
-        if iw < 0.0 {
-            set(ErrCode::PowZeroNeg);
-            return 0.0;
-        }
-        return if iw_is_odd { iv } else { 0.0 };
-    }
-    let mut iv = iv;
-    let mut negate_result = false;
-    if iv < 0.0 {
-        if iw != unsafe { floor(iw) } {
-            // (-8.0) ** (1/3) is a complex number in Python 3.
-            set(ErrCode::ComplexResult);
-            return 0.0;
-        }
-        iv = -iv;
-        negate_result = (iw % 2.0).abs() == 1.0;
-    }
-    if iv == 1.0 {
-        return if negate_result { -1.0 } else { 1.0 };
-    }
-    let mut ix = unsafe { pow(iv, iw) };
-    if negate_result {
-        ix = -ix;
-    }
-    if ix.is_infinite() {
-        set(ErrCode::PowOverflow);
-        return 0.0;
-    }
-    ix
-}
-
-/// CPython's `m_log`/`m_log2`/`m_log10` around libm's `f`: errors come out as NaN or -inf,
-/// which `math_1`'s checks turn into ValueError.
-fn m_log_with(x: f64, f: unsafe extern "C" fn(f64) -> f64) -> f64 {
-    if x.is_finite() {
-        if x > 0.0 {
-            unsafe { f(x) }
-        } else if x == 0.0 {
-            f64::NEG_INFINITY
-        } else {
-            f64::NAN
-        }
-    } else if x.is_nan() || x > 0.0 {
-        x
-    } else {
-        f64::NAN
-    }
-}
-
-/// CPython's `m_log`.
-pub extern "C" fn heron_m_log(x: f64) -> f64 {
-    m_log_with(x, log)
-}
-
-/// CPython's `m_log2`.
-pub extern "C" fn heron_m_log2(x: f64) -> f64 {
-    m_log_with(x, log2)
-}
-
-/// CPython's `m_log10`.
-pub extern "C" fn heron_m_log10(x: f64) -> f64 {
-    m_log_with(x, log10)
-}
-
-/// CPython's `m_log1p` (Modules/_math.h): log1p with -0.0 preserved.
-pub extern "C" fn heron_m_log1p(x: f64) -> f64 {
-    if x == 0.0 {
-        return x;
-    }
-    unsafe { log1p(x) }
-}
-
-/// The bits of the running CPython's `Py_NAN` (set at module initialisation).
-pub static PY_NAN_BITS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0x7ff8_0000_0000_0000);
-
-/// CPython's `m_atan2`: IEEE special cases handled before calling libm.
-pub extern "C" fn heron_m_atan2(y: f64, x: f64) -> f64 {
-    use std::f64::consts::PI;
-    if x.is_nan() || y.is_nan() {
-        // CPython's Py_NAN: -nan on 3.10 (HUGE_VAL * 0.), +nan from 3.11 on.
-        return f64::from_bits(PY_NAN_BITS.load(std::sync::atomic::Ordering::Relaxed));
-    }
-    if y.is_infinite() {
-        if x.is_infinite() {
-            return if 1.0f64.copysign(x) == 1.0 { (0.25 * PI).copysign(y) } else { (0.75 * PI).copysign(y) };
-        }
-        return (0.5 * PI).copysign(y);
-    }
-    if x.is_infinite() || y == 0.0 {
-        return if 1.0f64.copysign(x) == 1.0 { 0.0f64.copysign(y) } else { PI.copysign(y) };
-    }
-    unsafe { atan2(y, x) }
-}
-
-/// CPython's `double_round` (Objects/floatobject.c): `round(x, ndigits)` for a float, through a
-/// correctly rounded decimal string (Rust's fixed-precision formatting rounds the exact binary
-/// value half to even, as `_Py_dg_dtoa` mode 3 does) read back with a correctly rounded parse.
-/// An overflowing result sets `RoundOverflow` in `env`.
-pub extern "C" fn heron_round_ndigits(x: f64, ndigits: i64, env: *mut Env) -> f64 {
-    // float.__round__: NaN, infinities and zeros are returned unchanged.
-    if !x.is_finite() || x == 0.0 {
-        return x;
-    }
-    // NDIGITS_MAX and NDIGITS_MIN of CPython for IEEE doubles.
-    if ndigits > 323 {
-        return x;
-    }
-    if ndigits < -308 {
-        return 0.0 * x;
-    }
-    if ndigits < 0 {
-        // Rounding to tens, hundreds...: left to the interpreter.
-        unsafe { (*env).err_code = ErrCode::Deopt as i64 };
-        return 0.0;
-    }
-    let r = format!("{:.*}", ndigits as usize, x).parse::<f64>().unwrap_or(x);
-    if r.is_infinite() {
-        unsafe { (*env).err_code = ErrCode::RoundOverflow as i64 };
-        return 0.0;
-    }
-    r
-}
-
-/// Exact comparison of a Python int with a Python float, as CPython's `float_richcompare`:
-/// returns -1, 0, 1 for `i <, ==, > f`, and 2 when `f` is NaN.
-pub extern "C" fn heron_cmp_int_float(i: i64, f: f64) -> i64 {
-    if f.is_nan() {
-        return 2;
-    }
-    if f == f64::INFINITY {
-        return -1;
-    }
-    if f == f64::NEG_INFINITY {
-        return 1;
-    }
-    // |f| < 2**63 or beyond: compare in i128 on the integral part, then the fraction.
-    let fl = f.floor();
-    if fl >= 9.3e18 {
-        return -1;
-    }
-    if fl < -9.3e18 {
-        return 1;
-    }
-    let fi = fl as i128;
-    let ii = i as i128;
-    if ii < fi {
-        -1
-    } else if ii > fi {
-        1
-    } else if f > fl {
-        -1
-    } else {
-        0
-    }
-}
-
-/// Addresses of every runtime symbol native code may call, for `JITBuilder::symbol`. The
+/// Addresses of every runtime symbol native code may call, for `JITBuilder::symbol`: the
+/// runtime's own and libm's, then the builtins registry's helpers (`builtins::helpers`). The
 /// libm functions are those the process resolves by name (`dlsym`), so native code calls the
 /// same symbol version CPython's `math` module calls (a wheel built against an old glibc
 /// links older versions of `exp`, `log` and `pow`), falling back to the linked ones.
@@ -492,6 +31,7 @@ pub fn symbols() -> Vec<(&'static str, *const u8)> {
         .get_or_init(|| {
             linked_symbols()
                 .into_iter()
+                .chain(crate::builtins::helpers().map(|h| (h.sym, (h.addr)())))
                 .map(|(name, p)| {
                     let by_name = if name.starts_with("heron_") {
                         std::ptr::null_mut()
@@ -506,6 +46,14 @@ pub fn symbols() -> Vec<(&'static str, *const u8)> {
         .iter()
         .map(|&(n, p)| (n, p as *const u8))
         .collect()
+}
+
+/// Make helper `name` ready to be called from native code (`codegen::RuntimeLinks::prepare`).
+pub fn prepare_helper(name: &str) -> Result<(), String> {
+    match name {
+        "heron_np_power_f64" => pyo3::Python::attach(ufunc::ensure_power_loop).map_err(|e| e.to_string()),
+        _ => Ok(()),
+    }
 }
 
 fn linked_symbols() -> Vec<(&'static str, *const u8)> {
@@ -531,6 +79,9 @@ fn linked_symbols() -> Vec<(&'static str, *const u8)> {
         fn copysign(x: f64, y: f64) -> f64;
         fn ceil(x: f64) -> f64;
         fn trunc(x: f64) -> f64;
+        fn floor(x: f64) -> f64;
+        fn fmod(x: f64, y: f64) -> f64;
+        fn pow(x: f64, y: f64) -> f64;
         fn powf(x: f32, y: f32) -> f32;
         fn fmodf(x: f32, y: f32) -> f32;
     }
@@ -561,17 +112,17 @@ fn linked_symbols() -> Vec<(&'static str, *const u8)> {
         ("pow", pow as *const u8),
         ("powf", powf as *const u8),
         ("fmodf", fmodf as *const u8),
-        ("heron_m_log", heron_m_log as *const u8),
-        ("heron_m_log2", heron_m_log2 as *const u8),
-        ("heron_m_log10", heron_m_log10 as *const u8),
-        ("heron_m_log1p", heron_m_log1p as *const u8),
-        ("heron_m_atan2", heron_m_atan2 as *const u8),
-        ("heron_float_floordiv", heron_float_floordiv as *const u8),
-        ("heron_float_mod", heron_float_mod as *const u8),
-        ("heron_float_pow", heron_float_pow as *const u8),
-        ("heron_cmp_int_float", heron_cmp_int_float as *const u8),
+        ("heron_m_log", pymath::heron_m_log as *const u8),
+        ("heron_m_log2", pymath::heron_m_log2 as *const u8),
+        ("heron_m_log10", pymath::heron_m_log10 as *const u8),
+        ("heron_m_log1p", pymath::heron_m_log1p as *const u8),
+        ("heron_m_atan2", pymath::heron_m_atan2 as *const u8),
+        ("heron_float_floordiv", pymath::heron_float_floordiv as *const u8),
+        ("heron_float_mod", pymath::heron_float_mod as *const u8),
+        ("heron_float_pow", pymath::heron_float_pow as *const u8),
+        ("heron_cmp_int_float", pymath::heron_cmp_int_float as *const u8),
         ("heron_print", print::heron_print as *const u8),
-        ("heron_round_ndigits", heron_round_ndigits as *const u8),
+        ("heron_round_ndigits", pymath::heron_round_ndigits as *const u8),
         ("heron_alloc", alloc::heron_alloc as *const u8),
         ("heron_buf_alloc", alloc::heron_buf_alloc as *const u8),
         ("heron_buf_free", alloc::heron_buf_free as *const u8),
@@ -585,50 +136,4 @@ fn linked_symbols() -> Vec<(&'static str, *const u8)> {
         ("heron_np_defer", fp::heron_np_defer as *const u8),
         ("heron_push_frame", traceback::heron_push_frame as *const u8),
     ]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn floor_division_matches_python() {
-        // Values from CPython: (-7.0)//2.0 == -4.0, 7.0//-2.0 == -4.0, -0.0//1.0 == -0.0
-        assert_eq!(heron_float_floordiv(-7.0, 2.0), -4.0);
-        assert_eq!(heron_float_floordiv(7.0, -2.0), -4.0);
-        assert!(heron_float_floordiv(-0.0, 1.0).is_sign_negative());
-        assert_eq!(heron_float_mod(-7.0, 2.0), 1.0);
-        assert_eq!(heron_float_mod(7.0, -2.0), -1.0);
-        assert!(heron_float_mod(0.0, -2.0).is_sign_negative());
-    }
-
-    #[test]
-    fn int_float_comparison_is_exact() {
-        let big = (1i64 << 53) + 1;
-        assert_eq!(heron_cmp_int_float(big, (1u64 << 53) as f64), 1);
-        assert_eq!(heron_cmp_int_float(3, 3.5), -1);
-        assert_eq!(heron_cmp_int_float(-3, -3.5), 1);
-        assert_eq!(heron_cmp_int_float(i64::MAX, 9.223372036854775807e18), -1);
-        assert_eq!(heron_cmp_int_float(1, f64::NAN), 2);
-    }
-
-    #[test]
-    fn round_ndigits_matches_python() {
-        // Expected values from CPython 3.11: round(x, n).
-        let mut env = Env::default();
-        for (x, n, want) in [(0.25, 1, 0.2), (0.35, 1, 0.3), (2.675, 2, 2.67), (0.125, 2, 0.12), (-0.5, 0, -0.0)] {
-            let got = heron_round_ndigits(x, n, &mut env);
-            assert_eq!(got.to_bits(), f64::to_bits(want), "round({x}, {n})");
-        }
-    }
-
-    #[test]
-    fn float_pow_special_cases() {
-        let mut env = Env::default();
-        assert_eq!(heron_float_pow(2.0, 10.0, &mut env), 1024.0);
-        assert_eq!(heron_float_pow(-2.0, 3.0, &mut env), -8.0);
-        assert_eq!(env.err_code, 0);
-        heron_float_pow(0.0, -1.0, &mut env);
-        assert_eq!(env.err_code, ErrCode::PowZeroNeg as i64);
-    }
 }

@@ -8,9 +8,9 @@ use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyModule};
 
 use super::dispatch::{Dispatcher, COMPILING};
 use super::marshal::{signature_text, ArgKind};
-use crate::builtins::{self, Builtin};
+use crate::builtins::{self, MathAttr, NumpyAttr};
 use crate::codegen::CompiledUnit;
-use crate::frontend::{CResult, CompileError};
+use crate::ir::{CResult, CompileError};
 use crate::ir::Const;
 use crate::types::infer::{CalleeInfo, GlobalValue, Resolver};
 use crate::types::Type;
@@ -49,7 +49,7 @@ impl<'py, 'd> Resolver for DispatchResolver<'py, 'd> {
                 }
                 match found {
                     Some(_) => {
-                        if let Some(b) = Builtin::from_name(name) {
+                        if let Some(b) = builtins::python(name) {
                             return Ok(GlobalValue::Builtin(b));
                         }
                         if name == "range" {
@@ -85,31 +85,22 @@ impl<'py, 'd> Resolver for DispatchResolver<'py, 'd> {
         Ok(g)
     }
 
-    fn module_attr(&mut self, module: &str, attr: &str, line: u32) -> CResult<()> {
-        // `math.pi`, `np.float64`: guarded, and refused when it is no longer the module's own.
-        let py = self.py;
-        let Ok(m) = py.import(module) else { return Ok(()) };
-        let Ok(dict) = m.getattr("__dict__").and_then(|d| d.cast_into::<PyDict>().map_err(PyErr::from)) else { return Ok(()) };
-        let value = dict.get_item(attr).ok().flatten();
+    fn module_attr(&mut self, module: &str, attr: &str, line: u32) -> CResult<GlobalValue> {
         if module == "math" {
-            let pristine = match &value {
-                Some(v) => {
-                    let is_builtin = v.get_type().name().map(|n| n == "builtin_function_or_method").unwrap_or(false);
-                    let same_name = v.getattr("__name__").and_then(|n| n.extract::<String>()).map(|n| n == attr).unwrap_or(false);
-                    let constant = match builtins::math_attr(attr, self.minor) {
-                        Some(GlobalValue::Const(Const::Float(x))) => v.extract::<f64>().map(|y| y.to_bits() == x.to_bits() || (x.is_nan() && y.is_nan())).unwrap_or(false),
-                        _ => false,
-                    };
-                    (is_builtin && same_name) || constant
-                }
-                None => false,
+            let g = match builtins::math_attr(attr, self.minor) {
+                Some(MathAttr::Const(x)) => GlobalValue::Const(Const::Float(x)),
+                Some(MathAttr::Fn(f)) => GlobalValue::Builtin(f),
+                None => return Err(CompileError::new(format!("`math.{attr}` is not supported yet"), line)),
             };
-            if !pristine {
-                return Err(CompileError::new(format!("`math.{attr}` was replaced by the program; calls to it run as Python"), line));
-            }
+            self.guard_module_attr(module, attr, line)?;
+            return Ok(g);
         }
-        self.guard(&dict, attr, value.as_ref(), None, None);
-        Ok(())
+        self.guard_module_attr(module, attr, line)?;
+        match builtins::numpy_attr(attr) {
+            Some(NumpyAttr::Fn(f)) => Ok(GlobalValue::Builtin(f)),
+            Some(NumpyAttr::DType(d)) => Ok(GlobalValue::NpDType(d)),
+            None => Err(CompileError::new(format!("`numpy.{attr}` is not supported in compiled code yet"), line)),
+        }
     }
 
     fn callee(&mut self, id: usize, args: &[Type], caller_pure: bool, line: u32) -> CResult<CalleeInfo> {
@@ -159,12 +150,37 @@ impl<'py, 'd> Resolver for DispatchResolver<'py, 'd> {
         }
     }
 
-    fn py_minor(&self) -> u32 {
-        self.minor
-    }
 }
 
 impl<'py, 'd> DispatchResolver<'py, 'd> {
+    /// `module.attr` (`math.pi`, `np.float64`) read at compile time: guarded, and refused when
+    /// it is no longer the module's own.
+    fn guard_module_attr(&mut self, module: &str, attr: &str, line: u32) -> CResult<()> {
+        let py = self.py;
+        let Ok(m) = py.import(module) else { return Ok(()) };
+        let Ok(dict) = m.getattr("__dict__").and_then(|d| d.cast_into::<PyDict>().map_err(PyErr::from)) else { return Ok(()) };
+        let value = dict.get_item(attr).ok().flatten();
+        if module == "math" {
+            let pristine = match &value {
+                Some(v) => {
+                    let is_builtin = v.get_type().name().map(|n| n == "builtin_function_or_method").unwrap_or(false);
+                    let same_name = v.getattr("__name__").and_then(|n| n.extract::<String>()).map(|n| n == attr).unwrap_or(false);
+                    let constant = match builtins::math_attr(attr, self.minor) {
+                        Some(MathAttr::Const(x)) => v.extract::<f64>().map(|y| y.to_bits() == x.to_bits() || (x.is_nan() && y.is_nan())).unwrap_or(false),
+                        _ => false,
+                    };
+                    (is_builtin && same_name) || constant
+                }
+                None => false,
+            };
+            if !pristine {
+                return Err(CompileError::new(format!("`math.{attr}` was replaced by the program; calls to it run as Python"), line));
+            }
+        }
+        self.guard(&dict, attr, value.as_ref(), None, None);
+        Ok(())
+    }
+
     /// Record that compiled code relies on `dict[key]` being `value` (None: absent).
     fn guard(&mut self, dict: &Bound<'py, PyDict>, key: &str, value: Option<&Bound<'py, PyAny>>, scalar: Option<Type>, live: Option<Arc<LiveCell>>) {
         let py = self.py;
@@ -214,7 +230,7 @@ impl<'py, 'd> DispatchResolver<'py, 'd> {
                 if let Ok(mv) = math.getattr(fname.as_str()) {
                     if mv.is(value) {
                         if let Some(m) = builtins::math_fn(&fname, self.minor) {
-                            return GlobalValue::MathFn(m);
+                            return GlobalValue::Builtin(m);
                         }
                         return GlobalValue::Unsupported(format!("`math.{fname}` is not supported yet"));
                     }
@@ -223,7 +239,7 @@ impl<'py, 'd> DispatchResolver<'py, 'd> {
         }
         if let Ok(b) = self.builtins.getattr(name) {
             if b.is(value) {
-                if let Some(bi) = Builtin::from_name(name) {
+                if let Some(bi) = builtins::python(name) {
                     return GlobalValue::Builtin(bi);
                 }
             }

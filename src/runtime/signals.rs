@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicI32, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use pyo3::prelude::*;
 
 use super::print::PENDING;
-use super::{Env, ErrCode};
+use crate::abi::{Env, ErrCode};
 
 /// Signals received since the process started.
 pub static SIGNALS: AtomicU64 = AtomicU64::new(0);

@@ -4,7 +4,7 @@
 
 use pyo3::prelude::*;
 
-use super::{Env, ErrCode};
+use crate::abi::{Env, ErrCode};
 
 /// Room left below `Env::stack_limit` for what native code calls (runtime helpers, and the
 /// interpreter itself when a call is handed to it).

@@ -12,7 +12,7 @@
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
-use super::{Env, FuncInfo};
+use crate::abi::{Env, FuncInfo};
 
 /// Called by native code on the error path after a call to compiled code: add the calling
 /// function's frame (its `FuncInfo` and the call's site) to the traceback.

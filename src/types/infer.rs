@@ -8,12 +8,15 @@
 //! it holds, so that it comes back to Python as exactly the type CPython would have produced.
 //! Every use of such a variable must give the same result type whichever member it holds;
 //! otherwise the function is not compiled (it runs as Python, and the report says why).
+//!
+//! This file holds the fixpoint and the statements; `infer_expr.rs` the expressions and
+//! calls; `rules.rs` the type rules of operators.
 
 use std::collections::HashMap;
 
-use crate::builtins::{self, Builtin, MathFn};
-use crate::frontend::{CResult, CompileError};
+use crate::ir::{CResult, CompileError};
 use crate::ir::*;
+use super::rules::*;
 use crate::types::*;
 
 /// What a global name (or module attribute) stands for, read once at compile time.
@@ -22,14 +25,12 @@ pub enum GlobalValue {
     Const(Const),
     Math,
     Numpy,
-    Builtin(Builtin),
-    MathFn(&'static MathFn),
+    /// An entry of the builtins registry (`abs`, `math.sqrt`, `numpy.zeros`, ...).
+    Builtin(&'static dyn BuiltinFn),
     /// The function being compiled (recursion).
     SelfRef,
     /// Another Heron dispatcher, by the resolver's index.
     Callee(usize),
-    /// `numpy.empty`, `numpy.zeros_like`, ... (the bool: the `_like` form).
-    NpAlloc(crate::builtins::NpAlloc, bool),
     /// `numpy.float64`, ... used as a dtype.
     NpDType(DType),
     /// A scalar global read at each call from a cell (it changed since a first compile, see
@@ -67,28 +68,25 @@ impl CalleeInfo {
 pub trait Resolver {
     /// Resolve a global (or builtin) name, frozen at compile time.
     fn global(&mut self, name: &str, line: u32) -> CResult<GlobalValue>;
-    /// Record a read of `module.attr` (`math.pi`, `numpy.float64`) interpreted at compile
-    /// time; an error when the program replaced it.
-    fn module_attr(&mut self, module: &str, attr: &str, line: u32) -> CResult<()>;
+    /// What `module.attr` (`math.pi`, `numpy.float64`) is, read (and guarded) at compile
+    /// time; an error when compiled code does not know it, or the program replaced it.
+    fn module_attr(&mut self, module: &str, attr: &str, line: u32) -> CResult<GlobalValue>;
     /// Compile (or fetch) the specialization of dispatcher `id` for `args`.
     /// `caller_pure`: the caller has no side effects so far (a callee of a caller with side
     /// effects must report NumPy floating-point errors itself, see `Dispatcher::specialize`).
     fn callee(&mut self, id: usize, args: &[Type], caller_pure: bool, line: u32) -> CResult<CalleeInfo>;
-    /// The running CPython's minor version (3.x), for version-dependent builtins.
-    fn py_minor(&self) -> u32;
 }
 
 /// What a call expression calls, decided by inference, used by codegen.
 #[derive(Clone, Debug)]
 pub enum CallTarget {
-    Builtin(Builtin),
-    Math(&'static MathFn),
+    /// An entry of the builtins registry; codegen runs its lowering (for a NumPy constructor,
+    /// the call's type gives the array's dtype and dimensions).
+    Builtin(&'static dyn BuiltinFn),
     SelfRecursive,
     Callee(CalleeInfo),
     /// `"...".format(args)`, producing a `str` for `print`.
     StrFormat,
-    /// A NumPy array made by NumPy through a callback (`like`: shape from an array argument).
-    NpAlloc { kind: crate::builtins::NpAlloc, like: bool, dtype: DType, ndim: u8 },
 }
 
 /// A local variable's (or the return value's) types.
@@ -104,7 +102,7 @@ impl VarInfo {
     pub fn is_union(&self) -> bool {
         self.members.len() > 1
     }
-    fn add(&mut self, t: &Type, line: u32, what: &str) -> CResult<bool> {
+    pub(super) fn add(&mut self, t: &Type, line: u32, what: &str) -> CResult<bool> {
         if self.members.contains(t) {
             return Ok(false);
         }
@@ -154,12 +152,12 @@ pub struct Typed {
     /// variable's unified type): expression id -> the member index codegen must find in the
     /// tag, or deoptimize.
     pub guards: HashMap<ExprId, usize>,
-    /// No visible side effects (see `is_pure`, and the callees' own purity).
+    /// No visible side effects as far as inference knows: the function's own (the `pure`
+    /// given to `infer`) and its callees'. Stores into arrays that never leave the function
+    /// are judged later, by `analysis::escape` (`analysis::Facts::pure` is the final word).
     pub pure: bool,
-    /// Variables holding arrays that never leave the function (see `local_arrays`).
-    pub local_arrays: Vec<bool>,
-    /// The `numpy.empty/zeros/ones` calls whose arrays go only into those variables.
-    pub local_allocs: std::collections::HashSet<ExprId>,
+    /// A callee with side effects was found (the function is then impure whatever it stores).
+    pub callee_effects: bool,
     /// Check NumPy floating-point errors at each operation even when `pure` (set by the
     /// dispatcher for callees of code with side effects).
     pub fp_checked: bool,
@@ -174,62 +172,38 @@ impl Typed {
     }
 }
 
-struct Infer<'a> {
-    f: &'a Function,
-    res: &'a mut dyn Resolver,
-    vars: Vec<VarInfo>,
-    ret: VarInfo,
-    expr_types: Vec<Option<Type>>,
-    calls: HashMap<ExprId, CallTarget>,
-    globals: HashMap<ExprId, GlobalValue>,
-    global_cache: HashMap<String, GlobalValue>,
-    changed: bool,
+pub(super) struct Infer<'a> {
+    pub(super) f: &'a Function,
+    pub(super) res: &'a mut dyn Resolver,
+    pub(super) vars: Vec<VarInfo>,
+    pub(super) ret: VarInfo,
+    pub(super) expr_types: Vec<Option<Type>>,
+    pub(super) calls: HashMap<ExprId, CallTarget>,
+    pub(super) globals: HashMap<ExprId, GlobalValue>,
+    pub(super) global_cache: HashMap<String, GlobalValue>,
+    pub(super) changed: bool,
     /// The final pass: unknown types are errors.
-    strict: bool,
-    args: Vec<Type>,
+    pub(super) strict: bool,
+    pub(super) args: Vec<Type>,
     /// No visible side effects (no array stores, no print, no calls to other compiled
     /// functions): every call can be re-run by the interpreter, so speculation is safe.
-    pure: bool,
+    pub(super) pure: bool,
     /// A callee with side effects was found (the function is then impure whatever it stores).
-    callee_effects: bool,
-    guards: HashMap<ExprId, usize>,
+    pub(super) callee_effects: bool,
+    pub(super) guards: HashMap<ExprId, usize>,
 }
 
-/// Does the function have no visible side effects of its own and call nothing but builtins and
-/// itself? (Calls to other functions are treated as effects.)
-/// Stores into variables marked in `local` (arrays that never leave the function, see
-/// `local_arrays`) are not effects.
-fn is_pure(f: &Function, local: &[bool]) -> bool {
-    let mut pure = true;
-    let visible = |base: &Expr| !matches!(base.kind, ExprKind::Var(v) if local.get(v).copied().unwrap_or(false));
-    walk_stmts(&f.body, &mut |s| {
-        for (base, _) in s.index_targets() {
-            pure &= !visible(base);
-        }
-        let mut exprs = s.exprs();
-        while let Some(e) = exprs.pop() {
-            if let ExprKind::Call { func, .. } = &e.kind {
-                // print has an effect; a call to another global function is checked when it is
-                // resolved (a compiled callee reports whether it is pure).
-                if matches!(&func.kind, ExprKind::Global(n) if n == "print") {
-                    pure = false;
-                }
-            }
-            exprs.extend(e.children());
-        }
-    });
-    pure
-}
-
-fn cerr<T>(msg: impl Into<String>, line: u32) -> CResult<T> {
+pub(super) fn cerr<T>(msg: impl Into<String>, line: u32) -> CResult<T> {
     Err(CompileError::new(msg, line))
 }
 
-/// Infer the types of `f` called with `args`.
+/// Infer the types of `f` called with `args`. `pure`: the function has no visible side
+/// effects of its own (`analysis::purity::is_pure`), so that a speculation that fails can be
+/// re-run by the interpreter.
 ///
 /// Errors: a `CompileError` (one sentence, with the line) for anything the compiled subset does
 /// not cover with these argument types.
-pub fn infer(f: &Function, args: &[Type], res: &mut dyn Resolver) -> CResult<Typed> {
+pub fn infer(f: &Function, args: &[Type], res: &mut dyn Resolver, pure: bool) -> CResult<Typed> {
     if args.len() != f.params.len() {
         return cerr(
             format!("{}() takes {} arguments but {} were given", f.name, f.params.len(), args.len()),
@@ -248,7 +222,7 @@ pub fn infer(f: &Function, args: &[Type], res: &mut dyn Resolver) -> CResult<Typ
         changed: true,
         strict: false,
         args: args.to_vec(),
-        pure: is_pure(f, &[]),
+        pure,
         callee_effects: false,
         guards: HashMap::new(),
     };
@@ -272,9 +246,6 @@ pub fn infer(f: &Function, args: &[Type], res: &mut dyn Resolver) -> CResult<Typ
         // No `return` statement at all, or every path falls off the end.
         inf.ret.add(&Type::None, f.span.line, "the return value")?;
     }
-    let (local_arrays, local_allocs) = local_arrays(f, &inf.vars, &inf.expr_types, &inf.calls);
-    // Stores into arrays that never leave the function are invisible to the caller.
-    let pure = inf.pure || (!inf.callee_effects && is_pure(f, &local_arrays));
     Ok(Typed {
         args: args.to_vec(),
         expr_types: inf.expr_types,
@@ -283,134 +254,18 @@ pub fn infer(f: &Function, args: &[Type], res: &mut dyn Resolver) -> CResult<Typ
         calls: inf.calls,
         globals: inf.globals,
         guards: inf.guards,
-        pure,
-        local_arrays,
-        local_allocs,
+        pure: inf.pure,
+        callee_effects: inf.callee_effects,
         fp_checked: false,
     })
 }
 
-/// Escape analysis for arrays made in the function: a variable is local when every value it
-/// gets is a fresh `numpy.empty/zeros/ones` array and every use of it is an element read or
-/// store (one integer index per dimension), `len(v)`, or `v.shape`, `v.size`, `v.ndim`. Its
-/// arrays then never leave the function (no alias, view, call, return or print), so codegen
-/// can allocate them without NumPy and free each one when the variable is reassigned or the
-/// function returns, as reference counting would in the interpreter.
-/// Returns the local variables and the allocation calls that feed them.
-fn local_arrays(
-    f: &Function,
-    vars: &[VarInfo],
-    types: &[Option<Type>],
-    calls: &HashMap<ExprId, CallTarget>,
-) -> (Vec<bool>, std::collections::HashSet<ExprId>) {
-    let is_array = |v: VarId| vars[v].members.len() == 1 && matches!(vars[v].ty, Some(Type::Array(_)));
-    let mut local: Vec<bool> = (0..vars.len()).map(is_array).collect();
-    for p in &f.params {
-        local[*p] = false;
-    }
-    let element = |base: &Expr, index: &[Expr]| -> bool {
-        let Some(Some(Type::Array(at))) = types.get(base.id) else { return false };
-        index.len() == at.ndim as usize
-            && index.iter().all(|i| !matches!(i.kind, ExprKind::Slice(..)) && matches!(types.get(i.id), Some(Some(t)) if t.is_scalar()))
-    };
-    // Uses: mark every variable that appears anywhere but in an allowed position.
-    fn visit(e: &Expr, allowed: &dyn Fn(&Expr) -> Option<VarId>, bad: &mut Vec<bool>) {
-        if let Some(_v) = allowed(e) {
-            // The variable itself is fine here; its index expressions still count.
-            if let ExprKind::Index(_, idx) = &e.kind {
-                for i in idx {
-                    visit(i, allowed, bad);
-                }
-            }
-            return;
-        }
-        if let ExprKind::Var(v) = e.kind {
-            bad[v] = true;
-            return;
-        }
-        for c in e.children() {
-            visit(c, allowed, bad);
-        }
-    }
-    let allowed = |e: &Expr| -> Option<VarId> {
-        match &e.kind {
-            ExprKind::Index(base, idx) => match base.kind {
-                ExprKind::Var(v) if element(base, idx) => Some(v),
-                _ => None,
-            },
-            ExprKind::Attr(base, name) if matches!(name.as_str(), "shape" | "size" | "ndim") => match base.kind {
-                ExprKind::Var(v) => Some(v),
-                _ => None,
-            },
-            ExprKind::Call { args, kwargs, .. } if args.len() == 1 && kwargs.is_empty() && matches!(calls.get(&e.id), Some(CallTarget::Builtin(crate::builtins::Builtin::Len))) => {
-                match args[0].kind {
-                    ExprKind::Var(v) => Some(v),
-                    _ => None,
-                }
-            }
-            _ => None,
-        }
-    };
-    let mut bad = vec![false; vars.len()];
-    let mut allocs = Vec::new();
-    walk_stmts(&f.body, &mut |s| {
-        match &s.kind {
-            StmtKind::Assign { targets, value } if matches!(targets.as_slice(), [Target::Var(_)]) && matches!(calls.get(&value.id), Some(CallTarget::NpAlloc { .. })) => {
-                let Target::Var(v) = targets[0] else { unreachable!() };
-                allocs.push((v, value.id));
-            }
-            // Any other value makes a variable non-local (a loop variable is an int anyway).
-            _ => s.assigned_vars().into_iter().for_each(|v| bad[v] = true),
-        }
-        for (base, index) in s.index_targets() {
-            match base.kind {
-                ExprKind::Var(_) if element(base, index) => {}
-                _ => visit(base, &allowed, &mut bad),
-            }
-            for i in index {
-                visit(i, &allowed, &mut bad);
-            }
-        }
-        for e in s.exprs() {
-            visit(e, &allowed, &mut bad);
-        }
-    });
-    for (v, b) in bad.iter().enumerate() {
-        if *b {
-            local[v] = false;
-        }
-    }
-    let ids = allocs.into_iter().filter(|(v, _)| local[*v]).map(|(_, id)| id).collect();
-    (local, ids)
-}
-
-/// Does a body always end in `return`/`raise` (so falling off the end is impossible)?
-pub fn always_returns(body: &[Stmt]) -> bool {
-    match body.last().map(|s| &s.kind) {
-        Some(StmtKind::Return(_)) | Some(StmtKind::Raise { .. }) => true,
-        Some(StmtKind::If { then, orelse, .. }) => always_returns(then) && always_returns(orelse),
-        Some(StmtKind::While { cond, body, .. }) => {
-            // `while True:` without break never falls through.
-            matches!(cond.kind, ExprKind::Const(Const::Bool(true))) && !has_break(body)
-        }
-        _ => false,
-    }
-}
-
-fn has_break(body: &[Stmt]) -> bool {
-    body.iter().any(|s| match &s.kind {
-        StmtKind::Break => true,
-        StmtKind::If { then, orelse, .. } => has_break(then) || has_break(orelse),
-        _ => false,
-    })
-}
-
 impl<'a> Infer<'a> {
-    fn var_name(&self, v: VarId) -> String {
+    pub(super) fn var_name(&self, v: VarId) -> String {
         format!("variable `{}`", self.f.vars[v])
     }
 
-    fn block(&mut self, body: &[Stmt]) -> CResult<()> {
+    pub(super) fn block(&mut self, body: &[Stmt]) -> CResult<()> {
         for s in body {
             self.stmt(s)?;
         }
@@ -422,7 +277,7 @@ impl<'a> Infer<'a> {
         Ok(())
     }
 
-    fn assign_var(&mut self, v: VarId, t: &Type, line: u32) -> CResult<()> {
+    pub(super) fn assign_var(&mut self, v: VarId, t: &Type, line: u32) -> CResult<()> {
         let name = self.var_name(v);
         if self.vars[v].add(t, line, &name)? {
             self.changed = true;
@@ -431,7 +286,7 @@ impl<'a> Infer<'a> {
     }
 
     /// Assign `value` (typed `t`, possibly a union variable itself) to a target.
-    fn assign(&mut self, target: &Target, t: Option<Type>, value: Option<&Expr>, line: u32) -> CResult<()> {
+    pub(super) fn assign(&mut self, target: &Target, t: Option<Type>, value: Option<&Expr>, line: u32) -> CResult<()> {
         match target {
             Target::Var(v) => {
                 // Copying a union variable copies all its members (and, at run time, its tag).
@@ -504,7 +359,7 @@ impl<'a> Infer<'a> {
         }
     }
 
-    fn stmt(&mut self, s: &Stmt) -> CResult<()> {
+    pub(super) fn stmt(&mut self, s: &Stmt) -> CResult<()> {
         let line = s.span.line;
         match &s.kind {
             StmtKind::Assign { targets, value } => {
@@ -616,7 +471,7 @@ impl<'a> Infer<'a> {
                 }
             }
             StmtKind::Raise { exc, .. } => {
-                if !builtins::is_known_exception(exc) {
+                if !is_known_exception(exc) {
                     return cerr(format!("raising `{exc}` is not supported (only built-in exception types)"), line);
                 }
             }
@@ -628,7 +483,7 @@ impl<'a> Infer<'a> {
         Ok(())
     }
 
-    fn target_desc(&self, t: &Target) -> String {
+    pub(super) fn target_desc(&self, t: &Target) -> String {
         match t {
             Target::Var(v) => self.var_name(*v),
             _ => "the target".into(),
@@ -636,20 +491,20 @@ impl<'a> Infer<'a> {
     }
 
     /// A condition: anything with a truth value Heron can compute.
-    fn cond(&mut self, e: &Expr) -> CResult<()> {
+    pub(super) fn cond(&mut self, e: &Expr) -> CResult<()> {
         if let Some(t) = self.expr(e)? {
             truth_ok(&t, e.span.line)?;
         }
         Ok(())
     }
 
-    fn record(&mut self, e: &Expr, t: Option<Type>) -> Option<Type> {
+    pub(super) fn record(&mut self, e: &Expr, t: Option<Type>) -> Option<Type> {
         self.expr_types[e.id] = t.clone();
         t
     }
 
     /// Types of the member alternatives of an operand: all members if it is a union variable.
-    fn alternatives(&self, e: &Expr, t: &Type) -> Vec<Type> {
+    pub(super) fn alternatives(&self, e: &Expr, t: &Type) -> Vec<Type> {
         if let ExprKind::Var(v) = e.kind {
             if self.vars[v].is_union() {
                 return self.vars[v].members.clone();
@@ -665,7 +520,7 @@ impl<'a> Infer<'a> {
     /// and codegen guards the variable's tag at this use, deoptimizing (re-running the call in
     /// the interpreter) when it holds another member. A function with side effects could not
     /// be re-run safely, so it is refused instead.
-    fn over_members(
+    pub(super) fn over_members(
         &mut self,
         operands: &[(&Expr, &Type)],
         line: u32,
@@ -714,7 +569,7 @@ impl<'a> Infer<'a> {
     }
 
     /// The speculative typing of `over_members` (see there), or None when it cannot apply.
-    fn speculate(&mut self, operands: &[(&Expr, &Type)], rule: &dyn Fn(&[Type]) -> CResult<Type>) -> Option<Type> {
+    pub(super) fn speculate(&mut self, operands: &[(&Expr, &Type)], rule: &dyn Fn(&[Type]) -> CResult<Type>) -> Option<Type> {
         if !self.pure {
             return None;
         }
@@ -736,708 +591,4 @@ impl<'a> Infer<'a> {
         self.guards.extend(guards);
         Some(r)
     }
-
-    fn global(&mut self, name: &str, line: u32) -> CResult<GlobalValue> {
-        if let Some(g) = self.global_cache.get(name) {
-            return Ok(g.clone());
-        }
-        let g = self.res.global(name, line)?;
-        self.global_cache.insert(name.to_string(), g.clone());
-        Ok(g)
-    }
-
-    /// Resolve an expression that names something (a global, or a module attribute).
-    fn resolve_name(&mut self, e: &Expr) -> CResult<Option<GlobalValue>> {
-        let line = e.span.line;
-        let g = match &e.kind {
-            ExprKind::Global(name) => self.global(name, line)?,
-            ExprKind::Attr(base, attr) => match self.resolve_name(base)? {
-                Some(GlobalValue::Math) => {
-                    let g = builtins::math_attr(attr, self.res.py_minor())
-                        .ok_or_else(|| CompileError::new(format!("`math.{attr}` is not supported yet"), line))?;
-                    self.res.module_attr("math", attr, line)?;
-                    g
-                }
-                Some(GlobalValue::Numpy) => {
-                    self.res.module_attr("numpy", attr, line)?;
-                    if let Some((kind, like)) = crate::builtins::NpAlloc::from_name(attr) {
-                        GlobalValue::NpAlloc(kind, like)
-                    } else if let Some(d) = crate::builtins::numpy_dtype(attr) {
-                        GlobalValue::NpDType(d)
-                    } else {
-                        return cerr(format!("`numpy.{attr}` is not supported in compiled code yet"), line);
-                    }
-                }
-                _ => return Ok(None),
-            },
-            _ => return Ok(None),
-        };
-        self.globals.insert(e.id, g.clone());
-        Ok(Some(g))
-    }
-
-    fn expr(&mut self, e: &Expr) -> CResult<Option<Type>> {
-        let t = self.expr_inner(e)?;
-        if t.is_none() && self.strict {
-            let what = match &e.kind {
-                ExprKind::Var(v) => format!("{} may be used before it is assigned", self.var_name(*v)),
-                ExprKind::Call { .. } => "cannot infer the type this call returns (recursion without a base case?)".into(),
-                _ => "cannot infer the type of this expression".into(),
-            };
-            return cerr(what, e.span.line);
-        }
-        Ok(self.record(e, t))
-    }
-
-    fn expr_inner(&mut self, e: &Expr) -> CResult<Option<Type>> {
-        let line = e.span.line;
-        Ok(match &e.kind {
-            ExprKind::Const(c) => Some(const_type(c)),
-            ExprKind::Var(v) => self.vars[*v].ty.clone(),
-            ExprKind::Global(_) | ExprKind::Attr(..) => {
-                if let ExprKind::Attr(base, attr) = &e.kind {
-                    // Attributes of values: `a.shape`, `a.size`, `a.ndim`.
-                    if self.resolve_name(base)?.is_none() {
-                        let Some(bt) = self.expr(base)? else { return Ok(None) };
-                        return Ok(Some(attr_type(&bt, attr, line)?));
-                    }
-                }
-                match self.resolve_name(e)? {
-                    Some(GlobalValue::Const(c)) => Some(const_type(&c)),
-                    Some(GlobalValue::Cell { ty, .. }) => Some(ty),
-                    Some(GlobalValue::Unsupported(why)) => return cerr(why, line),
-                    Some(GlobalValue::MathFn(_)) | Some(GlobalValue::Builtin(_)) | Some(GlobalValue::SelfRef) | Some(GlobalValue::Callee(_)) => {
-                        return cerr("functions can only be called in compiled code, not used as values", line)
-                    }
-                    Some(GlobalValue::Math) | Some(GlobalValue::Numpy) => {
-                        return cerr("modules can only be used as `module.name` in compiled code", line)
-                    }
-                    Some(GlobalValue::NpAlloc(..)) | Some(GlobalValue::NpDType(_)) => {
-                        return cerr("NumPy functions and types can only be called in compiled code", line)
-                    }
-                    None => return cerr("this name could not be resolved", line),
-                }
-            }
-            ExprKind::BinOp(op, a, b) => {
-                let ta = self.expr(a)?;
-                let tb = self.expr(b)?;
-                let (Some(ta), Some(tb)) = (ta, tb) else { return Ok(None) };
-                let op = *op;
-                // Division, modulo and power raise different errors for ints and floats, so an
-                // operand that is an int on one path and a float on another must be decided
-                // (speculated or refused) even when the result types agree: the rule's key
-                // carries the operands' kinds.
-                let keyed = |ts: &[Type]| -> CResult<Type> {
-                    let r = binop_type(op, &ts[0], &ts[1], line)?;
-                    if error_sensitive(op) {
-                        let kind = |t: &Type| if t.is_floatlike() { Type::Float } else { Type::Int };
-                        Ok(Type::Tuple(vec![r, kind(&ts[0]), kind(&ts[1])]))
-                    } else {
-                        Ok(r)
-                    }
-                };
-                let r = self.over_members(&[(a, &ta), (b, &tb)], line, &keyed)?;
-                let r = match r {
-                    Type::Tuple(mut parts) if error_sensitive(op) => parts.swap_remove(0),
-                    other => other,
-                };
-                // `int ** -k` with a constant negative exponent is a float (CPython's long_pow
-                // hands it to float_pow).
-                if op == BinOp::Pow && r == Type::Int && is_negative_const(b) {
-                    Some(Type::Float)
-                } else {
-                    Some(r)
-                }
-            }
-            ExprKind::Unary(op, a) => {
-                let Some(ta) = self.expr(a)? else { return Ok(None) };
-                let op = *op;
-                Some(self.over_members(&[(a, &ta)], line, &|ts| unary_type(op, &ts[0], line))?)
-            }
-            ExprKind::Compare(first, rest) => {
-                // A chain `a < b < c` is `a < b and b < c`; its value is one of the links, so
-                // Heron needs every link to give the same type.
-                let mut prev_e: &Expr = first;
-                let mut prev = self.expr(first)?;
-                let mut result: Option<Type> = None;
-                let mut unknown = false;
-                for (op, rhs) in rest {
-                    let tr = self.expr(rhs)?;
-                    match (&prev, &tr) {
-                        (Some(tl), Some(trr)) => {
-                            let op = *op;
-                            let r = self.over_members(&[(prev_e, tl), (rhs, trr)], line, &|ts| compare_type(op, &ts[0], &ts[1], line))?;
-                            if let Some(r0) = &result {
-                                if *r0 != r {
-                                    return cerr("a comparison chain mixing Python and NumPy booleans is not supported", line);
-                                }
-                            }
-                            result = Some(r);
-                        }
-                        _ => unknown = true,
-                    }
-                    prev_e = rhs;
-                    prev = tr;
-                }
-                if unknown {
-                    None
-                } else {
-                    result
-                }
-            }
-            ExprKind::BoolOp(_, values) => {
-                // `a and b` yields one of its operands: they must share one type.
-                let mut out: Option<Type> = None;
-                let mut unknown = false;
-                for v in values {
-                    match self.expr(v)? {
-                        Some(t) => {
-                            truth_ok(&t, line)?;
-                            if let Some(o) = &out {
-                                if *o != t {
-                                    return cerr(format!("`and`/`or` between a {o} and a {t} gives either type; Heron needs one"), line);
-                                }
-                            }
-                            if let ExprKind::Var(v) = v.kind {
-                                if self.vars[v].is_union() {
-                                    return cerr(format!("{} changes type and is used with `and`/`or`", self.var_name(v)), line);
-                                }
-                            }
-                            out = Some(t);
-                        }
-                        None => unknown = true,
-                    }
-                }
-                if unknown {
-                    None
-                } else {
-                    out
-                }
-            }
-            ExprKind::IfExp(c, a, b) => {
-                self.cond(c)?;
-                let ta = self.expr(a)?;
-                let tb = self.expr(b)?;
-                match (ta, tb) {
-                    (Some(ta), Some(tb)) => {
-                        if ta != tb {
-                            return cerr(format!("the two branches of `x if c else y` give a {ta} and a {tb}; Heron needs one type"), line);
-                        }
-                        for x in [a, b] {
-                            if let ExprKind::Var(v) = x.kind {
-                                if self.vars[v].is_union() {
-                                    return cerr(format!("{} changes type and is used in `x if c else y`", self.var_name(v)), line);
-                                }
-                            }
-                        }
-                        Some(ta)
-                    }
-                    _ => None,
-                }
-            }
-            ExprKind::Index(base, index) => {
-                let bt = self.expr(base)?;
-                let mut its = Vec::new();
-                for i in index {
-                    its.push(self.expr(i)?);
-                }
-                let Some(bt) = bt else { return Ok(None) };
-                if its.iter().any(|t| t.is_none()) {
-                    return Ok(None);
-                }
-                match &bt {
-                    Type::Array(at) => {
-                        self.check_indices(index, line)?;
-                        let n = index.len();
-                        if n > at.ndim as usize {
-                            return cerr(format!("too many indices: the array is {}-dimensional but {n} were given", at.ndim), line);
-                        }
-                        let slices = index.iter().filter(|i| matches!(i.kind, ExprKind::Slice(..))).count();
-                        if n == at.ndim as usize && slices == 0 {
-                            Some(Type::Np(at.dtype))
-                        } else {
-                            // A view: sliced axes stay, integer-indexed ones go. Only integer
-                            // indices on leading axes keep a C-contiguous layout.
-                            let ints = n - slices;
-                            let layout = if slices == 0 { at.layout } else { Layout::Any };
-                            Some(Type::Array(ArrayType { ndim: at.ndim - ints as u8, layout, ..*at }))
-                        }
-                    }
-                    Type::Tuple(elems) => {
-                        if index.len() != 1 {
-                            return cerr("tuple indices must be a single integer", line);
-                        }
-                        match &index[0].kind {
-                            ExprKind::Const(Const::Int(k)) => {
-                                let n = elems.len() as i64;
-                                let k2 = if *k < 0 { k + n } else { *k };
-                                if k2 < 0 || k2 >= n {
-                                    return cerr("tuple index out of range", line);
-                                }
-                                Some(elems[k2 as usize].clone())
-                            }
-                            ExprKind::Unary(UnaryOp::Neg, inner) if matches!(inner.kind, ExprKind::Const(Const::Int(_))) => {
-                                let ExprKind::Const(Const::Int(k)) = inner.kind else { unreachable!() };
-                                let n = elems.len() as i64;
-                                let k2 = n - k;
-                                if k2 < 0 || k2 >= n {
-                                    return cerr("tuple index out of range", line);
-                                }
-                                Some(elems[k2 as usize].clone())
-                            }
-                            _ => return cerr("tuples can only be indexed by a constant", line),
-                        }
-                    }
-                    other => return cerr(format!("indexing a {other} is not supported"), line),
-                }
-            }
-            ExprKind::Tuple(items) => {
-                let mut ts = Vec::new();
-                for i in items {
-                    match self.expr(i)? {
-                        Some(t) => {
-                            if let ExprKind::Var(v) = i.kind {
-                                if self.vars[v].is_union() {
-                                    return cerr(format!("{} changes type and is put in a tuple", self.var_name(v)), line);
-                                }
-                            }
-                            if matches!(t, Type::Str) {
-                                return cerr(format!("a tuple holding a {t} is not supported yet"), line);
-                            }
-                            ts.push(t)
-                        }
-                        None => return Ok(None),
-                    }
-                }
-                Some(Type::Tuple(ts))
-            }
-            ExprKind::FString(parts) => {
-                for p in parts {
-                    if let FPart::Value { value, .. } = p {
-                        let Some(t) = self.expr(value)? else { return Ok(None) };
-                        if !(t.is_scalar() || t == Type::Str) {
-                            return cerr(format!("formatting a {t} is not supported"), line);
-                        }
-                    }
-                }
-                Some(Type::Str)
-            }
-            ExprKind::Call { func, args, kwargs } => return self.call(e, func, args, kwargs),
-            ExprKind::Slice(..) => {
-                for part in e.children() {
-                    if self.expr(part)?.is_none() {
-                        return Ok(None);
-                    }
-                }
-                Some(Type::None)
-            }
-        })
-    }
-
-    fn check_indices(&mut self, index: &[Expr], line: u32) -> CResult<()> {
-        for i in index {
-            let t = self.expr_types[i.id].clone();
-            if let ExprKind::Slice(..) = i.kind {
-                for part in i.children() {
-                    if let Some(t) = self.expr_types[part.id].clone() {
-                        if !(matches!(t, Type::Int | Type::None) || matches!(t, Type::Np(d) if d.is_int() && d != DType::U64)) {
-                            return cerr(format!("slice bounds must be integers or None, got a {t}"), line);
-                        }
-                    }
-                }
-                continue;
-            }
-            if let Some(t) = t {
-                let ok = matches!(t, Type::Int) || matches!(t, Type::Np(d) if d.is_int() && d != DType::U64);
-                if !ok {
-                    return cerr(format!("array indices must be integers, got a {t}"), line);
-                }
-                if let ExprKind::Var(v) = i.kind {
-                    if self.vars[v].is_union() {
-                        return cerr(format!("{} changes type and is used as an index", self.var_name(v)), line);
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-
-    fn call(&mut self, e: &Expr, func: &Expr, args: &[Expr], kwargs: &[(String, Expr)]) -> CResult<Option<Type>> {
-        let line = e.span.line;
-        // `"...".format(...)`
-        if let ExprKind::Attr(base, attr) = &func.kind {
-            if let ExprKind::Const(Const::Str(_)) = base.kind {
-                if attr != "format" {
-                    return cerr(format!("the string method `{attr}` is not supported"), line);
-                }
-                if !kwargs.is_empty() {
-                    return cerr("keyword arguments to str.format are not supported", line);
-                }
-                for a in args {
-                    let Some(t) = self.expr(a)? else { return Ok(None) };
-                    if !(t.is_scalar() || t == Type::Str) {
-                        return cerr(format!("formatting a {t} is not supported"), line);
-                    }
-                }
-                self.calls.insert(e.id, CallTarget::StrFormat);
-                return Ok(Some(Type::Str));
-            }
-        }
-        let Some(g) = self.resolve_name(func)? else {
-            return cerr("only calls to functions by name (builtins, math, other compiled functions) are supported", line);
-        };
-        if let GlobalValue::NpAlloc(kind, like) = g {
-            return self.np_alloc(e, kind, like, args, kwargs);
-        }
-        let mut ats = Vec::new();
-        for a in args {
-            ats.push(self.expr(a)?);
-        }
-        let mut kts = Vec::new();
-        for (k, v) in kwargs {
-            kts.push((k.clone(), self.expr(v)?));
-        }
-        let print = matches!(g, GlobalValue::Builtin(Builtin::Print));
-        if !print && !kwargs.is_empty() {
-            return cerr("keyword arguments are not supported in this call", line);
-        }
-        if ats.iter().any(|t| t.is_none()) || kts.iter().any(|(_, t)| t.is_none()) {
-            if let GlobalValue::SelfRef = g {
-                // fall through: a recursive call's type is the return type found so far
-            } else {
-                return Ok(None);
-            }
-        }
-        match g {
-            GlobalValue::Builtin(b) => {
-                let ats: Vec<Type> = ats.into_iter().map(|t| t.unwrap()).collect();
-                if print {
-                    for (k, t) in &kts {
-                        if !matches!(k.as_str(), "sep" | "end" | "flush") {
-                            return cerr(format!("print() keyword `{k}` is not supported"), line);
-                        }
-                        let t = t.clone().unwrap();
-                        if k == "flush" {
-                            if t != Type::Bool {
-                                return cerr("print(flush=...) must be a bool", line);
-                            }
-                        } else if t != Type::Str && t != Type::None {
-                            return cerr(format!("print({k}=...) must be a string"), line);
-                        }
-                    }
-                    for t in &ats {
-                        if !(t.is_scalar() || *t == Type::Str || *t == Type::None) {
-                            return cerr(format!("printing a {t} is not supported yet"), line);
-                        }
-                    }
-                    self.calls.insert(e.id, CallTarget::Builtin(b));
-                    return Ok(Some(Type::None));
-                }
-                let pairs: Vec<(&Expr, &Type)> = args.iter().zip(ats.iter()).collect();
-                let r = self.over_members(&pairs, line, &|ts| builtins::builtin_type(b, ts, line))?;
-                self.calls.insert(e.id, CallTarget::Builtin(b));
-                Ok(Some(r))
-            }
-            GlobalValue::MathFn(m) => {
-                let ats: Vec<Type> = ats.into_iter().map(|t| t.unwrap()).collect();
-                let pairs: Vec<(&Expr, &Type)> = args.iter().zip(ats.iter()).collect();
-                let r = self.over_members(&pairs, line, &|ts| builtins::math_type(m, ts, line))?;
-                self.calls.insert(e.id, CallTarget::Math(m));
-                Ok(Some(r))
-            }
-            GlobalValue::SelfRef => {
-                if ats.len() != self.args.len() {
-                    return cerr(format!("{}() takes {} arguments but {} were given", self.f.name, self.args.len(), ats.len()), line);
-                }
-                for (a, t) in args.iter().zip(&ats) {
-                    if let ExprKind::Var(v) = a.kind {
-                        if self.vars[v].is_union() {
-                            return cerr(format!("{} changes type and is passed to a call", self.var_name(v)), line);
-                        }
-                    }
-                    if let Some(t) = t {
-                        let expected = &self.args[args.iter().position(|x| std::ptr::eq(x, a)).unwrap()];
-                        if t != expected {
-                            return cerr(
-                                format!("a recursive call with different argument types ({t} instead of {expected}) is not supported yet"),
-                                line,
-                            );
-                        }
-                    }
-                }
-                if self.ret.is_union() {
-                    return cerr("a recursive call to a function that returns different types on different paths", line);
-                }
-                self.calls.insert(e.id, CallTarget::SelfRecursive);
-                Ok(self.ret.ty.clone())
-            }
-            GlobalValue::Callee(id) => {
-                let ats: Vec<Type> = ats.into_iter().map(|t| t.unwrap()).collect();
-                for a in args {
-                    if let ExprKind::Var(v) = a.kind {
-                        if self.vars[v].is_union() {
-                            return cerr(format!("{} changes type and is passed to a call", self.var_name(v)), line);
-                        }
-                    }
-                }
-                let info = self.res.callee(id, &ats, self.pure, line)?;
-                if !info.pure {
-                    self.callee_effects = true;
-                }
-                if !info.pure && self.pure {
-                    // Calling a function with side effects: this one cannot be re-run either.
-                    self.pure = false;
-                    self.changed = true;
-                }
-                let mut ret = info.ret.clone();
-                if info.ret_union() {
-                    // The callee returns different types on different paths: speculate that it
-                    // returns its unified member (guarded; deoptimize otherwise), which needs a
-                    // caller that can be re-run.
-                    let idx = info.ret_members.iter().position(|m| *m == info.ret);
-                    match (self.pure, idx) {
-                        (true, Some(i)) => {
-                            self.guards.insert(e.id, i);
-                        }
-                        _ => {
-                            return cerr(
-                                "the called function returns different types on different paths; calling it from a function with side effects is not supported yet",
-                                line,
-                            )
-                        }
-                    }
-                    ret = info.ret.clone();
-                }
-                self.calls.insert(e.id, CallTarget::Callee(info));
-                Ok(Some(ret))
-            }
-            GlobalValue::Const(_) | GlobalValue::Cell { .. } => cerr("a constant is not callable", line),
-            GlobalValue::Math | GlobalValue::Numpy => cerr("a module is not callable", line),
-            GlobalValue::NpDType(_) => cerr("calling a NumPy scalar type is not supported yet", line),
-            GlobalValue::NpAlloc(..) => unreachable!(),
-            GlobalValue::Unsupported(why) => cerr(why, line),
-        }
-    }
-
-    /// `numpy.empty(shape, dtype)`, `numpy.zeros_like(a)`, ...: a new C-contiguous array.
-    fn np_alloc(
-        &mut self,
-        e: &Expr,
-        kind: crate::builtins::NpAlloc,
-        like: bool,
-        args: &[Expr],
-        kwargs: &[(String, Expr)],
-    ) -> CResult<Option<Type>> {
-        let line = e.span.line;
-        let what = format!("numpy.{}{}", kind.name(), if like { "_like" } else { "" });
-        let mut dtype_expr: Option<&Expr> = None;
-        for (k, v) in kwargs {
-            match k.as_str() {
-                "dtype" => dtype_expr = Some(v),
-                other => return cerr(format!("{what}() keyword `{other}` is not supported in compiled code"), line),
-            }
-        }
-        if args.len() == 2 && dtype_expr.is_none() {
-            dtype_expr = Some(&args[1]);
-        } else if args.len() != 1 {
-            return cerr(format!("{what}() takes the shape (or array) and an optional dtype here"), line);
-        }
-        let Some(first) = self.expr(&args[0])? else { return Ok(None) };
-        let (ndim, mut dtype) = if like {
-            match &first {
-                Type::Array(a) if a.layout == Layout::C => (a.ndim, a.dtype),
-                Type::Array(_) => return cerr(format!("{what}() of a non-contiguous array keeps its memory order; not supported yet"), line),
-                t => return cerr(format!("{what}() of a {t} is not supported"), line),
-            }
-        } else {
-            let dims = match &first {
-                Type::Tuple(ts) => ts.clone(),
-                t => vec![t.clone()],
-            };
-            if dims.is_empty() || dims.len() > 4 {
-                return cerr(format!("{what}() with {} dimensions is not supported (1 to 4)", dims.len()), line);
-            }
-            if let Some(t) = dims.iter().find(|t| !(matches!(t, Type::Int | Type::Bool) || matches!(t, Type::Np(d) if d.is_int() && *d != DType::U64))) {
-                return cerr(format!("{what}() needs integer dimensions, got a {t}"), line);
-            }
-            (dims.len() as u8, DType::F64)
-        };
-        if let Some(d) = dtype_expr {
-            dtype = match self.resolve_name(d)? {
-                Some(GlobalValue::NpDType(x)) => x,
-                Some(GlobalValue::Builtin(Builtin::Float)) => DType::F64,
-                Some(GlobalValue::Builtin(Builtin::Int)) => DType::I64,
-                Some(GlobalValue::Builtin(Builtin::Bool)) => DType::Bool,
-                _ => match &d.kind {
-                    ExprKind::Const(Const::Str(s)) => match crate::builtins::numpy_dtype(s) {
-                        Some(x) => x,
-                        None => return cerr(format!("the dtype {s:?} is not supported in compiled code"), line),
-                    },
-                    _ => return cerr("the dtype must be a NumPy type (numpy.float64, ...), float, int or bool", line),
-                },
-            };
-        }
-        self.calls.insert(e.id, CallTarget::NpAlloc { kind, like, dtype, ndim });
-        Ok(Some(Type::Array(ArrayType { dtype, ndim, layout: Layout::C, readonly: false })))
-    }
-}
-
-/// A negative integer constant (`-3` parses as a unary minus on 3).
-pub fn is_negative_const(e: &Expr) -> bool {
-    match &e.kind {
-        ExprKind::Const(Const::Int(k)) => *k < 0,
-        ExprKind::Unary(UnaryOp::Neg, inner) => matches!(inner.kind, ExprKind::Const(Const::Int(k)) if k > 0),
-        _ => false,
-    }
-}
-
-fn const_type(c: &Const) -> Type {
-    match c {
-        Const::Int(_) => Type::Int,
-        Const::Float(_) => Type::Float,
-        Const::Bool(_) => Type::Bool,
-        Const::None => Type::None,
-        Const::Str(_) => Type::Str,
-    }
-}
-
-fn truth_ok(t: &Type, line: u32) -> CResult<()> {
-    if t.is_scalar() || *t == Type::None {
-        Ok(())
-    } else {
-        cerr(format!("the truth value of a {t} is not supported"), line)
-    }
-}
-
-fn attr_type(bt: &Type, attr: &str, line: u32) -> CResult<Type> {
-    match (bt, attr) {
-        (Type::Array(at), "shape") => Ok(Type::Tuple(vec![Type::Int; at.ndim as usize])),
-        (Type::Array(_), "size") | (Type::Array(_), "ndim") => Ok(Type::Int),
-        (Type::Float, "real") | (Type::Float, "imag") => Ok(Type::Float),
-        _ => cerr(format!("the attribute `.{attr}` of a {bt} is not supported"), line),
-    }
-}
-
-/// Can a value of type `t` be stored into an array of `dtype` the way NumPy's `__setitem__` would?
-fn check_store(dtype: DType, t: &Type, line: u32) -> CResult<()> {
-    let ok = match t {
-        Type::Bool => true,
-        Type::Int => dtype != DType::Bool,
-        Type::Float => dtype.is_float(),
-        Type::Np(d) => {
-            if dtype.is_float() {
-                true
-            } else if dtype == DType::Bool {
-                *d == DType::Bool
-            } else if *d == DType::U64 {
-                // NumPy raises "Python int too large to convert to C long" for large values.
-                dtype == DType::U64
-            } else {
-                d.is_int() || *d == DType::Bool
-            }
-        }
-        _ => false,
-    };
-    if ok {
-        Ok(())
-    } else {
-        cerr(format!("storing a {t} into a {} array is not supported", dtype.name()), line)
-    }
-}
-
-/// The result type of `a op b`.
-///
-/// Sources: CPython's numeric tower for Python scalars; NEP 50 for NumPy scalars.
-pub fn binop_type(op: BinOp, a: &Type, b: &Type, line: u32) -> CResult<Type> {
-    let bad = || cerr(format!("the operator {} between a {a} and a {b} is not supported", op_symbol(op)), line);
-    if !a.is_scalar() || !b.is_scalar() {
-        return bad();
-    }
-    let Some(r) = arith_result(a, b) else { return bad() };
-    match op {
-        BinOp::Div => Ok(match r {
-            Type::Int => Type::Float,
-            Type::Np(d) if !d.is_float() => Type::Np(DType::F64),
-            other => other,
-        }),
-        BinOp::Pow => match (&r, a, b) {
-            // int ** int: an int, or a float when the exponent is negative (decided at run time;
-            // Heron requires a non-negative exponent and deoptimizes otherwise).
-            (Type::Int, _, _) => Ok(Type::Int),
-            (Type::Np(d), _, _) if *d == DType::U64 => bad(),
-            (Type::Np(DType::Bool), _, _) => bad(),
-            _ => Ok(r),
-        },
-        BinOp::BitAnd | BinOp::BitOr | BinOp::BitXor => match (a, b) {
-            (Type::Bool, Type::Bool) => Ok(Type::Bool),
-            _ if r == Type::Int => Ok(Type::Int),
-            _ if matches!(r, Type::Np(d) if d.is_int() && d != DType::U64) => Ok(r),
-            _ => bad(),
-        },
-        BinOp::LShift | BinOp::RShift => match r {
-            Type::Int => Ok(Type::Int),
-            _ => bad(),
-        },
-        _ => match r {
-            Type::Np(DType::Bool) | Type::Np(DType::U64) => bad(),
-            _ => Ok(r),
-        },
-    }
-}
-
-/// Operators whose errors differ between ints and floats (ZeroDivisionError messages, pow).
-fn error_sensitive(op: BinOp) -> bool {
-    matches!(op, BinOp::Div | BinOp::FloorDiv | BinOp::Mod | BinOp::Pow)
-}
-
-pub fn op_symbol(op: BinOp) -> &'static str {
-    match op {
-        BinOp::Add => "+",
-        BinOp::Sub => "-",
-        BinOp::Mul => "*",
-        BinOp::Div => "/",
-        BinOp::FloorDiv => "//",
-        BinOp::Mod => "%",
-        BinOp::Pow => "**",
-        BinOp::BitAnd => "&",
-        BinOp::BitOr => "|",
-        BinOp::BitXor => "^",
-        BinOp::LShift => "<<",
-        BinOp::RShift => ">>",
-    }
-}
-
-pub fn unary_type(op: UnaryOp, a: &Type, line: u32) -> CResult<Type> {
-    match op {
-        UnaryOp::Not => {
-            truth_ok(a, line)?;
-            Ok(Type::Bool)
-        }
-        UnaryOp::Neg | UnaryOp::Pos => match a {
-            Type::Bool | Type::Int => Ok(Type::Int),
-            Type::Float => Ok(Type::Float),
-            Type::Np(d) if *d != DType::Bool && *d != DType::U64 => Ok(a.clone()),
-            _ => cerr(format!("unary minus/plus on a {a} is not supported"), line),
-        },
-        UnaryOp::Invert => match a {
-            Type::Bool | Type::Int => Ok(Type::Int),
-            _ => cerr(format!("`~` on a {a} is not supported"), line),
-        },
-    }
-}
-
-/// The result type of `a op b` for a comparison: `bool`, or `numpy.bool` when NumPy compares.
-pub fn compare_type(op: CmpOp, a: &Type, b: &Type, line: u32) -> CResult<Type> {
-    let _ = op;
-    if a.is_scalar() && b.is_scalar() {
-        let np = matches!(a, Type::Np(_)) || matches!(b, Type::Np(_));
-        if np && (a == &Type::Np(DType::U64) || b == &Type::Np(DType::U64)) && (a.is_intlike() && b.is_intlike()) {
-            return cerr("comparing numpy.uint64 with signed integers is not supported", line);
-        }
-        return Ok(if np { Type::Np(DType::Bool) } else { Type::Bool });
-    }
-    if matches!((a, b), (Type::None, Type::None)) {
-        return Ok(Type::Bool);
-    }
-    cerr(format!("comparing a {a} with a {b} is not supported"), line)
 }

@@ -1,7 +1,14 @@
 //! Heron's types and the promotion rules between them (Python's for Python scalars, NumPy 2's
-//! NEP 50 for NumPy scalars and arrays).
+//! NEP 50 for NumPy scalars and arrays), the type rules of operators (`rules`), and type
+//! inference (`infer`). Builtins are typed through `builtin::BuiltinFn`, which the registry
+//! implements.
 
+pub mod builtin;
 pub mod infer;
+mod infer_expr;
+pub mod rules;
+
+pub use builtin::{BuiltinFn, Form};
 
 use std::fmt;
 
@@ -58,6 +65,23 @@ impl DType {
             DType::F32 => "float32",
             DType::F64 => "float64",
         }
+    }
+    /// The dtype of this NumPy name (`numpy.float64`, `dtype="double"`, ...).
+    pub fn from_name(name: &str) -> Option<DType> {
+        Some(match name {
+            "float64" | "double" => DType::F64,
+            "float32" | "single" => DType::F32,
+            "int64" | "intp" => DType::I64,
+            "int32" => DType::I32,
+            "int16" => DType::I16,
+            "int8" => DType::I8,
+            "uint64" => DType::U64,
+            "uint32" => DType::U32,
+            "uint16" => DType::U16,
+            "uint8" => DType::U8,
+            "bool_" | "bool" => DType::Bool,
+            _ => return None,
+        })
     }
     /// From NumPy's kind character and item size.
     pub fn from_kind(kind: u8, itemsize: usize) -> Option<DType> {

@@ -7,8 +7,15 @@
 //! reason is kept for the report. Integer overflow in native code re-runs the call in the
 //! interpreter when nothing visible has happened yet (deoptimization).
 
+mod compile;
+mod vectorcall;
+
+pub use compile::COMPILING;
+pub use vectorcall::enable_vectorcall;
+use vectorcall::{call_vector, dispatcher_vectorcall, Args, VectorcallFunc};
+
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::mem::MaybeUninit;
 use std::time::Instant;
 
@@ -21,45 +28,22 @@ use pyo3::types::{PyDict, PyInt, PyList, PyTuple, PyType};
 use super::marshal::{arg_kind, marshal, numpy_loaded, signature_text, ArgKind};
 use super::print::{box_scalar, unmerge, PENDING};
 use super::guards::{GuardSet, LiveCell};
-use super::resolve::DispatchResolver;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicPtr};
-use super::{Env, ErrCode, FuncInfo};
-use crate::codegen::{self, CompiledUnit};
-use crate::frontend::{self, CResult, CompileError};
-use crate::ir::{self, Function, StmtKind};
-use crate::types::infer;
+use crate::abi::{Env, ErrCode, FuncInfo, MAX_RET_SLOTS, STATUS_BOXED};
+use crate::codegen::CompiledUnit;
+use crate::ir::CompileError;
+use crate::ir::Function;
 use crate::types::Type;
 
 /// A dispatcher whose calls have all run as Python, this many times, puts the original
 /// function back (it never made native code run: it can only cost).
 const STEP_ASIDE_AFTER: u64 = 1000;
 
-/// Call `func` with the argument vector `args` through its own vectorcall (PEP 590), when its
-/// type has one; None otherwise. The type fields are those `enable_vectorcall` checks.
-unsafe fn call_vector(py: Python<'_>, func: &Bound<'_, PyAny>, args: &[*mut pyo3::ffi::PyObject]) -> Option<PyResult<Py<PyAny>>> {
-    const TP_VECTORCALL_OFFSET: usize = 56;
-    const HAVE_VECTORCALL: std::os::raw::c_ulong = 1 << 11;
-    let tp = pyo3::ffi::Py_TYPE(func.as_ptr());
-    if pyo3::ffi::PyType_GetFlags(tp) & HAVE_VECTORCALL == 0 {
-        return None;
-    }
-    let offset = *((tp as *const u8).add(TP_VECTORCALL_OFFSET) as *const isize);
-    if offset <= 0 {
-        return None;
-    }
-    let f = *((func.as_ptr() as *const u8).offset(offset) as *const Option<VectorcallFunc>);
-    let f = f?;
-    let r = f(func.as_ptr(), args.as_ptr(), args.len(), std::ptr::null_mut());
-    Some(if r.is_null() { Err(PyErr::fetch(py)) } else { Ok(Bound::from_owned_ptr(py, r).unbind()) })
-}
-
 /// The most arguments a compiled function takes (more run as Python).
 const MAX_ARGS: usize = 8;
 /// Slots for the flattened arguments (an array of ndim <= 4 takes 9).
 const MAX_SLOTS: usize = 8 * 9;
-/// Slots for a flattened result (codegen refuses larger results).
-pub const MAX_RET_SLOTS: usize = 16;
 
 struct PyRefs {
     func: Py<PyAny>,
@@ -138,52 +122,6 @@ pub struct Dispatcher {
     native_ns: AtomicU64,
 }
 
-/// The process-wide, re-entrant compile lock (see `Dispatcher::specialize`).
-struct CompileLock;
-
-static COMPILE_OWNER: Mutex<(Option<std::thread::ThreadId>, usize)> = Mutex::new((None, 0));
-static COMPILE_FREED: Condvar = Condvar::new();
-
-impl CompileLock {
-    fn acquire(py: Python<'_>) -> CompileLock {
-        let me = std::thread::current().id();
-        {
-            let mut g = COMPILE_OWNER.lock().unwrap();
-            match g.0 {
-                None => {
-                    *g = (Some(me), 1);
-                    return CompileLock;
-                }
-                Some(t) if t == me => {
-                    g.1 += 1;
-                    return CompileLock;
-                }
-                _ => {}
-            }
-        }
-        // Another thread compiles: wait with the GIL released (it may need the GIL to finish).
-        py.detach(|| {
-            let mut g = COMPILE_OWNER.lock().unwrap();
-            while g.0.is_some() {
-                g = COMPILE_FREED.wait(g).unwrap();
-            }
-            *g = (Some(me), 1);
-        });
-        CompileLock
-    }
-}
-
-impl Drop for CompileLock {
-    fn drop(&mut self) {
-        let mut g = COMPILE_OWNER.lock().unwrap();
-        g.1 -= 1;
-        if g.1 == 0 {
-            g.0 = None;
-            COMPILE_FREED.notify_all();
-        }
-    }
-}
-
 /// Threads in a re-run of `INTERPRETING` (so that other calls need not look at the thread-local).
 static RERUNS: AtomicU64 = AtomicU64::new(0);
 
@@ -191,144 +129,6 @@ thread_local! {
     /// While the interpreter re-runs a call that reached the recursion limit in native code, the
     /// compiled functions it calls run as Python too (see `native_error`).
     static INTERPRETING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-    /// Dispatchers this thread is compiling (to refuse mutual recursion instead of deadlocking).
-    pub static COMPILING: std::cell::RefCell<Vec<usize>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// The positional arguments of one call: the caller's vector of object pointers (vectorcall,
-/// or the items of the tuple `tp_call` received, with that tuple), or only a tuple. The tuple
-/// is made only when a slow path (fallback, error, returned array) needs one.
-enum Args<'a, 'py> {
-    Vector(&'a [*mut pyo3::ffi::PyObject], std::cell::OnceCell<Bound<'py, PyTuple>>),
-    Tuple(Bound<'py, PyTuple>),
-}
-
-impl<'a, 'py> Args<'a, 'py> {
-    fn len(&self) -> usize {
-        match self {
-            Args::Vector(v, _) => v.len(),
-            Args::Tuple(t) => t.len(),
-        }
-    }
-
-    /// Argument `i` (< `len`), borrowed.
-    fn get(&self, py: Python<'py>, i: usize) -> Bound<'py, PyAny> {
-        match self {
-            // Safety: the caller holds a reference to every argument for the whole call.
-            Args::Vector(v, _) => unsafe { Bound::from_borrowed_ptr(py, v[i]) },
-            Args::Tuple(t) => unsafe { t.get_borrowed_item_unchecked(i) }.to_owned(),
-        }
-    }
-
-    /// The argument object pointers (borrowed), and their number.
-    fn pointers(&self) -> ([*mut pyo3::ffi::PyObject; MAX_ARGS], usize) {
-        let mut out = [std::ptr::null_mut(); MAX_ARGS];
-        let n = self.len().min(MAX_ARGS);
-        match self {
-            Args::Vector(v, _) => out[..n].copy_from_slice(&v[..n]),
-            Args::Tuple(t) => {
-                for (i, a) in t.iter().take(n).enumerate() {
-                    out[i] = a.as_ptr();
-                }
-            }
-        }
-        (out, n)
-    }
-
-    fn tuple(&self, py: Python<'py>) -> Bound<'py, PyTuple> {
-        match self {
-            Args::Vector(v, cell) => cell
-                .get_or_init(|| {
-                    let items = v.iter().map(|&p| unsafe { Bound::from_borrowed_ptr(py, p) });
-                    PyTuple::new(py, items).expect("a tuple of the arguments")
-                })
-                .clone(),
-            Args::Tuple(t) => t.clone(),
-        }
-    }
-}
-
-/// `PY_VECTORCALL_ARGUMENTS_OFFSET` (Include/cpython/abstract.h): a flag in `nargsf`.
-const VECTORCALL_ARGUMENTS_OFFSET: usize = 1 << (usize::BITS - 1);
-
-/// CPython's `vectorcallfunc` (PEP 590).
-type VectorcallFunc = unsafe extern "C" fn(*mut pyo3::ffi::PyObject, *const *mut pyo3::ffi::PyObject, usize, *mut pyo3::ffi::PyObject) -> *mut pyo3::ffi::PyObject;
-
-/// The dispatcher's vectorcall entry (PEP 590): the interpreter passes the arguments as a
-/// vector, without the tuple (and, through pyo3's `tp_call`, the argument parsing) that
-/// `__call__` costs. Keyword arguments go through `__call__`'s path.
-unsafe extern "C" fn dispatcher_vectorcall(
-    callable: *mut pyo3::ffi::PyObject,
-    args: *const *mut pyo3::ffi::PyObject,
-    nargsf: usize,
-    kwnames: *mut pyo3::ffi::PyObject,
-) -> *mut pyo3::ffi::PyObject {
-    let py = unsafe { Python::assume_attached() };
-    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> PyResult<Py<PyAny>> {
-        let me = unsafe { Bound::from_borrowed_ptr(py, callable).cast_into_unchecked::<Dispatcher>() };
-        let d = me.get();
-        let n = nargsf & !VECTORCALL_ARGUMENTS_OFFSET;
-        let items: &[*mut pyo3::ffi::PyObject] = if n == 0 { &[] } else { unsafe { std::slice::from_raw_parts(args, n) } };
-        let args_of_call = Args::Vector(items, std::cell::OnceCell::new());
-        if kwnames.is_null() {
-            return d.call_impl(py, &args_of_call, None);
-        }
-        let names = unsafe { Bound::from_borrowed_ptr(py, kwnames).cast_into_unchecked::<PyTuple>() };
-        let kwargs = PyDict::new(py);
-        for (k, name) in names.iter().enumerate() {
-            kwargs.set_item(name, unsafe { Bound::from_borrowed_ptr(py, *args.add(n + k)) })?;
-        }
-        d.call_impl(py, &args_of_call, Some(&kwargs))
-    }));
-    match r {
-        Ok(Ok(v)) => v.into_ptr(),
-        Ok(Err(e)) => {
-            e.restore(py);
-            std::ptr::null_mut()
-        }
-        Err(_) => {
-            PyRuntimeError::new_err("heron: internal error in the dispatcher").restore(py);
-            std::ptr::null_mut()
-        }
-    }
-}
-
-/// Give the `Dispatcher` type the vectorcall protocol (PEP 590). pyo3 0.30 cannot declare it,
-/// so this sets `tp_vectorcall_offset` and `Py_TPFLAGS_HAVE_VECTORCALL` in the type object,
-/// whose layout (Include/cpython/object.h) is the same on CPython 3.10 to 3.14. Each field is
-/// located and checked against what the API reports (`__basicsize__`, `PyType_GetFlags`)
-/// before anything is written; on any mismatch the type keeps `tp_call` alone (correct,
-/// slower). `sample` is any dispatcher (to locate the `vectorcall` field in an instance).
-pub fn enable_vectorcall(sample: &Bound<'_, Dispatcher>) -> bool {
-    const TP_BASICSIZE: usize = 32;
-    const TP_VECTORCALL_OFFSET: usize = 56;
-    const TP_CALL: usize = 128;
-    const TP_FLAGS: usize = 168;
-    const HAVE_VECTORCALL: std::os::raw::c_ulong = 1 << 11;
-    let tp = sample.get_type();
-    let tpp = tp.as_ptr() as *mut u8;
-    let Ok(basicsize) = tp.getattr("__basicsize__").and_then(|b| b.extract::<isize>()) else { return false };
-    let field = &sample.get().vectorcall as *const VectorcallFunc as usize;
-    let offset = field as isize - sample.as_ptr() as isize;
-    if offset <= 0 || offset + 8 > basicsize {
-        return false;
-    }
-    unsafe {
-        let flags = pyo3::ffi::PyType_GetFlags(tp.as_ptr() as *mut pyo3::ffi::PyTypeObject);
-        let call_slot = pyo3::ffi::PyType_GetSlot(tp.as_ptr() as *mut pyo3::ffi::PyTypeObject, pyo3::ffi::Py_tp_call);
-        let ok = *(tpp.add(TP_BASICSIZE) as *const isize) == basicsize
-            && *(tpp.add(TP_FLAGS) as *const std::os::raw::c_ulong) == flags
-            && *(tpp.add(TP_CALL) as *const *mut std::ffi::c_void) == call_slot
-            && !call_slot.is_null()
-            && *(tpp.add(TP_VECTORCALL_OFFSET) as *const isize) == 0;
-        if !ok {
-            return false;
-        }
-        *(tpp.add(TP_VECTORCALL_OFFSET) as *mut isize) = offset;
-        *(tpp.add(TP_FLAGS) as *mut std::os::raw::c_ulong) = flags | HAVE_VECTORCALL;
-        pyo3::ffi::PyType_Modified(tp.as_ptr() as *mut pyo3::ffi::PyTypeObject);
-    }
-    true
 }
 
 impl Dispatcher {
@@ -344,90 +144,6 @@ impl Dispatcher {
         match &*self.refs.read().unwrap() {
             Some(r) => f(r).clone_ref(py),
             None => py.None(),
-        }
-    }
-
-    /// The function's Heron IR, lowered once. (Called under the global compile lock; the
-    /// Python code it runs is never inside a lock another thread could wait on with the GIL.)
-    fn ir(&self, py: Python<'_>) -> Result<Arc<Function>, CompileError> {
-        if let Some(r) = self.ir.get() {
-            return r.clone();
-        }
-        let r: PyResult<CResult<Function>> = (|| {
-            let src = py.import("heron._source")?;
-            let t = src.getattr("function_ast")?.call1((self.func(py)?,))?;
-            let (node, filename, qualname): (Bound<'_, PyAny>, String, String) = t.extract()?;
-            let optimize = py.import("sys")?.getattr("flags")?.getattr("optimize")?.extract::<i64>()? > 0;
-            Ok(frontend::lower_function(&node, &filename, &qualname, optimize))
-        })();
-        let r = match r {
-            Ok(Ok(f)) => Ok(Arc::new(f)),
-            Ok(Err(e)) => Err(e),
-            Err(e) => Err(CompileError::new(format!("the source code is not available ({e})"), 0)),
-        };
-        let _ = self.ir.set(r);
-        self.ir.get().unwrap().clone()
-    }
-
-    /// Find or compile the specialization for `kinds` (compiling it exactly once, whatever the
-    /// number of threads asking).
-    /// The specialization for `kinds`, compiled on first use. `fp_checked` asks for one that
-    /// reports NumPy floating-point errors where they happen, for a callee of compiled code
-    /// with side effects: such a caller cannot be re-run by the interpreter, which is how a
-    /// function without side effects reports them otherwise (see `codegen::num::np_fp_check`).
-    /// A checked specialization also serves calls that do not need one.
-    pub(crate) fn specialize(&self, py: Python<'_>, kinds: &[ArgKind], fp_checked: bool) -> Arc<Spec> {
-        if let Some(s) = self.find(py, kinds, fp_checked) {
-            return s;
-        }
-        // One compilation at a time in the process (re-entrant: compiling a caller compiles
-        // its callees on the same thread), as Numba does; waiting releases the GIL. Per-function
-        // locks would deadlock when two threads compile two functions that call each other.
-        let _guard = CompileLock::acquire(py);
-        if let Some(s) = self.find(py, kinds, fp_checked) {
-            return s;
-        }
-        let start = Instant::now();
-        let addr = self as *const Dispatcher as usize;
-        COMPILING.with(|c| c.borrow_mut().push(addr));
-        // A bug in Heron or Cranelift must not crash the user's program: a panic while
-        // compiling becomes a compile failure, and the call runs as Python.
-        let unit = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.compile(py, kinds, fp_checked))) {
-            Ok(u) => u,
-            Err(p) => {
-                let what = p.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| p.downcast_ref::<String>().cloned()).unwrap_or_default();
-                (Err(CompileError::new(format!("internal compiler error ({what}); please report it"), 0)), Vec::new())
-            }
-        };
-        COMPILING.with(|c| c.borrow_mut().retain(|a| *a != addr));
-        self.compile_ns.fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
-        if let (Err(e), _) = &unit {
-            let mut f = self.failures.lock().unwrap();
-            if !f.iter().any(|x| x.signature == signature_text(kinds)) {
-                f.push(Failure { signature: signature_text(kinds), reason: e.msg.clone(), line: e.line });
-            }
-        }
-        let (unit, guards) = unit;
-        let guards = GuardSet::new(py, guards);
-        let spec = Arc::new(Spec { kinds: kinds.to_vec(), fp_checked, unit: unit.map(Arc::new), guards, valid: AtomicBool::new(true) });
-        {
-            let mut s = self.specs.lock().unwrap();
-            s.push(spec.clone());
-            let cur = self.first.load(Ordering::Acquire);
-            // Safety: `first` points into `specs`, which never drops a spec.
-            if cur.is_null() || unsafe { !(*cur).valid.load(Ordering::Relaxed) || (*cur).kinds == spec.kinds } {
-                self.first.store(Arc::as_ptr(&spec) as *mut Spec, Ordering::Release);
-            }
-        }
-        spec
-    }
-
-    /// A valid specialization for `kinds` whose guards hold (failing guards invalidate it).
-    fn find(&self, py: Python<'_>, kinds: &[ArgKind], fp_checked: bool) -> Option<Arc<Spec>> {
-        let found = self.specs.lock().unwrap().iter().find(|s| s.kinds == kinds && (s.fp_checked || !fp_checked) && s.valid.load(Ordering::Relaxed)).cloned();
-        match found {
-            Some(s) if self.usable(py, &s) => Some(s),
-            _ => None,
         }
     }
 
@@ -465,40 +181,6 @@ impl Dispatcher {
     /// The live cell of global `name` when it is live with type `ty`.
     pub fn live_cell(&self, name: &str, ty: &Type) -> Option<Arc<LiveCell>> {
         self.live.lock().unwrap().get(name).filter(|c| c.ty == *ty).cloned()
-    }
-
-    fn compile(&self, py: Python<'_>, kinds: &[ArgKind], fp_checked: bool) -> (CResult<CompiledUnit>, Vec<super::guards::Guard>) {
-        let mut guards = Vec::new();
-        let unit = self.compile_with(py, kinds, fp_checked, &mut guards);
-        (unit, guards)
-    }
-
-    fn compile_with(&self, py: Python<'_>, kinds: &[ArgKind], fp_checked: bool, guards: &mut Vec<super::guards::Guard>) -> CResult<CompiledUnit> {
-        let f = self.ir(py)?;
-        let func = self.func(py).map_err(|e| CompileError::new(e.to_string(), 0))?;
-        let globals = func
-            .getattr("__globals__")
-            .and_then(|g| g.cast_into::<PyDict>().map_err(PyErr::from))
-            .map_err(|e| CompileError::new(format!("no globals: {e}"), 0))?;
-        let builtins = py.import("builtins").map_err(|e| CompileError::new(e.to_string(), 0))?.into_any();
-        let minor = py.version_info().minor as u32;
-        let mut res = DispatchResolver { py, me: self, globals, builtins, callees: Vec::new(), units: Vec::new(), minor, fp_checked, guards: Vec::new() };
-        let args: Vec<Type> = kinds.iter().map(|k| k.to_type()).collect();
-        let typed = infer::infer(&f, &args, &mut res);
-        *guards = std::mem::take(&mut res.guards);
-        let mut typed = typed?;
-        typed.fp_checked = fp_checked;
-        let mut raises = Vec::new();
-        ir::walk_stmts(&f.body, &mut |s| match &s.kind {
-            StmtKind::Raise { exc, msg } => raises.push((exc.clone(), msg.clone())),
-            StmtKind::Assert { msg, .. } => raises.push(("AssertionError".to_string(), msg.clone())),
-            _ => {}
-        });
-        let module = self.part(py, |r| &r.module).bind(py).extract::<String>().unwrap_or_default();
-        let weak = py.import("weakref").and_then(|w| w.getattr("ref")?.call1((&func,))).map(|w| w.unbind()).ok();
-        let info = FuncInfo { filename: f.filename.clone(), module, name: f.name.clone(), qualname: f.qualname.clone(), raises, func: weak, ..FuncInfo::default() };
-        let units = std::mem::take(&mut res.units);
-        codegen::compile(&f, &typed, info, units)
     }
 
     /// One call: `args` the positional arguments (the caller's vector, or a tuple), `kwargs`
@@ -577,7 +259,7 @@ impl Dispatcher {
             self.deopts.fetch_add(1, Ordering::Relaxed);
             return self.fallback(py, &args.tuple(py), kwargs);
         }
-        if status == super::deopt::STATUS_BOXED {
+        if status == STATUS_BOXED {
             if let Some(obj) = super::deopt::take_boxed(py, &mut env) {
                 return Ok(obj.unbind());
             }

@@ -1,0 +1,381 @@
+//! Statements and loops: assignments, `if`, `while`, `for ... in range(...)` (with loop
+//! versioning when the analyses found accesses one test can prove in bounds), `return`,
+//! `raise`, `assert`.
+
+use cranelift_codegen::ir::{self, types, InstBuilder, Value};
+
+use super::function::Slot;
+use super::{deopt, repr, CVal, FunctionCx, LoopCx};
+use crate::abi::ErrCode;
+use crate::analysis::loop_facts::{GuardIndex, LoopFacts};
+use crate::ir::*;
+use crate::types::Type;
+
+impl<'a, 'm> FunctionCx<'a, 'm> {
+    pub fn block(&mut self, body: &'a [Stmt]) -> CResult<()> {
+        let facts = self.scope.lower_bounds.len();
+        for s in body {
+            self.stmt(s)?;
+            if self.is_terminated() {
+                self.start_dead_block();
+            }
+            // After `if v < c: return`, the rest of the block has `v >= c` (see `loop_facts`).
+            if let Some(f) = self.facts.loops.lower_bound_after[s.id] {
+                self.scope.lower_bounds.push(f);
+            }
+        }
+        self.scope.lower_bounds.truncate(facts);
+        Ok(())
+    }
+
+    pub(super) fn emit_return(&mut self, e: Option<&Expr>, line: u32) -> CResult<()> {
+        let (val, t) = match e {
+            Some(e) => (self.expr(e)?, self.typed.ty(e).clone()),
+            None => (vec![], Type::None),
+        };
+        let dst = Slot { vars: self.ret_vars.clone(), tag: self.ret_tag, members: self.typed.ret.members.clone(), ty: self.typed.ret_type() };
+        self.store_slot(&dst, val, &t, e, line)?;
+        self.b.ins().jump(self.exit_block, &[]);
+        Ok(())
+    }
+
+    pub(super) fn assign_target(&mut self, target: &Target, val: CVal, t: &Type, src: Option<&Expr>, line: u32) -> CResult<()> {
+        match target {
+            Target::Var(v) => self.assign_var(*v, val, t, src, line),
+            Target::Index { base, index, span } => {
+                // A store that fails is shown at its subscript, as the interpreter shows it.
+                self.span_stack.push(*span);
+                let r = self.store_index(base, index, val, t, line);
+                self.span_stack.pop();
+                r
+            }
+            Target::Tuple(ts) => {
+                let Type::Tuple(elems) = t else { unreachable!("inference checked tuple unpacking") };
+                let mut off = 0;
+                for (tt, et) in ts.iter().zip(elems) {
+                    let n = repr(et).len();
+                    self.assign_target(tt, val[off..off + n].to_vec(), et, None, line)?;
+                    off += n;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    pub(super) fn stmt(&mut self, s: &'a Stmt) -> CResult<()> {
+        let saved = (self.cur_stmt.replace(s), std::mem::take(&mut self.stmt_calls), std::mem::replace(&mut self.calls_uncertain, false));
+        let r = self.stmt_inner(s);
+        (self.cur_stmt, self.stmt_calls, self.calls_uncertain) = saved;
+        r
+    }
+
+    pub(super) fn stmt_inner(&mut self, s: &'a Stmt) -> CResult<()> {
+        let line = s.span.line;
+        self.pow_chains.clear();
+        match &s.kind {
+            StmtKind::Assign { targets, value } => {
+                let t = self.typed.ty(value).clone();
+                let val = self.expr(value)?;
+                for target in targets {
+                    self.assign_target(target, val.clone(), &t, Some(value), line)?;
+                }
+            }
+            StmtKind::AugAssign { target, op, value } => {
+                let vt = self.typed.ty(value).clone();
+                match target {
+                    Target::Var(v) => {
+                        let cur_t = self.var_type(*v);
+                        let members = self.typed.vars[*v].members.clone();
+                        // The result type is the same for every member (inference checked).
+                        let rt = crate::types::rules::binop_type(*op, &members[0], &vt, line)?;
+                        // `x += <expression>` on NumPy floats: one check for the statement.
+                        let batch = self.fp_pending.is_none()
+                            && !self.fp_replay
+                            && matches!(op, BinOp::Add | BinOp::Sub | BinOp::Mul)
+                            && matches!(rt, Type::Np(d) if d.is_float())
+                            && self.fp_tree(value)
+                            && self.fp_checks_inline();
+                        let (v, op) = (*v, *op);
+                        let eval = |cx: &mut Self| -> CResult<CVal> {
+                            let cur = cx.load_var(v);
+                            let rhs = cx.expr(value)?;
+                            cx.binop(op, cur, &cur_t, rhs, &vt, &rt, line)
+                        };
+                        let r = if batch { self.fp_batched(&eval)? } else { eval(self)? };
+                        self.assign_var(v, r, &rt, None, line)?;
+                    }
+                    Target::Index { base, index, .. } => {
+                        let Type::Array(at) = self.typed.ty(base).clone() else { unreachable!() };
+                        let (ptr, et) = self.element_address(base, index, at, line)?;
+                        let cur = self.load_element(ptr, at.dtype);
+                        let rhs = self.expr(value)?;
+                        let rt = crate::types::rules::binop_type(*op, &et, &vt, line)?;
+                        let r = self.binop(*op, cur, &et, rhs, &vt, &rt, line)?;
+                        let local = self.is_local_array(base);
+                        self.store_element(ptr, at.dtype, r, &rt, line, local)?;
+                    }
+                    Target::Tuple(_) => unreachable!(),
+                }
+            }
+            StmtKind::Expr(e) => {
+                self.expr(e)?;
+            }
+            StmtKind::If { cond, then, orelse } => {
+                let c = self.truth(cond)?;
+                let then_blk = self.b.create_block();
+                let else_blk = self.b.create_block();
+                let join = self.b.create_block();
+                self.b.ins().brif(c, then_blk, &[], else_blk, &[]);
+                self.switch_to(then_blk);
+                self.block(then)?;
+                if !self.is_terminated() {
+                    self.b.ins().jump(join, &[]);
+                }
+                self.switch_to(else_blk);
+                self.block(orelse)?;
+                if !self.is_terminated() {
+                    self.b.ins().jump(join, &[]);
+                }
+                self.switch_to(join);
+            }
+            StmtKind::While { cond, body, orelse } => {
+                self.long_running = true;
+                let header = self.b.create_block();
+                let body_blk = self.b.create_block();
+                let latch = self.b.create_block();
+                let else_blk = self.b.create_block();
+                let exit = self.b.create_block();
+                self.b.ins().jump(header, &[]);
+                // A loop header gets its last predecessor (the back edge) later: sealed then.
+                self.b.switch_to_block(header);
+                let c = self.truth(cond)?;
+                self.b.ins().brif(c, body_blk, &[], else_blk, &[]);
+                self.switch_to(body_blk);
+                self.loops.push(LoopCx { continue_block: latch, break_block: exit, hidden: None });
+                self.scope.loops.push(LoopFacts::default());
+                self.block(body)?;
+                self.scope.loops.pop();
+                self.loops.pop();
+                if !self.is_terminated() {
+                    self.b.ins().jump(latch, &[]);
+                }
+                // The back edge: signals are looked at here.
+                self.switch_to(latch);
+                self.poll_signals(line);
+                self.b.ins().jump(header, &[]);
+                self.b.seal_block(header);
+                self.switch_to(else_blk);
+                self.block(orelse)?;
+                if !self.is_terminated() {
+                    self.b.ins().jump(exit, &[]);
+                }
+                self.switch_to(exit);
+            }
+            StmtKind::ForRange { var, start, stop, step, body, orelse, origin } => {
+                self.for_range(s.id, *var, start.as_ref(), stop, step.as_ref(), body, orelse, *origin, line)?;
+            }
+            StmtKind::Break => {
+                let blk = self.loops.last().expect("break outside loop").break_block;
+                self.b.ins().jump(blk, &[]);
+            }
+            StmtKind::Continue => {
+                let blk = self.loops.last().expect("continue outside loop").continue_block;
+                self.b.ins().jump(blk, &[]);
+            }
+            StmtKind::Return(e) => self.emit_return(e.as_ref(), line)?,
+            StmtKind::Pass => {}
+            StmtKind::Raise { exc, msg } => {
+                let idx = self.info.raises.iter().position(|(n, m)| n == exc && m == msg).unwrap_or(0) as i64;
+                let i = self.iconst(idx);
+                self.raise(ErrCode::UserRaise, line, &[i]);
+            }
+            StmtKind::Assert { test, msg } => {
+                let c = self.truth(test)?;
+                let idx = self
+                    .info
+                    .raises
+                    .iter()
+                    .position(|(n, m)| n == "AssertionError" && m == msg)
+                    .unwrap_or(0) as i64;
+                let failed = self.b.ins().icmp_imm_s(ir::condcodes::IntCC::Equal, c, 0);
+                let i = self.iconst(idx);
+                self.fail_if(failed, ErrCode::UserRaise, line, &[i]);
+            }
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn for_range(
+        &mut self,
+        id: usize,
+        var: VarId,
+        start: Option<&Expr>,
+        stop: &Expr,
+        step: Option<&Expr>,
+        body: &'a [Stmt],
+        orelse: &'a [Stmt],
+        origin: LoopOrigin,
+        line: u32,
+    ) -> CResult<()> {
+        use ir::condcodes::IntCC;
+        self.long_running = true;
+        let start_v = match start {
+            Some(e) => {
+                let v = self.expr(e)?;
+                let t = self.typed.ty(e).clone();
+                self.to_i64(v, &t)
+            }
+            None => self.iconst(0),
+        };
+        let stop_v = {
+            let v = self.expr(stop)?;
+            let t = self.typed.ty(stop).clone();
+            self.to_i64(v, &t)
+        };
+        let const_step = match step {
+            None => Some(1),
+            Some(Expr { kind: ExprKind::Const(Const::Int(k)), .. }) => Some(*k),
+            Some(Expr { kind: ExprKind::Unary(UnaryOp::Neg, inner), .. }) => match inner.kind {
+                ExprKind::Const(Const::Int(k)) => Some(-k),
+                _ => None,
+            },
+            _ => None,
+        };
+        let step_v = match step {
+            Some(e) if const_step.is_none() => {
+                let v = self.expr(e)?;
+                let t = self.typed.ty(e).clone();
+                let s = self.to_i64(v, &t);
+                let zero = self.b.ins().icmp_imm_s(IntCC::Equal, s, 0);
+                self.fail_if(zero, ErrCode::RangeStepZero, line, &[]);
+                s
+            }
+            _ => {
+                let k = const_step.unwrap();
+                if k == 0 {
+                    let one = self.iconst(1);
+                    let c = self.b.ins().icmp_imm_s(IntCC::Equal, one, 1);
+                    self.fail_if(c, ErrCode::RangeStepZero, line, &[]);
+                }
+                self.iconst(k)
+            }
+        };
+        // What the loop guarantees, and the accesses one test before it can prove in bounds
+        // (`analysis::loop_facts`).
+        let facts = self.facts.loops.for_loops[id].as_ref().expect("loop facts of a for loop");
+        let guarded = facts.versioned.clone();
+        let exit = self.b.create_block();
+        if guarded.is_empty() {
+            self.range_loop(var, start_v, stop_v, step_v, const_step, body, orelse, facts.copy(false), origin, exit, line)?;
+        } else {
+            let mut all = self.iconst(1);
+            for g in &guarded {
+                let arr = self.load_var(g.array);
+                let extent = arr[1 + g.axis];
+                let ok = match g.index {
+                    // v + k < extent for every v < stop: stop <= extent - k.
+                    GuardIndex::LoopVar(k) => {
+                        let lim = self.b.ins().iadd_imm_s(extent, -k);
+                        self.b.ins().icmp(IntCC::SignedLessThanOrEqual, stop_v, lim)
+                    }
+                    GuardIndex::Var(u, k) => {
+                        let uv = self.b.use_var(self.vars[u][0]);
+                        let x = self.b.ins().iadd_imm_s(uv, k);
+                        self.b.ins().icmp(IntCC::UnsignedLessThan, x, extent)
+                    }
+                    GuardIndex::Const(c) => self.b.ins().icmp_imm_s(IntCC::SignedGreaterThan, extent, c),
+                };
+                let ok = self.b.ins().uextend(types::I64, ok);
+                all = self.b.ins().band(all, ok);
+            }
+            let fast = self.b.create_block();
+            let slow = self.b.create_block();
+            self.b.ins().brif(all, fast, &[], slow, &[]);
+            self.switch_to(fast);
+            self.range_loop(var, start_v, stop_v, step_v, const_step, body, orelse, facts.copy(true), origin, exit, line)?;
+            self.switch_to(slow);
+            self.range_loop(var, start_v, stop_v, step_v, const_step, body, orelse, facts.copy(false), origin, exit, line)?;
+        }
+        self.switch_to(exit);
+        Ok(())
+    }
+
+    /// Emit one copy of a `for ... in range(...)` loop (see `for_range`), ending at `exit`.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn range_loop(
+        &mut self,
+        var: VarId,
+        start_v: Value,
+        stop_v: Value,
+        step_v: Value,
+        const_step: Option<i64>,
+        body: &'a [Stmt],
+        orelse: &'a [Stmt],
+        facts: LoopFacts,
+        origin: LoopOrigin,
+        exit: ir::Block,
+        line: u32,
+    ) -> CResult<()> {
+        use ir::condcodes::IntCC;
+        let cur = self.b.declare_var(types::I64);
+        self.b.def_var(cur, start_v);
+        let header = self.b.create_block();
+        let body_blk = self.b.create_block();
+        let cont = self.b.create_block();
+        let else_blk = self.b.create_block();
+        self.b.ins().jump(header, &[]);
+        // A loop header gets its last predecessor (the back edge) later: sealed then.
+        self.b.switch_to_block(header);
+        let c = self.b.use_var(cur);
+        let go = match const_step {
+            Some(k) if k > 0 => self.b.ins().icmp(IntCC::SignedLessThan, c, stop_v),
+            Some(_) => self.b.ins().icmp(IntCC::SignedGreaterThan, c, stop_v),
+            None => {
+                let up = self.b.ins().icmp(IntCC::SignedLessThan, c, stop_v);
+                let down = self.b.ins().icmp(IntCC::SignedGreaterThan, c, stop_v);
+                let pos = self.b.ins().icmp_imm_s(IntCC::SignedGreaterThan, step_v, 0);
+                self.b.ins().select(pos, up, down)
+            }
+        };
+        self.b.ins().brif(go, body_blk, &[], else_blk, &[]);
+        self.switch_to(body_blk);
+        let iv = self.b.use_var(cur);
+        self.assign_var(var, vec![iv], &Type::Int, None, line)?;
+        // A deoptimization in the body continues the Python loop from its state here.
+        let level = self.cur_stmt.and_then(|s| s.origin.as_ref()).map(|p| p.len() - 1);
+        let hidden = level.map(|level| match origin {
+            LoopOrigin::Range => deopt::LoopHidden::Range { level, cur, stop: stop_v, step: step_v },
+            LoopOrigin::Each { iter, .. } => deopt::LoopHidden::Each { level, iter, index: var },
+        });
+        self.loops.push(LoopCx { continue_block: cont, break_block: exit, hidden });
+        self.scope.loops.push(facts);
+        self.block(body)?;
+        self.scope.loops.pop();
+        self.loops.pop();
+        if !self.is_terminated() {
+            self.b.ins().jump(cont, &[]);
+        }
+        self.switch_to(cont);
+        self.poll_signals(line);
+        let c = self.b.use_var(cur);
+        if const_step == Some(1) {
+            // c < stop <= i64::MAX: c + 1 cannot overflow.
+            let next = self.b.ins().iadd_imm_s(c, 1);
+            self.b.def_var(cur, next);
+            self.b.ins().jump(header, &[]);
+        } else {
+            let (next, of) = self.b.ins().sadd_overflow(c, step_v);
+            self.b.def_var(cur, next);
+            // Overflow past i64 means the next value is beyond `stop`: the loop is over.
+            self.b.ins().brif(of, else_blk, &[], header, &[]);
+        }
+        self.b.seal_block(header);
+        self.switch_to(else_blk);
+        self.block(orelse)?;
+        if !self.is_terminated() {
+            self.b.ins().jump(exit, &[]);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,509 @@
+//! Type inference of expressions and calls (see `infer` for the algorithm): names resolved
+//! at compile time, operators over every member of a variable that changes type, indexing,
+//! and calls to builtins (their type rules come from the registry, through `BuiltinFn`), to
+//! the function itself and to other compiled functions.
+
+use super::infer::{cerr, CallTarget, GlobalValue, Infer};
+use super::rules::*;
+use crate::ir::*;
+use crate::types::*;
+
+impl<'a> Infer<'a> {
+    pub(super) fn global(&mut self, name: &str, line: u32) -> CResult<GlobalValue> {
+        if let Some(g) = self.global_cache.get(name) {
+            return Ok(g.clone());
+        }
+        let g = self.res.global(name, line)?;
+        self.global_cache.insert(name.to_string(), g.clone());
+        Ok(g)
+    }
+
+    /// Resolve an expression that names something (a global, or a module attribute).
+    pub(super) fn resolve_name(&mut self, e: &Expr) -> CResult<Option<GlobalValue>> {
+        let line = e.span.line;
+        let g = match &e.kind {
+            ExprKind::Global(name) => self.global(name, line)?,
+            ExprKind::Attr(base, attr) => match self.resolve_name(base)? {
+                Some(GlobalValue::Math) => self.res.module_attr("math", attr, line)?,
+                Some(GlobalValue::Numpy) => self.res.module_attr("numpy", attr, line)?,
+                _ => return Ok(None),
+            },
+            _ => return Ok(None),
+        };
+        self.globals.insert(e.id, g.clone());
+        Ok(Some(g))
+    }
+
+    pub(super) fn expr(&mut self, e: &Expr) -> CResult<Option<Type>> {
+        let t = self.expr_inner(e)?;
+        if t.is_none() && self.strict {
+            let what = match &e.kind {
+                ExprKind::Var(v) => format!("{} may be used before it is assigned", self.var_name(*v)),
+                ExprKind::Call { .. } => "cannot infer the type this call returns (recursion without a base case?)".into(),
+                _ => "cannot infer the type of this expression".into(),
+            };
+            return cerr(what, e.span.line);
+        }
+        Ok(self.record(e, t))
+    }
+
+    pub(super) fn expr_inner(&mut self, e: &Expr) -> CResult<Option<Type>> {
+        let line = e.span.line;
+        Ok(match &e.kind {
+            ExprKind::Const(c) => Some(const_type(c)),
+            ExprKind::Var(v) => self.vars[*v].ty.clone(),
+            ExprKind::Global(_) | ExprKind::Attr(..) => {
+                if let ExprKind::Attr(base, attr) = &e.kind {
+                    // Attributes of values: `a.shape`, `a.size`, `a.ndim`.
+                    if self.resolve_name(base)?.is_none() {
+                        let Some(bt) = self.expr(base)? else { return Ok(None) };
+                        return Ok(Some(attr_type(&bt, attr, line)?));
+                    }
+                }
+                match self.resolve_name(e)? {
+                    Some(GlobalValue::Const(c)) => Some(const_type(&c)),
+                    Some(GlobalValue::Cell { ty, .. }) => Some(ty),
+                    Some(GlobalValue::Unsupported(why)) => return cerr(why, line),
+                    Some(GlobalValue::Builtin(b)) if matches!(b.form(), Form::Alloc { .. }) => {
+                        return cerr("NumPy functions and types can only be called in compiled code", line)
+                    }
+                    Some(GlobalValue::Builtin(_)) | Some(GlobalValue::SelfRef) | Some(GlobalValue::Callee(_)) => {
+                        return cerr("functions can only be called in compiled code, not used as values", line)
+                    }
+                    Some(GlobalValue::Math) | Some(GlobalValue::Numpy) => {
+                        return cerr("modules can only be used as `module.name` in compiled code", line)
+                    }
+                    Some(GlobalValue::NpDType(_)) => {
+                        return cerr("NumPy functions and types can only be called in compiled code", line)
+                    }
+                    None => return cerr("this name could not be resolved", line),
+                }
+            }
+            ExprKind::BinOp(op, a, b) => {
+                let ta = self.expr(a)?;
+                let tb = self.expr(b)?;
+                let (Some(ta), Some(tb)) = (ta, tb) else { return Ok(None) };
+                let op = *op;
+                // Division, modulo and power raise different errors for ints and floats, so an
+                // operand that is an int on one path and a float on another must be decided
+                // (speculated or refused) even when the result types agree: the rule's key
+                // carries the operands' kinds.
+                let keyed = |ts: &[Type]| -> CResult<Type> {
+                    let r = binop_type(op, &ts[0], &ts[1], line)?;
+                    if error_sensitive(op) {
+                        let kind = |t: &Type| if t.is_floatlike() { Type::Float } else { Type::Int };
+                        Ok(Type::Tuple(vec![r, kind(&ts[0]), kind(&ts[1])]))
+                    } else {
+                        Ok(r)
+                    }
+                };
+                let r = self.over_members(&[(a, &ta), (b, &tb)], line, &keyed)?;
+                let r = match r {
+                    Type::Tuple(mut parts) if error_sensitive(op) => parts.swap_remove(0),
+                    other => other,
+                };
+                // `int ** -k` with a constant negative exponent is a float (CPython's long_pow
+                // hands it to float_pow).
+                if op == BinOp::Pow && r == Type::Int && is_negative_const(b) {
+                    Some(Type::Float)
+                } else {
+                    Some(r)
+                }
+            }
+            ExprKind::Unary(op, a) => {
+                let Some(ta) = self.expr(a)? else { return Ok(None) };
+                let op = *op;
+                Some(self.over_members(&[(a, &ta)], line, &|ts| unary_type(op, &ts[0], line))?)
+            }
+            ExprKind::Compare(first, rest) => {
+                // A chain `a < b < c` is `a < b and b < c`; its value is one of the links, so
+                // Heron needs every link to give the same type.
+                let mut prev_e: &Expr = first;
+                let mut prev = self.expr(first)?;
+                let mut result: Option<Type> = None;
+                let mut unknown = false;
+                for (op, rhs) in rest {
+                    let tr = self.expr(rhs)?;
+                    match (&prev, &tr) {
+                        (Some(tl), Some(trr)) => {
+                            let op = *op;
+                            let r = self.over_members(&[(prev_e, tl), (rhs, trr)], line, &|ts| compare_type(op, &ts[0], &ts[1], line))?;
+                            if let Some(r0) = &result {
+                                if *r0 != r {
+                                    return cerr("a comparison chain mixing Python and NumPy booleans is not supported", line);
+                                }
+                            }
+                            result = Some(r);
+                        }
+                        _ => unknown = true,
+                    }
+                    prev_e = rhs;
+                    prev = tr;
+                }
+                if unknown {
+                    None
+                } else {
+                    result
+                }
+            }
+            ExprKind::BoolOp(_, values) => {
+                // `a and b` yields one of its operands: they must share one type.
+                let mut out: Option<Type> = None;
+                let mut unknown = false;
+                for v in values {
+                    match self.expr(v)? {
+                        Some(t) => {
+                            truth_ok(&t, line)?;
+                            if let Some(o) = &out {
+                                if *o != t {
+                                    return cerr(format!("`and`/`or` between a {o} and a {t} gives either type; Heron needs one"), line);
+                                }
+                            }
+                            if let ExprKind::Var(v) = v.kind {
+                                if self.vars[v].is_union() {
+                                    return cerr(format!("{} changes type and is used with `and`/`or`", self.var_name(v)), line);
+                                }
+                            }
+                            out = Some(t);
+                        }
+                        None => unknown = true,
+                    }
+                }
+                if unknown {
+                    None
+                } else {
+                    out
+                }
+            }
+            ExprKind::IfExp(c, a, b) => {
+                self.cond(c)?;
+                let ta = self.expr(a)?;
+                let tb = self.expr(b)?;
+                match (ta, tb) {
+                    (Some(ta), Some(tb)) => {
+                        if ta != tb {
+                            return cerr(format!("the two branches of `x if c else y` give a {ta} and a {tb}; Heron needs one type"), line);
+                        }
+                        for x in [a, b] {
+                            if let ExprKind::Var(v) = x.kind {
+                                if self.vars[v].is_union() {
+                                    return cerr(format!("{} changes type and is used in `x if c else y`", self.var_name(v)), line);
+                                }
+                            }
+                        }
+                        Some(ta)
+                    }
+                    _ => None,
+                }
+            }
+            ExprKind::Index(base, index) => {
+                let bt = self.expr(base)?;
+                let mut its = Vec::new();
+                for i in index {
+                    its.push(self.expr(i)?);
+                }
+                let Some(bt) = bt else { return Ok(None) };
+                if its.iter().any(|t| t.is_none()) {
+                    return Ok(None);
+                }
+                match &bt {
+                    Type::Array(at) => {
+                        self.check_indices(index, line)?;
+                        let n = index.len();
+                        if n > at.ndim as usize {
+                            return cerr(format!("too many indices: the array is {}-dimensional but {n} were given", at.ndim), line);
+                        }
+                        let slices = index.iter().filter(|i| matches!(i.kind, ExprKind::Slice(..))).count();
+                        if n == at.ndim as usize && slices == 0 {
+                            Some(Type::Np(at.dtype))
+                        } else {
+                            // A view: sliced axes stay, integer-indexed ones go. Only integer
+                            // indices on leading axes keep a C-contiguous layout.
+                            let ints = n - slices;
+                            let layout = if slices == 0 { at.layout } else { Layout::Any };
+                            Some(Type::Array(ArrayType { ndim: at.ndim - ints as u8, layout, ..*at }))
+                        }
+                    }
+                    Type::Tuple(elems) => {
+                        if index.len() != 1 {
+                            return cerr("tuple indices must be a single integer", line);
+                        }
+                        match &index[0].kind {
+                            ExprKind::Const(Const::Int(k)) => {
+                                let n = elems.len() as i64;
+                                let k2 = if *k < 0 { k + n } else { *k };
+                                if k2 < 0 || k2 >= n {
+                                    return cerr("tuple index out of range", line);
+                                }
+                                Some(elems[k2 as usize].clone())
+                            }
+                            ExprKind::Unary(UnaryOp::Neg, inner) if matches!(inner.kind, ExprKind::Const(Const::Int(_))) => {
+                                let ExprKind::Const(Const::Int(k)) = inner.kind else { unreachable!() };
+                                let n = elems.len() as i64;
+                                let k2 = n - k;
+                                if k2 < 0 || k2 >= n {
+                                    return cerr("tuple index out of range", line);
+                                }
+                                Some(elems[k2 as usize].clone())
+                            }
+                            _ => return cerr("tuples can only be indexed by a constant", line),
+                        }
+                    }
+                    other => return cerr(format!("indexing a {other} is not supported"), line),
+                }
+            }
+            ExprKind::Tuple(items) => {
+                let mut ts = Vec::new();
+                for i in items {
+                    match self.expr(i)? {
+                        Some(t) => {
+                            if let ExprKind::Var(v) = i.kind {
+                                if self.vars[v].is_union() {
+                                    return cerr(format!("{} changes type and is put in a tuple", self.var_name(v)), line);
+                                }
+                            }
+                            if matches!(t, Type::Str) {
+                                return cerr(format!("a tuple holding a {t} is not supported yet"), line);
+                            }
+                            ts.push(t)
+                        }
+                        None => return Ok(None),
+                    }
+                }
+                Some(Type::Tuple(ts))
+            }
+            ExprKind::FString(parts) => {
+                for p in parts {
+                    if let FPart::Value { value, .. } = p {
+                        let Some(t) = self.expr(value)? else { return Ok(None) };
+                        if !(t.is_scalar() || t == Type::Str) {
+                            return cerr(format!("formatting a {t} is not supported"), line);
+                        }
+                    }
+                }
+                Some(Type::Str)
+            }
+            ExprKind::Call { func, args, kwargs } => return self.call(e, func, args, kwargs),
+            ExprKind::Slice(..) => {
+                for part in e.children() {
+                    if self.expr(part)?.is_none() {
+                        return Ok(None);
+                    }
+                }
+                Some(Type::None)
+            }
+        })
+    }
+
+    pub(super) fn check_indices(&mut self, index: &[Expr], line: u32) -> CResult<()> {
+        for i in index {
+            let t = self.expr_types[i.id].clone();
+            if let ExprKind::Slice(..) = i.kind {
+                for part in i.children() {
+                    if let Some(t) = self.expr_types[part.id].clone() {
+                        if !(matches!(t, Type::Int | Type::None) || matches!(t, Type::Np(d) if d.is_int() && d != DType::U64)) {
+                            return cerr(format!("slice bounds must be integers or None, got a {t}"), line);
+                        }
+                    }
+                }
+                continue;
+            }
+            if let Some(t) = t {
+                let ok = matches!(t, Type::Int) || matches!(t, Type::Np(d) if d.is_int() && d != DType::U64);
+                if !ok {
+                    return cerr(format!("array indices must be integers, got a {t}"), line);
+                }
+                if let ExprKind::Var(v) = i.kind {
+                    if self.vars[v].is_union() {
+                        return cerr(format!("{} changes type and is used as an index", self.var_name(v)), line);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn call(&mut self, e: &Expr, func: &Expr, args: &[Expr], kwargs: &[(String, Expr)]) -> CResult<Option<Type>> {
+        let line = e.span.line;
+        // `"...".format(...)`
+        if let ExprKind::Attr(base, attr) = &func.kind {
+            if let ExprKind::Const(Const::Str(_)) = base.kind {
+                if attr != "format" {
+                    return cerr(format!("the string method `{attr}` is not supported"), line);
+                }
+                if !kwargs.is_empty() {
+                    return cerr("keyword arguments to str.format are not supported", line);
+                }
+                for a in args {
+                    let Some(t) = self.expr(a)? else { return Ok(None) };
+                    if !(t.is_scalar() || t == Type::Str) {
+                        return cerr(format!("formatting a {t} is not supported"), line);
+                    }
+                }
+                self.calls.insert(e.id, CallTarget::StrFormat);
+                return Ok(Some(Type::Str));
+            }
+        }
+        let Some(g) = self.resolve_name(func)? else {
+            return cerr("only calls to functions by name (builtins, math, other compiled functions) are supported", line);
+        };
+        if let GlobalValue::Builtin(b) = g {
+            if matches!(b.form(), Form::Alloc { .. }) {
+                return self.np_alloc(e, b, args, kwargs);
+            }
+        }
+        let mut ats = Vec::new();
+        for a in args {
+            ats.push(self.expr(a)?);
+        }
+        let mut kts = Vec::new();
+        for (k, v) in kwargs {
+            kts.push((k.clone(), self.expr(v)?));
+        }
+        let print = matches!(g, GlobalValue::Builtin(b) if b.form() == Form::Print);
+        if !print && !kwargs.is_empty() {
+            return cerr("keyword arguments are not supported in this call", line);
+        }
+        if ats.iter().any(|t| t.is_none()) || kts.iter().any(|(_, t)| t.is_none()) {
+            if let GlobalValue::SelfRef = g {
+                // fall through: a recursive call's type is the return type found so far
+            } else {
+                return Ok(None);
+            }
+        }
+        match g {
+            GlobalValue::Builtin(b) => {
+                let ats: Vec<Type> = ats.into_iter().map(|t| t.unwrap()).collect();
+                if print {
+                    for (k, t) in &kts {
+                        if !matches!(k.as_str(), "sep" | "end" | "flush") {
+                            return cerr(format!("print() keyword `{k}` is not supported"), line);
+                        }
+                        let t = t.clone().unwrap();
+                        if k == "flush" {
+                            if t != Type::Bool {
+                                return cerr("print(flush=...) must be a bool", line);
+                            }
+                        } else if t != Type::Str && t != Type::None {
+                            return cerr(format!("print({k}=...) must be a string"), line);
+                        }
+                    }
+                    let r = b.result_type(&ats, line)?;
+                    self.calls.insert(e.id, CallTarget::Builtin(b));
+                    return Ok(Some(r));
+                }
+                let pairs: Vec<(&Expr, &Type)> = args.iter().zip(ats.iter()).collect();
+                let r = self.over_members(&pairs, line, &|ts| b.result_type(ts, line))?;
+                self.calls.insert(e.id, CallTarget::Builtin(b));
+                Ok(Some(r))
+            }
+            GlobalValue::SelfRef => {
+                if ats.len() != self.args.len() {
+                    return cerr(format!("{}() takes {} arguments but {} were given", self.f.name, self.args.len(), ats.len()), line);
+                }
+                for (a, t) in args.iter().zip(&ats) {
+                    if let ExprKind::Var(v) = a.kind {
+                        if self.vars[v].is_union() {
+                            return cerr(format!("{} changes type and is passed to a call", self.var_name(v)), line);
+                        }
+                    }
+                    if let Some(t) = t {
+                        let expected = &self.args[args.iter().position(|x| std::ptr::eq(x, a)).unwrap()];
+                        if t != expected {
+                            return cerr(
+                                format!("a recursive call with different argument types ({t} instead of {expected}) is not supported yet"),
+                                line,
+                            );
+                        }
+                    }
+                }
+                if self.ret.is_union() {
+                    return cerr("a recursive call to a function that returns different types on different paths", line);
+                }
+                self.calls.insert(e.id, CallTarget::SelfRecursive);
+                Ok(self.ret.ty.clone())
+            }
+            GlobalValue::Callee(id) => {
+                let ats: Vec<Type> = ats.into_iter().map(|t| t.unwrap()).collect();
+                for a in args {
+                    if let ExprKind::Var(v) = a.kind {
+                        if self.vars[v].is_union() {
+                            return cerr(format!("{} changes type and is passed to a call", self.var_name(v)), line);
+                        }
+                    }
+                }
+                let info = self.res.callee(id, &ats, self.pure, line)?;
+                if !info.pure {
+                    self.callee_effects = true;
+                }
+                if !info.pure && self.pure {
+                    // Calling a function with side effects: this one cannot be re-run either.
+                    self.pure = false;
+                    self.changed = true;
+                }
+                let mut ret = info.ret.clone();
+                if info.ret_union() {
+                    // The callee returns different types on different paths: speculate that it
+                    // returns its unified member (guarded; deoptimize otherwise), which needs a
+                    // caller that can be re-run.
+                    let idx = info.ret_members.iter().position(|m| *m == info.ret);
+                    match (self.pure, idx) {
+                        (true, Some(i)) => {
+                            self.guards.insert(e.id, i);
+                        }
+                        _ => {
+                            return cerr(
+                                "the called function returns different types on different paths; calling it from a function with side effects is not supported yet",
+                                line,
+                            )
+                        }
+                    }
+                    ret = info.ret.clone();
+                }
+                self.calls.insert(e.id, CallTarget::Callee(info));
+                Ok(Some(ret))
+            }
+            GlobalValue::Const(_) | GlobalValue::Cell { .. } => cerr("a constant is not callable", line),
+            GlobalValue::Math | GlobalValue::Numpy => cerr("a module is not callable", line),
+            GlobalValue::NpDType(_) => cerr("calling a NumPy scalar type is not supported yet", line),
+            GlobalValue::Unsupported(why) => cerr(why, line),
+        }
+    }
+
+    /// `numpy.empty(shape, dtype)`, `numpy.zeros_like(a)`, ...: a new C-contiguous array (the
+    /// constructor's type rule gives it from the first argument; a `dtype` argument changes
+    /// its dtype).
+    pub(super) fn np_alloc(&mut self, e: &Expr, b: &'static dyn BuiltinFn, args: &[Expr], kwargs: &[(String, Expr)]) -> CResult<Option<Type>> {
+        let line = e.span.line;
+        let what = b.name();
+        let mut dtype_expr: Option<&Expr> = None;
+        for (k, v) in kwargs {
+            match k.as_str() {
+                "dtype" => dtype_expr = Some(v),
+                other => return cerr(format!("{what}() keyword `{other}` is not supported in compiled code"), line),
+            }
+        }
+        if args.len() == 2 && dtype_expr.is_none() {
+            dtype_expr = Some(&args[1]);
+        } else if args.len() != 1 {
+            return cerr(format!("{what}() takes the shape (or array) and an optional dtype here"), line);
+        }
+        let Some(first) = self.expr(&args[0])? else { return Ok(None) };
+        let Type::Array(mut at) = b.result_type(&[first], line)? else { unreachable!("a NumPy constructor makes an array") };
+        if let Some(d) = dtype_expr {
+            at.dtype = match self.resolve_name(d)? {
+                Some(GlobalValue::NpDType(x)) => x,
+                Some(GlobalValue::Builtin(b)) if b.as_dtype().is_some() => b.as_dtype().unwrap(),
+                _ => match &d.kind {
+                    ExprKind::Const(Const::Str(s)) => match DType::from_name(s) {
+                        Some(x) => x,
+                        None => return cerr(format!("the dtype {s:?} is not supported in compiled code"), line),
+                    },
+                    _ => return cerr("the dtype must be a NumPy type (numpy.float64, ...), float, int or bool", line),
+                },
+            };
+        }
+        self.calls.insert(e.id, CallTarget::Builtin(b));
+        Ok(Some(Type::Array(at)))
+    }
+}

@@ -1,0 +1,190 @@
+//! The type rules of operators, attributes and stores: what `a op b`, `-a`, `a < b`,
+//! `a.shape` and `a[i] = x` give (or why they are refused) for the types of their operands.
+//! Sources: CPython's numeric tower for Python scalars, NEP 50 for NumPy scalars.
+
+use super::*;
+use crate::ir::*;
+
+fn cerr<T>(msg: impl Into<String>, line: u32) -> CResult<T> {
+    Err(CompileError::new(msg, line))
+}
+
+/// Built-in exception types that `raise` may name in compiled code.
+pub fn is_known_exception(name: &str) -> bool {
+    matches!(
+        name,
+        "ValueError"
+            | "TypeError"
+            | "IndexError"
+            | "KeyError"
+            | "ZeroDivisionError"
+            | "OverflowError"
+            | "ArithmeticError"
+            | "RuntimeError"
+            | "AssertionError"
+            | "NotImplementedError"
+            | "Exception"
+            | "StopIteration"
+            | "LookupError"
+    )
+}
+
+/// A negative integer constant (`-3` parses as a unary minus on 3).
+pub fn is_negative_const(e: &Expr) -> bool {
+    match &e.kind {
+        ExprKind::Const(Const::Int(k)) => *k < 0,
+        ExprKind::Unary(UnaryOp::Neg, inner) => matches!(inner.kind, ExprKind::Const(Const::Int(k)) if k > 0),
+        _ => false,
+    }
+}
+
+pub fn const_type(c: &Const) -> Type {
+    match c {
+        Const::Int(_) => Type::Int,
+        Const::Float(_) => Type::Float,
+        Const::Bool(_) => Type::Bool,
+        Const::None => Type::None,
+        Const::Str(_) => Type::Str,
+    }
+}
+
+pub fn truth_ok(t: &Type, line: u32) -> CResult<()> {
+    if t.is_scalar() || *t == Type::None {
+        Ok(())
+    } else {
+        cerr(format!("the truth value of a {t} is not supported"), line)
+    }
+}
+
+pub fn attr_type(bt: &Type, attr: &str, line: u32) -> CResult<Type> {
+    match (bt, attr) {
+        (Type::Array(at), "shape") => Ok(Type::Tuple(vec![Type::Int; at.ndim as usize])),
+        (Type::Array(_), "size") | (Type::Array(_), "ndim") => Ok(Type::Int),
+        (Type::Float, "real") | (Type::Float, "imag") => Ok(Type::Float),
+        _ => cerr(format!("the attribute `.{attr}` of a {bt} is not supported"), line),
+    }
+}
+
+/// Can a value of type `t` be stored into an array of `dtype` the way NumPy's `__setitem__` would?
+pub fn check_store(dtype: DType, t: &Type, line: u32) -> CResult<()> {
+    let ok = match t {
+        Type::Bool => true,
+        Type::Int => dtype != DType::Bool,
+        Type::Float => dtype.is_float(),
+        Type::Np(d) => {
+            if dtype.is_float() {
+                true
+            } else if dtype == DType::Bool {
+                *d == DType::Bool
+            } else if *d == DType::U64 {
+                // NumPy raises "Python int too large to convert to C long" for large values.
+                dtype == DType::U64
+            } else {
+                d.is_int() || *d == DType::Bool
+            }
+        }
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        cerr(format!("storing a {t} into a {} array is not supported", dtype.name()), line)
+    }
+}
+
+/// The result type of `a op b`.
+///
+/// Sources: CPython's numeric tower for Python scalars; NEP 50 for NumPy scalars.
+pub fn binop_type(op: BinOp, a: &Type, b: &Type, line: u32) -> CResult<Type> {
+    let bad = || cerr(format!("the operator {} between a {a} and a {b} is not supported", op_symbol(op)), line);
+    if !a.is_scalar() || !b.is_scalar() {
+        return bad();
+    }
+    let Some(r) = arith_result(a, b) else { return bad() };
+    match op {
+        BinOp::Div => Ok(match r {
+            Type::Int => Type::Float,
+            Type::Np(d) if !d.is_float() => Type::Np(DType::F64),
+            other => other,
+        }),
+        BinOp::Pow => match (&r, a, b) {
+            // int ** int: an int, or a float when the exponent is negative (decided at run time;
+            // Heron requires a non-negative exponent and deoptimizes otherwise).
+            (Type::Int, _, _) => Ok(Type::Int),
+            (Type::Np(d), _, _) if *d == DType::U64 => bad(),
+            (Type::Np(DType::Bool), _, _) => bad(),
+            _ => Ok(r),
+        },
+        BinOp::BitAnd | BinOp::BitOr | BinOp::BitXor => match (a, b) {
+            (Type::Bool, Type::Bool) => Ok(Type::Bool),
+            _ if r == Type::Int => Ok(Type::Int),
+            _ if matches!(r, Type::Np(d) if d.is_int() && d != DType::U64) => Ok(r),
+            _ => bad(),
+        },
+        BinOp::LShift | BinOp::RShift => match r {
+            Type::Int => Ok(Type::Int),
+            _ => bad(),
+        },
+        _ => match r {
+            Type::Np(DType::Bool) | Type::Np(DType::U64) => bad(),
+            _ => Ok(r),
+        },
+    }
+}
+
+/// Operators whose errors differ between ints and floats (ZeroDivisionError messages, pow).
+pub fn error_sensitive(op: BinOp) -> bool {
+    matches!(op, BinOp::Div | BinOp::FloorDiv | BinOp::Mod | BinOp::Pow)
+}
+
+pub fn op_symbol(op: BinOp) -> &'static str {
+    match op {
+        BinOp::Add => "+",
+        BinOp::Sub => "-",
+        BinOp::Mul => "*",
+        BinOp::Div => "/",
+        BinOp::FloorDiv => "//",
+        BinOp::Mod => "%",
+        BinOp::Pow => "**",
+        BinOp::BitAnd => "&",
+        BinOp::BitOr => "|",
+        BinOp::BitXor => "^",
+        BinOp::LShift => "<<",
+        BinOp::RShift => ">>",
+    }
+}
+
+pub fn unary_type(op: UnaryOp, a: &Type, line: u32) -> CResult<Type> {
+    match op {
+        UnaryOp::Not => {
+            truth_ok(a, line)?;
+            Ok(Type::Bool)
+        }
+        UnaryOp::Neg | UnaryOp::Pos => match a {
+            Type::Bool | Type::Int => Ok(Type::Int),
+            Type::Float => Ok(Type::Float),
+            Type::Np(d) if *d != DType::Bool && *d != DType::U64 => Ok(a.clone()),
+            _ => cerr(format!("unary minus/plus on a {a} is not supported"), line),
+        },
+        UnaryOp::Invert => match a {
+            Type::Bool | Type::Int => Ok(Type::Int),
+            _ => cerr(format!("`~` on a {a} is not supported"), line),
+        },
+    }
+}
+
+/// The result type of `a op b` for a comparison: `bool`, or `numpy.bool` when NumPy compares.
+pub fn compare_type(op: CmpOp, a: &Type, b: &Type, line: u32) -> CResult<Type> {
+    let _ = op;
+    if a.is_scalar() && b.is_scalar() {
+        let np = matches!(a, Type::Np(_)) || matches!(b, Type::Np(_));
+        if np && (a == &Type::Np(DType::U64) || b == &Type::Np(DType::U64)) && (a.is_intlike() && b.is_intlike()) {
+            return cerr("comparing numpy.uint64 with signed integers is not supported", line);
+        }
+        return Ok(if np { Type::Np(DType::Bool) } else { Type::Bool });
+    }
+    if matches!((a, b), (Type::None, Type::None)) {
+        return Ok(Type::Bool);
+    }
+    cerr(format!("comparing a {a} with a {b} is not supported"), line)
+}
