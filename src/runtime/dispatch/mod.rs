@@ -153,7 +153,8 @@ impl Dispatcher {
         if p.is_null() {
             return None;
         }
-        // Safety: `first` points into `specs`, which never drops a spec while `self` lives.
+        // Safety: `first` points into `specs`, which drops a spec only in `__clear__` (after
+        // setting `first` to null), when no call can reach `self`.
         let s = unsafe { &*p };
         if s.kinds != kinds || !s.valid.load(Ordering::Relaxed) || !self.usable(py, s) {
             return None;
@@ -616,6 +617,18 @@ impl Dispatcher {
                 visit.call(&r.options)?;
             }
         }
+        // The guards hold the globals dict, which usually holds this dispatcher.
+        if let Ok(specs) = self.specs.try_lock() {
+            for spec in specs.iter() {
+                for g in &spec.guards.guards {
+                    visit.call(&g.dict)?;
+                    visit.call(&g.key)?;
+                    if let Some(e) = &g.expected {
+                        visit.call(e)?;
+                    }
+                }
+            }
+        }
         Ok(())
     }
 
@@ -623,11 +636,24 @@ impl Dispatcher {
         if let Ok(mut g) = self.refs.write() {
             *g = None;
         }
+        // Unreachable: no call can be using a specialization now.
+        if let Ok(mut specs) = self.specs.lock() {
+            self.first.store(std::ptr::null_mut(), Ordering::Release);
+            specs.clear();
+        }
     }
 
-    /// Pickle by reference: the module attribute of this name (as plain functions pickle).
-    fn __reduce__(&self) -> String {
-        self.qualname.clone()
+    /// Pickle by reference (the module attribute of this name, as plain functions pickle), or,
+    /// for a function of the main script where cloudpickle is in use (Dask, joblib, loky), by
+    /// value, so that a worker without that script rebuilds and compiles it: see
+    /// `heron._hook.reduce_dispatcher`.
+    fn __reduce__(slf: Bound<'_, Self>) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        let qualname = slf.get().qualname.clone();
+        match py.import("heron._hook").and_then(|h| h.getattr("reduce_dispatcher")?.call1((&slf,))) {
+            Ok(r) => Ok(r.unbind()),
+            Err(_) => Ok(qualname.into_pyobject(py)?.into_any().unbind()),
+        }
     }
 
     fn __repr__(&self) -> String {
