@@ -783,3 +783,66 @@ def module_ran(site, namespace):
     marker Heron cannot take (it is recorded)."""
     site.module_ran(namespace)
 
+
+
+# -- pickling a dispatcher ------------------------------------------------------------------
+
+_unpickled = {}     # digest of a pickled function -> the dispatcher (or function) made of it
+_unpickled_lock = RLock()
+
+
+def reduce_dispatcher(dispatcher):
+    """What ``pickle`` stores for ``dispatcher`` (its ``__reduce__``).
+
+    By reference (its qualified name, as a plain function pickles) when its module can be
+    imported where it is unpickled; for a function of the main script while cloudpickle is
+    loaded (Dask, joblib and loky use it, and their workers do not run the script), by value:
+    the function pickled by cloudpickle, rebuilt and compiled in the worker
+    (``rebuild_dispatcher``), as Numba pickles a ``__main__`` function by value.
+    """
+    fn = dispatcher.py_func
+    module = getattr(fn, "__module__", None)
+    if module in ("__main__", "__mp_main__") and "cloudpickle" in sys.modules:
+        import cloudpickle
+        import linecache
+        # The worker compiles from source, which it may not have: the script's text goes along
+        # (cloudpickle itself keeps no file name).
+        filename = fn.__code__.co_filename
+        source = "".join(linecache.getlines(filename))
+        return (rebuild_dispatcher, (cloudpickle.dumps(fn), dict(dispatcher.options), filename,
+                                     source))
+    return dispatcher.__qualname__
+
+
+def rebuild_dispatcher(payload, options, filename=None, source=None):
+    """The dispatcher of the function pickled in ``payload`` (made once per payload in this
+    process, so that a worker compiles each function once, not once per task); the plain
+    function when Heron cannot take it. ``filename`` and ``source``: where the function was
+    defined and that file's text (put in ``linecache`` when this process cannot read it)."""
+    import hashlib
+    import pickle
+    key = hashlib.sha1(payload).hexdigest()
+    with _unpickled_lock:
+        done = _unpickled.get(key)
+        if done is not None:
+            return done
+        fn = pickle.loads(payload)
+        if filename and isinstance(fn, types.FunctionType):
+            fn.__code__ = fn.__code__.replace(co_filename=filename)
+            import linecache
+            if source and not linecache.getlines(filename):
+                lines = source.splitlines(keepends=True)
+                linecache.cache[filename] = (len(source), None, lines, filename)
+        target = fn
+        if not _env.disabled() and tracer_in_use() is None:
+            dispatcher, _reason = make_dispatcher(fn, options)
+            if dispatcher is not None:
+                target = dispatcher
+                code = fn.__code__
+                _ensure_report()
+                _report.add(getattr(fn, "__module__", "?") or "?", fn.__qualname__,
+                            code.co_filename, code.co_firstlineno,
+                            sorted(k for k, v in options.items() if v), "replaced", None,
+                            dispatcher, more=True)
+        _unpickled[key] = target
+        return target

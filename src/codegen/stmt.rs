@@ -171,7 +171,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 }
                 self.switch_to(exit);
             }
-            StmtKind::ForRange { var, start, stop, step, body, orelse, origin } => {
+            StmtKind::ForRange { var, start, stop, step, body, orelse, origin, .. } => {
                 self.for_range(s.id, *var, start.as_ref(), stop, step.as_ref(), body, orelse, *origin, line)?;
             }
             StmtKind::Break => {

@@ -266,13 +266,25 @@ impl Lowerer {
         let id: String = target.getattr("id").and_then(|v| v.extract()).map_err(|e| pyerr(e, line))?;
         let var = self.var(&id);
         let iter = get("iter")?;
-        let is_range = kind(&iter) == "Call" && {
-            let f = iter.getattr("func").map_err(|e| pyerr(e, line))?;
-            kind(&f) == "Name" && f.getattr("id").and_then(|v| v.extract::<String>()).map(|s| s == "range").unwrap_or(false)
+        // `range(...)`, or a parallel spelling of it: `prange(...)`, `heron.prange(...)`,
+        // `numba.prange(...)` (inference checks what the name holds).
+        let callee = if kind(&iter) == "Call" { Some(iter.getattr("func").map_err(|e| pyerr(e, line))?) } else { None };
+        let name_is = |f: &Bound<'_, PyAny>, names: &[&str]| kind(f) == "Name" && f.getattr("id").and_then(|v| v.extract::<String>()).map(|s| names.contains(&s.as_str())).unwrap_or(false);
+        let is_range = match &callee {
+            Some(f) if name_is(f, &["range", "prange"]) => {
+                let id: String = f.getattr("id").and_then(|v| v.extract()).map_err(|e| pyerr(e, line))?;
+                !self.var_ids.contains_key(&id)
+            }
+            Some(f) if kind(f) == "Attribute" => {
+                f.getattr("attr").and_then(|a| a.extract::<String>()).map(|a| a == "prange").unwrap_or(false)
+                    && f.getattr("value").map(|v| kind(&v) == "Name").unwrap_or(false)
+            }
+            _ => false,
         };
-        if !is_range || self.var_ids.contains_key("range") {
+        if !is_range {
             return self.for_each(var, &iter, node, line);
         }
+        let iter_fn = Some(Box::new(self.lower(callee.as_ref().expect("a call"))?));
         if iter.getattr("keywords").map_err(|e| pyerr(e, line))?.len().unwrap_or(0) > 0 {
             return err("range() takes no keyword arguments", line);
         }
@@ -305,6 +317,7 @@ impl Lowerer {
             body: self.stmts(&get("body")?, Field::Body)?,
             orelse: self.stmts(&get("orelse")?, Field::Orelse)?,
             origin: LoopOrigin::Range,
+            iter_fn,
         })
     }
 
@@ -332,7 +345,7 @@ impl Lowerer {
         // The loop and its set-up continue in the interpreter as the whole `for` statement.
         let here = Some(self.path.clone());
         let origin = LoopOrigin::Each { iter: it, item: var };
-        let lp = self.mk_stmt(StmtKind::ForRange { var: k, start: None, stop, step: None, body, orelse, origin }, span, here.clone());
+        let lp = self.mk_stmt(StmtKind::ForRange { var: k, start: None, stop, step: None, body, orelse, origin, iter_fn: None }, span, here.clone());
         let init = self.mk_stmt(StmtKind::Assign { targets: vec![Target::Var(it)], value: iter_e }, span, here);
         // Both statements as one: `if True: init; loop`.
         let cond = self.expr(ExprKind::Const(Const::Bool(true)), span);

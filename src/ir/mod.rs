@@ -90,7 +90,11 @@ pub enum StmtKind {
     If { cond: Expr, then: Vec<Stmt>, orelse: Vec<Stmt> },
     While { cond: Expr, body: Vec<Stmt>, orelse: Vec<Stmt> },
     /// `for var in range(start, stop, step): body else: orelse`
-    ForRange { var: VarId, start: Option<Expr>, stop: Expr, step: Option<Expr>, body: Vec<Stmt>, orelse: Vec<Stmt>, origin: LoopOrigin },
+    ///
+    /// `iter_fn` is what the source calls (`range`, `prange`, `heron.prange`), checked by
+    /// inference to be the builtin `range` or a parallel spelling of it (None for the loop
+    /// the front end makes of `for x in array`).
+    ForRange { var: VarId, start: Option<Expr>, stop: Expr, step: Option<Expr>, body: Vec<Stmt>, orelse: Vec<Stmt>, origin: LoopOrigin, iter_fn: Option<Box<Expr>> },
     Break,
     Continue,
     Return(Option<Expr>),

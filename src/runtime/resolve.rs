@@ -53,7 +53,7 @@ impl<'py, 'd> Resolver for DispatchResolver<'py, 'd> {
                             return Ok(GlobalValue::Builtin(b));
                         }
                         if name == "range" {
-                            return Ok(GlobalValue::Unsupported("range() can only be used in a `for` loop".into()));
+                            return Ok(GlobalValue::Range);
                         }
                         return Ok(GlobalValue::Unsupported(format!("the builtin `{name}` is not supported in compiled code yet")));
                     }
@@ -194,6 +194,9 @@ impl<'py, 'd> DispatchResolver<'py, 'd> {
     }
 
     fn classify(&mut self, py: Python<'py>, name: &str, value: &Bound<'py, PyAny>) -> GlobalValue {
+        if is_range_like(py, value) {
+            return GlobalValue::Range;
+        }
         if value.is_exact_instance_of::<PyBool>() {
             return GlobalValue::Const(Const::Bool(value.is_truthy().unwrap_or(false)));
         }
@@ -210,6 +213,7 @@ impl<'py, 'd> DispatchResolver<'py, 'd> {
             return match m.name().map(|n| n.to_string()).unwrap_or_default().as_str() {
                 "math" => GlobalValue::Math,
                 "numpy" => GlobalValue::Numpy,
+                "heron" | "numba" => GlobalValue::RangeModule,
                 other => GlobalValue::Unsupported(format!("the module `{other}` is not supported in compiled code")),
             };
         }
@@ -254,3 +258,15 @@ impl<'py, 'd> DispatchResolver<'py, 'd> {
     }
 }
 
+
+/// The builtin `range`, or `heron.prange` / `numba.prange` (both `range` when run as Python).
+fn is_range_like(py: Python<'_>, value: &Bound<'_, PyAny>) -> bool {
+    if let Ok(r) = py.import("builtins").and_then(|b| b.getattr("range")) {
+        if value.is(&r) {
+            return true;
+        }
+    }
+    let attr = |name: &str| value.getattr(name).and_then(|v| v.extract::<String>()).unwrap_or_default();
+    let (module, qualname) = (attr("__module__"), attr("__qualname__"));
+    qualname == "prange" && (module == "heron" || module == "numba" || module.starts_with("numba."))
+}

@@ -33,6 +33,10 @@ pub enum GlobalValue {
     Callee(usize),
     /// `numpy.float64`, ... used as a dtype.
     NpDType(DType),
+    /// The builtin `range`, or `heron.prange` / `numba.prange` (the same in a loop).
+    Range,
+    /// A module whose `prange` is a loop spelling (`heron`, `numba`).
+    RangeModule,
     /// A scalar global read at each call from a cell (it changed since a first compile, see
     /// `runtime::guards`): its type and the cell's address.
     Cell { ty: Type, addr: usize },
@@ -431,7 +435,13 @@ impl<'a> Infer<'a> {
                 self.block(body)?;
                 self.block(orelse)?;
             }
-            StmtKind::ForRange { var, start, stop, step, body, orelse, .. } => {
+            StmtKind::ForRange { var, start, stop, step, body, orelse, iter_fn, .. } => {
+                if let Some(f) = iter_fn {
+                    match self.resolve_name(f)? {
+                        Some(GlobalValue::Range) => {}
+                        _ => return cerr("the loop's `range` (or `prange`) is not the builtin `range` or `heron.prange` here", line),
+                    }
+                }
                 for e in [start.as_ref(), Some(stop), step.as_ref()].into_iter().flatten() {
                     if let Some(t) = self.expr(e)? {
                         if !matches!(t, Type::Int | Type::Bool) && !matches!(t, Type::Np(d) if d.is_int()) {

@@ -26,6 +26,8 @@ impl<'a> Infer<'a> {
             ExprKind::Attr(base, attr) => match self.resolve_name(base)? {
                 Some(GlobalValue::Math) => self.res.module_attr("math", attr, line)?,
                 Some(GlobalValue::Numpy) => self.res.module_attr("numpy", attr, line)?,
+                Some(GlobalValue::RangeModule) if attr == "prange" => GlobalValue::Range,
+                Some(GlobalValue::RangeModule) => GlobalValue::Unsupported(format!("`.{attr}` of this module is not supported in compiled code")),
                 _ => return Ok(None),
             },
             _ => return Ok(None),
@@ -67,10 +69,10 @@ impl<'a> Infer<'a> {
                     Some(GlobalValue::Builtin(b)) if matches!(b.form(), Form::Alloc { .. }) => {
                         return cerr("NumPy functions and types can only be called in compiled code", line)
                     }
-                    Some(GlobalValue::Builtin(_)) | Some(GlobalValue::SelfRef) | Some(GlobalValue::Callee(_)) => {
+                    Some(GlobalValue::Builtin(_)) | Some(GlobalValue::SelfRef) | Some(GlobalValue::Callee(_)) | Some(GlobalValue::Range) => {
                         return cerr("functions can only be called in compiled code, not used as values", line)
                     }
-                    Some(GlobalValue::Math) | Some(GlobalValue::Numpy) => {
+                    Some(GlobalValue::Math) | Some(GlobalValue::Numpy) | Some(GlobalValue::RangeModule) => {
                         return cerr("modules can only be used as `module.name` in compiled code", line)
                     }
                     Some(GlobalValue::NpDType(_)) => {
@@ -464,7 +466,8 @@ impl<'a> Infer<'a> {
                 Ok(Some(ret))
             }
             GlobalValue::Const(_) | GlobalValue::Cell { .. } => cerr("a constant is not callable", line),
-            GlobalValue::Math | GlobalValue::Numpy => cerr("a module is not callable", line),
+            GlobalValue::Math | GlobalValue::Numpy | GlobalValue::RangeModule => cerr("a module is not callable", line),
+            GlobalValue::Range => cerr("range() and prange() can only be used in a `for` loop", line),
             GlobalValue::NpDType(_) => cerr("calling a NumPy scalar type is not supported yet", line),
             GlobalValue::Unsupported(why) => cerr(why, line),
         }
