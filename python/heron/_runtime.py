@@ -69,7 +69,8 @@ def native_error(code, a0, a1, a2, exc_name, msg):
     return op((a0, a1, a2))
 
 
-_FP_LABELS = {"over": "overflow", "invalid": "invalid value", "divide": "divide by zero"}
+_FP_LABELS = {"over": "overflow", "invalid": "invalid value", "divide": "divide by zero",
+              "under": "underflow"}
 
 
 def np_float_error(kind, opname, filename, lineno, module):
@@ -99,6 +100,31 @@ def np_float_error(kind, opname, filename, lineno, module):
     mod = sys.modules.get(module)
     namespace = vars(mod) if mod is not None else {}
     registry = namespace.setdefault("__warningregistry__", {}) if mod is not None else None
+    warnings.warn_explicit(message, RuntimeWarning, filename, int(lineno), module=module,
+                           registry=registry)
+
+
+def np_ufunc_error(kind, ufunc_name, filename, lineno, module):
+    """Report a floating-point error of a NumPy ufunc called from compiled code as NumPy's
+    ufunc machinery does after its loop (numpy/_core/src/umath/extobj.c): ``kind`` a key of
+    ``numpy.geterr()`` (``"divide"``, ``"over"``, ``"under"``, ``"invalid"``), the message
+    "overflow encountered in exp" (``ufunc_name`` "cast" for a copy into an array view).
+    Warns (``RuntimeWarning``, attributed to ``filename:lineno``), raises
+    ``FloatingPointError``, or does nothing, as the error state says.
+    """
+    import sys
+    import warnings
+
+    import numpy as np
+
+    mode = np.geterr().get(kind, "warn")
+    if mode == "ignore":
+        return
+    message = f"{_FP_LABELS[kind]} encountered in {ufunc_name}"
+    if mode == "raise":
+        raise FloatingPointError(message)
+    mod = sys.modules.get(module)
+    registry = vars(mod).setdefault("__warningregistry__", {}) if mod is not None else None
     warnings.warn_explicit(message, RuntimeWarning, filename, int(lineno), module=module,
                            registry=registry)
 

@@ -149,3 +149,18 @@ impl FuncInfo {
         Ok(f)
     }
 }
+
+/// One NumPy ufunc call site in native code, read by `runtime::ufunc::heron_ufunc`: the loop
+/// (`None`: a copy into an array view, `view[...] = value`), and whether NumPy's
+/// floating-point reports are deferred to the dispatcher in this function.
+#[derive(Debug)]
+pub struct UfuncSite {
+    pub lp: Option<std::sync::Arc<crate::types::ufunc::UfuncLoop>>,
+    pub nin: usize,
+    pub line: u32,
+    pub deferred: bool,
+}
+
+/// i64 slots of one operand of `heron_ufunc`: dtype (`DType as i64`), ndim (-1: an output to
+/// allocate), data pointer, four extents, four strides (bytes). A scalar is a 0-d operand.
+pub const UFUNC_OPERAND_SLOTS: usize = 11;

@@ -76,6 +76,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 Ok(vals)
             }
             Some(CallTarget::StrFormat) => err("str.format() can only be used inside print() in compiled code", line),
+            Some(CallTarget::Ufunc(_)) => unreachable!("ufunc calls are lowered by codegen::ufunc"),
             None => err("unresolved call", line),
         }
     }

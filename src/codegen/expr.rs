@@ -21,6 +21,17 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
     pub(super) fn expr_inner(&mut self, e: &Expr) -> CResult<CVal> {
         let t = self.typed.ty(e).clone();
         let line = e.span.line;
+        if let Some(crate::types::infer::CallTarget::Ufunc(lp)) = self.typed.calls.get(&e.id) {
+            let lp = lp.clone();
+            let operands: Vec<&Expr> = match &e.kind {
+                ExprKind::BinOp(_, a, b) => vec![a, b],
+                ExprKind::Unary(_, a) => vec![a],
+                ExprKind::Compare(a, rest) => vec![a, &rest[0].1],
+                ExprKind::Call { args, .. } => args.iter().collect(),
+                _ => unreachable!("a ufunc expression"),
+            };
+            return self.ufunc_expr(e, &lp, &operands);
+        }
         Ok(match &e.kind {
             ExprKind::Const(c) => self.constant(c),
             ExprKind::Var(v) => {

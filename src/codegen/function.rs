@@ -67,6 +67,8 @@ pub struct FunctionCx<'a, 'm> {
     /// Codegen is evaluating an expression again on the cold path of a batched check.
     pub fp_replay: bool,
     pub prints: Vec<Box<PrintDesc>>,
+    /// Ufunc call sites native code points to (`codegen::ufunc`).
+    pub ufunc_sites: Vec<Box<crate::abi::UfuncSite>>,
     pub long_running: bool,
     /// A store into an array the caller can see was emitted (or a callee makes one).
     pub writes_visible: bool,
@@ -195,6 +197,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             scope: Scope::default(),
             fp_replay: false,
             prints: Vec::new(),
+            ufunc_sites: Vec::new(),
             long_running: false,
             writes_visible: false,
             pow_chains: HashMap::new(),

@@ -29,6 +29,7 @@ pub mod num;
 pub mod pow;
 pub mod recursion;
 pub mod stmt;
+pub mod ufunc;
 
 use cranelift_codegen::ir::{self, types, InstBuilder, MemFlagsData, Value};
 use cranelift_frontend::FunctionBuilder;

@@ -38,6 +38,8 @@ pub struct CompiledUnit {
     pub clif: Option<ir::Function>,
     /// `print` descriptions native code points to.
     _prints: Vec<Box<PrintDesc>>,
+    /// Ufunc call sites native code points to.
+    _ufunc_sites: Vec<Box<crate::abi::UfuncSite>>,
     /// Callee units this code calls directly.
     _callees: Vec<Arc<CompiledUnit>>,
     /// Whether the code has loops or calls (worth releasing the GIL for).
@@ -104,7 +106,7 @@ fn helper_signature(name: &str) -> (Vec<ir::Type>, Vec<ir::Type>) {
         "heron_alloc" | "heron_buf_alloc" => (vec![i, i, i, i, i, i], vec![i]),
         "heron_buf_free" => (vec![i, i], vec![]),
         "heron_np_fp" => (vec![i, i, i, i, f, f, f], vec![i]),
-        "heron_deopt" => (vec![i, i, i, i, i], vec![i]),
+        "heron_deopt" | "heron_ufunc" => (vec![i, i, i, i, i], vec![i]),
         "heron_push_frame" => (vec![i, i, i], vec![]),
         "heron_np_warn" => (vec![i, i, i, i], vec![i]),
         "heron_np_defer" => (vec![], vec![]),
@@ -311,6 +313,7 @@ pub fn compile(f: &Function, typed: &Typed, facts: &Facts, info: FuncInfo, calle
     let mut fctx = FunctionBuilderContext::new();
     ctx.func.signature = inner_sig.clone();
     let prints;
+    let ufunc_sites;
     let writes_visible;
     let points;
     let sites;
@@ -323,6 +326,7 @@ pub fn compile(f: &Function, typed: &Typed, facts: &Facts, info: FuncInfo, calle
         cx.entry_id = entry_id;
         cx.body()?;
         prints = std::mem::take(&mut cx.prints);
+        ufunc_sites = std::mem::take(&mut cx.ufunc_sites);
         points = std::mem::take(&mut cx.points);
         sites = std::mem::take(&mut cx.sites);
         long_running = cx.long_running;
@@ -423,6 +427,7 @@ pub fn compile(f: &Function, typed: &Typed, facts: &Facts, info: FuncInfo, calle
         info,
         clif,
         _prints: prints,
+        _ufunc_sites: ufunc_sites,
         _callees: callees,
         long_running,
         recursive,

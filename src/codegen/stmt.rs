@@ -9,7 +9,7 @@ use super::{deopt, repr, CVal, FunctionCx, LoopCx};
 use crate::abi::ErrCode;
 use crate::analysis::loop_facts::{GuardIndex, LoopFacts};
 use crate::ir::*;
-use crate::types::Type;
+use crate::types::{ArrayType, Layout, Type};
 
 impl<'a, 'm> FunctionCx<'a, 'm> {
     pub fn block(&mut self, body: &'a [Stmt]) -> CResult<()> {
@@ -45,6 +45,15 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             Target::Index { base, index, span } => {
                 // A store that fails is shown at its subscript, as the interpreter shows it.
                 self.span_stack.push(*span);
+                if self.typed.slice_stores.contains(&base.id) {
+                    // `view = value`: NumPy copies `value` into the view, broadcast and cast.
+                    let Type::Array(bt) = self.typed.ty(base).clone() else { unreachable!() };
+                    let r = self.index(base, index, line).and_then(|view| {
+                        self.ufunc_run(None, vec![(val, t.clone())], Some((view, view_type(bt, index))), &Type::None, line).map(|_| ())
+                    });
+                    self.span_stack.pop();
+                    return r;
+                }
                 let r = self.store_index(base, index, val, t, line);
                 self.span_stack.pop();
                 r
@@ -82,6 +91,23 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             }
             StmtKind::AugAssign { target, op, value } => {
                 let vt = self.typed.ty(value).clone();
+                if let Some(lp) = self.typed.inplace.get(&s.id).cloned() {
+                    // `a op= v` on an array: the ufunc writes into `a` (or the view).
+                    let (cur, at) = match target {
+                        Target::Var(v) => {
+                            let Type::Array(at) = self.var_type(*v) else { unreachable!("an in-place array target") };
+                            (self.load_var(*v), at)
+                        }
+                        Target::Index { base, index, .. } => {
+                            let Type::Array(bt) = self.typed.ty(base).clone() else { unreachable!() };
+                            (self.index(base, index, line)?, view_type(bt, index))
+                        }
+                        Target::Tuple(_) => unreachable!(),
+                    };
+                    let rhs = self.expr(value)?;
+                    self.ufunc_run(Some(lp), vec![(cur.clone(), Type::Array(at)), (rhs, vt)], Some((cur, at)), &Type::None, line)?;
+                    return Ok(());
+                }
                 match target {
                     Target::Var(v) => {
                         let cur_t = self.var_type(*v);
@@ -378,4 +404,13 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         }
         Ok(())
     }
+}
+
+/// The type of the view `base[index]` of an array of type `at` (sliced axes stay, integer
+/// indexed ones go; any slice makes it strided), as inference typed it.
+fn view_type(at: ArrayType, index: &[Expr]) -> ArrayType {
+    let slices = index.iter().filter(|i| matches!(i.kind, ExprKind::Slice(..))).count();
+    let ints = index.len() - slices;
+    let layout = if slices == 0 { at.layout } else { Layout::Any };
+    ArrayType { ndim: at.ndim - ints as u8, layout, ..at }
 }

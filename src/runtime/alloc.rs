@@ -143,3 +143,44 @@ pub extern "C" fn heron_buf_free(env: *mut Env, p: i64) {
         unsafe { std::alloc::dealloc(q as *mut u8, layout) };
     }
 }
+
+/// A new array of `shape` and `dtype` laid out in memory in `order` (axes innermost first, as
+/// NumPy's iterator allocates a ufunc's output for operands that are not C-ordered): made by
+/// NumPy as `numpy.empty(permuted shape).transpose(...)`, kept alive in `Env::owned`, its data
+/// pointer, shape and strides written to `out`. Returns 0, or 1 with the exception stored.
+pub fn alloc_in_order(env: *mut Env, dtype: DType, shape: &[i64], order: &[usize], out: *mut i64) -> i64 {
+    let nd = shape.len();
+    let out = unsafe { std::slice::from_raw_parts_mut(out, 1 + 2 * nd) };
+    let r = Python::attach(|py| -> PyResult<()> {
+        let np = py.import("numpy")?;
+        // Outermost first: the memory (C) order of the axes.
+        let mem: Vec<usize> = order.iter().rev().copied().collect();
+        let pshape: Vec<i64> = mem.iter().map(|&a| shape[a]).collect();
+        let kwargs = PyDict::new(py);
+        kwargs.set_item("dtype", dtype.name())?;
+        let base = np.getattr("empty")?.call((PyTuple::new(py, &pshape)?,), Some(&kwargs))?;
+        // Axis `a` of the result is axis `mem.index(a)` of `base`.
+        let axes: Vec<usize> = (0..nd).map(|a| mem.iter().position(|&m| m == a).unwrap()).collect();
+        let arr = base.call_method1("transpose", (PyTuple::new(py, &axes)?,))?;
+        let a = arr.cast::<numpy::PyUntypedArray>().map_err(PyErr::from)?;
+        use numpy::PyUntypedArrayMethods;
+        out[0] = unsafe { (*a.as_array_ptr()).fields.data } as i64;
+        for (i, s) in a.shape().iter().enumerate() {
+            out[1 + i] = *s as i64;
+        }
+        for (i, s) in a.strides().iter().enumerate() {
+            out[1 + nd + i] = *s as i64;
+        }
+        let owned = unsafe { &mut *((*env).owned as *mut Vec<Py<PyAny>>) };
+        owned.push(arr.unbind());
+        Ok(())
+    });
+    match r {
+        Ok(()) => 0,
+        Err(e) => {
+            PENDING.with(|p| *p.borrow_mut() = Some(e));
+            unsafe { (*env).err_code = ErrCode::PyErr as i64 };
+            1
+        }
+    }
+}

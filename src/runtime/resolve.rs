@@ -12,6 +12,7 @@ use crate::builtins::{self, MathAttr, NumpyAttr};
 use crate::codegen::CompiledUnit;
 use crate::ir::{CResult, CompileError};
 use crate::ir::Const;
+use crate::types::ufunc::UfuncLoop;
 use crate::types::infer::{CalleeInfo, GlobalValue, Resolver};
 use crate::types::Type;
 use pyo3::types::PyString;
@@ -99,8 +100,25 @@ impl<'py, 'd> Resolver for DispatchResolver<'py, 'd> {
         match builtins::numpy_attr(attr) {
             Some(NumpyAttr::Fn(f)) => Ok(GlobalValue::Builtin(f)),
             Some(NumpyAttr::DType(d)) => Ok(GlobalValue::NpDType(d)),
-            None => Err(CompileError::new(format!("`numpy.{attr}` is not supported in compiled code yet"), line)),
+            None => {
+                let value = self.py.import("numpy").and_then(|np| np.getattr(attr)).ok();
+                let unsupported = || CompileError::new(format!("`numpy.{attr}` is not supported in compiled code yet"), line);
+                let Some(v) = value else { return Err(unsupported()) };
+                if v.is_exact_instance_of::<PyFloat>() {
+                    // numpy.pi, numpy.e, numpy.inf, numpy.nan (Python floats).
+                    return Ok(GlobalValue::Const(Const::Float(v.extract::<f64>().map_err(|_| unsupported())?)));
+                }
+                if super::ufunc::is_ufunc(&v) {
+                    let name: String = v.getattr("__name__").and_then(|n| n.extract()).map_err(|_| unsupported())?;
+                    return Ok(GlobalValue::Ufunc(name));
+                }
+                Err(unsupported())
+            }
         }
+    }
+
+    fn ufunc(&mut self, name: &str, operands: &[Type], line: u32) -> CResult<UfuncLoop> {
+        super::ufunc::resolve_loop(self.py, name, operands).map_err(|why| CompileError::new(why, line))
     }
 
     fn callee(&mut self, id: usize, args: &[Type], caller_pure: bool, line: u32) -> CResult<CalleeInfo> {

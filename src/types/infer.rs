@@ -18,6 +18,7 @@ use crate::ir::{CResult, CompileError};
 use crate::ir::*;
 use super::rules::*;
 use crate::types::*;
+use crate::types::ufunc::UfuncLoop;
 
 /// What a global name (or module attribute) stands for, read once at compile time.
 #[derive(Clone, Debug)]
@@ -40,6 +41,9 @@ pub enum GlobalValue {
     /// A scalar global read at each call from a cell (it changed since a first compile, see
     /// `runtime::guards`): its type and the cell's address.
     Cell { ty: Type, addr: usize },
+    /// A NumPy ufunc (`numpy.exp`, `numpy.add`, ...), by name: its loop is chosen per call
+    /// from the operand types (`Resolver::ufunc`).
+    Ufunc(String),
     /// Anything else: described for the error message.
     Unsupported(String),
 }
@@ -79,6 +83,9 @@ pub trait Resolver {
     /// `caller_pure`: the caller has no side effects so far (a callee of a caller with side
     /// effects must report NumPy floating-point errors itself, see `Dispatcher::specialize`).
     fn callee(&mut self, id: usize, args: &[Type], caller_pure: bool, line: u32) -> CResult<CalleeInfo>;
+    /// The loop NumPy's ufunc `name` runs for operands of these types (Python scalars are
+    /// NEP 50's weak scalars); an error when NumPy has none, or one compiled code cannot call.
+    fn ufunc(&mut self, name: &str, operands: &[Type], line: u32) -> CResult<UfuncLoop>;
 }
 
 /// What a call expression calls, decided by inference, used by codegen.
@@ -91,6 +98,9 @@ pub enum CallTarget {
     Callee(CalleeInfo),
     /// `"...".format(args)`, producing a `str` for `print`.
     StrFormat,
+    /// A NumPy ufunc loop: a call `numpy.exp(x)`, or an operator with an array operand (a
+    /// `BinOp`, `Unary` or one-link `Compare` expression, `a + b` as `numpy.add(a, b)`).
+    Ufunc(std::sync::Arc<UfuncLoop>),
 }
 
 /// A local variable's (or the return value's) types.
@@ -162,6 +172,12 @@ pub struct Typed {
     pub pure: bool,
     /// A callee with side effects was found (the function is then impure whatever it stores).
     pub callee_effects: bool,
+    /// In-place operators on arrays (`a += b`, `a[1:] *= 2`): statement id -> the ufunc loop
+    /// that writes into the target. They are side effects on the caller's arrays.
+    pub inplace: HashMap<usize, std::sync::Arc<UfuncLoop>>,
+    /// Assignments into array views (`a[1:-1] = b`, `m[0, :] = 0`, `m[i] = row`): the ids of
+    /// the targets' base expressions. Also side effects.
+    pub slice_stores: std::collections::HashSet<ExprId>,
     /// Check NumPy floating-point errors at each operation even when `pure` (set by the
     /// dispatcher for callees of code with side effects).
     pub fp_checked: bool,
@@ -195,6 +211,27 @@ pub(super) struct Infer<'a> {
     /// A callee with side effects was found (the function is then impure whatever it stores).
     pub(super) callee_effects: bool,
     pub(super) guards: HashMap<ExprId, usize>,
+    pub(super) inplace: HashMap<usize, std::sync::Arc<UfuncLoop>>,
+    pub(super) slice_stores: std::collections::HashSet<ExprId>,
+}
+
+/// NumPy's "same_kind" casting rule between dtypes (`numpy.can_cast(a, b, "same_kind")`):
+/// safe casts, and casts within a kind (float64 to float32, int64 to int8); not float to
+/// int, nor signed to unsigned, nor anything to bool but bool.
+pub fn same_kind(from: DType, to: DType) -> bool {
+    if from == DType::Bool {
+        return true;
+    }
+    if to == DType::Bool {
+        return false;
+    }
+    if from.is_float() {
+        return to.is_float();
+    }
+    if from.is_signed() {
+        return to.is_float() || to.is_signed();
+    }
+    true
 }
 
 pub(super) fn cerr<T>(msg: impl Into<String>, line: u32) -> CResult<T> {
@@ -229,6 +266,8 @@ pub fn infer(f: &Function, args: &[Type], res: &mut dyn Resolver, pure: bool) ->
         pure,
         callee_effects: false,
         guards: HashMap::new(),
+        inplace: HashMap::new(),
+        slice_stores: Default::default(),
     };
     for (p, t) in f.params.iter().zip(args) {
         inf.vars[*p].add(t, f.span.line, "a parameter")?;
@@ -260,6 +299,8 @@ pub fn infer(f: &Function, args: &[Type], res: &mut dyn Resolver, pure: bool) ->
         guards: inf.guards,
         pure: inf.pure,
         callee_effects: inf.callee_effects,
+        inplace: inf.inplace,
+        slice_stores: inf.slice_stores,
         fp_checked: false,
     })
 }
@@ -317,8 +358,9 @@ impl<'a> Infer<'a> {
                 let Type::Array(at) = bt else {
                     return cerr(format!("cannot assign into an item of a {bt}"), line);
                 };
-                if index.iter().any(|i| matches!(i.kind, ExprKind::Slice(..))) {
-                    return cerr("assigning to a slice of an array is not supported yet", line);
+                if index.iter().any(|i| matches!(i.kind, ExprKind::Slice(..))) || index.len() < at.ndim as usize {
+                    self.check_indices(index, line)?;
+                    return self.view_store(base, at, &t, value, line);
                 }
                 if index.len() != at.ndim as usize {
                     return cerr(
@@ -363,6 +405,101 @@ impl<'a> Infer<'a> {
         }
     }
 
+    /// The array an augmented assignment updates in place (`a += b` on an array, `a[1:] *= 2`
+    /// on a view), or `None` for a scalar target.
+    fn array_target(&mut self, target: &Target, line: u32) -> CResult<Option<ArrayType>> {
+        match target {
+            Target::Var(v) => match &self.vars[*v].ty {
+                Some(Type::Array(at)) if !self.vars[*v].is_union() => Ok(Some(*at)),
+                Some(Type::Array(_)) => cerr(format!("{} changes type and is updated in place", self.var_name(*v)), line),
+                _ => Ok(None),
+            },
+            Target::Index { base, index, .. } => {
+                let Some(Type::Array(at)) = self.expr(base)? else { return Ok(None) };
+                for i in index {
+                    self.expr(i)?;
+                }
+                let slices = index.iter().filter(|i| matches!(i.kind, ExprKind::Slice(..))).count();
+                if slices == 0 && index.len() == at.ndim as usize {
+                    return Ok(None);
+                }
+                if index.len() > at.ndim as usize {
+                    return cerr(format!("too many indices: the array is {}-dimensional but {} were given", at.ndim, index.len()), line);
+                }
+                self.check_indices(index, line)?;
+                let ints = index.len() - slices;
+                let layout = if slices == 0 { at.layout } else { Layout::Any };
+                Ok(Some(ArrayType { ndim: at.ndim - ints as u8, layout, ..at }))
+            }
+            Target::Tuple(_) => Ok(None),
+        }
+    }
+
+    /// `a op= v` on an array (or a view of one): NumPy's `op` ufunc writing into `a`
+    /// (`numpy.add(a, v, out=a)`), whose result must cast to `a`'s dtype under NumPy's
+    /// "same_kind" rule (else NumPy raises UFuncTypeError, which the interpreter gives).
+    fn inplace_ufunc(&mut self, s: &Stmt, at: ArrayType, op: BinOp, value: &Expr, vt: &Type, line: u32) -> CResult<()> {
+        if let ExprKind::Var(v) = value.kind {
+            if self.vars[v].is_union() {
+                return cerr(format!("{} changes type and is an operand of an in-place array operator", self.var_name(v)), line);
+            }
+        }
+        if !(vt.is_scalar() || matches!(vt, Type::Array(_))) {
+            return cerr(format!("the operator {}= between a {} and a {vt} is not supported", op_symbol(op), Type::Array(at)), line);
+        }
+        if at.readonly {
+            return cerr("an in-place operator on a read-only array (NumPy raises ValueError)", line);
+        }
+        let name = super::ufunc::binop_ufunc(op);
+        let lp = self.res.ufunc(name, &[Type::Array(at), vt.clone()], line)?;
+        if lp.outs.len() != 1 || !same_kind(lp.outs[0], at.dtype) {
+            return cerr(
+                format!("`{}=` computes a {} result that NumPy does not cast back into a {} array (UFuncTypeError)", op_symbol(op), lp.outs.first().map(|d| d.name()).unwrap_or("?"), at.dtype.name()),
+                line,
+            );
+        }
+        self.inplace.insert(s.id, std::sync::Arc::new(lp));
+        self.array_effect();
+        Ok(())
+    }
+
+    /// `view = v` (`a[1:-1] = b`, `m[0, :] = 0`, `m[i] = row`): NumPy copies `v` into the view,
+    /// broadcast to its shape and cast to its dtype. Compiled for Python scalars of a kind the
+    /// dtype holds, and for NumPy values whose dtype casts to it under "same_kind".
+    fn view_store(&mut self, base: &Expr, at: ArrayType, t: &Type, value: Option<&Expr>, line: u32) -> CResult<()> {
+        if at.readonly {
+            return cerr("assignment into a read-only array", line);
+        }
+        if let Some(Expr { kind: ExprKind::Var(v), .. }) = value {
+            if self.vars[*v].is_union() {
+                return cerr(format!("{} changes type before it is stored into an array", self.var_name(*v)), line);
+            }
+        }
+        let ok = match t {
+            Type::Bool => true,
+            Type::Int => at.dtype != DType::Bool,
+            Type::Float => at.dtype.is_float(),
+            Type::Np(d) => same_kind(*d, at.dtype),
+            Type::Array(a) => same_kind(a.dtype, at.dtype),
+            _ => false,
+        };
+        if !ok {
+            return cerr(format!("storing a {t} into a slice of a {} array is not supported (NumPy casts it unsafely)", at.dtype.name()), line);
+        }
+        self.slice_stores.insert(base.id);
+        self.array_effect();
+        Ok(())
+    }
+
+    /// A write into an array the caller may see: the function has side effects.
+    fn array_effect(&mut self) {
+        self.callee_effects = true;
+        if self.pure {
+            self.pure = false;
+            self.changed = true;
+        }
+    }
+
     pub(super) fn stmt(&mut self, s: &Stmt) -> CResult<()> {
         let line = s.span.line;
         match &s.kind {
@@ -374,6 +511,10 @@ impl<'a> Infer<'a> {
             }
             StmtKind::AugAssign { target, op, value } => {
                 let vt = self.expr(value)?;
+                if let Some(at) = self.array_target(target, line)? {
+                    let Some(vt) = vt else { return Ok(()) };
+                    return self.inplace_ufunc(s, at, *op, value, &vt, line);
+                }
                 // `x op= v` is `x = x op v` (for the scalars Heron supports).
                 let cur = match target {
                     Target::Var(v) => self.vars[*v].ty.clone(),

@@ -3,7 +3,10 @@
 //! and calls to builtins (their type rules come from the registry, through `BuiltinFn`), to
 //! the function itself and to other compiled functions.
 
+use std::sync::Arc;
+
 use super::infer::{cerr, CallTarget, GlobalValue, Infer};
+use super::ufunc;
 use super::rules::*;
 use crate::ir::*;
 use crate::types::*;
@@ -69,7 +72,7 @@ impl<'a> Infer<'a> {
                     Some(GlobalValue::Builtin(b)) if matches!(b.form(), Form::Alloc { .. }) => {
                         return cerr("NumPy functions and types can only be called in compiled code", line)
                     }
-                    Some(GlobalValue::Builtin(_)) | Some(GlobalValue::SelfRef) | Some(GlobalValue::Callee(_)) | Some(GlobalValue::Range) => {
+                    Some(GlobalValue::Builtin(_)) | Some(GlobalValue::SelfRef) | Some(GlobalValue::Callee(_)) | Some(GlobalValue::Range) | Some(GlobalValue::Ufunc(_)) => {
                         return cerr("functions can only be called in compiled code, not used as values", line)
                     }
                     Some(GlobalValue::Math) | Some(GlobalValue::Numpy) | Some(GlobalValue::RangeModule) => {
@@ -86,6 +89,9 @@ impl<'a> Infer<'a> {
                 let tb = self.expr(b)?;
                 let (Some(ta), Some(tb)) = (ta, tb) else { return Ok(None) };
                 let op = *op;
+                if matches!(ta, Type::Array(_)) || matches!(tb, Type::Array(_)) {
+                    return self.ufunc_apply(e, ufunc::binop_ufunc(op), &[(a, &ta), (b, &tb)], line);
+                }
                 // Division, modulo and power raise different errors for ints and floats, so an
                 // operand that is an int on one path and a float on another must be decided
                 // (speculated or refused) even when the result types agree: the rule's key
@@ -115,7 +121,18 @@ impl<'a> Infer<'a> {
             ExprKind::Unary(op, a) => {
                 let Some(ta) = self.expr(a)? else { return Ok(None) };
                 let op = *op;
+                if let (Type::Array(_), Some(name)) = (&ta, ufunc::unary_ufunc(op)) {
+                    return self.ufunc_apply(e, name, &[(a, &ta)], line);
+                }
                 Some(self.over_members(&[(a, &ta)], line, &|ts| unary_type(op, &ts[0], line))?)
+            }
+            ExprKind::Compare(first, rest) if rest.len() == 1 && self.array_operand(first, &rest[0].1)? => {
+                let (op, rhs) = (&rest[0].0, &rest[0].1);
+                let (Some(ta), Some(tb)) = (self.expr(first)?, self.expr(rhs)?) else { return Ok(None) };
+                let Some(name) = ufunc::compare_ufunc(*op) else {
+                    return cerr("`in` and `is` with an array are not supported", line);
+                };
+                return self.ufunc_apply(e, name, &[(first, &ta), (rhs, &tb)], line);
             }
             ExprKind::Compare(first, rest) => {
                 // A chain `a < b < c` is `a < b and b < c`; its value is one of the links, so
@@ -349,6 +366,26 @@ impl<'a> Infer<'a> {
         let Some(g) = self.resolve_name(func)? else {
             return cerr("only calls to functions by name (builtins, math, other compiled functions) are supported", line);
         };
+        if let GlobalValue::Ufunc(name) = &g {
+            if let Some((k, _)) = kwargs.first() {
+                return cerr(format!("numpy.{name}() keyword `{k}` is not supported in compiled code yet"), line);
+            }
+            let mut ops = Vec::new();
+            for a in args {
+                let Some(t) = self.expr(a)? else { return Ok(None) };
+                ops.push(t);
+            }
+            let pairs: Vec<(&Expr, &Type)> = args.iter().zip(ops.iter()).collect();
+            return self.ufunc_apply(e, &name.clone(), &pairs, line);
+        }
+        // `abs(array)` is `numpy.absolute(array)` (ndarray.__abs__).
+        if let (GlobalValue::Builtin(b), [a]) = (&g, args) {
+            if b.name() == "abs" && kwargs.is_empty() {
+                if let Some(t @ Type::Array(_)) = self.expr(a)? {
+                    return self.ufunc_apply(e, "absolute", &[(a, &t)], line);
+                }
+            }
+        }
         if let GlobalValue::Builtin(b) = g {
             if matches!(b.form(), Form::Alloc { .. }) {
                 return self.np_alloc(e, b, args, kwargs);
@@ -470,7 +507,40 @@ impl<'a> Infer<'a> {
             GlobalValue::Range => cerr("range() and prange() can only be used in a `for` loop", line),
             GlobalValue::NpDType(_) => cerr("calling a NumPy scalar type is not supported yet", line),
             GlobalValue::Unsupported(why) => cerr(why, line),
+            GlobalValue::Ufunc(_) => unreachable!("ufunc calls are typed above"),
         }
+    }
+
+    /// Is either operand of a comparison an array (then it is a ufunc)?
+    fn array_operand(&mut self, a: &Expr, b: &Expr) -> CResult<bool> {
+        let ta = self.expr(a)?;
+        let tb = self.expr(b)?;
+        Ok(matches!(ta, Some(Type::Array(_))) || matches!(tb, Some(Type::Array(_))))
+    }
+
+    /// NumPy's ufunc `name` applied to `operands` (expressions with their types): the loop
+    /// NumPy picks for those types, recorded for codegen; the result is an array when an
+    /// operand is one, else a NumPy scalar (`numpy.exp(1.0)` is a `numpy.float64`).
+    pub(super) fn ufunc_apply(&mut self, e: &Expr, name: &str, operands: &[(&Expr, &Type)], line: u32) -> CResult<Option<Type>> {
+        let mut ts = Vec::new();
+        for (a, t) in operands {
+            if let ExprKind::Var(v) = a.kind {
+                if self.vars[v].is_union() {
+                    return cerr(format!("{} changes type and is an operand of numpy.{name}", self.var_name(v)), line);
+                }
+            }
+            if !(t.is_scalar() || matches!(t, Type::Array(_))) {
+                return cerr(format!("numpy.{name} of a {t} is not supported"), line);
+            }
+            ts.push((*t).clone());
+        }
+        let lp = self.res.ufunc(name, &ts, line)?;
+        if lp.ins.len() != ts.len() || lp.outs.len() != 1 {
+            return cerr(format!("numpy.{name} takes {} operands and gives {} results; compiled code supports calls with every input and one result", lp.ins.len(), lp.outs.len()), line);
+        }
+        let r = ufunc::result_type(&lp, &ts);
+        self.calls.insert(e.id, CallTarget::Ufunc(Arc::new(lp)));
+        Ok(Some(r))
     }
 
     /// `numpy.empty(shape, dtype)`, `numpy.zeros_like(a)`, ...: a new C-contiguous array (the

@@ -7,6 +7,7 @@ pub mod builtin;
 pub mod infer;
 mod infer_expr;
 pub mod rules;
+pub mod ufunc;
 
 pub use builtin::{BuiltinFn, Form};
 

@@ -1,0 +1,137 @@
+//! NumPy ufuncs in native code: `numpy.exp(x)`, operators with an array operand (`a * 2 + b`),
+//! in-place operators on arrays (`a += b`) and copies into array views (`a[1:-1] = b`), all
+//! through `runtime::ufunc::heron_ufunc`, which runs the inner loop NumPy itself would run
+//! (chosen at compile time, `types::ufunc::UfuncLoop`), so results are NumPy's to the bit.
+//!
+//! Each operand is described in a stack buffer (`abi::UFUNC_OPERAND_SLOTS` i64s: dtype, ndim,
+//! data pointer, extents, strides); a scalar is a 0-d operand whose data is a stack slot holding
+//! it already converted to the loop's dtype, as NumPy converts a weak Python scalar (a Python
+//! int out of the dtype's range raises OverflowError; a Python float that overflows float32
+//! reports "overflow encountered in cast").
+
+use std::sync::Arc;
+
+use cranelift_codegen::ir::{types, InstBuilder, StackSlotData, StackSlotKind, Value};
+
+use super::{CVal, FunctionCx};
+use crate::abi::{UfuncSite, UFUNC_OPERAND_SLOTS};
+use crate::ir::*;
+use crate::types::ufunc::UfuncLoop;
+use crate::types::{ArrayType, DType, Type};
+
+impl<'a, 'm> FunctionCx<'a, 'm> {
+    /// A ufunc call or operator `e` over `operands`: a new array, or a NumPy scalar when no
+    /// operand is an array.
+    pub fn ufunc_expr(&mut self, e: &Expr, lp: &Arc<UfuncLoop>, operands: &[&Expr]) -> CResult<CVal> {
+        let line = e.span.line;
+        let mut ins = Vec::new();
+        for o in operands {
+            let v = self.expr(o)?;
+            ins.push((v, self.typed.ty(o).clone()));
+        }
+        let rt = self.typed.ty(e).clone();
+        self.ufunc_run(Some(lp.clone()), ins, None, &rt, line)
+    }
+
+    /// Run a ufunc (`lp`; `None`: a copy of the one input) on `ins`, into `out` (a target array
+    /// view and its type) or into a new result of type `rt`.
+    pub fn ufunc_run(&mut self, lp: Option<Arc<UfuncLoop>>, ins: Vec<(CVal, Type)>, out: Option<(CVal, ArrayType)>, rt: &Type, line: u32) -> CResult<CVal> {
+        let nin = ins.len();
+        let loop_in = |k: usize, t: &Type| -> DType {
+            match &lp {
+                Some(l) => l.ins[k],
+                // A copy: scalars convert to the target's dtype; arrays are cast by the runtime.
+                None => match t {
+                    Type::Array(a) => a.dtype,
+                    _ => out.as_ref().map(|(_, at)| at.dtype).unwrap_or(DType::F64),
+                },
+            }
+        };
+        let ops = self.b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, (8 * UFUNC_OPERAND_SLOTS * (nin + 1)) as u32, 3));
+        let put = |cx: &mut Self, k: usize, slot: usize, v: Value| {
+            cx.b.ins().stack_store(types::I64, v, ops, (8 * (k * UFUNC_OPERAND_SLOTS + slot)) as i32);
+        };
+        for (k, (v, t)) in ins.iter().enumerate() {
+            match t {
+                Type::Array(at) => {
+                    let nd = at.ndim as usize;
+                    let (d, n) = (self.iconst(at.dtype as i64), self.iconst(nd as i64));
+                    put(self, k, 0, d);
+                    put(self, k, 1, n);
+                    put(self, k, 2, v[0]);
+                    for j in 0..nd {
+                        put(self, k, 3 + j, v[1 + j]);
+                        put(self, k, 7 + j, v[1 + nd + j]);
+                    }
+                }
+                _ => {
+                    let d = loop_in(k, t);
+                    let slot = self.b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, 8, 3));
+                    let p = self.b.ins().stack_addr(types::I64, slot, 0);
+                    self.store_element(p, d, v.clone(), t, line, true)?;
+                    let (dv, zero) = (self.iconst(d as i64), self.iconst(0));
+                    put(self, k, 0, dv);
+                    put(self, k, 1, zero);
+                    put(self, k, 2, p);
+                }
+            }
+        }
+        // The output operand, and where a new result's representation comes back.
+        let scalar_out = out.is_none() && !matches!(rt, Type::Array(_));
+        let out_nd = match (&out, rt) {
+            (Some((_, at)), _) => at.ndim as usize,
+            (None, Type::Array(at)) => at.ndim as usize,
+            _ => 0,
+        };
+        let ret = self.b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, (8 * (1 + 2 * out_nd)).max(8) as u32, 3));
+        let ret_ptr = self.b.ins().stack_addr(types::I64, ret, 0);
+        match &out {
+            Some((v, at)) => {
+                let (d, n) = (self.iconst(at.dtype as i64), self.iconst(out_nd as i64));
+                put(self, nin, 0, d);
+                put(self, nin, 1, n);
+                put(self, nin, 2, v[0]);
+                for j in 0..out_nd {
+                    put(self, nin, 3 + j, v[1 + j]);
+                    put(self, nin, 7 + j, v[1 + out_nd + j]);
+                }
+                self.mark_effect();
+                self.writes_visible = true;
+            }
+            None if scalar_out => {
+                let d = lp.as_ref().expect("a ufunc").outs[0];
+                let (dv, zero) = (self.iconst(d as i64), self.iconst(0));
+                put(self, nin, 0, dv);
+                put(self, nin, 1, zero);
+                put(self, nin, 2, ret_ptr);
+            }
+            None => {
+                let minus = self.iconst(-1);
+                let d = self.iconst(lp.as_ref().expect("a ufunc").outs[0] as i64);
+                put(self, nin, 0, d);
+                put(self, nin, 1, minus);
+            }
+        }
+        let deferred = !self.fp_checks_inline();
+        if deferred {
+            self.fp_deferred = true;
+        }
+        let site = Box::new(UfuncSite { lp: lp.clone(), nin, line, deferred });
+        let site_ptr = self.iconst(&*site as *const UfuncSite as i64);
+        self.ufunc_sites.push(site);
+        let info = self.iconst(self.info as *const crate::abi::FuncInfo as i64);
+        let ops_ptr = self.b.ins().stack_addr(types::I64, ops, 0);
+        let env = self.env;
+        let i = types::I64;
+        self.call_helper("heron_ufunc", &[i, i, i, i, i], &[i], &[env, info, site_ptr, ops_ptr, ret_ptr])?;
+        self.fail_if_env_error(line);
+        if scalar_out {
+            let d = lp.as_ref().expect("a ufunc").outs[0];
+            return Ok(self.load_element(ret_ptr, d));
+        }
+        if out.is_some() {
+            return Ok(vec![]);
+        }
+        Ok((0..1 + 2 * out_nd).map(|j| self.b.ins().stack_load(types::I64, types::I64, ret, (8 * j) as i32)).collect())
+    }
+}
