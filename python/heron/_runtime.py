@@ -129,6 +129,48 @@ def np_ufunc_error(kind, ufunc_name, filename, lineno, module):
                            registry=registry)
 
 
+def np_caller(filename, module, name, qualname, span):
+    """A function ``caller(f, args, kwargs)`` that calls ``f(*args, **kwargs)`` from a frame
+    of function ``qualname`` of ``module`` at source range ``span`` (line, col, end_line,
+    end_col) of ``filename``, with the module's globals: NumPy called from compiled code
+    (``heron_np_call``) then warns and raises exactly as when called from the interpreted
+    function (a warning's ``stacklevel`` lands on that line; a traceback shows it)."""
+    import ast
+    import sys
+
+    line, col, end_line, end_col = (int(x) for x in span)
+    line = max(line, 1)
+    end_line = max(end_line, line)
+    if end_line == line and end_col < col:
+        end_col = col
+    pos = {"lineno": line, "col_offset": col, "end_lineno": end_line, "end_col_offset": end_col}
+    call = ast.Call(func=ast.Name(id="f", ctx=ast.Load(), **pos),
+                    args=[ast.Starred(value=ast.Name(id="a", ctx=ast.Load(), **pos),
+                                      ctx=ast.Load(), **pos)],
+                    keywords=[ast.keyword(arg=None, value=ast.Name(id="k", ctx=ast.Load(), **pos),
+                                          **pos)], **pos)
+    body = [ast.Return(value=call, **pos)]
+    args = ast.arguments(posonlyargs=[], args=[ast.arg(arg=n, **pos) for n in "fak"],
+                         vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[])
+    fields = {"name": name, "args": args, "body": body, "decorator_list": [], "returns": None,
+              "type_comment": None}
+    if "type_params" in ast.FunctionDef._fields:
+        fields["type_params"] = []
+    fdef = ast.FunctionDef(**fields, lineno=line, col_offset=0, end_lineno=end_line,
+                           end_col_offset=end_col)
+    code = compile(ast.Module(body=[fdef], type_ignores=[]), filename, "exec", dont_inherit=True)
+    fcode = next(c for c in code.co_consts if isinstance(c, types.CodeType))
+    if hasattr(fcode, "co_qualname"):
+        fcode = fcode.replace(co_qualname=qualname)
+    mod = sys.modules.get(module)
+    namespace = vars(mod) if mod is not None else {"__name__": module}
+    _caller_codes.add(fcode)
+    return types.FunctionType(fcode, namespace, name)
+
+
+_caller_codes = set()
+
+
 _frame_makers = {}
 
 
@@ -201,6 +243,9 @@ def with_frames(exc, frames, fresh):
             exception raised by the interpreter after a deoptimization, or by a callback).
     """
     tb = None if fresh else _without_heron(exc.__traceback__)
+    if tb is not None and tb.tb_frame.f_code in _caller_codes and frames:
+        # Raised by NumPy called from compiled code: its caller's frame is already there.
+        frames = frames[:-1]
     for frame in reversed(frames):
         made = _frame_maker(*frame)()
         tb = types.TracebackType(tb, made, made.f_lasti, made.f_lineno)

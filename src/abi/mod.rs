@@ -164,3 +164,20 @@ pub struct UfuncSite {
 /// i64 slots of one operand of `heron_ufunc`: dtype (`DType as i64`), ndim (-1: an output to
 /// allocate), data pointer, four extents, four strides (bytes). A scalar is a 0-d operand.
 pub const UFUNC_OPERAND_SLOTS: usize = 11;
+
+/// One call site of native code into NumPy itself (`runtime::npcall::heron_np_call`): the
+/// function's dotted path (or the array method's name), the argument types as native code
+/// flattens them, constant keyword arguments, and the result type it unboxes.
+#[derive(Debug)]
+pub struct NpCallSite {
+    pub path: String,
+    pub method: bool,
+    pub args: Vec<crate::types::Type>,
+    pub kwargs: Vec<(String, crate::ir::Const)>,
+    pub ret: crate::types::Type,
+    /// The call's source range: NumPy runs inside a frame of the compiled function at this
+    /// position (its warnings and tracebacks point there, as in the interpreter).
+    pub span: crate::ir::Span,
+    /// That frame's function, made once (`heron._runtime.np_caller`).
+    pub caller: std::sync::OnceLock<Py<PyAny>>,
+}

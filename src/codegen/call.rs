@@ -77,6 +77,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             }
             Some(CallTarget::StrFormat) => err("str.format() can only be used inside print() in compiled code", line),
             Some(CallTarget::Ufunc(_)) => unreachable!("ufunc calls are lowered by codegen::ufunc"),
+            Some(CallTarget::NpCall(call)) => self.np_call(e, &call, args, line),
             None => err("unresolved call", line),
         }
     }
@@ -131,6 +132,58 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 })
                 .collect(),
         }
+    }
+
+    /// A call into NumPy itself (`runtime::npcall`): the arguments (for a method, the array
+    /// first) flattened into slots, the result read back from slots. When NumPy's result is
+    /// not of the type inference expected, the statement deoptimizes.
+    fn np_call(&mut self, e: &Expr, call: &crate::types::infer::NpCall, args: &[Expr], line: u32) -> CResult<CVal> {
+        self.long_running = true;
+        let mut exprs: Vec<&Expr> = Vec::new();
+        if call.method {
+            let ExprKind::Call { func, .. } = &e.kind else { unreachable!("a method call") };
+            let ExprKind::Attr(base, _) = &func.kind else { unreachable!("a method call") };
+            exprs.push(base);
+        }
+        exprs.extend(args.iter());
+        let mut vals: Vec<Value> = Vec::new();
+        for a in exprs {
+            let v = self.expr(a)?;
+            vals.extend(v);
+        }
+        let n = vals.len().max(1);
+        let ss = self.b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, (8 * n) as u32, 3));
+        for (i, v) in vals.iter().enumerate() {
+            let w = super::widen_to_slot(&mut self.b, *v);
+            self.b.ins().stack_store(types::I64, w, ss, (8 * i) as i32);
+        }
+        let reprs = repr(&call.ret);
+        let rs = self.b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, (8 * reprs.len().max(1)) as u32, 3));
+        let site = Box::new(crate::abi::NpCallSite {
+            path: call.path.clone(),
+            method: call.method,
+            args: call.args.clone(),
+            kwargs: call.kwargs.clone(),
+            ret: call.ret.clone(),
+            span: e.span,
+            caller: std::sync::OnceLock::new(),
+        });
+        let site_ptr = self.iconst(&*site as *const crate::abi::NpCallSite as i64);
+        self.np_sites.push(site);
+        let info = self.iconst(self.info as *const FuncInfo as i64);
+        let i64t = types::I64;
+        let (sp, rp) = (self.b.ins().stack_addr(i64t, ss, 0), self.b.ins().stack_addr(i64t, rs, 0));
+        let env = self.env;
+        let status = self.call_helper("heron_np_call", &[i64t, i64t, i64t, i64t, i64t], &[i64t], &[env, info, site_ptr, sp, rp])?[0];
+        let other = self.b.ins().icmp_imm_s(IntCC::Equal, status, 2);
+        self.fail_if(other, ErrCode::Deopt, line, &[]);
+        self.fail_if_env_error(line);
+        let mut out = Vec::new();
+        for (k, t) in reprs.iter().enumerate() {
+            let raw = self.b.ins().stack_load(i64t, i64t, rs, (8 * k) as i32);
+            out.push(self.from_slot(raw, *t));
+        }
+        Ok(out)
     }
 
     /// The inverse of `widen_to_slot`.

@@ -69,6 +69,8 @@ pub struct FunctionCx<'a, 'm> {
     pub prints: Vec<Box<PrintDesc>>,
     /// Ufunc call sites native code points to (`codegen::ufunc`).
     pub ufunc_sites: Vec<Box<crate::abi::UfuncSite>>,
+    /// NumPy call sites native code points to (`call::np_call`).
+    pub np_sites: Vec<Box<crate::abi::NpCallSite>>,
     pub long_running: bool,
     /// A store into an array the caller can see was emitted (or a callee makes one).
     pub writes_visible: bool,
@@ -198,6 +200,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             fp_replay: false,
             prints: Vec::new(),
             ufunc_sites: Vec::new(),
+            np_sites: Vec::new(),
             long_running: false,
             writes_visible: false,
             pow_chains: HashMap::new(),

@@ -40,6 +40,8 @@ pub struct CompiledUnit {
     _prints: Vec<Box<PrintDesc>>,
     /// Ufunc call sites native code points to.
     _ufunc_sites: Vec<Box<crate::abi::UfuncSite>>,
+    /// NumPy call sites native code points to.
+    _np_sites: Vec<Box<crate::abi::NpCallSite>>,
     /// Callee units this code calls directly.
     _callees: Vec<Arc<CompiledUnit>>,
     /// Whether the code has loops or calls (worth releasing the GIL for).
@@ -106,7 +108,7 @@ fn helper_signature(name: &str) -> (Vec<ir::Type>, Vec<ir::Type>) {
         "heron_alloc" | "heron_buf_alloc" => (vec![i, i, i, i, i, i], vec![i]),
         "heron_buf_free" => (vec![i, i], vec![]),
         "heron_np_fp" => (vec![i, i, i, i, f, f, f], vec![i]),
-        "heron_deopt" | "heron_ufunc" => (vec![i, i, i, i, i], vec![i]),
+        "heron_deopt" | "heron_ufunc" | "heron_np_call" => (vec![i, i, i, i, i], vec![i]),
         "heron_push_frame" => (vec![i, i, i], vec![]),
         "heron_np_warn" => (vec![i, i, i, i], vec![i]),
         "heron_np_defer" => (vec![], vec![]),
@@ -314,6 +316,7 @@ pub fn compile(f: &Function, typed: &Typed, facts: &Facts, info: FuncInfo, calle
     ctx.func.signature = inner_sig.clone();
     let prints;
     let ufunc_sites;
+    let np_sites;
     let writes_visible;
     let points;
     let sites;
@@ -327,6 +330,7 @@ pub fn compile(f: &Function, typed: &Typed, facts: &Facts, info: FuncInfo, calle
         cx.body()?;
         prints = std::mem::take(&mut cx.prints);
         ufunc_sites = std::mem::take(&mut cx.ufunc_sites);
+        np_sites = std::mem::take(&mut cx.np_sites);
         points = std::mem::take(&mut cx.points);
         sites = std::mem::take(&mut cx.sites);
         long_running = cx.long_running;
@@ -428,6 +432,7 @@ pub fn compile(f: &Function, typed: &Typed, facts: &Facts, info: FuncInfo, calle
         clif,
         _prints: prints,
         _ufunc_sites: ufunc_sites,
+        _np_sites: np_sites,
         _callees: callees,
         long_running,
         recursive,

@@ -367,3 +367,8 @@ fn unbox_as(py: Python<'_>, env: &mut Env, obj: &Bound<'_, PyAny>, t: &Type, out
         Type::Str => false,
     })
 }
+
+/// Write `obj` into native slots as exactly type `t` (see `unbox_as`); false when it is not.
+pub fn unbox_exact(py: Python<'_>, env: &mut Env, obj: &Bound<'_, PyAny>, t: &Type, out: &mut Vec<u64>) -> PyResult<bool> {
+    unbox_as(py, env, obj, t, out)
+}

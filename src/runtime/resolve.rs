@@ -97,12 +97,13 @@ impl<'py, 'd> Resolver for DispatchResolver<'py, 'd> {
             return Ok(g);
         }
         self.guard_module_attr(module, attr, line)?;
-        match builtins::numpy_attr(attr) {
+        let registry = if module == "numpy" { builtins::numpy_attr(attr) } else { None };
+        match registry {
             Some(NumpyAttr::Fn(f)) => Ok(GlobalValue::Builtin(f)),
             Some(NumpyAttr::DType(d)) => Ok(GlobalValue::NpDType(d)),
             None => {
-                let value = self.py.import("numpy").and_then(|np| np.getattr(attr)).ok();
-                let unsupported = || CompileError::new(format!("`numpy.{attr}` is not supported in compiled code yet"), line);
+                let value = self.py.import(module).and_then(|m| m.getattr(attr)).ok();
+                let unsupported = || CompileError::new(format!("`{module}.{attr}` is not supported in compiled code yet"), line);
                 let Some(v) = value else { return Err(unsupported()) };
                 if v.is_exact_instance_of::<PyFloat>() {
                     // numpy.pi, numpy.e, numpy.inf, numpy.nan (Python floats).
@@ -112,9 +113,13 @@ impl<'py, 'd> Resolver for DispatchResolver<'py, 'd> {
                     let name: String = v.getattr("__name__").and_then(|n| n.extract()).map_err(|_| unsupported())?;
                     return Ok(GlobalValue::Ufunc(name));
                 }
-                Err(unsupported())
+                self.numpy_member(module, attr, &v).ok_or_else(unsupported)
             }
         }
+    }
+
+    fn np_call(&mut self, path: &str, method: bool, args: &[(Type, Option<Const>)], kwargs: &[(String, Const)], line: u32) -> CResult<(Type, bool)> {
+        super::npcall::type_call(self.py, path, method, args, kwargs).map_err(|why| CompileError::new(why, line))
     }
 
     fn ufunc(&mut self, name: &str, operands: &[Type], line: u32) -> CResult<UfuncLoop> {
@@ -173,6 +178,19 @@ impl<'py, 'd> Resolver for DispatchResolver<'py, 'd> {
 impl<'py, 'd> DispatchResolver<'py, 'd> {
     /// `module.attr` (`math.pi`, `np.float64`) read at compile time: guarded, and refused when
     /// it is no longer the module's own.
+    /// `module.attr` (module `numpy` or one of its submodules) as a NumPy function compiled
+    /// code calls through NumPy, or a submodule.
+    fn numpy_member(&self, module: &str, attr: &str, v: &Bound<'py, PyAny>) -> Option<GlobalValue> {
+        let path = format!("{module}.{attr}");
+        if v.is_instance_of::<PyModule>() && matches!(path.as_str(), "numpy.linalg" | "numpy.random") {
+            return Some(GlobalValue::NpModule(path));
+        }
+        if super::npcall::known(&path, false) {
+            return Some(GlobalValue::NpFunc(path));
+        }
+        None
+    }
+
     fn guard_module_attr(&mut self, module: &str, attr: &str, line: u32) -> CResult<()> {
         let py = self.py;
         let Ok(m) = py.import(module) else { return Ok(()) };

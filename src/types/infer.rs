@@ -44,6 +44,11 @@ pub enum GlobalValue {
     /// A NumPy ufunc (`numpy.exp`, `numpy.add`, ...), by name: its loop is chosen per call
     /// from the operand types (`Resolver::ufunc`).
     Ufunc(String),
+    /// A NumPy function compiled code calls through NumPy itself (`numpy.sum`,
+    /// `numpy.linalg.norm`, `numpy.random.rand`), by dotted path (see `Resolver::np_call`).
+    NpFunc(String),
+    /// A NumPy submodule (`numpy.linalg`, `numpy.random`), by dotted path.
+    NpModule(String),
     /// Anything else: described for the error message.
     Unsupported(String),
 }
@@ -86,6 +91,25 @@ pub trait Resolver {
     /// The loop NumPy's ufunc `name` runs for operands of these types (Python scalars are
     /// NEP 50's weak scalars); an error when NumPy has none, or one compiled code cannot call.
     fn ufunc(&mut self, name: &str, operands: &[Type], line: u32) -> CResult<UfuncLoop>;
+    /// The result type of NumPy function `path` (or, with `method`, of the array method of that
+    /// name on `args[0]`) called with positional arguments of these types (and values, when
+    /// constant) and constant keyword arguments, and whether the call has side effects (it
+    /// writes an array, or draws from NumPy's random state). An error when compiled code
+    /// cannot call it (not a function whose result type follows from its argument types).
+    fn np_call(&mut self, path: &str, method: bool, args: &[(Type, Option<Const>)], kwargs: &[(String, Const)], line: u32) -> CResult<(Type, bool)>;
+}
+
+/// A call from compiled code to a NumPy function or array method that runs in NumPy itself
+/// (with the GIL), its arguments boxed and its result unboxed (`runtime::npcall`).
+#[derive(Clone, Debug)]
+pub struct NpCall {
+    /// `numpy.sum`, or the method name (`sum`) when `method`.
+    pub path: String,
+    pub method: bool,
+    /// Positional argument types (for a method, the array first).
+    pub args: Vec<Type>,
+    pub kwargs: Vec<(String, Const)>,
+    pub ret: Type,
 }
 
 /// What a call expression calls, decided by inference, used by codegen.
@@ -101,6 +125,8 @@ pub enum CallTarget {
     /// A NumPy ufunc loop: a call `numpy.exp(x)`, or an operator with an array operand (a
     /// `BinOp`, `Unary` or one-link `Compare` expression, `a + b` as `numpy.add(a, b)`).
     Ufunc(std::sync::Arc<UfuncLoop>),
+    /// A NumPy function or array method run by NumPy itself.
+    NpCall(std::sync::Arc<NpCall>),
 }
 
 /// A local variable's (or the return value's) types.
@@ -489,6 +515,11 @@ impl<'a> Infer<'a> {
         self.slice_stores.insert(base.id);
         self.array_effect();
         Ok(())
+    }
+
+    /// A side effect found while typing an expression (see `array_effect`).
+    pub(super) fn array_effect_pub(&mut self) {
+        self.array_effect();
     }
 
     /// A write into an array the caller may see: the function has side effects.

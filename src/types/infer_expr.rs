@@ -29,6 +29,7 @@ impl<'a> Infer<'a> {
             ExprKind::Attr(base, attr) => match self.resolve_name(base)? {
                 Some(GlobalValue::Math) => self.res.module_attr("math", attr, line)?,
                 Some(GlobalValue::Numpy) => self.res.module_attr("numpy", attr, line)?,
+                Some(GlobalValue::NpModule(m)) => self.res.module_attr(&m, attr, line)?,
                 Some(GlobalValue::RangeModule) if attr == "prange" => GlobalValue::Range,
                 Some(GlobalValue::RangeModule) => GlobalValue::Unsupported(format!("`.{attr}` of this module is not supported in compiled code")),
                 _ => return Ok(None),
@@ -72,10 +73,10 @@ impl<'a> Infer<'a> {
                     Some(GlobalValue::Builtin(b)) if matches!(b.form(), Form::Alloc { .. }) => {
                         return cerr("NumPy functions and types can only be called in compiled code", line)
                     }
-                    Some(GlobalValue::Builtin(_)) | Some(GlobalValue::SelfRef) | Some(GlobalValue::Callee(_)) | Some(GlobalValue::Range) | Some(GlobalValue::Ufunc(_)) => {
+                    Some(GlobalValue::Builtin(_)) | Some(GlobalValue::SelfRef) | Some(GlobalValue::Callee(_)) | Some(GlobalValue::Range) | Some(GlobalValue::Ufunc(_)) | Some(GlobalValue::NpFunc(_)) => {
                         return cerr("functions can only be called in compiled code, not used as values", line)
                     }
-                    Some(GlobalValue::Math) | Some(GlobalValue::Numpy) | Some(GlobalValue::RangeModule) => {
+                    Some(GlobalValue::Math) | Some(GlobalValue::Numpy) | Some(GlobalValue::RangeModule) | Some(GlobalValue::NpModule(_)) => {
                         return cerr("modules can only be used as `module.name` in compiled code", line)
                     }
                     Some(GlobalValue::NpDType(_)) => {
@@ -363,9 +364,22 @@ impl<'a> Infer<'a> {
                 return Ok(Some(Type::Str));
             }
         }
+        // `a.sum()`, `a.copy()`, ...: an array method, run by NumPy.
+        if let ExprKind::Attr(base, attr) = &func.kind {
+            if self.resolve_name(base)?.is_none() {
+                let Some(bt) = self.expr(base)? else { return Ok(None) };
+                if let Type::Array(_) = bt {
+                    return self.np_call(e, attr, true, Some((base.as_ref(), bt)), args, kwargs);
+                }
+                return cerr(format!("the method `{attr}` of a {bt} is not supported in compiled code"), line);
+            }
+        }
         let Some(g) = self.resolve_name(func)? else {
             return cerr("only calls to functions by name (builtins, math, other compiled functions) are supported", line);
         };
+        if let GlobalValue::NpFunc(path) = &g {
+            return self.np_call(e, &path.clone(), false, None, args, kwargs);
+        }
         if let GlobalValue::Ufunc(name) = &g {
             if let Some((k, _)) = kwargs.first() {
                 return cerr(format!("numpy.{name}() keyword `{k}` is not supported in compiled code yet"), line);
@@ -507,8 +521,53 @@ impl<'a> Infer<'a> {
             GlobalValue::Range => cerr("range() and prange() can only be used in a `for` loop", line),
             GlobalValue::NpDType(_) => cerr("calling a NumPy scalar type is not supported yet", line),
             GlobalValue::Unsupported(why) => cerr(why, line),
-            GlobalValue::Ufunc(_) => unreachable!("ufunc calls are typed above"),
+            GlobalValue::Ufunc(_) | GlobalValue::NpFunc(_) => unreachable!("typed above"),
+            GlobalValue::NpModule(_) => cerr("a module is not callable", line),
         }
+    }
+
+    /// A call to NumPy function `path` (or array method `path` of `base`), run by NumPy: the
+    /// resolver gives its result type from the argument types; keyword arguments must be
+    /// constants (they may decide the result's type: `axis`, `dtype`, `keepdims`).
+    fn np_call(&mut self, e: &Expr, path: &str, method: bool, base: Option<(&Expr, Type)>, args: &[Expr], kwargs: &[(String, Expr)]) -> CResult<Option<Type>> {
+        let line = e.span.line;
+        let mut ats: Vec<(Type, Option<Const>)> = Vec::new();
+        if let Some((b, bt)) = base {
+            let _ = b;
+            ats.push((bt, None));
+        }
+        for a in args {
+            let Some(t) = self.expr(a)? else { return Ok(None) };
+            if let ExprKind::Var(v) = a.kind {
+                if self.vars[v].is_union() {
+                    return cerr(format!("{} changes type and is passed to numpy", self.var_name(v)), line);
+                }
+            }
+            if matches!(t, Type::Str) {
+                return cerr("passing a string to a NumPy function is not supported in compiled code", line);
+            }
+            ats.push((t, const_value(a)));
+        }
+        let mut kws = Vec::new();
+        for (k, v) in kwargs {
+            let c = match const_value(v) {
+                Some(c) => c,
+                None => match self.resolve_name(v)? {
+                    Some(GlobalValue::NpDType(d)) => Const::Str(d.name().to_string()),
+                    Some(GlobalValue::Builtin(b)) if b.as_dtype().is_some() => Const::Str(b.as_dtype().unwrap().name().to_string()),
+                    Some(GlobalValue::Const(c)) => c,
+                    _ => return cerr(format!("the keyword argument `{k}` must be a constant here"), line),
+                },
+            };
+            kws.push((k.clone(), c));
+        }
+        let (ret, effect) = self.res.np_call(path, method, &ats, &kws, line)?;
+        if effect {
+            self.array_effect_pub();
+        }
+        let call = super::infer::NpCall { path: path.to_string(), method, args: ats.into_iter().map(|(t, _)| t).collect(), kwargs: kws, ret: ret.clone() };
+        self.calls.insert(e.id, CallTarget::NpCall(Arc::new(call)));
+        Ok(Some(ret))
     }
 
     /// Is either operand of a comparison an array (then it is a ufunc)?
@@ -578,5 +637,18 @@ impl<'a> Infer<'a> {
         }
         self.calls.insert(e.id, CallTarget::Builtin(b));
         Ok(Some(Type::Array(at)))
+    }
+}
+
+/// The value of a constant expression (`3`, `-1`, `0.5`, `None`, `"linear"`).
+fn const_value(e: &Expr) -> Option<Const> {
+    match &e.kind {
+        ExprKind::Const(c) => Some(c.clone()),
+        ExprKind::Unary(UnaryOp::Neg, inner) => match &inner.kind {
+            ExprKind::Const(Const::Int(k)) => Some(Const::Int(-k)),
+            ExprKind::Const(Const::Float(x)) => Some(Const::Float(-x)),
+            _ => None,
+        },
+        _ => None,
     }
 }
