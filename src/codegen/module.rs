@@ -110,7 +110,7 @@ fn helper_signature(name: &str) -> (Vec<ir::Type>, Vec<ir::Type>) {
         "heron_np_fp" => (vec![i, i, i, i, f, f, f], vec![i]),
         "heron_deopt" | "heron_ufunc" | "heron_np_call" => (vec![i, i, i, i, i], vec![i]),
         "heron_push_frame" => (vec![i, i, i], vec![]),
-        "heron_np_warn" => (vec![i, i, i, i], vec![i]),
+        "heron_np_warn" | "heron_ufunc_scalar" => (vec![i, i, i, i], vec![i]),
         "heron_np_defer" => (vec![], vec![]),
         "heron_check_signals" => (vec![], vec![]),
         "heron_grow" => (vec![i, i, i, i], vec![i]),
