@@ -173,6 +173,8 @@ pub struct NpCallSite {
     pub path: String,
     pub method: bool,
     pub args: Vec<crate::types::Type>,
+    /// Constant positional arguments: (position, value).
+    pub consts: Vec<(usize, crate::ir::Const)>,
     pub kwargs: Vec<(String, crate::ir::Const)>,
     pub ret: crate::types::Type,
     /// The call's source range: NumPy runs inside a frame of the compiled function at this

@@ -292,6 +292,22 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 }
                 Ok(vec![n])
             }
+            (Type::Array(at), "itemsize") => Ok(vec![self.iconst(at.dtype.itemsize())]),
+            (Type::Array(at), "nbytes") => {
+                let mut n = self.iconst(at.dtype.itemsize());
+                for k in 0..at.ndim as usize {
+                    n = self.b.ins().imul(n, v[1 + k]);
+                }
+                Ok(vec![n])
+            }
+            (Type::Array(at), "strides") => Ok(v[1 + at.ndim as usize..].to_vec()),
+            (Type::Array(at), "T") => {
+                let nd = at.ndim as usize;
+                let mut out = vec![v[0]];
+                out.extend(v[1..1 + nd].iter().rev());
+                out.extend(v[1 + nd..].iter().rev());
+                Ok(out)
+            }
             (Type::Float, "real") => Ok(v),
             (Type::Float, "imag") => Ok(vec![self.b.ins().f64const(0.0)]),
             _ => Err(CompileError::new(format!("the attribute `.{attr}` of a {bt}"), line)),

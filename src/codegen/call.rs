@@ -78,6 +78,11 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             Some(CallTarget::StrFormat) => err("str.format() can only be used inside print() in compiled code", line),
             Some(CallTarget::Ufunc(_)) => unreachable!("ufunc calls are lowered by codegen::ufunc"),
             Some(CallTarget::NpCall(call)) => self.np_call(e, &call, args, line),
+            Some(CallTarget::NpScalar(d)) => {
+                let t = self.typed.ty(&args[0]).clone();
+                let v = self.expr(&args[0])?;
+                self.np_scalar(d, v, &t, line)
+            }
             None => err("unresolved call", line),
         }
     }
@@ -145,7 +150,8 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             let ExprKind::Attr(base, _) = &func.kind else { unreachable!("a method call") };
             exprs.push(base);
         }
-        exprs.extend(args.iter());
+        let offset = exprs.len();
+        exprs.extend(args.iter().enumerate().filter(|(i, _)| !call.consts.iter().any(|(p, _)| *p == i + offset)).map(|(_, a)| a));
         let mut vals: Vec<Value> = Vec::new();
         for a in exprs {
             let v = self.expr(a)?;
@@ -163,6 +169,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             path: call.path.clone(),
             method: call.method,
             args: call.args.clone(),
+            consts: call.consts.clone(),
             kwargs: call.kwargs.clone(),
             ret: call.ret.clone(),
             span: e.span,
@@ -184,6 +191,33 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             out.push(self.from_slot(raw, *t));
         }
         Ok(out)
+    }
+
+    /// `numpy.<d>(x)` for the scalars `infer_expr::np_scalar_from` allows: a Python int is
+    /// range-checked (NumPy's OverflowError), a float64 that overflows a float32 reports
+    /// "overflow encountered in cast", a bool is the value's truth.
+    fn np_scalar(&mut self, d: DType, v: CVal, t: &Type, line: u32) -> CResult<CVal> {
+        if d == DType::Bool {
+            return Ok(vec![self.truth_of(&v, t)?]);
+        }
+        if d.is_float() {
+            let c = self.cast_scalar(v[0], t, d);
+            if d == DType::F32 && *t == Type::Np(DType::F64) {
+                let (cold, ok) = self.fp_test(c);
+                self.switch_to(cold);
+                let x = self.b.ins().fsub(v[0], v[0]);
+                let finite = self.b.ins().fcmp(cranelift_codegen::ir::condcodes::FloatCC::Ordered, x, x);
+                self.np_warn_if(finite, NpWarn::Cast, line);
+                self.b.ins().jump(ok, &[]);
+                self.switch_to(ok);
+            }
+            return Ok(vec![c]);
+        }
+        let x = self.to_i64(v, t);
+        if *t == Type::Int && d != DType::I64 {
+            self.check_python_int_fits(x, d, line);
+        }
+        Ok(vec![x])
     }
 
     /// The inverse of `widen_to_slot`.

@@ -106,8 +106,12 @@ pub struct NpCall {
     /// `numpy.sum`, or the method name (`sum`) when `method`.
     pub path: String,
     pub method: bool,
-    /// Positional argument types (for a method, the array first).
+    /// The types of the positional arguments native code evaluates (for a method, the array
+    /// first).
     pub args: Vec<Type>,
+    /// Constant positional arguments (dtype names, strings): (position among all positional
+    /// arguments, value).
+    pub consts: Vec<(usize, Const)>,
     pub kwargs: Vec<(String, Const)>,
     pub ret: Type,
 }
@@ -127,6 +131,8 @@ pub enum CallTarget {
     Ufunc(std::sync::Arc<UfuncLoop>),
     /// A NumPy function or array method run by NumPy itself.
     NpCall(std::sync::Arc<NpCall>),
+    /// `numpy.float64(x)` and the other scalar types called on one scalar.
+    NpScalar(DType),
 }
 
 /// A local variable's (or the return value's) types.

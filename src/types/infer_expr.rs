@@ -519,7 +519,17 @@ impl<'a> Infer<'a> {
             GlobalValue::Const(_) | GlobalValue::Cell { .. } => cerr("a constant is not callable", line),
             GlobalValue::Math | GlobalValue::Numpy | GlobalValue::RangeModule => cerr("a module is not callable", line),
             GlobalValue::Range => cerr("range() and prange() can only be used in a `for` loop", line),
-            GlobalValue::NpDType(_) => cerr("calling a NumPy scalar type is not supported yet", line),
+            GlobalValue::NpDType(d) => {
+                // `numpy.float64(x)`, `numpy.int32(n)`: a NumPy scalar made from one scalar.
+                let [Some(t)] = ats.as_slice() else {
+                    return cerr(format!("numpy.{}() with {} arguments is not supported in compiled code", d.name(), ats.len()), line);
+                };
+                if !np_scalar_from(d, t) {
+                    return cerr(format!("numpy.{}() of a {t} is not supported in compiled code yet", d.name()), line);
+                }
+                self.calls.insert(e.id, CallTarget::NpScalar(d));
+                Ok(Some(Type::Np(d)))
+            }
             GlobalValue::Unsupported(why) => cerr(why, line),
             GlobalValue::Ufunc(_) | GlobalValue::NpFunc(_) => unreachable!("typed above"),
             GlobalValue::NpModule(_) => cerr("a module is not callable", line),
@@ -536,7 +546,24 @@ impl<'a> Infer<'a> {
             let _ = b;
             ats.push((bt, None));
         }
+        // Arguments that name a dtype (`a.astype(np.float32)`) or are strings are passed as
+        // constants; the others are evaluated by native code.
+        let mut consts: Vec<(usize, Const)> = Vec::new();
         for a in args {
+            let named = match self.resolve_name(a)? {
+                Some(GlobalValue::NpDType(d)) => Some(Const::Str(d.name().to_string())),
+                Some(GlobalValue::Builtin(b)) if b.as_dtype().is_some() => Some(Const::Str(b.as_dtype().unwrap().name().to_string())),
+                Some(_) => return cerr("passing a function or module to a NumPy function is not supported in compiled code", line),
+                None => None,
+            };
+            if let Some(c) = named.or_else(|| match &a.kind {
+                ExprKind::Const(c @ Const::Str(_)) => Some(c.clone()),
+                _ => None,
+            }) {
+                consts.push((ats.len(), c.clone()));
+                ats.push((Type::Str, Some(c)));
+                continue;
+            }
             let Some(t) = self.expr(a)? else { return Ok(None) };
             if let ExprKind::Var(v) = a.kind {
                 if self.vars[v].is_union() {
@@ -565,7 +592,14 @@ impl<'a> Infer<'a> {
         if effect {
             self.array_effect_pub();
         }
-        let call = super::infer::NpCall { path: path.to_string(), method, args: ats.into_iter().map(|(t, _)| t).collect(), kwargs: kws, ret: ret.clone() };
+        let call = super::infer::NpCall {
+            path: path.to_string(),
+            method,
+            args: ats.into_iter().filter(|(t, _)| *t != Type::Str).map(|(t, _)| t).collect(),
+            consts,
+            kwargs: kws,
+            ret: ret.clone(),
+        };
         self.calls.insert(e.id, CallTarget::NpCall(Arc::new(call)));
         Ok(Some(ret))
     }
@@ -651,4 +685,28 @@ fn const_value(e: &Expr) -> Option<Const> {
         },
         _ => None,
     }
+}
+
+/// Does compiled code make `numpy.<d>(x)` from a `t` exactly as NumPy does? Floats from any
+/// number; bools from any; integers from Python ints (range-checked), bools, and NumPy integers
+/// that widen. (NumPy's float-to-int truncation and narrowing integer casts are left to it.)
+pub fn np_scalar_from(d: DType, t: &Type) -> bool {
+    if !t.is_scalar() {
+        return false;
+    }
+    if d.is_float() || d == DType::Bool {
+        return true;
+    }
+    match t {
+        Type::Int | Type::Bool => true,
+        Type::Np(s) => *s == DType::Bool || (s.is_int() && widens(*s, d)),
+        _ => false,
+    }
+}
+
+/// Is every value of integer dtype `s` one of `d`?
+fn widens(s: DType, d: DType) -> bool {
+    let (slo, shi) = s.int_range();
+    let (dlo, dhi) = d.int_range();
+    dlo <= slo && shi <= dhi
 }
