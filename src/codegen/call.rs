@@ -190,6 +190,9 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             let raw = self.b.ins().stack_load(i64t, i64t, rs, (8 * k) as i32);
             out.push(self.from_slot(raw, *t));
         }
+        if call.effect {
+            self.note_made_call(e.span, &out, &call.ret);
+        }
         Ok(out)
     }
 

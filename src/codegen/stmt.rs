@@ -112,8 +112,18 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                     Target::Var(v) => {
                         let cur_t = self.var_type(*v);
                         let members = self.typed.vars[*v].members.clone();
-                        // The result type is the same for every member (inference checked).
-                        let rt = crate::types::rules::binop_type(*op, &members[0], &vt, line)?;
+                        // The result type is the same for every member (inference checked), or
+                        // inference speculated one member: deoptimize when the tag says another.
+                        let member = match (self.typed.aug_guards.get(&s.id).copied(), self.tags[*v]) {
+                            (Some(m), Some(tag)) => {
+                                let tv = self.b.use_var(tag);
+                                let other = self.b.ins().icmp_imm_s(ir::condcodes::IntCC::NotEqual, tv, m as i64);
+                                self.fail_if(other, ErrCode::Deopt, line, &[]);
+                                m
+                            }
+                            _ => 0,
+                        };
+                        let rt = crate::types::rules::binop_type(*op, &members[member], &vt, line)?;
                         // `x += <expression>` on NumPy floats: one check for the statement.
                         let batch = self.fp_pending.is_none()
                             && !self.fp_replay
@@ -373,6 +383,8 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         let hidden = level.map(|level| match origin {
             LoopOrigin::Range => deopt::LoopHidden::Range { level, cur, stop: stop_v, step: step_v },
             LoopOrigin::Each { iter, .. } => deopt::LoopHidden::Each { level, iter, index: var },
+            LoopOrigin::Zip { first, count } => deopt::LoopHidden::Zip { level, first, count, index: var },
+            LoopOrigin::Enumerate { iter, start } => deopt::LoopHidden::Enumerate { level, iter, start, index: var },
         });
         self.loops.push(LoopCx { continue_block: cont, break_block: exit, hidden });
         self.scope.loops.push(facts);

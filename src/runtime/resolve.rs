@@ -56,6 +56,12 @@ impl<'py, 'd> Resolver for DispatchResolver<'py, 'd> {
                         if name == "range" {
                             return Ok(GlobalValue::Range);
                         }
+                        if name == "zip" {
+                            return Ok(GlobalValue::LoopBuiltin("zip"));
+                        }
+                        if name == "enumerate" {
+                            return Ok(GlobalValue::LoopBuiltin("enumerate"));
+                        }
                         return Ok(GlobalValue::Unsupported(format!("the builtin `{name}` is not supported in compiled code yet")));
                     }
                     None => return Err(CompileError::new(format!("name '{name}' is not defined"), line)),

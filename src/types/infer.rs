@@ -49,6 +49,8 @@ pub enum GlobalValue {
     NpFunc(String),
     /// A NumPy submodule (`numpy.linalg`, `numpy.random`), by dotted path.
     NpModule(String),
+    /// The builtin `zip` or `enumerate` (only as the iterable of a `for` loop).
+    LoopBuiltin(&'static str),
     /// Anything else: described for the error message.
     Unsupported(String),
 }
@@ -114,6 +116,9 @@ pub struct NpCall {
     pub consts: Vec<(usize, Const)>,
     pub kwargs: Vec<(String, Const)>,
     pub ret: Type,
+    /// The call has side effects (a deoptimization later in its statement hands its result to
+    /// the interpreter rather than calling it again).
+    pub effect: bool,
 }
 
 /// What a call expression calls, decided by inference, used by codegen.
@@ -207,6 +212,9 @@ pub struct Typed {
     /// In-place operators on arrays (`a += b`, `a[1:] *= 2`): statement id -> the ufunc loop
     /// that writes into the target. They are side effects on the caller's arrays.
     pub inplace: HashMap<usize, std::sync::Arc<UfuncLoop>>,
+    /// `x op= v` typed for one member of a variable that changes type (statement id -> the
+    /// member index codegen must find in the tag, or deoptimize), as `guards` for reads.
+    pub aug_guards: HashMap<usize, usize>,
     /// Assignments into array views (`a[1:-1] = b`, `m[0, :] = 0`, `m[i] = row`): the ids of
     /// the targets' base expressions. Also side effects.
     pub slice_stores: std::collections::HashSet<ExprId>,
@@ -244,6 +252,7 @@ pub(super) struct Infer<'a> {
     pub(super) callee_effects: bool,
     pub(super) guards: HashMap<ExprId, usize>,
     pub(super) inplace: HashMap<usize, std::sync::Arc<UfuncLoop>>,
+    pub(super) aug_guards: HashMap<usize, usize>,
     pub(super) slice_stores: std::collections::HashSet<ExprId>,
 }
 
@@ -299,6 +308,7 @@ pub fn infer(f: &Function, args: &[Type], res: &mut dyn Resolver, pure: bool) ->
         callee_effects: false,
         guards: HashMap::new(),
         inplace: HashMap::new(),
+        aug_guards: HashMap::new(),
         slice_stores: Default::default(),
     };
     for (p, t) in f.params.iter().zip(args) {
@@ -308,6 +318,7 @@ pub fn infer(f: &Function, args: &[Type], res: &mut dyn Resolver, pure: bool) ->
     while inf.changed {
         inf.changed = false;
         inf.guards.clear();
+        inf.aug_guards.clear();
         rounds += 1;
         if rounds > 50 {
             return cerr("type inference did not settle", f.span.line);
@@ -316,6 +327,7 @@ pub fn infer(f: &Function, args: &[Type], res: &mut dyn Resolver, pure: bool) ->
     }
     inf.strict = true;
     inf.guards.clear();
+    inf.aug_guards.clear();
     inf.block(&f.body)?;
     if inf.ret.members.is_empty() {
         // No `return` statement at all, or every path falls off the end.
@@ -332,6 +344,7 @@ pub fn infer(f: &Function, args: &[Type], res: &mut dyn Resolver, pure: bool) ->
         pure: inf.pure,
         callee_effects: inf.callee_effects,
         inplace: inf.inplace,
+        aug_guards: inf.aug_guards,
         slice_stores: inf.slice_stores,
         fp_checked: false,
     })
@@ -577,7 +590,7 @@ impl<'a> Infer<'a> {
                         Target::Var(v) => self.vars[*v].members.clone(),
                         _ => vec![cur.clone()],
                     };
-                    let mut result = None;
+                    let mut result: Option<Type> = None;
                     let kinds: Vec<bool> = members.iter().map(|m| m.is_floatlike()).collect();
                     if error_sensitive(*op) && kinds.iter().any(|k| *k != kinds[0]) {
                         return cerr(
@@ -585,14 +598,41 @@ impl<'a> Infer<'a> {
                             line,
                         );
                     }
+                    let mut differ = None;
                     for m in &members {
                         let r = binop_type(*op, m, &vt, line)?;
                         if let Some(prev) = &result {
                             if prev != &r {
-                                return cerr(format!("{} holds different types on different paths, and `{:?}=` gives a {prev} for one and a {r} for another", self.target_desc(target), op), line);
+                                differ = Some((prev.clone(), r.clone()));
                             }
                         }
                         result = Some(r);
+                    }
+                    if let Some((prev, r)) = differ {
+                        // Speculate that the variable holds its unified member (a guard on its
+                        // tag deoptimizes at this statement otherwise).
+                        let spec = match target {
+                            Target::Var(v) => {
+                                let unified = self.vars[*v].ty.clone();
+                                let idx = unified.as_ref().and_then(|u| members.iter().position(|m| m == u));
+                                match (unified, idx) {
+                                    (Some(u), Some(i)) => binop_type(*op, &u, &vt, line).ok().map(|r| (i, r)),
+                                    _ => None,
+                                }
+                            }
+                            _ => None,
+                        };
+                        match spec {
+                            Some((i, r)) => {
+                                self.aug_guards.insert(s.id, i);
+                                result = Some(r);
+                            }
+                            None => {
+                                return cerr(format!("{} holds different types on different paths, and `{:?}=` gives a {prev} for one and a {r} for another", self.target_desc(target), op), line)
+                            }
+                        }
+                    } else {
+                        self.aug_guards.remove(&s.id);
                     }
                     let r = result.unwrap();
                     self.assign(target, Some(r), None, line)?;
@@ -615,9 +655,16 @@ impl<'a> Infer<'a> {
             }
             StmtKind::ForRange { var, start, stop, step, body, orelse, iter_fn, .. } => {
                 if let Some(f) = iter_fn {
-                    match self.resolve_name(f)? {
-                        Some(GlobalValue::Range) => {}
-                        _ => return cerr("the loop's `range` (or `prange`) is not the builtin `range` or `heron.prange` here", line),
+                    let origin = match &s.kind {
+                        StmtKind::ForRange { origin, .. } => *origin,
+                        _ => unreachable!(),
+                    };
+                    match (self.resolve_name(f)?, origin) {
+                        (Some(GlobalValue::Range), LoopOrigin::Range) => {}
+                        (Some(GlobalValue::LoopBuiltin("zip")), LoopOrigin::Zip { .. }) => {}
+                        (Some(GlobalValue::LoopBuiltin("enumerate")), LoopOrigin::Enumerate { .. }) => {}
+                        (_, LoopOrigin::Range) => return cerr("the loop's `range` (or `prange`) is not the builtin `range` or `heron.prange` here", line),
+                        _ => return cerr("the loop's `zip` or `enumerate` is not the builtin one here", line),
                     }
                 }
                 for e in [start.as_ref(), Some(stop), step.as_ref()].into_iter().flatten() {
@@ -757,10 +804,9 @@ impl<'a> Infer<'a> {
     }
 
     /// The speculative typing of `over_members` (see there), or None when it cannot apply.
+    /// A guess that fails deoptimizes at the statement (the interpreter goes on from there, so
+    /// a function with side effects may speculate too).
     pub(super) fn speculate(&mut self, operands: &[(&Expr, &Type)], rule: &dyn Fn(&[Type]) -> CResult<Type>) -> Option<Type> {
-        if !self.pure {
-            return None;
-        }
         let mut guards = Vec::new();
         let mut chosen = Vec::new();
         for (e, t) in operands {

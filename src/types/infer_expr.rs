@@ -73,7 +73,7 @@ impl<'a> Infer<'a> {
                     Some(GlobalValue::Builtin(b)) if matches!(b.form(), Form::Alloc { .. }) => {
                         return cerr("NumPy functions and types can only be called in compiled code", line)
                     }
-                    Some(GlobalValue::Builtin(_)) | Some(GlobalValue::SelfRef) | Some(GlobalValue::Callee(_)) | Some(GlobalValue::Range) | Some(GlobalValue::Ufunc(_)) | Some(GlobalValue::NpFunc(_)) => {
+                    Some(GlobalValue::Builtin(_)) | Some(GlobalValue::SelfRef) | Some(GlobalValue::Callee(_)) | Some(GlobalValue::Range) | Some(GlobalValue::Ufunc(_)) | Some(GlobalValue::NpFunc(_)) | Some(GlobalValue::LoopBuiltin(_)) => {
                         return cerr("functions can only be called in compiled code, not used as values", line)
                     }
                     Some(GlobalValue::Math) | Some(GlobalValue::Numpy) | Some(GlobalValue::RangeModule) | Some(GlobalValue::NpModule(_)) => {
@@ -533,6 +533,7 @@ impl<'a> Infer<'a> {
             GlobalValue::Unsupported(why) => cerr(why, line),
             GlobalValue::Ufunc(_) | GlobalValue::NpFunc(_) => unreachable!("typed above"),
             GlobalValue::NpModule(_) => cerr("a module is not callable", line),
+            GlobalValue::LoopBuiltin(name) => cerr(format!("{name}() can only be used as the iterable of a `for` loop in compiled code"), line),
         }
     }
 
@@ -599,6 +600,7 @@ impl<'a> Infer<'a> {
             consts,
             kwargs: kws,
             ret: ret.clone(),
+            effect,
         };
         self.calls.insert(e.id, CallTarget::NpCall(Arc::new(call)));
         Ok(Some(ret))
@@ -616,10 +618,17 @@ impl<'a> Infer<'a> {
     /// operand is one, else a NumPy scalar (`numpy.exp(1.0)` is a `numpy.float64`).
     pub(super) fn ufunc_apply(&mut self, e: &Expr, name: &str, operands: &[(&Expr, &Type)], line: u32) -> CResult<Option<Type>> {
         let mut ts = Vec::new();
-        for (a, t) in operands {
+        // A variable that changes type (a Python float on one path, a numpy.float64 on
+        // another) is fine when NumPy picks the same loop for every member.
+        let mut alternatives: Vec<(usize, Vec<Type>)> = Vec::new();
+        for (k, (a, t)) in operands.iter().enumerate() {
             if let ExprKind::Var(v) = a.kind {
                 if self.vars[v].is_union() {
-                    return cerr(format!("{} changes type and is an operand of numpy.{name}", self.var_name(v)), line);
+                    let members = self.vars[v].members.clone();
+                    if !members.iter().all(|m| m.is_scalar()) {
+                        return cerr(format!("{} changes type and is an operand of numpy.{name}", self.var_name(v)), line);
+                    }
+                    alternatives.push((k, members));
                 }
             }
             if !(t.is_scalar() || matches!(t, Type::Array(_))) {
@@ -628,6 +637,15 @@ impl<'a> Infer<'a> {
             ts.push((*t).clone());
         }
         let lp = self.res.ufunc(name, &ts, line)?;
+        for (k, members) in &alternatives {
+            for m in members {
+                let mut alt = ts.clone();
+                alt[*k] = m.clone();
+                if self.res.ufunc(name, &alt, line)? != lp {
+                    return cerr(format!("a variable that changes type is an operand of numpy.{name}, whose loop depends on the type"), line);
+                }
+            }
+        }
         if lp.ins.len() != ts.len() || lp.outs.len() != 1 {
             return cerr(format!("numpy.{name} takes {} operands and gives {} results; compiled code supports calls with every input and one result", lp.ins.len(), lp.outs.len()), line);
         }

@@ -1,0 +1,91 @@
+"""Loops over arrays with ``zip`` and ``enumerate`` (issue 11 item 5, issue 12 item 5), and
+accumulators that start as a Python float and become ``numpy.float64`` (issue 12 item 7):
+compiled natively, with CPython's results; a deoptimization inside such a loop goes on in the
+interpreter with the same ``zip``/``enumerate`` state, and a speculation on the
+accumulator's type that fails (an empty array leaves it a Python float) hands the call to the
+interpreter at that statement, side effects and all.
+"""
+
+import pytest
+
+from test_ufuncs import PRELUDE, compare
+
+pytestmark = pytest.mark.usefixtures("real_native")
+
+
+def test_zip_and_enumerate(heron_python, tmp_path):
+    compare(heron_python, tmp_path, PRELUDE + """
+    # heron: jit
+    def dot(a, b):
+        s = 0.0
+        for x, y in zip(a, b):
+            s += x * y
+        return s
+
+    # heron: jit
+    def weighted(a, out):
+        s = 0.0
+        for i, x in enumerate(a):
+            s += i * x
+        for i, x in enumerate(a, 10):
+            s -= i * x
+        for i, x in enumerate(a, start=-1):
+            s += i
+            out[i + 1] = s
+        return s / len(a)
+
+    # heron: jit
+    def rows(m, w):
+        out = np.zeros(m.shape[0])
+        for k, r in enumerate(m):
+            out[k] = np.dot(r, w)
+        return out
+
+    # heron: jit
+    def three(a, b, c, out):
+        n = 0
+        for x, y, z in zip(a, b, c):
+            if x + y + z > 1.0:
+                n += 1
+            else:
+                n += 2 ** 70   # too big for 64 bits: the interpreter goes on with the zip
+            out[0] += 1
+        return n
+
+    a = np.linspace(0.0, 1.0, 7)
+    b = np.arange(5.0)
+    show(dot(a, b))
+    out = np.zeros(7)
+    show(weighted(a, out))
+    show(out)
+    show(rows(np.arange(6.0).reshape(3, 2), np.ones(2)))
+    out = np.zeros(1)
+    print(three(a, b, a[::-1], out))
+    show(out)
+    # An empty array: the accumulator stays a Python float; `s / len(a)` raises as in CPython.
+    try:
+        weighted(np.zeros(0), np.zeros(1))
+    except ZeroDivisionError as e:
+        print("ZeroDivisionError", e)
+    """, native=["dot", "weighted", "rows", "three"])
+
+
+def test_accumulator_speculation_in_a_function_with_effects(heron_python, tmp_path):
+    compare(heron_python, tmp_path, PRELUDE + """
+    # heron: jit
+    def mean_into(a, out):
+        s = 0.0
+        for x in a:
+            s += x
+        out[0] = 1.0
+        s /= 2
+        out[1] = s
+        return s
+
+    out = np.zeros(2)
+    show(mean_into(np.arange(4.0), out))
+    show(out)
+    out = np.zeros(2)
+    show(mean_into(np.zeros(0), out))   # the guess (numpy.float64) fails after a store
+    show(out)
+    """, native=["mean_into"])
