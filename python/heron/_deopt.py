@@ -19,9 +19,13 @@ function with side effects) are replaced by those results (``substitutions``).
 import ast
 import copy
 import types
+import weakref
 
 _FIELDS = ("body", "orelse")
-_cache = {}
+# Continuations per function object (weakly: a function that goes away takes its own). Not by
+# code object: equal code objects of two functions (the same source in two modules, which code
+# equality does not tell apart by file) have different globals.
+_cache = weakref.WeakKeyDictionary()
 
 
 def continuation(func, path, loops, params, substitutions=()):
@@ -45,11 +49,15 @@ def continuation(func, path, loops, params, substitutions=()):
         LookupError, OSError: the function's source cannot be found (it was compiled, so it
         could be found before).
     """
-    key = (func.__code__, path, tuple(sorted(loops.items())), params, substitutions)
-    fn = _cache.get(key)
+    key = (path, tuple(sorted(loops.items())), params, substitutions)
+    mine = _cache.get(func)
+    if mine is None or mine[0] is not func.__code__:
+        mine = (func.__code__, {})
+        _cache[func] = mine
+    fn = mine[1].get(key)
     if fn is None:
         fn = _build(func, path, loops, params, dict(substitutions))
-        _cache[key] = fn
+        mine[1][key] = fn
     return fn
 
 
