@@ -99,3 +99,30 @@ def test_numpy_errors_have_the_interpreters_traceback(heron_python, tmp_path):
     show(invert(np.eye(2) * 2.0))
     invert(np.ones((2, 2)))
     """)
+
+
+def test_boolean_masks_and_integer_array_indexing(heron_python, tmp_path):
+    compare(heron_python, tmp_path, PRELUDE + """
+    # heron: jit
+    def clip_negative(a):
+        a[a < 0] = 0.0
+        return a[a > 0.5], a[a > 0.5].sum()
+
+    # heron: jit
+    def gather(a, idx, m):
+        a[idx] = -1.0
+        return a[idx] * 2, m[idx], m[m > 3]
+
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal(10)
+    for r in clip_negative(a):
+        show(r)
+    show(a)
+    m = np.arange(12.0).reshape(3, 4)
+    for r in gather(np.arange(6.0), np.array([4, 0, 4]), m):
+        show(r)
+    try:
+        gather(np.arange(6.0), np.array([9]), m)
+    except IndexError as e:
+        print("IndexError", e)
+    """, native=["clip_negative", "gather"])

@@ -192,6 +192,19 @@ def test_in_place_operators_and_slice_assignment(heron_python, tmp_path):
         return img
     show(brighten(np.array([10, 200, 250], np.uint8), 60))
 
+    # `out=`: the result written there, cast under "same_kind", and returned.
+    # heron: jit
+    def into(a, b, out, out32):
+        r = np.exp(a, out=out)
+        np.add(a, b, out=out32)
+        np.multiply(out, 2.0, out=out)
+        return r[0] + out32[1]
+    out = np.zeros(4)
+    out32 = np.zeros(4, np.float32)
+    show(into(np.linspace(0.0, 1.0, 4), 1.5, out, out32))
+    show(out)
+    show(out32)
+
     # heron: jit
     def bad_shape(a, b):
         a += b
@@ -206,7 +219,7 @@ def test_in_place_operators_and_slice_assignment(heron_python, tmp_path):
         bad_copy(np.ones(3), np.ones(4))
     except ValueError as e:
         print("ValueError", e)
-    """, native=["smooth", "rows", "shift", "narrow", "brighten"])
+    """, native=["smooth", "rows", "shift", "narrow", "brighten", "into"])
 
 
 WARN = PRELUDE + """

@@ -157,6 +157,12 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             let v = self.expr(a)?;
             vals.extend(v);
         }
+        self.np_call_values(call, vals, e.span, line)
+    }
+
+    /// A call into NumPy with its positional arguments' flattened values (see `np_call`).
+    pub fn np_call_values(&mut self, call: &crate::types::infer::NpCall, vals: Vec<Value>, span: Span, line: u32) -> CResult<CVal> {
+        self.long_running = true;
         let n = vals.len().max(1);
         let ss = self.b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, (8 * n) as u32, 3));
         for (i, v) in vals.iter().enumerate() {
@@ -172,7 +178,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             consts: call.consts.clone(),
             kwargs: call.kwargs.clone(),
             ret: call.ret.clone(),
-            span: e.span,
+            span,
             caller: std::sync::OnceLock::new(),
         });
         let site_ptr = self.iconst(&*site as *const crate::abi::NpCallSite as i64);
@@ -191,7 +197,9 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             out.push(self.from_slot(raw, *t));
         }
         if call.effect {
-            self.note_made_call(e.span, &out, &call.ret);
+            self.mark_effect();
+            self.writes_visible = true;
+            self.note_made_call(span, &out, &call.ret);
         }
         Ok(out)
     }

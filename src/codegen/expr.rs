@@ -21,6 +21,15 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
     pub(super) fn expr_inner(&mut self, e: &Expr) -> CResult<CVal> {
         let t = self.typed.ty(e).clone();
         let line = e.span.line;
+        if let (ExprKind::Index(base, index), Some(crate::types::infer::CallTarget::NpCall(call))) = (&e.kind, self.typed.calls.get(&e.id)) {
+            // `a[mask]`, `a[indices]`: NumPy's own indexing (a new array).
+            let call = call.clone();
+            let mut vals = self.expr(base)?;
+            for i in index {
+                vals.extend(self.expr(i)?);
+            }
+            return self.np_call_values(&call, vals, e.span, line);
+        }
         if let Some(crate::types::infer::CallTarget::Ufunc(lp)) = self.typed.calls.get(&e.id) {
             let lp = lp.clone();
             let operands: Vec<&Expr> = match &e.kind {
@@ -30,6 +39,21 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 ExprKind::Call { args, .. } => args.iter().collect(),
                 _ => unreachable!("a ufunc expression"),
             };
+            if let ExprKind::Call { kwargs, .. } = &e.kind {
+                if let Some((_, out)) = kwargs.iter().find(|(k, _)| k == "out") {
+                    // `numpy.exp(a, out=b)`: the operands first, then `out`, as Python
+                    // evaluates them; the result is `out`.
+                    let mut ins = Vec::new();
+                    for o in &operands {
+                        let v = self.expr(o)?;
+                        ins.push((v, self.typed.ty(o).clone()));
+                    }
+                    let Type::Array(oa) = self.typed.ty(out).clone() else { unreachable!("inference checked") };
+                    let ov = self.expr(out)?;
+                    self.ufunc_run(Some(lp), ins, Some((ov.clone(), oa)), &Type::None, line)?;
+                    return Ok(ov);
+                }
+            }
             return self.ufunc_expr(e, &lp, &operands);
         }
         Ok(match &e.kind {

@@ -45,6 +45,17 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             Target::Index { base, index, span } => {
                 // A store that fails is shown at its subscript, as the interpreter shows it.
                 self.span_stack.push(*span);
+                if let Some(crate::types::infer::CallTarget::NpCall(call)) = self.typed.calls.get(&base.id).cloned() {
+                    // `a[mask] = v`: NumPy's own store.
+                    let mut vals = self.expr(base)?;
+                    for i in index {
+                        vals.extend(self.expr(i)?);
+                    }
+                    vals.extend(val);
+                    let r = self.np_call_values(&call, vals, *span, line).map(|_| ());
+                    self.span_stack.pop();
+                    return r;
+                }
                 if self.typed.slice_stores.contains(&base.id) {
                     // `view = value`: NumPy copies `value` into the view, broadcast and cast.
                     let Type::Array(bt) = self.typed.ty(base).clone() else { unreachable!() };

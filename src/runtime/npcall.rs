@@ -17,7 +17,7 @@ use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyTuple};
 
 use crate::abi::{Env, ErrCode, FuncInfo, NpCallSite};
 use crate::ir::Const;
-use crate::types::{ArrayType, Layout, Type};
+use crate::types::{ArrayType, DType, Layout, Type};
 
 /// What a call does besides computing its result.
 #[derive(Clone, Copy, PartialEq)]
@@ -170,6 +170,9 @@ fn function<'py>(py: Python<'py>, path: &str) -> PyResult<Bound<'py, PyAny>> {
 /// The result type of a call (see `Resolver::np_call`), and whether it has side effects.
 pub fn type_call(py: Python<'_>, path: &str, method: bool, args: &[(Type, Option<Const>)], kwargs: &[(String, Const)]) -> Result<(Type, bool), String> {
     let what = if method { format!("the array method `{path}`") } else { format!("`{path}`") };
+    if method && (path == "__getitem__" || path == "__setitem__") {
+        return index_type(args).map(|t| (t, path == "__setitem__")).ok_or_else(|| "this kind of array indexing is not supported in compiled code yet".to_string());
+    }
     let Some(k) = kind(path, method) else {
         return Err(format!("{what} is not supported in compiled code yet"));
     };
@@ -222,6 +225,33 @@ pub fn type_call(py: Python<'_>, path: &str, method: bool, args: &[(Type, Option
         return Err(format!("{what} returns a {} here, which compiled code cannot hold", r.get_type().name().map(|n| n.to_string()).unwrap_or_default()));
     };
     Ok((t, k != Fresh))
+}
+
+/// `a[mask]` (a bool array of `a`'s dimensions: a 1-d array) and `a[indices]` (one integer
+/// array of k dimensions: k + ndim - 1); `a[...] = v` gives None.
+fn index_type(args: &[(Type, Option<Const>)]) -> Option<Type> {
+    let Type::Array(at) = &args.first()?.0 else { return None };
+    let Type::Array(ix) = &args.get(1)?.0 else { return None };
+    if args.len() == 3 {
+        let ok = (ix.dtype == DType::Bool && ix.ndim == at.ndim) || (ix.dtype.is_int() && ix.ndim == 1);
+        let v = &args[2].0;
+        return (ok && (v.is_scalar() || matches!(v, Type::Array(_)))).then_some(Type::None);
+    }
+    let ndim = if ix.dtype == DType::Bool {
+        if ix.ndim != at.ndim {
+            return None;
+        }
+        1
+    } else if ix.dtype.is_int() {
+        ix.ndim + at.ndim - 1
+    } else {
+        return None;
+    };
+    if ndim > 4 {
+        return None;
+    }
+    let layout = if ndim == 1 { Layout::C } else { Layout::Any };
+    Some(Type::Array(ArrayType { dtype: at.dtype, ndim, layout, readonly: false }))
 }
 
 /// `a.reshape(n, m)`, `a.reshape((n, m))`, `numpy.reshape(a, shape)`: the array's dtype, one

@@ -403,6 +403,15 @@ impl<'a> Infer<'a> {
                 let Type::Array(at) = bt else {
                     return cerr(format!("cannot assign into an item of a {bt}"), line);
                 };
+                if its.iter().any(|t| matches!(t, Some(Type::Array(_)))) {
+                    // `a[mask] = v`, `a[indices] = v`: NumPy's own store.
+                    let its: Vec<Type> = its.into_iter().map(|t| t.unwrap()).collect();
+                    if at.readonly {
+                        return cerr("assignment into a read-only array", line);
+                    }
+                    self.fancy_index(base, &Type::Array(at), &its, Some(&t), line)?;
+                    return Ok(());
+                }
                 if index.iter().any(|i| matches!(i.kind, ExprKind::Slice(..))) || index.len() < at.ndim as usize {
                     self.check_indices(index, line)?;
                     return self.view_store(base, at, &t, value, line);

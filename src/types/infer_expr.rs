@@ -226,6 +226,10 @@ impl<'a> Infer<'a> {
                 if its.iter().any(|t| t.is_none()) {
                     return Ok(None);
                 }
+                if let (Type::Array(_), true) = (&bt, its.iter().any(|t| matches!(t, Some(Type::Array(_))))) {
+                    let its: Vec<Type> = its.into_iter().map(|t| t.unwrap()).collect();
+                    return self.fancy_index(e, &bt, &its, None, line);
+                }
                 match &bt {
                     Type::Array(at) => {
                         self.check_indices(index, line)?;
@@ -381,8 +385,12 @@ impl<'a> Infer<'a> {
             return self.np_call(e, &path.clone(), false, None, args, kwargs);
         }
         if let GlobalValue::Ufunc(name) = &g {
-            if let Some((k, _)) = kwargs.first() {
-                return cerr(format!("numpy.{name}() keyword `{k}` is not supported in compiled code yet"), line);
+            let mut out = None;
+            for (k, v) in kwargs {
+                if k != "out" {
+                    return cerr(format!("numpy.{name}() keyword `{k}` is not supported in compiled code yet"), line);
+                }
+                out = Some(v);
             }
             let mut ops = Vec::new();
             for a in args {
@@ -390,7 +398,19 @@ impl<'a> Infer<'a> {
                 ops.push(t);
             }
             let pairs: Vec<(&Expr, &Type)> = args.iter().zip(ops.iter()).collect();
-            return self.ufunc_apply(e, &name.clone(), &pairs, line);
+            let r = self.ufunc_apply(e, &name.clone(), &pairs, line)?;
+            let Some(out) = out else { return Ok(r) };
+            // `out=`: NumPy writes the result there (cast under "same_kind") and returns it.
+            let Some(ot) = self.expr(out)? else { return Ok(None) };
+            let Type::Array(oa) = ot else {
+                return cerr(format!("numpy.{name}(out=...) must be given an array here"), line);
+            };
+            let Some(CallTarget::Ufunc(lp)) = self.calls.get(&e.id) else { return Ok(r) };
+            if oa.readonly || !super::infer::same_kind(lp.outs[0], oa.dtype) {
+                return cerr(format!("numpy.{name}(out=...) into this array raises in NumPy"), line);
+            }
+            self.array_effect_pub();
+            return Ok(Some(Type::Array(oa)));
         }
         // `abs(array)` is `numpy.absolute(array)` (ndarray.__abs__).
         if let (GlobalValue::Builtin(b), [a]) = (&g, args) {
@@ -599,6 +619,33 @@ impl<'a> Infer<'a> {
             args: ats.into_iter().filter(|(t, _)| *t != Type::Str).map(|(t, _)| t).collect(),
             consts,
             kwargs: kws,
+            ret: ret.clone(),
+            effect,
+        };
+        self.calls.insert(e.id, CallTarget::NpCall(Arc::new(call)));
+        Ok(Some(ret))
+    }
+
+    /// `a[mask]` and `a[indices]` (and, with `value`, the stores `a[mask] = v`): NumPy's own
+    /// indexing, through NumPy (`__getitem__`/`__setitem__` with the index as one argument,
+    /// a tuple when there are several).
+    pub(super) fn fancy_index(&mut self, e: &Expr, bt: &Type, its: &[Type], value: Option<&Type>, line: u32) -> CResult<Option<Type>> {
+        let index_t = if its.len() == 1 { its[0].clone() } else { Type::Tuple(its.to_vec()) };
+        let mut args = vec![(bt.clone(), None), (index_t, None)];
+        if let Some(v) = value {
+            args.push((v.clone(), None));
+        }
+        let method = if value.is_some() { "__setitem__" } else { "__getitem__" };
+        let (ret, effect) = self.res.np_call(method, true, &args, &[], line)?;
+        if effect {
+            self.array_effect_pub();
+        }
+        let call = super::infer::NpCall {
+            path: method.to_string(),
+            method: true,
+            args: args.into_iter().map(|(t, _)| t).collect(),
+            consts: vec![],
+            kwargs: vec![],
             ret: ret.clone(),
             effect,
         };
