@@ -240,8 +240,8 @@ def classify(records):
 _CATEGORY_RULES = [
     # (pattern on the reason text, category): the first that matches names the category
     (r"default argument values", "default argument values (def f(x, poly=0x8408))"),
-    (r"only `for name in range", "for loops over zip(), enumerate(), a.flat, np.ndenumerate(), "
-                                 "np.ndindex() or np.nditer()"),
+    (r"only `for name in ", "for loops over anything but range() or an array (zip(), "
+                            "enumerate(), a.flat, np.ndenumerate(), np.ndindex(), np.nditer())"),
     (r"attribute `\.shape` of a \(", "for loops over a tuple (reported as `.shape` of a tuple)"),
     (r"comprehension", "list comprehensions"),
     (r"complex|dtype, byte order", "complex numbers (scalars, arrays) and other dtypes "
@@ -332,6 +332,15 @@ def ranking(results):
     return sorted(((c, sorted(k)) for c, k in blocked.items()), key=lambda x: (-len(x[1]), x[0]))
 
 
+def markdown(results):
+    """The table, the summary and the ranking of reasons, in Markdown."""
+    out = table(results, markdown=True) + "\n" + summary(results) + "\n"
+    out += "| reason (category) | kernels blocked | which |\n| --- | --- | --- |\n"
+    for cat, kernels in ranking(results):
+        out += f"| {cat.replace('|', '/')} | {len(kernels)} | {', '.join(kernels)} |\n"
+    return out
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--python", default=sys.executable)
@@ -371,10 +380,7 @@ def main(argv=None):
     print(f"\n({len(results)} kernels in {elapsed:.1f} s)")
     if args.markdown:
         with open(args.markdown, "w") as f:
-            f.write(table(results, markdown=True) + "\n" + summary(results) + "\n")
-            f.write("| reason (category) | kernels blocked | which |\n| --- | --- | --- |\n")
-            for cat, kernels in ranking(results):
-                f.write(f"| {cat.replace('|', '/')} | {len(kernels)} | {', '.join(kernels)} |\n")
+            f.write(markdown(results))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1, default=str)
