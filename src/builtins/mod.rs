@@ -139,6 +139,8 @@ pub trait Lower<'f> {
     fn np_warn_if(&mut self, bad: Value, what: NpWarn, line: u32);
     /// Does the array call `e` makes never leave the function (`analysis::escape`)?
     fn local_alloc(&self, e: &Expr) -> bool;
+    /// The code calls back into Python for a NumPy object (the dispatcher keeps the GIL).
+    fn note_py_callback(&mut self);
 }
 
 fn cerr<T>(msg: impl Into<String>, line: u32) -> CResult<T> {

@@ -112,6 +112,8 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 put(self, nin, 2, ret_ptr);
             }
             None => {
+                // A new array, made by NumPy (with the GIL).
+                self.py_callbacks = true;
                 let minus = self.iconst(-1);
                 let d = self.iconst(lp.as_ref().expect("a ufunc").outs[0] as i64);
                 put(self, nin, 0, d);

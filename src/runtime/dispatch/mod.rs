@@ -244,7 +244,7 @@ impl Dispatcher {
         // Released while native code runs, unless it writes memory the caller can see (a
         // program right under CPython's GIL stays right) and the user did not opt in.
         let _signals = if unit.long_running { Some(super::signals::MainEnvGuard::register(&mut env)) } else { None };
-        let status = if unit.long_running && (!unit.writes_visible || self.nogil) {
+        let status = if unit.long_running && ((!unit.writes_visible && !unit.py_callbacks) || self.nogil) {
             let (sp, rp, ep) = (slots.as_ptr() as usize, ret.as_mut_ptr() as usize, &mut env as *mut Env as usize);
             py.detach(move || entry(sp as *const u64, rp as *mut u64, ep as *mut Env))
         } else {
@@ -533,7 +533,10 @@ impl Dispatcher {
         }
         d.set_item("signatures", sigs)?;
         let holds = self.specs.lock().unwrap().iter().filter_map(|s| s.unit.as_ref().ok()).any(|u| u.long_running && u.writes_visible);
-        let gil = if holds && !self.nogil {
+        let calls_numpy = self.specs.lock().unwrap().iter().filter_map(|s| s.unit.as_ref().ok()).any(|u| u.long_running && u.py_callbacks);
+        let gil = if calls_numpy && !self.nogil && !holds {
+            "held: it makes NumPy arrays or calls NumPy (mark it `# heron: jit, nogil` to release the GIL between those calls)"
+        } else if holds && !self.nogil {
             "held: it writes arrays its caller can see (mark it `# heron: jit, nogil` to release the GIL when no other thread uses them)"
         } else if holds {
             "released (nogil): it writes arrays its caller can see"
