@@ -58,7 +58,9 @@ pub fn lower_function(node: &Bound<'_, PyAny>, filename: &str, qualname: &str, o
     }
     let name: String = node.getattr("name").and_then(|n| n.extract()).map_err(|e| pyerr(e, line))?;
     let args = node.getattr("args").map_err(|e| pyerr(e, line))?;
-    for field in ["posonlyargs", "kwonlyargs", "defaults", "kw_defaults"] {
+    // Positional defaults are bound by the dispatcher (`Dispatcher::bind`), as CPython binds
+    // them; compiled code always gets every argument.
+    for field in ["kwonlyargs", "kw_defaults"] {
         let v = args.getattr(field).map_err(|e| pyerr(e, line))?;
         if v.len().unwrap_or(0) > 0 {
             let what = match field {
@@ -76,7 +78,8 @@ pub fn lower_function(node: &Bound<'_, PyAny>, filename: &str, qualname: &str, o
     }
     let mut lw = Lowerer { vars: Vec::new(), var_ids: HashMap::new(), n_exprs: 0, n_stmts: 0, path: Vec::new(), optimize };
     let mut params = Vec::new();
-    for a in args.getattr("args").map_err(|e| pyerr(e, line))?.try_iter().map_err(|e| pyerr(e, line))? {
+    let positional = args.getattr("posonlyargs").and_then(|p| p.add(args.getattr("args")?)).map_err(|e| pyerr(e, line))?;
+    for a in positional.try_iter().map_err(|e| pyerr(e, line))? {
         let a = a.map_err(|e| pyerr(e, line))?;
         let pname: String = a.getattr("arg").and_then(|n| n.extract()).map_err(|e| pyerr(e, line))?;
         params.push(lw.var(&pname));

@@ -106,6 +106,9 @@ pub struct Dispatcher {
     live: Mutex<HashMap<String, Arc<LiveCell>>>,
     /// Specializations compiled again because a global they read changed.
     recompiles: AtomicU64,
+    /// The function's positional parameters (`co_argcount`): a call with fewer arguments binds
+    /// the defaults (see `bind`).
+    n_params: AtomicU64,
     /// Combinations of argument types already recorded as not compiled (see `note_arg_failure`).
     arg_failures_seen: Mutex<Vec<u64>>,
     /// The original function was put back in the module (see `step_aside`).
@@ -187,8 +190,17 @@ impl Dispatcher {
     /// One call: `args` the positional arguments (the caller's vector, or a tuple), `kwargs`
     /// the keyword arguments (any make the call run as Python).
     fn call_impl<'py>(&self, py: Python<'py>, args: &Args<'_, 'py>, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Py<PyAny>> {
-        if kwargs.map(|k| !k.is_empty()).unwrap_or(false) || (RERUNS.load(Ordering::Relaxed) != 0 && INTERPRETING.with(|i| i.get())) {
+        if RERUNS.load(Ordering::Relaxed) != 0 && INTERPRETING.with(|i| i.get()) {
             return self.fallback(py, &args.tuple(py), kwargs);
+        }
+        let with_kwargs = kwargs.map(|k| !k.is_empty()).unwrap_or(false);
+        if with_kwargs || args.len() < self.n_params.load(Ordering::Relaxed) as usize {
+            // Keyword arguments and defaults bound to positions as Python binds them; a call
+            // Python would refuse runs as Python (its TypeError, exactly).
+            return match self.bind(py, args, kwargs)? {
+                Some(bound) => self.call_impl(py, &Args::Tuple(bound), None),
+                None => self.fallback(py, &args.tuple(py), kwargs),
+            };
         }
         let n = args.len();
         if n > MAX_ARGS {
@@ -278,6 +290,44 @@ impl Dispatcher {
         }
         let mut k = 0;
         Ok(super::deopt::box_flat(py, &env, &unit.ret_type, ret, &mut k)?.unbind())
+    }
+
+    /// The positional arguments of a call with keyword arguments or defaults, bound as
+    /// CPython binds them (a function of positional-or-keyword parameters only; `None` for
+    /// anything else, or a call Python would refuse).
+    fn bind<'py>(&self, py: Python<'py>, args: &Args<'_, 'py>, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Option<Bound<'py, PyTuple>>> {
+        let func = self.func(py)?;
+        let Ok(code) = func.getattr("__code__") else { return Ok(None) };
+        let argc: usize = code.getattr("co_argcount")?.extract()?;
+        let flags: u32 = code.getattr("co_flags")?.extract()?;
+        let kwonly: usize = code.getattr("co_kwonlyargcount")?.extract()?;
+        let posonly: usize = code.getattr("co_posonlyargcount")?.extract()?;
+        if flags & 0x0c != 0 || kwonly != 0 || args.len() > argc {
+            return Ok(None);
+        }
+        let names: Vec<String> = code.getattr("co_varnames")?.extract()?;
+        let mut slots: Vec<Option<Bound<'py, PyAny>>> = (0..argc).map(|i| if i < args.len() { Some(args.get(py, i)) } else { None }).collect();
+        if let Some(kw) = kwargs {
+            for (k, v) in kw.iter() {
+                let Ok(k) = k.extract::<String>() else { return Ok(None) };
+                match names[..argc].iter().position(|n| *n == k) {
+                    Some(i) if i >= posonly && slots[i].is_none() => slots[i] = Some(v.unbind().into_bound(py)),
+                    _ => return Ok(None),
+                }
+            }
+        }
+        let defaults = func.getattr("__defaults__")?;
+        let defaults: Vec<Bound<'py, PyAny>> = if defaults.is_none() { Vec::new() } else { defaults.cast_into::<PyTuple>().map_err(PyErr::from)?.iter().collect() };
+        let first_default = argc - defaults.len().min(argc);
+        let mut out = Vec::with_capacity(argc);
+        for (i, s) in slots.into_iter().enumerate() {
+            match s {
+                Some(v) => out.push(v),
+                None if i >= first_default => out.push(defaults[i - first_default].clone()),
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(PyTuple::new(py, out)?))
     }
 
     fn fallback(&self, py: Python<'_>, args: &Bound<'_, PyTuple>, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Py<PyAny>> {
@@ -457,6 +507,7 @@ impl Dispatcher {
         };
         let opt = |name: &str| options.bind(py).get_item(name).and_then(|v| v.is_truthy()).unwrap_or(false);
         let nogil = opt("nogil") || opt("parallel");
+        let n_params: u64 = func.getattr("__code__").and_then(|c| c.getattr("co_argcount")).and_then(|n| n.extract()).unwrap_or(0);
         Ok(Dispatcher {
             vectorcall: dispatcher_vectorcall,
             refs: RwLock::new(Some(PyRefs { func: func.unbind(), module, doc, options })),
@@ -469,6 +520,7 @@ impl Dispatcher {
             failures: Mutex::new(Vec::new()),
             live: Mutex::new(HashMap::new()),
             recompiles: AtomicU64::new(0),
+            n_params: AtomicU64::new(n_params),
             arg_failures_seen: Mutex::new(Vec::new()),
             stepped_aside: AtomicBool::new(false),
             may_step_aside: AtomicBool::new(false),
