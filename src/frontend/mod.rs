@@ -591,6 +591,13 @@ impl Lowerer {
                 let attr: String = get("attr")?.extract().map_err(|e| pyerr(e, line))?;
                 ExprKind::Attr(Box::new(self.lower(&get("value")?)?), attr)
             }
+            "BinOp" if kind(&get("op")?) == "MatMult" => {
+                // `a @ b` is `ndarray.__matmul__`, i.e. `numpy.matmul(a, b)` (the name `$matmul`
+                // cannot clash with Python's; the resolver knows it).
+                let span = span_of(node);
+                let f = self.expr(ExprKind::Global("$matmul".into()), span);
+                ExprKind::Call { func: Box::new(f), args: vec![self.lower(&get("left")?)?, self.lower(&get("right")?)?], kwargs: vec![] }
+            }
             "BinOp" => {
                 let op = binop(&get("op")?, line)?;
                 ExprKind::BinOp(op, Box::new(self.lower(&get("left")?)?), Box::new(self.lower(&get("right")?)?))

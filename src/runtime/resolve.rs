@@ -36,6 +36,10 @@ pub struct DispatchResolver<'py, 'd> {
 
 impl<'py, 'd> Resolver for DispatchResolver<'py, 'd> {
     fn global(&mut self, name: &str, line: u32) -> CResult<GlobalValue> {
+        if name == "$matmul" {
+            // `a @ b` (see the front end).
+            return Ok(GlobalValue::NpFunc("numpy.matmul".into()));
+        }
         let py = self.py;
         let globals = self.globals.clone();
         let value = match globals.get_item(name).ok().flatten() {
@@ -256,6 +260,7 @@ impl<'py, 'd> DispatchResolver<'py, 'd> {
                 "math" => GlobalValue::Math,
                 "numpy" => GlobalValue::Numpy,
                 "heron" | "numba" => GlobalValue::RangeModule,
+                m @ ("numpy.random" | "numpy.linalg") => GlobalValue::NpModule(m.to_string()),
                 other => GlobalValue::Unsupported(format!("the module `{other}` is not supported in compiled code")),
             };
         }
@@ -287,6 +292,19 @@ impl<'py, 'd> DispatchResolver<'py, 'd> {
             if b.is(value) {
                 if let Some(bi) = builtins::python(name) {
                     return GlobalValue::Builtin(bi);
+                }
+            }
+        }
+        // `from numpy import sqrt, zeros`, `from numpy.random import rand`: NumPy's own
+        // objects, as compiled code knows them by their module's name for them.
+        if let Ok(fname) = value.getattr("__name__").and_then(|n| n.extract::<String>()) {
+            for m in ["numpy", "numpy.random", "numpy.linalg"] {
+                if let Ok(mv) = py.import(m).and_then(|mm| mm.getattr(fname.as_str())) {
+                    if mv.is(value) {
+                        if let Ok(g) = self.module_attr(m, &fname, 0) {
+                            return g;
+                        }
+                    }
                 }
             }
         }

@@ -215,6 +215,9 @@ pub struct Typed {
     /// `x op= v` typed for one member of a variable that changes type (statement id -> the
     /// member index codegen must find in the tag, or deoptimize), as `guards` for reads.
     pub aug_guards: HashMap<usize, usize>,
+    /// `and`/`or` expressions used only for their truth (an `if`/`while` test): each operand is
+    /// tested in turn, whatever its type.
+    pub truth_ops: std::collections::HashSet<ExprId>,
     /// Assignments into array views (`a[1:-1] = b`, `m[0, :] = 0`, `m[i] = row`): the ids of
     /// the targets' base expressions. Also side effects.
     pub slice_stores: std::collections::HashSet<ExprId>,
@@ -253,6 +256,7 @@ pub(super) struct Infer<'a> {
     pub(super) guards: HashMap<ExprId, usize>,
     pub(super) inplace: HashMap<usize, std::sync::Arc<UfuncLoop>>,
     pub(super) aug_guards: HashMap<usize, usize>,
+    pub(super) truth_ops: std::collections::HashSet<ExprId>,
     pub(super) slice_stores: std::collections::HashSet<ExprId>,
 }
 
@@ -309,6 +313,7 @@ pub fn infer(f: &Function, args: &[Type], res: &mut dyn Resolver, pure: bool) ->
         guards: HashMap::new(),
         inplace: HashMap::new(),
         aug_guards: HashMap::new(),
+        truth_ops: Default::default(),
         slice_stores: Default::default(),
     };
     for (p, t) in f.params.iter().zip(args) {
@@ -345,6 +350,7 @@ pub fn infer(f: &Function, args: &[Type], res: &mut dyn Resolver, pure: bool) ->
         callee_effects: inf.callee_effects,
         inplace: inf.inplace,
         aug_guards: inf.aug_guards,
+        truth_ops: inf.truth_ops,
         slice_stores: inf.slice_stores,
         fp_checked: false,
     })
@@ -736,6 +742,16 @@ impl<'a> Infer<'a> {
 
     /// A condition: anything with a truth value Heron can compute.
     pub(super) fn cond(&mut self, e: &Expr) -> CResult<()> {
+        // `if a and b:`: only the operands' truth is used, so they may have different types
+        // (a numpy.bool and a bool); codegen tests each in turn (`truth_ops`).
+        if let ExprKind::BoolOp(_, values) = &e.kind {
+            for v in values {
+                self.cond(v)?;
+            }
+            self.truth_ops.insert(e.id);
+            self.record(e, Some(Type::Bool));
+            return Ok(());
+        }
         if let Some(t) = self.expr(e)? {
             truth_ok(&t, e.span.line)?;
         }
