@@ -89,3 +89,33 @@ def test_accumulator_speculation_in_a_function_with_effects(heron_python, tmp_pa
     show(mean_into(np.zeros(0), out))   # the guess (numpy.float64) fails after a store
     show(out)
     """, native=["mean_into"])
+
+
+def test_loops_over_tuples_of_one_type(heron_python, tmp_path):
+    compare(heron_python, tmp_path, PRELUDE + """
+    # heron: jit
+    def life(g):
+        n = g.shape[0]
+        out = np.zeros_like(g)
+        for i in range(1, n - 1):
+            for j in range(1, n - 1):
+                s = 0
+                for di in (-1, 0, 1):
+                    for dj in (-1, 0, 1):
+                        if di != 0 or dj != 0:
+                            s += g[i + di, j + dj]
+                out[i, j] = 1 if s == 3 or (s == 2 and g[i, j] == 1) else 0
+        return out
+
+    # heron: jit
+    def weights(x):
+        t = (0.25, 0.5, 0.25)
+        s = 0.0
+        for k in range(3):
+            s += t[k] * x[k]
+        return s + t[-1]
+
+    g = (np.random.default_rng(0).random((8, 8)) > 0.5).astype(np.int64)
+    show(life(g))
+    show(weights(np.arange(3.0)))
+    """, native=["life", "weights"])

@@ -338,10 +338,15 @@ impl Lowerer {
         let k = self.var(&format!("$index{n}"));
         let iter_e = self.lower(iter)?;
         let it_expr = |lw: &mut Self| lw.expr(ExprKind::Var(it), span);
-        let base = it_expr(self);
-        let shape = self.expr(ExprKind::Attr(Box::new(base), "shape".into()), span);
-        let zero = self.expr(ExprKind::Const(Const::Int(0)), span);
-        let stop = self.expr(ExprKind::Index(Box::new(shape), vec![zero]), span);
+        let stop = if let ExprKind::Tuple(items) = &iter_e.kind {
+            // `for d in (-1, 0, 1)`: as many iterations as items.
+            self.expr(ExprKind::Const(Const::Int(items.len() as i64)), span)
+        } else {
+            let base = it_expr(self);
+            let shape = self.expr(ExprKind::Attr(Box::new(base), "shape".into()), span);
+            let zero = self.expr(ExprKind::Const(Const::Int(0)), span);
+            self.expr(ExprKind::Index(Box::new(shape), vec![zero]), span)
+        };
         let base = it_expr(self);
         let kv = self.expr(ExprKind::Var(k), span);
         let item = self.expr(ExprKind::Index(Box::new(base), vec![kv]), span);

@@ -270,7 +270,16 @@ impl<'a> Infer<'a> {
                                 }
                                 Some(elems[k2 as usize].clone())
                             }
-                            _ => return cerr("tuples can only be indexed by a constant", line),
+                            // A variable index into a tuple of one scalar type (`for d in (-1, 0,
+                            // 1)`); out of range, the interpreter raises (a deoptimization).
+                            _ if !elems.is_empty() && elems.iter().all(|t| t == &elems[0] && t.is_scalar()) => {
+                                let it = its[0].clone().unwrap();
+                                if !(matches!(it, Type::Int | Type::Bool) || matches!(it, Type::Np(d) if d.is_int() && d != DType::U64)) {
+                                    return cerr(format!("tuple indices must be integers, got a {it}"), line);
+                                }
+                                Some(elems[0].clone())
+                            }
+                            _ => return cerr("tuples can only be indexed by a constant, or by a variable when their items have one type", line),
                         }
                     }
                     other => return cerr(format!("indexing a {other} is not supported"), line),
