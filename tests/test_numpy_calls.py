@@ -172,3 +172,27 @@ def test_matmul_names_imported_from_numpy_and_truth_tests(heron_python, tmp_path
     except ValueError as e:
         print("ValueError", e)
     """, native=["imported", "spins", "draws"])
+
+
+def test_numpy_scalar_globals_are_live(heron_python, tmp_path):
+    compare(heron_python, tmp_path, """
+    import numpy as np
+    zero = np.float32(0)
+    big = np.int32(2**31 - 1)
+    flag = np.True_
+
+    # heron: jit
+    def acc(a):
+        s = zero
+        for i in range(a.shape[0]):
+            s += a[i]
+        return s, big + np.int32(1), flag
+
+    a = np.arange(5, dtype=np.float32)
+    print(acc(a))
+    zero = np.float32(10.5)     # the same type: read again at the next call
+    flag = np.False_
+    print(acc(a))
+    zero = np.float64(1.0)      # another type: compiled again
+    print(acc(a))
+    """, flags=["-W", "always"], native=[])

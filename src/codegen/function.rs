@@ -169,6 +169,10 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 let raw = b.ins().load(types::I64, MemFlagsData::trusted(), a, 0);
                 let v = match repr(ty)[0] {
                     t if t == types::F64 => b.ins().bitcast(types::F64, MemFlagsData::new(), raw),
+                    t if t == types::F32 => {
+                        let low = b.ins().ireduce(types::I32, raw);
+                        b.ins().bitcast(types::F32, MemFlagsData::new(), low)
+                    }
                     t if t == types::I64 => raw,
                     t => b.ins().ireduce(t, raw),
                 };

@@ -72,6 +72,18 @@ impl<'py, 'd> Resolver for DispatchResolver<'py, 'd> {
                 }
             }
         };
+        // A NumPy scalar global (`zero = np.float32(0)`): read from a cell at entry, kept
+        // current by its guard (the same type), as a changing Python scalar global is.
+        if let Some(d) = super::marshal::numpy_scalar_dtype(py, &value) {
+            let ty = Type::Np(d);
+            if let Some(raw) = super::guards::scalar_raw(&value, &ty) {
+                let cell = self.me.live_cell_made(name, &ty);
+                cell.raw.store(raw, Ordering::Relaxed);
+                let addr = &cell.raw as *const std::sync::atomic::AtomicU64 as usize;
+                self.guard(&globals, name, None, None, Some(cell));
+                return Ok(GlobalValue::Cell { ty, addr });
+            }
+        }
         let g = self.classify(py, name, &value);
         if let GlobalValue::Const(c) = &g {
             let ty = match c {

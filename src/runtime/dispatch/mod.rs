@@ -182,6 +182,20 @@ impl Dispatcher {
         false
     }
 
+    /// The live cell of global `name` for type `ty`, made if there is none (a NumPy scalar
+    /// global is always read from its cell, at entry).
+    pub fn live_cell_made(&self, name: &str, ty: &Type) -> Arc<LiveCell> {
+        let mut live = self.live.lock().unwrap();
+        match live.get(name) {
+            Some(c) if c.ty == *ty => c.clone(),
+            _ => {
+                let c = Arc::new(LiveCell { raw: AtomicU64::new(0), ty: ty.clone() });
+                live.insert(name.to_string(), c.clone());
+                c
+            }
+        }
+    }
+
     /// The live cell of global `name` when it is live with type `ty`.
     pub fn live_cell(&self, name: &str, ty: &Type) -> Option<Arc<LiveCell>> {
         self.live.lock().unwrap().get(name).filter(|c| c.ty == *ty).cloned()
