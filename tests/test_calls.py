@@ -52,3 +52,39 @@ def test_keywords_and_defaults(heron_python, tmp_path):
     show(centred(np.linspace(0.0, 1.0, 6) ** 2, h=0.5))
     print(g(3))
     """, native=["f", "centred"])
+
+
+def test_none_results_and_is_none(heron_python, tmp_path):
+    compare(heron_python, tmp_path, PRELUDE + """
+    # heron: jit
+    def find(a, x):
+        for i in range(a.shape[0]):
+            if a[i] == x:
+                return i
+        return None
+
+    # heron: jit
+    def first_negative(a):
+        for v in a:
+            if v < 0:
+                return v
+        return None
+
+    # heron: jit
+    def where_or_minus_one(a, x):
+        r = find(a, x)
+        if r is None:
+            return -1
+        return r
+
+    # heron: jit
+    def default_step(a, step=None):
+        if step is not None:
+            return a[0] * step
+        return a[0]
+
+    a = np.array([1.0, 3.0, -2.0])
+    print(find(a, 3.0), find(a, 7.0), first_negative(a), first_negative(np.ones(2)))
+    print(where_or_minus_one(a, 3.0), where_or_minus_one(a, 9.0))
+    print(default_step(a), default_step(a, 2.0))
+    """, native=["find", "first_negative", "where_or_minus_one", "default_step"])

@@ -486,7 +486,12 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             Some((s, _)) => self.var_type(s),
             None => t.clone(),
         };
-        let conv = self.merge_convert(val, &from, &dst.ty, line)?;
+        let conv = if from == Type::None && dst.ty != Type::None {
+            // `return None` where other paths return a scalar: any bits, the tag says None.
+            crate::abi::repr(&dst.ty).into_iter().map(|t| self.zero_of(t)).collect()
+        } else {
+            self.merge_convert(val, &from, &dst.ty, line)?
+        };
         for (var, x) in dst.vars.iter().zip(conv) {
             self.b.def_var(*var, x);
         }
@@ -510,6 +515,17 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         };
         self.b.def_var(dtag, tag);
         Ok(())
+    }
+
+    /// A zero of machine type `t`.
+    pub(super) fn zero_of(&mut self, t: ir::Type) -> Value {
+        if t == types::F64 {
+            self.b.ins().f64const(0.0)
+        } else if t == types::F32 {
+            self.b.ins().f32const(0.0)
+        } else {
+            self.b.ins().iconst(t, 0)
+        }
     }
 
     /// Free the memory of the array local variable `v` holds (see `analysis::escape`).

@@ -167,6 +167,10 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             StmtKind::Expr(e) => {
                 self.expr(e)?;
             }
+            StmtKind::If { then, orelse, .. } if self.typed.static_ifs.contains_key(&s.id) => {
+                let live = self.typed.static_ifs[&s.id];
+                self.block(if live { then } else { orelse })?;
+            }
             StmtKind::If { cond, then, orelse } => {
                 let c = self.truth(cond)?;
                 let then_blk = self.b.create_block();

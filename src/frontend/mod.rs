@@ -617,6 +617,19 @@ impl Lowerer {
                 };
                 ExprKind::Unary(op, Box::new(self.lower(&get("operand")?)?))
             }
+            "Compare" if is_none_test(node) => {
+                // `x is None` / `x is not None`: `$is_none(x)`, decided by x's type (a builtin
+                // of the registry; the `$` name cannot clash with Python's).
+                let left = self.lower(&get("left")?)?;
+                let negate = get("ops")?.get_item(0).map(|o| kind(&o) == "IsNot").map_err(|e| pyerr(e, line))?;
+                let f = self.expr(ExprKind::Global("$is_none".into()), span);
+                let call = self.expr(ExprKind::Call { func: Box::new(f), args: vec![left], kwargs: vec![] }, span);
+                if negate {
+                    ExprKind::Unary(UnaryOp::Not, Box::new(call))
+                } else {
+                    return Ok(call);
+                }
+            }
             "Compare" => {
                 let left = self.lower(&get("left")?)?;
                 let mut rest = Vec::new();
@@ -787,4 +800,11 @@ fn describe(k: &str) -> String {
         "AsyncFor" => "async for".into(),
         other => other.to_string(),
     }
+}
+
+/// Is `node` (an `ast.Compare`) `x is None` or `x is not None`?
+fn is_none_test(node: &Bound<'_, PyAny>) -> bool {
+    let one = |f: &str| node.getattr(f).ok().filter(|v| v.len().map(|n| n == 1).unwrap_or(false)).and_then(|v| v.get_item(0).ok());
+    let (Some(op), Some(c)) = (one("ops"), one("comparators")) else { return false };
+    matches!(kind(&op).as_str(), "Is" | "IsNot") && kind(&c) == "Constant" && c.getattr("value").map(|v| v.is_none()).unwrap_or(false)
 }

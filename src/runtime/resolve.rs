@@ -40,6 +40,9 @@ impl<'py, 'd> Resolver for DispatchResolver<'py, 'd> {
             // `a @ b` (see the front end).
             return Ok(GlobalValue::NpFunc("numpy.matmul".into()));
         }
+        if name == "$is_none" {
+            return Ok(GlobalValue::Builtin(builtins::python("$is_none").expect("in the registry")));
+        }
         let py = self.py;
         let globals = self.globals.clone();
         let value = match globals.get_item(name).ok().flatten() {

@@ -157,8 +157,13 @@ impl VarInfo {
         if self.members.contains(t) {
             return Ok(false);
         }
+        // The return value may be None on some paths and a scalar on others (`return None`
+        // when nothing was found): the scalar's representation, with a tag.
+        let ret_none = what == "the return value" && self.members.iter().chain(std::iter::once(t)).all(|m| m.is_scalar() || *m == Type::None);
         let unified = match &self.ty {
             None => t.clone(),
+            Some(Type::None) if ret_none => t.clone(),
+            Some(u) if ret_none && *t == Type::None => u.clone(),
             Some(u) => match unify(u, t) {
                 Some(x) => x,
                 None => {
@@ -169,7 +174,7 @@ impl VarInfo {
                 }
             },
         };
-        if self.members.len() >= 1 && !t.is_scalar() {
+        if self.members.len() >= 1 && !t.is_scalar() && !ret_none {
             return Err(CompileError::new(format!("{what} changes type ({} then {t})", self.members[0]), line));
         }
         self.members.push(t.clone());
@@ -218,6 +223,8 @@ pub struct Typed {
     /// `and`/`or` expressions used only for their truth (an `if`/`while` test): each operand is
     /// tested in turn, whatever its type.
     pub truth_ops: std::collections::HashSet<ExprId>,
+    /// `if` statements whose test the types decide (statement id -> which branch runs).
+    pub static_ifs: HashMap<usize, bool>,
     /// Assignments into array views (`a[1:-1] = b`, `m[0, :] = 0`, `m[i] = row`): the ids of
     /// the targets' base expressions. Also side effects.
     pub slice_stores: std::collections::HashSet<ExprId>,
@@ -257,6 +264,7 @@ pub(super) struct Infer<'a> {
     pub(super) inplace: HashMap<usize, std::sync::Arc<UfuncLoop>>,
     pub(super) aug_guards: HashMap<usize, usize>,
     pub(super) truth_ops: std::collections::HashSet<ExprId>,
+    pub(super) static_ifs: HashMap<usize, bool>,
     pub(super) slice_stores: std::collections::HashSet<ExprId>,
 }
 
@@ -314,6 +322,7 @@ pub fn infer(f: &Function, args: &[Type], res: &mut dyn Resolver, pure: bool) ->
         inplace: HashMap::new(),
         aug_guards: HashMap::new(),
         truth_ops: Default::default(),
+        static_ifs: HashMap::new(),
         slice_stores: Default::default(),
     };
     for (p, t) in f.params.iter().zip(args) {
@@ -324,6 +333,7 @@ pub fn infer(f: &Function, args: &[Type], res: &mut dyn Resolver, pure: bool) ->
         inf.changed = false;
         inf.guards.clear();
         inf.aug_guards.clear();
+        inf.static_ifs.clear();
         rounds += 1;
         if rounds > 50 {
             return cerr("type inference did not settle", f.span.line);
@@ -333,6 +343,7 @@ pub fn infer(f: &Function, args: &[Type], res: &mut dyn Resolver, pure: bool) ->
     inf.strict = true;
     inf.guards.clear();
     inf.aug_guards.clear();
+    inf.static_ifs.clear();
     inf.block(&f.body)?;
     if inf.ret.members.is_empty() {
         // No `return` statement at all, or every path falls off the end.
@@ -351,6 +362,7 @@ pub fn infer(f: &Function, args: &[Type], res: &mut dyn Resolver, pure: bool) ->
         inplace: inf.inplace,
         aug_guards: inf.aug_guards,
         truth_ops: inf.truth_ops,
+        static_ifs: inf.static_ifs,
         slice_stores: inf.slice_stores,
         fp_checked: false,
     })
@@ -660,8 +672,18 @@ impl<'a> Infer<'a> {
             }
             StmtKind::If { cond, then, orelse } => {
                 self.cond(cond)?;
-                self.block(then)?;
-                self.block(orelse)?;
+                // `if x is None:` decided by x's type in this specialization: only the branch
+                // that runs is typed and compiled (the other may not type-check for it).
+                match self.static_truth(cond) {
+                    Some(live) => {
+                        self.static_ifs.insert(s.id, live);
+                        self.block(if live { then } else { orelse })?;
+                    }
+                    None => {
+                        self.block(then)?;
+                        self.block(orelse)?;
+                    }
+                }
             }
             StmtKind::While { cond, body, orelse } => {
                 self.cond(cond)?;
@@ -741,6 +763,20 @@ impl<'a> Infer<'a> {
     }
 
     /// A condition: anything with a truth value Heron can compute.
+    /// The value of a test that this specialization's types decide: `x is None`, `x is not
+    /// None` of a variable, `not` of one, a bool constant.
+    fn static_truth(&self, e: &Expr) -> Option<bool> {
+        match &e.kind {
+            ExprKind::Const(Const::Bool(b)) => Some(*b),
+            ExprKind::Unary(UnaryOp::Not, inner) => self.static_truth(inner).map(|b| !b),
+            ExprKind::Call { func, args, .. } if matches!(&func.kind, ExprKind::Global(n) if n == "$is_none") => match args.as_slice() {
+                [Expr { kind: ExprKind::Var(v), .. }] if !self.vars[*v].is_union() => self.vars[*v].ty.as_ref().map(|t| *t == Type::None),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
     pub(super) fn cond(&mut self, e: &Expr) -> CResult<()> {
         // `if a and b:`: only the operands' truth is used, so they may have different types
         // (a numpy.bool and a bool); codegen tests each in turn (`truth_ops`).
