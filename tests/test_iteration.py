@@ -119,3 +119,36 @@ def test_loops_over_tuples_of_one_type(heron_python, tmp_path):
     show(life(g))
     show(weights(np.arange(3.0)))
     """, native=["life", "weights"])
+
+
+def test_max_of_a_float_and_a_numpy_float(heron_python, tmp_path):
+    compare(heron_python, tmp_path, PRELUDE + """
+    # heron: jit
+    def maxerr(a, b):
+        err = 0.0
+        for i in range(a.shape[0]):
+            err = max(err, abs(a[i] - b[i]))
+        return err
+
+    # heron: jit
+    def relax(u, tol):
+        err = 0.0
+        low = 1e300
+        for i in range(1, u.shape[0] - 1):
+            v = 0.5 * (u[i - 1] + u[i + 1])
+            err = max(err, abs(v - u[i]))
+            low = min(v, low)
+            u[i] = v
+        return err > tol, err, low
+
+    a = np.linspace(0.0, 1.0, 5)
+    for x, y in [(a, a[::-1].copy()), (a, a), (np.zeros(0), np.zeros(0)), (np.array([np.nan, 1.0]), np.zeros(2))]:
+        show(maxerr(x, y))
+    u = np.random.default_rng(0).random(10)
+    for r in relax(u, 0.1):
+        show(r)
+    show(u)
+    # Nothing changes err: it stays a Python float, and the tuple's guess deoptimizes.
+    for r in relax(np.ones(2), 0.1):
+        show(r)
+    """, native=["maxerr", "relax"])

@@ -225,6 +225,9 @@ pub struct Typed {
     pub truth_ops: std::collections::HashSet<ExprId>,
     /// `if` statements whose test the types decide (statement id -> which branch runs).
     pub static_ifs: HashMap<usize, bool>,
+    /// `v = max(a, b)` over arguments of different types (call id -> the arguments' types):
+    /// the winner's type is the variable's tag.
+    pub choices: HashMap<ExprId, Vec<Type>>,
     /// Assignments into array views (`a[1:-1] = b`, `m[0, :] = 0`, `m[i] = row`): the ids of
     /// the targets' base expressions. Also side effects.
     pub slice_stores: std::collections::HashSet<ExprId>,
@@ -265,6 +268,7 @@ pub(super) struct Infer<'a> {
     pub(super) aug_guards: HashMap<usize, usize>,
     pub(super) truth_ops: std::collections::HashSet<ExprId>,
     pub(super) static_ifs: HashMap<usize, bool>,
+    pub(super) choices: HashMap<ExprId, Vec<Type>>,
     pub(super) slice_stores: std::collections::HashSet<ExprId>,
 }
 
@@ -323,6 +327,7 @@ pub fn infer(f: &Function, args: &[Type], res: &mut dyn Resolver, pure: bool) ->
         aug_guards: HashMap::new(),
         truth_ops: Default::default(),
         static_ifs: HashMap::new(),
+        choices: HashMap::new(),
         slice_stores: Default::default(),
     };
     for (p, t) in f.params.iter().zip(args) {
@@ -363,6 +368,7 @@ pub fn infer(f: &Function, args: &[Type], res: &mut dyn Resolver, pure: bool) ->
         aug_guards: inf.aug_guards,
         truth_ops: inf.truth_ops,
         static_ifs: inf.static_ifs,
+        choices: inf.choices,
         slice_stores: inf.slice_stores,
         fp_checked: false,
     })
@@ -563,6 +569,62 @@ impl<'a> Infer<'a> {
         Ok(())
     }
 
+    /// `v = max(a, b)` (or `min`) of arguments of different scalar types (a Python float and a
+    /// numpy.float64): Python returns the winning argument itself, so `v` gets either type;
+    /// it becomes a variable of both (tagged), the tag set from the winner (`choices`).
+    fn min_max_choice(&mut self, v: VarId, value: &Expr, line: u32) -> CResult<bool> {
+        let ExprKind::Call { func, args, kwargs } = &value.kind else { return Ok(false) };
+        if !kwargs.is_empty() || args.len() < 2 {
+            return Ok(false);
+        }
+        let Some(GlobalValue::Builtin(b)) = self.resolve_name(func)? else { return Ok(false) };
+        if !matches!(b.name(), "min" | "max") {
+            return Ok(false);
+        }
+        let mut ts = Vec::new();
+        for a in args {
+            if let ExprKind::Var(x) = a.kind {
+                if self.vars[x].is_union() && x != v {
+                    return Ok(false);
+                }
+            }
+            let Some(t) = self.expr(a)? else { return Ok(false) };
+            ts.push(t);
+        }
+        // The variable's own earlier members count as the argument's (`err = max(err, x)`).
+        let mut kinds: Vec<Type> = Vec::new();
+        for (a, t) in args.iter().zip(&ts) {
+            let ms = match a.kind {
+                ExprKind::Var(x) if x == v && self.vars[x].is_union() => self.vars[x].members.clone(),
+                _ => vec![t.clone()],
+            };
+            for m in ms {
+                if !kinds.contains(&m) {
+                    kinds.push(m);
+                }
+            }
+        }
+        // Floats only: their common representation holds each exactly, and compares them as
+        // Python does (an int and a float would not: 2**60 + 1 against 2.0**60).
+        if kinds.len() < 2 || !kinds.iter().all(|t| t.is_floatlike()) {
+            return Ok(false);
+        }
+        let Some(unified) = kinds[1..].iter().try_fold(kinds[0].clone(), |u, t| unify(&u, t)) else { return Ok(false) };
+        // Comparisons between every pair must be the plain numeric ones.
+        for a in &kinds {
+            for c in &kinds {
+                compare_type(CmpOp::Lt, a, c, line)?;
+            }
+        }
+        for t in &kinds {
+            self.assign_var(v, t, line)?;
+        }
+        self.record(value, Some(unified));
+        self.calls.insert(value.id, CallTarget::Builtin(b));
+        self.choices.insert(value.id, ts);
+        Ok(true)
+    }
+
     /// A side effect found while typing an expression (see `array_effect`).
     pub(super) fn array_effect_pub(&mut self) {
         self.array_effect();
@@ -581,6 +643,11 @@ impl<'a> Infer<'a> {
         let line = s.span.line;
         match &s.kind {
             StmtKind::Assign { targets, value } => {
+                if let [Target::Var(v)] = targets.as_slice() {
+                    if self.min_max_choice(*v, value, line)? {
+                        return Ok(());
+                    }
+                }
                 let t = self.expr(value)?;
                 for target in targets {
                     self.assign(target, t.clone(), Some(value), line)?;

@@ -292,7 +292,18 @@ impl<'a> Infer<'a> {
                         Some(t) => {
                             if let ExprKind::Var(v) = i.kind {
                                 if self.vars[v].is_union() {
-                                    return cerr(format!("{} changes type and is put in a tuple", self.var_name(v)), line);
+                                    // Speculate its unified member (a guard on its tag
+                                    // deoptimizes at the statement otherwise).
+                                    let unified = self.vars[v].ty.clone();
+                                    let idx = unified.as_ref().and_then(|u| self.vars[v].members.iter().position(|m| m == u));
+                                    match (unified, idx) {
+                                        (Some(u), Some(k)) if u.is_scalar() => {
+                                            self.guards.insert(i.id, k);
+                                            ts.push(u);
+                                            continue;
+                                        }
+                                        _ => return cerr(format!("{} changes type and is put in a tuple", self.var_name(v)), line),
+                                    }
                                 }
                             }
                             if matches!(t, Type::Str) {
