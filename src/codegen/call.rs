@@ -414,4 +414,9 @@ impl<'a, 'm> Lower<'a> for FunctionCx<'a, 'm> {
     fn note_py_callback(&mut self) {
         self.py_callbacks = true;
     }
+    fn made_call(&mut self, e: &Expr, vals: &[Value]) {
+        self.mark_effect();
+        let t = self.typed.ty(e).clone();
+        self.note_made_call(e.span, &vals.to_vec(), &t);
+    }
 }

@@ -487,6 +487,10 @@ impl<'a> Infer<'a> {
                 }
                 let pairs: Vec<(&Expr, &Type)> = args.iter().zip(ats.iter()).collect();
                 let r = self.over_members(&pairs, line, &|ts| b.result_type(ts, line))?;
+                if b.name().starts_with("random.") {
+                    // It draws from the interpreter's random state.
+                    self.array_effect_pub();
+                }
                 self.calls.insert(e.id, CallTarget::Builtin(b));
                 Ok(Some(r))
             }
@@ -621,6 +625,13 @@ impl<'a> Infer<'a> {
             let c = match const_value(v) {
                 Some(c) => c,
                 None => match self.resolve_name(v)? {
+                    None if matches!(&v.kind, ExprKind::Attr(_, a) if a == "dtype") => {
+                        let ExprKind::Attr(base, _) = &v.kind else { unreachable!() };
+                        match self.expr(base)? {
+                            Some(Type::Array(a)) => Const::Str(a.dtype.name().to_string()),
+                            _ => return cerr(format!("the keyword argument `{k}` must be a constant here"), line),
+                        }
+                    }
                     Some(GlobalValue::NpDType(d)) => Const::Str(d.name().to_string()),
                     Some(GlobalValue::Builtin(b)) if b.as_dtype().is_some() => Const::Str(b.as_dtype().unwrap().name().to_string()),
                     Some(GlobalValue::Const(c)) => c,
@@ -746,6 +757,12 @@ impl<'a> Infer<'a> {
                 Some(GlobalValue::NpDType(x)) => x,
                 Some(GlobalValue::Builtin(b)) if b.as_dtype().is_some() => b.as_dtype().unwrap(),
                 _ => match &d.kind {
+                    // `dtype=x.dtype`: the array's dtype, known in this specialization.
+                    ExprKind::Attr(base, attr) if attr == "dtype" => match self.expr(base)? {
+                        Some(Type::Array(a)) => a.dtype,
+                        Some(t) => return cerr(format!("`.dtype` of a {t} is not supported"), line),
+                        None => return Ok(None),
+                    },
                     ExprKind::Const(Const::Str(s)) => match DType::from_name(s) {
                         Some(x) => x,
                         None => return cerr(format!("the dtype {s:?} is not supported in compiled code"), line),
