@@ -705,11 +705,16 @@ impl Dispatcher {
         if let Ok(mut g) = self.refs.write() {
             *g = None;
         }
-        // Unreachable: no call can be using a specialization now.
-        if let Ok(mut specs) = self.specs.lock() {
-            self.first.store(std::ptr::null_mut(), Ordering::Release);
-            specs.clear();
-        }
+        // Unreachable: no call can be using a specialization now. They are dropped after the
+        // lock is let go (dropping their Python references may run code).
+        let taken = match self.specs.lock() {
+            Ok(mut specs) => {
+                self.first.store(std::ptr::null_mut(), Ordering::Release);
+                std::mem::take(&mut *specs)
+            }
+            Err(_) => Vec::new(),
+        };
+        drop(taken);
     }
 
     /// Pickle by reference (the module attribute of this name, as plain functions pickle), or,
