@@ -255,3 +255,17 @@ def test_ufunc_floating_point_reports(heron_python, tmp_path, mode):
 
 def test_ufunc_warnings_under_w_error(heron_python, tmp_path):
     compare(heron_python, tmp_path, WARN, flags=["-W", "error"])
+
+
+def test_comparisons_with_python_ints_outside_the_dtype(heron_python, tmp_path):
+    # NEP 50: `uint8_array > 1000` compares by value (no OverflowError, unlike `+ 1000`).
+    compare(heron_python, tmp_path, PRELUDE + """
+    # heron: jit
+    def cmp(u, k):
+        return u > k, u == k, u < 300
+
+    u = np.array([1, 200, 255], np.uint8)
+    for k in (100, 1000, -1):
+        for r in cmp(u, k):
+            show(r)
+    """)
