@@ -73,9 +73,11 @@ pub fn check_store(dtype: DType, t: &Type, line: u32) -> CResult<()> {
     let ok = match t {
         Type::Bool => true,
         Type::Int => dtype != DType::Bool,
-        Type::Float => dtype.is_float(),
+        // A float into an integer array truncates (out of range: the interpreter, see
+        // `codegen::array::store_element`).
+        Type::Float => dtype != DType::Bool,
         Type::Np(d) => {
-            if dtype.is_float() {
+            if dtype.is_float() || (d.is_float() && dtype != DType::Bool) {
                 true
             } else if dtype == DType::Bool {
                 *d == DType::Bool
