@@ -155,3 +155,34 @@ def test_floats_stored_into_integer_arrays(heron_python, tmp_path):
     except OverflowError as e:
         print("OverflowError", e)
     """, flags=["-W", "always"])
+
+
+def test_shifts_of_numpy_integers(heron_python, tmp_path):
+    compare(heron_python, tmp_path, """
+    import numpy as np
+
+    # heron: jit
+    def sh(a, k):
+        return a << k, a >> k
+
+    # heron: jit
+    def crc16(data):
+        c = np.uint16(0xFFFF)
+        for i in range(data.shape[0]):
+            c ^= np.uint16(data[i]) << np.uint16(8)
+            for j in range(8):
+                if c & np.uint16(0x8000):
+                    c = (c << np.uint16(1)) ^ np.uint16(0x1021)
+                else:
+                    c = c << np.uint16(1)
+        return c
+
+    for t in (np.uint8, np.int8, np.int32, np.int64, np.uint64):
+        for v in ((5, 200) if t in (np.uint8, np.uint64) else (5, 100, -3)):
+            for k in (0, 3, 7, 8, 31, 63, 64, 100):
+                try:
+                    print(t.__name__, v, k, sh(t(v), k))
+                except OverflowError as e:
+                    print("OverflowError", e)
+    print(crc16(np.frombuffer(b"123456789", np.uint8)))
+    """, flags=["-W", "always"], native=["crc16"])

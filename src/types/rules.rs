@@ -128,6 +128,9 @@ pub fn binop_type(op: BinOp, a: &Type, b: &Type, line: u32) -> CResult<Type> {
         },
         BinOp::LShift | BinOp::RShift => match r {
             Type::Int => Ok(Type::Int),
+            // NumPy integers shift within their width (numpy/_core/src/umath: npy_lshift,
+            // npy_rshift).
+            Type::Np(d) if d.is_int() => Ok(r),
             _ => bad(),
         },
         _ => match r {
