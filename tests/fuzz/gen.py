@@ -161,18 +161,7 @@ KNOWN_BUGS = {
     "floor-npint": "math.floor/ceil/trunc of a NumPy integer (CPython goes through float / raises)",
     "npint32-pyint": "numpy.int32 op a Python int out of int32 range (CPython raises OverflowError)",
     "ufunc-pow": "a mixed-type ** on NumPy scalars goes through np.power's SIMD loop, not libm pow",
-    # Found with the whole-array NumPy of gen_arrays (steered around there, see its `excluded`):
-    "int-neg-power": "np.power / ** of integers (arrays, or np.power of scalars) to a negative power: "
-                     "SystemError or 'internal error in the dispatcher', not NumPy's ValueError",
-    "fp-flags-cleared": "np.maximum/np.minimum, array comparisons (NumPy's loops clear the FP status) and "
-                        "calls of compiled functions erase the deferred warnings of earlier operations",
-    "dead-np-warning": "an unused NumPy scalar result (v = x / z never read) loses its warning",
-    "ufunc-warning-names": "inline warnings say 'scalar divide' where NumPy's mixed-type scalar ops go "
-                           "through the ufunc ('divide'), 'power' for a ** 0.5 / 2 / -1 ('sqrt', ...)",
-    "float32-cast": "np.float32 op a Python float beyond float32: no 'overflow encountered in cast'",
-    "float32-exp": "np.exp of float32 (scalar or array) that overflows: no warning, no FloatingPointError",
-    "empty-view-strides": "an empty slice has strides step*itemsize (NumPy: the stride, or 0 of an empty array)",
-    "inplace-bcast-message": "a += b that does not broadcast: the message lacks the output's shape",
+    **gen_arrays.KNOWN_BUGS,  # found with the whole-array NumPy of gen_arrays
 }
 
 
@@ -904,7 +893,7 @@ class ModuleGen(gen_arrays.ArrayMixin, Gen):
             for name, t in self.globals.items():
                 if self.chance(0.3):
                     continue
-                t2 = t if self.chance(0.8) else self.choice(self.retypes())
+                t2 = t if self.chance(0.8) else self.choice(self.retypes(t))
                 items.append(f"{name!r}: {self.const(t2)}")
             out.append("        {" + ", ".join(items) + "},")
         out.append("    ]")

@@ -18,7 +18,8 @@ There is no permitted difference: an integer overflow after prints and array sto
 in the interpreter (deoptimization), so the output and the arrays are CPython's exactly.
 
 A module may set ``_FP`` to run its calls under ``numpy.errstate(all="raise")`` (``"raise"``),
-``all="ignore"`` (``"ignore"``), or with warnings turned into errors (``"error"``).
+``all="ignore"`` (``"ignore"``), with warnings turned into errors (``"error"``), or under
+``numpy.errstate(**_FP)`` (a dict).
 
 The result is a dict: ``status`` is ``"ok"``, ``"mismatch"`` or ``"skip"`` (the CPython run timed out or could not build its arguments), plus
 ``native`` (the entry function ran native code at least once), ``deopts``, ``failures`` (the
@@ -160,7 +161,10 @@ def call_outcome(fn, args, timeout, fp_mode=None):
     signal.setitimer(signal.ITIMER_REAL, timeout)
     printed = io.StringIO()
     aliases = []
-    errs = {"all": fp_mode} if fp_mode in ("raise", "ignore") else {"all": "warn", "under": "ignore"}
+    if isinstance(fp_mode, dict):
+        errs = fp_mode
+    else:
+        errs = {"all": fp_mode} if fp_mode in ("raise", "ignore") else {"all": "warn", "under": "ignore"}
     try:
         try:
             with contextlib.redirect_stdout(printed), np.errstate(**errs), \
@@ -248,6 +252,18 @@ def _quiet():
     np.seterr(all="ignore")
 
 
+def _forget_continuations():
+    """Empty Heron's cache of deoptimization continuations. It is keyed by the function's code
+    object, and code objects of equal source in two files compare equal (the file name is not
+    part of the comparison), so a later program (or a reducer's candidate) with a function
+    equal to an earlier one would continue in the earlier module's globals and file (a Heron
+    bug, reported): every program starts afresh."""
+    deopt = sys.modules.get("heron._deopt")
+    cache = getattr(deopt, "_cache", None)
+    if isinstance(cache, dict):
+        cache.clear()
+
+
 def check(source, entry="f", cp_timeout=2.0, hr_timeout=None, progress=None):
     """Run ``source`` under CPython and Heron; see the module docstring for the result."""
     from heron._native import Dispatcher
@@ -321,6 +337,7 @@ def check(source, entry="f", cp_timeout=2.0, hr_timeout=None, progress=None):
                        detail={"cpython": cp_outs[k], "heron": hr_outs[k]})
         return out
     finally:
+        _forget_continuations()
         for name in names:
             sys.modules.pop(name, None)
         try:
