@@ -154,3 +154,28 @@ def f(p0, p1):
 def g(a, b):
     a[0] = b[0]
 """, np.zeros(1, dtype=np.uint8), np.array([-1], dtype=np.int64), name="g")
+
+
+def test_deoptimization_continues_with_its_own_modules_globals(tmp_path):
+    # Fuzzing on 3.13 (CI): two programs with the same function source share equal code
+    # objects (code equality ignores the file); the continuation cache was keyed by the code
+    # object, so a deoptimization in the second module read the first module's globals
+    # (CPython: 2.5, Heron: 1.5).
+    import importlib.util
+    import sys
+
+    from heron._native import Dispatcher
+
+    source = "K = {}\n\ndef f(n):\n    s = 0\n    for i in range(n):\n        s += 2 ** 62\n    return K\n"
+    results = []
+    for k, value in enumerate((1.5, 2.5)):
+        path = tmp_path / f"same_source_{k}.py"
+        path.write_text(source.format(value))
+        spec = importlib.util.spec_from_file_location(f"same_source_{k}", path)
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = mod
+        spec.loader.exec_module(mod)
+        mod.f = Dispatcher(mod.f)
+        results.append(mod.f(3))
+        assert mod.f.stats()["deopts"] == 1, mod.f.stats()
+    assert results == [1.5, 2.5]

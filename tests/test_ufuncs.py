@@ -192,6 +192,19 @@ def test_in_place_operators_and_slice_assignment(heron_python, tmp_path):
         return img
     show(brighten(np.array([10, 200, 250], np.uint8), 60))
 
+    # `out=`: the result written there, cast under "same_kind", and returned.
+    # heron: jit
+    def into(a, b, out, out32):
+        r = np.exp(a, out=out)
+        np.add(a, b, out=out32)
+        np.multiply(out, 2.0, out=out)
+        return r[0] + out32[1]
+    out = np.zeros(4)
+    out32 = np.zeros(4, np.float32)
+    show(into(np.linspace(0.0, 1.0, 4), 1.5, out, out32))
+    show(out)
+    show(out32)
+
     # heron: jit
     def bad_shape(a, b):
         a += b
@@ -206,7 +219,7 @@ def test_in_place_operators_and_slice_assignment(heron_python, tmp_path):
         bad_copy(np.ones(3), np.ones(4))
     except ValueError as e:
         print("ValueError", e)
-    """, native=["smooth", "rows", "shift", "narrow", "brighten"])
+    """, native=["smooth", "rows", "shift", "narrow", "brighten", "into"])
 
 
 WARN = PRELUDE + """
@@ -242,3 +255,17 @@ def test_ufunc_floating_point_reports(heron_python, tmp_path, mode):
 
 def test_ufunc_warnings_under_w_error(heron_python, tmp_path):
     compare(heron_python, tmp_path, WARN, flags=["-W", "error"])
+
+
+def test_comparisons_with_python_ints_outside_the_dtype(heron_python, tmp_path):
+    # NEP 50: `uint8_array > 1000` compares by value (no OverflowError, unlike `+ 1000`).
+    compare(heron_python, tmp_path, PRELUDE + """
+    # heron: jit
+    def cmp(u, k):
+        return u > k, u == k, u < 300
+
+    u = np.array([1, 200, 255], np.uint8)
+    for k in (100, 1000, -1):
+        for r in cmp(u, k):
+            show(r)
+    """)

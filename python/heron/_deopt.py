@@ -19,9 +19,13 @@ function with side effects) are replaced by those results (``substitutions``).
 import ast
 import copy
 import types
+import weakref
 
 _FIELDS = ("body", "orelse")
-_cache = {}
+# Continuations per function object (weakly: a function that goes away takes its own). Not by
+# code object: equal code objects of two functions (the same source in two modules, which code
+# equality does not tell apart by file) have different globals.
+_cache = weakref.WeakKeyDictionary()
 
 
 def continuation(func, path, loops, params, substitutions=()):
@@ -45,11 +49,15 @@ def continuation(func, path, loops, params, substitutions=()):
         LookupError, OSError: the function's source cannot be found (it was compiled, so it
         could be found before).
     """
-    key = (func.__code__, path, tuple(sorted(loops.items())), params, substitutions)
-    fn = _cache.get(key)
+    key = (path, tuple(sorted(loops.items())), params, substitutions)
+    mine = _cache.get(func)
+    if mine is None or mine[0] is not func.__code__:
+        mine = (func.__code__, {})
+        _cache[func] = mine
+    fn = mine[1].get(key)
     if fn is None:
         fn = _build(func, path, loops, params, dict(substitutions))
-        _cache[key] = fn
+        mine[1][key] = fn
     return fn
 
 
@@ -135,15 +143,29 @@ def _resume_loop(loop, level, inner, loops):
             start = ast.BinOp(left=_name(cur), op=ast.Add(), right=_name(step))
             rest.iter = ast.Call(func=_name("$range"), args=[start, _name(stop), _name(step)],
                                  keywords=[])
-        else:
+        elif state[0] == "each":
             _, it, idx = state
-            start = ast.BinOp(left=_name(idx), op=ast.Add(), right=ast.Constant(1))
-            rest.iter = ast.Subscript(value=_name(it), slice=ast.Slice(lower=start, upper=None,
-                                                                      step=None),
-                                      ctx=ast.Load())
+            rest.iter = _rest_of(it, idx)
+        elif state[0] == "zip":
+            _, idx, *its = state
+            rest.iter = ast.Call(func=_name("$zip"), args=[_rest_of(it, idx) for it in its],
+                                 keywords=[])
+        else:  # enumerate
+            _, it, idx, first = state
+            count = ast.BinOp(left=ast.BinOp(left=_name(idx), op=ast.Add(), right=ast.Constant(1)),
+                              op=ast.Add(), right=_name(first))
+            rest.iter = ast.Call(func=_name("$enumerate"), args=[_rest_of(it, idx), count],
+                                 keywords=[])
     resume = ast.If(test=ast.UnaryOp(op=ast.Not(), operand=_name(flag)), body=[rest], orelse=[])
     set_flag = ast.Assign(targets=[_name(flag, store=True)], value=ast.Constant(False))
     return [set_flag, once, resume]
+
+
+def _rest_of(it, idx):
+    """``it[idx + 1:]``: the items of array ``it`` after index ``idx``."""
+    start = ast.BinOp(left=_name(idx), op=ast.Add(), right=ast.Constant(1))
+    return ast.Subscript(value=_name(it), slice=ast.Slice(lower=start, upper=None, step=None),
+                         ctx=ast.Load())
 
 
 def _retarget(stmts, flag):

@@ -25,6 +25,10 @@ pub enum LoopState {
     Range { cur: String, stop: String, step: String },
     /// `for v in array`: the names of the array and index variables.
     Each { iter: String, index: String },
+    /// `for x, y in zip(a, b)`: the names of the arrays and of the index.
+    Zip { iters: Vec<String>, index: String },
+    /// `for i, x in enumerate(a, start)`: the names of the array, start and index.
+    Enumerate { iter: String, start: String, index: String },
 }
 
 /// One place native code can hand the call to the interpreter.

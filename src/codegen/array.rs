@@ -171,11 +171,31 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             Type::Tuple(elems) => {
                 let k = match &index[0].kind {
                     ExprKind::Const(Const::Int(k)) => *k,
-                    ExprKind::Unary(UnaryOp::Neg, inner) => match inner.kind {
+                    ExprKind::Unary(UnaryOp::Neg, inner) if matches!(inner.kind, ExprKind::Const(Const::Int(_))) => match inner.kind {
                         ExprKind::Const(Const::Int(k)) => -k,
                         _ => unreachable!(),
                     },
-                    _ => unreachable!("inference requires a constant tuple index"),
+                    _ => {
+                        // A variable index into a tuple of one scalar type: select the item.
+                        let v = self.expr(base)?;
+                        let it = self.typed.ty(&index[0]).clone();
+                        let iv = self.expr(&index[0])?;
+                        let i = self.to_i64(iv, &it);
+                        let n = elems.len() as i64;
+                        let neg = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, i, 0);
+                        let wrapped = self.b.ins().iadd_imm_s(i, n);
+                        let i = self.b.ins().select(neg, wrapped, i);
+                        let low = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, i, 0);
+                        let high = self.b.ins().icmp_imm_s(IntCC::SignedGreaterThanOrEqual, i, n);
+                        let bad = self.b.ins().bor(low, high);
+                        self.fail_if(bad, ErrCode::Deopt, line, &[]);
+                        let mut r = v[0];
+                        for k in 1..elems.len() {
+                            let is_k = self.b.ins().icmp_imm_s(IntCC::Equal, i, k as i64);
+                            r = self.b.ins().select(is_k, v[k], r);
+                        }
+                        return Ok(vec![r]);
+                    }
                 };
                 let n = elems.len() as i64;
                 let k = if k < 0 { k + n } else { k } as usize;
@@ -291,6 +311,22 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                     n = self.b.ins().imul(n, v[1 + k]);
                 }
                 Ok(vec![n])
+            }
+            (Type::Array(at), "itemsize") => Ok(vec![self.iconst(at.dtype.itemsize())]),
+            (Type::Array(at), "nbytes") => {
+                let mut n = self.iconst(at.dtype.itemsize());
+                for k in 0..at.ndim as usize {
+                    n = self.b.ins().imul(n, v[1 + k]);
+                }
+                Ok(vec![n])
+            }
+            (Type::Array(at), "strides") => Ok(v[1 + at.ndim as usize..].to_vec()),
+            (Type::Array(at), "T") => {
+                let nd = at.ndim as usize;
+                let mut out = vec![v[0]];
+                out.extend(v[1..1 + nd].iter().rev());
+                out.extend(v[1 + nd..].iter().rev());
+                Ok(out)
             }
             (Type::Float, "real") => Ok(v),
             (Type::Float, "imag") => Ok(vec![self.b.ins().f64const(0.0)]),

@@ -78,6 +78,11 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             Some(CallTarget::StrFormat) => err("str.format() can only be used inside print() in compiled code", line),
             Some(CallTarget::Ufunc(_)) => unreachable!("ufunc calls are lowered by codegen::ufunc"),
             Some(CallTarget::NpCall(call)) => self.np_call(e, &call, args, line),
+            Some(CallTarget::NpScalar(d)) => {
+                let t = self.typed.ty(&args[0]).clone();
+                let v = self.expr(&args[0])?;
+                self.np_scalar(d, v, &t, line)
+            }
             None => err("unresolved call", line),
         }
     }
@@ -145,12 +150,20 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             let ExprKind::Attr(base, _) = &func.kind else { unreachable!("a method call") };
             exprs.push(base);
         }
-        exprs.extend(args.iter());
+        let offset = exprs.len();
+        exprs.extend(args.iter().enumerate().filter(|(i, _)| !call.consts.iter().any(|(p, _)| *p == i + offset)).map(|(_, a)| a));
         let mut vals: Vec<Value> = Vec::new();
         for a in exprs {
             let v = self.expr(a)?;
             vals.extend(v);
         }
+        self.np_call_values(call, vals, e.span, line)
+    }
+
+    /// A call into NumPy with its positional arguments' flattened values (see `np_call`).
+    pub fn np_call_values(&mut self, call: &crate::types::infer::NpCall, vals: Vec<Value>, span: Span, line: u32) -> CResult<CVal> {
+        self.long_running = true;
+        self.py_callbacks = true;
         let n = vals.len().max(1);
         let ss = self.b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, (8 * n) as u32, 3));
         for (i, v) in vals.iter().enumerate() {
@@ -163,9 +176,10 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             path: call.path.clone(),
             method: call.method,
             args: call.args.clone(),
+            consts: call.consts.clone(),
             kwargs: call.kwargs.clone(),
             ret: call.ret.clone(),
-            span: e.span,
+            span,
             caller: std::sync::OnceLock::new(),
         });
         let site_ptr = self.iconst(&*site as *const crate::abi::NpCallSite as i64);
@@ -183,7 +197,39 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             let raw = self.b.ins().stack_load(i64t, i64t, rs, (8 * k) as i32);
             out.push(self.from_slot(raw, *t));
         }
+        if call.effect {
+            self.mark_effect();
+            self.writes_visible = true;
+            self.note_made_call(span, &out, &call.ret);
+        }
         Ok(out)
+    }
+
+    /// `numpy.<d>(x)` for the scalars `infer_expr::np_scalar_from` allows: a Python int is
+    /// range-checked (NumPy's OverflowError), a float64 that overflows a float32 reports
+    /// "overflow encountered in cast", a bool is the value's truth.
+    fn np_scalar(&mut self, d: DType, v: CVal, t: &Type, line: u32) -> CResult<CVal> {
+        if d == DType::Bool {
+            return Ok(vec![self.truth_of(&v, t)?]);
+        }
+        if d.is_float() {
+            let c = self.cast_scalar(v[0], t, d);
+            if d == DType::F32 && *t == Type::Np(DType::F64) {
+                let (cold, ok) = self.fp_test(c);
+                self.switch_to(cold);
+                let x = self.b.ins().fsub(v[0], v[0]);
+                let finite = self.b.ins().fcmp(cranelift_codegen::ir::condcodes::FloatCC::Ordered, x, x);
+                self.np_warn_if(finite, NpWarn::Cast, line);
+                self.b.ins().jump(ok, &[]);
+                self.switch_to(ok);
+            }
+            return Ok(vec![c]);
+        }
+        let x = self.to_i64(v, t);
+        if *t == Type::Int && d != DType::I64 {
+            self.check_python_int_fits(x, d, line);
+        }
+        Ok(vec![x])
     }
 
     /// The inverse of `widen_to_slot`.
@@ -364,5 +410,13 @@ impl<'a, 'm> Lower<'a> for FunctionCx<'a, 'm> {
     }
     fn local_alloc(&self, e: &Expr) -> bool {
         self.facts.local_allocs.contains(&e.id)
+    }
+    fn note_py_callback(&mut self) {
+        self.py_callbacks = true;
+    }
+    fn made_call(&mut self, e: &Expr, vals: &[Value]) {
+        self.mark_effect();
+        let t = self.typed.ty(e).clone();
+        self.note_made_call(e.span, &vals.to_vec(), &t);
     }
 }

@@ -19,6 +19,10 @@ pub enum LoopHidden {
     Range { level: usize, cur: Variable, stop: Value, step: Value },
     /// `for v in array`: the front end's array and index variables.
     Each { level: usize, iter: VarId, index: VarId },
+    /// `for x, y in zip(a, b)`: the arrays (variables `first..first + count`) and the index.
+    Zip { level: usize, first: VarId, count: u8, index: VarId },
+    /// `for i, x in enumerate(a, start)`: the array, start and index variables.
+    Enumerate { level: usize, iter: VarId, start: VarId, index: VarId },
 }
 
 /// A call to a function with side effects already made in the current statement: its source
@@ -132,9 +136,23 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         let mut live = self.facts.live.get(s.id)?.clone();
         // A `for x in array` loop goes on from its array and index, whatever reads them.
         for l in &self.loops {
-            if let Some(LoopHidden::Each { iter, index, .. }) = l.hidden {
-                live[iter] = true;
-                live[index] = true;
+            match l.hidden {
+                Some(LoopHidden::Each { iter, index, .. }) => {
+                    live[iter] = true;
+                    live[index] = true;
+                }
+                Some(LoopHidden::Zip { first, count, index, .. }) => {
+                    for v in first..first + count as usize {
+                        live[v] = true;
+                    }
+                    live[index] = true;
+                }
+                Some(LoopHidden::Enumerate { iter, start, index, .. }) => {
+                    live[iter] = true;
+                    live[start] = true;
+                    live[index] = true;
+                }
+                _ => {}
             }
         }
         let mut spills = Vec::new();
@@ -169,6 +187,14 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 }
                 Some(LoopHidden::Each { level, iter, index }) => {
                     loops.push((level, LoopState::Each { iter: self.f.vars[iter].clone(), index: self.f.vars[index].clone() }));
+                }
+                Some(LoopHidden::Zip { level, first, count, index }) => {
+                    let iters = (first..first + count as usize).map(|v| self.f.vars[v].clone()).collect();
+                    loops.push((level, LoopState::Zip { iters, index: self.f.vars[index].clone() }));
+                }
+                Some(LoopHidden::Enumerate { level, iter, start, index }) => {
+                    let (iter, start, index) = (self.f.vars[iter].clone(), self.f.vars[start].clone(), self.f.vars[index].clone());
+                    loops.push((level, LoopState::Enumerate { iter, start, index }));
                 }
                 None => {}
             }

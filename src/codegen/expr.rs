@@ -21,6 +21,15 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
     pub(super) fn expr_inner(&mut self, e: &Expr) -> CResult<CVal> {
         let t = self.typed.ty(e).clone();
         let line = e.span.line;
+        if let (ExprKind::Index(base, index), Some(crate::types::infer::CallTarget::NpCall(call))) = (&e.kind, self.typed.calls.get(&e.id)) {
+            // `a[mask]`, `a[indices]`: NumPy's own indexing (a new array).
+            let call = call.clone();
+            let mut vals = self.expr(base)?;
+            for i in index {
+                vals.extend(self.expr(i)?);
+            }
+            return self.np_call_values(&call, vals, e.span, line);
+        }
         if let Some(crate::types::infer::CallTarget::Ufunc(lp)) = self.typed.calls.get(&e.id) {
             let lp = lp.clone();
             let operands: Vec<&Expr> = match &e.kind {
@@ -30,6 +39,21 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 ExprKind::Call { args, .. } => args.iter().collect(),
                 _ => unreachable!("a ufunc expression"),
             };
+            if let ExprKind::Call { kwargs, .. } = &e.kind {
+                if let Some((_, out)) = kwargs.iter().find(|(k, _)| k == "out") {
+                    // `numpy.exp(a, out=b)`: the operands first, then `out`, as Python
+                    // evaluates them; the result is `out`.
+                    let mut ins = Vec::new();
+                    for o in &operands {
+                        let v = self.expr(o)?;
+                        ins.push((v, self.typed.ty(o).clone()));
+                    }
+                    let Type::Array(oa) = self.typed.ty(out).clone() else { unreachable!("inference checked") };
+                    let ov = self.expr(out)?;
+                    self.ufunc_run(Some(lp), ins, Some((ov.clone(), oa)), &Type::None, line)?;
+                    return Ok(ov);
+                }
+            }
             return self.ufunc_expr(e, &lp, &operands);
         }
         Ok(match &e.kind {
@@ -205,6 +229,35 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
 
     /// The truth value of a condition expression, as an i8 0/1.
     pub fn truth(&mut self, e: &Expr) -> CResult<Value> {
+        if let (ExprKind::BoolOp(op, values), true) = (&e.kind, self.typed.truth_ops.contains(&e.id)) {
+            // Short-circuit on each operand's truth (Python evaluates the later operands only
+            // when needed).
+            let end = self.b.create_block();
+            self.b.append_block_param(end, types::I8);
+            for (k, v) in values.iter().enumerate() {
+                if k > 0 {
+                    self.cond_depth += 1;
+                }
+                let t = self.truth(v);
+                if k > 0 {
+                    self.cond_depth -= 1;
+                }
+                let t = t?;
+                if k + 1 == values.len() {
+                    self.b.ins().jump(end, &[BlockArg::Value(t)]);
+                } else {
+                    let next = self.b.create_block();
+                    let decided = self.b.ins().iconst(types::I8, if *op == BoolOp::And { 0 } else { 1 });
+                    match op {
+                        BoolOp::And => self.b.ins().brif(t, next, &[], end, &[BlockArg::Value(decided)]),
+                        BoolOp::Or => self.b.ins().brif(t, end, &[BlockArg::Value(decided)], next, &[]),
+                    };
+                    self.switch_to(next);
+                }
+            }
+            self.switch_to(end);
+            return Ok(self.b.block_params(end)[0]);
+        }
         let v = self.expr(e)?;
         let t = self.typed.ty(e).clone();
         self.truth_of(&v, &t)

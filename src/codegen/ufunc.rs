@@ -12,6 +12,7 @@
 use std::sync::Arc;
 
 use cranelift_codegen::ir::{types, InstBuilder, StackSlotData, StackSlotKind, Value};
+use cranelift_module::Module;
 
 use super::{CVal, FunctionCx};
 use crate::abi::{UfuncSite, UFUNC_OPERAND_SLOTS};
@@ -66,6 +67,17 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 }
                 _ => {
                     let d = loop_in(k, t);
+                    let comparison = lp.as_ref().map(|l| matches!(l.name.as_str(), "less" | "less_equal" | "greater" | "greater_equal" | "equal" | "not_equal")).unwrap_or(false);
+                    if comparison && *t == Type::Int && d.is_int() && d != DType::I64 {
+                        // NumPy compares a Python int outside the dtype's range by value (no
+                        // OverflowError, NEP 50): left to the interpreter.
+                        let x = v[0];
+                        let (lo, hi) = d.int_range();
+                        let below = self.b.ins().icmp_imm_s(cranelift_codegen::ir::condcodes::IntCC::SignedLessThan, x, lo as i64);
+                        let above = self.b.ins().icmp_imm_s(cranelift_codegen::ir::condcodes::IntCC::SignedGreaterThan, x, hi.min(i64::MAX as i128) as i64);
+                        let bad = self.b.ins().bor(below, above);
+                        self.fail_if(bad, crate::abi::ErrCode::Deopt, line, &[]);
+                    }
                     let slot = self.b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, 8, 3));
                     let p = self.b.ins().stack_addr(types::I64, slot, 0);
                     self.store_element(p, d, v.clone(), t, line, true)?;
@@ -78,6 +90,11 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         }
         // The output operand, and where a new result's representation comes back.
         let scalar_out = out.is_none() && !matches!(rt, Type::Array(_));
+        if scalar_out {
+            if let Some(lp) = &lp {
+                return self.ufunc_scalar(lp, ops, nin, line);
+            }
+        }
         let out_nd = match (&out, rt) {
             (Some((_, at)), _) => at.ndim as usize,
             (None, Type::Array(at)) => at.ndim as usize,
@@ -106,6 +123,8 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 put(self, nin, 2, ret_ptr);
             }
             None => {
+                // A new array, made by NumPy (with the GIL).
+                self.py_callbacks = true;
                 let minus = self.iconst(-1);
                 let d = self.iconst(lp.as_ref().expect("a ufunc").outs[0] as i64);
                 put(self, nin, 0, d);
@@ -133,5 +152,70 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             return Ok(vec![]);
         }
         Ok((0..1 + 2 * out_nd).map(|j| self.b.ins().stack_load(types::I64, types::I64, ret, (8 * j) as i32)).collect())
+    }
+
+    /// A ufunc on scalars (the inputs already stored, converted, in the operand buffer `ops`):
+    /// NumPy's loop called directly with a length of one. Where NumPy's floating-point reports
+    /// are deferred, that is all (the dispatcher reads the processor's flags after the call);
+    /// otherwise a float result that is not finite (the only kind a loop reports from finite
+    /// or infinite inputs alike) runs the loop again in `heron_ufunc_scalar`, which reads the
+    /// flags it raises and reports them as NumPy does. A loop with an integer or bool result
+    /// always runs there (integer loops raise divide-by-zero with a 0 result).
+    fn ufunc_scalar(&mut self, lp: &Arc<UfuncLoop>, ops: cranelift_codegen::ir::StackSlot, nin: usize, line: u32) -> CResult<CVal> {
+        let i64t = types::I64;
+        let d = lp.outs[0];
+        let out_ss = self.b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, 8, 3));
+        let args = self.b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, (8 * (nin + 1)) as u32, 3));
+        for k in 0..nin {
+            let p = self.b.ins().stack_load(i64t, i64t, ops, (8 * (k * UFUNC_OPERAND_SLOTS + 2)) as i32);
+            self.b.ins().stack_store(i64t, p, args, (8 * k) as i32);
+        }
+        let out_ptr = self.b.ins().stack_addr(i64t, out_ss, 0);
+        self.b.ins().stack_store(i64t, out_ptr, args, (8 * nin) as i32);
+        let args_ptr = self.b.ins().stack_addr(i64t, args, 0);
+        let deferred = !self.fp_checks_inline();
+        let site = Box::new(UfuncSite { lp: Some(lp.clone()), nin, line, deferred });
+        let site_ptr = self.iconst(&*site as *const UfuncSite as i64);
+        self.ufunc_sites.push(site);
+        let checked_call = |cx: &mut Self| -> CResult<()> {
+            let info = cx.iconst(cx.info as *const crate::abi::FuncInfo as i64);
+            let env = cx.env;
+            cx.call_helper("heron_ufunc_scalar", &[i64t, i64t, i64t, i64t], &[i64t], &[env, info, site_ptr, args_ptr])?;
+            cx.fail_if_env_error(line);
+            Ok(())
+        };
+        if !deferred && !d.is_float() {
+            checked_call(self)?;
+            return Ok(self.load_element(out_ptr, d));
+        }
+        // NumPy's loop, called directly: loop(args, dimensions = [1], steps = [0...], data).
+        let dims = self.b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, 8 * (nin as u32 + 2), 3));
+        let one = self.iconst(1);
+        self.b.ins().stack_store(i64t, one, dims, 0);
+        let zero = self.iconst(0);
+        for k in 0..=nin {
+            self.b.ins().stack_store(i64t, zero, dims, (8 * (k + 1)) as i32);
+        }
+        let dims_ptr = self.b.ins().stack_addr(i64t, dims, 0);
+        let steps_ptr = self.b.ins().stack_addr(i64t, dims, 8);
+        let mut sig = self.module.make_signature();
+        for _ in 0..4 {
+            sig.params.push(cranelift_codegen::ir::AbiParam::new(i64t));
+        }
+        let sigref = self.b.import_signature(sig);
+        let func = self.iconst(lp.func as i64);
+        let data = self.iconst(lp.data as i64);
+        self.b.ins().call_indirect(sigref, func, &[args_ptr, dims_ptr, steps_ptr, data]);
+        let r = self.load_element(out_ptr, d);
+        if deferred {
+            self.fp_deferred = true;
+            return Ok(r);
+        }
+        let (cold, ok) = self.fp_test(r[0]);
+        self.switch_to(cold);
+        checked_call(self)?;
+        self.b.ins().jump(ok, &[]);
+        self.switch_to(ok);
+        Ok(r)
     }
 }

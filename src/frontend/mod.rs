@@ -58,7 +58,9 @@ pub fn lower_function(node: &Bound<'_, PyAny>, filename: &str, qualname: &str, o
     }
     let name: String = node.getattr("name").and_then(|n| n.extract()).map_err(|e| pyerr(e, line))?;
     let args = node.getattr("args").map_err(|e| pyerr(e, line))?;
-    for field in ["posonlyargs", "kwonlyargs", "defaults", "kw_defaults"] {
+    // Positional defaults are bound by the dispatcher (`Dispatcher::bind`), as CPython binds
+    // them; compiled code always gets every argument.
+    for field in ["kwonlyargs", "kw_defaults"] {
         let v = args.getattr(field).map_err(|e| pyerr(e, line))?;
         if v.len().unwrap_or(0) > 0 {
             let what = match field {
@@ -76,7 +78,8 @@ pub fn lower_function(node: &Bound<'_, PyAny>, filename: &str, qualname: &str, o
     }
     let mut lw = Lowerer { vars: Vec::new(), var_ids: HashMap::new(), n_exprs: 0, n_stmts: 0, path: Vec::new(), optimize };
     let mut params = Vec::new();
-    for a in args.getattr("args").map_err(|e| pyerr(e, line))?.try_iter().map_err(|e| pyerr(e, line))? {
+    let positional = args.getattr("posonlyargs").and_then(|p| p.add(args.getattr("args")?)).map_err(|e| pyerr(e, line))?;
+    for a in positional.try_iter().map_err(|e| pyerr(e, line))? {
         let a = a.map_err(|e| pyerr(e, line))?;
         let pname: String = a.getattr("arg").and_then(|n| n.extract()).map_err(|e| pyerr(e, line))?;
         params.push(lw.var(&pname));
@@ -260,6 +263,9 @@ impl Lowerer {
     fn for_stmt(&mut self, node: &Bound<'_, PyAny>, line: u32) -> CResult<StmtKind> {
         let get = |f: &str| node.getattr(f).map_err(|e| pyerr(e, line));
         let target = get("target")?;
+        if kind(&target) == "Tuple" {
+            return self.for_zip_enumerate(&target, &get("iter")?, node, line);
+        }
         if kind(&target) != "Name" {
             return err("only `for name in range(...)` loops are supported yet", line);
         }
@@ -332,10 +338,15 @@ impl Lowerer {
         let k = self.var(&format!("$index{n}"));
         let iter_e = self.lower(iter)?;
         let it_expr = |lw: &mut Self| lw.expr(ExprKind::Var(it), span);
-        let base = it_expr(self);
-        let shape = self.expr(ExprKind::Attr(Box::new(base), "shape".into()), span);
-        let zero = self.expr(ExprKind::Const(Const::Int(0)), span);
-        let stop = self.expr(ExprKind::Index(Box::new(shape), vec![zero]), span);
+        let stop = if let ExprKind::Tuple(items) = &iter_e.kind {
+            // `for d in (-1, 0, 1)`: as many iterations as items.
+            self.expr(ExprKind::Const(Const::Int(items.len() as i64)), span)
+        } else {
+            let base = it_expr(self);
+            let shape = self.expr(ExprKind::Attr(Box::new(base), "shape".into()), span);
+            let zero = self.expr(ExprKind::Const(Const::Int(0)), span);
+            self.expr(ExprKind::Index(Box::new(shape), vec![zero]), span)
+        };
         let base = it_expr(self);
         let kv = self.expr(ExprKind::Var(k), span);
         let item = self.expr(ExprKind::Index(Box::new(base), vec![kv]), span);
@@ -350,6 +361,129 @@ impl Lowerer {
         // Both statements as one: `if True: init; loop`.
         let cond = self.expr(ExprKind::Const(Const::Bool(true)), span);
         Ok(StmtKind::If { cond, then: vec![init, lp], orelse: vec![] })
+    }
+
+    /// `for x, y in zip(a, b): body` (2 to 4 arrays) and `for i, x in enumerate(a, start)`,
+    /// lowered as `for x in a` is: `$zip0 = a; $zip1 = b; for $k in range(min(len)): x =
+    /// $zip0[$k]; y = $zip1[$k]; body` (enumerate: `i = $k + $start`). The loop keeps the
+    /// call's name (`iter_fn`), which inference checks is the builtin.
+    fn for_zip_enumerate(&mut self, target: &Bound<'_, PyAny>, iter: &Bound<'_, PyAny>, node: &Bound<'_, PyAny>, line: u32) -> CResult<StmtKind> {
+        let get = |f: &str| node.getattr(f).map_err(|e| pyerr(e, line));
+        let unsupported = || err("only `for name in ...`, `for a, b in zip(...)` and `for i, x in enumerate(...)` loops are supported yet", line);
+        if kind(iter) != "Call" {
+            return unsupported();
+        }
+        let func = iter.getattr("func").map_err(|e| pyerr(e, line))?;
+        let fname: String = if kind(&func) == "Name" { func.getattr("id").and_then(|v| v.extract()).map_err(|e| pyerr(e, line))? } else { String::new() };
+        if !(fname == "zip" || fname == "enumerate") || self.var_ids.contains_key(&fname) {
+            return unsupported();
+        }
+        let mut names = Vec::new();
+        for e in target.getattr("elts").map_err(|e| pyerr(e, line))?.try_iter().map_err(|e| pyerr(e, line))? {
+            let e = e.map_err(|e| pyerr(e, line))?;
+            if kind(&e) != "Name" {
+                return unsupported();
+            }
+            names.push(e.getattr("id").and_then(|v| v.extract::<String>()).map_err(|e| pyerr(e, line))?);
+        }
+        let mut args = Vec::new();
+        for a in iter.getattr("args").map_err(|e| pyerr(e, line))?.try_iter().map_err(|e| pyerr(e, line))? {
+            let a = a.map_err(|e| pyerr(e, line))?;
+            if kind(&a) == "Starred" {
+                return err("star-arguments are not supported", line);
+            }
+            args.push(a);
+        }
+        let keywords: Vec<Bound<'_, PyAny>> = iter.getattr("keywords").map_err(|e| pyerr(e, line))?.try_iter().map_err(|e| pyerr(e, line))?.collect::<Result<_, _>>().map_err(|e| pyerr(e, line))?;
+        let span = span_of(node);
+        let n = self.vars.len();
+        let (arrays, start): (Vec<Bound<'_, PyAny>>, Option<Bound<'_, PyAny>>) = if fname == "zip" {
+            if !(2..=4).contains(&args.len()) || names.len() != args.len() || !keywords.is_empty() {
+                return err("zip() of 2 to 4 arrays, unpacked into as many names, is supported", line);
+            }
+            (args, None)
+        } else {
+            let kw_start = keywords.iter().find(|k| k.getattr("arg").and_then(|a| a.extract::<String>()).map(|a| a == "start").unwrap_or(false)).map(|k| k.getattr("value")).transpose().map_err(|e| pyerr(e, line))?;
+            if names.len() != 2 || args.is_empty() || args.len() + kw_start.is_some() as usize > 2 || keywords.len() > kw_start.is_some() as usize {
+                return err("enumerate(array[, start]) unpacked into two names is supported", line);
+            }
+            let start = if args.len() == 2 { args.pop() } else { kw_start };
+            (args, start)
+        };
+        // The arrays (then the start), evaluated as Python evaluates the call's arguments.
+        let first = self.vars.len();
+        let mut its = Vec::new();
+        for k in 0..arrays.len() {
+            its.push(self.var(&format!("$zip{n}_{k}")));
+        }
+        debug_assert!(its.iter().enumerate().all(|(k, v)| *v == first + k));
+        let start_var = self.var(&format!("$start{n}"));
+        let idx = self.var(&format!("$index{n}"));
+        let here = Some(self.path.clone());
+        let mut init = Vec::new();
+        for (a, v) in arrays.iter().zip(&its) {
+            let e = self.lower(a)?;
+            init.push(self.mk_stmt(StmtKind::Assign { targets: vec![Target::Var(*v)], value: e }, span, here.clone()));
+        }
+        let start_e = match &start {
+            Some(s) => self.lower(s)?,
+            None => self.expr(ExprKind::Const(Const::Int(0)), span),
+        };
+        if fname == "enumerate" {
+            init.push(self.mk_stmt(StmtKind::Assign { targets: vec![Target::Var(start_var)], value: start_e }, span, here.clone()));
+        }
+        // The number of iterations: the shortest array's length.
+        let len_of = |lw: &mut Self, v: VarId| {
+            let base = lw.expr(ExprKind::Var(v), span);
+            let shape = lw.expr(ExprKind::Attr(Box::new(base), "shape".into()), span);
+            let zero = lw.expr(ExprKind::Const(Const::Int(0)), span);
+            lw.expr(ExprKind::Index(Box::new(shape), vec![zero]), span)
+        };
+        // min(len(a), len(b), ...) as `l1 if l1 < m else m`, each tree made afresh (every
+        // expression has its own id).
+        fn shortest(lw: &mut Lowerer, its: &[VarId], span: Span, len_of: &dyn Fn(&mut Lowerer, VarId) -> Expr) -> Expr {
+            let (last, rest) = its.split_last().expect("an array");
+            if rest.is_empty() {
+                return len_of(lw, *last);
+            }
+            let a = len_of(lw, *last);
+            let m = shortest(lw, rest, span, len_of);
+            let cmp = lw.expr(ExprKind::Compare(Box::new(a), vec![(CmpOp::Lt, m)]), span);
+            let b = len_of(lw, *last);
+            let m2 = shortest(lw, rest, span, len_of);
+            lw.expr(ExprKind::IfExp(Box::new(cmp), Box::new(b), Box::new(m2)), span)
+        }
+        let stop = shortest(self, &its, span, &len_of);
+        let mut body = Vec::new();
+        let item = |lw: &mut Self, v: VarId| {
+            let base = lw.expr(ExprKind::Var(v), span);
+            let kv = lw.expr(ExprKind::Var(idx), span);
+            lw.expr(ExprKind::Index(Box::new(base), vec![kv]), span)
+        };
+        if fname == "enumerate" {
+            let i = self.var(&names[0]);
+            let kv = self.expr(ExprKind::Var(idx), span);
+            let sv = self.expr(ExprKind::Var(start_var), span);
+            let value = self.expr(ExprKind::BinOp(BinOp::Add, Box::new(kv), Box::new(sv)), span);
+            body.push(self.mk_stmt(StmtKind::Assign { targets: vec![Target::Var(i)], value }, span, None));
+            let x = self.var(&names[1]);
+            let value = item(self, its[0]);
+            body.push(self.mk_stmt(StmtKind::Assign { targets: vec![Target::Var(x)], value }, span, None));
+        } else {
+            for (name, v) in names.iter().zip(&its) {
+                let x = self.var(name);
+                let value = item(self, *v);
+                body.push(self.mk_stmt(StmtKind::Assign { targets: vec![Target::Var(x)], value }, span, None));
+            }
+        }
+        body.extend(self.stmts(&get("body")?, Field::Body)?);
+        let orelse = self.stmts(&get("orelse")?, Field::Orelse)?;
+        let origin = if fname == "zip" { LoopOrigin::Zip { first, count: its.len() as u8 } } else { LoopOrigin::Enumerate { iter: its[0], start: start_var } };
+        let iter_fn = Some(Box::new(self.lower(&func)?));
+        let lp = self.mk_stmt(StmtKind::ForRange { var: idx, start: None, stop, step: None, body, orelse, origin, iter_fn }, span, here);
+        init.push(lp);
+        let cond = self.expr(ExprKind::Const(Const::Bool(true)), span);
+        Ok(StmtKind::If { cond, then: init, orelse: vec![] })
     }
 
     fn target(&mut self, node: &Bound<'_, PyAny>) -> CResult<Target> {
@@ -462,6 +596,13 @@ impl Lowerer {
                 let attr: String = get("attr")?.extract().map_err(|e| pyerr(e, line))?;
                 ExprKind::Attr(Box::new(self.lower(&get("value")?)?), attr)
             }
+            "BinOp" if kind(&get("op")?) == "MatMult" => {
+                // `a @ b` is `ndarray.__matmul__`, i.e. `numpy.matmul(a, b)` (the name `$matmul`
+                // cannot clash with Python's; the resolver knows it).
+                let span = span_of(node);
+                let f = self.expr(ExprKind::Global("$matmul".into()), span);
+                ExprKind::Call { func: Box::new(f), args: vec![self.lower(&get("left")?)?, self.lower(&get("right")?)?], kwargs: vec![] }
+            }
             "BinOp" => {
                 let op = binop(&get("op")?, line)?;
                 ExprKind::BinOp(op, Box::new(self.lower(&get("left")?)?), Box::new(self.lower(&get("right")?)?))
@@ -475,6 +616,19 @@ impl Lowerer {
                     o => return err(format!("unary operator {o} is not supported"), line),
                 };
                 ExprKind::Unary(op, Box::new(self.lower(&get("operand")?)?))
+            }
+            "Compare" if is_none_test(node) => {
+                // `x is None` / `x is not None`: `$is_none(x)`, decided by x's type (a builtin
+                // of the registry; the `$` name cannot clash with Python's).
+                let left = self.lower(&get("left")?)?;
+                let negate = get("ops")?.get_item(0).map(|o| kind(&o) == "IsNot").map_err(|e| pyerr(e, line))?;
+                let f = self.expr(ExprKind::Global("$is_none".into()), span);
+                let call = self.expr(ExprKind::Call { func: Box::new(f), args: vec![left], kwargs: vec![] }, span);
+                if negate {
+                    ExprKind::Unary(UnaryOp::Not, Box::new(call))
+                } else {
+                    return Ok(call);
+                }
             }
             "Compare" => {
                 let left = self.lower(&get("left")?)?;
@@ -646,4 +800,11 @@ fn describe(k: &str) -> String {
         "AsyncFor" => "async for".into(),
         other => other.to_string(),
     }
+}
+
+/// Is `node` (an `ast.Compare`) `x is None` or `x is not None`?
+fn is_none_test(node: &Bound<'_, PyAny>) -> bool {
+    let one = |f: &str| node.getattr(f).ok().filter(|v| v.len().map(|n| n == 1).unwrap_or(false)).and_then(|v| v.get_item(0).ok());
+    let (Some(op), Some(c)) = (one("ops"), one("comparators")) else { return false };
+    matches!(kind(&op).as_str(), "Is" | "IsNot") && kind(&c) == "Constant" && c.getattr("value").map(|v| v.is_none()).unwrap_or(false)
 }

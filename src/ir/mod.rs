@@ -38,6 +38,10 @@ pub type AstPath = Vec<(Field, u32)>;
 pub enum LoopOrigin {
     Range,
     Each { iter: VarId, item: VarId },
+    /// `for x, y in zip(a, b)`: `count` arrays in the variables `first..first + count`.
+    Zip { first: VarId, count: u8 },
+    /// `for i, x in enumerate(a, start)`: the array and start variables.
+    Enumerate { iter: VarId, start: VarId },
 }
 
 pub type VarId = usize;

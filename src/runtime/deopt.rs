@@ -45,9 +45,15 @@ pub extern "C" fn heron_deopt(env: *mut Env, info: *const FuncInfo, point: i64, 
             params.push(s.name.clone());
             values.push(box_spill(py, env_ref, s, slots)?);
         }
-        if p.loops.iter().any(|(_, l)| matches!(l, LoopState::Range { .. })) {
-            params.push("$range".into());
-            values.push(py.import("builtins")?.getattr("range")?);
+        for (name, used) in [
+            ("range", p.loops.iter().any(|(_, l)| matches!(l, LoopState::Range { .. }))),
+            ("zip", p.loops.iter().any(|(_, l)| matches!(l, LoopState::Zip { .. }))),
+            ("enumerate", p.loops.iter().any(|(_, l)| matches!(l, LoopState::Enumerate { .. }))),
+        ] {
+            if used {
+                params.push(format!("${name}"));
+                values.push(py.import("builtins")?.getattr(name)?);
+            }
         }
         let mut subs: Vec<Bound<'_, PyAny>> = Vec::new();
         for (span, name) in &p.substitutions {
@@ -64,6 +70,8 @@ pub extern "C" fn heron_deopt(env: *mut Env, info: *const FuncInfo, point: i64, 
             let desc = match state {
                 LoopState::Range { cur, stop, step } => PyTuple::new(py, ["range", cur, stop, step])?,
                 LoopState::Each { iter, index } => PyTuple::new(py, ["each", iter, index])?,
+                LoopState::Zip { iters, index } => PyTuple::new(py, ["zip", index.as_str()].into_iter().chain(iters.iter().map(|s| s.as_str())).collect::<Vec<_>>())?,
+                LoopState::Enumerate { iter, start, index } => PyTuple::new(py, ["enumerate", iter, index, start])?,
             };
             loops.set_item(level, desc)?;
         }
@@ -359,8 +367,7 @@ fn unbox_as(py: Python<'_>, env: &mut Env, obj: &Bound<'_, PyAny>, t: &Type, out
             out.extend(shape.iter().map(|&s| s as u64));
             out.extend(strides.iter().map(|&s| s as i64 as u64));
             if env.owned != 0 {
-                let owned = unsafe { &mut *(env.owned as *mut Vec<Py<PyAny>>) };
-                owned.push(obj.clone().unbind());
+                super::alloc::keep(env, obj.clone().unbind());
             }
             true
         }

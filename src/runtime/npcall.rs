@@ -17,7 +17,7 @@ use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyTuple};
 
 use crate::abi::{Env, ErrCode, FuncInfo, NpCallSite};
 use crate::ir::Const;
-use crate::types::{ArrayType, Layout, Type};
+use crate::types::{ArrayType, DType, Layout, Type};
 
 /// What a call does besides computing its result.
 #[derive(Clone, Copy, PartialEq)]
@@ -28,6 +28,9 @@ enum Kind {
     Writes,
     /// Draws from NumPy's legacy global random state.
     Random,
+    /// A view of an argument (`a.reshape(...)`, `numpy.ravel`): it keeps its base alive (the
+    /// argument's owner, see `deopt::box_array`), and its layout is read at run time.
+    View,
 }
 
 use Kind::*;
@@ -51,6 +54,10 @@ const FUNCTIONS: &[(&str, Kind)] = &[
     ("numpy.arange", Fresh), ("numpy.linspace", Fresh), ("numpy.eye", Fresh), ("numpy.identity", Fresh),
     ("numpy.full", Fresh), ("numpy.full_like", Fresh), ("numpy.trapezoid", Fresh), ("numpy.polyval", Fresh),
     ("numpy.bincount", Fresh), ("numpy.digitize", Fresh), ("numpy.meshgrid", Fresh),
+    ("numpy.reshape", View), ("numpy.ravel", View), ("numpy.transpose", View), ("numpy.squeeze", View),
+    ("numpy.expand_dims", View), ("numpy.asarray", View), ("numpy.ascontiguousarray", View), ("numpy.flip", View),
+    ("numpy.fliplr", View), ("numpy.flipud", View), ("numpy.diagonal", View), ("numpy.atleast_1d", View),
+    ("numpy.atleast_2d", View), ("numpy.swapaxes", View), ("numpy.moveaxis", View), ("numpy.rot90", View),
     ("numpy.linalg.norm", Fresh), ("numpy.linalg.det", Fresh), ("numpy.linalg.inv", Fresh),
     ("numpy.linalg.solve", Fresh), ("numpy.linalg.eigh", Fresh), ("numpy.linalg.eigvalsh", Fresh),
     ("numpy.linalg.svd", Fresh), ("numpy.linalg.qr", Fresh), ("numpy.linalg.cholesky", Fresh),
@@ -59,7 +66,11 @@ const FUNCTIONS: &[(&str, Kind)] = &[
     ("numpy.random.randn", Random), ("numpy.random.randint", Random), ("numpy.random.uniform", Random),
     ("numpy.random.normal", Random), ("numpy.random.standard_normal", Random), ("numpy.random.choice", Random),
     ("numpy.random.shuffle", Random), ("numpy.random.permutation", Random), ("numpy.random.random_sample", Random),
-    ("numpy.random.exponential", Random), ("numpy.random.poisson", Random), ("numpy.random.binomial", Random),
+    ("random.seed", Random), ("random.gauss", Random), ("random.normalvariate", Random),
+    ("random.expovariate", Random), ("random.triangular", Random), ("random.betavariate", Random),
+    ("random.gammavariate", Random), ("random.lognormvariate", Random), ("random.vonmisesvariate", Random),
+    ("random.paretovariate", Random), ("random.weibullvariate", Random),
+    ("numpy.random.exponential", Random), ("numpy.random.ranf", Random), ("numpy.random.sample", Random), ("numpy.random.poisson", Random), ("numpy.random.binomial", Random),
 ];
 
 /// Array methods called through NumPy.
@@ -69,6 +80,7 @@ const METHODS: &[(&str, Kind)] = &[
     ("copy", Fresh), ("flatten", Fresh), ("dot", Fresh), ("round", Fresh), ("clip", Fresh), ("argsort", Fresh),
     ("trace", Fresh), ("nonzero", Fresh), ("astype", Fresh), ("item", Fresh),
     ("sort", Writes), ("fill", Writes),
+    ("reshape", View), ("ravel", View), ("transpose", View), ("squeeze", View), ("swapaxes", View), ("diagonal", View),
 ];
 
 /// Is `path` (or the method `path`) one compiled code calls through NumPy?
@@ -119,8 +131,9 @@ fn sample<'py>(py: Python<'py>, t: &Type) -> PyResult<Bound<'py, PyAny>> {
     })
 }
 
-/// The Heron type of a call's result (`None` when compiled code cannot hold it).
-fn type_of(py: Python<'_>, obj: &Bound<'_, PyAny>) -> Option<Type> {
+/// The Heron type of a call's result (`None` when compiled code cannot hold it). `view`: an
+/// array result may be a view (its layout and writability are those of the sample's).
+fn type_of(py: Python<'_>, obj: &Bound<'_, PyAny>, view: bool) -> Option<Type> {
     if obj.is_none() {
         return Some(Type::None);
     }
@@ -135,7 +148,7 @@ fn type_of(py: Python<'_>, obj: &Bound<'_, PyAny>) -> Option<Type> {
     }
     if obj.is_exact_instance_of::<PyTuple>() {
         let t = obj.cast::<PyTuple>().ok()?;
-        return t.iter().map(|i| type_of(py, &i)).collect::<Option<Vec<_>>>().map(Type::Tuple);
+        return t.iter().map(|i| type_of(py, &i, view)).collect::<Option<Vec<_>>>().map(Type::Tuple);
     }
     if let Some(d) = super::marshal::numpy_scalar_dtype(py, obj) {
         return Some(Type::Np(d));
@@ -143,6 +156,9 @@ fn type_of(py: Python<'_>, obj: &Bound<'_, PyAny>) -> Option<Type> {
     let at = super::marshal::array_type(py, obj)?;
     if at.ndim == 0 {
         return None;
+    }
+    if view {
+        return Some(Type::Array(ArrayType { layout: Layout::Any, ..at }));
     }
     // A new array: C-ordered when 1-d; strides read at run time otherwise.
     let layout = if at.ndim == 1 { Layout::C } else { Layout::Any };
@@ -158,9 +174,15 @@ fn function<'py>(py: Python<'py>, path: &str) -> PyResult<Bound<'py, PyAny>> {
 /// The result type of a call (see `Resolver::np_call`), and whether it has side effects.
 pub fn type_call(py: Python<'_>, path: &str, method: bool, args: &[(Type, Option<Const>)], kwargs: &[(String, Const)]) -> Result<(Type, bool), String> {
     let what = if method { format!("the array method `{path}`") } else { format!("`{path}`") };
+    if method && (path == "__getitem__" || path == "__setitem__") {
+        return index_type(args).map(|t| (t, path == "__setitem__")).ok_or_else(|| "this kind of array indexing is not supported in compiled code yet".to_string());
+    }
     let Some(k) = kind(path, method) else {
         return Err(format!("{what} is not supported in compiled code yet"));
     };
+    if path == "reshape" || path == "numpy.reshape" {
+        return reshape_type(args).map(|t| (t, false)).ok_or_else(|| format!("{what} with these arguments is not supported in compiled code yet"));
+    }
     let run = || -> PyResult<Bound<'_, PyAny>> {
         let mut objs = Vec::new();
         for (t, c) in args {
@@ -179,8 +201,15 @@ pub fn type_call(py: Python<'_>, path: &str, method: bool, args: &[(Type, Option
         }
         if k == Random {
             // A private state: the program's stream is not touched.
-            let state = py.import("numpy.random")?.getattr("RandomState")?.call1((0,))?;
-            let name = path.rsplit_once('.').unwrap().1;
+            let state = if path.starts_with("random.") {
+                py.import("random")?.getattr("Random")?.call1((0,))?
+            } else {
+                py.import("numpy.random")?.getattr("RandomState")?.call1((0,))?
+            };
+            let name = match path.rsplit_once('.').unwrap().1 {
+                "ranf" | "sample" => "random_sample", // module-level aliases
+                n => n,
+            };
             return state.getattr(name)?.call(PyTuple::new(py, objs)?, Some(&kw));
         }
         function(py, path)?.call(PyTuple::new(py, objs)?, Some(&kw))
@@ -203,10 +232,52 @@ pub fn type_call(py: Python<'_>, path: &str, method: bool, args: &[(Type, Option
         r
     };
     let r = r.map_err(|e| format!("{what} raised {} for these argument types", e))?;
-    let Some(t) = type_of(py, &r) else {
+    let Some(t) = type_of(py, &r, k == View) else {
         return Err(format!("{what} returns a {} here, which compiled code cannot hold", r.get_type().name().map(|n| n.to_string()).unwrap_or_default()));
     };
     Ok((t, k != Fresh))
+}
+
+/// `a[mask]` (a bool array of `a`'s dimensions: a 1-d array) and `a[indices]` (one integer
+/// array of k dimensions: k + ndim - 1); `a[...] = v` gives None.
+fn index_type(args: &[(Type, Option<Const>)]) -> Option<Type> {
+    let Type::Array(at) = &args.first()?.0 else { return None };
+    let Type::Array(ix) = &args.get(1)?.0 else { return None };
+    if args.len() == 3 {
+        let ok = (ix.dtype == DType::Bool && ix.ndim == at.ndim) || (ix.dtype.is_int() && ix.ndim == 1);
+        let v = &args[2].0;
+        return (ok && (v.is_scalar() || matches!(v, Type::Array(_)))).then_some(Type::None);
+    }
+    let ndim = if ix.dtype == DType::Bool {
+        if ix.ndim != at.ndim {
+            return None;
+        }
+        1
+    } else if ix.dtype.is_int() {
+        ix.ndim + at.ndim - 1
+    } else {
+        return None;
+    };
+    if ndim > 4 {
+        return None;
+    }
+    let layout = if ndim == 1 { Layout::C } else { Layout::Any };
+    Some(Type::Array(ArrayType { dtype: at.dtype, ndim, layout, readonly: false }))
+}
+
+/// `a.reshape(n, m)`, `a.reshape((n, m))`, `numpy.reshape(a, shape)`: the array's dtype, one
+/// dimension per integer of the shape (a view when NumPy can make one, else a copy).
+fn reshape_type(args: &[(Type, Option<Const>)]) -> Option<Type> {
+    let Type::Array(at) = &args.first()?.0 else { return None };
+    let dims: Vec<&Type> = match &args[1..] {
+        [(Type::Tuple(ts), _)] => ts.iter().collect(),
+        rest => rest.iter().map(|(t, _)| t).collect(),
+    };
+    let int = |t: &Type| matches!(t, Type::Int) || matches!(t, Type::Np(d) if d.is_int());
+    if dims.is_empty() || dims.len() > 4 || !dims.iter().all(|t| int(t)) {
+        return None;
+    }
+    Some(Type::Array(ArrayType { ndim: dims.len() as u8, layout: Layout::Any, ..*at }))
 }
 
 /// Called by native code: run `site`'s NumPy call on the arguments in `slots` (flattened as
@@ -225,7 +296,13 @@ pub extern "C" fn heron_np_call(env: *mut Env, info: *const FuncInfo, site: *con
         let mut k = 0;
         let mut objs = Vec::new();
         for t in &site.args {
+            while let Some((_, c)) = site.consts.iter().find(|(p, _)| *p == objs.len()) {
+                objs.push(const_object(py, c)?);
+            }
             objs.push(super::deopt::box_flat(py, env_ref, t, raw, &mut k)?);
+        }
+        while let Some((_, c)) = site.consts.iter().find(|(p, _)| *p == objs.len()) {
+            objs.push(const_object(py, c)?);
         }
         let kw = PyDict::new(py);
         for (name, c) in &site.kwargs {

@@ -535,10 +535,38 @@ pub extern "C" fn heron_ufunc(env: *mut Env, info: *const FuncInfo, site: *const
     }
     let raised = super::fp::flags_save();
     super::fp::flags_restore(saved);
-    if raised & (super::fp::REPORTED | super::fp::UNDERFLOW) == 0 {
+    if raised & super::fp::REPORTED == 0 && (raised & super::fp::UNDERFLOW == 0 || !underflow_reported()) {
         return 0;
     }
     report_flags(env, info, site, raised)
+}
+
+/// Called by native code: a ufunc on scalars (`args`: the input pointers, then the output's),
+/// NumPy's loop run once with the processor's flags cleared, its floating-point errors
+/// reported as NumPy reports them, and the flags put back. Returns 0, or 1 with the exception
+/// stored (FloatingPointError under `numpy.seterr(...="raise")`).
+pub extern "C" fn heron_ufunc_scalar(env: *mut Env, info: *const FuncInfo, site: *const UfuncSite, args: *mut *mut c_char) -> i64 {
+    let site = unsafe { &*site };
+    let lp = site.lp.as_ref().expect("a ufunc");
+    let saved = super::fp::flags_save();
+    super::fp::flags_clear();
+    let mut n: isize = 1;
+    let mut steps = [0isize; 8];
+    unsafe {
+        let f: LoopFn = std::mem::transmute(lp.func);
+        f(args, &mut n, steps.as_mut_ptr(), lp.data as *mut std::ffi::c_void);
+    }
+    let raised = super::fp::flags_save();
+    super::fp::flags_restore(saved);
+    if raised & super::fp::REPORTED == 0 && (raised & super::fp::UNDERFLOW == 0 || !underflow_reported()) {
+        return 0;
+    }
+    report_flags(env, info, site, raised)
+}
+
+/// Does NumPy's error state report underflow? (Asked only after one.)
+fn underflow_reported() -> bool {
+    Python::attach(|py| -> PyResult<bool> { Ok(py.import("numpy")?.call_method0("geterr")?.get_item("under")?.extract::<String>()? != "ignore") }).unwrap_or(true)
 }
 
 /// NumPy's reports after a ufunc whose loop raised floating-point flags, in NumPy's order

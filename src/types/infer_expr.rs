@@ -73,7 +73,7 @@ impl<'a> Infer<'a> {
                     Some(GlobalValue::Builtin(b)) if matches!(b.form(), Form::Alloc { .. }) => {
                         return cerr("NumPy functions and types can only be called in compiled code", line)
                     }
-                    Some(GlobalValue::Builtin(_)) | Some(GlobalValue::SelfRef) | Some(GlobalValue::Callee(_)) | Some(GlobalValue::Range) | Some(GlobalValue::Ufunc(_)) | Some(GlobalValue::NpFunc(_)) => {
+                    Some(GlobalValue::Builtin(_)) | Some(GlobalValue::SelfRef) | Some(GlobalValue::Callee(_)) | Some(GlobalValue::Range) | Some(GlobalValue::Ufunc(_)) | Some(GlobalValue::NpFunc(_)) | Some(GlobalValue::LoopBuiltin(_)) => {
                         return cerr("functions can only be called in compiled code, not used as values", line)
                     }
                     Some(GlobalValue::Math) | Some(GlobalValue::Numpy) | Some(GlobalValue::RangeModule) | Some(GlobalValue::NpModule(_)) => {
@@ -226,6 +226,10 @@ impl<'a> Infer<'a> {
                 if its.iter().any(|t| t.is_none()) {
                     return Ok(None);
                 }
+                if let (Type::Array(_), true) = (&bt, its.iter().any(|t| matches!(t, Some(Type::Array(_))))) {
+                    let its: Vec<Type> = its.into_iter().map(|t| t.unwrap()).collect();
+                    return self.fancy_index(e, &bt, &its, None, line);
+                }
                 match &bt {
                     Type::Array(at) => {
                         self.check_indices(index, line)?;
@@ -266,7 +270,16 @@ impl<'a> Infer<'a> {
                                 }
                                 Some(elems[k2 as usize].clone())
                             }
-                            _ => return cerr("tuples can only be indexed by a constant", line),
+                            // A variable index into a tuple of one scalar type (`for d in (-1, 0,
+                            // 1)`); out of range, the interpreter raises (a deoptimization).
+                            _ if !elems.is_empty() && elems.iter().all(|t| t == &elems[0] && t.is_scalar()) => {
+                                let it = its[0].clone().unwrap();
+                                if !(matches!(it, Type::Int | Type::Bool) || matches!(it, Type::Np(d) if d.is_int() && d != DType::U64)) {
+                                    return cerr(format!("tuple indices must be integers, got a {it}"), line);
+                                }
+                                Some(elems[0].clone())
+                            }
+                            _ => return cerr("tuples can only be indexed by a constant, or by a variable when their items have one type", line),
                         }
                     }
                     other => return cerr(format!("indexing a {other} is not supported"), line),
@@ -279,7 +292,18 @@ impl<'a> Infer<'a> {
                         Some(t) => {
                             if let ExprKind::Var(v) = i.kind {
                                 if self.vars[v].is_union() {
-                                    return cerr(format!("{} changes type and is put in a tuple", self.var_name(v)), line);
+                                    // Speculate its unified member (a guard on its tag
+                                    // deoptimizes at the statement otherwise).
+                                    let unified = self.vars[v].ty.clone();
+                                    let idx = unified.as_ref().and_then(|u| self.vars[v].members.iter().position(|m| m == u));
+                                    match (unified, idx) {
+                                        (Some(u), Some(k)) if u.is_scalar() => {
+                                            self.guards.insert(i.id, k);
+                                            ts.push(u);
+                                            continue;
+                                        }
+                                        _ => return cerr(format!("{} changes type and is put in a tuple", self.var_name(v)), line),
+                                    }
                                 }
                             }
                             if matches!(t, Type::Str) {
@@ -381,8 +405,12 @@ impl<'a> Infer<'a> {
             return self.np_call(e, &path.clone(), false, None, args, kwargs);
         }
         if let GlobalValue::Ufunc(name) = &g {
-            if let Some((k, _)) = kwargs.first() {
-                return cerr(format!("numpy.{name}() keyword `{k}` is not supported in compiled code yet"), line);
+            let mut out = None;
+            for (k, v) in kwargs {
+                if k != "out" {
+                    return cerr(format!("numpy.{name}() keyword `{k}` is not supported in compiled code yet"), line);
+                }
+                out = Some(v);
             }
             let mut ops = Vec::new();
             for a in args {
@@ -390,7 +418,19 @@ impl<'a> Infer<'a> {
                 ops.push(t);
             }
             let pairs: Vec<(&Expr, &Type)> = args.iter().zip(ops.iter()).collect();
-            return self.ufunc_apply(e, &name.clone(), &pairs, line);
+            let r = self.ufunc_apply(e, &name.clone(), &pairs, line)?;
+            let Some(out) = out else { return Ok(r) };
+            // `out=`: NumPy writes the result there (cast under "same_kind") and returns it.
+            let Some(ot) = self.expr(out)? else { return Ok(None) };
+            let Type::Array(oa) = ot else {
+                return cerr(format!("numpy.{name}(out=...) must be given an array here"), line);
+            };
+            let Some(CallTarget::Ufunc(lp)) = self.calls.get(&e.id) else { return Ok(r) };
+            if oa.readonly || !super::infer::same_kind(lp.outs[0], oa.dtype) {
+                return cerr(format!("numpy.{name}(out=...) into this array raises in NumPy"), line);
+            }
+            self.array_effect_pub();
+            return Ok(Some(Type::Array(oa)));
         }
         // `abs(array)` is `numpy.absolute(array)` (ndarray.__abs__).
         if let (GlobalValue::Builtin(b), [a]) = (&g, args) {
@@ -447,6 +487,10 @@ impl<'a> Infer<'a> {
                 }
                 let pairs: Vec<(&Expr, &Type)> = args.iter().zip(ats.iter()).collect();
                 let r = self.over_members(&pairs, line, &|ts| b.result_type(ts, line))?;
+                if b.name().starts_with("random.") {
+                    // It draws from the interpreter's random state.
+                    self.array_effect_pub();
+                }
                 self.calls.insert(e.id, CallTarget::Builtin(b));
                 Ok(Some(r))
             }
@@ -519,10 +563,21 @@ impl<'a> Infer<'a> {
             GlobalValue::Const(_) | GlobalValue::Cell { .. } => cerr("a constant is not callable", line),
             GlobalValue::Math | GlobalValue::Numpy | GlobalValue::RangeModule => cerr("a module is not callable", line),
             GlobalValue::Range => cerr("range() and prange() can only be used in a `for` loop", line),
-            GlobalValue::NpDType(_) => cerr("calling a NumPy scalar type is not supported yet", line),
+            GlobalValue::NpDType(d) => {
+                // `numpy.float64(x)`, `numpy.int32(n)`: a NumPy scalar made from one scalar.
+                let [Some(t)] = ats.as_slice() else {
+                    return cerr(format!("numpy.{}() with {} arguments is not supported in compiled code", d.name(), ats.len()), line);
+                };
+                if !np_scalar_from(d, t) {
+                    return cerr(format!("numpy.{}() of a {t} is not supported in compiled code yet", d.name()), line);
+                }
+                self.calls.insert(e.id, CallTarget::NpScalar(d));
+                Ok(Some(Type::Np(d)))
+            }
             GlobalValue::Unsupported(why) => cerr(why, line),
             GlobalValue::Ufunc(_) | GlobalValue::NpFunc(_) => unreachable!("typed above"),
             GlobalValue::NpModule(_) => cerr("a module is not callable", line),
+            GlobalValue::LoopBuiltin(name) => cerr(format!("{name}() can only be used as the iterable of a `for` loop in compiled code"), line),
         }
     }
 
@@ -536,7 +591,24 @@ impl<'a> Infer<'a> {
             let _ = b;
             ats.push((bt, None));
         }
+        // Arguments that name a dtype (`a.astype(np.float32)`) or are strings are passed as
+        // constants; the others are evaluated by native code.
+        let mut consts: Vec<(usize, Const)> = Vec::new();
         for a in args {
+            let named = match self.resolve_name(a)? {
+                Some(GlobalValue::NpDType(d)) => Some(Const::Str(d.name().to_string())),
+                Some(GlobalValue::Builtin(b)) if b.as_dtype().is_some() => Some(Const::Str(b.as_dtype().unwrap().name().to_string())),
+                Some(_) => return cerr("passing a function or module to a NumPy function is not supported in compiled code", line),
+                None => None,
+            };
+            if let Some(c) = named.or_else(|| match &a.kind {
+                ExprKind::Const(c @ Const::Str(_)) => Some(c.clone()),
+                _ => None,
+            }) {
+                consts.push((ats.len(), c.clone()));
+                ats.push((Type::Str, Some(c)));
+                continue;
+            }
             let Some(t) = self.expr(a)? else { return Ok(None) };
             if let ExprKind::Var(v) = a.kind {
                 if self.vars[v].is_union() {
@@ -553,6 +625,13 @@ impl<'a> Infer<'a> {
             let c = match const_value(v) {
                 Some(c) => c,
                 None => match self.resolve_name(v)? {
+                    None if matches!(&v.kind, ExprKind::Attr(_, a) if a == "dtype") => {
+                        let ExprKind::Attr(base, _) = &v.kind else { unreachable!() };
+                        match self.expr(base)? {
+                            Some(Type::Array(a)) => Const::Str(a.dtype.name().to_string()),
+                            _ => return cerr(format!("the keyword argument `{k}` must be a constant here"), line),
+                        }
+                    }
                     Some(GlobalValue::NpDType(d)) => Const::Str(d.name().to_string()),
                     Some(GlobalValue::Builtin(b)) if b.as_dtype().is_some() => Const::Str(b.as_dtype().unwrap().name().to_string()),
                     Some(GlobalValue::Const(c)) => c,
@@ -565,7 +644,42 @@ impl<'a> Infer<'a> {
         if effect {
             self.array_effect_pub();
         }
-        let call = super::infer::NpCall { path: path.to_string(), method, args: ats.into_iter().map(|(t, _)| t).collect(), kwargs: kws, ret: ret.clone() };
+        let call = super::infer::NpCall {
+            path: path.to_string(),
+            method,
+            args: ats.into_iter().filter(|(t, _)| *t != Type::Str).map(|(t, _)| t).collect(),
+            consts,
+            kwargs: kws,
+            ret: ret.clone(),
+            effect,
+        };
+        self.calls.insert(e.id, CallTarget::NpCall(Arc::new(call)));
+        Ok(Some(ret))
+    }
+
+    /// `a[mask]` and `a[indices]` (and, with `value`, the stores `a[mask] = v`): NumPy's own
+    /// indexing, through NumPy (`__getitem__`/`__setitem__` with the index as one argument,
+    /// a tuple when there are several).
+    pub(super) fn fancy_index(&mut self, e: &Expr, bt: &Type, its: &[Type], value: Option<&Type>, line: u32) -> CResult<Option<Type>> {
+        let index_t = if its.len() == 1 { its[0].clone() } else { Type::Tuple(its.to_vec()) };
+        let mut args = vec![(bt.clone(), None), (index_t, None)];
+        if let Some(v) = value {
+            args.push((v.clone(), None));
+        }
+        let method = if value.is_some() { "__setitem__" } else { "__getitem__" };
+        let (ret, effect) = self.res.np_call(method, true, &args, &[], line)?;
+        if effect {
+            self.array_effect_pub();
+        }
+        let call = super::infer::NpCall {
+            path: method.to_string(),
+            method: true,
+            args: args.into_iter().map(|(t, _)| t).collect(),
+            consts: vec![],
+            kwargs: vec![],
+            ret: ret.clone(),
+            effect,
+        };
         self.calls.insert(e.id, CallTarget::NpCall(Arc::new(call)));
         Ok(Some(ret))
     }
@@ -582,10 +696,17 @@ impl<'a> Infer<'a> {
     /// operand is one, else a NumPy scalar (`numpy.exp(1.0)` is a `numpy.float64`).
     pub(super) fn ufunc_apply(&mut self, e: &Expr, name: &str, operands: &[(&Expr, &Type)], line: u32) -> CResult<Option<Type>> {
         let mut ts = Vec::new();
-        for (a, t) in operands {
+        // A variable that changes type (a Python float on one path, a numpy.float64 on
+        // another) is fine when NumPy picks the same loop for every member.
+        let mut alternatives: Vec<(usize, Vec<Type>)> = Vec::new();
+        for (k, (a, t)) in operands.iter().enumerate() {
             if let ExprKind::Var(v) = a.kind {
                 if self.vars[v].is_union() {
-                    return cerr(format!("{} changes type and is an operand of numpy.{name}", self.var_name(v)), line);
+                    let members = self.vars[v].members.clone();
+                    if !members.iter().all(|m| m.is_scalar()) {
+                        return cerr(format!("{} changes type and is an operand of numpy.{name}", self.var_name(v)), line);
+                    }
+                    alternatives.push((k, members));
                 }
             }
             if !(t.is_scalar() || matches!(t, Type::Array(_))) {
@@ -594,6 +715,15 @@ impl<'a> Infer<'a> {
             ts.push((*t).clone());
         }
         let lp = self.res.ufunc(name, &ts, line)?;
+        for (k, members) in &alternatives {
+            for m in members {
+                let mut alt = ts.clone();
+                alt[*k] = m.clone();
+                if self.res.ufunc(name, &alt, line)? != lp {
+                    return cerr(format!("a variable that changes type is an operand of numpy.{name}, whose loop depends on the type"), line);
+                }
+            }
+        }
         if lp.ins.len() != ts.len() || lp.outs.len() != 1 {
             return cerr(format!("numpy.{name} takes {} operands and gives {} results; compiled code supports calls with every input and one result", lp.ins.len(), lp.outs.len()), line);
         }
@@ -627,6 +757,12 @@ impl<'a> Infer<'a> {
                 Some(GlobalValue::NpDType(x)) => x,
                 Some(GlobalValue::Builtin(b)) if b.as_dtype().is_some() => b.as_dtype().unwrap(),
                 _ => match &d.kind {
+                    // `dtype=x.dtype`: the array's dtype, known in this specialization.
+                    ExprKind::Attr(base, attr) if attr == "dtype" => match self.expr(base)? {
+                        Some(Type::Array(a)) => a.dtype,
+                        Some(t) => return cerr(format!("`.dtype` of a {t} is not supported"), line),
+                        None => return Ok(None),
+                    },
                     ExprKind::Const(Const::Str(s)) => match DType::from_name(s) {
                         Some(x) => x,
                         None => return cerr(format!("the dtype {s:?} is not supported in compiled code"), line),
@@ -651,4 +787,28 @@ fn const_value(e: &Expr) -> Option<Const> {
         },
         _ => None,
     }
+}
+
+/// Does compiled code make `numpy.<d>(x)` from a `t` exactly as NumPy does? Floats from any
+/// number; bools from any; integers from Python ints (range-checked), bools, and NumPy integers
+/// that widen. (NumPy's float-to-int truncation and narrowing integer casts are left to it.)
+pub fn np_scalar_from(d: DType, t: &Type) -> bool {
+    if !t.is_scalar() {
+        return false;
+    }
+    if d.is_float() || d == DType::Bool {
+        return true;
+    }
+    match t {
+        Type::Int | Type::Bool => true,
+        Type::Np(s) => *s == DType::Bool || (s.is_int() && widens(*s, d)),
+        _ => false,
+    }
+}
+
+/// Is every value of integer dtype `s` one of `d`?
+fn widens(s: DType, d: DType) -> bool {
+    let (slo, shi) = s.int_range();
+    let (dlo, dhi) = d.int_range();
+    dlo <= slo && shi <= dhi
 }

@@ -59,7 +59,10 @@ pub fn truth_ok(t: &Type, line: u32) -> CResult<()> {
 pub fn attr_type(bt: &Type, attr: &str, line: u32) -> CResult<Type> {
     match (bt, attr) {
         (Type::Array(at), "shape") => Ok(Type::Tuple(vec![Type::Int; at.ndim as usize])),
-        (Type::Array(_), "size") | (Type::Array(_), "ndim") => Ok(Type::Int),
+        (Type::Array(_), "size") | (Type::Array(_), "ndim") | (Type::Array(_), "itemsize") | (Type::Array(_), "nbytes") => Ok(Type::Int),
+        (Type::Array(at), "strides") => Ok(Type::Tuple(vec![Type::Int; at.ndim as usize])),
+        // `a.T`: a view with the axes reversed (the same array when 1-d).
+        (Type::Array(at), "T") => Ok(Type::Array(if at.ndim <= 1 { *at } else { ArrayType { layout: Layout::Any, ..*at } })),
         (Type::Float, "real") | (Type::Float, "imag") => Ok(Type::Float),
         _ => cerr(format!("the attribute `.{attr}` of a {bt} is not supported"), line),
     }
