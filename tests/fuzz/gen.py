@@ -166,10 +166,10 @@ KNOWN_BUGS = {
 
 
 def excluded(template, types, avoid):
-    if not avoid:
-        return False
     if gen_arrays.excluded(template, types, avoid):
         return True
+    if not avoid:
+        return False
     if "floor-npint" in avoid and template.startswith(("math.floor", "math.ceil", "math.trunc")) \
             and types[0] in ("np.int32", "np.int64", "np.bool"):
         return True
@@ -607,7 +607,7 @@ class ModuleGen(gen_arrays.ArrayMixin, Gen):
         prod = sorted(self.producible(leaves, 1))
         ops = [(o, w) for o, w in (("+", 6), ("*", 2), ("-", 2), ("/", 1), ("%", 1), ("//", 1), ("**", 0))]
         stable = [(w, (o, acc)) for o, w in ops for acc in prod
-                  if probe("({0} %s {1})" % o, (acc, r)) == acc]
+                  if probe("({0} %s {1})" % o, (acc, r)) == acc and not excluded("({0} %s {1})" % o, (acc, r), self.avoid)]
         acc_name = self.new_var()
         python_init = not stable or self.chance(0.15)
         if python_init:

@@ -252,18 +252,6 @@ def _quiet():
     np.seterr(all="ignore")
 
 
-def _forget_continuations():
-    """Empty Heron's cache of deoptimization continuations. It is keyed by the function's code
-    object, and code objects of equal source in two files compare equal (the file name is not
-    part of the comparison), so a later program (or a reducer's candidate) with a function
-    equal to an earlier one would continue in the earlier module's globals and file (a Heron
-    bug, reported): every program starts afresh."""
-    deopt = sys.modules.get("heron._deopt")
-    cache = getattr(deopt, "_cache", None)
-    if isinstance(cache, dict):
-        cache.clear()
-
-
 def check(source, entry="f", cp_timeout=2.0, hr_timeout=None, progress=None):
     """Run ``source`` under CPython and Heron; see the module docstring for the result."""
     from heron._native import Dispatcher
@@ -337,7 +325,6 @@ def check(source, entry="f", cp_timeout=2.0, hr_timeout=None, progress=None):
                        detail={"cpython": cp_outs[k], "heron": hr_outs[k]})
         return out
     finally:
-        _forget_continuations()
         for name in names:
             sys.modules.pop(name, None)
         try:
