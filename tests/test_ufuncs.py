@@ -292,3 +292,18 @@ def test_integer_powers_and_reports_kept_across_ufuncs(heron_python, tmp_path):
             print("ValueError", e)
     show(kept(1.0, 0.0))
     """, flags=["-W", "always"])
+
+
+def test_copy_into_a_view_drops_leading_unit_axes(heron_python, tmp_path):
+    compare(heron_python, tmp_path, PRELUDE + """
+    # heron: jit
+    def put(a, m):
+        a[:] = m[:1]
+        return a
+
+    show(put(np.zeros(2), np.arange(4.0).reshape(2, 2)))
+    try:
+        put(np.zeros(2), np.arange(4.0).reshape(1, 4))
+    except ValueError as e:
+        print("ValueError", e)
+    """, native=["put"])

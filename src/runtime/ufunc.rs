@@ -314,6 +314,17 @@ pub extern "C" fn heron_ufunc(env: *mut Env, info: *const FuncInfo, site: *const
             strides: [s[7], s[8], s[9], s[10]],
         })
         .collect();
+    // A copy into a view drops the source's leading length-1 axes beyond the view's (NumPy's
+    // assignment: `a[:] = m[:1]` stores a (1, n) array into an (n,) view).
+    if site.lp.is_none() && operands[nin].ndim != usize::MAX {
+        let dst_nd = operands[nin].ndim;
+        let src = &mut operands[0];
+        while src.ndim > dst_nd && src.shape[0] == 1 {
+            src.shape.copy_within(1.., 0);
+            src.strides.copy_within(1.., 0);
+            src.ndim -= 1;
+        }
+    }
     // Broadcast the inputs (right-aligned).
     let nd = operands[..nin].iter().map(|o| o.ndim).max().unwrap_or(0);
     let mut shape = [1i64; 4];
