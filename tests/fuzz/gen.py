@@ -646,7 +646,7 @@ class ModuleGen(gen_arrays.ArrayMixin, Gen):
             lines.append((body_ind, f"{acc_name} {op}= {read}"))
         else:
             other = self.choice([o for o in prod])
-            if probe("({0} * {1})" % (), (r, other)) is not None and \
+            if probe("({0} * {1})" % (), (r, other)) is not None and not excluded("({0} * {1})", (r, other), self.avoid) and \
                     probe("({0} %s ({1} * {2}))" % op, (acc_t, r, other)) == acc_t:
                 lines.append((body_ind, f"{acc_name} {op}= {read} * {self.expr(inner, other, 1)}"))
             else:
