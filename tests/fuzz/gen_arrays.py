@@ -100,6 +100,8 @@ KNOWN_BUGS = {
     "inline-underflow": "where reports are inline, underflow is never reported (errstate under='raise')",
     "store-cast-raise": "m[i, j] = np.hypot(0, 1e308) into a float32 array under errstate(over='raise'): "
                         "NumPy stores inf, then raises; Heron raises and leaves the element",
+    "copy-unit-dims": "a[:] = m[:1] (shape (1, 2) into (2,)): NumPy drops the leading 1, Heron raises "
+                      "'could not broadcast input array'",
     "unit-dim-strides": "views of an argument with a length-1 axis of another stride (a (4, 1) array "
                         "with strides (1, 4), a[::2] of 2 elements) get the item size where NumPy keeps it",
 }
@@ -226,6 +228,14 @@ def broadcasts(shape, to):
         return np.broadcast_shapes(shape, to) == tuple(to)
     except ValueError:
         return False
+
+
+def _strip_ones(shape):
+    """The shape without its leading 1s (what a copy into a view needs to broadcast)."""
+    shape = tuple(shape)
+    while shape and shape[0] == 1:
+        shape = shape[1:]
+    return shape
 
 
 def broadcast(*shapes):
@@ -362,7 +372,8 @@ class ArrayMixin:
         pick = self.wchoice(options)
         if pick[0] == "leaf":
             if self.chance(0.02) and not self.__dict__.get("no_bad_shapes"):
-                bad = [(w, v) for w, v in views if v[1] == kind and not broadcasts(v[2], shape)]
+                bad = [(w, v) for w, v in views if v[1] == kind and not broadcasts(v[2], shape)
+                       and not (self.__dict__.get("copy_value") and broadcasts(_strip_ones(v[2]), shape))]
                 if bad:
                     fit = bad   # NumPy's "operands could not be broadcast together"
             v = self.wchoice(fit)
@@ -484,7 +495,9 @@ class ArrayMixin:
             targets = [(1, (name, kind_of(t), self.shape_of(name), name)) for name, t in self.all_arrays(scope)]
         target = self.wchoice(targets)
         if kind == "copy":
+            self.copy_value = "copy-unit-dims" in self.avoid
             value = self.value_for(scope, target, None, tw)
+            self.copy_value = False
             lines.append((ind, f"{target[0]} = {value}"))
             return
         ops = []
