@@ -269,3 +269,26 @@ def test_comparisons_with_python_ints_outside_the_dtype(heron_python, tmp_path):
         for r in cmp(u, k):
             show(r)
     """)
+
+
+def test_integer_powers_and_reports_kept_across_ufuncs(heron_python, tmp_path):
+    # Integer loops raise ValueError from inside NumPy's loop; a NumPy loop that clears the
+    # floating-point status must not erase an earlier deferred report.
+    compare(heron_python, tmp_path, PRELUDE + """
+    # heron: jit
+    def negpow(a, k):
+        return np.power(a, k)
+
+    # heron: jit
+    def kept(x, y):
+        z = np.float64(x) / y
+        w = np.maximum(z, 1.0)
+        return w
+
+    for args in [(np.arange(3), -1), (np.int64(2), -2), (np.arange(3), 2)]:
+        try:
+            show(negpow(*args))
+        except ValueError as e:
+            print("ValueError", e)
+    show(kept(1.0, 0.0))
+    """, flags=["-W", "always"])

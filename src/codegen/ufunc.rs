@@ -184,7 +184,12 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             cx.fail_if_env_error(line);
             Ok(())
         };
-        if !deferred && !d.is_float() {
+        if deferred || !d.is_float() {
+            // Through the helper: it keeps the flags of earlier deferred operations (some of
+            // NumPy's loops clear the status), and takes an exception an integer loop raised.
+            if deferred {
+                self.fp_deferred = true;
+            }
             checked_call(self)?;
             return Ok(self.load_element(out_ptr, d));
         }
