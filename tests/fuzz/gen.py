@@ -742,7 +742,6 @@ class ModuleGen(gen_arrays.ArrayMixin, Gen):
 
     def call(self, scope, g):
         self.calls_left -= 1
-        self.note_call(g)
         args = []
         for p, t in g.params:
             if isinstance(t, tuple):

@@ -83,11 +83,8 @@ INPLACE_OPS = [("+", 8), ("-", 5), ("*", 5), ("/", 2), ("//", 2), ("%", 2), ("**
 # by ``excluded`` (forms), ``finish_lines`` (a print making reports inline, sinks for unused
 # values), ``retypes`` and the argument layouts.
 KNOWN_BUGS = {
-    "int-neg-power": "np.power / ** of integers (arrays, or np.power of scalars) to a negative power: "
-                     "SystemError or 'internal error in the dispatcher', not NumPy's ValueError",
-    "fp-flags-cleared": "np.maximum/np.minimum, array comparisons, abs, tanh, negative (NumPy's loops clear "
-                        "the FP status) and calls of compiled functions erase the deferred warnings of "
-                        "earlier operations; NumPy calls warn twice when a deferred report re-runs the call",
+    "npcall-rerun": "a NumPy call (a.sum(), np.dot) that warns, in a call re-run in the interpreter for a "
+                    "deferred report: its warning comes twice, and before the earlier ones",
     "dead-np-warning": "an unused NumPy scalar result (v = x / z never read) loses its warning",
     "ufunc-warning-names": "inline warnings say 'scalar divide' where NumPy's mixed-type scalar ops go "
                            "through the ufunc ('divide'), 'power' for a ** 0.5 / 2 / -1 ('sqrt', ...)",
@@ -106,7 +103,6 @@ KNOWN_BUGS = {
                         "with strides (1, 4), a[::2] of 2 elements) get the item size where NumPy keeps it",
 }
 
-_INTS = {"int", "bool", "np.int32", "np.int64", "np.bool", "A:int64", "A:int32", "A:uint8", "A:bool"}
 _ARITH = ("+ ", "- ", "* ", "/ ", "// ", "% ", "** ")
 
 
@@ -120,10 +116,6 @@ def _via_ufunc(template, kinds):
     return bool(s & {"np.int32", "np.int64"} and s & {"float", "np.float32"})
 
 
-# NumPy loops that clear the floating-point status (NaN must not warn in a comparison, abs(),
-# negative, maximum, ...): always, and with an array operand.
-_CLEARS_FP = ("np.maximum", "np.minimum", "np.tanh(", "np.abs(")
-_CLEARS_FP_ARRAY = (" < ", " <= ", " > ", " >= ", " == ", " != ", "abs(", "np.tanh(", "(-{0})")
 
 
 def excluded(template, kinds, avoid):
@@ -134,9 +126,6 @@ def excluded(template, kinds, avoid):
         return True
     if not avoid:
         return False
-    if "int-neg-power" in avoid and ("np.power" in template or ("**" in template and any(k in KINDS for k in kinds))) \
-            and "{1}" in template and all(k in _INTS for k in kinds):
-        return True
     arith = any("{0} " + op in template for op in _ARITH)
     if "ufunc-warning-names" in avoid:
         if arith and len(kinds) == 2 and all(k not in KINDS for k in kinds) and _via_ufunc(template, kinds):
@@ -379,7 +368,7 @@ class ArrayMixin:
             v = self.wchoice(fit)
             return v[0], v[2]
         if pick[0] in ("same-shape", "shaped"):
-            self.clears_fp = True
+            self.npcall = True
         if pick[0] == "same-shape":
             template = self.wchoice([(w, t) for t, w in SAME_SHAPE_CALLS])
             src, s = self.aexpr(scope, kind, shape, depth - 1)
@@ -455,7 +444,7 @@ class ArrayMixin:
         return out
 
     def reduction(self, scope, t):
-        self.clears_fp = True   # fp-flags-cleared: NumPy's own warnings come again when re-run
+        self.npcall = True   # npcall-rerun: NumPy's own warnings come again when re-run
         template, ks = self.wchoice(self.reductions(scope, t))
         k = self.wchoice(ks)
         if len(k) == 2:
@@ -487,7 +476,7 @@ class ArrayMixin:
         tw = self.views(scope)
         targets = [x for x in self.views(scope, "targets")]
         if kind == "sort":
-            self.clears_fp = True
+            self.npcall = True
             src = self.wchoice([(w, v) for w, v in targets if len(v[2]) == 1] or targets)[0]
             lines.append((ind, f"{src}.sort()"))
             return
@@ -614,41 +603,27 @@ class ArrayMixin:
         return [] if mode is None else [f"_FP = {mode!r}"]
 
     def note_form(self, template, kinds):
-        """Called for every form generated: notes loops that clear the floating-point status,
-        and powers."""
-        if any(c in template for c in _CLEARS_FP) or \
-                (any(c in template for c in _CLEARS_FP_ARRAY) and any(k in KINDS for k in kinds)):
-            self.clears_fp = True
-        if "**" in template or "np.power" in template:
-            self.uses_power = True
+        """Called for every form generated: notes what computes with NumPy."""
         if "np." in template or any(k in KINDS or k.startswith("np.") for k in kinds):
             self.uses_numpy = True
 
-    def note_call(self, g):
-        """Called for every call of a callee: one that computes with NumPy clears the
-        floating-point status of its caller."""
-        if any("np." in t or "[" in t for _, t in g.lines):
-            self.clears_fp = True
 
     def retypes(self, t):
         """The types a scalar argument or global of type ``t`` may change to between calls:
         none in a module computing with NumPy when "ufunc-warning-names" is avoided (a float
-        becoming an int makes np.float32 * x go through the ufunc); not to an integer when a
-        power may then be an integer power ("int-neg-power")."""
+        becoming an int makes np.float32 * x go through the ufunc)."""
         if "ufunc-warning-names" in self.avoid and (self.shapes or self.__dict__.get("uses_numpy")):
             return [t]
-        if "int-neg-power" in self.avoid and self.__dict__.get("uses_power"):
-            return ["float"]
         return sorted(_gen().PY_TYPES)
 
     def finish_lines(self, lines):
-        """The function's lines, steered around known bugs: for "fp-flags-cleared", a print
-        first in a function with a loop that clears the floating-point status (an effect: its
-        reports are then checked where they happen, not at the end of the call); for
+        """The function's lines, steered around known bugs: for "npcall-rerun", a print first in
+        a function that calls NumPy (an effect: its reports are then checked where they happen,
+        the call is never re-run); for
         "dead-np-warning", ``if v != v: pass`` after every assignment of a scalar variable that
         nothing reads afterwards, or that the next statement of its block overwrites (Heron
         drops the computation, and with it NumPy's warning)."""
-        if self.__dict__.pop("clears_fp", False) and "fp-flags-cleared" in self.avoid:
+        if self.__dict__.pop("npcall", False) and "npcall-rerun" in self.avoid:
             lines = [(0, f"print({self.fn.name!r})")] + lines
         if "dead-np-warning" not in self.avoid:
             return lines
