@@ -519,11 +519,12 @@ class ModuleGen(gen_arrays.ArrayMixin, Gen):
                 vtypes = [x for x in vtypes if x != "int"]
             vt = self.choice(vtypes)
             value = self.expr(scope, vt, self.rint(0, 2))
-            if kind == "store":
+            ops = [(w, o) for w, o in [(5, "+"), (3, "-"), (3, "*"), (1, "/"), (1, "//"), (1, "%")]
+                   if not excluded("({0} %s {1})" % o, (DTYPE_SCALAR[t[1]], vt), self.avoid)]
+            if kind == "store" or not ops:
                 lines.append((ind, f"{target} = {value}"))
             else:
-                op = self.wchoice([(5, "+"), (3, "-"), (3, "*"), (1, "/"), (1, "//"), (1, "%")])
-                lines.append((ind, f"{target} {op}= {value}"))
+                lines.append((ind, f"{target} {self.wchoice(ops)}= {value}"))
         elif kind == "return":
             lines.append((ind, f"if {self.cond(scope, self.rint(0, 2))}:"))
             lines.append((ind + 1, self.return_stmt(scope, 1)))
@@ -646,7 +647,7 @@ class ModuleGen(gen_arrays.ArrayMixin, Gen):
             lines.append((body_ind, f"{acc_name} {op}= {read}"))
         else:
             other = self.choice([o for o in prod])
-            if probe("({0} * {1})" % (), (r, other)) is not None and \
+            if probe("({0} * {1})" % (), (r, other)) is not None and not excluded("({0} * {1})", (r, other), self.avoid) and \
                     probe("({0} %s ({1} * {2}))" % op, (acc_t, r, other)) == acc_t:
                 lines.append((body_ind, f"{acc_name} {op}= {read} * {self.expr(inner, other, 1)}"))
             else:
@@ -741,7 +742,6 @@ class ModuleGen(gen_arrays.ArrayMixin, Gen):
 
     def call(self, scope, g):
         self.calls_left -= 1
-        self.note_call(g)
         args = []
         for p, t in g.params:
             if isinstance(t, tuple):

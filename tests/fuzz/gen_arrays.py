@@ -83,11 +83,8 @@ INPLACE_OPS = [("+", 8), ("-", 5), ("*", 5), ("/", 2), ("//", 2), ("%", 2), ("**
 # by ``excluded`` (forms), ``finish_lines`` (a print making reports inline, sinks for unused
 # values), ``retypes`` and the argument layouts.
 KNOWN_BUGS = {
-    "int-neg-power": "np.power / ** of integers (arrays, or np.power of scalars) to a negative power: "
-                     "SystemError or 'internal error in the dispatcher', not NumPy's ValueError",
-    "fp-flags-cleared": "np.maximum/np.minimum, array comparisons, abs, tanh, negative (NumPy's loops clear "
-                        "the FP status) and calls of compiled functions erase the deferred warnings of "
-                        "earlier operations; NumPy calls warn twice when a deferred report re-runs the call",
+    "npcall-rerun": "a NumPy call (a.sum(), np.dot) that warns, in a call re-run in the interpreter for a "
+                    "deferred report: its warning comes twice, and before the earlier ones",
     "dead-np-warning": "an unused NumPy scalar result (v = x / z never read) loses its warning",
     "ufunc-warning-names": "inline warnings say 'scalar divide' where NumPy's mixed-type scalar ops go "
                            "through the ufunc ('divide'), 'power' for a ** 0.5 / 2 / -1 ('sqrt', ...)",
@@ -98,11 +95,14 @@ KNOWN_BUGS = {
     "inline-multi-flag": "where reports are inline, of np.float64(1.5e308) // 1e-308 (overflow and invalid) "
                          "only the first warning is issued",
     "inline-underflow": "where reports are inline, underflow is never reported (errstate under='raise')",
+    "store-cast-raise": "m[i, j] = np.hypot(0, 1e308) into a float32 array under errstate(over='raise'): "
+                        "NumPy stores inf, then raises; Heron raises and leaves the element",
+    "copy-unit-dims": "a[:] = m[:1] (shape (1, 2) into (2,)): NumPy drops the leading 1, Heron raises "
+                      "'could not broadcast input array'",
     "unit-dim-strides": "views of an argument with a length-1 axis of another stride (a (4, 1) array "
                         "with strides (1, 4), a[::2] of 2 elements) get the item size where NumPy keeps it",
 }
 
-_INTS = {"int", "bool", "np.int32", "np.int64", "np.bool", "A:int64", "A:int32", "A:uint8", "A:bool"}
 _ARITH = ("+ ", "- ", "* ", "/ ", "// ", "% ", "** ")
 
 
@@ -111,15 +111,11 @@ def _via_ufunc(template, kinds):
     the ufunc (scalarmath.c.src: promotion required), so that its warnings say "divide", not
     "scalar divide"? (Found by running every pair.)"""
     s = set(kinds)
-    if "np.bool" in s and any("{0} " + op in template for op in ("/ ", "// ", "% ")):
+    if "np.bool" in s:
         return True
     return bool(s & {"np.int32", "np.int64"} and s & {"float", "np.float32"})
 
 
-# NumPy loops that clear the floating-point status (NaN must not warn in a comparison, abs(),
-# negative, maximum, ...): always, and with an array operand.
-_CLEARS_FP = ("np.maximum", "np.minimum", "np.tanh(", "np.abs(")
-_CLEARS_FP_ARRAY = (" < ", " <= ", " > ", " >= ", " == ", " != ", "abs(", "np.tanh(", "(-{0})")
 
 
 def excluded(template, kinds, avoid):
@@ -130,9 +126,6 @@ def excluded(template, kinds, avoid):
         return True
     if not avoid:
         return False
-    if "int-neg-power" in avoid and ("np.power" in template or ("**" in template and any(k in KINDS for k in kinds))) \
-            and "{1}" in template and all(k in _INTS for k in kinds):
-        return True
     arith = any("{0} " + op in template for op in _ARITH)
     if "ufunc-warning-names" in avoid:
         if arith and len(kinds) == 2 and all(k not in KINDS for k in kinds) and _via_ufunc(template, kinds):
@@ -143,7 +136,7 @@ def excluded(template, kinds, avoid):
         if "**" in template and kinds[0] in ("A:float64", "A:float32") and \
                 ("{1}" not in template or kinds[1] not in KINDS):
             return True
-    if "float32-cast" in avoid and len(kinds) == 2 and set(kinds) == {"np.float32", "float"}:
+    if "float32-cast" in avoid and "np.float32" in kinds and "float" in kinds:
         return True
     if "inline-multi-flag" in avoid and "{0} // " in template and all(k not in KINDS for k in kinds) \
             and any(k in ("np.float64", "np.float32") for k in kinds):
@@ -224,6 +217,14 @@ def broadcasts(shape, to):
         return np.broadcast_shapes(shape, to) == tuple(to)
     except ValueError:
         return False
+
+
+def _strip_ones(shape):
+    """The shape without its leading 1s (what a copy into a view needs to broadcast)."""
+    shape = tuple(shape)
+    while shape and shape[0] == 1:
+        shape = shape[1:]
+    return shape
 
 
 def broadcast(*shapes):
@@ -360,13 +361,14 @@ class ArrayMixin:
         pick = self.wchoice(options)
         if pick[0] == "leaf":
             if self.chance(0.02) and not self.__dict__.get("no_bad_shapes"):
-                bad = [(w, v) for w, v in views if v[1] == kind and not broadcasts(v[2], shape)]
+                bad = [(w, v) for w, v in views if v[1] == kind and not broadcasts(v[2], shape)
+                       and not (self.__dict__.get("copy_value") and broadcasts(_strip_ones(v[2]), shape))]
                 if bad:
                     fit = bad   # NumPy's "operands could not be broadcast together"
             v = self.wchoice(fit)
             return v[0], v[2]
         if pick[0] in ("same-shape", "shaped"):
-            self.clears_fp = True
+            self.npcall = True
         if pick[0] == "same-shape":
             template = self.wchoice([(w, t) for t, w in SAME_SHAPE_CALLS])
             src, s = self.aexpr(scope, kind, shape, depth - 1)
@@ -442,7 +444,7 @@ class ArrayMixin:
         return out
 
     def reduction(self, scope, t):
-        self.clears_fp = True   # fp-flags-cleared: NumPy's own warnings come again when re-run
+        self.npcall = True   # npcall-rerun: NumPy's own warnings come again when re-run
         template, ks = self.wchoice(self.reductions(scope, t))
         k = self.wchoice(ks)
         if len(k) == 2:
@@ -474,7 +476,7 @@ class ArrayMixin:
         tw = self.views(scope)
         targets = [x for x in self.views(scope, "targets")]
         if kind == "sort":
-            self.clears_fp = True
+            self.npcall = True
             src = self.wchoice([(w, v) for w, v in targets if len(v[2]) == 1] or targets)[0]
             lines.append((ind, f"{src}.sort()"))
             return
@@ -482,7 +484,9 @@ class ArrayMixin:
             targets = [(1, (name, kind_of(t), self.shape_of(name), name)) for name, t in self.all_arrays(scope)]
         target = self.wchoice(targets)
         if kind == "copy":
+            self.copy_value = "copy-unit-dims" in self.avoid
             value = self.value_for(scope, target, None, tw)
+            self.copy_value = False
             lines.append((ind, f"{target[0]} = {value}"))
             return
         ops = []
@@ -592,44 +596,34 @@ class ArrayMixin:
         mode = self.wchoice([(16, None), (2, "raise"), (1, "ignore"), (1, "error")])
         if mode == "raise" and "inline-underflow" in self.avoid:
             mode = {"all": "raise", "under": "ignore"}
+        float32 = any("float32" in t for fn in self.funcs for _, t in fn.lines) or \
+            any(isinstance(t, tuple) and t[1] == "float32" for fn in self.funcs for _, t in fn.params)
+        if isinstance(mode, dict) and "store-cast-raise" in self.avoid and float32:
+            mode["over"] = "warn"
         return [] if mode is None else [f"_FP = {mode!r}"]
 
     def note_form(self, template, kinds):
-        """Called for every form generated: notes loops that clear the floating-point status,
-        and powers."""
-        if any(c in template for c in _CLEARS_FP) or \
-                (any(c in template for c in _CLEARS_FP_ARRAY) and any(k in KINDS for k in kinds)):
-            self.clears_fp = True
-        if "**" in template or "np.power" in template:
-            self.uses_power = True
+        """Called for every form generated: notes what computes with NumPy."""
         if "np." in template or any(k in KINDS or k.startswith("np.") for k in kinds):
             self.uses_numpy = True
 
-    def note_call(self, g):
-        """Called for every call of a callee: one that computes with NumPy clears the
-        floating-point status of its caller."""
-        if any("np." in t or "[" in t for _, t in g.lines):
-            self.clears_fp = True
 
     def retypes(self, t):
         """The types a scalar argument or global of type ``t`` may change to between calls:
         none in a module computing with NumPy when "ufunc-warning-names" is avoided (a float
-        becoming an int makes np.float32 * x go through the ufunc); not to an integer when a
-        power may then be an integer power ("int-neg-power")."""
+        becoming an int makes np.float32 * x go through the ufunc)."""
         if "ufunc-warning-names" in self.avoid and (self.shapes or self.__dict__.get("uses_numpy")):
             return [t]
-        if "int-neg-power" in self.avoid and self.__dict__.get("uses_power"):
-            return ["float"]
         return sorted(_gen().PY_TYPES)
 
     def finish_lines(self, lines):
-        """The function's lines, steered around known bugs: for "fp-flags-cleared", a print
-        first in a function with a loop that clears the floating-point status (an effect: its
-        reports are then checked where they happen, not at the end of the call); for
+        """The function's lines, steered around known bugs: for "npcall-rerun", a print first in
+        a function that calls NumPy (an effect: its reports are then checked where they happen,
+        the call is never re-run); for
         "dead-np-warning", ``if v != v: pass`` after every assignment of a scalar variable that
         nothing reads afterwards, or that the next statement of its block overwrites (Heron
         drops the computation, and with it NumPy's warning)."""
-        if self.__dict__.pop("clears_fp", False) and "fp-flags-cleared" in self.avoid:
+        if self.__dict__.pop("npcall", False) and "npcall-rerun" in self.avoid:
             lines = [(0, f"print({self.fn.name!r})")] + lines
         if "dead-np-warning" not in self.avoid:
             return lines
