@@ -347,6 +347,8 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 out.extend(v[1 + nd..].iter().rev());
                 Ok(out)
             }
+            (Type::Array(_), "ctypes") => Ok(vec![v[0]]),
+            (Type::CPtr(None), "data") => Ok(v),
             (Type::Float, "real") => Ok(v),
             (Type::Float, "imag") => Ok(vec![self.b.ins().f64const(0.0)]),
             _ => Err(CompileError::new(format!("the attribute `.{attr}` of a {bt}"), line)),

@@ -83,6 +83,14 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 let v = self.expr(&args[0])?;
                 self.np_scalar(d, v, &t, line)
             }
+            Some(CallTarget::CFunc(cf)) => self.foreign_call(e, &cf, args, line),
+            Some(CallTarget::PtrCast) => match &e.kind {
+                ExprKind::Call { func, .. } => match &func.kind {
+                    ExprKind::Attr(base, _) => self.expr(base),
+                    _ => err("a pointer cast", line),
+                },
+                _ => err("a pointer cast", line),
+            },
             None => err("unresolved call", line),
         }
     }

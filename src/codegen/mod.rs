@@ -20,6 +20,7 @@
 
 pub mod array;
 pub mod call;
+pub mod cnative;
 pub mod deopt;
 pub mod expr;
 pub mod fp;

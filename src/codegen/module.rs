@@ -294,6 +294,11 @@ pub fn compile(f: &Function, typed: &Typed, facts: &Facts, info: FuncInfo, calle
     for c in &callees {
         jb.symbol(callee_symbol(c.inner), c.inner as *const u8);
     }
+    for c in typed.calls.values() {
+        if let crate::types::infer::CallTarget::CFunc(cf) = c {
+            jb.symbol(super::cnative::foreign_symbol(cf.addr), cf.addr as *const u8);
+        }
+    }
     let mut module = JITModule::new(jb);
     let n_helpers = declare_helpers(&mut module, links.symbols)?;
     let tramps = define_trampolines(&mut module)?;

@@ -166,6 +166,13 @@ pub fn box_flat<'py>(py: Python<'py>, env: &Env, t: &Type, slots: &[u64], k: &mu
         }
         Type::None => Ok(py.None().into_bound(py)),
         Type::Str => Err(pyo3::exceptions::PyRuntimeError::new_err("heron: a string cannot be handed to the interpreter")),
+        Type::CPtr(d) => {
+            // A typed pointer comes back as ctypes makes it: `POINTER(T)` at that address.
+            let raw = slots[*k];
+            *k += 1;
+            let dtype = d.map(|d| d.name()).unwrap_or("void");
+            py.import("heron._cnative")?.getattr("box_pointer")?.call1((raw as usize, dtype))
+        }
         t => {
             let raw = slots[*k];
             *k += 1;
@@ -371,7 +378,7 @@ fn unbox_as(py: Python<'_>, env: &mut Env, obj: &Bound<'_, PyAny>, t: &Type, out
             }
             true
         }
-        Type::Str => false,
+        Type::Str | Type::CPtr(_) => false,
     })
 }
 

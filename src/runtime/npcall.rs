@@ -128,6 +128,7 @@ fn sample<'py>(py: Python<'py>, t: &Type) -> PyResult<Bound<'py, PyAny>> {
         }
         Type::Tuple(ts) => PyTuple::new(py, ts.iter().map(|t| sample(py, t)).collect::<PyResult<Vec<_>>>()?)?.into_any(),
         Type::Str => return Err(pyo3::exceptions::PyTypeError::new_err("a string")),
+        Type::CPtr(_) => return Err(pyo3::exceptions::PyTypeError::new_err("a C pointer")),
     })
 }
 

@@ -15,6 +15,7 @@ use crate::ir::Const;
 use crate::types::ufunc::UfuncLoop;
 use crate::types::infer::{CalleeInfo, GlobalValue, Resolver};
 use crate::types::Type;
+use crate::types::cnative::{CFunc, CType, Flavour, Foreign};
 use pyo3::types::PyString;
 use std::sync::Arc;
 
@@ -32,6 +33,8 @@ pub struct DispatchResolver<'py, 'd> {
     pub fp_checked: bool,
     /// What the compiled code relies on in the dictionaries it read (see `guards`).
     pub guards: Vec<Guard>,
+    /// Foreign-library objects the code names (`GlobalValue::Foreign(Lib(i))`).
+    pub libs: Vec<Py<PyAny>>,
 }
 
 impl<'py, 'd> Resolver for DispatchResolver<'py, 'd> {
@@ -122,6 +125,11 @@ impl<'py, 'd> Resolver for DispatchResolver<'py, 'd> {
             return Ok(g);
         }
         self.guard_module_attr(module, attr, line)?;
+        if module == "ctypes" {
+            let value = self.py.import("ctypes").and_then(|m| m.getattr(attr)).ok();
+            let described = value.as_ref().and_then(|v| self.foreign(v, None));
+            return described.ok_or_else(|| CompileError::new(format!("`ctypes.{attr}` is not supported in compiled code"), line));
+        }
         if module == "random" {
             return random_attr(self.py, attr).map_err(|why| CompileError::new(why, line));
         }
@@ -148,6 +156,22 @@ impl<'py, 'd> Resolver for DispatchResolver<'py, 'd> {
 
     fn np_call(&mut self, path: &str, method: bool, args: &[(Type, Option<Const>)], kwargs: &[(String, Const)], line: u32) -> CResult<(Type, bool)> {
         super::npcall::type_call(self.py, path, method, args, kwargs).map_err(|why| CompileError::new(why, line))
+    }
+
+    fn foreign_attr(&mut self, lib: usize, attr: &str, line: u32) -> CResult<GlobalValue> {
+        let py = self.py;
+        let lib = self.libs[lib].clone_ref(py).into_bound(py);
+        let described = py.import("heron._cnative").and_then(|m| m.getattr("describe_attr")?.call1((&lib, attr))).ok();
+        let Some(d) = described.filter(|d| !d.is_none()) else {
+            return Err(CompileError::new(format!("the library has no function `{attr}` compiled code can call"), line));
+        };
+        // The library object keeps its functions in its `__dict__` (ctypes and cffi both cache
+        // them there): the compiled call is valid while that entry is the same function.
+        if let Ok(dict) = lib.getattr("__dict__").and_then(|d| d.cast_into::<PyDict>().map_err(PyErr::from)) {
+            let value = dict.get_item(attr).ok().flatten();
+            self.guard(&dict, attr, value.as_ref(), None, None);
+        }
+        foreign_value(&d).ok_or_else(|| CompileError::new(format!("`{attr}` of this library is not supported in compiled code"), line))
     }
 
     fn ufunc(&mut self, name: &str, operands: &[Type], line: u32) -> CResult<UfuncLoop> {
@@ -278,6 +302,7 @@ impl<'py, 'd> DispatchResolver<'py, 'd> {
                 "math" => GlobalValue::Math,
                 "numpy" => GlobalValue::Numpy,
                 "heron" | "numba" => GlobalValue::RangeModule,
+                "ctypes" => GlobalValue::Foreign(Foreign::Module),
                 m @ ("numpy.random" | "numpy.linalg" | "random") => GlobalValue::NpModule(m.to_string()),
                 other => GlobalValue::Unsupported(format!("the module `{other}` is not supported in compiled code")),
             };
@@ -326,6 +351,9 @@ impl<'py, 'd> DispatchResolver<'py, 'd> {
                 }
             }
         }
+        if let Some(g) = self.foreign(value, Some(name)) {
+            return g;
+        }
         let tname = value.get_type().name().map(|n| n.to_string()).unwrap_or_default();
         if tname == "function" {
             return GlobalValue::Unsupported(format!(
@@ -336,6 +364,52 @@ impl<'py, 'd> DispatchResolver<'py, 'd> {
     }
 }
 
+
+impl<'py, 'd> DispatchResolver<'py, 'd> {
+    /// `value` as a ctypes or cffi object (`heron._cnative.describe`), or `None` when it is
+    /// none of theirs. Only asked when ctypes or cffi is imported (nothing else can hold one).
+    fn foreign(&mut self, value: &Bound<'py, PyAny>, name: Option<&str>) -> Option<GlobalValue> {
+        let py = self.py;
+        let modules = py.import("sys").ok()?.getattr("modules").ok()?;
+        if !modules.contains("ctypes").unwrap_or(false) && !modules.contains("_cffi_backend").unwrap_or(false) {
+            return None;
+        }
+        let d = py.import("heron._cnative").ok()?.getattr("describe").ok()?.call1((value, name)).ok()?;
+        if d.is_none() {
+            return None;
+        }
+        let kind: String = d.get_item(0).ok()?.extract().ok()?;
+        if kind == "lib" {
+            self.libs.push(value.clone().unbind());
+            return Some(GlobalValue::Foreign(Foreign::Lib(self.libs.len() - 1)));
+        }
+        foreign_value(&d)
+    }
+}
+
+/// A description from `heron._cnative` as a resolved value (a library is handled by the
+/// caller, which keeps the object).
+fn foreign_value(d: &Bound<'_, PyAny>) -> Option<GlobalValue> {
+    let kind: String = d.get_item(0).ok()?.extract().ok()?;
+    Some(match kind.as_str() {
+        "fn" => {
+            let addr: usize = d.get_item(1).ok()?.extract().ok()?;
+            let params: Vec<String> = d.get_item(2).ok()?.extract().ok()?;
+            let ret: String = d.get_item(3).ok()?.extract().ok()?;
+            let keeps_gil: bool = d.get_item(4).ok()?.extract().ok()?;
+            let name: String = d.get_item(5).ok()?.extract().ok()?;
+            let flavour: String = d.get_item(6).ok()?.extract().ok()?;
+            let params = params.iter().map(|p| CType::parse(p)).collect::<Option<Vec<_>>>()?;
+            let flavour = if flavour == "cffi" { Flavour::Cffi } else { Flavour::Ctypes };
+            GlobalValue::Foreign(Foreign::Func(Arc::new(CFunc { addr, params, ret: CType::parse(&ret)?, keeps_gil, name, flavour })))
+        }
+        "no" => GlobalValue::Unsupported(d.get_item(1).ok()?.extract().ok()?),
+        "type" => GlobalValue::Foreign(Foreign::Type(CType::parse(&d.get_item(1).ok()?.extract::<String>().ok()?)?)),
+        "pointer" => GlobalValue::Foreign(Foreign::PointerFn),
+        "module" => GlobalValue::Foreign(Foreign::Module),
+        _ => return None,
+    })
+}
 
 /// The builtin `range`, or `heron.prange` / `numba.prange` (both `range` when run as Python).
 fn is_range_like(py: Python<'_>, value: &Bound<'_, PyAny>) -> bool {

@@ -51,6 +51,8 @@ pub enum GlobalValue {
     NpModule(String),
     /// The builtin `zip` or `enumerate` (only as the iterable of a `for` loop).
     LoopBuiltin(&'static str),
+    /// A ctypes or cffi object: a foreign function, a library, a C type (issue 16).
+    Foreign(crate::types::cnative::Foreign),
     /// Anything else: described for the error message.
     Unsupported(String),
 }
@@ -99,6 +101,12 @@ pub trait Resolver {
     /// writes an array, or draws from NumPy's random state). An error when compiled code
     /// cannot call it (not a function whose result type follows from its argument types).
     fn np_call(&mut self, path: &str, method: bool, args: &[(Type, Option<Const>)], kwargs: &[(String, Const)], line: u32) -> CResult<(Type, bool)>;
+    /// What attribute `attr` of the library object `lib` (a `GlobalValue::Foreign(Lib)`
+    /// index) is: a foreign function, guarded like a global.
+    fn foreign_attr(&mut self, lib: usize, attr: &str, line: u32) -> CResult<GlobalValue> {
+        let _ = (lib, attr);
+        Err(CompileError::new("foreign functions are not supported here", line))
+    }
 }
 
 /// A call from compiled code to a NumPy function or array method that runs in NumPy itself
@@ -138,6 +146,10 @@ pub enum CallTarget {
     NpCall(std::sync::Arc<NpCall>),
     /// `numpy.float64(x)` and the other scalar types called on one scalar.
     NpScalar(DType),
+    /// A foreign function called directly (issue 16).
+    CFunc(std::sync::Arc<crate::types::cnative::CFunc>),
+    /// `a.ctypes.data_as(POINTER(T))`: the array's data pointer, typed as a `T *`.
+    PtrCast,
 }
 
 /// A local variable's (or the return value's) types.
@@ -156,6 +168,9 @@ impl VarInfo {
     pub(super) fn add(&mut self, t: &Type, line: u32, what: &str) -> CResult<bool> {
         if self.members.contains(t) {
             return Ok(false);
+        }
+        if *t == Type::CPtr(None) {
+            return cerr("`a.ctypes` can only be passed to a foreign function or read as `a.ctypes.data` or `a.ctypes.data_as(...)` in compiled code", line);
         }
         // The return value may be None on some paths and a scalar on others (`return None`
         // when nothing was found): the scalar's representation, with a tag.

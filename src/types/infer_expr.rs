@@ -10,6 +10,7 @@ use super::ufunc;
 use super::rules::*;
 use crate::ir::*;
 use crate::types::*;
+use crate::types::cnative::{self, CType, Foreign};
 
 impl<'a> Infer<'a> {
     pub(super) fn global(&mut self, name: &str, line: u32) -> CResult<GlobalValue> {
@@ -32,6 +33,8 @@ impl<'a> Infer<'a> {
                 Some(GlobalValue::NpModule(m)) => self.res.module_attr(&m, attr, line)?,
                 Some(GlobalValue::RangeModule) if attr == "prange" => GlobalValue::Range,
                 Some(GlobalValue::RangeModule) => GlobalValue::Unsupported(format!("`.{attr}` of this module is not supported in compiled code")),
+                Some(GlobalValue::Foreign(Foreign::Lib(lib))) => self.res.foreign_attr(lib, attr, line)?,
+                Some(GlobalValue::Foreign(Foreign::Module)) => self.res.module_attr("ctypes", attr, line)?,
                 _ => return Ok(None),
             },
             _ => return Ok(None),
@@ -81,6 +84,9 @@ impl<'a> Infer<'a> {
                     }
                     Some(GlobalValue::NpDType(_)) => {
                         return cerr("NumPy functions and types can only be called in compiled code", line)
+                    }
+                    Some(GlobalValue::Foreign(_)) => {
+                        return cerr("foreign functions, libraries and C types can only be called in compiled code, not used as values", line)
                     }
                     None => return cerr("this name could not be resolved", line),
                 }
@@ -395,6 +401,16 @@ impl<'a> Infer<'a> {
                 if let Type::Array(_) = bt {
                     return self.np_call(e, attr, true, Some((base.as_ref(), bt)), args, kwargs);
                 }
+                if bt == Type::CPtr(None) && attr == "data_as" && args.len() == 1 && kwargs.is_empty() {
+                    // `a.ctypes.data_as(POINTER(c_double))`: the array's data pointer, typed.
+                    return match self.pointer_type(&args[0])? {
+                        Some(d) => {
+                            self.calls.insert(e.id, CallTarget::PtrCast);
+                            Ok(Some(Type::CPtr(Some(d))))
+                        }
+                        None => cerr("`.data_as(...)` is supported with a ctypes `POINTER(<number type>)`", line),
+                    };
+                }
                 return cerr(format!("the method `{attr}` of a {bt} is not supported in compiled code"), line);
             }
         }
@@ -575,10 +591,54 @@ impl<'a> Infer<'a> {
                 Ok(Some(Type::Np(d)))
             }
             GlobalValue::Unsupported(why) => cerr(why, line),
+            GlobalValue::Foreign(Foreign::Func(cf)) => {
+                let ats: Vec<Type> = ats.into_iter().map(|t| t.unwrap()).collect();
+                if ats.len() != cf.params.len() {
+                    return cerr(format!("`{}` takes {} arguments but {} were given", cf.name, cf.params.len(), ats.len()), line);
+                }
+                for (i, (a, t)) in args.iter().zip(&ats).enumerate() {
+                    if let ExprKind::Var(v) = a.kind {
+                        if self.vars[v].is_union() {
+                            return cerr(format!("{} changes type and is passed to a foreign function", self.var_name(v)), line);
+                        }
+                    }
+                    if let Some(why) = cnative::refuse_arg(&cf, i + 1, cf.params[i], t) {
+                        return cerr(why, line);
+                    }
+                }
+                let r = cnative::result_type(&cf).map_err(|why| CompileError::new(why, line))?;
+                // What the foreign function does is not known: the function is not re-run.
+                self.array_effect_pub();
+                self.calls.insert(e.id, CallTarget::CFunc(cf));
+                Ok(Some(r))
+            }
+            GlobalValue::Foreign(_) => cerr("only foreign functions can be called here (a library, C type or ctypes.POINTER is not a call compiled code makes)", line),
             GlobalValue::Ufunc(_) | GlobalValue::NpFunc(_) => unreachable!("typed above"),
             GlobalValue::NpModule(_) => cerr("a module is not callable", line),
             GlobalValue::LoopBuiltin(name) => cerr(format!("{name}() can only be used as the iterable of a `for` loop in compiled code"), line),
         }
+    }
+
+    /// The element type of a ctypes pointer type named by `e`: `POINTER(c_double)`,
+    /// `ctypes.POINTER(ctypes.c_int)`, or a global holding one.
+    fn pointer_type(&mut self, e: &Expr) -> CResult<Option<DType>> {
+        if let ExprKind::Call { func, args, kwargs } = &e.kind {
+            if let (Some(GlobalValue::Foreign(Foreign::PointerFn)), [item], true) = (self.resolve_name(func)?, args.as_slice(), kwargs.is_empty()) {
+                let Some(GlobalValue::Foreign(Foreign::Type(t))) = self.resolve_name(item)? else { return Ok(None) };
+                return Ok(match t {
+                    CType::F64 => Some(DType::F64),
+                    CType::F32 => Some(DType::F32),
+                    CType::Bool => Some(DType::Bool),
+                    CType::Int { bits, signed } => DType::from_name(&format!("{}int{bits}", if signed { "" } else { "u" })),
+                    _ => None,
+                });
+            }
+            return Ok(None);
+        }
+        Ok(match self.resolve_name(e)? {
+            Some(GlobalValue::Foreign(Foreign::Type(CType::Ptr(d)))) => Some(d),
+            _ => None,
+        })
     }
 
     /// A call to NumPy function `path` (or array method `path` of `base`), run by NumPy: the

@@ -4,6 +4,7 @@
 //! implements.
 
 pub mod builtin;
+pub mod cnative;
 pub mod infer;
 mod infer_expr;
 pub mod rules;
@@ -192,6 +193,10 @@ pub enum Type {
     None,
     /// A Python `str` constant (only as an argument to `print` and formatting).
     Str,
+    /// A C pointer for a foreign function (issue 16): `a.ctypes` (`None`: ctypes passes it as
+    /// a `c_void_p`), `a.ctypes.data_as(POINTER(c_double))` (`Some(float64)`), a pointer
+    /// argument of a `heron.cfunc`. Held as its address.
+    CPtr(Option<DType>),
 }
 
 impl Default for Type {
@@ -254,6 +259,8 @@ impl fmt::Display for Type {
             }
             Type::None => write!(f, "None"),
             Type::Str => write!(f, "str"),
+            Type::CPtr(None) => write!(f, "C pointer"),
+            Type::CPtr(Some(d)) => write!(f, "C pointer to {}", d.name()),
         }
     }
 }

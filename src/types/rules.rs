@@ -64,6 +64,9 @@ pub fn attr_type(bt: &Type, attr: &str, line: u32) -> CResult<Type> {
         // `a.T`: a view with the axes reversed (the same array when 1-d).
         (Type::Array(at), "T") => Ok(Type::Array(if at.ndim <= 1 { *at } else { ArrayType { layout: Layout::Any, ..*at } })),
         (Type::Float, "real") | (Type::Float, "imag") => Ok(Type::Float),
+        // `a.ctypes` (for a foreign function), and its address `a.ctypes.data`.
+        (Type::Array(_), "ctypes") => Ok(Type::CPtr(None)),
+        (Type::CPtr(None), "data") => Ok(Type::Int),
         _ => cerr(format!("the attribute `.{attr}` of a {bt} is not supported"), line),
     }
 }

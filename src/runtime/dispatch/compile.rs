@@ -173,7 +173,7 @@ impl Dispatcher {
             .map_err(|e| CompileError::new(format!("no globals: {e}"), 0))?;
         let builtins = py.import("builtins").map_err(|e| CompileError::new(e.to_string(), 0))?.into_any();
         let minor = py.version_info().minor as u32;
-        let mut res = DispatchResolver { py, me: self, globals, builtins, callees: Vec::new(), units: Vec::new(), minor, fp_checked, guards: Vec::new() };
+        let mut res = DispatchResolver { py, me: self, globals, builtins, callees: Vec::new(), units: Vec::new(), minor, fp_checked, guards: Vec::new(), libs: Vec::new() };
         let args: Vec<Type> = kinds.iter().map(|k| k.to_type()).collect();
         // The pipeline (DESIGN.md): inference, the analyses, the transforms, codegen. Inference
         // may speculate (a failed guess re-runs the call) only in a function without side

@@ -1,0 +1,161 @@
+//! Calls to foreign functions (issue 16): a direct machine call to a ctypes or cffi function's
+//! address in the C calling convention, each argument converted as the library converts it
+//! (`types::cnative` decided which arguments it takes), and the C result made a Heron value
+//! as the library makes it a Python one. No Python runs in between: the call costs what the C
+//! function costs plus its argument moves.
+
+use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
+use cranelift_codegen::ir::{types, AbiParam, InstBuilder, Value};
+use cranelift_module::Module;
+
+use super::{CVal, FunctionCx};
+use crate::abi::ErrCode;
+use crate::ir::{CResult, CompileError, Expr};
+use crate::types::cnative::{CFunc, CType, Flavour};
+use crate::types::{DType, Type};
+
+/// The symbol a foreign function is imported by (its address, given to the JIT's symbol table
+/// by `module::compile`).
+pub fn foreign_symbol(addr: usize) -> String {
+    format!("heron_cfn_{addr:x}")
+}
+
+/// The machine type of a C type in the C calling convention, with its extension to a register.
+fn abi_param(t: CType) -> Option<AbiParam> {
+    Some(match t {
+        CType::Void => return None,
+        CType::Bool => AbiParam::new(types::I8).uext(),
+        CType::Int { bits, signed } => {
+            let ty = match bits {
+                8 => types::I8,
+                16 => types::I16,
+                32 => types::I32,
+                _ => types::I64,
+            };
+            match (bits < 64, signed) {
+                (true, true) => AbiParam::new(ty).sext(),
+                (true, false) => AbiParam::new(ty).uext(),
+                _ => AbiParam::new(ty),
+            }
+        }
+        CType::F32 => AbiParam::new(types::F32),
+        CType::F64 => AbiParam::new(types::F64),
+        CType::VoidPtr | CType::Ptr(_) | CType::NdPtr { .. } => AbiParam::new(types::I64),
+    })
+}
+
+impl<'a, 'm> FunctionCx<'a, 'm> {
+    /// `f(args...)` for a foreign function `f`.
+    pub fn foreign_call(&mut self, e: &Expr, cf: &CFunc, args: &[Expr], line: u32) -> CResult<CVal> {
+        let mut vals = Vec::new();
+        for (a, &p) in args.iter().zip(&cf.params) {
+            let t = self.typed.ty(a).clone();
+            let v = self.expr(a)?;
+            vals.push(self.to_c(cf, v, &t, p, line)?);
+        }
+        let mut sig = self.module.make_signature();
+        sig.params.extend(cf.params.iter().filter_map(|p| abi_param(*p)));
+        sig.returns.extend(abi_param(cf.ret));
+        let id = self
+            .module
+            .declare_function(&foreign_symbol(cf.addr), cranelift_module::Linkage::Import, &sig)
+            .map_err(|e| CompileError::new(format!("code generation failed: {e}"), line))?;
+        let fref = self.module.declare_func_in_func(id, self.b.func);
+        let call = self.b.ins().call(fref, &vals);
+        let r = self.b.inst_results(call).first().copied();
+        // A pointer lets the callee write the caller's arrays; a PyDLL function uses the C API.
+        if cf.keeps_gil || cf.params.iter().any(|p| p.is_pointer()) {
+            self.writes_visible = true;
+        }
+        self.long_running = true;
+        let ty = crate::types::cnative::result_type(cf).map_err(|why| CompileError::new(why, line))?;
+        let out = match (cf.ret, r) {
+            (CType::Void, _) | (_, None) => vec![],
+            (CType::Bool, Some(r)) => {
+                // A C `_Bool` is 0 or 1; ctypes and cffi read any nonzero byte as True.
+                let nz = self.b.ins().icmp_imm_s(IntCC::NotEqual, r, 0);
+                vec![nz]
+            }
+            (CType::Int { bits, signed }, Some(r)) => {
+                if bits == 64 {
+                    vec![r]
+                } else if signed {
+                    vec![self.b.ins().sextend(types::I64, r)]
+                } else {
+                    vec![self.b.ins().uextend(types::I64, r)]
+                }
+            }
+            (CType::F32, Some(r)) => vec![self.b.ins().fpromote(types::F64, r)],
+            (_, Some(r)) => vec![r],
+        };
+        self.note_made_call(e.span, &out, &ty);
+        Ok(out)
+    }
+
+    /// One argument as the C parameter `p` takes it: ctypes' conversions (integers keep their
+    /// low bits; a float parameter takes the number's `float()`; `_Bool` its truth value), or
+    /// cffi's (an integer out of the C type's range continues in the interpreter, where cffi
+    /// raises `OverflowError`).
+    fn to_c(&mut self, cf: &CFunc, v: CVal, t: &Type, p: CType, line: u32) -> CResult<Value> {
+        let b = &mut self.b;
+        Ok(match p {
+            CType::F64 | CType::F32 => {
+                let x = match t {
+                    Type::Float | Type::Np(DType::F64) => v[0],
+                    Type::Np(DType::F32) => b.ins().fpromote(types::F64, v[0]),
+                    Type::Bool | Type::Np(DType::Bool) => {
+                        let w = b.ins().uextend(types::I64, v[0]);
+                        b.ins().fcvt_from_uint(types::F64, w)
+                    }
+                    Type::Np(DType::U64) => b.ins().fcvt_from_uint(types::F64, v[0]),
+                    _ => b.ins().fcvt_from_sint(types::F64, v[0]),
+                };
+                // ctypes and cffi make a C float from the double (`(float)x`).
+                if p == CType::F32 {
+                    b.ins().fdemote(types::F32, x)
+                } else {
+                    x
+                }
+            }
+            CType::Int { bits, signed } => {
+                let w = match t {
+                    Type::Bool | Type::Np(DType::Bool) => b.ins().uextend(types::I64, v[0]),
+                    _ => v[0],
+                };
+                if cf.flavour == Flavour::Cffi && (bits < 64 || !signed) {
+                    let (lo, hi): (i64, i64) = match (bits, signed) {
+                        (64, false) => (0, i64::MAX),
+                        (b, true) => (-(1i64 << (b - 1)), (1i64 << (b - 1)) - 1),
+                        (b, false) => (0, (1i64 << b) - 1),
+                    };
+                    let below = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, w, lo);
+                    let above = self.b.ins().icmp_imm_s(IntCC::SignedGreaterThan, w, hi);
+                    let out = self.b.ins().bor(below, above);
+                    self.fail_if(out, ErrCode::Deopt, line, &[]);
+                }
+                let b = &mut self.b;
+                match bits {
+                    8 => b.ins().ireduce(types::I8, w),
+                    16 => b.ins().ireduce(types::I16, w),
+                    32 => b.ins().ireduce(types::I32, w),
+                    _ => w,
+                }
+            }
+            CType::Bool => match t {
+                Type::Float | Type::Np(DType::F64) | Type::Np(DType::F32) => {
+                    let zero = if *t == Type::Np(DType::F32) { b.ins().f32const(0.0) } else { b.ins().f64const(0.0) };
+                    // NaN is true, as `bool(nan)` is.
+                    b.ins().fcmp(FloatCC::NotEqual, v[0], zero)
+                }
+                Type::Bool | Type::Np(DType::Bool) => v[0],
+                _ => b.ins().icmp_imm_s(IntCC::NotEqual, v[0], 0),
+            },
+            CType::VoidPtr | CType::Ptr(_) | CType::NdPtr { .. } => match t {
+                Type::None => b.ins().iconst(types::I64, 0),
+                Type::Bool => b.ins().uextend(types::I64, v[0]),
+                _ => v[0],
+            },
+            CType::Void => return Err(CompileError::new("a void parameter", line)),
+        })
+    }
+}

@@ -1,0 +1,203 @@
+//! Foreign functions (issue 16): the C types of a ctypes or cffi function, and the type rules
+//! of a call to one from compiled code: which Heron values each parameter takes, as ctypes'
+//! `from_param` or cffi's conversion takes them, and the Heron type of the result.
+//!
+//! A call whose arguments ctypes or cffi would refuse (`ctypes.ArgumentError`, cffi's
+//! `TypeError`) is not compiled: the function runs as Python, which raises the library's own
+//! error. The rules here are what CPython 3.10-3.13's ctypes accepts on every version
+//! (measured with `from_param`): a C integer takes a Python int, a bool or a NumPy integer
+//! (`__index__`) and keeps its low bits (ctypes' `PyLong_AsUnsignedLongMask` truncation); a C
+//! float takes any number (`__float__`); a `_Bool` takes any scalar's truth value; `c_void_p`
+//! an int, a pointer or None; `POINTER(T)` a pointer to `T` (from `a.ctypes.data_as(...)`) or
+//! None; an `ndpointer` an array of its dtype and dimensions. cffi is stricter: integers are
+//! range-checked (out of range, the statement continues in the interpreter, which raises
+//! cffi's `OverflowError`), floats take Python numbers and `numpy.float64`.
+
+use std::sync::Arc;
+
+use super::{ArrayType, DType, Layout, Type};
+
+/// A C type as compiled code passes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CType {
+    Void,
+    /// C `_Bool` (ctypes `c_bool`).
+    Bool,
+    /// A C integer type, by width in bits and sign (`c_int` is `Int { bits: 32, signed: true }`).
+    Int { bits: u8, signed: bool },
+    F32,
+    F64,
+    /// `void *` (ctypes `c_void_p`).
+    VoidPtr,
+    /// `T *` for a numeric `T` (ctypes `POINTER(c_double)`).
+    Ptr(DType),
+    /// `numpy.ctypeslib.ndpointer(dtype, ndim, flags)`: an array's data pointer, after NumPy's
+    /// checks of its dtype, dimensions and flags.
+    NdPtr { dtype: Option<DType>, ndim: Option<u8>, flags: u32 },
+}
+
+/// Whose conversions a call follows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Flavour {
+    Ctypes,
+    Cffi,
+}
+
+/// A foreign function compiled code calls directly.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct CFunc {
+    /// Its machine address (resolved by the library's loader when the program loaded it).
+    pub addr: usize,
+    pub params: Vec<CType>,
+    pub ret: CType,
+    /// A `ctypes.PyDLL` function: it may use the Python C API, so its caller holds the GIL.
+    pub keeps_gil: bool,
+    /// What the report calls it (`libm.so.6:j0`).
+    pub name: String,
+    pub flavour: Flavour,
+}
+
+/// What a foreign-function object in the program stands for in compiled code (see
+/// `heron._cnative.describe`).
+#[derive(Clone, Debug)]
+pub enum Foreign {
+    Func(Arc<CFunc>),
+    /// A library object (`ctypes.CDLL`, a cffi library), by the resolver's index.
+    Lib(usize),
+    /// A ctypes type (`c_double`, `POINTER(c_double)`).
+    Type(CType),
+    /// `ctypes.POINTER`.
+    PointerFn,
+    /// The `ctypes` module.
+    Module,
+}
+
+// NumPy's array flag bits (`numpy.ndarray.flags`, as `ndpointer(flags=...)` stores them).
+const C_CONTIGUOUS: u32 = 0x1;
+const F_CONTIGUOUS: u32 = 0x2;
+const ALIGNED: u32 = 0x100;
+const WRITEABLE: u32 = 0x400;
+
+impl CType {
+    /// Parse a type code of `heron._cnative` (`f64`, `i32`, `p:float64`, `nd:float64:2:1`).
+    pub fn parse(code: &str) -> Option<CType> {
+        Some(match code {
+            "void" => CType::Void,
+            "bool" => CType::Bool,
+            "f32" => CType::F32,
+            "f64" => CType::F64,
+            "voidp" => CType::VoidPtr,
+            _ => {
+                if let Some(d) = code.strip_prefix("p:") {
+                    return DType::from_name(d).map(CType::Ptr);
+                }
+                if let Some(rest) = code.strip_prefix("nd:") {
+                    let parts: Vec<&str> = rest.split(':').collect();
+                    let [d, n, f] = parts.as_slice() else { return None };
+                    let dtype = if *d == "*" { None } else { Some(DType::from_name(d)?) };
+                    let ndim = if *n == "*" { None } else { Some(n.parse().ok()?) };
+                    return Some(CType::NdPtr { dtype, ndim, flags: f.parse().ok()? });
+                }
+                let (signed, bits) = match code.as_bytes().first()? {
+                    b'i' => (true, code[1..].parse::<u8>().ok()?),
+                    b'u' => (false, code[1..].parse::<u8>().ok()?),
+                    _ => return None,
+                };
+                if !matches!(bits, 8 | 16 | 32 | 64) {
+                    return None;
+                }
+                CType::Int { bits, signed }
+            }
+        })
+    }
+
+    /// Does it point into memory (so that the callee may write the caller's arrays)?
+    pub fn is_pointer(self) -> bool {
+        matches!(self, CType::VoidPtr | CType::Ptr(_) | CType::NdPtr { .. })
+    }
+}
+
+impl std::fmt::Display for CType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CType::Void => write!(f, "void"),
+            CType::Bool => write!(f, "_Bool"),
+            CType::Int { bits, signed } => write!(f, "{}int{bits}", if *signed { "" } else { "u" }),
+            CType::F32 => write!(f, "float"),
+            CType::F64 => write!(f, "double"),
+            CType::VoidPtr => write!(f, "void *"),
+            CType::Ptr(d) => write!(f, "{} *", d.name()),
+            CType::NdPtr { .. } => write!(f, "ndpointer"),
+        }
+    }
+}
+
+/// Why argument `i` (from 1) of type `t` cannot be passed to a parameter of C type `p` without
+/// Python (the library would raise, or convert in a way compiled code does not reproduce), or
+/// `None` when it can.
+pub fn refuse_arg(func: &CFunc, i: usize, p: CType, t: &Type) -> Option<String> {
+    let ok = match (func.flavour, p) {
+        (_, CType::Void) => false,
+        (Flavour::Ctypes, CType::F64 | CType::F32) => t.is_scalar(),
+        (Flavour::Cffi, CType::F64 | CType::F32) => matches!(t, Type::Bool | Type::Int | Type::Float | Type::Np(DType::F64)),
+        (Flavour::Ctypes, CType::Int { .. }) => matches!(t, Type::Bool | Type::Int) || matches!(t, Type::Np(d) if d.is_int()),
+        (Flavour::Cffi, CType::Int { .. }) => matches!(t, Type::Bool | Type::Int),
+        (Flavour::Ctypes, CType::Bool) => t.is_scalar(),
+        (Flavour::Cffi, CType::Bool) => *t == Type::Bool,
+        (_, CType::VoidPtr) => matches!(t, Type::Int | Type::Bool | Type::None | Type::CPtr(_)),
+        (_, CType::Ptr(d)) => matches!(t, Type::None) || *t == Type::CPtr(Some(d)),
+        (_, CType::NdPtr { dtype, ndim, flags }) => match t {
+            Type::Array(at) => return nd_refusal(i, dtype, ndim, flags, at),
+            _ => false,
+        },
+    };
+    if ok {
+        None
+    } else {
+        let lib = match func.flavour {
+            Flavour::Ctypes => "ctypes",
+            Flavour::Cffi => "cffi",
+        };
+        Some(format!("argument {i} of `{}` is a {t}, which {lib} does not pass as a C {p} the way compiled code can", func.name))
+    }
+}
+
+/// `ndpointer.from_param`'s checks, decided at compile time: the dtype and dimensions from the
+/// type, the flags from the layout (a strided array may or may not be contiguous at run time:
+/// such a call runs as Python).
+fn nd_refusal(i: usize, dtype: Option<DType>, ndim: Option<u8>, flags: u32, at: &ArrayType) -> Option<String> {
+    if dtype.is_some_and(|d| d != at.dtype) {
+        return Some(format!("argument {i} is a {} array where the ndpointer wants {} (NumPy raises TypeError)", at.dtype.name(), dtype.unwrap().name()));
+    }
+    if ndim.is_some_and(|n| n != at.ndim) {
+        return Some(format!("argument {i} has {} dimensions where the ndpointer wants {} (NumPy raises TypeError)", at.ndim, ndim.unwrap()));
+    }
+    let known = C_CONTIGUOUS | F_CONTIGUOUS | ALIGNED | WRITEABLE;
+    if flags & !known != 0 {
+        return Some(format!("argument {i}: compiled code does not check these ndpointer flags ({flags:#x})"));
+    }
+    let c_contig = at.layout == Layout::C;
+    if flags & C_CONTIGUOUS != 0 && !c_contig {
+        return Some(format!("argument {i} is a strided array; the ndpointer wants C_CONTIGUOUS, checked by NumPy"));
+    }
+    if flags & F_CONTIGUOUS != 0 && !(c_contig && at.ndim <= 1) {
+        return Some(format!("argument {i}: the ndpointer wants F_CONTIGUOUS, checked by NumPy"));
+    }
+    if flags & WRITEABLE != 0 && at.readonly {
+        return Some(format!("argument {i} is read-only; the ndpointer wants WRITEABLE (NumPy raises TypeError)"));
+    }
+    None
+}
+
+/// The Heron type of the call's result (as ctypes or cffi returns it to Python), or why it
+/// cannot come back without Python.
+pub fn result_type(func: &CFunc) -> Result<Type, String> {
+    match func.ret {
+        CType::Void => Ok(Type::None),
+        CType::Bool => Ok(Type::Bool),
+        CType::Int { bits: 64, signed: false } => Err(format!("`{}` returns an unsigned 64-bit integer, which may not fit a compiled int", func.name)),
+        CType::Int { .. } => Ok(Type::Int),
+        CType::F32 | CType::F64 => Ok(Type::Float),
+        CType::VoidPtr | CType::Ptr(_) | CType::NdPtr { .. } => Err(format!("`{}` returns a pointer, which compiled code does not take back yet", func.name)),
+    }
+}
