@@ -95,7 +95,7 @@ def _ndpointer_code(t):
 
 def _lib_name(path):
     import os
-    return os.path.basename(path) if path else "the program"
+    return os.path.basename(path) if path else "(process)"
 
 
 def _describe_ctypes_function(f, lib=None):
@@ -150,13 +150,12 @@ def _cffi_code(ffi, ct):
 
 
 def _describe_cffi_function(obj, name=None):
-    cffi = sys.modules.get("cffi")
-    if cffi is None:
+    if "_cffi_backend" not in sys.modules:
         return None
     ffi = _shared_ffi()
     try:
         ct = ffi.typeof(obj)
-    except (TypeError, ffi.error):
+    except Exception:  # not a cdata of a type cffi knows
         return None
     if ct.kind != "function":
         return None
@@ -177,17 +176,18 @@ _ffi = None
 
 
 def _shared_ffi():
-    """One ``cffi.FFI()`` of Heron's own: ``typeof`` and ``cast`` work on any library's cdata."""
+    """One FFI of Heron's own (the backend's, which needs no compiler and is there whenever
+    a cffi library is): ``typeof`` and ``cast`` work on any library's cdata."""
     global _ffi
     if _ffi is None:
-        import cffi
-        _ffi = cffi.FFI()
+        import _cffi_backend
+        _ffi = _cffi_backend.FFI()
     return _ffi
 
 
 def _is_cffi_lib(obj):
     t = type(obj)
-    return (t.__module__ == "cffi.api" and t.__name__ == "FFILibrary") or (t.__module__ in ("_cffi_backend", "builtins") and t.__name__ in ("Lib", "_cffi_backend.Lib", "CompiledLib"))
+    return (t.__module__ == "cffi.api" and t.__qualname__.endswith("FFILibrary")) or (t.__module__ in ("_cffi_backend", "builtins") and t.__name__ in ("Lib", "_cffi_backend.Lib", "CompiledLib"))
 
 
 def describe_attr(lib, attr):

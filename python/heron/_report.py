@@ -32,7 +32,7 @@ _notes = []          # run-level sentences (why Heron stood aside), shown above 
 #: code and finished as plain Python).
 FIELDS = ("module", "qualname", "file", "line", "options", "status", "reason", "signatures",
           "compile_time_s", "calls", "native_calls", "fallback_calls", "native_time_s",
-          "failures", "deopts", "called_from_native", "reruns", "gil")
+          "failures", "deopts", "called_from_native", "reruns", "gil", "native_functions")
 
 _COUNTERS = ("calls", "native_calls", "fallback_calls", "deopts", "called_from_native", "reruns")
 _TIMES = ("compile_time_s", "native_time_s")
@@ -176,14 +176,14 @@ def _stats(candidate):
     """The stats of all of ``candidate``'s dispatchers, added up, less its fork baseline."""
     total = {key: 0 for key in _COUNTERS}
     total.update({key: 0.0 for key in _TIMES})
-    total.update(signatures=[], failures=[], gil="")
+    total.update(signatures=[], failures=[], gil="", native_functions=[])
     for dispatcher in candidate.dispatchers:
         stats = _stats_of(dispatcher)
         for key in _COUNTERS:
             total[key] += int(stats.get(key, 0) or 0)
         for key in _TIMES:
             total[key] += float(stats.get(key, 0.0) or 0.0)
-        for key in ("signatures", "failures"):
+        for key in ("signatures", "failures", "native_functions"):
             for item in stats.get(key, ()) or ():
                 if item not in total[key]:
                     total[key].append(item)
@@ -230,6 +230,7 @@ def _record(candidate):
         "called_from_native": int(stats["called_from_native"]),
         "reruns": int(stats["reruns"]),
         "gil": stats["gil"],
+        "native_functions": [str(n) for n in stats["native_functions"]],
     }
 
 
@@ -441,6 +442,9 @@ def _details(rec):
     if rec.get("deopts"):
         text += (f" {rec['deopts']} call(s) started in native code and finished as plain Python"
                  " (for instance an integer grew beyond 64 bits); the results are the same.")
+    if rec.get("native_functions"):
+        text += (" It calls these native functions directly, with no Python in between: "
+                 + ", ".join(rec["native_functions"]) + ".")
     if rec.get("gil", "").startswith("held"):
         text += f" The GIL is {rec['gil']}."
     plain_calls = rec["fallback_calls"] - _reruns(rec)

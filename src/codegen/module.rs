@@ -59,6 +59,9 @@ pub struct CompiledUnit {
     /// NumPy floating-point reports are deferred to the dispatcher (see `fp::np_fp_check`),
     /// here or in a callee.
     pub fp_deferred: bool,
+    /// The foreign functions this code calls directly (`libm.so.6:j0`), here or in a callee,
+    /// for the report (issue 16).
+    pub foreign: Vec<String>,
 }
 
 // The raw pointers in FuncInfo/PrintDesc are only read; JITModule sits behind a Mutex.
@@ -429,6 +432,14 @@ pub fn compile(f: &Function, typed: &Typed, facts: &Facts, info: FuncInfo, calle
     module.define_function(entry_id, &mut ctx).map_err(|e| cg_err(format!("{e:?}")))?;
     module.clear_context(&mut ctx);
     module.finalize_definitions().map_err(cg_err)?;
+    let mut foreign: Vec<String> = callees.iter().flat_map(|c| c.foreign.iter().cloned()).collect();
+    for c in typed.calls.values() {
+        if let crate::types::infer::CallTarget::CFunc(cf) = c {
+            foreign.push(cf.name.clone());
+        }
+    }
+    foreign.sort();
+    foreign.dedup();
     let entry = module.get_finalized_function(entry_id) as usize;
     let inner = module.get_finalized_function(inner_id) as usize;
     Ok(CompiledUnit {
@@ -451,5 +462,6 @@ pub fn compile(f: &Function, typed: &Typed, facts: &Facts, info: FuncInfo, calle
         pure: facts.pure,
         writes_visible,
         fp_deferred,
+        foreign,
     })
 }

@@ -610,6 +610,10 @@ impl Dispatcher {
             "released"
         };
         d.set_item("gil", gil)?;
+        let mut foreign: Vec<String> = self.specs.lock().unwrap().iter().filter_map(|s| s.unit.as_ref().ok()).flat_map(|u| u.foreign.iter().cloned()).collect();
+        foreign.sort();
+        foreign.dedup();
+        d.set_item("native_functions", foreign)?;
         let fails = PyList::empty(py);
         let filename = self.ir.get().and_then(|r| r.as_ref().ok()).map(|f| f.filename.clone()).unwrap_or_else(|| {
             self.func(py)
