@@ -26,6 +26,7 @@ fn chain_signal(sig: i32) -> bool {
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<runtime::dispatch::Dispatcher>()?;
+    m.add_class::<runtime::cfunc::CCallback>()?;
     // Calls from the interpreter through vectorcall (PEP 590), located on a sample dispatcher.
     let sample = Bound::new(m.py(), runtime::dispatch::Dispatcher::new(m.py(), m.py().import("builtins")?.getattr("len")?, None)?)?;
     m.add("_vectorcall", runtime::dispatch::enable_vectorcall(&sample))?;

@@ -9,7 +9,7 @@ comes from ``heron._env`` when first asked for). The Rust extension ``heron._nat
 ``ast`` and ``inspect`` are imported only when a function is actually marked.
 """
 
-__all__ = ["jit", "HeronWarning", "report", "submit", "map", "prange", "__version__"]
+__all__ = ["jit", "cfunc", "HeronWarning", "report", "submit", "map", "prange", "__version__"]
 
 
 def jit(fn=None, *, parallel=False, nogil=False):
@@ -40,6 +40,27 @@ def jit(fn=None, *, parallel=False, nogil=False):
         return decorator
     from heron import _hook
     return _hook.jit_function(fn, {"parallel": bool(parallel), "nogil": bool(nogil)})
+
+
+def cfunc(signature, *argtypes):
+    """Compile a function to a C function pointer, for C libraries that take callbacks
+    (``qsort``, ODE solvers, ``scipy.LowLevelCallable``), as Numba's ``cfunc`` does.
+
+    Usable as ``@heron.cfunc("float64(float64)")``, ``@heron.cfunc("intc(CPointer(float64),
+    CPointer(float64))")``, ``@heron.cfunc(ctypes.CFUNCTYPE(ctypes.c_double, ctypes.c_double))``
+    or ``@heron.cfunc(ctypes.c_double, ctypes.c_double)`` (result type first).
+
+    Returns:
+        A decorator making a ``heron._cnative.CFunc``: ``.address`` (an int), ``.ctypes`` (a
+        ctypes function pointer), ``.native``, and callable from Python. With
+        ``HERON_DISABLE=1`` (or when the function cannot be compiled) the address is a ctypes
+        callback of the Python function, so the program runs either way.
+
+    Raises:
+        TypeError: for a signature it cannot read.
+    """
+    from heron import _cnative
+    return _cnative.cfunc(signature, *argtypes)
 
 
 def report():

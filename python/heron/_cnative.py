@@ -274,3 +274,173 @@ def box_pointer(address, dtype):
     np = __import__("numpy")
     item = np.ctypeslib.as_ctypes_type(np.dtype(dtype))
     return ctypes.cast(ctypes.c_void_p(address), ctypes.POINTER(item))
+
+
+def c_result_bits(obj, code):
+    """The bits (an int, little-endian) of the C value ctypes makes of a callback's Python
+    result ``obj`` for the result type ``code`` (``restype(obj)``: ctypes' own conversion
+    and its ``TypeError``)."""
+    restype = ctype_of_code(code)
+    if restype is None:
+        return 0
+    return int.from_bytes(bytes(restype(obj)), "little")
+
+
+_BY_CODE = {"f64": ctypes.c_double, "f32": ctypes.c_float, "bool": ctypes.c_bool,
+            "i8": ctypes.c_int8, "i16": ctypes.c_int16, "i32": ctypes.c_int32, "i64": ctypes.c_int64,
+            "u8": ctypes.c_uint8, "u16": ctypes.c_uint16, "u32": ctypes.c_uint32, "u64": ctypes.c_uint64,
+            "voidp": ctypes.c_void_p}
+
+
+def ctype_of_code(code):
+    """The ctypes type of a type code (``None`` for ``void``)."""
+    if code == "void":
+        return None
+    if code.startswith("p:"):
+        np = __import__("numpy")
+        return ctypes.POINTER(np.ctypeslib.as_ctypes_type(np.dtype(code[2:])))
+    return _BY_CODE[code]
+
+
+# Numba's names for the types of a signature string (``"float64(CPointer(float64), intc)"``).
+_NAMED = {"float64": ctypes.c_double, "double": ctypes.c_double, "f8": ctypes.c_double,
+          "float32": ctypes.c_float, "float": ctypes.c_float, "f4": ctypes.c_float,
+          "int8": ctypes.c_int8, "int16": ctypes.c_int16, "int32": ctypes.c_int32, "int64": ctypes.c_int64,
+          "uint8": ctypes.c_uint8, "uint16": ctypes.c_uint16, "uint32": ctypes.c_uint32, "uint64": ctypes.c_uint64,
+          "i1": ctypes.c_int8, "i2": ctypes.c_int16, "i4": ctypes.c_int32, "i8": ctypes.c_int64,
+          "u1": ctypes.c_uint8, "u2": ctypes.c_uint16, "u4": ctypes.c_uint32, "u8": ctypes.c_uint64,
+          "intc": ctypes.c_int, "uintc": ctypes.c_uint, "int": ctypes.c_int, "long": ctypes.c_long,
+          "intp": ctypes.c_ssize_t, "uintp": ctypes.c_size_t, "size_t": ctypes.c_size_t,
+          "boolean": ctypes.c_bool, "bool_": ctypes.c_bool, "bool": ctypes.c_bool,
+          "voidptr": ctypes.c_void_p}
+
+
+def _parse_type(text):
+    text = text.strip()
+    if text.endswith("*"):
+        return ctypes.POINTER(_parse_type(text[:-1]))
+    if text.startswith("CPointer(") and text.endswith(")"):
+        return ctypes.POINTER(_parse_type(text[len("CPointer("):-1]))
+    if text in ("void", "none", "None"):
+        return None
+    try:
+        return _NAMED[text]
+    except KeyError:
+        raise TypeError("heron.cfunc: unknown type %r in the signature" % text) from None
+
+
+def _split_args(text):
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    if text[start:].strip():
+        parts.append(text[start:])
+    return parts
+
+
+def parse_signature(signature, argtypes=()):
+    """``(restype, [argtypes])`` as ctypes types, from what ``heron.cfunc`` was given: a string
+    in Numba's spelling (``"float64(float64, CPointer(float64))"``, ``"intc(voidptr,
+    voidptr)"``), a ``ctypes.CFUNCTYPE(...)`` prototype, or a ctypes result type followed by
+    the argument types (as ``CFUNCTYPE`` takes them).
+
+    Raises:
+        TypeError: for a signature it cannot read.
+    """
+    if isinstance(signature, str):
+        text = signature.strip()
+        open_at = text.find("(")
+        if open_at < 0 or not text.endswith(")"):
+            raise TypeError("heron.cfunc: a signature reads like 'float64(float64, int32)', not %r" % signature)
+        restype = _parse_type(text[:open_at])
+        return restype, [_parse_type(a) for a in _split_args(text[open_at + 1:-1])]
+    if isinstance(signature, type) and issubclass(signature, ctypes._CFuncPtr):
+        return signature._restype_, list(signature._argtypes_)
+    if signature is None or isinstance(signature, type):
+        return signature, list(argtypes)
+    raise TypeError("heron.cfunc expects a signature string, a ctypes.CFUNCTYPE prototype or "
+                    "ctypes types, got %r" % (signature,))
+
+
+class CFunc:
+    """A function compiled to a C-callable address (``heron.cfunc``, issue 16).
+
+    Attributes:
+        address: the C function pointer (an int), to hand to a C library.
+        ctypes: a ctypes function pointer of the same (``CFUNCTYPE(restype, *argtypes)``), for
+            ctypes calls and ``scipy.LowLevelCallable``.
+        native: whether the address runs Heron's native code (otherwise it is ctypes'
+            callback of the Python function: with ``HERON_DISABLE=1``, or when the function
+            cannot be compiled, ``reason`` says why).
+        reason: why it is not native, or None.
+        restype, argtypes: the C signature, as ctypes types.
+
+    Calling the object from Python calls the function (compiled, through its dispatcher).
+    The C arguments reach the function as ctypes gives them to a Python callback: a C
+    ``double`` as a float, a C integer as an int, a ``T *`` as a pointer (``p[i]``), a
+    ``void *`` as an int. Keep the object alive while C code may call its address.
+    """
+
+    def __init__(self, fn, restype, argtypes):
+        self.__wrapped__ = fn
+        self.__name__ = getattr(fn, "__name__", "cfunc")
+        self.__qualname__ = getattr(fn, "__qualname__", self.__name__)
+        self.__doc__ = getattr(fn, "__doc__", None)
+        self.__module__ = getattr(fn, "__module__", None)
+        self.restype, self.argtypes = restype, list(argtypes)
+        self._proto = ctypes.CFUNCTYPE(restype, *argtypes)
+        self._callback = self._proto(fn)  # also what native code falls back to
+        self._dispatcher = fn
+        self._native = None
+        self.native, self.reason = False, None
+        from heron import _env
+        if _env.disabled():
+            self.reason = "HERON_DISABLE is set"
+        else:
+            self._compile(fn)
+        if self._native is not None:
+            self.address = self._native.address
+            self.ctypes = self._proto(self.address)
+        else:
+            self.address = ctypes.cast(self._callback, ctypes.c_void_p).value
+            self.ctypes = self._callback
+
+    def _compile(self, fn):
+        from heron import _hook
+        codes = [ctype_code(t) for t in self.argtypes]
+        res = ctype_code(self.restype)
+        try:
+            dispatcher = _hook.jit_function(fn, {"parallel": False, "nogil": False})
+        except TypeError as e:
+            self.reason = str(e)
+            return
+        if not _hook.is_dispatcher(dispatcher):
+            self.reason = "it cannot be compiled (see heron.report())"
+            return
+        self._dispatcher = dispatcher
+        fallback = ctypes.cast(self._callback, ctypes.c_void_p).value
+        native, reason = dispatcher.make_cfunc(codes, res, fallback)
+        self._native, self.reason = native, reason
+        self.native = native is not None
+
+    def __call__(self, *args):
+        return self._dispatcher(*args)
+
+    def __repr__(self):
+        how = "native" if self.native else "Python through ctypes"
+        return "<heron.cfunc %s at %#x (%s)>" % (self.__qualname__, self.address, how)
+
+
+def cfunc(signature, *argtypes):
+    """The decorator ``heron.cfunc(signature)``; see ``CFunc`` and ``parse_signature``."""
+    restype, args = parse_signature(signature, argtypes)
+
+    def decorate(fn):
+        return CFunc(fn, restype, args)
+    return decorate

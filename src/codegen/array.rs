@@ -159,6 +159,10 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
     /// `base[index]`: an element (a NumPy scalar) or, with fewer indices than axes, a view.
     pub fn index(&mut self, base: &Expr, index: &[Expr], line: u32) -> CResult<CVal> {
         match self.typed.ty(base).clone() {
+            Type::CPtr(Some(d)) => {
+                let addr = self.pointer_element(base, &index[0], d)?;
+                Ok(vec![self.load_pointee(addr, d)])
+            }
             Type::Array(at) => {
                 let (ptr, rest) = self.indexed_pointer(base, index, at, line)?;
                 let slices = index.iter().any(|i| matches!(i.kind, ExprKind::Slice(..)));
@@ -304,6 +308,10 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
 
     /// `base[index...] = value`.
     pub fn store_index(&mut self, base: &Expr, index: &[Expr], val: CVal, vt: &Type, line: u32) -> CResult<()> {
+        if let Type::CPtr(Some(d)) = self.typed.ty(base).clone() {
+            let addr = self.pointer_element(base, &index[0], d)?;
+            return self.store_pointee(addr, d, val, vt, line);
+        }
         let Type::Array(at) = self.typed.ty(base).clone() else {
             return Err(CompileError::new("item assignment into a non-array", line));
         };

@@ -21,7 +21,7 @@ pub fn foreign_symbol(addr: usize) -> String {
 }
 
 /// The machine type of a C type in the C calling convention, with its extension to a register.
-fn abi_param(t: CType) -> Option<AbiParam> {
+pub fn abi_param(t: CType) -> Option<AbiParam> {
     Some(match t {
         CType::Void => return None,
         CType::Bool => AbiParam::new(types::I8).uext(),
@@ -63,6 +63,8 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         let fref = self.module.declare_func_in_func(id, self.b.func);
         let call = self.b.ins().call(fref, &vals);
         let r = self.b.inst_results(call).first().copied();
+        // What the foreign function did cannot be undone: the call is not re-run whole.
+        self.mark_effect();
         // A pointer lets the callee write the caller's arrays; a PyDLL function uses the C API.
         if cf.keeps_gil || cf.params.iter().any(|p| p.is_pointer()) {
             self.writes_visible = true;
@@ -90,6 +92,50 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         };
         self.note_made_call(e.span, &out, &ty);
         Ok(out)
+    }
+
+    /// The address of `p[i]` for a C pointer `p` to `d`s (C's pointer arithmetic: no bounds).
+    pub fn pointer_element(&mut self, base: &Expr, i: &Expr, d: DType) -> CResult<Value> {
+        let p = self.expr(base)?[0];
+        let it = self.typed.ty(i).clone();
+        let iv = self.expr(i)?[0];
+        let iv = if it == Type::Bool { self.b.ins().uextend(types::I64, iv) } else { iv };
+        let off = self.b.ins().imul_imm_s(iv, d.itemsize());
+        Ok(self.b.ins().iadd(p, off))
+    }
+
+    /// Load `*addr` of C type `d` as the Python number ctypes makes of it.
+    pub fn load_pointee(&mut self, addr: Value, d: DType) -> Value {
+        let flags = cranelift_codegen::ir::MemFlagsData::new();
+        let b = &mut self.b;
+        match d {
+            DType::F64 => b.ins().load(types::F64, flags, addr, 0),
+            DType::F32 => {
+                let x = b.ins().load(types::F32, flags, addr, 0);
+                b.ins().fpromote(types::F64, x)
+            }
+            DType::Bool => {
+                let x = b.ins().load(types::I8, flags, addr, 0);
+                b.ins().icmp_imm_s(IntCC::NotEqual, x, 0)
+            }
+            DType::I64 | DType::U64 => b.ins().load(types::I64, flags, addr, 0),
+            DType::I32 => b.ins().sload32(flags, addr, 0),
+            DType::U32 => b.ins().uload32(flags, addr, 0),
+            DType::I16 => b.ins().sload16(types::I64, flags, addr, 0),
+            DType::U16 => b.ins().uload16(types::I64, flags, addr, 0),
+            DType::I8 => b.ins().sload8(types::I64, flags, addr, 0),
+            DType::U8 => b.ins().uload8(types::I64, flags, addr, 0),
+        }
+    }
+
+    /// `*addr = v` for a C pointer to `d`s, converted as ctypes converts a value stored
+    /// through a pointer (its `from_param` rules, see `to_c`).
+    pub fn store_pointee(&mut self, addr: Value, d: DType, v: CVal, t: &Type, line: u32) -> CResult<()> {
+        let conv = CFunc { addr: 0, params: vec![], ret: CType::Void, keeps_gil: false, name: String::new(), flavour: Flavour::Ctypes };
+        let x = self.to_c(&conv, v, t, crate::types::cnative::pointee_ctype(d), line)?;
+        self.b.ins().store(cranelift_codegen::ir::MemFlagsData::new(), x, addr, 0);
+        self.mark_effect();
+        Ok(())
     }
 
     /// One argument as the C parameter `p` takes it: ctypes' conversions (integers keep their

@@ -79,7 +79,8 @@ impl Drop for CompiledUnit {
     }
 }
 
-fn isa() -> CResult<OwnedTargetIsa> {
+/// The host's Cranelift target (made once).
+pub(crate) fn isa() -> CResult<OwnedTargetIsa> {
     static ISA: OnceCell<OwnedTargetIsa> = OnceCell::new();
     ISA.get_or_try_init(|| {
         let mut fb = settings::builder();

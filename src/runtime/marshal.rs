@@ -22,6 +22,9 @@ pub enum ArgKind {
     Array(ArrayType),
     /// `None` (an optional argument left out: `out=None`); no slots.
     None,
+    /// A C pointer to elements of this dtype: a parameter of a compiled C callback
+    /// (`heron.cfunc`), never made from a Python argument.
+    CPtr(DType),
 }
 
 impl ArgKind {
@@ -33,6 +36,7 @@ impl ArgKind {
             ArgKind::Np(d) => Type::Np(d),
             ArgKind::Array(a) => Type::Array(a),
             ArgKind::None => Type::None,
+            ArgKind::CPtr(d) => Type::CPtr(Some(d)),
         }
     }
 }
@@ -164,6 +168,7 @@ pub fn marshal(obj: &Bound<'_, PyAny>, kind: ArgKind, slots: &mut [MaybeUninit<u
         ArgKind::Float => put(obj.extract::<f64>()?.to_bits()),
         ArgKind::Np(d) => put(numpy_scalar_raw(obj, d)?),
         ArgKind::None => {}
+        ArgKind::CPtr(_) => return Err(pyo3::exceptions::PyTypeError::new_err("a C pointer is not a Python argument")),
         ArgKind::Array(_) => {
             let arr = obj.cast::<PyUntypedArray>().map_err(PyErr::from)?;
             put(unsafe { (*arr.as_array_ptr()).fields.data } as u64);

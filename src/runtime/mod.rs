@@ -7,6 +7,7 @@
 
 
 pub mod alloc;
+pub mod cfunc;
 pub mod deopt;
 pub mod dispatch;
 pub mod fp;

@@ -201,3 +201,42 @@ pub fn result_type(func: &CFunc) -> Result<Type, String> {
         CType::VoidPtr | CType::Ptr(_) | CType::NdPtr { .. } => Err(format!("`{}` returns a pointer, which compiled code does not take back yet", func.name)),
     }
 }
+
+/// The Python type ctypes gives an element of a `T *` (`p[i]`): a float for a float `T`, a
+/// bool for `_Bool`, an int for an integer (refused for `uint64`, which may not fit).
+pub fn pointee_type(d: DType) -> Result<Type, String> {
+    match d {
+        DType::F32 | DType::F64 => Ok(Type::Float),
+        DType::Bool => Ok(Type::Bool),
+        DType::U64 => Err("an element of a uint64 pointer may not fit a compiled int".into()),
+        _ => Ok(Type::Int),
+    }
+}
+
+/// The C type of an element of a `T *`.
+pub fn pointee_ctype(d: DType) -> CType {
+    match d {
+        DType::F32 => CType::F32,
+        DType::F64 => CType::F64,
+        DType::Bool => CType::Bool,
+        d => CType::Int { bits: (d.itemsize() * 8) as u8, signed: d.is_signed() },
+    }
+}
+
+/// The type code of `heron._cnative` for `c` (the inverse of `CType::parse`).
+pub fn ctype_code(c: CType) -> String {
+    match c {
+        CType::Void => "void".into(),
+        CType::Bool => "bool".into(),
+        CType::Int { bits, signed } => format!("{}{bits}", if signed { 'i' } else { 'u' }),
+        CType::F32 => "f32".into(),
+        CType::F64 => "f64".into(),
+        CType::VoidPtr => "voidp".into(),
+        CType::Ptr(d) => format!("p:{}", d.name()),
+        CType::NdPtr { dtype, ndim, flags } => format!(
+            "nd:{}:{}:{flags}",
+            dtype.map(|d| d.name().to_string()).unwrap_or_else(|| "*".into()),
+            ndim.map(|n| n.to_string()).unwrap_or_else(|| "*".into())
+        ),
+    }
+}

@@ -439,6 +439,19 @@ impl<'a> Infer<'a> {
                 if its.iter().any(|t| t.is_none()) {
                     return Ok(());
                 }
+                if let Type::CPtr(Some(d)) = bt {
+                    // `p[i] = v`: stored as ctypes stores into a pointer's element.
+                    let ok = matches!(its.as_slice(), [Some(Type::Int | Type::Bool)]);
+                    let conv = crate::types::cnative::CFunc { addr: 0, params: vec![], ret: crate::types::cnative::CType::Void, keeps_gil: false, name: "a pointer store".into(), flavour: crate::types::cnative::Flavour::Ctypes };
+                    if !ok {
+                        return cerr("a C pointer takes one integer index", line);
+                    }
+                    if let Some(why) = crate::types::cnative::refuse_arg(&conv, 1, crate::types::cnative::pointee_ctype(d), &t) {
+                        return cerr(why, line);
+                    }
+                    self.array_effect();
+                    return Ok(());
+                }
                 let Type::Array(at) = bt else {
                     return cerr(format!("cannot assign into an item of a {bt}"), line);
                 };

@@ -237,6 +237,15 @@ impl<'a> Infer<'a> {
                     return self.fancy_index(e, &bt, &its, None, line);
                 }
                 match &bt {
+                    Type::CPtr(Some(d)) => {
+                        // `p[i]` of a C pointer: no bounds (C's pointer arithmetic, as ctypes
+                        // indexes a pointer), the element as a Python number.
+                        let [Some(it)] = its.as_slice() else { return cerr("a C pointer takes one integer index", line) };
+                        if !matches!(it, Type::Int | Type::Bool) {
+                            return cerr(format!("a C pointer's index must be an int here, not a {it}"), line);
+                        }
+                        Some(cnative::pointee_type(*d).map_err(|why| CompileError::new(why, line))?)
+                    }
                     Type::Array(at) => {
                         self.check_indices(index, line)?;
                         let n = index.len();

@@ -64,6 +64,13 @@ pub struct Spec {
     valid: AtomicBool,
 }
 
+impl Spec {
+    /// No guard it relies on has failed.
+    pub(crate) fn is_valid(&self) -> bool {
+        self.valid.load(Ordering::Acquire)
+    }
+}
+
 #[derive(Default)]
 struct Failure {
     signature: String,
@@ -136,6 +143,11 @@ thread_local! {
 
 impl Dispatcher {
     /// The original Python function (an error once the dispatcher was cleared by the GC).
+    /// Count a call that ran native code from outside the dispatcher (a C callback).
+    pub(crate) fn note_native_call(&self) {
+        self.native_calls.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub(crate) fn func<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         match &*self.refs.read().unwrap() {
             Some(r) => Ok(r.func.bind(py).clone()),
@@ -437,7 +449,7 @@ impl Dispatcher {
 
     /// Turn a nonzero status into the Python exception (or a re-run by the interpreter, for
     /// a call without side effects that stopped where it had no point to continue from).
-    fn native_error(
+    pub(crate) fn native_error(
         &self,
         py: Python<'_>,
         env: &Env,
@@ -635,6 +647,46 @@ impl Dispatcher {
         d.set_item("stepped_aside", self.stepped_aside.load(Ordering::Relaxed))?;
         d.set_item("live_globals", PyList::new(py, self.live.lock().unwrap().keys())?)?;
         Ok(d)
+    }
+
+    /// A C callback of this function (`heron.cfunc`, issue 16): compile the specialization for
+    /// the C parameter types `params` (type codes of `heron._cnative`: `f64`, `i32`,
+    /// `p:float64`, ...) and make a C-callable wrapper returning `ret`. `fallback` is the
+    /// address of a ctypes callback of the Python function with the same C signature (the
+    /// wrapper calls it when the interpreter must run the call; the caller keeps it alive).
+    ///
+    /// Returns `(callback, None)`, or `(None, reason)` when it cannot be compiled natively.
+    fn make_cfunc(slf: Bound<'_, Self>, params: Vec<String>, ret: String, fallback: usize) -> PyResult<(Option<super::cfunc::CCallback>, Option<String>)> {
+        use crate::types::cnative::CType;
+        let py = slf.py();
+        let this = slf.get();
+        let mut cts = Vec::new();
+        let mut kinds = Vec::new();
+        for p in &params {
+            let Some(c) = CType::parse(p) else { return Ok((None, Some(format!("the C type `{p}` is not supported in a compiled callback")))) };
+            let kind = match super::cfunc::param_type(c) {
+                Some(Type::Float) => ArgKind::Float,
+                Some(Type::Int) => ArgKind::Int,
+                Some(Type::Bool) => ArgKind::Bool,
+                Some(Type::CPtr(Some(d))) => ArgKind::CPtr(d),
+                _ => return Ok((None, Some(format!("a compiled callback does not take a C {c} yet")))),
+            };
+            cts.push(c);
+            kinds.push(kind);
+        }
+        let Some(rc) = CType::parse(&ret) else { return Ok((None, Some(format!("the C type `{ret}` is not supported as a callback's result")))) };
+        let spec = this.specialize(py, &kinds, false);
+        let unit = match &spec.unit {
+            Ok(u) => u.clone(),
+            Err(e) => return Ok((None, Some(format!("{} (line {})", e.msg, e.line)))),
+        };
+        if unit.ret_members.len() > 1 || !super::cfunc::result_convertible(&unit.ret_type, rc) {
+            return Ok((None, Some(format!("it returns a {}, which ctypes does not convert to a C {rc} without Python", unit.ret_type))));
+        }
+        match super::cfunc::make(py, slf.clone().unbind(), spec, cts, rc, fallback) {
+            Ok(cb) => Ok((Some(cb), None)),
+            Err(e) => Ok((None, Some(e.msg))),
+        }
     }
 
     /// Compile the specialization for these example arguments now (without running it).
