@@ -265,3 +265,44 @@ def test_cfunc_that_raises_reports_as_ctypes_does(heron_python, tmp_path):
     assert heron.stdout == plain.stdout.replace("False", "True")
     assert "ZeroDivisionError" in heron.stderr and "ValueError: too big" in heron.stderr
     assert mask(heron.stderr) == mask(plain.stderr)
+
+
+def test_carray_in_callbacks(heron_python, tmp_path):
+    compare(heron_python, tmp_path, """
+    import ctypes
+    import numpy as np
+    import heron
+    libc = ctypes.CDLL(None)
+    libc.qsort.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_size_t, ctypes.c_void_p]
+    libc.qsort.restype = None
+
+    @heron.cfunc("intc(voidptr, voidptr)")
+    def by_norm(pa, pb):
+        a = heron.carray(pa, 2, np.float64)
+        b = heron.carray(pb, (2,), dtype=np.float64)
+        na = a[0] * a[0] + a[1] * a[1]
+        nb = b[0] * b[0] + b[1] * b[1]
+        return int(na > nb) - int(na < nb)
+
+    @heron.cfunc("float64(CPointer(float64), intc)")
+    def total_and_double(p, n):
+        x = heron.carray(p, n)
+        s = 0.0
+        for i in range(n):
+            s += x[i]
+            x[i] = 2 * x[i]
+        return s
+
+    pts = np.random.default_rng(3).normal(size=(200, 2))
+    libc.qsort(pts.ctypes.data, 200, 16, by_norm.address)
+    print(np.all(np.diff((pts ** 2).sum(1)) >= 0), pts[:2])
+    v = np.arange(5.0)
+    print(total_and_double.ctypes(v.ctypes.data_as(ctypes.POINTER(ctypes.c_double)), 5), v)
+    m = heron.carray(v.ctypes.data, (5,), np.float64)
+    m[0] = 7.5
+    print(v, heron.carray(v.ctypes.data_as(ctypes.POINTER(ctypes.c_double)), 2))
+    try:
+        heron.carray(v.ctypes.data, 3)
+    except TypeError as e:
+        print("TypeError", e)
+    """, native=["by_norm", "total_and_double"])

@@ -9,7 +9,7 @@ comes from ``heron._env`` when first asked for). The Rust extension ``heron._nat
 ``ast`` and ``inspect`` are imported only when a function is actually marked.
 """
 
-__all__ = ["jit", "cfunc", "HeronWarning", "report", "submit", "map", "prange", "__version__"]
+__all__ = ["jit", "cfunc", "carray", "HeronWarning", "report", "submit", "map", "prange", "__version__"]
 
 
 def jit(fn=None, *, parallel=False, nogil=False):
@@ -61,6 +61,20 @@ def cfunc(signature, *argtypes):
     """
     from heron import _cnative
     return _cnative.cfunc(signature, *argtypes)
+
+
+def carray(ptr, shape, dtype=None):
+    """An array over the memory a C pointer points to (Numba's ``carray``): in a
+    ``heron.cfunc`` callback, ``carray(p, n)`` for a ``CPointer(float64)`` argument, or
+    ``carray(address, (rows, cols), np.float64)`` for a ``voidptr``. Compiled code makes it
+    without Python; in Python it is ``heron._cnative.carray`` (see there for the rules).
+
+    Raises:
+        TypeError: no dtype for an address, or a dtype other than the pointer's.
+        ValueError: a negative dimension.
+    """
+    from heron import _cnative
+    return _cnative.carray(ptr, shape, dtype)
 
 
 def report():

@@ -444,3 +444,47 @@ def cfunc(signature, *argtypes):
     def decorate(fn):
         return CFunc(fn, restype, args)
     return decorate
+
+
+def carray(ptr, shape, dtype=None):
+    """A NumPy array over the memory at ``ptr`` (Numba's ``carray``), as ``heron.carray``.
+
+    Args:
+        ptr: a ctypes pointer (``POINTER(c_double)``, as a ``heron.cfunc`` receives a
+            ``CPointer(float64)``), or an address (an int, as a ``voidptr`` arrives).
+        shape: an int or a tuple of ints.
+        dtype: the element type; needed for an address, and for a pointer it must be the
+            pointer's own.
+
+    Returns:
+        A C-contiguous, writable array that views the memory (it does not own it: keep the
+        memory alive while the array is used).
+
+    Raises:
+        TypeError: no dtype for an address, or a dtype other than the pointer's.
+        ValueError: a negative dimension.
+    """
+    np = __import__("numpy")
+    if isinstance(shape, int):
+        shape = (shape,)
+    shape = tuple(int(n) for n in shape)
+    if any(n < 0 for n in shape):
+        raise ValueError("negative dimensions are not allowed")
+    if isinstance(ptr, ctypes._Pointer):
+        own = np.dtype(ptr._type_)
+        if dtype is not None and np.dtype(dtype) != own:
+            raise TypeError("carray(): the dtype %s differs from the pointer's (%s)" % (np.dtype(dtype), own))
+        dtype, address = own, ctypes.cast(ptr, ctypes.c_void_p).value or 0
+    elif isinstance(ptr, int) or ptr is None:
+        if dtype is None:
+            raise TypeError("carray() of a void pointer needs a dtype")
+        dtype, address = np.dtype(dtype), ptr or 0
+    else:
+        raise TypeError("carray() takes a ctypes pointer or an address, not %s" % type(ptr).__name__)
+    count = 1
+    for n in shape:
+        count *= n
+    if count == 0:
+        return np.empty(shape, dtype)
+    buf = (ctypes.c_char * (count * dtype.itemsize)).from_address(address)
+    return np.frombuffer(buf, dtype).reshape(shape)

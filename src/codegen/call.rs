@@ -91,6 +91,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 },
                 _ => err("a pointer cast", line),
             },
+            Some(CallTarget::Carray(at)) => self.carray(args, at, line),
             None => err("unresolved call", line),
         }
     }

@@ -94,6 +94,28 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         Ok(out)
     }
 
+    /// `heron.carray(pointer, shape[, dtype])`: the array `at` (C-contiguous) at the pointer's
+    /// address. A negative extent continues in the interpreter (NumPy's ValueError).
+    pub fn carray(&mut self, args: &[Expr], at: crate::types::ArrayType, line: u32) -> CResult<CVal> {
+        let p = self.expr(&args[0])?[0];
+        let shape = self.expr(&args[1])?;
+        for &n in &shape {
+            let neg = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, n, 0);
+            self.fail_if(neg, ErrCode::Deopt, line, &[]);
+        }
+        if let Some(d) = args.get(2) {
+            let _ = d; // a dtype name: nothing to evaluate
+        }
+        let mut strides = vec![self.iconst(at.dtype.itemsize()); shape.len()];
+        for k in (0..shape.len().saturating_sub(1)).rev() {
+            strides[k] = self.b.ins().imul(strides[k + 1], shape[k + 1]);
+        }
+        let mut out = vec![p];
+        out.extend(shape);
+        out.extend(strides);
+        Ok(out)
+    }
+
     /// The address of `p[i]` for a C pointer `p` to `d`s (C's pointer arithmetic: no bounds).
     pub fn pointer_element(&mut self, base: &Expr, i: &Expr, d: DType) -> CResult<Value> {
         let p = self.expr(base)?[0];

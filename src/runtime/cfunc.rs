@@ -132,7 +132,7 @@ extern "C" fn heron_cfunc_run(data: *const CallbackData, args: *const u64, ret: 
     if !d.spec.is_valid() {
         return 1;
     }
-    if d.unit.py_callbacks || d.unit.fp_deferred {
+    if d.unit.py_callbacks {
         return Python::attach(|py| run(d, args, ret, Some(py)));
     }
     run(d, args, ret, None)
@@ -159,7 +159,9 @@ fn run(d: &CallbackData, args: *const u64, ret: *mut u64, py: Option<Python<'_>>
     let status = entry(args, slots.as_mut_ptr(), &mut env);
     d.dispatcher.get().note_native_call();
     let write = |bits: u64| unsafe { *ret = bits };
-    if status == 0 && owned.is_empty() && !unit.fp_deferred {
+    // A flag NumPy may report was raised: the GIL is needed to ask NumPy's error state.
+    let flagged = unit.fp_deferred && super::fp::flags_raised(super::fp::REPORTED | super::fp::UNDERFLOW);
+    if status == 0 && owned.is_empty() && !flagged {
         write(c_bits(slots[0], &unit.ret_type, d.ret));
         return 0;
     }

@@ -285,6 +285,9 @@ impl<'py, 'd> DispatchResolver<'py, 'd> {
         if is_range_like(py, value) {
             return GlobalValue::Range;
         }
+        if is_carray(value) {
+            return GlobalValue::Foreign(Foreign::Carray);
+        }
         if value.is_exact_instance_of::<PyBool>() {
             return GlobalValue::Const(Const::Bool(value.is_truthy().unwrap_or(false)));
         }
@@ -421,6 +424,13 @@ fn is_range_like(py: Python<'_>, value: &Bound<'_, PyAny>) -> bool {
     let attr = |name: &str| value.getattr(name).and_then(|v| v.extract::<String>()).unwrap_or_default();
     let (module, qualname) = (attr("__module__"), attr("__qualname__"));
     qualname == "prange" && (module == "heron" || module == "numba" || module.starts_with("numba."))
+}
+
+/// `heron.carray` or `numba.carray`.
+fn is_carray(value: &Bound<'_, PyAny>) -> bool {
+    let attr = |name: &str| value.getattr(name).and_then(|v| v.extract::<String>()).unwrap_or_default();
+    let (module, qualname) = (attr("__module__"), attr("__qualname__"));
+    qualname == "carray" && (module == "heron" || module == "heron._cnative" || module.starts_with("numba"))
 }
 
 /// `random.<attr>`: compiled natively on the interpreter's own Mersenne Twister state (after

@@ -70,6 +70,8 @@ pub enum Foreign {
     PointerFn,
     /// The `ctypes` module.
     Module,
+    /// `heron.carray` (or `numba.carray`): an array over raw memory.
+    Carray,
 }
 
 // NumPy's array flag bits (`numpy.ndarray.flags`, as `ndpointer(flags=...)` stores them).

@@ -150,6 +150,8 @@ pub enum CallTarget {
     CFunc(std::sync::Arc<crate::types::cnative::CFunc>),
     /// `a.ctypes.data_as(POINTER(T))`: the array's data pointer, typed as a `T *`.
     PtrCast,
+    /// `heron.carray(pointer, shape[, dtype])`: a C-contiguous array over raw memory.
+    Carray(ArrayType),
 }
 
 /// A local variable's (or the return value's) types.

@@ -32,6 +32,7 @@ impl<'a> Infer<'a> {
                 Some(GlobalValue::Numpy) => self.res.module_attr("numpy", attr, line)?,
                 Some(GlobalValue::NpModule(m)) => self.res.module_attr(&m, attr, line)?,
                 Some(GlobalValue::RangeModule) if attr == "prange" => GlobalValue::Range,
+                Some(GlobalValue::RangeModule) if attr == "carray" => GlobalValue::Foreign(Foreign::Carray),
                 Some(GlobalValue::RangeModule) => GlobalValue::Unsupported(format!("`.{attr}` of this module is not supported in compiled code")),
                 Some(GlobalValue::Foreign(Foreign::Lib(lib))) => self.res.foreign_attr(lib, attr, line)?,
                 Some(GlobalValue::Foreign(Foreign::Module)) => self.res.module_attr("ctypes", attr, line)?,
@@ -426,6 +427,9 @@ impl<'a> Infer<'a> {
         let Some(g) = self.resolve_name(func)? else {
             return cerr("only calls to functions by name (builtins, math, other compiled functions) are supported", line);
         };
+        if let GlobalValue::Foreign(Foreign::Carray) = &g {
+            return self.carray(e, args, kwargs);
+        }
         if let GlobalValue::NpFunc(path) = &g {
             return self.np_call(e, &path.clone(), false, None, args, kwargs);
         }
@@ -626,6 +630,51 @@ impl<'a> Infer<'a> {
             GlobalValue::NpModule(_) => cerr("a module is not callable", line),
             GlobalValue::LoopBuiltin(name) => cerr(format!("{name}() can only be used as the iterable of a `for` loop in compiled code"), line),
         }
+    }
+
+    /// `heron.carray(pointer, shape, dtype=None)` (Numba's `carray`): a typed pointer gives its
+    /// dtype (a different `dtype` is the interpreter's TypeError), a `void *` (an int) needs
+    /// one; `shape` is an int or a tuple of ints.
+    fn carray(&mut self, e: &Expr, args: &[Expr], kwargs: &[(String, Expr)]) -> CResult<Option<Type>> {
+        let line = e.span.line;
+        let mut dtype_arg = args.get(2);
+        for (k, v) in kwargs {
+            match k.as_str() {
+                "dtype" if dtype_arg.is_none() => dtype_arg = Some(v),
+                _ => return cerr(format!("carray() keyword `{k}` is not supported"), line),
+            }
+        }
+        if args.len() < 2 || args.len() > 3 {
+            return cerr("carray() takes a pointer, a shape and an optional dtype", line);
+        }
+        let (Some(pt), Some(st)) = (self.expr(&args[0])?, self.expr(&args[1])?) else { return Ok(None) };
+        let given = match dtype_arg {
+            None => None,
+            Some(d) => match self.resolve_name(d)? {
+                Some(GlobalValue::NpDType(x)) => Some(x),
+                Some(GlobalValue::Builtin(b)) if b.as_dtype().is_some() => b.as_dtype(),
+                _ => return cerr("carray(dtype=...) must name a NumPy type (np.float64, ...) in compiled code", line),
+            },
+        };
+        let dtype = match (&pt, given) {
+            (Type::CPtr(Some(d)), None) => *d,
+            (Type::CPtr(Some(d)), Some(g)) if *d == g => g,
+            (Type::CPtr(Some(_)), Some(_)) => return cerr("carray(): the dtype differs from the pointer's (a TypeError)", line),
+            (Type::Int, Some(g)) => g,
+            (Type::Int, None) => return cerr("carray() of a void pointer needs a dtype", line),
+            _ => return cerr(format!("carray() takes a C pointer, not a {pt}"), line),
+        };
+        let ndim = match &st {
+            Type::Int => 1,
+            Type::Tuple(ts) if !ts.is_empty() && ts.iter().all(|t| *t == Type::Int) => ts.len(),
+            _ => return cerr(format!("carray()'s shape must be an int or a tuple of ints, not a {st}"), line),
+        };
+        if ndim > 4 {
+            return cerr("carray() of more than 4 dimensions is not supported", line);
+        }
+        let at = ArrayType { dtype, ndim: ndim as u8, layout: Layout::C, readonly: false };
+        self.calls.insert(e.id, CallTarget::Carray(at));
+        Ok(Some(Type::Array(at)))
     }
 
     /// The element type of a ctypes pointer type named by `e`: `POINTER(c_double)`,

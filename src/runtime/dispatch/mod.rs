@@ -145,7 +145,10 @@ impl Dispatcher {
     /// The original Python function (an error once the dispatcher was cleared by the GC).
     /// Count a call that ran native code from outside the dispatcher (a C callback).
     pub(crate) fn note_native_call(&self) {
-        self.native_calls.fetch_add(1, Ordering::Relaxed);
+        // Not a locked increment: a callback may be called millions of times from C (qsort),
+        // and a count lost between two threads only makes the report's number smaller.
+        let n = self.native_calls.load(Ordering::Relaxed);
+        self.native_calls.store(n + 1, Ordering::Relaxed);
     }
 
     pub(crate) fn func<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
@@ -680,8 +683,11 @@ impl Dispatcher {
             Ok(u) => u.clone(),
             Err(e) => return Ok((None, Some(format!("{} (line {})", e.msg, e.line)))),
         };
-        if unit.ret_members.len() > 1 || !super::cfunc::result_convertible(&unit.ret_type, rc) {
-            return Ok((None, Some(format!("it returns a {}, which ctypes does not convert to a C {rc} without Python", unit.ret_type))));
+        // Every type it may return converts as ctypes converts it (the unified representation
+        // of several holds the same value, see `cfunc::c_bits`).
+        let members = if unit.ret_members.is_empty() { vec![unit.ret_type.clone()] } else { unit.ret_members.clone() };
+        if let Some(bad) = members.iter().chain(std::iter::once(&unit.ret_type)).find(|t| !super::cfunc::result_convertible(t, rc)) {
+            return Ok((None, Some(format!("it returns a {bad}, which ctypes does not convert to a C {rc} without Python"))));
         }
         match super::cfunc::make(py, slf.clone().unbind(), spec, cts, rc, fallback) {
             Ok(cb) => Ok((Some(cb), None)),
