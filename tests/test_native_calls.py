@@ -306,3 +306,39 @@ def test_carray_in_callbacks(heron_python, tmp_path):
     except TypeError as e:
         print("TypeError", e)
     """, native=["by_norm", "total_and_double"])
+
+
+def test_deoptimization_after_a_call_made_under_a_condition(heron_python, tmp_path):
+    # A call with side effects made in one branch of `x if c else y` (or a later operand of
+    # `and`), then an integer that outgrows 64 bits in the same statement: the statement goes
+    # on in the interpreter with the call's result, not calling it twice (found by the fuzzer:
+    # "cannot hand the call to the interpreter").
+    compare(heron_python, tmp_path, """
+    import ctypes
+    libc = ctypes.CDLL(None)
+    libc.toupper.argtypes = [ctypes.c_uint8]
+    libc.toupper.restype = ctypes.c_int
+
+    # heron: jit
+    def g0():
+        print('g0')
+        return False
+
+    # heron: jit
+    def f(p0):
+        print('f')
+        if min(False if p0 > 0 else g0(), 2 >= 3 ** p0):
+            pass
+        return 1
+
+    # heron: jit
+    def g(x, n):
+        t = 0
+        for i in range(n):
+            t += (libc.toupper(i + 90) + 2**62 * 3 if i % 2 else 5) if x else 0
+            t += libc.toupper(i) * 2**62 if x and i > 3 else 0
+        return t
+
+    print(f(-6), f(50))
+    print(g(True, 10))
+    """, native=["f", "g"])

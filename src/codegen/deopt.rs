@@ -32,6 +32,12 @@ pub struct MadeCall {
     pub span: Span,
     pub vals: CVal,
     pub ty: Type,
+    /// For a call made under a condition (a branch of `x if c else y`, a later operand of
+    /// `and`/`or` or of a chained comparison): variables holding its result, zero on the paths
+    /// where it was not made. A deoptimization later in the statement hands them over all the
+    /// same: the interpreter re-evaluates the statement with the same values, takes the same
+    /// branches, and so reads the result only where the call was made.
+    pub vars: Option<Vec<Variable>>,
 }
 
 /// Is `code` one that hands the call to the interpreter rather than raising?
@@ -84,7 +90,10 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 vals.push(h);
             } else {
                 let k = i - n_vars - self.spill_hidden.len();
-                vals.extend(self.stmt_calls[k].vals.clone());
+                match self.stmt_calls[k].vars.clone() {
+                    Some(vars) => vals.extend(vars.into_iter().map(|v| self.b.use_var(v))),
+                    None => vals.extend(self.stmt_calls[k].vals.clone()),
+                }
             }
             let _ = s;
         }
@@ -129,9 +138,6 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
     fn deopt_point(&mut self, boxed_call: Option<Span>) -> Option<usize> {
         let s = self.cur_stmt?;
         let path = s.origin.clone()?;
-        if self.calls_uncertain {
-            return None;
-        }
         let assigned = self.facts.assigned.get(s.id)?.clone();
         let mut live = self.facts.live.get(s.id)?.clone();
         // A `for x in array` loop goes on from its array and index, whatever reads them.
@@ -246,11 +252,17 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
     /// Record a call with side effects just made in the current statement (its result may be
     /// handed to the interpreter instead of calling it again).
     pub fn note_made_call(&mut self, span: Span, vals: &CVal, ty: &Type) {
-        if self.cond_depth > 0 {
-            // Made or not depending on a condition: a deoptimization later in the statement
-            // could not tell.
-            self.calls_uncertain = true;
-        }
-        self.stmt_calls.push(MadeCall { span, vals: vals.clone(), ty: ty.clone() });
+        let vars = (self.cond_depth > 0).then(|| {
+            vals.iter()
+                .map(|&v| {
+                    let t = self.b.func.dfg.value_type(v);
+                    let var = self.b.declare_var(t);
+                    self.b.def_var(var, v);
+                    var
+                })
+                .collect()
+        });
+        self.stmt_calls.push(MadeCall { span, vals: vals.clone(), ty: ty.clone(), vars });
     }
+
 }

@@ -93,10 +93,8 @@ pub struct FunctionCx<'a, 'm> {
     pub spill_vars: Vec<VarId>,
     pub spill_hidden: Vec<Value>,
     /// Calls with side effects made so far in the current statement (see `deopt::MadeCall`),
-    /// whether one of them was made under a condition, and how deep in conditional parts of
-    /// an expression codegen is.
+    /// and how deep in conditional parts of an expression codegen is.
     pub stmt_calls: Vec<deopt::MadeCall>,
-    pub calls_uncertain: bool,
     pub cond_depth: usize,
     pub spill_ss: Option<ir::StackSlot>,
     pub ret_ss: Option<ir::StackSlot>,
@@ -221,7 +219,6 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             spill_vars: Vec::new(),
             spill_hidden: Vec::new(),
             stmt_calls: Vec::new(),
-            calls_uncertain: false,
             cond_depth: 0,
             spill_ss: None,
             ret_ss: None,

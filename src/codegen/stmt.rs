@@ -83,9 +83,9 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
     }
 
     pub(super) fn stmt(&mut self, s: &'a Stmt) -> CResult<()> {
-        let saved = (self.cur_stmt.replace(s), std::mem::take(&mut self.stmt_calls), std::mem::replace(&mut self.calls_uncertain, false));
+        let saved = (self.cur_stmt.replace(s), std::mem::take(&mut self.stmt_calls));
         let r = self.stmt_inner(s);
-        (self.cur_stmt, self.stmt_calls, self.calls_uncertain) = saved;
+        (self.cur_stmt, self.stmt_calls) = saved;
         r
     }
 

@@ -150,7 +150,27 @@ BOOL_FORMS = [("({0} %s {1})" % op, 2, 4) for op in COMPARE_OPS] + [
     ("math.isfinite({0})", 1, 1),
 ]
 COND_FORM = ("({0} if {2} else {1})", 3, 3)
-ALL_FORMS = BINARY_FORMS + UNARY_FORMS + BOOL_FORMS + [COND_FORM] + gen_arrays.UFUNC_FORMS
+# Native functions through ctypes (issue 16): libm and libc with argtypes set; ctypes' own
+# conversions (a c_int keeps the low 32 bits, a float to a c_int raises ArgumentError).
+NATIVE_PRELUDE = [
+    "import ctypes, ctypes.util",
+    "_cm = ctypes.CDLL(ctypes.util.find_library('m'))",
+    "_cc = ctypes.CDLL(None)",
+    "for _n, _a, _r in [('j0', [ctypes.c_double], ctypes.c_double), ('cbrtf', [ctypes.c_float], ctypes.c_float),"
+    " ('ilogb', [ctypes.c_double], ctypes.c_int), ('nextafter', [ctypes.c_double, ctypes.c_double], ctypes.c_double),"
+    " ('abs', [ctypes.c_int], ctypes.c_int), ('labs', [ctypes.c_long], ctypes.c_long),"
+    " ('toupper', [ctypes.c_uint8], ctypes.c_int), ('isalpha', [ctypes.c_uint8], ctypes.c_bool)]:",
+    "    _f = getattr(_cm if _n in ('j0', 'cbrtf', 'ilogb', 'nextafter') else _cc, _n)",
+    "    _f.argtypes, _f.restype = _a, _r",
+]
+_native_env = {}
+exec("\n".join(NATIVE_PRELUDE), _native_env)
+NATIVE_FORMS = [
+    ("_cm.j0({0})", 1, 1), ("_cm.cbrtf({0})", 1, 1), ("_cm.ilogb({0})", 1, 1),
+    ("_cm.nextafter({0}, {1})", 2, 1), ("_cc.abs({0})", 1, 1), ("_cc.labs({0})", 1, 1),
+    ("_cc.toupper({0})", 1, 1), ("_cc.isalpha({0})", 1, 1),
+]
+ALL_FORMS = BINARY_FORMS + UNARY_FORMS + BOOL_FORMS + [COND_FORM] + gen_arrays.UFUNC_FORMS + NATIVE_FORMS
 
 _probe_cache = {}
 _always_raises = set()   # (template, types) raising on every sample, e.g. math.trunc(np.int64)
@@ -197,7 +217,7 @@ def probe(template, types):
         warnings.simplefilter("ignore")
         for values in itertools.product(*(_SAMPLES[t] for t in types)):
             try:
-                r = eval(code, {"math": math, "np": np}, dict(zip(names, values)))
+                r = eval(code, {"math": math, "np": np, "_cm": _native_env["_cm"], "_cc": _native_env["_cc"]}, dict(zip(names, values)))
             except Exception:  # noqa: BLE001
                 raised += 1
                 continue
@@ -349,7 +369,7 @@ class ModuleGen(gen_arrays.ArrayMixin, Gen):
         f.ret = self.ret_type(f)
         self.gen_function(f, callees=callees)
         self.funcs = callees + [f]
-        out = ["import math", "import numpy as np", ""] + self.fp_mode()
+        out = ["import math", "import numpy as np"] + NATIVE_PRELUDE + [""] + self.fp_mode()
         for name, t in self.globals.items():
             out.append(f"{name} = {self.const(t)}")
         out.append("")
