@@ -41,16 +41,23 @@ pub enum ErrCode {
     SliceStepZero = 24,
     /// CPython's recursion limit is reached (see `stack`).
     Recursion = 25,
+    /// Complex arithmetic (`builtins::complex`): division by zero, `0j ** -1`, an infinite
+    /// power, an infinite `abs`.
+    ComplexDivZero = 26,
+    ComplexPowZero = 27,
+    ComplexPowOverflow = 28,
+    ComplexAbsOverflow = 29,
 }
 
 impl ErrCode {
     pub fn from_i64(v: i64) -> ErrCode {
         use ErrCode::*;
-        const ALL: [ErrCode; 26] = [
+        const ALL: [ErrCode; 30] = [
             None, Overflow, Deopt, IntFloorDivZero, IntModZero, IntTrueDivZero, FloatDivZero, FloatFloorDivZero,
             FloatModZero, MathDomain, MathRange, IntFromNan, IntFromInf, PowZeroNeg, PowOverflow, IndexOutOfBounds,
             NegativeShift, RangeStepZero, UserRaise, PyErr, IntStoreOutOfBounds, ComplexResult, FloatDivmodZero,
-            RoundOverflow, SliceStepZero, Recursion,
+            RoundOverflow, SliceStepZero, Recursion, ComplexDivZero, ComplexPowZero, ComplexPowOverflow,
+            ComplexAbsOverflow,
         ];
         ALL.get(v as usize).copied().unwrap_or(Deopt)
     }
@@ -84,6 +91,10 @@ impl ErrCode {
             RoundOverflow => "round_overflow",
             SliceStepZero => "slice_step_zero",
             Recursion => "recursion",
+            ComplexDivZero => "complex_div_zero",
+            ComplexPowZero => "complex_pow_zero",
+            ComplexPowOverflow => "complex_pow_overflow",
+            ComplexAbsOverflow => "complex_abs_overflow",
         }
     }
 }

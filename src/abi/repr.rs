@@ -12,6 +12,7 @@ pub fn repr(t: &Type) -> Vec<ir::Type> {
         Type::Bool => vec![types::I8],
         Type::Int | Type::CPtr(_) => vec![types::I64],
         Type::Float => vec![types::F64],
+        Type::Complex => vec![types::F64, types::F64],
         Type::Np(d) => vec![scalar_repr(*d)],
         Type::Array(a) => vec![types::I64; 1 + 2 * a.ndim as usize],
         Type::Tuple(ts) => ts.iter().flat_map(repr).collect(),

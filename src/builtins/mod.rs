@@ -9,6 +9,7 @@
 //! use (this module does not import codegen). The resolver (`runtime::resolve`) finds entries
 //! by name.
 
+pub mod complex;
 pub mod math;
 pub mod numpy;
 pub mod python;
@@ -83,7 +84,7 @@ pub struct Helper {
 
 /// Every helper of the registry (`HELPERS` of each family), always in the same order.
 pub fn helpers() -> impl Iterator<Item = &'static Helper> {
-    math::HELPERS.iter().chain(python::HELPERS).chain(numpy::HELPERS).chain(random::HELPERS)
+    math::HELPERS.iter().chain(python::HELPERS).chain(numpy::HELPERS).chain(random::HELPERS).chain(complex::HELPERS)
 }
 
 /// The registry entry behind a builtin that inference recorded.

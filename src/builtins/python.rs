@@ -40,7 +40,7 @@ pub static HELPERS: &[super::Helper] = &[];
 
 /// The builtin by its name in the `builtins` module.
 pub fn python(name: &str) -> Option<&'static Builtin> {
-    BUILTINS.iter().find(|b| b.name == name)
+    BUILTINS.iter().chain(super::complex::BUILTINS).find(|b| b.name == name)
 }
 
 /// `Ok` when `args` has `k` entries, else the error for it.
@@ -59,7 +59,7 @@ fn abs_type(_: &Builtin, args: &[Type], line: u32) -> CResult<Type> {
     need(args, 1, line)?;
     match &args[0] {
         Type::Bool | Type::Int => Ok(Type::Int),
-        Type::Float => Ok(Type::Float),
+        Type::Float | Type::Complex => Ok(Type::Float),
         Type::Np(d) if *d != DType::Bool && *d != DType::U64 => Ok(args[0].clone()),
         t => cerr(format!("abs() of a {t} is not supported"), line),
     }
@@ -69,6 +69,9 @@ fn lower_abs(cx: &mut dyn Lower<'_>, _: &Builtin, e: &Expr, args: &[Expr], line:
     let rt = cx.ty(e);
     let t0 = cx.ty(&args[0]);
     let v = cx.expr(&args[0])?;
+    if t0 == Type::Complex {
+        return super::complex::lower_abs(cx, v, line);
+    }
     match &rt {
         Type::Float | Type::Np(DType::F64) | Type::Np(DType::F32) => Ok(vec![cx.ins().fabs(v[0])]),
         Type::Int | Type::Np(_) => {
@@ -173,7 +176,7 @@ fn bool_type(_: &Builtin, args: &[Type], line: u32) -> CResult<Type> {
         return Ok(Type::Bool);
     }
     need(args, 1, line)?;
-    if !(args[0].is_scalar() || args[0] == Type::None) {
+    if !(args[0].is_scalar() || args[0] == Type::None || args[0] == Type::Complex) {
         return cerr(format!("bool() of a {} is not supported", args[0]), line);
     }
     Ok(Type::Bool)
@@ -288,7 +291,7 @@ fn lower_divmod(cx: &mut dyn Lower<'_>, _: &Builtin, e: &Expr, args: &[Expr], li
 /// runtime's `heron_print` prints them with the GIL.
 fn print_type(_: &Builtin, args: &[Type], line: u32) -> CResult<Type> {
     for t in args {
-        if !(t.is_scalar() || *t == Type::Str || *t == Type::None) {
+        if !(t.is_scalar() || *t == Type::Str || *t == Type::None || *t == Type::Complex) {
             return cerr(format!("printing a {t} is not supported yet"), line);
         }
     }

@@ -357,6 +357,8 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             }
             (Type::Array(_), "ctypes") => Ok(vec![v[0]]),
             (Type::CPtr(None), "data") => Ok(v),
+            (Type::Complex, "real") => Ok(vec![v[0]]),
+            (Type::Complex, "imag") => Ok(vec![v[1]]),
             (Type::Float, "real") => Ok(v),
             (Type::Float, "imag") => Ok(vec![self.b.ins().f64const(0.0)]),
             _ => Err(CompileError::new(format!("the attribute `.{attr}` of a {bt}"), line)),

@@ -92,6 +92,16 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 _ => err("a pointer cast", line),
             },
             Some(CallTarget::Carray(at)) => self.carray(args, at, line),
+            Some(CallTarget::Conjugate) => match &e.kind {
+                ExprKind::Call { func, .. } => match &func.kind {
+                    ExprKind::Attr(base, _) => {
+                        let z = self.expr(base)?;
+                        Ok(vec![z[0], self.b.ins().fneg(z[1])])
+                    }
+                    _ => err("conjugate()", line),
+                },
+                _ => err("conjugate()", line),
+            },
             None => err("unresolved call", line),
         }
     }
@@ -323,6 +333,15 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         if t == Type::None {
             self.expr(a)?;
             return Ok(PItem::None);
+        }
+        if t == Type::Complex {
+            let v = self.expr(a)?;
+            let slot = slots.len();
+            for x in v {
+                let raw = super::widen_to_slot(&mut self.b, x);
+                slots.push(raw);
+            }
+            return Ok(PItem::Val { members: vec![Type::Complex], unified: Type::Complex, slot, tag_slot: None });
         }
         if !t.is_scalar() {
             return err(format!("printing a {t} is not supported in compiled code"), line);

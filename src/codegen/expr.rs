@@ -267,6 +267,13 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         use ir::condcodes::{FloatCC, IntCC};
         Ok(match t {
             Type::None => self.b.ins().iconst(types::I8, 0),
+            Type::Complex => {
+                // `real != 0.0 or imag != 0.0` (a NaN part is true).
+                let z = self.b.ins().f64const(0.0);
+                let a = self.b.ins().fcmp(FloatCC::NotEqual, v[0], z);
+                let b = self.b.ins().fcmp(FloatCC::NotEqual, v[1], z);
+                self.b.ins().bor(a, b)
+            }
             _ => {
                 let x = v[0];
                 let ty = self.b.func.dfg.value_type(x);

@@ -21,6 +21,7 @@
 pub mod array;
 pub mod call;
 pub mod cnative;
+pub mod complex;
 pub mod deopt;
 pub mod expr;
 pub mod fp;

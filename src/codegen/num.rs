@@ -164,6 +164,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
     #[allow(clippy::too_many_arguments)]
     pub fn binop(&mut self, op: BinOp, va: CVal, ta: &Type, vb: CVal, tb: &Type, rt: &Type, line: u32) -> CResult<CVal> {
         match rt {
+            Type::Complex => self.complex_binop(op, va, ta, vb, tb, line),
             Type::Bool => {
                 // bool & bool, bool | bool, bool ^ bool
                 let (a, b) = (va[0], vb[0]);
@@ -634,6 +635,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
 
     pub fn unary(&mut self, op: UnaryOp, va: CVal, ta: &Type, rt: &Type, line: u32) -> CResult<CVal> {
         match (op, rt) {
+            (UnaryOp::Neg, Type::Complex) => Ok(vec![self.b.ins().fneg(va[0]), self.b.ins().fneg(va[1])]),
             (UnaryOp::Pos, _) => {
                 if matches!(ta, Type::Bool) {
                     return Ok(vec![self.to_i64(va, ta)]);
@@ -704,6 +706,9 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
     pub fn compare(&mut self, op: CmpOp, va: CVal, ta: &Type, vb: CVal, tb: &Type, line: u32) -> CResult<Value> {
         if *ta == Type::None && *tb == Type::None {
             return Ok(self.b.ins().iconst(types::I8, matches!(op, CmpOp::Eq | CmpOp::LtE | CmpOp::GtE) as i64));
+        }
+        if *ta == Type::Complex || *tb == Type::Complex {
+            return self.complex_compare(op, va, ta, vb, tb, line);
         }
         let np = matches!(ta, Type::Np(_)) || matches!(tb, Type::Np(_));
         if np {

@@ -580,6 +580,13 @@ impl Lowerer {
                     Const::Float(v.extract().map_err(|e| pyerr(e, line))?)
                 } else if v.is_instance_of::<pyo3::types::PyString>() {
                     Const::Str(v.extract().map_err(|e| pyerr(e, line))?)
+                } else if let Ok(c) = v.cast::<pyo3::types::PyComplex>() {
+                    // `2.5j`: `complex(0.0, 2.5)`, by the builtin (`$complex`, a name no
+                    // program can shadow).
+                    let (re, im) = (c.real(), c.imag());
+                    let f = self.expr(ExprKind::Global("$complex".into()), span);
+                    let args = vec![self.expr(ExprKind::Const(Const::Float(re)), span), self.expr(ExprKind::Const(Const::Float(im)), span)];
+                    return Ok(self.expr(ExprKind::Call { func: Box::new(f), args, kwargs: vec![] }, span));
                 } else {
                     return err(format!("constants of type {} are not supported", v.get_type().name().map(|n| n.to_string()).unwrap_or_default()), line);
                 };

@@ -166,6 +166,11 @@ pub fn box_flat<'py>(py: Python<'py>, env: &Env, t: &Type, slots: &[u64], k: &mu
         }
         Type::None => Ok(py.None().into_bound(py)),
         Type::Str => Err(pyo3::exceptions::PyRuntimeError::new_err("heron: a string cannot be handed to the interpreter")),
+        Type::Complex => {
+            let (re, im) = (f64::from_bits(slots[*k]), f64::from_bits(slots[*k + 1]));
+            *k += 2;
+            Ok(pyo3::types::PyComplex::from_doubles(py, re, im).into_any())
+        }
         Type::CPtr(d) => {
             // A typed pointer comes back as ctypes makes it: `POINTER(T)` at that address.
             let raw = slots[*k];
@@ -377,6 +382,15 @@ fn unbox_as(py: Python<'_>, env: &mut Env, obj: &Bound<'_, PyAny>, t: &Type, out
                 super::alloc::keep(env, obj.clone().unbind());
             }
             true
+        }
+        Type::Complex => {
+            if let Ok(c) = obj.cast_exact::<pyo3::types::PyComplex>() {
+                out.push(c.real().to_bits());
+                out.push(c.imag().to_bits());
+                true
+            } else {
+                false
+            }
         }
         Type::Str | Type::CPtr(_) => false,
     })

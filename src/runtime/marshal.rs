@@ -22,6 +22,8 @@ pub enum ArgKind {
     Array(ArrayType),
     /// `None` (an optional argument left out: `out=None`); no slots.
     None,
+    /// A Python `complex` (two slots: the real and imaginary parts).
+    Complex,
     /// A C pointer to elements of this dtype: a parameter of a compiled C callback
     /// (`heron.cfunc`), never made from a Python argument.
     CPtr(DType),
@@ -37,6 +39,7 @@ impl ArgKind {
             ArgKind::Array(a) => Type::Array(a),
             ArgKind::None => Type::None,
             ArgKind::CPtr(d) => Type::CPtr(Some(d)),
+            ArgKind::Complex => Type::Complex,
         }
     }
 }
@@ -147,6 +150,9 @@ pub fn arg_kind(py: Python<'_>, obj: &Bound<'_, PyAny>) -> Option<ArgKind> {
     if obj.is_none() {
         return Some(ArgKind::None);
     }
+    if obj.is_exact_instance_of::<pyo3::types::PyComplex>() {
+        return Some(ArgKind::Complex);
+    }
     if !numpy_loaded(py) {
         return None;
     }
@@ -168,6 +174,11 @@ pub fn marshal(obj: &Bound<'_, PyAny>, kind: ArgKind, slots: &mut [MaybeUninit<u
         ArgKind::Float => put(obj.extract::<f64>()?.to_bits()),
         ArgKind::Np(d) => put(numpy_scalar_raw(obj, d)?),
         ArgKind::None => {}
+        ArgKind::Complex => {
+            let c = obj.cast::<pyo3::types::PyComplex>().map_err(PyErr::from)?;
+            put(c.real().to_bits());
+            put(c.imag().to_bits());
+        }
         ArgKind::CPtr(_) => return Err(pyo3::exceptions::PyTypeError::new_err("a C pointer is not a Python argument")),
         ArgKind::Array(_) => {
             let arr = obj.cast::<PyUntypedArray>().map_err(PyErr::from)?;

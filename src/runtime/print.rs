@@ -96,6 +96,10 @@ fn item_obj<'py>(py: Python<'py>, item: &PItem, slots: &[u64]) -> PyResult<Bound
     Ok(match item {
         PItem::Lit(s) => s.bind(py).clone().into_any(),
         PItem::None => py.None().into_bound(py),
+        PItem::Val { members, unified, slot, tag_slot } if *unified == Type::Complex => {
+            let _ = (members, tag_slot);
+            pyo3::types::PyComplex::from_doubles(py, f64::from_bits(slots[*slot]), f64::from_bits(slots[*slot + 1])).into_any()
+        }
         PItem::Val { members, unified, slot, tag_slot } => {
             let t = member(members, slots, *tag_slot);
             let raw = if members.len() > 1 { unmerge(unified, t, slots[*slot]) } else { slots[*slot] };

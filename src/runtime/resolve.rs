@@ -43,6 +43,10 @@ impl<'py, 'd> Resolver for DispatchResolver<'py, 'd> {
             // `a @ b` (see the front end).
             return Ok(GlobalValue::NpFunc("numpy.matmul".into()));
         }
+        if name == "$complex" {
+            // An imaginary literal (see the front end).
+            return Ok(GlobalValue::Builtin(builtins::python("complex").expect("in the registry")));
+        }
         if name == "$is_none" {
             return Ok(GlobalValue::Builtin(builtins::python("$is_none").expect("in the registry")));
         }
@@ -196,6 +200,7 @@ impl<'py, 'd> Resolver for DispatchResolver<'py, 'd> {
                 Type::Float => ArgKind::Float,
                 Type::Np(d) => ArgKind::Np(*d),
                 Type::Array(a) => ArgKind::Array(*a),
+                Type::Complex => ArgKind::Complex,
                 other => return Err(CompileError::new(format!("passing a {other} to `{}` is not supported", dref.qualname), line)),
             });
         }

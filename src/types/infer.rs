@@ -152,6 +152,8 @@ pub enum CallTarget {
     PtrCast,
     /// `heron.carray(pointer, shape[, dtype])`: a C-contiguous array over raw memory.
     Carray(ArrayType),
+    /// `z.conjugate()` of a complex.
+    Conjugate,
 }
 
 /// A local variable's (or the return value's) types.

@@ -411,6 +411,10 @@ impl<'a> Infer<'a> {
                 if let Type::Array(_) = bt {
                     return self.np_call(e, attr, true, Some((base.as_ref(), bt)), args, kwargs);
                 }
+                if bt == Type::Complex && attr == "conjugate" && args.is_empty() && kwargs.is_empty() {
+                    self.calls.insert(e.id, CallTarget::Conjugate);
+                    return Ok(Some(Type::Complex));
+                }
                 if bt == Type::CPtr(None) && attr == "data_as" && args.len() == 1 && kwargs.is_empty() {
                     // `a.ctypes.data_as(POINTER(c_double))`: the array's data pointer, typed.
                     return match self.pointer_type(&args[0])? {

@@ -197,6 +197,8 @@ pub enum Type {
     /// a `c_void_p`), `a.ctypes.data_as(POINTER(c_double))` (`Some(float64)`), a pointer
     /// argument of a `heron.cfunc`. Held as its address.
     CPtr(Option<DType>),
+    /// Python `complex` (two f64: the real and imaginary parts), issue 12.
+    Complex,
 }
 
 impl Default for Type {
@@ -259,6 +261,7 @@ impl fmt::Display for Type {
             }
             Type::None => write!(f, "None"),
             Type::Str => write!(f, "str"),
+            Type::Complex => write!(f, "complex"),
             Type::CPtr(None) => write!(f, "C pointer"),
             Type::CPtr(Some(d)) => write!(f, "C pointer to {}", d.name()),
         }

@@ -49,7 +49,7 @@ pub fn const_type(c: &Const) -> Type {
 }
 
 pub fn truth_ok(t: &Type, line: u32) -> CResult<()> {
-    if t.is_scalar() || *t == Type::None {
+    if t.is_scalar() || *t == Type::None || *t == Type::Complex {
         Ok(())
     } else {
         cerr(format!("the truth value of a {t} is not supported"), line)
@@ -63,7 +63,7 @@ pub fn attr_type(bt: &Type, attr: &str, line: u32) -> CResult<Type> {
         (Type::Array(at), "strides") => Ok(Type::Tuple(vec![Type::Int; at.ndim as usize])),
         // `a.T`: a view with the axes reversed (the same array when 1-d).
         (Type::Array(at), "T") => Ok(Type::Array(if at.ndim <= 1 { *at } else { ArrayType { layout: Layout::Any, ..*at } })),
-        (Type::Float, "real") | (Type::Float, "imag") => Ok(Type::Float),
+        (Type::Float, "real") | (Type::Float, "imag") | (Type::Complex, "real") | (Type::Complex, "imag") => Ok(Type::Float),
         // `a.ctypes` (for a foreign function), and its address `a.ctypes.data`.
         (Type::Array(_), "ctypes") => Ok(Type::CPtr(None)),
         (Type::CPtr(None), "data") => Ok(Type::Int),
@@ -105,6 +105,15 @@ pub fn check_store(dtype: DType, t: &Type, line: u32) -> CResult<()> {
 /// Sources: CPython's numeric tower for Python scalars; NEP 50 for NumPy scalars.
 pub fn binop_type(op: BinOp, a: &Type, b: &Type, line: u32) -> CResult<Type> {
     let bad = || cerr(format!("the operator {} between a {a} and a {b} is not supported", op_symbol(op)), line);
+    if *a == Type::Complex || *b == Type::Complex {
+        // Python's complex arithmetic; an int, float or bool operand is made a complex first
+        // (CPython 3.10-3.13's `to_complex`). With a NumPy scalar it would be NumPy's complex128.
+        let real = |t: &Type| matches!(t, Type::Bool | Type::Int | Type::Float | Type::Complex);
+        return match op {
+            BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Pow if real(a) && real(b) => Ok(Type::Complex),
+            _ => bad(),
+        };
+    }
     if !a.is_scalar() || !b.is_scalar() {
         return bad();
     }
@@ -172,6 +181,7 @@ pub fn unary_type(op: UnaryOp, a: &Type, line: u32) -> CResult<Type> {
             Ok(Type::Bool)
         }
         UnaryOp::Neg | UnaryOp::Pos => match a {
+            Type::Complex => Ok(Type::Complex),
             Type::Bool | Type::Int => Ok(Type::Int),
             Type::Float => Ok(Type::Float),
             Type::Np(d) if *d != DType::Bool && *d != DType::U64 => Ok(a.clone()),
@@ -186,7 +196,16 @@ pub fn unary_type(op: UnaryOp, a: &Type, line: u32) -> CResult<Type> {
 
 /// The result type of `a op b` for a comparison: `bool`, or `numpy.bool` when NumPy compares.
 pub fn compare_type(op: CmpOp, a: &Type, b: &Type, line: u32) -> CResult<Type> {
-    let _ = op;
+    if *a == Type::Complex || *b == Type::Complex {
+        // Only `==` and `!=` (ordering complex numbers is Python's TypeError), with Python
+        // numbers.
+        let real = |t: &Type| matches!(t, Type::Bool | Type::Int | Type::Float | Type::Complex);
+        return if matches!(op, CmpOp::Eq | CmpOp::NotEq) && real(a) && real(b) {
+            Ok(Type::Bool)
+        } else {
+            cerr(format!("comparing a {a} with a {b} this way is not supported"), line)
+        };
+    }
     if a.is_scalar() && b.is_scalar() {
         let np = matches!(a, Type::Np(_)) || matches!(b, Type::Np(_));
         if np && (a == &Type::Np(DType::U64) || b == &Type::Np(DType::U64)) && (a.is_intlike() && b.is_intlike()) {
