@@ -152,3 +152,39 @@ def test_max_of_a_float_and_a_numpy_float(heron_python, tmp_path):
     for r in relax(np.ones(2), 0.1):
         show(r)
     """, native=["maxerr", "relax"])
+
+
+def test_loops_over_flat(heron_python, tmp_path):
+    # `for x in a.flat`: the elements in C order, read from the array's memory as the loop
+    # goes (a store into `a` during the loop is seen, as NumPy's flatiter sees it).
+    compare(heron_python, tmp_path, """
+    import numpy as np
+
+    # heron: jit
+    def total(a):
+        s = 0.0
+        for x in a.flat:
+            s += x
+            if x > 5:
+                a[2, 3] = 100.0
+        return s
+
+    # heron: jit
+    def plain(a):
+        s = 0.0
+        for x in a.flat:
+            s += x * 0.5
+        return s
+
+    # heron: jit
+    def big(a, n):
+        t = 0
+        for x in a.flat:
+            t += int(x) * n
+        return t
+
+    m = np.arange(12.0).reshape(3, 4)
+    print(total(m), m[2, 3])
+    print(plain(np.arange(24.0).reshape(2, 3, 4)), plain(np.arange(5.0)[::2]))
+    print(big(np.arange(6).reshape(2, 3), 2**61))
+    """, native=["total", "plain", "big"])

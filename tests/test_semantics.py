@@ -175,6 +175,8 @@ def m_fmod(x):
     return math.fmod(x, 3.0)
 def m_preds(x):
     return math.isnan(x) or math.isinf(x)
+def m_erf(x):
+    return math.erf(x) + 2.0 * math.erfc(x)
 def m_const():
     return math.pi * 2 + math.e
 def to_int(x):
@@ -192,7 +194,7 @@ def mx(a, b):
 """
 
 
-@pytest.mark.parametrize("name", ["m_sqrt", "m_log", "m_exp", "m_sin", "m_floor", "m_ceil", "m_atan2", "m_fmod", "m_preds", "to_int", "to_float", "rnd", "absval"])
+@pytest.mark.parametrize("name", ["m_sqrt", "m_log", "m_exp", "m_sin", "m_floor", "m_ceil", "m_atan2", "m_fmod", "m_preds", "m_erf", "to_int", "to_float", "rnd", "absval"])
 def test_math_and_builtins_on_floats(tmp_path, name):
     plain, jit = modules(tmp_path, MATH)
     for x in FLOATS + [-1.0, 2.5, 3.5, -2.5, 1e20]:

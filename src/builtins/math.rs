@@ -58,6 +58,9 @@ pub static MATH: &[Builtin] = &[
     unary("math.atanh", "atanh", false),
     unary("math.fabs", "fabs", false),
     entry("math.cbrt", "cbrt", 11, float_1, lower_unary),
+    // FUNC1A (`math_1a`): libm's erf and erfc, whose results cannot overflow.
+    unary("math.erf", "erf", false),
+    unary("math.erfc", "erfc", false),
     // math_2: two floats, CPython's checks.
     entry("math.atan2", "heron_m_atan2", 0, float_2, lower_binary),
     entry("math.copysign", "copysign", 0, float_2, lower_binary),

@@ -356,6 +356,15 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 Ok(out)
             }
             (Type::Array(_), "ctypes") => Ok(vec![v[0]]),
+            // `for x in a.flat` (typed by inference there only): a 1-d C-order view.
+            (Type::Array(at), "flat") if at.ndim == 1 => Ok(v),
+            (Type::Array(at), "flat") => {
+                let mut n = self.iconst(1);
+                for k in 0..at.ndim as usize {
+                    n = self.b.ins().imul(n, v[1 + k]);
+                }
+                Ok(vec![v[0], n, self.iconst(at.dtype.itemsize())])
+            }
             (Type::CPtr(None), "data") => Ok(v),
             (Type::Complex, "real") => Ok(vec![v[0]]),
             (Type::Complex, "imag") => Ok(vec![v[1]]),

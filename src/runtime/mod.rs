@@ -78,6 +78,8 @@ fn linked_symbols() -> Vec<(&'static str, *const u8)> {
         fn atanh(x: f64) -> f64;
         fn fabs(x: f64) -> f64;
         fn cbrt(x: f64) -> f64;
+        fn erf(x: f64) -> f64;
+        fn erfc(x: f64) -> f64;
         fn copysign(x: f64, y: f64) -> f64;
         fn ceil(x: f64) -> f64;
         fn trunc(x: f64) -> f64;
@@ -106,6 +108,8 @@ fn linked_symbols() -> Vec<(&'static str, *const u8)> {
         ("atanh", atanh as *const u8),
         ("fabs", fabs as *const u8),
         ("cbrt", cbrt as *const u8),
+        ("erf", erf as *const u8),
+        ("erfc", erfc as *const u8),
         ("copysign", copysign as *const u8),
         ("floor", floor as *const u8),
         ("ceil", ceil as *const u8),

@@ -680,7 +680,20 @@ impl<'a> Infer<'a> {
                         return Ok(());
                     }
                 }
-                let t = self.expr(value)?;
+                let t = match (targets.as_slice(), &value.kind) {
+                    // `for x in a.flat` (the front end's `$iter = a.flat`): the elements in C
+                    // order, as a 1-d view of the same memory.
+                    ([Target::Var(v)], ExprKind::Attr(base, attr)) if attr == "flat" && self.f.vars[*v].starts_with("$iter") => {
+                        let t = match self.expr(base)? {
+                            Some(Type::Array(at)) if at.ndim == 1 => Some(Type::Array(at)),
+                            Some(Type::Array(at)) if at.layout == Layout::C => Some(Type::Array(ArrayType { ndim: 1, ..at })),
+                            Some(other) => return cerr(format!("`for x in a.flat` over a {other} is not supported yet"), line),
+                            None => None,
+                        };
+                        self.record(value, t)
+                    }
+                    _ => self.expr(value)?,
+                };
                 for target in targets {
                     self.assign(target, t.clone(), Some(value), line)?;
                 }
