@@ -186,3 +186,29 @@ def test_shifts_of_numpy_integers(heron_python, tmp_path):
                     print("OverflowError", e)
     print(crc16(np.frombuffer(b"123456789", np.uint8)))
     """, flags=["-W", "always"], native=["crc16"])
+
+
+def test_uint64_indices(heron_python, tmp_path):
+    # A numpy.uint64 index (labels of a grouped sum); beyond int64 it continues in the
+    # interpreter, which raises what NumPy raises (OverflowError).
+    from test_ufuncs import compare
+    compare(heron_python, tmp_path, """
+    import numpy as np
+
+    # heron: jit
+    def grouped_sum(values, labels, target):
+        for i in range(len(values)):
+            idx = labels[i]
+            target[idx] += values[i]
+        return target
+
+    v = np.arange(10.0)
+    labels = np.array([0, 1, 2, 1, 0, 2, 2, 1, 0, 3], dtype=np.uint64)
+    print(grouped_sum(v, labels, np.zeros(4)))
+    for bad in (2**64 - 1, 4):
+        labels[5] = bad
+        try:
+            grouped_sum(v, labels, np.zeros(4))
+        except (IndexError, OverflowError) as e:
+            print(type(e).__name__, e)
+    """, native=["grouped_sum"])

@@ -48,7 +48,14 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             } else {
                 let it = self.typed.ty(ie).clone();
                 let iv = self.expr(ie)?;
-                items.push(Item::At(self.to_i64(iv, &it)));
+                let idx = self.to_i64(iv, &it);
+                if it == Type::Np(crate::types::DType::U64) {
+                    // Beyond int64 it is out of bounds: NumPy's IndexError, from the
+                    // interpreter (its message prints the unsigned value).
+                    let big = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, idx, 0);
+                    self.fail_if(big, ErrCode::Deopt, line, &[]);
+                }
+                items.push(Item::At(idx));
             }
         }
         let mut shape = Vec::new();

@@ -369,7 +369,8 @@ impl<'a> Infer<'a> {
                 continue;
             }
             if let Some(t) = t {
-                let ok = matches!(t, Type::Int) || matches!(t, Type::Np(d) if d.is_int() && d != DType::U64);
+                // A uint64 index beyond int64 continues in the interpreter (codegen::array).
+                let ok = matches!(t, Type::Int) || matches!(t, Type::Np(d) if d.is_int());
                 if !ok {
                     return cerr(format!("array indices must be integers, got a {t}"), line);
                 }
