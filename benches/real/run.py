@@ -208,8 +208,9 @@ def function_reason(rec):
         f = rec["failures"][0]
         return f"{name}: {f['reason']} (line {f['line']})"
     if rec.get("deopts"):
+        calls = rec["calls"] + rec.get("called_from_native", 0)
         return (f"{name}: deoptimized to the interpreter in {rec['deopts']} of "
-                f"{rec['calls']} call(s)")
+                f"{calls} call(s)")
     if rec.get("reason"):
         return f"{name}: {rec['reason']}"
     if rec["fallback_calls"]:
