@@ -177,6 +177,12 @@ def m_preds(x):
     return math.isnan(x) or math.isinf(x)
 def m_erf(x):
     return math.erf(x) + 2.0 * math.erfc(x)
+def m_pow(x):
+    return math.pow(x, 2.5), math.pow(x, -3), math.pow(-2.0, x), math.pow(x, 0.0), math.pow(1.0, x)
+def m_ieee(x):
+    return math.remainder(x, 3.0), math.nextafter(x, 0.0), math.ulp(x), math.isclose(x, x * (1 + 1e-10)), math.isclose(x, 1.5)
+def m_ldexp(x):
+    return math.ldexp(x, 3), math.ldexp(x, -1080), math.ldexp(x, 2000)
 def m_const():
     return math.pi * 2 + math.e
 def to_int(x):
@@ -194,7 +200,7 @@ def mx(a, b):
 """
 
 
-@pytest.mark.parametrize("name", ["m_sqrt", "m_log", "m_exp", "m_sin", "m_floor", "m_ceil", "m_atan2", "m_fmod", "m_preds", "m_erf", "to_int", "to_float", "rnd", "absval"])
+@pytest.mark.parametrize("name", ["m_sqrt", "m_log", "m_exp", "m_sin", "m_floor", "m_ceil", "m_atan2", "m_fmod", "m_preds", "m_erf", "m_pow", "m_ieee", "m_ldexp", "to_int", "to_float", "rnd", "absval"])
 def test_math_and_builtins_on_floats(tmp_path, name):
     plain, jit = modules(tmp_path, MATH)
     for x in FLOATS + [-1.0, 2.5, 3.5, -2.5, 1e20]:

@@ -73,6 +73,14 @@ pub static MATH: &[Builtin] = &[
     entry("math.isnan", "", 0, predicate, lower_predicate),
     entry("math.isinf", "", 0, predicate, lower_predicate),
     entry("math.isfinite", "", 0, predicate, lower_predicate),
+    // math_pow: IEEE specials by CPython's table, libm for finite ** finite.
+    entry("math.pow", "heron_m_pow", 0, float_2, lower_pow),
+    // IEEE operations with exact results: libm's, as CPython's.
+    entry("math.remainder", "remainder", 0, float_2, lower_binary),
+    entry("math.nextafter", "nextafter", 9, float_2, lower_binary),
+    entry("math.ulp", "heron_m_ulp", 9, float_1, lower_unary),
+    entry("math.ldexp", "heron_m_ldexp", 0, ldexp_type, lower_ldexp),
+    entry("math.isclose", "", 0, isclose_type, lower_isclose),
     // A multiplication by CPython's constant (`degToRad`, `radToDeg`).
     entry("math.degrees", "", 0, float_1, lower_scale),
     entry("math.radians", "", 0, float_1, lower_scale),
@@ -80,7 +88,82 @@ pub static MATH: &[Builtin] = &[
 
 /// The Heron functions this family's lowerings call by symbol, besides the runtime's own (see
 /// `super::Helper`).
-pub static HELPERS: &[super::Helper] = &[];
+pub static HELPERS: &[super::Helper] = &[
+    super::Helper { sym: "heron_m_pow", addr: || heron_m_pow as *const u8, params: &[types::F64, types::F64], rets: &[types::F64] },
+    super::Helper { sym: "heron_m_ulp", addr: || heron_m_ulp as *const u8, params: &[types::F64], rets: &[types::F64] },
+    super::Helper { sym: "heron_m_ldexp", addr: || heron_m_ldexp as *const u8, params: &[types::F64, types::I64], rets: &[types::F64] },
+];
+
+extern "C" {
+    fn pow(x: f64, y: f64) -> f64;
+    fn nextafter(x: f64, y: f64) -> f64;
+    fn ldexp(x: f64, e: i32) -> f64;
+}
+
+/// CPython's `math_pow_impl` without its error reports (see `lower_pow`): IEEE specials by
+/// CPython's own table (NaN ** 0 is 1, 1 ** NaN is 1, infinities by the sign and parity of
+/// the exponent), libm's `pow` for finite ** finite.
+pub extern "C" fn heron_m_pow(x: f64, y: f64) -> f64 {
+    if x.is_finite() && y.is_finite() {
+        return unsafe { pow(x, y) };
+    }
+    if x.is_nan() {
+        return if y == 0.0 { 1.0 } else { x };
+    }
+    if y.is_nan() {
+        return if x == 1.0 { 1.0 } else { y };
+    }
+    if x.is_infinite() {
+        let odd_y = y.is_finite() && (y.abs() % 2.0) == 1.0;
+        return if y > 0.0 {
+            if odd_y { x } else { x.abs() }
+        } else if y == 0.0 {
+            1.0
+        } else if odd_y {
+            0.0f64.copysign(x)
+        } else {
+            0.0
+        };
+    }
+    // y is infinite.
+    if x.abs() == 1.0 {
+        1.0
+    } else if y > 0.0 && x.abs() > 1.0 {
+        y
+    } else if y < 0.0 && x.abs() < 1.0 {
+        -y
+    } else {
+        0.0
+    }
+}
+
+/// CPython's `math_ulp_impl`.
+pub extern "C" fn heron_m_ulp(x: f64) -> f64 {
+    if x.is_nan() {
+        return x;
+    }
+    let x = x.abs();
+    if x.is_infinite() {
+        return x;
+    }
+    let x2 = unsafe { nextafter(x, f64::INFINITY) };
+    if x2.is_infinite() {
+        let x2 = unsafe { nextafter(x, -f64::INFINITY) };
+        return x - x2;
+    }
+    x2 - x
+}
+
+/// CPython's `math_ldexp_impl` for an exponent that fits a C long (an i64): zero and
+/// non-finite `x` are returned as they are, exponents beyond C int are clamped (the result
+/// is then 0 or infinity, as libm gives it); the range error is reported by `lower_ldexp`.
+pub extern "C" fn heron_m_ldexp(x: f64, e: i64) -> f64 {
+    if x == 0.0 || !x.is_finite() {
+        return x;
+    }
+    let e = e.clamp(i32::MIN as i64, i32::MAX as i64) as i32;
+    unsafe { ldexp(x, e) }
+}
 
 /// `math.<attr>` as a compile-time value, for the running CPython minor version `minor`.
 pub fn math_attr(attr: &str, minor: u32) -> Option<MathAttr> {
@@ -136,6 +219,22 @@ fn to_int(m: &Builtin, args: &[Type], line: u32) -> CResult<Type> {
         return cerr(format!("math.trunc of a {} raises TypeError in Python", args[0]), line);
     }
     Ok(Type::Int)
+}
+
+/// `math.ldexp(x, i)`: a number and an integer (`__index__`: a float exponent is TypeError).
+fn ldexp_type(m: &Builtin, args: &[Type], line: u32) -> CResult<Type> {
+    check_args(m, args, 2, line)?;
+    let int_like = matches!(args[1], Type::Int | Type::Bool) || matches!(args[1], Type::Np(d) if d.is_int() && d != DType::U64);
+    if !int_like {
+        return cerr(format!("math.ldexp's exponent must be an integer, not a {}", args[1]), line);
+    }
+    Ok(Type::Float)
+}
+
+/// `math.isclose(a, b)` with the default tolerances (keywords are not compiled yet).
+fn isclose_type(m: &Builtin, args: &[Type], line: u32) -> CResult<Type> {
+    check_args(m, args, 2, line)?;
+    Ok(Type::Bool)
 }
 
 fn predicate(m: &Builtin, args: &[Type], line: u32) -> CResult<Type> {
@@ -218,6 +317,72 @@ fn lower_binary(cx: &mut dyn Lower<'_>, m: &Builtin, _: &Expr, args: &[Expr], li
         cx.fail_if(dom, ErrCode::MathDomain, line, &[]);
     }
     Ok(vec![r])
+}
+
+/// `math.pow`: `math_pow_impl`'s reports for finite ** finite: a NaN result (a negative base
+/// to a non-integer power) or an infinite one from a zero base is ValueError, other infinite
+/// results OverflowError.
+fn lower_pow(cx: &mut dyn Lower<'_>, m: &Builtin, _: &Expr, args: &[Expr], line: u32) -> CResult<Vec<Value>> {
+    let f = types::F64;
+    let xs = float_args(cx, args)?;
+    let (x, y) = (xs[0], xs[1]);
+    let r = cx.call_helper(m.sym, &[f, f], &[f], &[x, y])?[0];
+    let (cold, ok) = cx.fp_test(r);
+    cx.switch_to(cold);
+    let xf = isfinite(cx, x);
+    let yf = isfinite(cx, y);
+    let both = cx.ins().band(xf, yf);
+    let rn = isnan(cx, r);
+    let zero = cx.ins().f64const(0.0);
+    let x0 = cx.ins().fcmp(FloatCC::Equal, x, zero);
+    let dom_kind = cx.ins().bor(rn, x0);
+    let dom = cx.ins().band(both, dom_kind);
+    cx.fail_if(dom, ErrCode::MathDomain, line, &[]);
+    cx.fail_if(both, ErrCode::MathRange, line, &[]);
+    cx.ins().jump(ok, &[]);
+    cx.switch_to(ok);
+    Ok(vec![r])
+}
+
+/// `math.ldexp(x, i)`: OverflowError ("math range error") when a finite `x` overflows.
+fn lower_ldexp(cx: &mut dyn Lower<'_>, m: &Builtin, _: &Expr, args: &[Expr], line: u32) -> CResult<Vec<Value>> {
+    let tx = cx.ty(&args[0]);
+    let vx = cx.expr(&args[0])?;
+    let x = cx.cast_scalar(vx[0], &tx, DType::F64);
+    let te = cx.ty(&args[1]);
+    let ve = cx.expr(&args[1])?;
+    let e = cx.to_i64(ve, &te);
+    let r = cx.call_helper(m.sym, &[types::F64, types::I64], &[types::F64], &[x, e])?[0];
+    let ri = isinf(cx, r);
+    let xf = isfinite(cx, x);
+    let bad = cx.ins().band(ri, xf);
+    cx.fail_if(bad, ErrCode::MathRange, line, &[]);
+    Ok(vec![r])
+}
+
+/// `math_isclose_impl` with `rel_tol=1e-09`, `abs_tol=0.0`.
+fn lower_isclose(cx: &mut dyn Lower<'_>, _: &Builtin, _: &Expr, args: &[Expr], _line: u32) -> CResult<Vec<Value>> {
+    let xs = float_args(cx, args)?;
+    let (a, b) = (xs[0], xs[1]);
+    let eq = cx.ins().fcmp(FloatCC::Equal, a, b);
+    let ai = isinf(cx, a);
+    let bi = isinf(cx, b);
+    let inf = cx.ins().bor(ai, bi);
+    let d = cx.ins().fsub(b, a);
+    let diff = cx.ins().fabs(d);
+    let rel = cx.ins().f64const(1e-09);
+    let rb = cx.ins().fmul(rel, b);
+    let rb = cx.ins().fabs(rb);
+    let ra = cx.ins().fmul(rel, a);
+    let ra = cx.ins().fabs(ra);
+    let zero = cx.ins().f64const(0.0);
+    let c1 = cx.ins().fcmp(FloatCC::LessThanOrEqual, diff, rb);
+    let c2 = cx.ins().fcmp(FloatCC::LessThanOrEqual, diff, ra);
+    let c3 = cx.ins().fcmp(FloatCC::LessThanOrEqual, diff, zero);
+    let close = cx.ins().bor(c1, c2);
+    let close = cx.ins().bor(close, c3);
+    let close = cx.ins().band_not(close, inf);
+    Ok(vec![cx.ins().bor(eq, close)])
 }
 
 fn lower_to_int(cx: &mut dyn Lower<'_>, m: &Builtin, _: &Expr, args: &[Expr], line: u32) -> CResult<Vec<Value>> {

@@ -104,7 +104,7 @@ fn helper_signature(name: &str) -> (Vec<ir::Type>, Vec<ir::Type>) {
     }
     let (f, i, f32t) = (types::F64, types::I64, types::F32);
     match name {
-        "copysign" | "fmod" | "pow" | "heron_m_atan2" | "heron_float_floordiv" | "heron_float_mod" | "heron_np_power_f64" => {
+        "copysign" | "fmod" | "pow" | "remainder" | "nextafter" | "heron_m_atan2" | "heron_float_floordiv" | "heron_float_mod" | "heron_np_power_f64" => {
             (vec![f, f], vec![f])
         }
         "powf" | "fmodf" => (vec![f32t, f32t], vec![f32t]),

@@ -79,6 +79,8 @@ fn linked_symbols() -> Vec<(&'static str, *const u8)> {
         fn fabs(x: f64) -> f64;
         fn cbrt(x: f64) -> f64;
         fn erf(x: f64) -> f64;
+        fn remainder(x: f64, y: f64) -> f64;
+        fn nextafter(x: f64, y: f64) -> f64;
         fn erfc(x: f64) -> f64;
         fn copysign(x: f64, y: f64) -> f64;
         fn ceil(x: f64) -> f64;
@@ -109,6 +111,8 @@ fn linked_symbols() -> Vec<(&'static str, *const u8)> {
         ("fabs", fabs as *const u8),
         ("cbrt", cbrt as *const u8),
         ("erf", erf as *const u8),
+        ("remainder", remainder as *const u8),
+        ("nextafter", nextafter as *const u8),
         ("erfc", erfc as *const u8),
         ("copysign", copysign as *const u8),
         ("floor", floor as *const u8),
