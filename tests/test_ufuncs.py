@@ -307,3 +307,21 @@ def test_copy_into_a_view_drops_leading_unit_axes(heron_python, tmp_path):
     except ValueError as e:
         print("ValueError", e)
     """, native=["put"])
+
+
+def test_float32_exp_overflow_warns_as_numpy_does(heron_python, tmp_path):
+    # NumPy's float32 exp raises its overflow flag with feraiseexcept, which sets the x87 flag
+    # only: Heron reads the x87 status word beside MXCSR, as fetestexcept does.
+    compare(heron_python, tmp_path, PRELUDE + """
+    # heron: jit
+    def f(a):
+        return np.exp(a)
+
+    show(f(np.array([1000.0, 1.0], dtype=np.float32)))
+    show(f(np.float32(1000.0)))
+    with np.errstate(over="raise"):
+        try:
+            show(f(np.float32(1000.0)))
+        except FloatingPointError as e:
+            print("FloatingPointError:", e)
+    """, native=["f"])

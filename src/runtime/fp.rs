@@ -7,35 +7,56 @@ use pyo3::prelude::*;
 use super::print::PENDING;
 use crate::abi::{Env, ErrCode, FuncInfo};
 
-/// Clear the SSE sticky exception flags of this thread (MXCSR bits 0-5).
+/// The x87 status word's exception flags (bits 0-5, laid out as MXCSR's). NumPy's SIMD loops
+/// that suppress exceptions in their vector code raise the flag they owe with
+/// `feraiseexcept`, which glibc implements for overflow and underflow with x87 instructions
+/// (sysdeps/x86_64/fpu/fraiseexcpt.c): `numpy.exp` of a float32 that overflows sets only the
+/// x87 flag. NumPy reads both (`fetestexcept`); so does Heron.
+#[cfg(target_arch = "x86_64")]
+fn x87_flags() -> u32 {
+    let sw: u16;
+    unsafe { std::arch::asm!("fnstsw ax", out("ax") sw, options(nomem, nostack, preserves_flags)) };
+    (sw & 0x3f) as u32
+}
+
+#[cfg(target_arch = "x86_64")]
+fn x87_clear() {
+    unsafe { std::arch::asm!("fnclex", options(nomem, nostack, preserves_flags)) };
+}
+
+/// Clear the sticky exception flags of this thread (MXCSR bits 0-5, and the x87 status
+/// word's).
 #[allow(deprecated)]
 pub fn flags_clear() {
     #[cfg(target_arch = "x86_64")]
     unsafe {
         use std::arch::x86_64::{_mm_getcsr, _mm_setcsr};
         _mm_setcsr(_mm_getcsr() & !0x3f);
+        x87_clear();
     }
 }
 
-/// The sticky flags now (to put back with `flags_restore`).
+/// The sticky flags now, SSE's and x87's together (to put back with `flags_restore`).
 #[allow(deprecated)]
 pub fn flags_save() -> u32 {
     #[cfg(target_arch = "x86_64")]
     unsafe {
         use std::arch::x86_64::_mm_getcsr;
-        return _mm_getcsr() & 0x3f;
+        return (_mm_getcsr() & 0x3f) | x87_flags();
     }
     #[allow(unreachable_code)]
     0
 }
 
-/// Set the sticky flags back to `saved` (from `flags_save`).
+/// Set the sticky flags back to `saved` (from `flags_save`): in MXCSR, the x87 ones cleared
+/// (a flag stays raised for everyone who tests them, `fetestexcept` included).
 #[allow(deprecated)]
 pub fn flags_restore(saved: u32) {
     #[cfg(target_arch = "x86_64")]
     unsafe {
         use std::arch::x86_64::{_mm_getcsr, _mm_setcsr};
         _mm_setcsr((_mm_getcsr() & !0x3f) | (saved & 0x3f));
+        x87_clear();
     }
 }
 
@@ -52,7 +73,7 @@ pub fn flags_raised(mask: u32) -> bool {
     #[cfg(target_arch = "x86_64")]
     unsafe {
         use std::arch::x86_64::_mm_getcsr;
-        return _mm_getcsr() & mask != 0;
+        return ((_mm_getcsr() & 0x3f) | x87_flags()) & mask != 0;
     }
     #[allow(unreachable_code)]
     false

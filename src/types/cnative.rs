@@ -242,3 +242,13 @@ pub fn ctype_code(c: CType) -> String {
         ),
     }
 }
+
+/// Why `p[i] = v` (a `T *` to `d`s, index types `index`, value type `t`) is not compiled, or
+/// `None`: one integer index, and a value ctypes stores into a `T` the way compiled code does.
+pub fn pointer_store_refusal(d: DType, index: &[Option<Type>], t: &Type) -> Option<String> {
+    if !matches!(index, [Some(Type::Int | Type::Bool)]) {
+        return Some("a C pointer takes one integer index".into());
+    }
+    let store = CFunc { addr: 0, params: vec![], ret: CType::Void, keeps_gil: false, name: "a pointer store".into(), flavour: Flavour::Ctypes };
+    refuse_arg(&store, 1, pointee_ctype(d), t)
+}

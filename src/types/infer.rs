@@ -445,12 +445,7 @@ impl<'a> Infer<'a> {
                 }
                 if let Type::CPtr(Some(d)) = bt {
                     // `p[i] = v`: stored as ctypes stores into a pointer's element.
-                    let ok = matches!(its.as_slice(), [Some(Type::Int | Type::Bool)]);
-                    let conv = crate::types::cnative::CFunc { addr: 0, params: vec![], ret: crate::types::cnative::CType::Void, keeps_gil: false, name: "a pointer store".into(), flavour: crate::types::cnative::Flavour::Ctypes };
-                    if !ok {
-                        return cerr("a C pointer takes one integer index", line);
-                    }
-                    if let Some(why) = crate::types::cnative::refuse_arg(&conv, 1, crate::types::cnative::pointee_ctype(d), &t) {
+                    if let Some(why) = crate::types::cnative::pointer_store_refusal(d, &its, &t) {
                         return cerr(why, line);
                     }
                     self.array_effect();
