@@ -334,3 +334,38 @@ def test_float32_exp_overflow_warns_as_numpy_does(heron_python, tmp_path):
             except FloatingPointError as e:
                 print("FloatingPointError:", e)
     """, native=["g"])
+
+
+def test_warnings_of_weak_python_floats_and_unread_values(heron_python, tmp_path):
+    # NEP 50: a Python float meeting a float32 is cast to float32, and NumPy warns
+    # "overflow encountered in cast" when it does not fit; a NumPy value nothing reads still
+    # warns (Cranelift must not delete the division whose flags are read after the call).
+    compare(heron_python, tmp_path, PRELUDE + """
+    import warnings
+    warnings.simplefilter("always")
+
+    # heron: jit
+    def compare_big(x):
+        return x > 1e308
+
+    # heron: jit
+    def mixed(x, out):
+        out[0] = 1.0
+        return x + 1e308, x * -1e300, x == 1e39, x - 2.5
+
+    # heron: jit
+    def unread(x, z):
+        v = x / z
+        x * 1e308
+        return 1
+
+    print(compare_big(np.float32(1.0)), compare_big(np.float32(2.0)))
+    show(mixed(np.float32(1.0), np.zeros(1))[0])
+    print(unread(np.float64(0.0), 0), unread(np.float64(1.0), 2))
+    with np.errstate(over="raise", invalid="raise"):
+        for call in (lambda: mixed(np.float32(1.0), np.zeros(1)), lambda: unread(np.float64(0.0), 0)):
+            try:
+                call()
+            except FloatingPointError as e:
+                print("FloatingPointError:", e)
+    """, native=["mixed"])

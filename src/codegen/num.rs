@@ -205,8 +205,8 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 Ok(vec![self.py_float_binop(op, a, b, line)?])
             }
             Type::Np(d) if d.is_float() => {
-                let a = self.cast_scalar(va[0], ta, *d);
-                let b = self.cast_scalar(vb[0], tb, *d);
+                let a = self.weak_float_cast(va[0], ta, *d, line);
+                let b = self.weak_float_cast(vb[0], tb, *d, line);
                 let (a, b) = (self.replay_opaque(a)?, self.replay_opaque(b)?);
                 // A float64 power reaches libm only through a float64 scalar's own method; any
                 // other mix goes through the np.power ufunc loop (see runtime::ufunc).
@@ -439,6 +439,24 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         }
         self.b.ins().jump(ok, &[]);
         self.switch_to(ok);
+    }
+
+    /// A scalar of type `from` cast to the NumPy float type `d` of an operation (NEP 50: a
+    /// Python float is "weak" and takes the NumPy type); a finite Python float beyond float32's
+    /// range warns "overflow encountered in cast", as NumPy's conversion does.
+    fn weak_float_cast(&mut self, v: Value, from: &Type, d: DType, line: u32) -> Value {
+        let r = self.cast_scalar(v, from, d);
+        if d == DType::F32 && *from == Type::Float {
+            let inf32 = self.b.ins().f32const(f32::INFINITY);
+            let ar = self.b.ins().fabs(r);
+            let r_inf = self.b.ins().fcmp(FloatCC::Equal, ar, inf32);
+            let inf64 = self.b.ins().f64const(f64::INFINITY);
+            let av = self.b.ins().fabs(v);
+            let v_fin = self.b.ins().fcmp(FloatCC::LessThan, av, inf64);
+            let bad = self.b.ins().band(r_inf, v_fin);
+            self.np_warn_if(bad, NpWarn::Cast, line);
+        }
+        r
     }
 
     /// Raise NumPy's OverflowError when a Python int does not fit the NumPy integer type `d`.
@@ -717,8 +735,8 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 return unsupported(format!("comparing a {ta} with a {tb}"), line);
             };
             if d.is_float() {
-                let a = self.cast_scalar(va[0], ta, d);
-                let b = self.cast_scalar(vb[0], tb, d);
+                let a = self.weak_float_cast(va[0], ta, d, line);
+                let b = self.weak_float_cast(vb[0], tb, d, line);
                 return Ok(self.fcmp(op, a, b));
             }
             let a = self.to_i64(va, ta);

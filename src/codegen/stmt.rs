@@ -169,7 +169,9 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 }
             }
             StmtKind::Expr(e) => {
-                self.expr(e)?;
+                let v = self.expr(e)?;
+                let t = self.typed.ty(e).clone();
+                self.keep_for_fp_flags(&v, &t);
             }
             StmtKind::If { then, orelse, .. } if self.typed.static_ifs.contains_key(&s.id) => {
                 let live = self.typed.static_ifs[&s.id];
