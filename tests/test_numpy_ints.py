@@ -212,3 +212,29 @@ def test_uint64_indices(heron_python, tmp_path):
         except (IndexError, OverflowError) as e:
             print(type(e).__name__, e)
     """, native=["grouped_sum"])
+
+
+def test_operations_numpy_runs_through_its_ufunc(heron_python, tmp_path):
+    # NumPy's scalar math defers to the ufunc when no operand has the result's type
+    # (numpy.bool // int is int64, numpy.int32 * float is float64): the reports then name the
+    # ufunc ("divide by zero encountered in floor_divide"), and integer results wrap silently.
+    from test_ufuncs import compare
+    compare(heron_python, tmp_path, """
+    import warnings
+    import numpy as np
+    warnings.simplefilter("always")
+
+    # heron: jit
+    def f(a, b, out):
+        out[0] = 1.0
+        r1 = a[0] // 0
+        r2 = a[1] - (-9223372036854775807)
+        r3 = b[1] * 1e300
+        r4 = 0 / a[0]
+        r5 = b[0] // 0
+        r6 = b[1] * 3
+        return r1, r2, r3, r4, r5, r6
+
+    print(f(np.array([True, True]), np.array([5, -2**31], np.int32), np.zeros(1)))
+    print(f(np.array([False, True]), np.array([5, 7], np.int32), np.zeros(1)))
+    """, native=["f"])

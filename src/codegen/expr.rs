@@ -33,6 +33,8 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         if let Some(crate::types::infer::CallTarget::Ufunc(lp)) = self.typed.calls.get(&e.id) {
             let lp = lp.clone();
             let operands: Vec<&Expr> = match &e.kind {
+                // `a ** 2` as `numpy.square(a)` (inference chose a one-operand loop).
+                ExprKind::BinOp(_, a, _) if lp.ins.len() == 1 => vec![a],
                 ExprKind::BinOp(_, a, b) => vec![a, b],
                 ExprKind::Unary(_, a) => vec![a],
                 ExprKind::Compare(a, rest) => vec![a, &rest[0].1],

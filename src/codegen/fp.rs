@@ -185,7 +185,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             BinOp::FloorDiv => 4,
             BinOp::Mod => 5,
             _ => 6,
-        };
+        } + if self.np_via_ufunc { 16 } else { 0 };
         let (env, info, l, c) = (self.env, self.iconst(self.info as *const FuncInfo as i64), self.iconst(line as i64), self.iconst(code));
         self.call_tramp("heron_np_fp", &[env, info, l, c, a, b, r]);
         self.fail_if_env_error(line);

@@ -65,6 +65,10 @@ pub struct FunctionCx<'a, 'm> {
     /// The loop facts in force where code is being emitted (`analysis::loop_facts`).
     pub scope: Scope,
     /// Codegen is evaluating an expression again on the cold path of a batched check.
+    /// The NumPy scalar operation being emitted goes through NumPy's ufunc, not its scalar
+    /// math (no NumPy operand has the result's type, see `num::binop`): its reports name the
+    /// ufunc ("overflow encountered in multiply"), and integer loops wrap without a report.
+    pub np_via_ufunc: bool,
     pub fp_replay: bool,
     pub prints: Vec<Box<PrintDesc>>,
     /// Ufunc call sites native code points to (`codegen::ufunc`).
@@ -205,6 +209,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             fp_pending: None,
             scope: Scope::default(),
             fp_replay: false,
+            np_via_ufunc: false,
             prints: Vec::new(),
             ufunc_sites: Vec::new(),
             np_sites: Vec::new(),

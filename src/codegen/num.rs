@@ -204,6 +204,15 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 }
                 Ok(vec![self.py_float_binop(op, a, b, line)?])
             }
+            Type::Np(d) if !(matches!(ta, Type::Np(x) if x == d) || matches!(tb, Type::Np(x) if x == d)) && !self.np_via_ufunc => {
+                // NumPy's scalar math defers to the ufunc when the operation promotes both
+                // operands (numpy.bool - int, numpy.int32 * float): emit it as before, with the
+                // ufunc's reports.
+                self.np_via_ufunc = true;
+                let r = self.binop(op, va, ta, vb, tb, rt, line);
+                self.np_via_ufunc = false;
+                r
+            }
             Type::Np(d) if d.is_float() => {
                 let a = self.weak_float_cast(va[0], ta, *d, line);
                 let b = self.weak_float_cast(vb[0], tb, *d, line);
@@ -317,6 +326,15 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             _ => NpWarn::Multiply,
         };
         match op {
+            BinOp::Add | BinOp::Sub | BinOp::Mul if self.np_via_ufunc => {
+                // NumPy's integer ufunc loops wrap silently.
+                let r = match op {
+                    BinOp::Add => self.b.ins().iadd(a, b),
+                    BinOp::Sub => self.b.ins().isub(a, b),
+                    _ => self.b.ins().imul(a, b),
+                };
+                Ok(self.wrap_to(r, d))
+            }
             BinOp::Add | BinOp::Sub | BinOp::Mul if d == DType::I64 => {
                 let (r, of) = match op {
                     BinOp::Add => self.b.ins().sadd_overflow(a, b),
@@ -428,7 +446,9 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         let (cold, ok) = self.branch_cold(bad);
         self.switch_to(cold);
         if self.fp_checks_inline() {
-            let (env, info, l, w) = (self.env, self.iconst(self.info as *const FuncInfo as i64), self.iconst(line as i64), self.iconst(what as i64));
+            // +32: named as the ufunc reports it (see `np_via_ufunc`).
+            let code = what as i64 + if self.np_via_ufunc { 32 } else { 0 };
+            let (env, info, l, w) = (self.env, self.iconst(self.info as *const FuncInfo as i64), self.iconst(line as i64), self.iconst(code));
             let i = types::I64;
             let _ = i;
             self.call_tramp("heron_np_warn", &[env, info, l, w]);

@@ -98,6 +98,8 @@ pub fn deferred_report_due(py: Python<'_>) -> bool {
 /// shows one; it applies `numpy.geterr()` (ignore, warn or raise) with the GIL. Returns 0, or 1
 /// with the Python exception stored (`ErrCode::PyErr`).
 pub extern "C" fn heron_np_fp(env: *mut Env, info: *const FuncInfo, line: i64, op: i64, a: f64, b: f64, r: f64) -> i64 {
+    // +16: the operation went through NumPy's ufunc (its report names the ufunc alone).
+    let (op, report) = if op >= 16 { (op - 16, "np_ufunc_error") } else { (op, "np_float_error") };
     let opname = ["add", "subtract", "multiply", "divide", "floor_divide", "remainder", "power"].get(op as usize).copied().unwrap_or("operation");
     // NumPy reports an infinite result only from finite operands, a NaN only from non-NaN ones.
     if (r.is_nan() && (a.is_nan() || b.is_nan())) || (r.is_infinite() && !(a.is_finite() && b.is_finite())) || r.is_finite() {
@@ -113,7 +115,7 @@ pub extern "C" fn heron_np_fp(env: *mut Env, info: *const FuncInfo, line: i64, o
     let info = unsafe { &*info };
     let r = Python::attach(|py| -> PyResult<()> {
         py.import("heron._runtime")?
-            .getattr("np_float_error")?
+            .getattr(report)?
             .call1((kind, opname, info.filename.as_str(), line, info.module.as_str()))?;
         Ok(())
     });
@@ -144,10 +146,12 @@ const NP_WARNINGS: [(&str, &str); 9] = [
 /// `numpy.seterr` (numpy/_core/src/umath/scalarmath.c.src, `convert_to_<type>` for casts).
 /// Returns 0, or 1 with the Python exception stored (`ErrCode::PyErr`).
 pub extern "C" fn heron_np_warn(env: *mut Env, info: *const FuncInfo, line: i64, what: i64) -> i64 {
+    // +32: the operation went through NumPy's ufunc (its report names the ufunc alone).
+    let (what, report) = if what >= 32 { (what - 32, "np_ufunc_error") } else { (what, "np_float_error") };
     let (kind, opname) = NP_WARNINGS.get(what as usize).copied().unwrap_or(("over", "operation"));
     let info = unsafe { &*info };
     let r = Python::attach(|py| -> PyResult<()> {
-        py.import("heron._runtime")?.getattr("np_float_error")?.call1((kind, opname, info.filename.as_str(), line, info.module.as_str()))?;
+        py.import("heron._runtime")?.getattr(report)?.call1((kind, opname, info.filename.as_str(), line, info.module.as_str()))?;
         Ok(())
     });
     match r {

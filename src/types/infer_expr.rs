@@ -98,6 +98,20 @@ impl<'a> Infer<'a> {
                 let (Some(ta), Some(tb)) = (ta, tb) else { return Ok(None) };
                 let op = *op;
                 if matches!(ta, Type::Array(_)) || matches!(tb, Type::Array(_)) {
+                    if let (BinOp::Pow, Type::Array(at)) = (op, &ta) {
+                        // NumPy's `fast_scalar_power` (numpy/_core/src/multiarray/number.c): a
+                        // float array to the exact Python int 2 or -1, or the float 0.5, is
+                        // `square`, `reciprocal` or `sqrt` (the same bits; their own warnings).
+                        let fast = match &b.kind {
+                            ExprKind::Const(Const::Int(2)) => Some("square"),
+                            ExprKind::Const(Const::Float(x)) if *x == 0.5 => Some("sqrt"),
+                            ExprKind::Unary(UnaryOp::Neg, inner) if matches!(inner.kind, ExprKind::Const(Const::Int(1))) => Some("reciprocal"),
+                            _ => None,
+                        };
+                        if let (Some(name), true) = (fast, at.dtype.is_float()) {
+                            return self.ufunc_apply(e, name, &[(a, &ta)], line);
+                        }
+                    }
                     return self.ufunc_apply(e, ufunc::binop_ufunc(op), &[(a, &ta), (b, &tb)], line);
                 }
                 // Division, modulo and power raise different errors for ints and floats, so an
