@@ -369,3 +369,30 @@ def test_warnings_of_weak_python_floats_and_unread_values(heron_python, tmp_path
             except FloatingPointError as e:
                 print("FloatingPointError:", e)
     """, native=["mixed"])
+
+
+def test_broadcast_errors_name_the_output_as_numpy_does(heron_python, tmp_path):
+    compare(heron_python, tmp_path, PRELUDE + """
+    # heron: jit
+    def inplace(m):
+        m[:] += m[1:]
+
+    # heron: jit
+    def into(a, b, out):
+        np.add(a, b, out=out)
+        return out
+
+    # heron: jit
+    def neg(a, out):
+        np.negative(a, out=out)
+        return out
+
+    a = np.ones((4, 3))
+    for call in (lambda: inplace(np.ones((4, 3))), lambda: into(a[:3], a[:3], np.ones((2, 3))),
+                 lambda: into(a[:1], a[:3], np.ones((1, 3))), lambda: into(a, a[1:], np.ones((4, 3))),
+                 lambda: neg(a, np.ones((3, 3)))):
+        try:
+            show(call())
+        except ValueError as e:
+            print("ValueError:", e)
+    """)

@@ -300,6 +300,13 @@ type LoopFn = unsafe extern "C" fn(*mut *mut c_char, *mut isize, *mut isize, *mu
 /// NumPy does. Floating-point errors are reported as NumPy reports them ("overflow encountered
 /// in exp"), unless deferred. Returns 0, or 1 with the exception stored (broadcasting errors
 /// carry NumPy's messages).
+/// NumPy's message for operands (the first `n`: the inputs, and the output when one is given)
+/// whose shapes do not broadcast together.
+fn not_broadcastable(operands: &[Operand], n: usize) -> String {
+    let all: Vec<String> = operands[..n].iter().filter(|o| o.ndim != usize::MAX).map(|o| shape_text(&o.shape[..o.ndim])).collect();
+    format!("operands could not be broadcast together with shapes {} ", all.join(" "))
+}
+
 pub extern "C" fn heron_ufunc(env: *mut Env, info: *const FuncInfo, site: *const UfuncSite, ops: *const i64, out: *mut i64) -> i64 {
     let site = unsafe { &*site };
     let nin = site.nin;
@@ -338,8 +345,7 @@ pub extern "C" fn heron_ufunc(env: *mut Env, info: *const FuncInfo, site: *const
                         let dst = &operands[nin];
                         return value_error(env, format!("could not broadcast input array from shape {} into shape {}", shape_text(&src.shape[..src.ndim]), shape_text(&dst.shape[..dst.ndim])));
                     }
-                    let all: Vec<String> = operands[..nin].iter().map(|o| shape_text(&o.shape[..o.ndim])).collect();
-                    return value_error(env, format!("operands could not be broadcast together with shapes {} ", all.join(" ")));
+                    return value_error(env, not_broadcastable(&operands, nin + 1));
                 }
                 shape[d] = n;
             }
@@ -350,6 +356,16 @@ pub extern "C" fn heron_ufunc(env: *mut Env, info: *const FuncInfo, site: *const
     if out_given {
         let o = operands[nin];
         let fits = o.ndim >= nd && (0..nd).all(|d| shape[d] == 1 || shape[d] == o.shape[o.ndim - nd + d]);
+        // NumPy's iterator broadcasts the output with the inputs: two sizes other than 1 that
+        // differ are the operands' error (all shapes listed); an output of size 1 where the
+        // inputs broadcast to more is the output's.
+        let clash = (0..nd.min(o.ndim)).any(|k| {
+            let (s, n) = (shape[nd - 1 - k], o.shape[o.ndim - 1 - k]);
+            s != 1 && n != 1 && s != n
+        });
+        if clash && site.lp.is_some() {
+            return value_error(env, not_broadcastable(&operands, nin + 1));
+        }
         if !fits {
             if site.lp.is_none() {
                 let src = &operands[0];
