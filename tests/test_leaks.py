@@ -205,3 +205,36 @@ def test_calls_that_raise_from_native_code(heron_python, tmp_path):
         assert square.stats()["deopts"] == N + 5000, square.stats()
     ''')
     assert_flat(results)
+
+
+def test_arrays_made_in_a_loop_are_freed_during_the_call(heron_python, tmp_path):
+    """`c = a * 2.0 + b` in a loop: each temporary is let go at a later back-edge (as
+    reference counting frees it in the interpreter), not kept to the end of the call; also
+    inside a compiled callee, whose trims never touch its caller's arrays."""
+    results = run_leak_script(heron_python, tmp_path, '''
+        SOURCE = """
+        def inner(a, b, n):
+            s = 0.0
+            for i in range(n):
+                c = a * 2.0 + b
+                s += c[0]
+            return s
+
+        def outer(a, b, n):
+            keep = a * 3.0
+            t = inner(a, b, n)
+            return t + keep[1]
+        """
+        ns = load(SOURCE)
+        inner, outer = jit(ns, "inner", "outer")
+        a = np.random.rand(10000)
+        b = np.random.rand(10000)
+        outer(a, b, 10)
+        before = rss()
+        r = outer(a, b, 3000)        # 6000 arrays of 80 kB: 480 MB if all were kept
+        results["grew:loop-temporaries"] = rss() - before
+        expected = ns["outer"].__wrapped__(a, b, 3000)
+        assert r == expected, (r, expected)
+        assert outer.stats()["native_calls"] == 2, outer.stats()
+    ''')
+    assert_flat(results)

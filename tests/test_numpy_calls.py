@@ -126,3 +126,73 @@ def test_boolean_masks_and_integer_array_indexing(heron_python, tmp_path):
     except IndexError as e:
         print("IndexError", e)
     """, native=["clip_negative", "gather"])
+
+
+def test_matmul_names_imported_from_numpy_and_truth_tests(heron_python, tmp_path):
+    compare(heron_python, tmp_path, """
+    import numpy as np
+    from numpy import zeros, sqrt, exp
+    from numpy.random import rand, ranf
+    import numpy.random as npr
+
+    # heron: jit
+    def mm(a, b, v):
+        return a @ b, a @ v
+
+    # heron: jit
+    def imported(n):
+        out = zeros(n)
+        for i in range(n):
+            out[i] = sqrt(i) + exp(-i)
+        return out
+
+    # heron: jit
+    def spins(s, flag):
+        n = 0
+        for i in range(s.shape[0]):
+            if s[i] > 0 and flag:
+                n += 1
+            elif not flag or s[i] < -1:
+                n -= 1
+        return n
+
+    # heron: jit
+    def draws():
+        np.random.seed(3)
+        return rand(2), ranf(), npr.random()
+
+    a = np.arange(6.0).reshape(2, 3)
+    b = np.arange(12.0).reshape(3, 4)
+    print(mm(a, b, np.ones(3)))
+    print(imported(4))
+    print(spins(np.array([1.0, -2.0, 3.0, 0.5]), True), spins(np.array([1.0, -2.0]), np.True_))
+    print(draws())
+    try:
+        mm(a, a, np.ones(2))
+    except ValueError as e:
+        print("ValueError", e)
+    """, native=["imported", "spins", "draws"])
+
+
+def test_numpy_scalar_globals_are_live(heron_python, tmp_path):
+    compare(heron_python, tmp_path, """
+    import numpy as np
+    zero = np.float32(0)
+    big = np.int32(2**31 - 1)
+    flag = np.True_
+
+    # heron: jit
+    def acc(a):
+        s = zero
+        for i in range(a.shape[0]):
+            s += a[i]
+        return s, big + np.int32(1), flag
+
+    a = np.arange(5, dtype=np.float32)
+    print(acc(a))
+    zero = np.float32(10.5)     # the same type: read again at the next call
+    flag = np.False_
+    print(acc(a))
+    zero = np.float64(1.0)      # another type: compiled again
+    print(acc(a))
+    """, flags=["-W", "always"], native=[])

@@ -130,3 +130,59 @@ def test_narrowing_float_stores(heron_python, tmp_path):
     compare(heron_python, tmp_path, source, native=["store"])
     compare(heron_python, tmp_path, source, args=["raise"])
     compare(heron_python, tmp_path, source, flags=["-W", "error"])
+
+
+def test_floats_stored_into_integer_arrays(heron_python, tmp_path):
+    # NumPy truncates; NaN, infinities and values outside the dtype behave as NumPy makes them
+    # (a wrap for uint8, OverflowError for int8, a warning and INT_MIN for int64): there the
+    # interpreter takes over.
+    compare(heron_python, tmp_path, """
+    import numpy as np
+
+    # heron: jit
+    def quantize(x, out):
+        for i in range(x.shape[0]):
+            out[i] = x[i] * 100.0
+        return out
+
+    x = np.array([0.123, -0.456, 2.5, 1.999])
+    for dt in (np.int64, np.int32, np.uint8, np.int16, np.uint64):
+        print(dt.__name__, quantize(x, np.zeros(4, dt)))
+    print(quantize(np.array([1.0, np.nan, 3.0]), np.zeros(3, np.int64)))
+    print(quantize(np.array([1.0, 1e30]), np.zeros(2, np.int64)))
+    try:
+        quantize(x, np.zeros(4, np.int8))
+    except OverflowError as e:
+        print("OverflowError", e)
+    """, flags=["-W", "always"])
+
+
+def test_shifts_of_numpy_integers(heron_python, tmp_path):
+    compare(heron_python, tmp_path, """
+    import numpy as np
+
+    # heron: jit
+    def sh(a, k):
+        return a << k, a >> k
+
+    # heron: jit
+    def crc16(data):
+        c = np.uint16(0xFFFF)
+        for i in range(data.shape[0]):
+            c ^= np.uint16(data[i]) << np.uint16(8)
+            for j in range(8):
+                if c & np.uint16(0x8000):
+                    c = (c << np.uint16(1)) ^ np.uint16(0x1021)
+                else:
+                    c = c << np.uint16(1)
+        return c
+
+    for t in (np.uint8, np.int8, np.int32, np.int64, np.uint64):
+        for v in ((5, 200) if t in (np.uint8, np.uint64) else (5, 100, -3)):
+            for k in (0, 3, 7, 8, 31, 63, 64, 100):
+                try:
+                    print(t.__name__, v, k, sh(t(v), k))
+                except OverflowError as e:
+                    print("OverflowError", e)
+    print(crc16(np.frombuffer(b"123456789", np.uint8)))
+    """, flags=["-W", "always"], native=["crc16"])

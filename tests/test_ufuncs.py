@@ -255,3 +255,55 @@ def test_ufunc_floating_point_reports(heron_python, tmp_path, mode):
 
 def test_ufunc_warnings_under_w_error(heron_python, tmp_path):
     compare(heron_python, tmp_path, WARN, flags=["-W", "error"])
+
+
+def test_comparisons_with_python_ints_outside_the_dtype(heron_python, tmp_path):
+    # NEP 50: `uint8_array > 1000` compares by value (no OverflowError, unlike `+ 1000`).
+    compare(heron_python, tmp_path, PRELUDE + """
+    # heron: jit
+    def cmp(u, k):
+        return u > k, u == k, u < 300
+
+    u = np.array([1, 200, 255], np.uint8)
+    for k in (100, 1000, -1):
+        for r in cmp(u, k):
+            show(r)
+    """)
+
+
+def test_integer_powers_and_reports_kept_across_ufuncs(heron_python, tmp_path):
+    # Integer loops raise ValueError from inside NumPy's loop; a NumPy loop that clears the
+    # floating-point status must not erase an earlier deferred report.
+    compare(heron_python, tmp_path, PRELUDE + """
+    # heron: jit
+    def negpow(a, k):
+        return np.power(a, k)
+
+    # heron: jit
+    def kept(x, y):
+        z = np.float64(x) / y
+        w = np.maximum(z, 1.0)
+        return w
+
+    for args in [(np.arange(3), -1), (np.int64(2), -2), (np.arange(3), 2)]:
+        try:
+            show(negpow(*args))
+        except ValueError as e:
+            print("ValueError", e)
+    show(kept(1.0, 0.0))
+    """, flags=["-W", "always"])
+
+
+def test_copy_into_a_view_drops_leading_unit_axes(heron_python, tmp_path):
+    compare(heron_python, tmp_path, PRELUDE + """
+    # heron: jit
+    def put(a, m):
+        a[:] = m[:1]
+        return a
+
+    show(put(np.zeros(2), np.arange(4.0).reshape(2, 2)))
+    try:
+        put(np.zeros(2), np.arange(4.0).reshape(1, 4))
+    except ValueError as e:
+        print("ValueError", e)
+    """, native=["put"])

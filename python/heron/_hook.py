@@ -410,7 +410,10 @@ class Entry:
         marker, filename = self.marker, self.site.filename
         obj = namespace.get(marker.name, _MISSING)
         if self.state == "swapped":
-            if final and not self.is_ours(obj):
+            # A dispatcher that stepped aside put the original function back: its own record
+            # (the compile failure and its line) stands.
+            stepped_aside = any(obj is getattr(d, "__wrapped__", None) for d in self.dispatchers)
+            if final and not self.is_ours(obj) and not stepped_aside:
                 self.record("python", _not_found_reason(obj, marker, filename))
             return
         if self.state == "python":

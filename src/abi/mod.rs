@@ -66,6 +66,11 @@ pub struct Env {
     /// What the last `deopt::heron_deopt` returned (read by native code after the call).
     pub deopt_status: i64,
     pub depth_budget: i64,
+    /// Arrays added to `owned` since it was last trimmed (see `alloc::keep`).
+    pub owned_new: i64,
+    /// `owned.len()`, read by each compiled function at entry: a trim in its loops lets go only
+    /// of arrays made after that (its callers' variables may point into the others).
+    pub owned_len: i64,
 }
 
 // Native code reads and writes these fields at fixed offsets (the `ENV_*` constants).
@@ -103,6 +108,10 @@ pub const ENV_DEPTH: i32 = 128;
 pub const ENV_DEPTH_LIMIT: i32 = 136;
 pub const ENV_STACK_LIMIT: i32 = 144;
 pub const ENV_DEOPT_STATUS: i32 = 152;
+pub const ENV_OWNED_LEN: i32 = 176;
+/// Bit of `Env::sig_pending` set when `owned` should be trimmed at the next loop back-edge
+/// (bit 0 is a signal).
+pub const PENDING_TRIM: i64 = 2;
 
 /// What the runtime knows of one compiled specialization: where it is in the user's source
 /// (error reports, tracebacks), its deoptimization points and its result type. Native code
@@ -183,3 +192,8 @@ pub struct NpCallSite {
     /// That frame's function, made once (`heron._runtime.np_caller`).
     pub caller: std::sync::OnceLock<Py<PyAny>>,
 }
+
+// The offsets native code reads `Env` at.
+const _: () = assert!(std::mem::offset_of!(Env, sig_pending) == ENV_SIG_PENDING as usize);
+const _: () = assert!(std::mem::offset_of!(Env, deopt_status) == ENV_DEOPT_STATUS as usize);
+const _: () = assert!(std::mem::offset_of!(Env, owned_len) == ENV_OWNED_LEN as usize);

@@ -12,6 +12,7 @@
 pub mod math;
 pub mod numpy;
 pub mod python;
+pub mod random;
 
 use cranelift_codegen::ir::{self, Block, Value};
 use cranelift_frontend::{FuncInstBuilder, FunctionBuilder};
@@ -82,7 +83,7 @@ pub struct Helper {
 
 /// Every helper of the registry (`HELPERS` of each family), always in the same order.
 pub fn helpers() -> impl Iterator<Item = &'static Helper> {
-    math::HELPERS.iter().chain(python::HELPERS).chain(numpy::HELPERS)
+    math::HELPERS.iter().chain(python::HELPERS).chain(numpy::HELPERS).chain(random::HELPERS)
 }
 
 /// The registry entry behind a builtin that inference recorded.
@@ -139,6 +140,12 @@ pub trait Lower<'f> {
     fn np_warn_if(&mut self, bad: Value, what: NpWarn, line: u32);
     /// Does the array call `e` makes never leave the function (`analysis::escape`)?
     fn local_alloc(&self, e: &Expr) -> bool;
+    /// The code calls back into Python for a NumPy object (the dispatcher keeps the GIL).
+    fn note_py_callback(&mut self);
+    /// The call `e` just made has side effects (it drew from a random state): a
+    /// deoptimization later in its statement hands `vals` to the interpreter instead of
+    /// calling it again.
+    fn made_call(&mut self, e: &Expr, vals: &[Value]);
 }
 
 fn cerr<T>(msg: impl Into<String>, line: u32) -> CResult<T> {

@@ -121,6 +121,9 @@ fn lower_alloc(cx: &mut dyn Lower<'_>, b: &Builtin, kind: i64, e: &Expr, args: &
     let env = cx.env();
     let i = types::I64;
     let helper = if local { "heron_buf_alloc" } else { "heron_alloc" };
+    if !local {
+        cx.note_py_callback();
+    }
     cx.call_helper(helper, &[i, i, i, i, i, i], &[i], &[env, k, dt, n, shape_ptr, out_ptr])?;
     cx.fail_if_env_error(line);
     Ok((0..1 + 2 * nd).map(|j| cx.ins().stack_load(types::I64, types::I64, out_ss, (8 * j) as i32)).collect())

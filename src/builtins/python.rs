@@ -31,6 +31,7 @@ pub static BUILTINS: &[Builtin] = &[
     call("len", len_type, lower_len),
     Builtin { name: "print", form: Form::Print, since: 0, sym: "heron_print", dtype: None, rule: print_type, lower: None },
     call("divmod", divmod_type, lower_divmod),
+    call("$is_none", is_none_type, lower_is_none),
 ];
 
 /// The Heron functions this family's lowerings call by symbol, besides the runtime's own (see
@@ -292,4 +293,19 @@ fn print_type(_: &Builtin, args: &[Type], line: u32) -> CResult<Type> {
         }
     }
     Ok(Type::None)
+}
+
+// ---- x is None ----------------------------------------------------------------------------
+
+/// `x is None` (the front end's `$is_none(x)`): a bool decided by the type of `x` (a value of
+/// one type per specialization; a callee's None-or-number result is speculated first).
+fn is_none_type(_: &Builtin, args: &[Type], line: u32) -> CResult<Type> {
+    need(args, 1, line)?;
+    Ok(Type::Bool)
+}
+
+fn lower_is_none(cx: &mut dyn Lower<'_>, _: &Builtin, _: &Expr, args: &[Expr], _line: u32) -> CResult<Vec<Value>> {
+    let none = cx.ty(&args[0]) == Type::None;
+    cx.expr(&args[0])?;
+    Ok(vec![cx.ins().iconst(cranelift_codegen::ir::types::I8, none as i64)])
 }

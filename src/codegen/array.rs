@@ -171,11 +171,31 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             Type::Tuple(elems) => {
                 let k = match &index[0].kind {
                     ExprKind::Const(Const::Int(k)) => *k,
-                    ExprKind::Unary(UnaryOp::Neg, inner) => match inner.kind {
+                    ExprKind::Unary(UnaryOp::Neg, inner) if matches!(inner.kind, ExprKind::Const(Const::Int(_))) => match inner.kind {
                         ExprKind::Const(Const::Int(k)) => -k,
                         _ => unreachable!(),
                     },
-                    _ => unreachable!("inference requires a constant tuple index"),
+                    _ => {
+                        // A variable index into a tuple of one scalar type: select the item.
+                        let v = self.expr(base)?;
+                        let it = self.typed.ty(&index[0]).clone();
+                        let iv = self.expr(&index[0])?;
+                        let i = self.to_i64(iv, &it);
+                        let n = elems.len() as i64;
+                        let neg = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, i, 0);
+                        let wrapped = self.b.ins().iadd_imm_s(i, n);
+                        let i = self.b.ins().select(neg, wrapped, i);
+                        let low = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, i, 0);
+                        let high = self.b.ins().icmp_imm_s(IntCC::SignedGreaterThanOrEqual, i, n);
+                        let bad = self.b.ins().bor(low, high);
+                        self.fail_if(bad, ErrCode::Deopt, line, &[]);
+                        let mut r = v[0];
+                        for k in 1..elems.len() {
+                            let is_k = self.b.ins().icmp_imm_s(IntCC::Equal, i, k as i64);
+                            r = self.b.ins().select(is_k, v[k], r);
+                        }
+                        return Ok(vec![r]);
+                    }
                 };
                 let n = elems.len() as i64;
                 let k = if k < 0 { k + n } else { k } as usize;
@@ -225,6 +245,25 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             c
         } else if dtype == DType::Bool {
             v
+        } else if vt.is_floatlike() {
+            // NumPy truncates a float stored into an integer array; a NaN, an infinity or a
+            // value outside the dtype (NumPy then warns "invalid value encountered in cast", or
+            // Python raises) is left to the interpreter.
+            let x = if self.b.func.dfg.value_type(v) == types::F32 { self.b.ins().fpromote(types::F64, v) } else { v };
+            let (lo, hi) = dtype.int_range();
+            let (lo_f, hi_f) = (self.b.ins().f64const(lo as f64 - 1.0), self.b.ins().f64const(hi as f64 + 1.0));
+            let above = self.b.ins().fcmp(cranelift_codegen::ir::condcodes::FloatCC::GreaterThan, x, lo_f);
+            let below = self.b.ins().fcmp(cranelift_codegen::ir::condcodes::FloatCC::LessThan, x, hi_f);
+            let ok = self.b.ins().band(above, below);
+            let bad = self.b.ins().bxor_imm_u(ok, 1);
+            self.fail_if(bad, ErrCode::Deopt, line, &[]);
+            let i = if dtype == DType::U64 { self.b.ins().fcvt_to_uint(types::I64, x) } else { self.b.ins().fcvt_to_sint(types::I64, x) };
+            match dtype.itemsize() {
+                1 => self.b.ins().ireduce(types::I8, i),
+                2 => self.b.ins().ireduce(types::I16, i),
+                4 => self.b.ins().ireduce(types::I32, i),
+                _ => i,
+            }
         } else {
             let x = self.to_i64(val.clone(), vt);
             // NumPy's __setitem__ range-checks a Python int for every integer dtype, and any

@@ -163,6 +163,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
     /// A call into NumPy with its positional arguments' flattened values (see `np_call`).
     pub fn np_call_values(&mut self, call: &crate::types::infer::NpCall, vals: Vec<Value>, span: Span, line: u32) -> CResult<CVal> {
         self.long_running = true;
+        self.py_callbacks = true;
         let n = vals.len().max(1);
         let ss = self.b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, (8 * n) as u32, 3));
         for (i, v) in vals.iter().enumerate() {
@@ -409,5 +410,13 @@ impl<'a, 'm> Lower<'a> for FunctionCx<'a, 'm> {
     }
     fn local_alloc(&self, e: &Expr) -> bool {
         self.facts.local_allocs.contains(&e.id)
+    }
+    fn note_py_callback(&mut self) {
+        self.py_callbacks = true;
+    }
+    fn made_call(&mut self, e: &Expr, vals: &[Value]) {
+        self.mark_effect();
+        let t = self.typed.ty(e).clone();
+        self.note_made_call(e.span, &vals.to_vec(), &t);
     }
 }

@@ -229,6 +229,35 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
 
     /// The truth value of a condition expression, as an i8 0/1.
     pub fn truth(&mut self, e: &Expr) -> CResult<Value> {
+        if let (ExprKind::BoolOp(op, values), true) = (&e.kind, self.typed.truth_ops.contains(&e.id)) {
+            // Short-circuit on each operand's truth (Python evaluates the later operands only
+            // when needed).
+            let end = self.b.create_block();
+            self.b.append_block_param(end, types::I8);
+            for (k, v) in values.iter().enumerate() {
+                if k > 0 {
+                    self.cond_depth += 1;
+                }
+                let t = self.truth(v);
+                if k > 0 {
+                    self.cond_depth -= 1;
+                }
+                let t = t?;
+                if k + 1 == values.len() {
+                    self.b.ins().jump(end, &[BlockArg::Value(t)]);
+                } else {
+                    let next = self.b.create_block();
+                    let decided = self.b.ins().iconst(types::I8, if *op == BoolOp::And { 0 } else { 1 });
+                    match op {
+                        BoolOp::And => self.b.ins().brif(t, next, &[], end, &[BlockArg::Value(decided)]),
+                        BoolOp::Or => self.b.ins().brif(t, end, &[BlockArg::Value(decided)], next, &[]),
+                    };
+                    self.switch_to(next);
+                }
+            }
+            self.switch_to(end);
+            return Ok(self.b.block_params(end)[0]);
+        }
         let v = self.expr(e)?;
         let t = self.typed.ty(e).clone();
         self.truth_of(&v, &t)

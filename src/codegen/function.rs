@@ -72,6 +72,11 @@ pub struct FunctionCx<'a, 'm> {
     /// NumPy call sites native code points to (`call::np_call`).
     pub np_sites: Vec<Box<crate::abi::NpCallSite>>,
     pub long_running: bool,
+    /// Native code calls back into Python for NumPy objects (allocations, NumPy calls): the
+    /// dispatcher keeps the GIL rather than take it again at each callback.
+    pub py_callbacks: bool,
+    /// `Env::owned_len` at entry (see `poll_signals`).
+    pub owned_floor: Option<Value>,
     /// A store into an array the caller can see was emitted (or a callee makes one).
     pub writes_visible: bool,
     /// Power chains `x**k` (as `p + L`, see `pow::pow_const`) already computed for a variable in
@@ -164,6 +169,10 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 let raw = b.ins().load(types::I64, MemFlagsData::trusted(), a, 0);
                 let v = match repr(ty)[0] {
                     t if t == types::F64 => b.ins().bitcast(types::F64, MemFlagsData::new(), raw),
+                    t if t == types::F32 => {
+                        let low = b.ins().ireduce(types::I32, raw);
+                        b.ins().bitcast(types::F32, MemFlagsData::new(), low)
+                    }
                     t if t == types::I64 => raw,
                     t => b.ins().ireduce(t, raw),
                 };
@@ -202,6 +211,8 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             ufunc_sites: Vec::new(),
             np_sites: Vec::new(),
             long_running: false,
+            py_callbacks: false,
+            owned_floor: None,
             writes_visible: false,
             pow_chains: HashMap::new(),
             cur_stmt: None,
@@ -233,14 +244,49 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         let pending = self.b.ins().load(i, MemFlagsData::trusted(), self.env, abi::ENV_SIG_PENDING);
         let (cold, ok) = self.branch_cold(pending);
         self.switch_to(cold);
+        let signal = self.b.ins().band_imm_u(pending, 1);
+        let (sig_blk, after_sig) = self.branch_cold(signal);
+        self.switch_to(sig_blk);
         self.call_tramp("heron_check_signals", &[]);
         self.fail_if_env_error(line);
+        self.b.ins().jump(after_sig, &[]);
+        self.switch_to(after_sig);
+        // Arrays made in the loop: let go of those no variable points into.
+        let pending = self.b.ins().load(i, MemFlagsData::trusted(), self.env, abi::ENV_SIG_PENDING);
+        let trim = self.b.ins().band_imm_u(pending, abi::PENDING_TRIM);
+        let (trim_blk, done) = self.branch_cold(trim);
+        self.switch_to(trim_blk);
+        let mut ptrs = Vec::new();
+        for v in 0..self.vars.len() {
+            let Some(t) = self.typed.vars[v].ty.clone() else { continue };
+            let reprs = crate::abi::repr(&t);
+            let mut off = 0;
+            array_offsets(&t, &mut off, &mut ptrs, v);
+            let _ = reprs;
+        }
+        let n = ptrs.len().max(1);
+        let ss = self.b.create_sized_stack_slot(cranelift_codegen::ir::StackSlotData::new(cranelift_codegen::ir::StackSlotKind::ExplicitSlot, (8 * n) as u32, 3));
+        for (k, (v, off)) in ptrs.iter().enumerate() {
+            if let Some(var) = self.vars[*v].get(*off).copied() {
+                let p = self.b.use_var(var);
+                self.b.ins().stack_store(i, p, ss, (8 * k) as i32);
+            }
+        }
+        let p = self.b.ins().stack_addr(i, ss, 0);
+        let count = self.iconst(ptrs.len() as i64);
+        let env = self.env;
+        let floor = self.owned_floor.expect("read at entry");
+        let _ = self.call_helper("heron_trim_owned", &[i, i, i, i], &[], &[env, p, count, floor]);
+        self.b.ins().jump(done, &[]);
+        self.switch_to(done);
         self.b.ins().jump(ok, &[]);
         self.switch_to(ok);
     }
 
     /// Emit the whole body, the normal exit and the error exit.
     pub(super) fn body(&mut self) -> CResult<()> {
+        let floor = self.b.ins().load(types::I64, MemFlagsData::trusted(), self.env, abi::ENV_OWNED_LEN);
+        self.owned_floor = Some(floor);
         let recursive = self.is_recursive();
         if recursive {
             let params = self.entry_params.clone();
@@ -440,7 +486,12 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             Some((s, _)) => self.var_type(s),
             None => t.clone(),
         };
-        let conv = self.merge_convert(val, &from, &dst.ty, line)?;
+        let conv = if from == Type::None && dst.ty != Type::None {
+            // `return None` where other paths return a scalar: any bits, the tag says None.
+            crate::abi::repr(&dst.ty).into_iter().map(|t| self.zero_of(t)).collect()
+        } else {
+            self.merge_convert(val, &from, &dst.ty, line)?
+        };
         for (var, x) in dst.vars.iter().zip(conv) {
             self.b.def_var(*var, x);
         }
@@ -466,6 +517,17 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         Ok(())
     }
 
+    /// A zero of machine type `t`.
+    pub(super) fn zero_of(&mut self, t: ir::Type) -> Value {
+        if t == types::F64 {
+            self.b.ins().f64const(0.0)
+        } else if t == types::F32 {
+            self.b.ins().f32const(0.0)
+        } else {
+            self.b.ins().iconst(t, 0)
+        }
+    }
+
     /// Free the memory of the array local variable `v` holds (see `analysis::escape`).
     pub(super) fn free_local_array(&mut self, v: VarId) -> CResult<()> {
         let p = self.b.use_var(self.vars[v][0]);
@@ -476,5 +538,22 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
 
     pub fn load_var(&mut self, v: VarId) -> CVal {
         self.vars[v].clone().into_iter().map(|var| self.b.use_var(var)).collect()
+    }
+}
+
+/// The positions, in the flattened representation of a value of type `t` starting at `*off`, of
+/// the data pointers of the arrays it holds (pushed as `(v, position)`).
+fn array_offsets(t: &Type, off: &mut usize, out: &mut Vec<(VarId, usize)>, v: VarId) {
+    match t {
+        Type::Array(_) => {
+            out.push((v, *off));
+            *off += crate::abi::repr(t).len();
+        }
+        Type::Tuple(ts) => {
+            for t in ts {
+                array_offsets(t, off, out, v);
+            }
+        }
+        _ => *off += crate::abi::repr(t).len(),
     }
 }

@@ -46,6 +46,9 @@ pub struct CompiledUnit {
     _callees: Vec<Arc<CompiledUnit>>,
     /// Whether the code has loops or calls (worth releasing the GIL for).
     pub long_running: bool,
+    /// Native code (or a callee's) calls back into Python for NumPy objects (see
+    /// `FunctionCx::py_callbacks`).
+    pub py_callbacks: bool,
     /// It calls itself (needs the stack limit and the recursion depth, see `recursion`).
     pub recursive: bool,
     /// No visible side effects (a caller may speculate on its result and re-run).
@@ -107,6 +110,7 @@ fn helper_signature(name: &str) -> (Vec<ir::Type>, Vec<ir::Type>) {
         "heron_round_ndigits" => (vec![f, i, i], vec![f]),
         "heron_alloc" | "heron_buf_alloc" => (vec![i, i, i, i, i, i], vec![i]),
         "heron_buf_free" => (vec![i, i], vec![]),
+        "heron_trim_owned" => (vec![i, i, i, i], vec![]),
         "heron_np_fp" => (vec![i, i, i, i, f, f, f], vec![i]),
         "heron_deopt" | "heron_ufunc" | "heron_np_call" => (vec![i, i, i, i, i], vec![i]),
         "heron_push_frame" => (vec![i, i, i], vec![]),
@@ -321,6 +325,7 @@ pub fn compile(f: &Function, typed: &Typed, facts: &Facts, info: FuncInfo, calle
     let points;
     let sites;
     let long_running;
+    let py_callbacks;
     let fp_deferred;
     {
         let b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
@@ -334,6 +339,7 @@ pub fn compile(f: &Function, typed: &Typed, facts: &Facts, info: FuncInfo, calle
         points = std::mem::take(&mut cx.points);
         sites = std::mem::take(&mut cx.sites);
         long_running = cx.long_running;
+        py_callbacks = cx.py_callbacks || callees.iter().any(|c| c.py_callbacks);
         writes_visible = cx.writes_visible;
         fp_deferred = cx.fp_deferred || callees.iter().any(|c| c.fp_deferred);
         cx.b.seal_all_blocks();
@@ -435,6 +441,7 @@ pub fn compile(f: &Function, typed: &Typed, facts: &Facts, info: FuncInfo, calle
         _np_sites: np_sites,
         _callees: callees,
         long_running,
+        py_callbacks,
         recursive,
         pure: facts.pure,
         writes_visible,

@@ -373,6 +373,23 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             BinOp::BitAnd => Ok(self.b.ins().band(a, b)),
             BinOp::BitOr => Ok(self.b.ins().bor(a, b)),
             BinOp::BitXor => Ok(self.b.ins().bxor(a, b)),
+            BinOp::LShift | BinOp::RShift => {
+                // NumPy's npy_lshift/npy_rshift: a shift by the width or more (a negative one
+                // too, taken as unsigned) gives 0, or the sign for >> of a negative value.
+                let w = d.itemsize() * 8;
+                let fits = self.b.ins().icmp_imm_u(IntCC::UnsignedLessThan, b, w);
+                let zero = self.iconst(0);
+                let sb = self.b.ins().select(fits, b, zero);
+                let (r, other) = if op == BinOp::LShift {
+                    let r = self.b.ins().ishl(a, sb);
+                    (self.wrap_to(r, d), zero)
+                } else if d.is_signed() {
+                    (self.b.ins().sshr(a, sb), self.b.ins().sshr_imm_u(a, 63))
+                } else {
+                    (self.b.ins().ushr(a, sb), zero)
+                };
+                Ok(self.b.ins().select(fits, r, other))
+            }
             _ => unsupported(format!("the operator {} on NumPy integers", crate::types::rules::op_symbol(op)), line),
         }
     }

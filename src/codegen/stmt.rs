@@ -93,6 +93,10 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         let line = s.span.line;
         self.pow_chains.clear();
         match &s.kind {
+            StmtKind::Assign { targets, value } if self.typed.choices.contains_key(&value.id) => {
+                let [Target::Var(v)] = targets.as_slice() else { unreachable!("inference checked") };
+                self.min_max_choice(*v, value, line)?;
+            }
             StmtKind::Assign { targets, value } => {
                 let t = self.typed.ty(value).clone();
                 let val = self.expr(value)?;
@@ -166,6 +170,10 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             }
             StmtKind::Expr(e) => {
                 self.expr(e)?;
+            }
+            StmtKind::If { then, orelse, .. } if self.typed.static_ifs.contains_key(&s.id) => {
+                let live = self.typed.static_ifs[&s.id];
+                self.block(if live { then } else { orelse })?;
             }
             StmtKind::If { cond, then, orelse } => {
                 let c = self.truth(cond)?;
@@ -436,4 +444,66 @@ fn view_type(at: ArrayType, index: &[Expr]) -> ArrayType {
     let ints = index.len() - slices;
     let layout = if slices == 0 { at.layout } else { Layout::Any };
     ArrayType { ndim: at.ndim - ints as u8, layout, ..at }
+}
+
+impl<'a, 'm> FunctionCx<'a, 'm> {
+    /// `v = max(a, b, ...)` over arguments of different types (see `infer::min_max_choice`):
+    /// Python's rule (the first extreme wins: replaced only by a strictly larger (max) or
+    /// smaller (min) value), the winner converted to `v`'s representation and its type's
+    /// member index as `v`'s tag.
+    fn min_max_choice(&mut self, v: VarId, value: &Expr, line: u32) -> CResult<()> {
+        let ExprKind::Call { func, args, .. } = &value.kind else { unreachable!() };
+        let is_max = matches!(self.typed.calls.get(&value.id), Some(crate::types::infer::CallTarget::Builtin(b)) if b.name() == "max");
+        let _ = func;
+        let op = if is_max { CmpOp::Gt } else { CmpOp::Lt };
+        let vt = self.var_type(v);
+        let members = self.typed.vars[v].members.clone();
+        let mut cur_v: Option<CVal> = None;
+        let mut cur_tag: Option<Value> = None;
+        let mut cur_t: Option<Type> = None;
+        for a in args {
+            // The argument's value and type (a union variable: its own tag).
+            let at = match a.kind {
+                ExprKind::Var(x) if self.tags[x].is_some() => None,
+                _ => Some(self.typed.ty(a).clone()),
+            };
+            let raw = self.expr(a)?;
+            let (val, tag) = match (&at, &a.kind) {
+                (Some(t), _) => {
+                    let conv = self.merge_convert(raw, t, &vt, line)?;
+                    let idx = members.iter().position(|m| m == t).unwrap_or(0) as i64;
+                    (conv, self.b.ins().iconst(types::I8, idx))
+                }
+                (None, ExprKind::Var(x)) => {
+                    let tag = self.b.use_var(self.tags[*x].expect("a tag"));
+                    (raw, tag)
+                }
+                _ => unreachable!(),
+            };
+            match (cur_v.take(), cur_tag.take()) {
+                (None, _) => {
+                    cur_v = Some(val);
+                    cur_tag = Some(tag);
+                }
+                (Some(c), Some(ct)) => {
+                    // Compare in the unified representation (exact for the types allowed).
+                    let better = self.compare(op, val.clone(), &vt, c.clone(), &vt, line)?;
+                    let nv: CVal = val.iter().zip(&c).map(|(x, y)| self.b.ins().select(better, *x, *y)).collect();
+                    let nt = self.b.ins().select(better, tag, ct);
+                    cur_v = Some(nv);
+                    cur_tag = Some(nt);
+                }
+                _ => unreachable!(),
+            }
+            cur_t = at.or(cur_t);
+        }
+        let _ = cur_t;
+        for (var, x) in self.vars[v].clone().iter().zip(cur_v.expect("two arguments")) {
+            self.b.def_var(*var, x);
+        }
+        if let Some(tag) = self.tags[v] {
+            self.b.def_var(tag, cur_tag.expect("a tag"));
+        }
+        Ok(())
+    }
 }

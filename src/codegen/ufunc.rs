@@ -67,6 +67,17 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 }
                 _ => {
                     let d = loop_in(k, t);
+                    let comparison = lp.as_ref().map(|l| matches!(l.name.as_str(), "less" | "less_equal" | "greater" | "greater_equal" | "equal" | "not_equal")).unwrap_or(false);
+                    if comparison && *t == Type::Int && d.is_int() && d != DType::I64 {
+                        // NumPy compares a Python int outside the dtype's range by value (no
+                        // OverflowError, NEP 50): left to the interpreter.
+                        let x = v[0];
+                        let (lo, hi) = d.int_range();
+                        let below = self.b.ins().icmp_imm_s(cranelift_codegen::ir::condcodes::IntCC::SignedLessThan, x, lo as i64);
+                        let above = self.b.ins().icmp_imm_s(cranelift_codegen::ir::condcodes::IntCC::SignedGreaterThan, x, hi.min(i64::MAX as i128) as i64);
+                        let bad = self.b.ins().bor(below, above);
+                        self.fail_if(bad, crate::abi::ErrCode::Deopt, line, &[]);
+                    }
                     let slot = self.b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, 8, 3));
                     let p = self.b.ins().stack_addr(types::I64, slot, 0);
                     self.store_element(p, d, v.clone(), t, line, true)?;
@@ -112,6 +123,8 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 put(self, nin, 2, ret_ptr);
             }
             None => {
+                // A new array, made by NumPy (with the GIL).
+                self.py_callbacks = true;
                 let minus = self.iconst(-1);
                 let d = self.iconst(lp.as_ref().expect("a ufunc").outs[0] as i64);
                 put(self, nin, 0, d);
@@ -171,7 +184,12 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             cx.fail_if_env_error(line);
             Ok(())
         };
-        if !deferred && !d.is_float() {
+        if deferred || !d.is_float() {
+            // Through the helper: it keeps the flags of earlier deferred operations (some of
+            // NumPy's loops clear the status), and takes an exception an integer loop raised.
+            if deferred {
+                self.fp_deferred = true;
+            }
             checked_call(self)?;
             return Ok(self.load_element(out_ptr, d));
         }

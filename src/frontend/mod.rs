@@ -58,7 +58,9 @@ pub fn lower_function(node: &Bound<'_, PyAny>, filename: &str, qualname: &str, o
     }
     let name: String = node.getattr("name").and_then(|n| n.extract()).map_err(|e| pyerr(e, line))?;
     let args = node.getattr("args").map_err(|e| pyerr(e, line))?;
-    for field in ["posonlyargs", "kwonlyargs", "defaults", "kw_defaults"] {
+    // Positional defaults are bound by the dispatcher (`Dispatcher::bind`), as CPython binds
+    // them; compiled code always gets every argument.
+    for field in ["kwonlyargs", "kw_defaults"] {
         let v = args.getattr(field).map_err(|e| pyerr(e, line))?;
         if v.len().unwrap_or(0) > 0 {
             let what = match field {
@@ -76,7 +78,8 @@ pub fn lower_function(node: &Bound<'_, PyAny>, filename: &str, qualname: &str, o
     }
     let mut lw = Lowerer { vars: Vec::new(), var_ids: HashMap::new(), n_exprs: 0, n_stmts: 0, path: Vec::new(), optimize };
     let mut params = Vec::new();
-    for a in args.getattr("args").map_err(|e| pyerr(e, line))?.try_iter().map_err(|e| pyerr(e, line))? {
+    let positional = args.getattr("posonlyargs").and_then(|p| p.add(args.getattr("args")?)).map_err(|e| pyerr(e, line))?;
+    for a in positional.try_iter().map_err(|e| pyerr(e, line))? {
         let a = a.map_err(|e| pyerr(e, line))?;
         let pname: String = a.getattr("arg").and_then(|n| n.extract()).map_err(|e| pyerr(e, line))?;
         params.push(lw.var(&pname));
@@ -335,10 +338,15 @@ impl Lowerer {
         let k = self.var(&format!("$index{n}"));
         let iter_e = self.lower(iter)?;
         let it_expr = |lw: &mut Self| lw.expr(ExprKind::Var(it), span);
-        let base = it_expr(self);
-        let shape = self.expr(ExprKind::Attr(Box::new(base), "shape".into()), span);
-        let zero = self.expr(ExprKind::Const(Const::Int(0)), span);
-        let stop = self.expr(ExprKind::Index(Box::new(shape), vec![zero]), span);
+        let stop = if let ExprKind::Tuple(items) = &iter_e.kind {
+            // `for d in (-1, 0, 1)`: as many iterations as items.
+            self.expr(ExprKind::Const(Const::Int(items.len() as i64)), span)
+        } else {
+            let base = it_expr(self);
+            let shape = self.expr(ExprKind::Attr(Box::new(base), "shape".into()), span);
+            let zero = self.expr(ExprKind::Const(Const::Int(0)), span);
+            self.expr(ExprKind::Index(Box::new(shape), vec![zero]), span)
+        };
         let base = it_expr(self);
         let kv = self.expr(ExprKind::Var(k), span);
         let item = self.expr(ExprKind::Index(Box::new(base), vec![kv]), span);
@@ -588,6 +596,13 @@ impl Lowerer {
                 let attr: String = get("attr")?.extract().map_err(|e| pyerr(e, line))?;
                 ExprKind::Attr(Box::new(self.lower(&get("value")?)?), attr)
             }
+            "BinOp" if kind(&get("op")?) == "MatMult" => {
+                // `a @ b` is `ndarray.__matmul__`, i.e. `numpy.matmul(a, b)` (the name `$matmul`
+                // cannot clash with Python's; the resolver knows it).
+                let span = span_of(node);
+                let f = self.expr(ExprKind::Global("$matmul".into()), span);
+                ExprKind::Call { func: Box::new(f), args: vec![self.lower(&get("left")?)?, self.lower(&get("right")?)?], kwargs: vec![] }
+            }
             "BinOp" => {
                 let op = binop(&get("op")?, line)?;
                 ExprKind::BinOp(op, Box::new(self.lower(&get("left")?)?), Box::new(self.lower(&get("right")?)?))
@@ -601,6 +616,19 @@ impl Lowerer {
                     o => return err(format!("unary operator {o} is not supported"), line),
                 };
                 ExprKind::Unary(op, Box::new(self.lower(&get("operand")?)?))
+            }
+            "Compare" if is_none_test(node) => {
+                // `x is None` / `x is not None`: `$is_none(x)`, decided by x's type (a builtin
+                // of the registry; the `$` name cannot clash with Python's).
+                let left = self.lower(&get("left")?)?;
+                let negate = get("ops")?.get_item(0).map(|o| kind(&o) == "IsNot").map_err(|e| pyerr(e, line))?;
+                let f = self.expr(ExprKind::Global("$is_none".into()), span);
+                let call = self.expr(ExprKind::Call { func: Box::new(f), args: vec![left], kwargs: vec![] }, span);
+                if negate {
+                    ExprKind::Unary(UnaryOp::Not, Box::new(call))
+                } else {
+                    return Ok(call);
+                }
             }
             "Compare" => {
                 let left = self.lower(&get("left")?)?;
@@ -772,4 +800,11 @@ fn describe(k: &str) -> String {
         "AsyncFor" => "async for".into(),
         other => other.to_string(),
     }
+}
+
+/// Is `node` (an `ast.Compare`) `x is None` or `x is not None`?
+fn is_none_test(node: &Bound<'_, PyAny>) -> bool {
+    let one = |f: &str| node.getattr(f).ok().filter(|v| v.len().map(|n| n == 1).unwrap_or(false)).and_then(|v| v.get_item(0).ok());
+    let (Some(op), Some(c)) = (one("ops"), one("comparators")) else { return false };
+    matches!(kind(&op).as_str(), "Is" | "IsNot") && kind(&c) == "Constant" && c.getattr("value").map(|v| v.is_none()).unwrap_or(false)
 }

@@ -29,11 +29,16 @@ pub extern "C" fn heron_alloc(env: *mut Env, kind: i64, dtype: i64, ndim: i64, s
     let shape = unsafe { std::slice::from_raw_parts(shape, nd) };
     let out = unsafe { std::slice::from_raw_parts_mut(out, 1 + 2 * nd) };
     let r = Python::attach(|py| -> PyResult<()> {
-        let np = py.import("numpy")?;
-        let name = ["empty", "zeros", "ones"][kind as usize];
-        let kwargs = PyDict::new(py);
-        kwargs.set_item("dtype", DTYPES[dtype as usize].name())?;
-        let arr = np.getattr(name)?.call((PyTuple::new(py, shape)?,), Some(&kwargs))?;
+        let arr = if kind == 2 {
+            let np = py.import("numpy")?;
+            let kwargs = PyDict::new(py);
+            kwargs.set_item("dtype", DTYPES[dtype as usize].name())?;
+            np.getattr("ones")?.call((PyTuple::new(py, shape)?,), Some(&kwargs))?
+        } else {
+            // numpy.empty / numpy.zeros through NumPy's C API (what they call), without the
+            // Python-level call: the same array, errors and messages.
+            new_array(py, DTYPES[dtype as usize], shape, kind == 1)?
+        };
         let a = arr.cast::<numpy::PyUntypedArray>().map_err(PyErr::from)?;
         use numpy::PyUntypedArrayMethods;
         out[0] = unsafe { (*a.as_array_ptr()).fields.data } as i64;
@@ -43,8 +48,7 @@ pub extern "C" fn heron_alloc(env: *mut Env, kind: i64, dtype: i64, ndim: i64, s
         for (i, s) in a.strides().iter().enumerate() {
             out[1 + nd + i] = *s as i64;
         }
-        let owned = unsafe { &mut *((*env).owned as *mut Vec<Py<PyAny>>) };
-        owned.push(arr.unbind());
+        keep(env, arr.unbind());
         Ok(())
     });
     match r {
@@ -55,6 +59,79 @@ pub extern "C" fn heron_alloc(env: *mut Env, kind: i64, dtype: i64, ndim: i64, s
             1
         }
     }
+}
+
+/// A new C-ordered NumPy array (`PyArray_NewFromDescr`, or `PyArray_Zeros` when `zeroed`).
+fn new_array<'py>(py: Python<'py>, d: DType, shape: &[i64], zeroed: bool) -> PyResult<Bound<'py, PyAny>> {
+    use numpy::npyffi::{NpyTypes, PY_ARRAY_API};
+    let mut dims: Vec<numpy::npyffi::npy_intp> = shape.iter().map(|&s| s as numpy::npyffi::npy_intp).collect();
+    unsafe {
+        let descr = PY_ARRAY_API.PyArray_DescrFromType(py, super::print::type_num(d));
+        if descr.is_null() {
+            return Err(PyErr::fetch(py));
+        }
+        let p = if zeroed {
+            PY_ARRAY_API.PyArray_Zeros(py, dims.len() as i32, dims.as_mut_ptr(), descr, 0)
+        } else {
+            let subtype = numpy::npyffi::get_type_object(py, NpyTypes::PyArray_Type);
+            PY_ARRAY_API.PyArray_NewFromDescr(py, subtype, descr, dims.len() as i32, dims.as_mut_ptr(), std::ptr::null_mut(), std::ptr::null_mut(), 0, std::ptr::null_mut())
+        };
+        if p.is_null() {
+            return Err(PyErr::fetch(py));
+        }
+        Ok(Bound::from_owned_ptr(py, p))
+    }
+}
+
+/// Keep `obj` (an array native code now points into) alive until the call returns, or until a
+/// loop back-edge finds no variable pointing into it (`heron_trim_owned`): arrays made in a
+/// loop are freed as the interpreter would free them, not all kept to the end.
+pub fn keep(env: *mut Env, obj: Py<PyAny>) {
+    let env = unsafe { &mut *env };
+    let owned = unsafe { &mut *(env.owned as *mut Vec<Py<PyAny>>) };
+    owned.push(obj);
+    env.owned_len = owned.len() as i64;
+    env.owned_new += 1;
+    if env.owned_new >= 16 {
+        env.sig_pending |= crate::abi::PENDING_TRIM;
+    }
+}
+
+/// Called by native code at a loop back-edge when many arrays were made: drop the arrays no
+/// variable points into (`ptrs`: the data pointers of every array-valued variable, `n` of
+/// them). Views NumPy made keep their own bases alive.
+pub extern "C" fn heron_trim_owned(env: *mut Env, ptrs: *const i64, n: i64, floor: i64) {
+    let env = unsafe { &mut *env };
+    env.sig_pending &= !crate::abi::PENDING_TRIM;
+    env.owned_new = 0;
+    let ptrs = unsafe { std::slice::from_raw_parts(ptrs, n as usize) };
+    let owned = unsafe { &mut *(env.owned as *mut Vec<Py<PyAny>>) };
+    let floor = (floor.max(0) as usize).min(owned.len());
+    Python::attach(|py| {
+        let mut k = 0usize;
+        owned.retain(|o| {
+            k += 1;
+            if k <= floor {
+                return true;
+            }
+            let Ok(a) = o.bind(py).cast::<numpy::PyUntypedArray>() else { return true };
+            use numpy::{PyArrayDescrMethods, PyUntypedArrayMethods};
+            let data = unsafe { (*a.as_array_ptr()).fields.data } as i64;
+            let (shape, strides) = (a.shape(), a.strides());
+            let item = a.dtype().itemsize() as i64;
+            let (mut lo, mut hi) = (data, data + item);
+            for (n, s) in shape.iter().zip(strides) {
+                let reach = (*n as i64 - 1).max(0) * *s as i64;
+                if reach < 0 {
+                    lo += reach;
+                } else {
+                    hi += reach;
+                }
+            }
+            ptrs.iter().any(|&p| p >= lo && p <= hi)
+        });
+    });
+    env.owned_len = owned.len() as i64;
 }
 
 /// Memory of the local arrays live in one call: (address, layout).
@@ -171,8 +248,7 @@ pub fn alloc_in_order(env: *mut Env, dtype: DType, shape: &[i64], order: &[usize
         for (i, s) in a.strides().iter().enumerate() {
             out[1 + nd + i] = *s as i64;
         }
-        let owned = unsafe { &mut *((*env).owned as *mut Vec<Py<PyAny>>) };
-        owned.push(arr.unbind());
+        keep(env, arr.unbind());
         Ok(())
     });
     match r {

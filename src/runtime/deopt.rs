@@ -367,8 +367,7 @@ fn unbox_as(py: Python<'_>, env: &mut Env, obj: &Bound<'_, PyAny>, t: &Type, out
             out.extend(shape.iter().map(|&s| s as u64));
             out.extend(strides.iter().map(|&s| s as i64 as u64));
             if env.owned != 0 {
-                let owned = unsafe { &mut *(env.owned as *mut Vec<Py<PyAny>>) };
-                owned.push(obj.clone().unbind());
+                super::alloc::keep(env, obj.clone().unbind());
             }
             true
         }

@@ -80,6 +80,7 @@ pub fn scalar_raw(v: &Bound<'_, PyAny>, t: &Type) -> Option<u64> {
         Type::Bool if v.is_exact_instance_of::<PyBool>() => Some(v.is_truthy().ok()? as u64),
         Type::Int if v.is_exact_instance_of::<PyInt>() => v.extract::<i64>().ok().map(|i| i as u64),
         Type::Float if v.is_exact_instance_of::<PyFloat>() => v.extract::<f64>().ok().map(f64::to_bits),
+        Type::Np(d) if super::marshal::numpy_scalar_dtype(v.py(), v) == Some(*d) => super::marshal::numpy_scalar_raw(v, *d).ok(),
         _ => None,
     }
 }

@@ -20,6 +20,8 @@ pub enum ArgKind {
     Float,
     Np(DType),
     Array(ArrayType),
+    /// `None` (an optional argument left out: `out=None`); no slots.
+    None,
 }
 
 impl ArgKind {
@@ -30,6 +32,7 @@ impl ArgKind {
             ArgKind::Float => Type::Float,
             ArgKind::Np(d) => Type::Np(d),
             ArgKind::Array(a) => Type::Array(a),
+            ArgKind::None => Type::None,
         }
     }
 }
@@ -137,6 +140,9 @@ pub fn arg_kind(py: Python<'_>, obj: &Bound<'_, PyAny>) -> Option<ArgKind> {
     if obj.is_exact_instance_of::<PyFloat>() {
         return Some(ArgKind::Float);
     }
+    if obj.is_none() {
+        return Some(ArgKind::None);
+    }
     if !numpy_loaded(py) {
         return None;
     }
@@ -157,6 +163,7 @@ pub fn marshal(obj: &Bound<'_, PyAny>, kind: ArgKind, slots: &mut [MaybeUninit<u
         ArgKind::Int => put(obj.extract::<i64>()? as u64),
         ArgKind::Float => put(obj.extract::<f64>()?.to_bits()),
         ArgKind::Np(d) => put(numpy_scalar_raw(obj, d)?),
+        ArgKind::None => {}
         ArgKind::Array(_) => {
             let arr = obj.cast::<PyUntypedArray>().map_err(PyErr::from)?;
             put(unsafe { (*arr.as_array_ptr()).fields.data } as u64);

@@ -131,6 +131,7 @@ fn linked_symbols() -> Vec<(&'static str, *const u8)> {
         ("heron_np_power_f64", ufunc::heron_np_power_f64 as *const u8),
         ("heron_ufunc", ufunc::heron_ufunc as *const u8),
         ("heron_ufunc_scalar", ufunc::heron_ufunc_scalar as *const u8),
+        ("heron_trim_owned", alloc::heron_trim_owned as *const u8),
         ("heron_np_call", npcall::heron_np_call as *const u8),
         ("heron_deopt", deopt::heron_deopt as *const u8),
         ("heron_np_warn", fp::heron_np_warn as *const u8),

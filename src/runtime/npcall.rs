@@ -66,7 +66,11 @@ const FUNCTIONS: &[(&str, Kind)] = &[
     ("numpy.random.randn", Random), ("numpy.random.randint", Random), ("numpy.random.uniform", Random),
     ("numpy.random.normal", Random), ("numpy.random.standard_normal", Random), ("numpy.random.choice", Random),
     ("numpy.random.shuffle", Random), ("numpy.random.permutation", Random), ("numpy.random.random_sample", Random),
-    ("numpy.random.exponential", Random), ("numpy.random.poisson", Random), ("numpy.random.binomial", Random),
+    ("random.seed", Random), ("random.gauss", Random), ("random.normalvariate", Random),
+    ("random.expovariate", Random), ("random.triangular", Random), ("random.betavariate", Random),
+    ("random.gammavariate", Random), ("random.lognormvariate", Random), ("random.vonmisesvariate", Random),
+    ("random.paretovariate", Random), ("random.weibullvariate", Random),
+    ("numpy.random.exponential", Random), ("numpy.random.ranf", Random), ("numpy.random.sample", Random), ("numpy.random.poisson", Random), ("numpy.random.binomial", Random),
 ];
 
 /// Array methods called through NumPy.
@@ -197,8 +201,15 @@ pub fn type_call(py: Python<'_>, path: &str, method: bool, args: &[(Type, Option
         }
         if k == Random {
             // A private state: the program's stream is not touched.
-            let state = py.import("numpy.random")?.getattr("RandomState")?.call1((0,))?;
-            let name = path.rsplit_once('.').unwrap().1;
+            let state = if path.starts_with("random.") {
+                py.import("random")?.getattr("Random")?.call1((0,))?
+            } else {
+                py.import("numpy.random")?.getattr("RandomState")?.call1((0,))?
+            };
+            let name = match path.rsplit_once('.').unwrap().1 {
+                "ranf" | "sample" => "random_sample", // module-level aliases
+                n => n,
+            };
             return state.getattr(name)?.call(PyTuple::new(py, objs)?, Some(&kw));
         }
         function(py, path)?.call(PyTuple::new(py, objs)?, Some(&kw))

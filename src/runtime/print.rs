@@ -23,7 +23,7 @@ pub fn box_scalar<'py>(py: Python<'py>, t: &Type, raw: u64) -> PyResult<Bound<'p
 }
 
 /// NumPy's type number for each dtype (numpy/ndarraytypes.h; int64 is `long` on LP64).
-fn type_num(d: crate::types::DType) -> std::ffi::c_int {
+pub(crate) fn type_num(d: crate::types::DType) -> std::ffi::c_int {
     use crate::types::DType::*;
     match d {
         Bool => 0,

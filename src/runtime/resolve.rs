@@ -36,6 +36,13 @@ pub struct DispatchResolver<'py, 'd> {
 
 impl<'py, 'd> Resolver for DispatchResolver<'py, 'd> {
     fn global(&mut self, name: &str, line: u32) -> CResult<GlobalValue> {
+        if name == "$matmul" {
+            // `a @ b` (see the front end).
+            return Ok(GlobalValue::NpFunc("numpy.matmul".into()));
+        }
+        if name == "$is_none" {
+            return Ok(GlobalValue::Builtin(builtins::python("$is_none").expect("in the registry")));
+        }
         let py = self.py;
         let globals = self.globals.clone();
         let value = match globals.get_item(name).ok().flatten() {
@@ -68,6 +75,18 @@ impl<'py, 'd> Resolver for DispatchResolver<'py, 'd> {
                 }
             }
         };
+        // A NumPy scalar global (`zero = np.float32(0)`): read from a cell at entry, kept
+        // current by its guard (the same type), as a changing Python scalar global is.
+        if let Some(d) = super::marshal::numpy_scalar_dtype(py, &value) {
+            let ty = Type::Np(d);
+            if let Some(raw) = super::guards::scalar_raw(&value, &ty) {
+                let cell = self.me.live_cell_made(name, &ty);
+                cell.raw.store(raw, Ordering::Relaxed);
+                let addr = &cell.raw as *const std::sync::atomic::AtomicU64 as usize;
+                self.guard(&globals, name, None, None, Some(cell));
+                return Ok(GlobalValue::Cell { ty, addr });
+            }
+        }
         let g = self.classify(py, name, &value);
         if let GlobalValue::Const(c) = &g {
             let ty = match c {
@@ -103,6 +122,9 @@ impl<'py, 'd> Resolver for DispatchResolver<'py, 'd> {
             return Ok(g);
         }
         self.guard_module_attr(module, attr, line)?;
+        if module == "random" {
+            return random_attr(self.py, attr).map_err(|why| CompileError::new(why, line));
+        }
         let registry = if module == "numpy" { builtins::numpy_attr(attr) } else { None };
         match registry {
             Some(NumpyAttr::Fn(f)) => Ok(GlobalValue::Builtin(f)),
@@ -256,6 +278,7 @@ impl<'py, 'd> DispatchResolver<'py, 'd> {
                 "math" => GlobalValue::Math,
                 "numpy" => GlobalValue::Numpy,
                 "heron" | "numba" => GlobalValue::RangeModule,
+                m @ ("numpy.random" | "numpy.linalg" | "random") => GlobalValue::NpModule(m.to_string()),
                 other => GlobalValue::Unsupported(format!("the module `{other}` is not supported in compiled code")),
             };
         }
@@ -290,6 +313,19 @@ impl<'py, 'd> DispatchResolver<'py, 'd> {
                 }
             }
         }
+        // `from numpy import sqrt, zeros`, `from numpy.random import rand`: NumPy's own
+        // objects, as compiled code knows them by their module's name for them.
+        if let Ok(fname) = value.getattr("__name__").and_then(|n| n.extract::<String>()) {
+            for m in ["numpy", "numpy.random", "numpy.linalg", "random"] {
+                if let Ok(mv) = py.import(m).and_then(|mm| mm.getattr(fname.as_str())) {
+                    if mv.is(value) {
+                        if let Ok(g) = self.module_attr(m, &fname, 0) {
+                            return g;
+                        }
+                    }
+                }
+            }
+        }
         let tname = value.get_type().name().map(|n| n.to_string()).unwrap_or_default();
         if tname == "function" {
             return GlobalValue::Unsupported(format!(
@@ -311,4 +347,48 @@ fn is_range_like(py: Python<'_>, value: &Bound<'_, PyAny>) -> bool {
     let attr = |name: &str| value.getattr(name).and_then(|v| v.extract::<String>()).unwrap_or_default();
     let (module, qualname) = (attr("__module__"), attr("__qualname__"));
     qualname == "prange" && (module == "heron" || module == "numba" || module.starts_with("numba."))
+}
+
+/// `random.<attr>`: compiled natively on the interpreter's own Mersenne Twister state (after
+/// checking CPython's `RandomObject` layout against `random.getstate()`, see
+/// `builtins::random`), called through Python (`random.seed`, `random.gauss`, ...), or
+/// unsupported.
+fn random_attr(py: Python<'_>, attr: &str) -> Result<GlobalValue, String> {
+    let unsupported = || format!("`random.{attr}` is not supported in compiled code yet");
+    let m = py.import("random").map_err(|e| e.to_string())?;
+    let v = m.getattr(attr).map_err(|_| unsupported())?;
+    let inst = m.getattr("_inst").map_err(|_| unsupported())?;
+    let bound_to_inst = v.getattr("__self__").map(|s| s.is(&inst)).unwrap_or(false);
+    if bound_to_inst {
+        if let Some(b) = builtins::random::random_fn(attr) {
+            if !random_layout_ok(py, &inst) {
+                return Err("the random module's state is not laid out as Heron expects on this CPython".into());
+            }
+            builtins::random::set_instance(inst.as_ptr() as usize);
+            return Ok(GlobalValue::Builtin(b));
+        }
+    }
+    let path = format!("random.{attr}");
+    if bound_to_inst && super::npcall::known(&path, false) {
+        return Ok(GlobalValue::NpFunc(path));
+    }
+    Err(unsupported())
+}
+
+/// Does `random._inst`'s memory hold the state `random.getstate()` reports (624 words, then
+/// the index), where `builtins::random` reads it?
+fn random_layout_ok(py: Python<'_>, inst: &Bound<'_, PyAny>) -> bool {
+    let check = || -> PyResult<bool> {
+        let state = inst.call_method0("getstate")?;
+        let words: Vec<u64> = state.get_item(1)?.extract()?;
+        if words.len() != 625 {
+            return Ok(false);
+        }
+        let base = inst.as_ptr() as usize;
+        let mem = unsafe { std::slice::from_raw_parts((base + builtins::random::STATE_OFFSET) as *const u32, 624) };
+        let index = unsafe { *((base + builtins::random::INDEX_OFFSET) as *const i32) };
+        Ok(mem.iter().zip(&words).all(|(a, b)| *a as u64 == *b) && index as u64 == words[624])
+    };
+    let _ = py;
+    check().unwrap_or(false)
 }

@@ -115,7 +115,7 @@ pub extern "C" fn heron_check_signals() {
         return;
     }
     let env = unsafe { &mut *env };
-    env.sig_pending = 0;
+    env.sig_pending &= !1;
     if let Err(e) = Python::attach(|py| py.check_signals()) {
         PENDING.with(|p| *p.borrow_mut() = Some(e));
         env.err_code = ErrCode::PyErr as i64;

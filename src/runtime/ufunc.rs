@@ -314,6 +314,17 @@ pub extern "C" fn heron_ufunc(env: *mut Env, info: *const FuncInfo, site: *const
             strides: [s[7], s[8], s[9], s[10]],
         })
         .collect();
+    // A copy into a view drops the source's leading length-1 axes beyond the view's (NumPy's
+    // assignment: `a[:] = m[:1]` stores a (1, n) array into an (n,) view).
+    if site.lp.is_none() && operands[nin].ndim != usize::MAX {
+        let dst_nd = operands[nin].ndim;
+        let src = &mut operands[0];
+        while src.ndim > dst_nd && src.shape[0] == 1 {
+            src.shape.copy_within(1.., 0);
+            src.strides.copy_within(1.., 0);
+            src.ndim -= 1;
+        }
+    }
     // Broadcast the inputs (right-aligned).
     let nd = operands[..nin].iter().map(|o| o.ndim).max().unwrap_or(0);
     let mut shape = [1i64; 4];
@@ -470,7 +481,12 @@ pub extern "C" fn heron_ufunc(env: *mut Env, info: *const FuncInfo, site: *const
     let inner = axes[0].0;
     let cast: Vec<bool> = (0..nops).map(|i| operands[i].dtype != loop_dts[i]).collect();
     let mut bufs: Vec<Vec<u8>> = (0..nops).map(|i| if cast[i] { vec![0u8; inner as usize * loop_dts[i].itemsize() as usize] } else { Vec::new() }).collect();
-    let saved = if site.deferred { 0 } else { let s = super::fp::flags_save(); super::fp::flags_clear(); s };
+    // Deferred reports: the flags raised before stay raised (some NumPy loops clear the
+    // status); else they are put back after this ufunc's own are read.
+    let saved = super::fp::flags_save();
+    if !site.deferred {
+        super::fp::flags_clear();
+    }
     let outer: i64 = axes[1..].iter().map(|a| a.0).product();
     let mut idx = vec![0i64; axes.len()];
     let mut ptrs: Vec<*mut c_char> = vec![std::ptr::null_mut(); nops];
@@ -530,7 +546,13 @@ pub extern "C" fn heron_ufunc(env: *mut Env, info: *const FuncInfo, site: *const
         }
     }
     drop(copies);
+    let int_loop = site.lp.as_ref().map(|l| l.outs.iter().any(|d| d.is_int())).unwrap_or(false);
+    if let Some(e) = if int_loop { loop_error() } else { None } {
+        super::fp::flags_restore(saved);
+        return fail(env, e);
+    }
     if site.deferred {
+        super::fp::flags_restore(saved | super::fp::flags_save());
         return 0;
     }
     let raised = super::fp::flags_save();
@@ -549,6 +571,21 @@ pub extern "C" fn heron_ufunc_scalar(env: *mut Env, info: *const FuncInfo, site:
     let site = unsafe { &*site };
     let lp = site.lp.as_ref().expect("a ufunc");
     let saved = super::fp::flags_save();
+    if site.deferred && !lp.outs.iter().any(|d| d.is_int()) {
+        // Only keep the flags raised before (some loops clear the status): the register is
+        // written back only when the loop cleared one.
+        let mut n: isize = 1;
+        let mut steps = [0isize; 8];
+        unsafe {
+            let f: LoopFn = std::mem::transmute(lp.func);
+            f(args, &mut n, steps.as_mut_ptr(), lp.data as *mut std::ffi::c_void);
+        }
+        let now = super::fp::flags_save();
+        if now & saved != saved {
+            super::fp::flags_restore(now | saved);
+        }
+        return 0;
+    }
     super::fp::flags_clear();
     let mut n: isize = 1;
     let mut steps = [0isize; 8];
@@ -557,11 +594,27 @@ pub extern "C" fn heron_ufunc_scalar(env: *mut Env, info: *const FuncInfo, site:
         f(args, &mut n, steps.as_mut_ptr(), lp.data as *mut std::ffi::c_void);
     }
     let raised = super::fp::flags_save();
+    if lp.outs.iter().any(|d| d.is_int()) {
+        if let Some(e) = loop_error() {
+            super::fp::flags_restore(saved);
+            return fail(env, e);
+        }
+    }
+    if site.deferred {
+        super::fp::flags_restore(saved | raised);
+        return 0;
+    }
     super::fp::flags_restore(saved);
     if raised & super::fp::REPORTED == 0 && (raised & super::fp::UNDERFLOW == 0 || !underflow_reported()) {
         return 0;
     }
     report_flags(env, info, site, raised)
+}
+
+/// The exception a NumPy loop set (integer loops raise ValueError for a negative power, with
+/// the GIL, from inside the loop), taken.
+fn loop_error() -> Option<PyErr> {
+    Python::attach(PyErr::take)
 }
 
 /// Does NumPy's error state report underflow? (Asked only after one.)

@@ -157,8 +157,13 @@ impl VarInfo {
         if self.members.contains(t) {
             return Ok(false);
         }
+        // The return value may be None on some paths and a scalar on others (`return None`
+        // when nothing was found): the scalar's representation, with a tag.
+        let ret_none = what == "the return value" && self.members.iter().chain(std::iter::once(t)).all(|m| m.is_scalar() || *m == Type::None);
         let unified = match &self.ty {
             None => t.clone(),
+            Some(Type::None) if ret_none => t.clone(),
+            Some(u) if ret_none && *t == Type::None => u.clone(),
             Some(u) => match unify(u, t) {
                 Some(x) => x,
                 None => {
@@ -169,7 +174,7 @@ impl VarInfo {
                 }
             },
         };
-        if self.members.len() >= 1 && !t.is_scalar() {
+        if self.members.len() >= 1 && !t.is_scalar() && !ret_none {
             return Err(CompileError::new(format!("{what} changes type ({} then {t})", self.members[0]), line));
         }
         self.members.push(t.clone());
@@ -215,6 +220,14 @@ pub struct Typed {
     /// `x op= v` typed for one member of a variable that changes type (statement id -> the
     /// member index codegen must find in the tag, or deoptimize), as `guards` for reads.
     pub aug_guards: HashMap<usize, usize>,
+    /// `and`/`or` expressions used only for their truth (an `if`/`while` test): each operand is
+    /// tested in turn, whatever its type.
+    pub truth_ops: std::collections::HashSet<ExprId>,
+    /// `if` statements whose test the types decide (statement id -> which branch runs).
+    pub static_ifs: HashMap<usize, bool>,
+    /// `v = max(a, b)` over arguments of different types (call id -> the arguments' types):
+    /// the winner's type is the variable's tag.
+    pub choices: HashMap<ExprId, Vec<Type>>,
     /// Assignments into array views (`a[1:-1] = b`, `m[0, :] = 0`, `m[i] = row`): the ids of
     /// the targets' base expressions. Also side effects.
     pub slice_stores: std::collections::HashSet<ExprId>,
@@ -253,6 +266,9 @@ pub(super) struct Infer<'a> {
     pub(super) guards: HashMap<ExprId, usize>,
     pub(super) inplace: HashMap<usize, std::sync::Arc<UfuncLoop>>,
     pub(super) aug_guards: HashMap<usize, usize>,
+    pub(super) truth_ops: std::collections::HashSet<ExprId>,
+    pub(super) static_ifs: HashMap<usize, bool>,
+    pub(super) choices: HashMap<ExprId, Vec<Type>>,
     pub(super) slice_stores: std::collections::HashSet<ExprId>,
 }
 
@@ -309,6 +325,9 @@ pub fn infer(f: &Function, args: &[Type], res: &mut dyn Resolver, pure: bool) ->
         guards: HashMap::new(),
         inplace: HashMap::new(),
         aug_guards: HashMap::new(),
+        truth_ops: Default::default(),
+        static_ifs: HashMap::new(),
+        choices: HashMap::new(),
         slice_stores: Default::default(),
     };
     for (p, t) in f.params.iter().zip(args) {
@@ -319,6 +338,7 @@ pub fn infer(f: &Function, args: &[Type], res: &mut dyn Resolver, pure: bool) ->
         inf.changed = false;
         inf.guards.clear();
         inf.aug_guards.clear();
+        inf.static_ifs.clear();
         rounds += 1;
         if rounds > 50 {
             return cerr("type inference did not settle", f.span.line);
@@ -328,6 +348,7 @@ pub fn infer(f: &Function, args: &[Type], res: &mut dyn Resolver, pure: bool) ->
     inf.strict = true;
     inf.guards.clear();
     inf.aug_guards.clear();
+    inf.static_ifs.clear();
     inf.block(&f.body)?;
     if inf.ret.members.is_empty() {
         // No `return` statement at all, or every path falls off the end.
@@ -345,6 +366,9 @@ pub fn infer(f: &Function, args: &[Type], res: &mut dyn Resolver, pure: bool) ->
         callee_effects: inf.callee_effects,
         inplace: inf.inplace,
         aug_guards: inf.aug_guards,
+        truth_ops: inf.truth_ops,
+        static_ifs: inf.static_ifs,
+        choices: inf.choices,
         slice_stores: inf.slice_stores,
         fp_checked: false,
     })
@@ -545,6 +569,62 @@ impl<'a> Infer<'a> {
         Ok(())
     }
 
+    /// `v = max(a, b)` (or `min`) of arguments of different scalar types (a Python float and a
+    /// numpy.float64): Python returns the winning argument itself, so `v` gets either type;
+    /// it becomes a variable of both (tagged), the tag set from the winner (`choices`).
+    fn min_max_choice(&mut self, v: VarId, value: &Expr, line: u32) -> CResult<bool> {
+        let ExprKind::Call { func, args, kwargs } = &value.kind else { return Ok(false) };
+        if !kwargs.is_empty() || args.len() < 2 {
+            return Ok(false);
+        }
+        let Some(GlobalValue::Builtin(b)) = self.resolve_name(func)? else { return Ok(false) };
+        if !matches!(b.name(), "min" | "max") {
+            return Ok(false);
+        }
+        let mut ts = Vec::new();
+        for a in args {
+            if let ExprKind::Var(x) = a.kind {
+                if self.vars[x].is_union() && x != v {
+                    return Ok(false);
+                }
+            }
+            let Some(t) = self.expr(a)? else { return Ok(false) };
+            ts.push(t);
+        }
+        // The variable's own earlier members count as the argument's (`err = max(err, x)`).
+        let mut kinds: Vec<Type> = Vec::new();
+        for (a, t) in args.iter().zip(&ts) {
+            let ms = match a.kind {
+                ExprKind::Var(x) if x == v && self.vars[x].is_union() => self.vars[x].members.clone(),
+                _ => vec![t.clone()],
+            };
+            for m in ms {
+                if !kinds.contains(&m) {
+                    kinds.push(m);
+                }
+            }
+        }
+        // Floats only: their common representation holds each exactly, and compares them as
+        // Python does (an int and a float would not: 2**60 + 1 against 2.0**60).
+        if kinds.len() < 2 || !kinds.iter().all(|t| t.is_floatlike()) {
+            return Ok(false);
+        }
+        let Some(unified) = kinds[1..].iter().try_fold(kinds[0].clone(), |u, t| unify(&u, t)) else { return Ok(false) };
+        // Comparisons between every pair must be the plain numeric ones.
+        for a in &kinds {
+            for c in &kinds {
+                compare_type(CmpOp::Lt, a, c, line)?;
+            }
+        }
+        for t in &kinds {
+            self.assign_var(v, t, line)?;
+        }
+        self.record(value, Some(unified));
+        self.calls.insert(value.id, CallTarget::Builtin(b));
+        self.choices.insert(value.id, ts);
+        Ok(true)
+    }
+
     /// A side effect found while typing an expression (see `array_effect`).
     pub(super) fn array_effect_pub(&mut self) {
         self.array_effect();
@@ -563,6 +643,11 @@ impl<'a> Infer<'a> {
         let line = s.span.line;
         match &s.kind {
             StmtKind::Assign { targets, value } => {
+                if let [Target::Var(v)] = targets.as_slice() {
+                    if self.min_max_choice(*v, value, line)? {
+                        return Ok(());
+                    }
+                }
                 let t = self.expr(value)?;
                 for target in targets {
                     self.assign(target, t.clone(), Some(value), line)?;
@@ -654,8 +739,18 @@ impl<'a> Infer<'a> {
             }
             StmtKind::If { cond, then, orelse } => {
                 self.cond(cond)?;
-                self.block(then)?;
-                self.block(orelse)?;
+                // `if x is None:` decided by x's type in this specialization: only the branch
+                // that runs is typed and compiled (the other may not type-check for it).
+                match self.static_truth(cond) {
+                    Some(live) => {
+                        self.static_ifs.insert(s.id, live);
+                        self.block(if live { then } else { orelse })?;
+                    }
+                    None => {
+                        self.block(then)?;
+                        self.block(orelse)?;
+                    }
+                }
             }
             StmtKind::While { cond, body, orelse } => {
                 self.cond(cond)?;
@@ -735,7 +830,31 @@ impl<'a> Infer<'a> {
     }
 
     /// A condition: anything with a truth value Heron can compute.
+    /// The value of a test that this specialization's types decide: `x is None`, `x is not
+    /// None` of a variable, `not` of one, a bool constant.
+    fn static_truth(&self, e: &Expr) -> Option<bool> {
+        match &e.kind {
+            ExprKind::Const(Const::Bool(b)) => Some(*b),
+            ExprKind::Unary(UnaryOp::Not, inner) => self.static_truth(inner).map(|b| !b),
+            ExprKind::Call { func, args, .. } if matches!(&func.kind, ExprKind::Global(n) if n == "$is_none") => match args.as_slice() {
+                [Expr { kind: ExprKind::Var(v), .. }] if !self.vars[*v].is_union() => self.vars[*v].ty.as_ref().map(|t| *t == Type::None),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
     pub(super) fn cond(&mut self, e: &Expr) -> CResult<()> {
+        // `if a and b:`: only the operands' truth is used, so they may have different types
+        // (a numpy.bool and a bool); codegen tests each in turn (`truth_ops`).
+        if let ExprKind::BoolOp(_, values) = &e.kind {
+            for v in values {
+                self.cond(v)?;
+            }
+            self.truth_ops.insert(e.id);
+            self.record(e, Some(Type::Bool));
+            return Ok(());
+        }
         if let Some(t) = self.expr(e)? {
             truth_ok(&t, e.span.line)?;
         }

@@ -270,7 +270,16 @@ impl<'a> Infer<'a> {
                                 }
                                 Some(elems[k2 as usize].clone())
                             }
-                            _ => return cerr("tuples can only be indexed by a constant", line),
+                            // A variable index into a tuple of one scalar type (`for d in (-1, 0,
+                            // 1)`); out of range, the interpreter raises (a deoptimization).
+                            _ if !elems.is_empty() && elems.iter().all(|t| t == &elems[0] && t.is_scalar()) => {
+                                let it = its[0].clone().unwrap();
+                                if !(matches!(it, Type::Int | Type::Bool) || matches!(it, Type::Np(d) if d.is_int() && d != DType::U64)) {
+                                    return cerr(format!("tuple indices must be integers, got a {it}"), line);
+                                }
+                                Some(elems[0].clone())
+                            }
+                            _ => return cerr("tuples can only be indexed by a constant, or by a variable when their items have one type", line),
                         }
                     }
                     other => return cerr(format!("indexing a {other} is not supported"), line),
@@ -283,7 +292,18 @@ impl<'a> Infer<'a> {
                         Some(t) => {
                             if let ExprKind::Var(v) = i.kind {
                                 if self.vars[v].is_union() {
-                                    return cerr(format!("{} changes type and is put in a tuple", self.var_name(v)), line);
+                                    // Speculate its unified member (a guard on its tag
+                                    // deoptimizes at the statement otherwise).
+                                    let unified = self.vars[v].ty.clone();
+                                    let idx = unified.as_ref().and_then(|u| self.vars[v].members.iter().position(|m| m == u));
+                                    match (unified, idx) {
+                                        (Some(u), Some(k)) if u.is_scalar() => {
+                                            self.guards.insert(i.id, k);
+                                            ts.push(u);
+                                            continue;
+                                        }
+                                        _ => return cerr(format!("{} changes type and is put in a tuple", self.var_name(v)), line),
+                                    }
                                 }
                             }
                             if matches!(t, Type::Str) {
@@ -467,6 +487,10 @@ impl<'a> Infer<'a> {
                 }
                 let pairs: Vec<(&Expr, &Type)> = args.iter().zip(ats.iter()).collect();
                 let r = self.over_members(&pairs, line, &|ts| b.result_type(ts, line))?;
+                if b.name().starts_with("random.") {
+                    // It draws from the interpreter's random state.
+                    self.array_effect_pub();
+                }
                 self.calls.insert(e.id, CallTarget::Builtin(b));
                 Ok(Some(r))
             }
@@ -601,6 +625,13 @@ impl<'a> Infer<'a> {
             let c = match const_value(v) {
                 Some(c) => c,
                 None => match self.resolve_name(v)? {
+                    None if matches!(&v.kind, ExprKind::Attr(_, a) if a == "dtype") => {
+                        let ExprKind::Attr(base, _) = &v.kind else { unreachable!() };
+                        match self.expr(base)? {
+                            Some(Type::Array(a)) => Const::Str(a.dtype.name().to_string()),
+                            _ => return cerr(format!("the keyword argument `{k}` must be a constant here"), line),
+                        }
+                    }
                     Some(GlobalValue::NpDType(d)) => Const::Str(d.name().to_string()),
                     Some(GlobalValue::Builtin(b)) if b.as_dtype().is_some() => Const::Str(b.as_dtype().unwrap().name().to_string()),
                     Some(GlobalValue::Const(c)) => c,
@@ -726,6 +757,12 @@ impl<'a> Infer<'a> {
                 Some(GlobalValue::NpDType(x)) => x,
                 Some(GlobalValue::Builtin(b)) if b.as_dtype().is_some() => b.as_dtype().unwrap(),
                 _ => match &d.kind {
+                    // `dtype=x.dtype`: the array's dtype, known in this specialization.
+                    ExprKind::Attr(base, attr) if attr == "dtype" => match self.expr(base)? {
+                        Some(Type::Array(a)) => a.dtype,
+                        Some(t) => return cerr(format!("`.dtype` of a {t} is not supported"), line),
+                        None => return Ok(None),
+                    },
                     ExprKind::Const(Const::Str(s)) => match DType::from_name(s) {
                         Some(x) => x,
                         None => return cerr(format!("the dtype {s:?} is not supported in compiled code"), line),

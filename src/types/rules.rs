@@ -73,9 +73,11 @@ pub fn check_store(dtype: DType, t: &Type, line: u32) -> CResult<()> {
     let ok = match t {
         Type::Bool => true,
         Type::Int => dtype != DType::Bool,
-        Type::Float => dtype.is_float(),
+        // A float into an integer array truncates (out of range: the interpreter, see
+        // `codegen::array::store_element`).
+        Type::Float => dtype != DType::Bool,
         Type::Np(d) => {
-            if dtype.is_float() {
+            if dtype.is_float() || (d.is_float() && dtype != DType::Bool) {
                 true
             } else if dtype == DType::Bool {
                 *d == DType::Bool
@@ -126,6 +128,9 @@ pub fn binop_type(op: BinOp, a: &Type, b: &Type, line: u32) -> CResult<Type> {
         },
         BinOp::LShift | BinOp::RShift => match r {
             Type::Int => Ok(Type::Int),
+            // NumPy integers shift within their width (numpy/_core/src/umath: npy_lshift,
+            // npy_rshift).
+            Type::Np(d) if d.is_int() => Ok(r),
             _ => bad(),
         },
         _ => match r {

@@ -10,10 +10,16 @@ argument tuple of ``make_args()`` (each side builds its own arguments, so arrays
   through dispatchers too.
 
 Compared: the return value (type and ``repr``; floats bit for bit, NumPy scalars by their bytes;
-ints by ``hex``), the exception type and message, everything the call printed, and every array
-argument afterwards (its bytes, and its base's bytes for a view). There is no permitted
-difference: an integer overflow after prints and array stores continues in the interpreter
-(deoptimization), so the output and the arrays are CPython's exactly.
+ints by ``hex``; arrays by dtype, shape, strides and bytes, and which arguments they share
+memory with), the exception type and message, everything the call printed, every warning it
+issued (category, message, file and line; NumPy's default error state, every occurrence
+recorded), and every array argument afterwards (its bytes, and its base's bytes for a view).
+There is no permitted difference: an integer overflow after prints and array stores continues
+in the interpreter (deoptimization), so the output and the arrays are CPython's exactly.
+
+A module may set ``_FP`` to run its calls under ``numpy.errstate(all="raise")`` (``"raise"``),
+``all="ignore"`` (``"ignore"``), with warnings turned into errors (``"error"``), or under
+``numpy.errstate(**_FP)`` (a dict).
 
 The result is a dict: ``status`` is ``"ok"``, ``"mismatch"`` or ``"skip"`` (the CPython run timed out or could not build its arguments), plus
 ``native`` (the entry function ran native code at least once), ``deopts``, ``failures`` (the
@@ -65,7 +71,7 @@ def fingerprint(v):
     if isinstance(v, tuple):
         return ["tuple", [fingerprint(x) for x in v]]
     if isinstance(v, np.ndarray):
-        return ["ndarray", v.dtype.str, list(v.shape), v.tobytes().hex()]
+        return ["ndarray", v.dtype.str, list(v.shape), v.tobytes().hex(), list(v.strides)]
     label = type_label(v)
     if isinstance(v, float):  # float and numpy.float64
         return [label, repr(v), struct.pack("<d", v).hex()]
@@ -88,7 +94,7 @@ def describe(fp):
     if kind == "ndarray":
         dt = np.dtype(fp[1])
         arr = np.frombuffer(bytes.fromhex(fp[3]), dtype=dt).reshape(fp[2])
-        return f"array({np.array2string(arr, separator=', ', floatmode='unique')}, dtype={dt})"
+        return f"array({np.array2string(arr, separator=', ', floatmode='unique')}, dtype={dt}) strides {tuple(fp[4])}"
     if kind in ("int", "bool"):
         v = int(fp[1], 16)
         if kind == "bool":
@@ -109,6 +115,10 @@ def describe_outcome(o):
         text = f"returns {describe(res[1])}  [{fp_type(res[1])}]"
     else:
         text = f"raises {res[1]}: {res[2]}"
+    for w in o.get("warnings", ()):
+        text += f"; warns {w[0]}: {w[1]} ({w[2]}:{w[3]})"
+    if o.get("aliases"):
+        text += f"; result shares memory with arguments {o['aliases']}"
     return text
 
 
@@ -129,19 +139,43 @@ def _array_fps(args):
     return out
 
 
-def call_outcome(fn, args, timeout):
-    """Call fn(*args) under an alarm; returns {"result", "arrays"} or raises FuzzTimeout."""
+def _aliases(value, args):
+    """For each array in the result (a tuple's items too): the indices of the arguments it
+    may share memory with."""
+    items = value if isinstance(value, tuple) else (value,)
+    return [[i for i, a in enumerate(args) if isinstance(a, np.ndarray) and np.may_share_memory(x, a)]
+            for x in items if isinstance(x, np.ndarray)]
+
+
+def _warning_fps(caught):
+    return [[w.category.__name__, str(w.message), os.path.basename(w.filename), w.lineno] for w in caught]
+
+
+def call_outcome(fn, args, timeout, fp_mode=None):
+    """Call fn(*args) under an alarm; returns {"result", "arrays", "stdout", "warnings",
+    "aliases"} or raises FuzzTimeout. ``fp_mode``: the module's ``_FP``."""
     import contextlib
     import io
 
     old = signal.signal(signal.SIGALRM, _alarm)
     signal.setitimer(signal.ITIMER_REAL, timeout)
     printed = io.StringIO()
+    aliases = []
+    if isinstance(fp_mode, dict):
+        errs = fp_mode
+    else:
+        errs = {"all": fp_mode} if fp_mode in ("raise", "ignore") else {"all": "warn", "under": "ignore"}
     try:
         try:
-            with contextlib.redirect_stdout(printed):
-                value = fn(*args)
+            with contextlib.redirect_stdout(printed), np.errstate(**errs), \
+                    warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("error" if fp_mode == "error" else "always")
+                try:
+                    value = fn(*args)
+                finally:
+                    caught = list(caught)
             result = ["value", fingerprint(value)]
+            aliases = _aliases(value, args)
         except FuzzTimeout:
             raise
         except RecursionError as exc:
@@ -153,7 +187,8 @@ def call_outcome(fn, args, timeout):
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
-    return {"result": result, "arrays": _array_fps(args), "stdout": printed.getvalue()}
+    return {"result": result, "arrays": _array_fps(args), "stdout": printed.getvalue(),
+            "warnings": _warning_fps(caught), "aliases": aliases}
 
 
 def _rebind(mod, k):
@@ -188,10 +223,10 @@ def _summary(o):
 def canonical_nans(fp):
     """The fingerprint with every NaN's sign and payload erased."""
     if isinstance(fp, list):
-        if len(fp) == 4 and fp[0] == "ndarray" and np.dtype(fp[1]).kind in "fc":
+        if len(fp) == 5 and fp[0] == "ndarray" and np.dtype(fp[1]).kind in "fc":
             arr = np.frombuffer(bytes.fromhex(fp[3]), dtype=np.dtype(fp[1])).copy()
             arr[np.isnan(arr)] = np.nan
-            return ["ndarray", fp[1], fp[2], arr.tobytes().hex()]
+            return ["ndarray", fp[1], fp[2], arr.tobytes().hex(), fp[4]]
         if len(fp) == 3 and isinstance(fp[1], str) and fp[1].endswith(("nan", "nan)")) and \
                 isinstance(fp[2], str):
             return [fp[0], fp[1], "nan"]
@@ -203,7 +238,8 @@ def compare(cp_outs, hr_outs):
     """None when equal, else (key, index of the first differing call). A difference only in
     the sign or payload of NaNs gets its own kind, ``nan-payload``."""
     for k, (a, b) in enumerate(zip(cp_outs, hr_outs)):
-        for part, kind in (("result", "result"), ("arrays", "arrays"), ("stdout", "stdout")):
+        for part in ("result", "arrays", "stdout", "warnings", "aliases"):
+            kind = part
             if a[part] != b[part]:
                 if canonical_nans(a[part]) == canonical_nans(b[part]):
                     return [f"nan-payload-{kind}", "", ""], k
@@ -242,7 +278,7 @@ def check(source, entry="f", cp_timeout=2.0, hr_timeout=None, progress=None):
         try:
             for k, args in enumerate(cp_args):
                 _rebind(cp, k)
-                cp_outs.append(call_outcome(getattr(cp, entry), args, cp_timeout))
+                cp_outs.append(call_outcome(getattr(cp, entry), args, cp_timeout, getattr(cp, "_FP", None)))
         except FuzzTimeout:
             return {"status": "skip", "why": "CPython run timed out"}
         except MemoryError:
@@ -264,7 +300,8 @@ def check(source, entry="f", cp_timeout=2.0, hr_timeout=None, progress=None):
         try:
             for k, args in enumerate(hr_args):
                 _rebind(hr, k)
-                hr_outs.append(call_outcome(getattr(hr, entry), args, hr_timeout or max(5.0, 20 * cp_time)))
+                hr_outs.append(call_outcome(getattr(hr, entry), args, hr_timeout or max(5.0, 20 * cp_time),
+                                            getattr(hr, "_FP", None)))
         except FuzzTimeout:
             out.update(status="mismatch", key=["timeout", "", ""], detail={"cpython": cp_outs, "heron": hr_outs})
             return out

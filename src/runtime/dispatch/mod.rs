@@ -106,6 +106,9 @@ pub struct Dispatcher {
     live: Mutex<HashMap<String, Arc<LiveCell>>>,
     /// Specializations compiled again because a global they read changed.
     recompiles: AtomicU64,
+    /// The function's positional parameters (`co_argcount`): a call with fewer arguments binds
+    /// the defaults (see `bind`).
+    n_params: AtomicU64,
     /// Combinations of argument types already recorded as not compiled (see `note_arg_failure`).
     arg_failures_seen: Mutex<Vec<u64>>,
     /// The original function was put back in the module (see `step_aside`).
@@ -179,6 +182,20 @@ impl Dispatcher {
         false
     }
 
+    /// The live cell of global `name` for type `ty`, made if there is none (a NumPy scalar
+    /// global is always read from its cell, at entry).
+    pub fn live_cell_made(&self, name: &str, ty: &Type) -> Arc<LiveCell> {
+        let mut live = self.live.lock().unwrap();
+        match live.get(name) {
+            Some(c) if c.ty == *ty => c.clone(),
+            _ => {
+                let c = Arc::new(LiveCell { raw: AtomicU64::new(0), ty: ty.clone() });
+                live.insert(name.to_string(), c.clone());
+                c
+            }
+        }
+    }
+
     /// The live cell of global `name` when it is live with type `ty`.
     pub fn live_cell(&self, name: &str, ty: &Type) -> Option<Arc<LiveCell>> {
         self.live.lock().unwrap().get(name).filter(|c| c.ty == *ty).cloned()
@@ -187,8 +204,17 @@ impl Dispatcher {
     /// One call: `args` the positional arguments (the caller's vector, or a tuple), `kwargs`
     /// the keyword arguments (any make the call run as Python).
     fn call_impl<'py>(&self, py: Python<'py>, args: &Args<'_, 'py>, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Py<PyAny>> {
-        if kwargs.map(|k| !k.is_empty()).unwrap_or(false) || (RERUNS.load(Ordering::Relaxed) != 0 && INTERPRETING.with(|i| i.get())) {
+        if RERUNS.load(Ordering::Relaxed) != 0 && INTERPRETING.with(|i| i.get()) {
             return self.fallback(py, &args.tuple(py), kwargs);
+        }
+        let with_kwargs = kwargs.map(|k| !k.is_empty()).unwrap_or(false);
+        if with_kwargs || args.len() < self.n_params.load(Ordering::Relaxed) as usize {
+            // Keyword arguments and defaults bound to positions as Python binds them; a call
+            // Python would refuse runs as Python (its TypeError, exactly).
+            return match self.bind(py, args, kwargs)? {
+                Some(bound) => self.call_impl(py, &Args::Tuple(bound), None),
+                None => self.fallback(py, &args.tuple(py), kwargs),
+            };
         }
         let n = args.len();
         if n > MAX_ARGS {
@@ -244,7 +270,7 @@ impl Dispatcher {
         // Released while native code runs, unless it writes memory the caller can see (a
         // program right under CPython's GIL stays right) and the user did not opt in.
         let _signals = if unit.long_running { Some(super::signals::MainEnvGuard::register(&mut env)) } else { None };
-        let status = if unit.long_running && (!unit.writes_visible || self.nogil) {
+        let status = if unit.long_running && ((!unit.writes_visible && !unit.py_callbacks) || self.nogil) {
             let (sp, rp, ep) = (slots.as_ptr() as usize, ret.as_mut_ptr() as usize, &mut env as *mut Env as usize);
             py.detach(move || entry(sp as *const u64, rp as *mut u64, ep as *mut Env))
         } else {
@@ -278,6 +304,44 @@ impl Dispatcher {
         }
         let mut k = 0;
         Ok(super::deopt::box_flat(py, &env, &unit.ret_type, ret, &mut k)?.unbind())
+    }
+
+    /// The positional arguments of a call with keyword arguments or defaults, bound as
+    /// CPython binds them (a function of positional-or-keyword parameters only; `None` for
+    /// anything else, or a call Python would refuse).
+    fn bind<'py>(&self, py: Python<'py>, args: &Args<'_, 'py>, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Option<Bound<'py, PyTuple>>> {
+        let func = self.func(py)?;
+        let Ok(code) = func.getattr("__code__") else { return Ok(None) };
+        let argc: usize = code.getattr("co_argcount")?.extract()?;
+        let flags: u32 = code.getattr("co_flags")?.extract()?;
+        let kwonly: usize = code.getattr("co_kwonlyargcount")?.extract()?;
+        let posonly: usize = code.getattr("co_posonlyargcount")?.extract()?;
+        if flags & 0x0c != 0 || kwonly != 0 || args.len() > argc {
+            return Ok(None);
+        }
+        let names: Vec<String> = code.getattr("co_varnames")?.extract()?;
+        let mut slots: Vec<Option<Bound<'py, PyAny>>> = (0..argc).map(|i| if i < args.len() { Some(args.get(py, i)) } else { None }).collect();
+        if let Some(kw) = kwargs {
+            for (k, v) in kw.iter() {
+                let Ok(k) = k.extract::<String>() else { return Ok(None) };
+                match names[..argc].iter().position(|n| *n == k) {
+                    Some(i) if i >= posonly && slots[i].is_none() => slots[i] = Some(v.unbind().into_bound(py)),
+                    _ => return Ok(None),
+                }
+            }
+        }
+        let defaults = func.getattr("__defaults__")?;
+        let defaults: Vec<Bound<'py, PyAny>> = if defaults.is_none() { Vec::new() } else { defaults.cast_into::<PyTuple>().map_err(PyErr::from)?.iter().collect() };
+        let first_default = argc - defaults.len().min(argc);
+        let mut out = Vec::with_capacity(argc);
+        for (i, s) in slots.into_iter().enumerate() {
+            match s {
+                Some(v) => out.push(v),
+                None if i >= first_default => out.push(defaults[i - first_default].clone()),
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(PyTuple::new(py, out)?))
     }
 
     fn fallback(&self, py: Python<'_>, args: &Bound<'_, PyTuple>, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Py<PyAny>> {
@@ -457,6 +521,7 @@ impl Dispatcher {
         };
         let opt = |name: &str| options.bind(py).get_item(name).and_then(|v| v.is_truthy()).unwrap_or(false);
         let nogil = opt("nogil") || opt("parallel");
+        let n_params: u64 = func.getattr("__code__").and_then(|c| c.getattr("co_argcount")).and_then(|n| n.extract()).unwrap_or(0);
         Ok(Dispatcher {
             vectorcall: dispatcher_vectorcall,
             refs: RwLock::new(Some(PyRefs { func: func.unbind(), module, doc, options })),
@@ -469,6 +534,7 @@ impl Dispatcher {
             failures: Mutex::new(Vec::new()),
             live: Mutex::new(HashMap::new()),
             recompiles: AtomicU64::new(0),
+            n_params: AtomicU64::new(n_params),
             arg_failures_seen: Mutex::new(Vec::new()),
             stepped_aside: AtomicBool::new(false),
             may_step_aside: AtomicBool::new(false),
@@ -533,7 +599,10 @@ impl Dispatcher {
         }
         d.set_item("signatures", sigs)?;
         let holds = self.specs.lock().unwrap().iter().filter_map(|s| s.unit.as_ref().ok()).any(|u| u.long_running && u.writes_visible);
-        let gil = if holds && !self.nogil {
+        let calls_numpy = self.specs.lock().unwrap().iter().filter_map(|s| s.unit.as_ref().ok()).any(|u| u.long_running && u.py_callbacks);
+        let gil = if calls_numpy && !self.nogil && !holds {
+            "held: it makes NumPy arrays or calls NumPy (mark it `# heron: jit, nogil` to release the GIL between those calls)"
+        } else if holds && !self.nogil {
             "held: it writes arrays its caller can see (mark it `# heron: jit, nogil` to release the GIL when no other thread uses them)"
         } else if holds {
             "released (nogil): it writes arrays its caller can see"
@@ -636,11 +705,16 @@ impl Dispatcher {
         if let Ok(mut g) = self.refs.write() {
             *g = None;
         }
-        // Unreachable: no call can be using a specialization now.
-        if let Ok(mut specs) = self.specs.lock() {
-            self.first.store(std::ptr::null_mut(), Ordering::Release);
-            specs.clear();
-        }
+        // Unreachable: no call can be using a specialization now. They are dropped after the
+        // lock is let go (dropping their Python references may run code).
+        let taken = match self.specs.lock() {
+            Ok(mut specs) => {
+                self.first.store(std::ptr::null_mut(), Ordering::Release);
+                std::mem::take(&mut *specs)
+            }
+            Err(_) => Vec::new(),
+        };
+        drop(taken);
     }
 
     /// Pickle by reference (the module attribute of this name, as plain functions pickle), or,
