@@ -445,19 +445,19 @@ def test_heron_auto_covers_user_modules_only():
 
 
 def test_argument_check():
-    from heron import _auto
+    from heron import _auto, _autoreasons
     import numpy
 
     def f(a, b, *rest):
         return a
 
     w = _auto.Watched(f.__code__, "f", "function", "m.py", "m")
-    assert _auto._argument_reason(w, (1, 2.5), {}) is None
-    assert _auto._argument_reason(w, (numpy.zeros(3), numpy.float32(1)), {}) is None
-    assert "str argument (b)" in _auto._argument_reason(w, (1, "x"), {})
-    assert "list argument (*args)" in _auto._argument_reason(w, (1, 2, []), {})
-    assert "64 bits" in _auto._argument_reason(w, (2 ** 70, 1), {})
-    assert "keyword arguments (b=)" in _auto._argument_reason(w, (1,), {"b": 2})
+    assert _autoreasons.argument_reason(w, (1, 2.5), {}) is None
+    assert _autoreasons.argument_reason(w, (numpy.zeros(3), numpy.float32(1)), {}) is None
+    assert "str argument (b)" in _autoreasons.argument_reason(w, (1, "x"), {})
+    assert "list argument (*args)" in _autoreasons.argument_reason(w, (1, 2, []), {})
+    assert "64 bits" in _autoreasons.argument_reason(w, (2 ** 70, 1), {})
+    assert "keyword arguments (b=)" in _autoreasons.argument_reason(w, (1,), {"b": 2})
 
 
 @pytest.mark.usefixtures("real_native")

@@ -66,7 +66,7 @@ import os
 import sys
 from _thread import RLock, allocate_lock, get_ident, start_new_thread
 
-from heron import _env, _report, _trampoline
+from heron import _autoreasons as _reasons, _env, _report, _trampoline
 
 #: Calls after which a watched function is hot (3.12+, ``sys.monitoring``; on 3.10 and 3.11,
 #: for the functions that are counted).
@@ -86,7 +86,6 @@ COMPILED, PYTHON, HERONS = "compiled", "python", "heron's"    # decided
 
 _CO_OPTIMIZED = 0x0001
 _CO_NOT_PLAIN = 0x0020 | 0x0080 | 0x0100 | 0x0200  # generator, coroutine, async generator
-_INT64 = (-(1 << 63), 1 << 63)
 
 _lock = RLock()
 _by_code = {}         # id(code) -> Watched (the Watched keeps its code alive: ids stay valid)
@@ -220,8 +219,8 @@ class Watched:
 
     def _decide(self, args, kwargs):
         fn = self.fn
-        reason = (_argument_reason(self, args, kwargs) or _text_reason(self)
-                  or _callee_reason(self, fn.__globals__))
+        reason = (_reasons.argument_reason(self, args, kwargs) or _reasons.text_reason(self)
+                  or _reasons.callee_reason(self, fn.__globals__))
         if reason is None:
             tracer = _env.tracer_in_use()
             if tracer is not None:
@@ -254,7 +253,7 @@ class Watched:
             self.compile_time += _now() - start
         if failure is None:
             return dispatcher, None
-        return None, _failure_reason(self, dispatcher, failure, args)
+        return None, _reasons.failure_reason(self, dispatcher, failure, args)
 
     def _swap(self, fn, dispatcher):
         forwarder = _trampoline.build(self.code, dispatcher, enter=False)
@@ -366,155 +365,6 @@ def _dispatcher_class():
                           f"({type(exc).__name__}: {exc})")
     return _native[0]
 
-
-def _a(word):
-    return ("an " if word[:1].lower() in "aeiou" else "a ") + word
-
-
-def _argument_reason(w, args, kwargs):
-    """Why compiled code cannot take this call's arguments (plain words), or None. Decided
-    in Python, so that a function of strings or lists never loads the native extension."""
-    where = w.where()
-    if kwargs:
-        names = ", ".join(f"{name}=" for name in kwargs)
-        return (f"it is called with keyword arguments ({names}), which compiled code does not "
-                f"take yet; pass them by position ({where})")
-    names = w.code.co_varnames
-    numpy = sys.modules.get("numpy")
-    numeric = (numpy.ndarray, numpy.generic) if numpy is not None else ()
-    for i, value in enumerate(args):
-        kind = type(value)
-        if kind is float or kind is bool:
-            continue
-        name = names[i] if i < w.code.co_argcount else "*args"
-        if kind is int:
-            if _INT64[0] <= value < _INT64[1]:
-                continue
-            return (f"it is called with an integer argument ({name}) that does not fit in 64 "
-                    f"bits ({where})")
-        if numeric and isinstance(value, numeric):
-            continue
-        return (f"it is called with {_a(kind.__name__)} argument ({name}); compiled code takes "
-                f"ints, floats, bools, and NumPy scalars and arrays ({where})")
-    return None
-
-
-# Methods of str that neither NumPy arrays nor numbers have: a function that calls one works
-# on text, and compiled code runs no text methods (``"...".format`` in a print does compile,
-# so ``format`` is not here). Found in the byte code, so that such a function is decided
-# without loading the native extension and parsing its module (10-30 ms, once).
-_TEXT_METHODS = frozenset(
-    "join split rsplit splitlines strip lstrip rstrip lower upper casefold capitalize title "
-    "swapcase startswith endswith removeprefix removesuffix replace encode decode "
-    "partition rpartition isdigit isalpha isalnum isspace isnumeric isdecimal isidentifier "
-    "islower isupper istitle zfill ljust rjust center expandtabs translate maketrans".split())
-
-
-def _text_reason(w):
-    """Why ``w`` is text code (it calls a str method, found in its byte code), or None."""
-    try:
-        method, line = _text_method(w.code)
-    except Exception:
-        return None
-    if method is None:
-        return None
-    return (f"it calls .{method}(), a method of strings; compiled code works on numbers and "
-            f"arrays ({w.where(line)})")
-
-
-def _callee_reason(w, namespace):
-    """Why ``w`` cannot compile because it calls a plain Python function (one Heron did not
-    compile: compiled code calls only compiled functions), or None."""
-    try:
-        name, line = _plain_global(w.code, namespace)
-    except Exception:
-        return None
-    if name is None:
-        return None
-    return (f"it calls {name}(), a plain Python function: compiled code calls only compiled "
-            f"functions, and {name} was not compiled ({w.where(line)})")
-
-
-def _plain_global(code, namespace):
-    """``(name, line)`` of the first global ``code`` loads that holds a plain Python function
-    (not Heron's dispatcher), or ``(None, None)``."""
-    import opcode
-    load = opcode.opmap["LOAD_GLOBAL"]
-    extended = opcode.EXTENDED_ARG
-    names = code.co_names
-    raw = code.co_code
-    arg = 0
-    for i in range(0, len(raw), 2):
-        op, value = raw[i], raw[i + 1] | arg
-        if op == extended:
-            arg = value << 8
-            continue
-        arg = 0
-        if op == load:
-            index = value >> 1 if sys.version_info >= (3, 11) else value
-            if index < len(names) and type(namespace.get(names[index])) is _FunctionType:
-                return names[index], _line_at(code, i)
-    return None, None
-
-
-def _text_method(code):
-    """``(name, line)`` of the first str method ``code`` calls (``LOAD_ATTR``/``LOAD_METHOD``
-    of a name in ``_TEXT_METHODS``), or ``(None, None)``."""
-    names = code.co_names
-    if not _TEXT_METHODS.intersection(names):
-        for inner in code.co_consts:      # comprehensions, generator expressions (3.10, 3.11)
-            if type(inner) is type(code) and inner.co_name.startswith("<"):
-                found = _text_method(inner)
-                if found[0] is not None:
-                    return found
-        return None, None
-    import opcode
-    ops = {opcode.opmap[n] for n in ("LOAD_ATTR", "LOAD_METHOD") if n in opcode.opmap}
-    extended = opcode.EXTENDED_ARG
-    raw = code.co_code
-    arg = 0
-    for i in range(0, len(raw), 2):
-        op, value = raw[i], raw[i + 1] | arg
-        if op == extended:
-            arg = value << 8
-            continue
-        arg = 0
-        if op in ops:
-            index = value >> 1 if _PY312 else value    # 3.12+: the low bit says "method"
-            if index < len(names) and names[index] in _TEXT_METHODS:
-                return names[index], _line_at(code, i)
-    return None, None
-
-
-def _line_at(code, offset):
-    for start, end, line in code.co_lines():
-        if start <= offset < end:
-            return line
-    return None
-
-
-def _failure_reason(w, dispatcher, failure, args):
-    """The compiler's reason, in plain words with file:line."""
-    try:
-        failures = dispatcher.stats().get("failures") or []
-    except Exception:
-        failures = []
-    for item in reversed(failures):
-        reason = str(item.get("reason") or "")
-        if reason:
-            line = int(item.get("line") or 0) or w.line
-            return f"{reason} ({_report.display_path(str(item.get('file') or w.filename))}:{line})"
-    text = str(failure)
-    if text == "argument types not supported":
-        kinds = ", ".join(type(a).__name__ for a in args)
-        return (f"compiled code does not take its arguments ({kinds}): an array with a dtype, "
-                f"byte order or number of dimensions Heron does not compile ({w.where()})")
-    line = w.line
-    if text.startswith("line ") and ":" in text:
-        head, _, rest = text.partition(":")
-        if head[5:].strip().isdigit():
-            line, text = int(head[5:]), rest.strip()
-    return f"{text} ({w.where(line)})"
 
 
 def _namespaces(fn):
@@ -685,8 +535,8 @@ def _decide_at_start(w, frame):
     if reason is None:
         args, reason = _frame_arguments(w, frame)
     if reason is None:
-        reason = (_argument_reason(w, args, {}) or _text_reason(w)
-                  or _callee_reason(w, fn.__globals__))
+        reason = (_reasons.argument_reason(w, args, {}) or _reasons.text_reason(w)
+                  or _reasons.callee_reason(w, fn.__globals__))
     if reason is None:
         tracer = _env.tracer_in_use()
         if tracer is not None:
@@ -735,10 +585,12 @@ def _function_of(w, namespace):
                       f"({w.where()})")
     wrapped = getattr(obj, "__wrapped__", None)
     if isinstance(wrapped, _FunctionType) and wrapped.__code__ is w.code:
-        return None, (f"a decorator replaced {name!r} with {_a(type(obj).__name__)}; Heron "
-                      f"only compiles the plain function ({w.where()})")
-    return None, (f"its module-level name {name!r} holds {_a(type(obj).__name__)}, not this "
-                  f"function (it was rebound or decorated) ({w.where()})")
+        what = _reasons.article(type(obj).__name__)
+        return None, (f"a decorator replaced {name!r} with {what}; Heron only compiles the "
+                      f"plain function ({w.where()})")
+    what = _reasons.article(type(obj).__name__)
+    return None, (f"its module-level name {name!r} holds {what}, not this function (it was "
+                  f"rebound or decorated) ({w.where()})")
 
 
 def _arm(w, namespace):
