@@ -502,3 +502,42 @@ def test_hot_loop_at_module_level(run_script, tmp_path):
     module = recs["<module>"]
     assert module["status"] == "python" and "move the loop into a function" in module["reason"]
     assert "script.py:" in module["reason"]
+
+
+RECURSIVE = """
+    def fib(n):
+        if n < 2:
+            return n
+        return fib(n - 1) + fib(n - 2)
+
+    print(fib(30))
+"""
+
+
+@pytest.mark.usefixtures("real_native")
+def test_recursive_function_called_once_is_found(run_script, tmp_path):
+    """A recursive function called once from module level has no loop and one outer call:
+    its recursive calls make it hot (3.12+: at the probe of ``CALL_PROBE`` calls; 3.10, 3.11:
+    the sampling thread), and the calls still to come run native code."""
+    out, recs = both(run_script, tmp_path, RECURSIVE)
+    assert compiled(recs["fib"]), recs["fib"]
+    assert recs["fib"]["signatures"] == ["(int)"]
+    if PY312:
+        assert recs["fib"]["profile"]["trigger"] == "recursion"
+
+
+@pytest.mark.usefixtures("real_native")
+def test_many_functions_called_a_few_hundred_times_stay_cold(run_script, tmp_path):
+    """Functions called fewer than ``HOT_CALLS`` times from a loop that is not hot are never
+    hot (on 3.12+ their calls stop being counted after ``CALL_PROBE``), and one called more
+    often from a loop that gets hot later is still found."""
+    defs = "\n".join(f"def f{i}(x):\n    return x * {i} + 1\n" for i in range(40))
+    calls = "\n".join(f"        t += f{i}(k)" for i in range(40))
+    source = (defs + "\ndef main():\n    t = 0\n    for k in range(300):\n" + calls
+              + "\n    print(t)\n\nmain()\n\n"
+              + "def late(x):\n    return x * 0.5 + 1.0\n\n"
+              + "s = 0.0\nfor k in range(150):\n    s = late(s)\n"
+              + "for k in range(1_000_000):\n    s = late(s) - k * 1e-9\nprint(s)\n")
+    out, recs = both(run_script, tmp_path, source)
+    assert not [name for name in recs if name.startswith("f")], recs
+    assert compiled(recs["late"]), recs["late"]

@@ -71,6 +71,11 @@ from heron import _autoreasons as _reasons, _env, _report, _trampoline
 #: Calls after which a watched function is hot (3.12+, ``sys.monitoring``; on 3.10 and 3.11,
 #: for the functions that are counted).
 HOT_CALLS = 1000
+#: 3.12+: calls after which a watched function's calls stop being counted, unless it calls
+#: itself (then it is hot) or code that is hot names it (then it is counted up to
+#: ``HOT_CALLS``): a program of many functions called a few hundred times each pays at most
+#: this many callbacks for each.
+CALL_PROBE = 100
 #: Loop back-edges (iterations, over all its calls) after which it is hot (3.12+).
 HOT_LOOP = 1000
 #: Seconds between two samples of the sampling thread.
@@ -127,7 +132,7 @@ class Watched:
 
     __slots__ = ("code", "qualname", "kind", "filename", "module", "calls", "loops",
                  "samples", "state", "trigger", "hot_at", "hot_counts", "hot_line", "fn",
-                 "plain", "dispatcher", "reason", "compile_time", "lock", "_clean")
+                 "plain", "dispatcher", "reason", "compile_time", "lock", "_clean", "probed")
 
     def __init__(self, code, qualname, kind, filename, module):
         self.code = code
@@ -150,6 +155,7 @@ class Watched:
         self.compile_time = 0.0
         self.lock = RLock()
         self._clean = None
+        self.probed = False           # 3.12+: its calls were counted to CALL_PROBE, then not
 
     @property
     def clean_code(self):
@@ -242,15 +248,28 @@ class Watched:
         if cls is None:
             return None, f"{_native[1]} ({self.where()})"
         plain = _trampoline.rebuilt(fn, self.clean_code)
+        # A recursive function reads its own name while it compiles: the name holds the
+        # dispatcher then (as for a marked function), and gets the function back if it fails.
+        namespace = fn.__globals__
+        names = [name for name in (self.code.co_name,)
+                 if name in self.code.co_names and namespace.get(name) is fn]
         start = _now()
+        dispatcher = failure = None
         try:
             dispatcher = cls.wrap(plain, {})
+            for name in names:
+                namespace[name] = dispatcher
             failure = dispatcher.compile_for(*args)
         except Exception as exc:
+            failure = exc
             return None, (f"Heron could not compile it ({type(exc).__name__}: {exc}) "
                           f"({self.where()})")
         finally:
             self.compile_time += _now() - start
+            if failure is not None:
+                for name in names:
+                    if namespace.get(name) is dispatcher:
+                        namespace[name] = fn
         if failure is None:
             return dispatcher, None
         return None, _reasons.failure_reason(self, dispatcher, failure, args)
@@ -502,7 +521,8 @@ def _became_hot(w, trigger, frame):
                 w.module = name
             if _monitor is not None:
                 _monitor.unwatch(w.code)
-                if w.kind == "function" and trigger == "calls":
+                _count_callees_monitored(w)
+                if w.kind == "function" and trigger in ("calls", "recursion"):
                     _decide_at_start(w, frame)
                     return
             if counting:
@@ -617,6 +637,19 @@ def _arm(w, namespace):
     return None
 
 
+def _count_callees_monitored(w):
+    """3.12+: count again the calls of the watched functions that ``w``'s code names, whose
+    counting stopped at ``CALL_PROBE`` (they are called from hot code: they may be hot)."""
+    for name in w.code.co_names:
+        for callee in _by_name.get(name, ()):
+            if callee.probed and callee.state is WATCHING and callee is not w:
+                callee.probed = False
+                try:
+                    _monitor.watch(callee.code)
+                except Exception:
+                    pass
+
+
 def _count_callees(w, namespace):
     """Count the calls of the watched functions that ``w``'s code names (3.10, 3.11).
 
@@ -684,6 +717,10 @@ class _Monitor:
     def unwatch(self, code):
         sys.monitoring.set_local_events(self.tool, code, 0)
 
+    def uncount(self, code):
+        """Stop counting the calls of ``code`` (its back-edges are still counted)."""
+        sys.monitoring.set_local_events(self.tool, code, self.jumps)
+
 
 _DISABLE = getattr(getattr(sys, "monitoring", None), "DISABLE", None)
 
@@ -700,7 +737,37 @@ def _on_start(code, offset, _get=_by_code.get, _id=id):
     if n >= HOT_CALLS:
         _became_hot(w, "calls", sys._getframe(1))
         return _DISABLE
+    if n == CALL_PROBE:
+        _probe(w, sys._getframe(1))
     return None
+
+
+def _probe(w, frame):
+    """3.12+: ``w`` has been called ``CALL_PROBE`` times (``frame``: its call starting). A
+    recursive call makes it hot; a call from code that is not watched (a library calling it
+    back) goes on being counted; otherwise its calls stop being counted until hot code that
+    names it is found (``_count_callees_monitored``). Never raises."""
+    try:
+        caller = frame.f_back
+        if caller is not None and caller.f_code is w.code:
+            _became_hot(w, "recursion", frame)
+            return
+        if caller is None or _by_code.get(id(caller.f_code)) is None:
+            return                    # called from a library or C: counted to HOT_CALLS
+        if w.calls < HOT_CALLS - 1 and not _counting_wanted(w):
+            w.probed = True
+            _monitor.uncount(w.code)
+    except Exception:
+        pass
+
+
+def _counting_wanted(w):
+    """Whether a hot watched code (already decided) names ``w``: its calls go on counted."""
+    for other in _watched:
+        if other.state is not WATCHING and other.state is not HERONS and other is not w \
+                and w.code.co_name in other.code.co_names:
+            return True
+    return False
 
 
 def _on_jump(code, offset, destination, _get=_by_code.get, _id=id):

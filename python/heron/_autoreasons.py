@@ -98,7 +98,8 @@ def plain_global(code, namespace):
         arg = 0
         if op == load:
             index = value >> 1 if sys.version_info >= (3, 11) else value
-            if index < len(names) and type(namespace.get(names[index])) is _FunctionType:
+            value = namespace.get(names[index]) if index < len(names) else None
+            if type(value) is _FunctionType and names[index] != code.co_name:   # not itself
                 return names[index], line_at(code, i)
     return None, None
 
