@@ -495,7 +495,7 @@ MODULE_LOOP = """
 
 @pytest.mark.usefixtures("real_native")
 def test_hot_loop_at_module_level(run_script, tmp_path):
-    """A loop at module level is not compiled (loop lifting is not done yet): the helper it
+    """A loop at module level is not compiled (only loops in functions are lifted): the helper it
     calls is, and the report says where the loop is and what to change."""
     out, recs = both(run_script, tmp_path, MODULE_LOOP)
     assert compiled(recs["step"]), recs["step"]

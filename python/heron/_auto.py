@@ -16,6 +16,9 @@ A watched function goes through these states, once each (``Watched.state``):
       counts calls, ``JUMP`` counts loop back-edges (a jump to an earlier instruction; a
       forward jump gets ``DISABLE`` at once, for good). It is hot after ``HOT_CALLS`` calls or
       ``HOT_LOOP`` back-edges, so that a function called once with a long loop is found too.
+      Calls are counted only up to ``CALL_PROBE`` unless the function calls itself (then it is
+      hot), is called from code that is not watched, or hot code names it (its calls are
+      counted again then): many lukewarm functions cost ``CALL_PROBE`` callbacks each.
       Once it is hot its events are switched off: it costs nothing from then on. A function
       that never gets hot costs at most that many callbacks (about 2,000 machine instructions,
       0.5 us, each).
@@ -53,6 +56,11 @@ A watched function goes through these states, once each (``Watched.state``):
     Methods, nested functions, functions a decorator replaced, and calls with keyword
     arguments are not compiled; they are reported as hot with the reason.
 
+    A hot function that does not compile as a whole gets its loops compiled on their own
+    (loop lifting, ``heron._lift``) for its next calls: each liftable loop becomes a function
+    of its live-in variables returning its live-out ones, compiled at the loop's first run for
+    the types its variables have then; the report says what became of each loop.
+
 The sampling thread also gives each function its share of the run time for the report; on
 3.12+ it runs only when a report is asked for (``HERON_REPORT``), since its only use there is
 the report. A process with threads that forks gets a ``DeprecationWarning`` on 3.12+: the
@@ -64,9 +72,9 @@ This module is imported only when profiling mode is on. It never raises into the
 
 import os
 import sys
-from _thread import RLock, allocate_lock, get_ident, start_new_thread
+from _thread import RLock
 
-from heron import _autoreasons as _reasons, _env, _report, _trampoline
+from heron import _autoreasons as _reasons, _autosample, _env, _report, _trampoline
 
 #: Calls after which a watched function is hot (3.12+, ``sys.monitoring``; on 3.10 and 3.11,
 #: for the functions that are counted).
@@ -78,10 +86,8 @@ HOT_CALLS = 1000
 CALL_PROBE = 100
 #: Loop back-edges (iterations, over all its calls) after which it is hot (3.12+).
 HOT_LOOP = 1000
-#: Seconds between two samples of the sampling thread.
-SAMPLE_INTERVAL = 0.01
-#: Samples after which a function is hot (3.10, 3.11: about 30 ms of the run in it).
-HOT_SAMPLES = 3
+SAMPLE_INTERVAL = _autosample.SAMPLE_INTERVAL     # seconds between two samples
+HOT_SAMPLES = _autosample.HOT_SAMPLES             # samples after which it is hot (3.10, 3.11)
 
 _PY312 = sys.version_info >= (3, 12)
 _FRESH_CODE = sys.version_info[:2] == (3, 12)    # see Watched.clean_code
@@ -132,7 +138,8 @@ class Watched:
 
     __slots__ = ("code", "qualname", "kind", "filename", "module", "calls", "loops",
                  "samples", "state", "trigger", "hot_at", "hot_counts", "hot_line", "fn",
-                 "plain", "dispatcher", "reason", "compile_time", "lock", "_clean", "probed")
+                 "plain", "dispatcher", "reason", "compile_time", "lock", "_clean", "probed",
+                 "lifted")
 
     def __init__(self, code, qualname, kind, filename, module):
         self.code = code
@@ -156,6 +163,7 @@ class Watched:
         self.lock = RLock()
         self._clean = None
         self.probed = False           # 3.12+: its calls were counted to CALL_PROBE, then not
+        self.lifted = ()              # its loops compiled on their own (heron._lift.Lifted)
 
     @property
     def clean_code(self):
@@ -212,7 +220,8 @@ class Watched:
             except Exception:
                 pass
         try:
-            if self.state is not COMPILED and fn.__code__ is not self.clean_code:
+            if self.state is not COMPILED and not self.lifted and \
+                    fn.__code__ is not self.clean_code:
                 fn.__code__ = self.clean_code
         except Exception:
             pass
@@ -239,8 +248,22 @@ class Watched:
             return dispatcher
         fn.__code__ = self.clean_code
         self.plain = None
+        self._lift_loops(fn, reason)
         self._finish(PYTHON, reason)
         return fn
+
+    def _lift_loops(self, fn, reason):
+        """The function does not compile as a whole (``reason``): compile its loops on their
+        own for its next calls (``heron._lift``), unless a tracer is in use."""
+        if self.kind != "function" or fn is None or _env.tracer_in_use() is not None:
+            return
+        if _native[1] is not None:       # the native extension could not be loaded
+            return
+        try:
+            from heron import _lift
+            self.lifted = tuple(_lift.lift(fn, _dispatcher_class))
+        except Exception:
+            self.lifted = ()
 
     def _compile(self, fn, args):
         """``(dispatcher, None)`` when ``fn`` compiles for ``args``, else ``(None, reason)``."""
@@ -314,6 +337,10 @@ class Watched:
                 status, reason, dispatchers = "replaced", None, []
         else:
             status, reason, dispatchers = "python", self.reason, []
+            if self.lifted:
+                display = _report.display_path(self.filename)
+                loops = "; ".join(item.describe(display) for item in self.lifted)
+                reason = f"{reason}; {loops}" if reason else loops
         _report.add(self.module, self.qualname, self.filename, self.line, [], status,
                     reason, dispatchers=dispatchers, profile=self)
 
@@ -347,7 +374,17 @@ class Watched:
             "samples_at_hot": samples if self.trigger == "time" else None,
             "time_share": round(self.samples / total, 4) if total else None,
             "compile_attempt_s": round(self.compile_time, 6),
+            "lifted_loops": [_lifted_record(item) for item in self.lifted],
         }
+
+
+def _lifted_record(item):
+    """A lifted loop (``heron._lift.Lifted``) for the report's ``profile.lifted_loops``."""
+    stats = item.stats()
+    return {"line": item.line, "end_line": item.end_line, "inputs": list(item.inputs),
+            "outputs": list(item.outputs), "calls": int(stats.get("calls") or 0),
+            "native_calls": int(stats.get("native_calls") or 0),
+            "signatures": [str(x) for x in stats.get("signatures") or []]}
 
 
 class _Plain:
@@ -476,9 +513,9 @@ def _start():
             _monitor, _mechanism = monitor, "sys.monitoring"
     if _monitor is None:
         _mechanism = "sampling"
-        _sampler = _Sampler(detect=True)
+        _sampler = _autosample.Sampler(True, _by_code, _sampler_hot)
     elif report:
-        _sampler = _Sampler(detect=False)     # only the report's time shares
+        _sampler = _autosample.Sampler(False, _by_code, None)   # the report's time shares
     if _sampler is not None:
         _sampler.start()
         import atexit
@@ -570,6 +607,8 @@ def _decide_at_start(w, frame):
         return
     if fn is not None and _FRESH_CODE and fn.__code__ is w.code:
         fn.__code__ = w.clean_code
+    if fn is not None and fn.__code__ in (w.code, w.clean_code):
+        w._lift_loops(fn, reason)
     w._finish(PYTHON, reason)
 
 
@@ -676,6 +715,11 @@ def _count_callees(w, namespace):
                 pass
 
 
+def _sampler_hot(w, frame):
+    """The sampling thread saw ``w`` in ``HOT_SAMPLES`` samples."""
+    _became_hot(w, "time", frame)
+
+
 _FunctionType = type(_now)
 
 _KINDS = {
@@ -684,7 +728,7 @@ _KINDS = {
     "nested function": "it is defined inside another function; only functions defined at "
                        "module level can be compiled",
     "module": "module-level code is hot; Heron compiles functions, not module-level code "
-              "(compiling a loop on its own, loop lifting, is not done yet): move the loop "
+              "(a loop at module level is not compiled on its own): move the loop "
               "into a function",
 }
 
@@ -783,122 +827,6 @@ def _on_jump(code, offset, destination, _get=_by_code.get, _id=id):
     return None
 
 
-class _Sampler:
-    """A thread that looks at every other thread's innermost watched function every
-    ``SAMPLE_INTERVAL`` seconds (``detect``: and makes hot those seen ``HOT_SAMPLES`` times).
-
-    It is made with ``_thread`` (not ``threading``: it is not in ``threading.enumerate()``,
-    and the interpreter does not wait for it at exit), holds no frame between two samples, and
-    is stopped at exit and around ``os.fork`` (then started again in both processes).
-    """
-
-    def __init__(self, detect):
-        self.detect = detect
-        self.total = 0         # thread samples taken
-        self.running = False
-        self.stopping = False
-        self.was_running = False
-        self.wake = allocate_lock()
-        self.alive = allocate_lock()
-
-    def start(self):
-        if self.running:
-            return
-        self.stopping = False
-        self.wake = allocate_lock()
-        self.wake.acquire()
-        self.alive = allocate_lock()
-        self.alive.acquire()
-        self.running = True
-        try:
-            start_new_thread(self._run, ())
-        except Exception:
-            self.running = False
-            self.alive.release()
-
-    def stop(self, wait=False):
-        if not self.running:
-            return
-        self.stopping = True
-        try:
-            self.wake.release()
-        except RuntimeError:
-            pass
-        if wait:
-            if self.alive.acquire(timeout=1.0):
-                self.alive.release()
-        self.running = False
-
-    def _run(self):
-        try:
-            me = get_ident()
-            wake, current_frames, by_code = self.wake, sys._current_frames, _by_code
-            while not self.stopping:
-                if wake.acquire(timeout=SAMPLE_INTERVAL) or self.stopping:
-                    break
-                frames = current_frames()
-                try:
-                    for ident, frame in frames.items():
-                        if ident == me:
-                            continue
-                        self.total += 1
-                        top = True
-                        while frame is not None:
-                            w = by_code.get(id(frame.f_code))
-                            if w is not None:
-                                if w.kind == "module" and not top:
-                                    break     # imports, library code called at module level
-                                w.samples += 1
-                                if self.detect and w.samples >= HOT_SAMPLES and (
-                                        w.state is WATCHING or w.state is COUNTING):
-                                    _became_hot(w, "time", frame)
-                                break
-                            frame = frame.f_back
-                            top = False
-                finally:
-                    frames = frame = None     # hold no frame while asleep
-        except Exception:
-            pass
-        finally:
-            self.alive.release()
-
-    # -- os.fork ------------------------------------------------------------------------------
-
-    def before_fork(self):
-        if self.running:
-            self.was_running = True
-            threads = _thread_count()
-            self.stop(wait=True)
-            _wait_thread_count_below(threads)
-
-    def after_fork(self):
-        if self.was_running:
-            self.was_running = False
-            self.start()
-
-
-def _thread_count():
-    """The process's thread count from ``/proc`` (Linux), or 0."""
-    try:
-        with open("/proc/self/stat", "rb") as file:
-            stat = file.read()
-        return int(stat[stat.rindex(b")") + 2:].split()[17])
-    except Exception:
-        return 0
-
-
-def _wait_thread_count_below(count):
-    """Wait (at most 20 ms) until the sampling thread has really ended: a fork with more
-    than one thread gets a ``DeprecationWarning`` on 3.12+ (the count is read from ``/proc``)."""
-    if not count or not _PY312:
-        return
-    import time
-    for _ in range(40):
-        if _thread_count() < count:
-            return
-        time.sleep(0.0005)
-
-
 _restart = []     # non-empty: start the sampling thread again at the next audit event
 
 
@@ -951,7 +879,7 @@ if hasattr(os, "register_at_fork"):
 def _settle(final):
     """Bring the records of the hot functions up to date (``heron._report.on_settle``)."""
     for w in list(_watched):
-        if w.state is ARMED:
+        if w.state is ARMED or (w.state is PYTHON and w.lifted):
             w.record(final=final)
         elif w.state is COMPILED and final:
             obj = w.fn.__globals__.get(w.code.co_name) if w.fn is not None else None

@@ -49,7 +49,7 @@ def argument_reason(w, args, kwargs):
 # on text, and compiled code runs no text methods (``"...".format`` in a print does compile,
 # so ``format`` is not here). Found in the byte code, so that such a function is decided
 # without loading the native extension and parsing its module (10-30 ms, once).
-_TEXT_METHODS = frozenset(
+TEXT_METHODS = frozenset(
     "join split rsplit splitlines strip lstrip rstrip lower upper casefold capitalize title "
     "swapcase startswith endswith removeprefix removesuffix replace encode decode "
     "partition rpartition isdigit isalpha isalnum isspace isnumeric isdecimal isidentifier "
@@ -106,9 +106,9 @@ def plain_global(code, namespace):
 
 def text_method(code):
     """``(name, line)`` of the first str method ``code`` calls (``LOAD_ATTR``/``LOAD_METHOD``
-    of a name in ``_TEXT_METHODS``), or ``(None, None)``."""
+    of a name in ``TEXT_METHODS``), or ``(None, None)``."""
     names = code.co_names
-    if not _TEXT_METHODS.intersection(names):
+    if not TEXT_METHODS.intersection(names):
         for inner in code.co_consts:      # comprehensions, generator expressions (3.10, 3.11)
             if type(inner) is type(code) and inner.co_name.startswith("<"):
                 found = text_method(inner)
@@ -128,7 +128,7 @@ def text_method(code):
         arg = 0
         if op in ops:
             index = value >> 1 if _PY312 else value    # 3.12+: the low bit says "method"
-            if index < len(names) and names[index] in _TEXT_METHODS:
+            if index < len(names) and names[index] in TEXT_METHODS:
                 return names[index], line_at(code, i)
     return None, None
 
