@@ -159,3 +159,27 @@ def test_loops_that_are_not_lifted():
                     {body}
         """)
         assert why is not None and word in why, (body, why)
+
+
+GUARDED = """
+    def partial(xs, tag):
+        total = 0.0
+        try:
+            for x in xs:
+                total += 1.0 / x
+        except ZeroDivisionError:
+            pass
+        return tag + "%.6f" % total
+
+    for r in range(20000):
+        res = partial([1.0 + (r + i) % 5 for i in range(60)] + [0.0], "t")
+    print(res)
+"""
+
+
+@pytest.mark.usefixtures("real_native")
+def test_loop_in_a_try_block_is_not_lifted(run_script, tmp_path):
+    """A loop that raises inside ``try``: the handler must see what the loop summed before
+    the error, so the loop is left as written."""
+    out, recs = both(run_script, tmp_path, GUARDED)
+    assert not recs["partial"]["profile"]["lifted_loops"], recs["partial"]

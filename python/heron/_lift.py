@@ -37,7 +37,14 @@ A loop is not taken out when it contains ``return``, ``yield``, ``await``, ``glo
 ``nonlocal``, ``del``, ``import``, a ``def``, ``class`` or ``lambda``, or calls ``locals``,
 ``vars``, ``eval``, ``exec`` or ``super``, or when the function has closure cells; nor at module
 level (module-level code cannot be replaced while it runs; a loop running when it gets hot is
-not switched mid-loop: there is no on-stack replacement).
+not switched mid-loop: there is no on-stack replacement), nor inside a ``try`` or ``with``
+block (an ``except``, ``finally`` or ``__exit__`` would see the variables as the loop left them
+when it raised; a lifted loop's would be lost).
+
+An exception raised in a lifted loop and not caught in it leaves the function's variables as
+they were before the loop (the function's frame ends with it, so the program cannot see them),
+and its traceback has one more entry than the interpreter's: the function at the loop's first
+line, then the function again at the line that raised.
 """
 
 import ast
@@ -56,6 +63,8 @@ _FORBIDDEN = (ast.Return, ast.Yield, ast.YieldFrom, ast.Await, ast.Global, ast.N
 _SCOPES = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 _MAGIC_CALLS = frozenset(("locals", "vars", "eval", "exec", "super", "dir"))
 _LOOPS = (ast.For, ast.While)
+_GUARDED = (ast.Try, ast.With) + ((ast.TryStar,) if hasattr(ast, "TryStar") else ())
+_STRIP_OWN_FRAME = sys.version_info >= (3, 11)    # a bare raise adds no traceback entry
 
 
 class Lifted:
@@ -94,9 +103,14 @@ class Lifted:
             if failure is not None:
                 self.why = str(failure)
             state = self.state = "native" if failure is None else "python"
-        if state == "native":
-            return self.dispatcher(*args)
-        return self.fallback(*args)
+        try:
+            if state == "native":
+                return self.dispatcher(*args)
+            return self.fallback(*args)
+        except BaseException as exc:
+            if _STRIP_OWN_FRAME and exc.__traceback__ is not None:
+                exc.__traceback__ = exc.__traceback__.tb_next     # this frame
+            raise
 
     def stats(self):
         """The dispatcher's statistics (``{}`` when there is none)."""
@@ -200,8 +214,13 @@ def _copy(node):
 
 def _rewrite_body(host, body, local, fn, filename, dispatcher_class, lifted):
     """Replace, in the statement list ``body``, each outermost liftable loop by its call;
-    looks into the loops (and ``if``/``with``/``try`` blocks) that cannot be lifted."""
+    looks into the loops (and ``if`` blocks) that cannot be lifted, never into ``try`` or
+    ``with`` blocks."""
     for index, stmt in enumerate(list(body)):
+        if isinstance(stmt, _GUARDED):
+            # What a loop assigned before it raised is seen by an except, finally or __exit__
+            # (which may swallow the exception): a lifted loop's variables would be lost.
+            continue
         if isinstance(stmt, _LOOPS):
             replacement = _try_lift(host, stmt, local, fn, filename, dispatcher_class, lifted)
             if replacement is not None:
@@ -241,7 +260,7 @@ def _try_lift(host, loop, local, fn, filename, dispatcher_class, lifted):
     outputs = sorted(assigned & (after | set(inputs)))
     params = sorted(set(inputs) | after)
     index = len(lifted)
-    name = f"{fn.__name__}__loop_{loop.lineno}"
+    name = fn.__name__        # a traceback through the loop names its function
     synth = ast.FunctionDef(
         name=name,
         args=ast.arguments(posonlyargs=[], args=[ast.arg(arg=p) for p in params], vararg=None,
