@@ -183,3 +183,30 @@ def test_loop_in_a_try_block_is_not_lifted(run_script, tmp_path):
     the error, so the loop is left as written."""
     out, recs = both(run_script, tmp_path, GUARDED)
     assert not recs["partial"]["profile"]["lifted_loops"], recs["partial"]
+
+
+GLOBAL_STORE = """
+    hits = 0
+
+    def count(tag, n):
+        global hits
+        k = 0
+        while k < n:
+            if k % 3 == 0:
+                hits += 1
+            k += 1
+        return tag + str(k)
+
+    for r in range(12000):
+        res = count("c", 300)
+    print(res, hits)
+"""
+
+
+@pytest.mark.usefixtures("real_native")
+def test_loop_assigning_a_global_is_not_lifted(run_script, tmp_path):
+    """A loop that assigns a name the function declares ``global`` stays as written (in a
+    function of its own the name would be a local)."""
+    out, recs = both(run_script, tmp_path, GLOBAL_STORE)
+    assert out.stdout == "c300 1200000\n"
+    assert not recs["count"]["profile"]["lifted_loops"], recs["count"]

@@ -253,6 +253,8 @@ def liftable(loop):
 def _try_lift(host, loop, local, fn, filename, dispatcher_class, lifted):
     if liftable(loop) is not None:
         return None
+    if _names(loop, ast.Store) - local:
+        return None          # it assigns a global (``global`` in the function)
     inputs, assigned = _live_in(loop, local)
     after = _used_outside(host, loop) & assigned
     # What the loop assigns and the rest of the function uses, or the loop itself reads from
