@@ -108,7 +108,7 @@ UNBOUND = """
             return str(exc), found
 
     for r in range(1600):
-        res = scan(["a", "b"][: r % 3], (r % 4) * 3000)
+        res = scan("ab"[: r % 3], (r % 4) * 3000)
         if r % 200 == 0:
             print(res)
 """

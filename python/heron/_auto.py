@@ -83,7 +83,7 @@ HOT_CALLS = 1000
 #: itself (then it is hot) or code that is hot names it (then it is counted up to
 #: ``HOT_CALLS``): a program of many functions called a few hundred times each pays at most
 #: this many callbacks for each.
-CALL_PROBE = 100
+CALL_PROBE = 32
 #: Loop back-edges (iterations, over all its calls) after which it is hot (3.12+).
 HOT_LOOP = 1000
 SAMPLE_INTERVAL = _autosample.SAMPLE_INTERVAL     # seconds between two samples
@@ -248,16 +248,26 @@ class Watched:
             return dispatcher
         fn.__code__ = self.clean_code
         self.plain = None
-        self._lift_loops(fn, reason)
+        self._lift_loops(fn, args)
         self._finish(PYTHON, reason)
         return fn
 
-    def _lift_loops(self, fn, reason):
-        """The function does not compile as a whole (``reason``): compile its loops on their
-        own for its next calls (``heron._lift``), unless a tracer is in use."""
+    def _lift_loops(self, fn, args):
+        """The function does not compile as a whole (called with ``args``): compile its loops
+        on their own for its next calls (``heron._lift``), unless a tracer is in use.
+
+        Cheap checks first, so that a program with nothing numeric pays nothing: the function
+        must have a ``for`` or ``while`` statement (its source lines), and unless ``ast`` is
+        imported already (NumPy imports it), it must not take lists, dicts, sets or tuples,
+        whose loops do not compile. When none of its loops compiles at its first run, the
+        function gets its own code back (``heron._lift``)."""
         if self.kind != "function" or fn is None or _env.tracer_in_use() is not None:
             return
         if _native[1] is not None:       # the native extension could not be loaded
+            return
+        if not _has_loop_statement(self.code):
+            return
+        if "ast" not in sys.modules and any(type(a) in _CONTAINERS for a in args):
             return
         try:
             from heron import _lift
@@ -376,6 +386,24 @@ class Watched:
             "compile_attempt_s": round(self.compile_time, 6),
             "lifted_loops": [_lifted_record(item) for item in self.lifted],
         }
+
+
+_CONTAINERS = (list, dict, set, frozenset, tuple)
+
+
+def _has_loop_statement(code):
+    """Whether a line of ``code``'s source starts a ``for`` or ``while`` statement (read from
+    the file: no ``linecache``, ``tokenize`` or ``ast``)."""
+    lines = [line for _start, _end, line in code.co_lines() if line]
+    if not lines:
+        return False
+    try:
+        with open(code.co_filename, "rb") as file:
+            text = file.read().split(b"\n")[min(lines) - 1:max(lines)]
+    except OSError:
+        return False
+    return any(line.lstrip().startswith((b"for ", b"while ", b"for(", b"while("))
+               for line in text)
 
 
 def _lifted_record(item):
@@ -608,7 +636,7 @@ def _decide_at_start(w, frame):
     if fn is not None and _FRESH_CODE and fn.__code__ is w.code:
         fn.__code__ = w.clean_code
     if fn is not None and fn.__code__ in (w.code, w.clean_code):
-        w._lift_loops(fn, reason)
+        w._lift_loops(fn, args)
     w._finish(PYTHON, reason)
 
 

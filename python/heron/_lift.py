@@ -75,7 +75,7 @@ class Lifted:
     the interpreter, with the loops inside it lifted in turn (``inner``)."""
 
     __slots__ = ("line", "end_line", "inputs", "outputs", "function", "dispatcher",
-                 "fallback", "inner", "state", "why")
+                 "fallback", "inner", "state", "why", "host")
 
     def __init__(self, line, end_line, inputs, outputs, function, dispatcher_class):
         self.line = line
@@ -88,6 +88,7 @@ class Lifted:
         self.inner = []
         self.state = None                 # None (not run yet), "native" or "python"
         self.why = None                   # the compiler's reason, when it did not compile
+        self.host = None                  # the _Host it belongs to (top-level loops only)
 
     def __call__(self, *args):
         """Run the loop with its live-in values; returns its live-out values (a tuple)."""
@@ -103,6 +104,8 @@ class Lifted:
             if failure is not None:
                 self.why = str(failure)
             state = self.state = "native" if failure is None else "python"
+            if state == "python" and not self.inner and self.host is not None:
+                self.host.failed()
         try:
             if state == "native":
                 return self.dispatcher(*args)
@@ -144,6 +147,25 @@ class Lifted:
                 text += f": {reason} ({display}:{line})"
         inner = "; ".join(item.describe(display) for item in self.inner)
         return f"{text}; {inner}" if inner else text
+
+
+class _Host:
+    """A function whose loops were lifted: it gets its own code back when none of them
+    compiled at its first run (nothing is gained, and each run would pay a call more)."""
+
+    __slots__ = ("fn", "code", "new", "loops")
+
+    def __init__(self, fn, code, new, loops):
+        self.fn, self.code, self.new, self.loops = fn, code, new, loops
+
+    def failed(self):
+        """One of the loops did not compile: restore the code if none did."""
+        if all(item.state == "python" and not item.inner for item in self.loops):
+            try:
+                if self.fn.__code__ is self.new:
+                    self.fn.__code__ = self.code
+            except Exception:
+                pass
 
 
 def _argument_failure(names, values):
@@ -191,6 +213,9 @@ def _lift(fn, dispatcher_class):
         new = new.replace(co_qualname=code.co_qualname)
     if new.co_freevars or new.co_argcount != code.co_argcount:
         return []
+    host = _Host(fn, code, new, lifted)
+    for item in lifted:
+        item.host = host
     fn.__code__ = new
     return lifted
 
