@@ -261,6 +261,7 @@ def main(argv=None):
                 script = tmp / f"{title.replace(' ', '_').replace(',', '')}.py"
                 script.write_text(body)
                 run_once(exe, script, base)          # writes the byte-code caches
+                run_once(exe, script, {**base, "HERON_AUTO": "1"})   # and profiling mode's
                 if args.instructions:
                     line = measure_instructions(exe, script, base)
                 else:

@@ -83,7 +83,7 @@ HOT_CALLS = 1000
 #: itself (then it is hot) or code that is hot names it (then it is counted up to
 #: ``HOT_CALLS``): a program of many functions called a few hundred times each pays at most
 #: this many callbacks for each.
-CALL_PROBE = 32
+CALL_PROBE = 16
 #: Loop back-edges (iterations, over all its calls) after which it is hot (3.12+).
 HOT_LOOP = 1000
 SAMPLE_INTERVAL = _autosample.SAMPLE_INTERVAL     # seconds between two samples
@@ -524,7 +524,7 @@ def watch_code(code, module_name, filename, skip=()):
                 _by_code[id(fcode)] = w
                 _by_name.setdefault(fcode.co_name, []).append(w)
                 _watched.append(w)
-                if _monitor is not None:
+                if _monitor is not None and kind in _MONITORED:
                     _monitor.watch(fcode, calls=kind != "module")
     except Exception as exc:
         _env.warn(f"Heron's profiling mode could not watch module {module_name!r} "
@@ -543,7 +543,9 @@ def _start():
         _mechanism = "sampling"
         _sampler = _autosample.Sampler(True, _by_code, _sampler_hot)
     elif report:
-        _sampler = _autosample.Sampler(False, _by_code, None)   # the report's time shares
+        # The report's time shares, and the hot methods and nested functions (not compiled,
+        # so not monitored: 3.12 runs code that was monitored a little slower for good).
+        _sampler = _autosample.Sampler(True, _by_code, _sampler_hot)
     if _sampler is not None:
         _sampler.start()
         import atexit
@@ -707,6 +709,7 @@ def _arm(w, namespace):
 def _count_callees_monitored(w):
     """3.12+: count again the calls of the watched functions that ``w``'s code names, whose
     counting stopped at ``CALL_PROBE`` (they are called from hot code: they may be hot)."""
+    _named_by_hot.update(w.code.co_names)
     for name in w.code.co_names:
         for callee in _by_name.get(name, ()):
             if callee.probed and callee.state is WATCHING and callee is not w:
@@ -744,8 +747,16 @@ def _count_callees(w, namespace):
 
 
 def _sampler_hot(w, frame):
-    """The sampling thread saw ``w`` in ``HOT_SAMPLES`` samples."""
-    _became_hot(w, "time", frame)
+    """The sampling thread saw ``w`` in ``HOT_SAMPLES`` samples (with ``sys.monitoring``,
+    only what it does not watch: methods and nested functions, for the report)."""
+    if _monitor is None or w.kind not in _MONITORED:
+        _became_hot(w, "time", frame)
+
+
+#: What ``sys.monitoring`` watches (3.12+): what can be compiled, and module code (its
+#: loops, for the report). Code that ran while monitored runs slower afterwards on 3.12 (its
+#: instructions are specialized again, but its superinstructions are not made again).
+_MONITORED = ("function", "module")
 
 
 _FunctionType = type(_now)
@@ -833,13 +844,12 @@ def _probe(w, frame):
         pass
 
 
+_named_by_hot = set()   # 3.12+: the names hot watched code loads (its callees' names)
+
+
 def _counting_wanted(w):
-    """Whether a hot watched code (already decided) names ``w``: its calls go on counted."""
-    for other in _watched:
-        if other.state is not WATCHING and other.state is not HERONS and other is not w \
-                and w.code.co_name in other.code.co_names:
-            return True
-    return False
+    """Whether hot watched code names ``w``: its calls go on being counted."""
+    return w.code.co_name in _named_by_hot
 
 
 def _on_jump(code, offset, destination, _get=_by_code.get, _id=id):
