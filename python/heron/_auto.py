@@ -19,6 +19,9 @@ A watched function goes through these states, once each (``Watched.state``):
       Calls are counted only up to ``CALL_PROBE`` unless the function calls itself (then it is
       hot), is called from code that is not watched, or hot code names it (its calls are
       counted again then): many lukewarm functions cost ``CALL_PROBE`` callbacks each.
+      Only functions defined at module level and module code are monitored: methods and
+      nested functions are never compiled, and 3.12 runs code that was monitored a little
+      slower for good; with a report asked for, the sampling thread finds them hot.
       Once it is hot its events are switched off: it costs nothing from then on. A function
       that never gets hot costs at most that many callbacks (about 2,000 machine instructions,
       0.5 us, each).
