@@ -210,3 +210,32 @@ def test_loop_assigning_a_global_is_not_lifted(run_script, tmp_path):
     out, recs = both(run_script, tmp_path, GLOBAL_STORE)
     assert out.stdout == "c300 1200000\n"
     assert not recs["count"]["profile"]["lifted_loops"], recs["count"]
+
+
+COPIED = """
+    import cloudpickle
+
+    def work(tag, n):
+        count = 0
+        k = 0
+        while k < n:
+            if k % 3 == 0:
+                count += 1
+            k += 1
+        return tag + str(count)
+
+    for r in range(12000):
+        res = work("w", 300 + r % 5)
+    copy = cloudpickle.loads(cloudpickle.dumps(work))
+    print(res, copy("c", 1000), copy is work)
+"""
+
+
+@pytest.mark.usefixtures("real_native")
+def test_function_with_a_lifted_loop_copied_by_value(run_script, tmp_path):
+    """cloudpickle copies a function of ``__main__`` by value, constants of its code included:
+    the copy of a lifted loop is the loop as written."""
+    pytest.importorskip("cloudpickle")
+    out, recs = both(run_script, tmp_path, COPIED)
+    assert out.stdout == "w102 c334 False\n"
+    assert lifted(recs["work"]), recs["work"]

@@ -115,6 +115,11 @@ class Lifted:
                 exc.__traceback__ = exc.__traceback__.tb_next     # this frame
             raise
 
+    def __reduce__(self):
+        """A function copied by value (cloudpickle, as Dask and joblib do for functions of
+        ``__main__``) gets the loop as written in its copy."""
+        return (_as_written, (self.function,))
+
     def stats(self):
         """The dispatcher's statistics (``{}`` when there is none)."""
         try:
@@ -147,6 +152,11 @@ class Lifted:
                 text += f": {reason} ({display}:{line})"
         inner = "; ".join(item.describe(display) for item in self.inner)
         return f"{text}; {inner}" if inner else text
+
+
+def _as_written(function):
+    """The loop of a copied ``Lifted``: its synthesized function, run by the interpreter."""
+    return function
 
 
 class _Host:
