@@ -46,12 +46,14 @@ def _run(args):
     sys.argv = [script] + list(args.args)
     sys.path.insert(0, os.path.dirname(os.path.abspath(script)))
     if not _boot.disabled():
+        _boot._auto = _boot.auto_enabled()
         _boot.install_finder()
         if os.environ.get("HERON_REPORT"):
             _boot.register_report()
-        if b"heron:" in data:
+        auto = _boot._auto
+        if b"heron:" in data or auto:
             from heron import _mainhook
-            _mainhook.watch_main(script, data)
+            _mainhook.watch_main(script, data, auto=auto)
     runpy.run_path(script, run_name="__main__")
     return 0
 

@@ -9,6 +9,8 @@
    loader returns, before it runs (see ``heron._hook``);
 2. if the script being run (``sys.argv[0]``, a ``.py`` file) carries a marker, has its
    ``__main__`` code get the same trampolines before it starts (see ``heron._mainhook``);
+   with ``HERON_AUTO=1`` (profiling mode, ``heron._auto``), every module outside the standard
+   library and site-packages, and the script, is handed to Heron even without a marker;
 3. in a multiprocessing worker started with spawn or forkserver (``sys.orig_argv`` names
    ``multiprocessing.spawn`` or ``multiprocessing.forkserver``), does the same for the main
    script the worker runs as ``__mp_main__``;
@@ -28,6 +30,7 @@ _MARK = b"heron:"
 _started = False
 _report_registered = False
 _finder = None
+_auto = False        # HERON_AUTO: profiling mode for every user module (read by start())
 
 # The standard library never carries markers: its modules are not even looked at. Its
 # site-packages (where a system Python keeps installed packages) still is.
@@ -47,6 +50,12 @@ def disabled():
     return _env.disabled()
 
 
+def auto_enabled():
+    """Tell whether ``HERON_AUTO`` asks for profiling mode in every user module."""
+    value = os.environ.get("HERON_AUTO")
+    return bool(value) and value.strip().lower() not in ("0", "false", "no", "off", "")
+
+
 def start():
     """Install Heron's start-up hooks; called once by ``heron_hook.pth``.
 
@@ -54,13 +63,14 @@ def start():
     interpreters process a site directory, and so its ``.pth`` files, twice). Never raises: a
     failure becomes a ``HeronWarning``.
     """
-    global _started
+    global _started, _auto
     if _started:
         return
     _started = True
     try:
         if disabled():
             return
+        _auto = auto_enabled()
         install_finder()
         if os.environ.get("HERON_REPORT"):
             register_report()
@@ -144,9 +154,9 @@ def _watch_main_script():
             data = file.read()
     except OSError:
         return
-    if _MARK in data:
+    if _MARK in data or _auto:
         from heron import _mainhook
-        _mainhook.watch_main(argv[0], data)
+        _mainhook.watch_main(argv[0], data, auto=_auto)
 
 
 def is_multiprocessing_worker():
@@ -168,6 +178,15 @@ def is_regular_file(path):
         OSError: if ``path`` cannot be examined.
     """
     return (os.stat(path).st_mode & 0o170000) == 0o100000  # stat.S_ISREG, without `stat`
+
+
+def _auto_wants(origin):
+    """Does ``HERON_AUTO`` cover the module loaded from ``origin`` (one not in a
+    ``site-packages`` or ``dist-packages`` directory; see ``heron._auto.eligible``)?"""
+    if "-packages" not in origin:
+        return True
+    parts = origin.split(os.sep)
+    return "site-packages" not in parts and "dist-packages" not in parts
 
 
 def _wants(fullname, origin):
@@ -227,7 +246,7 @@ def _get_code(loader, fullname):
     code = SourceFileLoader.get_code(loader, fullname)
     try:
         data = loader.get_data(loader.path)
-        if _MARK in data:
+        if _MARK in data or (_auto and _auto_wants(loader.path)):
             from heron import _hook
             by_runpy = sys._getframe(1).f_globals.get("__name__") == "runpy"
             code, site = _hook.module_code(fullname, loader.path, code, data, by_runpy)

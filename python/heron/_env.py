@@ -1,5 +1,6 @@
-"""Heron's leaf helpers: the ``HeronWarning`` class, the ``HERON_DISABLE`` rule, and warnings
-that never raise. Imports nothing of Heron's; every other module may import it."""
+"""Heron's leaf helpers: the ``HeronWarning`` class, the ``HERON_DISABLE`` rule, warnings that
+never raise, and whether a debugger or coverage tool is tracing. Imports nothing of Heron's;
+every other module may import it."""
 
 import os
 import sys
@@ -50,3 +51,36 @@ def write_stderr(text):
             stream.flush()
     except Exception:
         pass
+
+
+def tracer_in_use():
+    """Name the line tracer (a debugger, a coverage tool) running in this thread, if any.
+
+    Code compiled by Heron runs no Python lines, so a debugger could not stop in it and a
+    coverage tool would count its lines as never run: while such a tool traces the program,
+    marked functions are left as plain Python (DESIGN.md: the program never changes
+    behaviour). Profilers (``sys.setprofile``, the ``sys.monitoring`` profiler id) do not
+    count, and neither does Heron's own ``__main__`` watcher.
+
+    Returns:
+        A short description of the tracer (its module), or None.
+    """
+    trace = sys.gettrace()
+    if trace is not None:
+        owner = getattr(trace, "__self__", trace)
+        where = getattr(type(owner), "__module__", None) or "?"
+        if where != "heron._mainhook":
+            return where
+    monitoring = getattr(sys, "monitoring", None)
+    if monitoring is not None:
+        for tool in (monitoring.DEBUGGER_ID, monitoring.COVERAGE_ID):
+            name = monitoring.get_tool(tool)
+            if name is not None:
+                return name
+    return None
+
+
+def traced_reason(tracer):
+    """Why a function is left alone while ``tracer`` (``tracer_in_use``) traces."""
+    return (f"a debugger or coverage tool ({tracer}) was tracing the program when it was "
+            f"defined; compiled code would hide its lines from it")

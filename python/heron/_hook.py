@@ -145,36 +145,11 @@ def _refusal(fn):
     return None
 
 
-def tracer_in_use():
-    """Name the line tracer (a debugger, a coverage tool) running in this thread, if any.
-
-    Code compiled by Heron runs no Python lines, so a debugger could not stop in it and a
-    coverage tool would count its lines as never run: while such a tool traces the program,
-    marked functions are left as plain Python (DESIGN.md: the program never changes
-    behaviour). Profilers (``sys.setprofile``, the ``sys.monitoring`` profiler id) do not
-    count, and neither does Heron's own ``__main__`` watcher.
-
-    Returns:
-        A short description of the tracer (its module), or None.
-    """
-    trace = sys.gettrace()
-    if trace is not None:
-        owner = getattr(trace, "__self__", trace)
-        where = getattr(type(owner), "__module__", None) or "?"
-        if where != "heron._mainhook":
-            return where
-    monitoring = getattr(sys, "monitoring", None)
-    if monitoring is not None:
-        for tool in (monitoring.DEBUGGER_ID, monitoring.COVERAGE_ID):
-            name = monitoring.get_tool(tool)
-            if name is not None:
-                return name
-    return None
-
-
-def _traced_reason(tracer):
-    return (f"a debugger or coverage tool ({tracer}) was tracing the program when it was "
-            f"defined; compiled code would hide its lines from it")
+# Where a debugger or coverage tool is found (``heron._env``), and how a function is made again
+# from its own code (``heron._trampoline``): shared with profiling mode (``heron._auto``).
+tracer_in_use = _env.tracer_in_use
+_traced_reason = _env.traced_reason
+_rebuilt = _trampoline.rebuilt
 
 
 def _option_names(options):
@@ -289,25 +264,6 @@ def _not_found_reason(obj, marker, filename, called=False):
     when = "when it was first called" if called else "after the module ran"
     return (f"{when}, {name!r} is a {type(obj).__name__}, not the marked function (a "
             f"decorator or a later assignment replaced it) ({where})")
-
-
-def _rebuilt(fn, code):
-    """A new function made from ``code`` with everything else of ``fn`` (globals, name,
-    qualified name, module, docstring, defaults, keyword defaults, annotations, attributes)."""
-    new = types.FunctionType(code, fn.__globals__, fn.__name__, fn.__defaults__,
-                             fn.__closure__)
-    new.__kwdefaults__ = fn.__kwdefaults__
-    new.__qualname__ = fn.__qualname__
-    new.__module__ = fn.__module__
-    new.__doc__ = fn.__doc__
-    new.__dict__ = fn.__dict__
-    if "__annotate__" in dir(fn):                 # 3.14: annotations are made lazily
-        new.__annotate__ = fn.__annotate__
-    else:
-        new.__annotations__ = fn.__annotations__
-    if hasattr(fn, "__type_params__"):
-        new.__type_params__ = fn.__type_params__
-    return new
 
 
 class Entry:
@@ -722,32 +678,65 @@ def _settle_sites(final):
 
 
 def new_site(module_name, filename, source):
-    """Make the site of a module about to run, from its source.
+    """Make the site of a module about to run, from its source (see ``plan``).
+
+    Returns:
+        The site, or None when the module has no function marker.
+    """
+    return plan(module_name, filename, source)[0]
+
+
+def plan(module_name, filename, source, script=False):
+    """What Heron does with a module about to run: its site, and whether profiling mode
+    watches it.
 
     Args:
         module_name: the module's name (as imported; ``__main__`` for the script).
         filename: its source file.
         source: its source, ``str`` or ``bytes``.
+        script: it is the program's main script (``HERON_AUTO`` always covers it).
 
     Returns:
-        The site, or None when the module has no function marker (its other markers are then
-        recorded right away, under ``module_name``). Markers with mistakes are warned about.
+        ``(site, auto)``: the site, or None when the module has no function marker (its other
+        markers are then recorded right away, under ``module_name``); ``auto`` is True when
+        the module has a ``# heron: auto`` comment, or ``HERON_AUTO`` covers it (see
+        ``heron._auto``). Markers with mistakes are warned about.
 
     Raises:
         SyntaxError, ValueError, UnicodeDecodeError: if the source does not decode or parse.
     """
     from heron._markers import find_markers
-    markers = find_markers(decode(source), filename)
+    text = decode(source)
+    markers = find_markers(text, filename) if "heron:" in text else []
     wanted = [m for m in markers if m.kind == "function"]
-    refused = [m for m in markers if m.kind != "function"]
+    refused = [m for m in markers if m.kind not in ("function", "auto")]
+    auto = any(m.kind == "auto" for m in markers) or auto_requested(filename, script)
     for marker in refused:
         warn_about_marker(marker, filename, module_name)
     if not wanted:
-        _report.forget_module(module_name, filename)
+        if markers:
+            _report.forget_module(module_name, filename)
         for marker in refused:
             _record_refusal(marker, filename, module_name)
-        return None
-    return Site(module_name, filename, wanted, refused)
+        return None, auto
+    return Site(module_name, filename, wanted, refused), auto
+
+
+def auto_requested(filename, script=False):
+    """Tell whether ``HERON_AUTO`` puts the module in ``filename`` in profiling mode (every
+    module outside the standard library and site-packages, and the script)."""
+    if not os.environ.get("HERON_AUTO"):
+        return False
+    from heron import _auto
+    return _auto.env_enabled() and (script or _auto.eligible(filename))
+
+
+def watch_auto(code, module_name, filename, site=None):
+    """Have profiling mode watch the functions of the module code ``code`` (before it runs),
+    but for those ``site`` (its markers) handles."""
+    from heron import _auto
+    skip = [(e.marker.name, e.marker.first_lineno) for e in site.entries] if site else ()
+    _auto.watch_code(code, module_name, filename, skip)
 
 
 def module_code(fullname, filename, code, source, run_as_main=False):
@@ -761,23 +750,30 @@ def module_code(fullname, filename, code, source, run_as_main=False):
         source: the module's source bytes (it contains a marker).
 
     Returns:
-        ``(code, site)``: ``site`` is None when there is nothing to swap (then ``code`` is the
-        loader's). While a debugger or coverage tool traces the program, no trampoline is
-        put in (the functions are recorded as left alone once the module ran).
+        ``(code, site)``: ``site`` is None when there is no marked function to swap (then
+        ``code`` is the loader's). While a debugger or coverage tool traces the program, no
+        trampoline is put in (the functions are recorded as left alone once the module ran),
+        and profiling mode does not watch it. Otherwise, in profiling mode (``# heron: auto``,
+        ``HERON_AUTO``), its functions are watched (``heron._auto``).
         run_as_main: ``runpy`` asked for the code, to run it as ``__main__`` (``python -m``).
     """
-    site = new_site(fullname, filename, source)
-    if site is None:
+    site, auto = plan(fullname, filename, source)
+    if site is None and not auto:
         return code, None
-    site.run_as_main = run_as_main
     tool, traces = _report.runner()
+    if site is not None:
+        site.run_as_main = run_as_main
     if run_as_main and traces:    # pdb -m, coverage run -m: the main module stays plain
-        site.aside = (f"Heron stood aside: the program ran under {tool}, and compiled code "
-                      f"would hide the module's lines from it")
-        _report.note(site.aside + ".")
+        if site is not None:
+            site.aside = (f"Heron stood aside: the program ran under {tool}, and compiled "
+                          f"code would hide the module's lines from it")
+            _report.note(site.aside + ".")
         return code, site
     if tracer_in_use() is None:
-        code = site.prepare(code)
+        if site is not None:
+            code = site.prepare(code)
+        if auto:
+            watch_auto(code, fullname, filename, site)
     return code, site
 
 

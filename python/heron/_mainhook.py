@@ -35,23 +35,35 @@ _watchers = []
 def _script_site(path, data):
     """The site of the script ``path`` (bytes ``data``), or None (nothing to swap, or it does
     not parse: the interpreter reports that itself when it runs it)."""
+    return _script_plan(path, data)[0]
+
+
+def _script_plan(path, data, auto=False, module_name="__main__"):
+    """``(site, auto)`` of the script ``path`` (bytes ``data``), see ``heron._hook.plan``:
+    ``auto`` is True when profiling mode watches it (``auto`` given, or a ``# heron: auto``
+    comment). A script that does not parse gets ``(None, False)``: the interpreter reports
+    that itself when it runs it."""
+    if b"heron:" not in data:
+        return None, bool(auto)
     try:
-        return _hook.new_site("__main__", os.path.abspath(path), data)
+        site, marked_auto = _hook.plan(module_name, os.path.abspath(path), data, script=True)
     except (SyntaxError, ValueError, UnicodeDecodeError):
-        return None
+        return None, False
+    return site, bool(auto or marked_auto)
 
 
-def watch_main(path, data=None):
+def watch_main(path, data=None, auto=False):
     """Arrange for the marked functions of the script ``path`` to get trampolines before the
-    script starts.
+    script starts, and, in profiling mode, for its functions to be watched.
 
     Args:
         path: the script as given on the command line (``sys.argv[0]``).
         data: its bytes, if already read.
+        auto: ``HERON_AUTO`` is on (a ``# heron: auto`` comment in the script does the same).
 
     Returns:
-        The watcher, or None when the script has no function marker (refused markers are
-        recorded in the report right away).
+        The watcher, or None when the script has no function marker and profiling mode is off
+        (refused markers are recorded in the report right away).
 
     Raises:
         OSError: if ``data`` is not given and ``path`` cannot be read.
@@ -59,13 +71,14 @@ def watch_main(path, data=None):
     if data is None:
         with open(path, "rb") as file:
             data = file.read()
-    site = _script_site(path, data)
-    if site is None:
+    site, auto = _script_plan(path, data, auto)
+    if site is None and not auto:
         return None
     # The interpreter names the script's code after the path as given, joined to the current
     # directory without normalising it ("/home/me/./run.py").
-    names = {path, site.filename, os.path.join(os.getcwd(), path)}
-    watcher = MainWatcher(names, site)
+    full = os.path.abspath(path)
+    names = {path, full, os.path.join(os.getcwd(), path)}
+    watcher = MainWatcher(names, site, auto, full)
     _watchers.append(watcher)
     watcher.start()
     return watcher
@@ -74,9 +87,11 @@ def watch_main(path, data=None):
 class MainWatcher:
     """Finds the script's module code when it starts, and puts the trampolines in it."""
 
-    def __init__(self, filenames, site):
+    def __init__(self, filenames, site, auto=False, filename=None):
         self.filenames = frozenset(filenames)
         self.site = site
+        self.auto = auto
+        self.filename = filename or (site.filename if site is not None else None)
         self.tool = None
         self.done = False
 
@@ -94,12 +109,15 @@ class MainWatcher:
             return False
         if code.co_filename in self.filenames:
             self.done = True
-            try:
-                self.site.set_namespace(frame.f_globals)
-                self.site.prepare(code, in_place=True)
-            except Exception as exc:
-                _env.warn(f"Heron could not prepare the script's marked functions "
-                          f"({type(exc).__name__}: {exc}); they run as plain Python")
+            if self.site is not None:
+                try:
+                    self.site.set_namespace(frame.f_globals)
+                    self.site.prepare(code, in_place=True)
+                except Exception as exc:
+                    _env.warn(f"Heron could not prepare the script's marked functions "
+                              f"({type(exc).__name__}: {exc}); they run as plain Python")
+            if self.auto and _hook.tracer_in_use() is None:
+                _hook.watch_auto(code, "__main__", self.filename, self.site)
             return True
         return frame.f_back is None   # the prompt, `-c` ...: the script will not run
 
@@ -183,25 +201,35 @@ def watch_mp_main():
 def _run_mp_main(real, path_name, init_globals, run_name):
     import runpy
     site = None
+    auto = False
     try:
         if isinstance(path_name, str) and path_name.endswith(".py"):
             with open(path_name, "rb") as file:
                 data = file.read()
-            if b"heron:" in data:
-                site = _script_site(path_name, data)
+            site, auto = _script_plan(path_name, data, _hook.auto_requested(path_name, True),
+                                      "__mp_main__")
     except OSError:
         site = None
-    if site is None or _hook.tracer_in_use() is not None:
+    if (site is None and not auto) or _hook.tracer_in_use() is not None:
         return real(path_name, init_globals, run_name)
-    site.name = "__mp_main__"
+    if site is not None:
+        site.name = "__mp_main__"
     get_code = runpy._get_code_from_file
+    filename = os.path.abspath(path_name)
+
+    def prepare(code):
+        if site is not None:
+            code = site.prepare(code)
+        if auto:
+            _hook.watch_auto(code, "__mp_main__", filename, site)
+        return code
 
     def get_code_with_trampolines(*args, **kwargs):
         result = get_code(*args, **kwargs)
         try:
             if isinstance(result, tuple):      # 3.10-3.12: (code, fname)
-                return (site.prepare(result[0]),) + tuple(result[1:])
-            return site.prepare(result)        # 3.13+: code
+                return (prepare(result[0]),) + tuple(result[1:])
+            return prepare(result)             # 3.13+: code
         except Exception:
             return result
 
@@ -212,7 +240,8 @@ def _run_mp_main(real, path_name, init_globals, run_name):
         if runpy._get_code_from_file is get_code_with_trampolines:
             runpy._get_code_from_file = get_code
     try:
-        _finish_mp_main(site, content)
+        if site is not None:
+            _finish_mp_main(site, content)
     except Exception as exc:
         _env.warn(f"Heron could not finish the worker's main module "
                   f"({type(exc).__name__}: {exc})")

@@ -7,7 +7,9 @@ A marker is a real comment (never text inside a string or docstring) of the form
   lines may stand between the marker and the function, not blank lines or code;
 * or at the end of the ``def`` line (any line of a ``def`` header that spans several lines).
 
-``# heron: auto`` at module level is recognised, and reported as not supported yet.
+``# heron: auto`` (anywhere in a module, usually at its top) turns profiling mode on for the
+module (see ``heron._auto``): every function of the module is watched, and the hot ones are
+compiled.
 
 Only functions defined at module level (possibly inside a module-level ``if``/``try``/``with``)
 can be compiled. Every other marked thing is still returned, with the reason it is refused in
@@ -95,7 +97,6 @@ def describe_kind(kind):
         "class": "the marker is on a class; mark the functions instead",
         "not above a function": "the marker comment is not directly above a def "
                                 "(only comment lines may stand between them)",
-        "auto": "'# heron: auto' (profiling decides what to compile) is not supported yet",
     }
     if kind in plain:
         return plain[kind]

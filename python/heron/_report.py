@@ -1,6 +1,7 @@
 """The registry of candidate functions, and the report made from it (table, JSON, HTML).
 
-Every marked (or ``heron.jit``-decorated) function is recorded here, replaced or not. At exit,
+Every marked (or ``heron.jit``-decorated) function is recorded here, replaced or not, and so is
+every function profiling mode found hot (``heron._auto``; its record has a ``profile``). At exit,
 ``HERON_REPORT`` chooses the output (DESIGN.md, "The user's path", item 6):
 
 * ``HERON_REPORT=1`` (or any value that is not a path below): a table on stderr;
@@ -26,13 +27,15 @@ _lock = RLock()
 _candidates = []
 _settlers = []
 _notes = []          # run-level sentences (why Heron stood aside), shown above the table
+_summaries = []      # callables giving profiling mode's figures for the run (see on_summary)
 
 #: Keys of each record, in order (the JSON schema). ``calls`` counts each call once:
 #: ``calls == native_calls + fallback_calls - deopts`` (a deoptimized call started in native
 #: code and finished as plain Python).
 FIELDS = ("module", "qualname", "file", "line", "options", "status", "reason", "signatures",
           "compile_time_s", "calls", "native_calls", "fallback_calls", "native_time_s",
-          "failures", "deopts", "called_from_native", "reruns", "gil", "native_functions")
+          "failures", "deopts", "called_from_native", "reruns", "gil", "native_functions",
+          "profile")
 
 _COUNTERS = ("calls", "native_calls", "fallback_calls", "deopts", "called_from_native", "reruns")
 _TIMES = ("compile_time_s", "native_time_s")
@@ -43,9 +46,10 @@ class Candidate:
     than one when its ``def`` ran several times, each making its own function)."""
 
     __slots__ = ("module", "qualname", "file", "line", "options", "status", "reason",
-                 "dispatchers", "baseline")
+                 "dispatchers", "baseline", "profile")
 
-    def __init__(self, module, qualname, file, line, options, status, reason, dispatchers):
+    def __init__(self, module, qualname, file, line, options, status, reason, dispatchers,
+                 profile=None):
         self.module = module
         self.qualname = qualname
         self.file = file
@@ -55,6 +59,7 @@ class Candidate:
         self.reason = reason
         self.dispatchers = list(dispatchers)
         self.baseline = None     # stats inherited from the parent process (after a fork)
+        self.profile = profile   # profiling mode's object (its ``profile()``), or None
 
     @property
     def key(self):
@@ -63,7 +68,7 @@ class Candidate:
 
 
 def add(module, qualname, file, line, options, status, reason=None, dispatcher=None,
-        more=False, dispatchers=()):
+        more=False, dispatchers=(), profile=None):
     """Record a candidate function.
 
     Args:
@@ -80,11 +85,14 @@ def add(module, qualname, file, line, options, status, reason=None, dispatcher=N
             made another function), keeping the dispatchers it has.
         dispatchers: more dispatchers whose calls count for this function (a function that
             ran native code, then was bound again, keeps its figures with status python).
+        profile: for a function profiling mode found hot, an object whose ``profile()`` gives
+            what it saw (``heron._auto.Watched``); the record's ``profile`` field.
 
     A record for the same module, qualname, file and line replaces the older one (``reload``).
     """
     dispatchers = list(dispatchers) + ([] if dispatcher is None else [dispatcher])
-    candidate = Candidate(module, qualname, file, line, options, status, reason, dispatchers)
+    candidate = Candidate(module, qualname, file, line, options, status, reason, dispatchers,
+                          profile)
     with _lock:
         for i, old in enumerate(_candidates):
             if old.key == candidate.key:
@@ -129,6 +137,28 @@ def on_settle(callback):
     with _lock:
         if callback not in _settlers:
             _settlers.append(callback)
+
+
+def on_summary(callback):
+    """Have ``callback()`` give the run's profiling-mode figures for the summary: a dict with
+    ``watched``, ``modules``, ``hot``, ``how``, ``run_time_s`` (or None)."""
+    with _lock:
+        if callback not in _summaries:
+            _summaries.append(callback)
+
+
+def profiling():
+    """Profiling mode's figures for this run (see ``on_summary``), or None when it was off."""
+    with _lock:
+        callbacks = list(_summaries)
+    for callback in callbacks:
+        try:
+            figures = callback()
+        except Exception:
+            figures = None
+        if figures:
+            return figures
+    return None
 
 
 def note(text):
@@ -211,6 +241,17 @@ def _record(candidate):
     if status == "replaced" and failures and not signatures:
         status = "python"
         reason = _failure_text(failures)
+    profile = None
+    if candidate.profile is not None:
+        try:
+            profile = dict(candidate.profile.profile())
+        except Exception:
+            profile = {"mode": "auto"}
+        run = profiling()
+        if run and run.get("run_time_s"):
+            profile["run_time_s"] = round(run["run_time_s"], 6)
+            profile["native_time_share"] = round(
+                min(float(stats["native_time_s"]) / run["run_time_s"], 1.0), 4)
     return {
         "module": candidate.module,
         "qualname": candidate.qualname,
@@ -231,6 +272,7 @@ def _record(candidate):
         "reruns": int(stats["reruns"]),
         "gil": stats["gil"],
         "native_functions": [str(n) for n in stats["native_functions"]],
+        "profile": profile,
     }
 
 
@@ -422,6 +464,68 @@ def plain_signature(text):
 
 
 def _details(rec):
+    """One plain-words sentence about what happened to a candidate (for a function profiling
+    mode found hot, with how it was found and its share of the run)."""
+    text = _plain_details(rec)
+    profile = rec.get("profile")
+    if not profile:
+        return text
+    name = rec["qualname"]
+    hot = _hot_phrase(profile)
+    if _never_called(rec):
+        return (f"{name} ({hot}): to be compiled at its next call, which has not come yet.")
+    if text.startswith(name + ": "):
+        text = f"{name} ({hot}): " + text[len(name) + 2:]
+    share = profile.get("native_time_share")
+    if rec.get("native_time_s") and share is not None:
+        text += f" Its native code took {_percent(share)} of the run time."
+    return text
+
+
+def _percent(share):
+    if share and share < 0.005:
+        return "under 1%"
+    return f"{share * 100:.0f}%"
+
+
+def _hot_phrase(profile):
+    """How profiling mode found a function hot, in plain words."""
+    trigger = profile.get("trigger")
+    when = profile.get("hot_after_s")
+    if trigger == "calls":
+        text = f"hot after {profile.get('calls_seen')} calls"
+    elif trigger == "loop":
+        text = f"hot after its loops ran {profile.get('loop_iterations_seen')} iterations"
+    elif trigger == "time":
+        text = f"hot after {profile.get('samples_at_hot') or 'a few'} samples"
+    elif trigger == "recursion":
+        text = "hot: it calls itself"
+    else:
+        text = "hot"
+    if when is not None:
+        text += f", {when:.2f} s into the run"
+    share = profile.get("time_share")
+    if share is not None:
+        text += f"; {_percent(share)} of the sampled run time in it"
+    return text
+
+
+def _hot_cell(rec):
+    """The table's "Hot" cell: the share of the run time, or what made it hot."""
+    profile = rec.get("profile")
+    if not profile:
+        return "marked"
+    share = profile.get("time_share")
+    if share is not None:
+        return f"{_percent(share)} time"
+    if profile.get("trigger") == "calls":
+        return f"{profile.get('calls_seen')} calls"
+    if profile.get("trigger") == "loop":
+        return f"{profile.get('loop_iterations_seen')} iters"
+    return "yes"
+
+
+def _plain_details(rec):
     """One plain-words sentence about what happened to a candidate."""
     name = rec["qualname"]
     if rec["status"] != "replaced":
@@ -474,15 +578,37 @@ def _row(rec):
             str(rec["fallback_calls"]), _ms(rec["compile_time_s"]), _ms(rec["native_time_s"]))
 
 
-def _summary(recs, run_notes=()):
+def _counts(recs):
+    """"1 of 2 marked function(s)", "1 of 3 hot function(s)", or both, "compiled to native
+    code"."""
+    marked = [r for r in recs if not r.get("profile")]
+    hot = [r for r in recs if r.get("profile")]
+    parts = []
+    if marked or not hot:
+        parts.append(f"{sum(_ran_native(r) for r in marked)} of {len(marked)} marked "
+                     f"function(s)")
+    if hot:
+        parts.append(f"{sum(_ran_native(r) for r in hot)} of {len(hot)} hot function(s)")
+    return " and ".join(parts) + " compiled to native code"
+
+
+def _profiling_line(run):
+    """The sentence about what profiling mode did in the run (``profiling()``)."""
+    return (f"Profiling mode ({run['how']}) watched {run['watched']} function(s) in "
+            f"{run['modules']} module(s) for {run['run_time_s']:.2f} s; {run['hot']} became "
+            f"hot.")
+
+
+def _summary(recs, run_notes=(), run=None):
     if not recs:
+        if run is not None:
+            return "Heron report: no function became hot (profiling mode). " + \
+                _profiling_line(run)
         if run_notes:
             return "Heron report: no function was compiled. " + " ".join(run_notes)
         return "Heron report: no function was marked for compilation."
-    compiled = sum(_ran_native(r) for r in recs)
-    text = (f"Heron report: {compiled} of {len(recs)} marked function(s) compiled to native "
-            f"code.")
-    idle = sum(_never_called(r) for r in recs)
+    text = f"Heron report: {_counts(recs)}."
+    idle = sum(_never_called(r) for r in recs if not r.get("profile"))
     if idle:
         text += f" {idle} of them {'was' if idle == 1 else 'were'} never called."
     return text
@@ -499,12 +625,16 @@ def format_table(recs, run_notes=()):
     Returns:
         The text, ending with a newline.
     """
-    lines = [_summary(recs, run_notes)]
+    run = profiling()
+    lines = [_summary(recs, run_notes, run)]
+    if recs and run is not None:
+        lines.append(_profiling_line(run))
     if recs and run_notes:
         lines.extend(run_notes)
     if recs:
-        rows = [_COLUMNS] + [_row(r) for r in recs]
-        widths = [max(len(row[i]) for row in rows) for i in range(len(_COLUMNS))]
+        recs, columns, rows = _table(recs)
+        rows = [columns] + rows
+        widths = [max(len(row[i]) for row in rows) for i in range(len(columns))]
         lines.append("")
         for row in rows:
             cells = [cell.ljust(w) if i < 3 else cell.rjust(w)
@@ -515,6 +645,27 @@ def format_table(recs, run_notes=()):
     return "\n".join(lines) + "\n"
 
 
+def _hot_order(rec):
+    """Hot functions by share of the run: sampled time, then native time, then counts."""
+    profile = rec.get("profile") or {}
+    return (-(profile.get("time_share") or 0.0), -(rec.get("native_time_s") or 0.0),
+            -((profile.get("calls_seen") or 0) + (profile.get("loop_iterations_seen") or 0)))
+
+
+def _table(recs):
+    """``(recs, columns, rows)`` of the table: marked functions in source order, then the
+    hot ones by share of the run, with a "Hot" column when there are hot ones."""
+    marked = [r for r in recs if not r.get("profile")]
+    hot = sorted((r for r in recs if r.get("profile")), key=_hot_order)
+    if not hot:
+        return marked, _COLUMNS, [_row(r) for r in marked]
+    ordered = marked + hot
+    columns = _COLUMNS[:3] + ("Hot",) + _COLUMNS[3:]
+    rows = [r[:3] + (_hot_cell(rec),) + r[3:] for rec, r in
+            ((rec, _row(rec)) for rec in ordered)]
+    return ordered, columns, rows
+
+
 def format_html(recs, run_notes=()):
     """Render records as a small standalone HTML page (arguments as ``format_table``).
 
@@ -523,20 +674,24 @@ def format_html(recs, run_notes=()):
     """
     import html
     esc = html.escape
-    head = "".join(f"<th>{esc(c)}</th>" for c in _COLUMNS + ("Details",))
+    run = profiling()
+    ordered, columns, rows = _table(recs)
+    head = "".join(f"<th>{esc(c)}</th>" for c in columns + ("Details",))
     body = []
-    for rec in recs:
-        cells = "".join(f"<td>{esc(c)}</td>" for c in _row(rec))
+    for rec, row in zip(ordered, rows):
+        cells = "".join(f"<td>{esc(c)}</td>" for c in row)
         css = "native" if rec["status"] == "replaced" else "python"
         body.append(f'<tr class="{css}">{cells}<td>{esc(_details(rec))}</td></tr>')
-    extra = "".join(f"<p>{esc(n)}</p>\n" for n in (run_notes if recs else ()))
+    lines = ([_profiling_line(run)] if recs and run is not None else []) + \
+        list(run_notes if recs else ())
+    extra = "".join(f"<p>{esc(n)}</p>\n" for n in lines)
     return (
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Heron report</title>\n"
         "<style>body{font-family:sans-serif}table{border-collapse:collapse}"
         "td,th{border:1px solid #bbb;padding:4px 8px;text-align:left}"
         "tr.native td:nth-child(3){color:#060}tr.python td:nth-child(3){color:#a00}</style>"
         "</head><body>\n"
-        f"<h1>Heron report</h1>\n<p>{esc(_summary(recs, run_notes))}</p>\n{extra}"
+        f"<h1>Heron report</h1>\n<p>{esc(_summary(recs, run_notes, run))}</p>\n{extra}"
         f"<table><thead><tr>{head}</tr></thead><tbody>\n" + "\n".join(body) +
         "\n</tbody></table>\n</body></html>\n"
     )
@@ -585,9 +740,10 @@ def write_report(destination, recs=None, run_notes=None, announce=True):
         file.write(text)
     path = os.path.abspath(destination)
     if announce:
-        compiled = sum(_ran_native(r) for r in recs)
-        sys.stderr.write(f"Heron report written to {path} ({compiled} of {len(recs)} marked "
-                         f"function(s) compiled to native code)\n")
+        what = _counts(recs)
+        if not recs and profiling() is not None:
+            what = "no function became hot"
+        sys.stderr.write(f"Heron report written to {path} ({what})\n")
         sys.stderr.flush()
     return path
 

@@ -24,6 +24,15 @@ def _tree(filename):
     return tree
 
 
+_made = {}    # id(code) -> (code, node, filename): functions Heron synthesized (heron._lift)
+
+
+def register(func, node, filename):
+    """Record the ``ast.FunctionDef`` of a function Heron synthesized from another's source
+    (a lifted loop, ``heron._lift``): ``function_ast`` returns it for ``func``."""
+    _made[id(func.__code__)] = (func.__code__, node, filename)
+
+
 def function_ast(func):
     """Return ``(node, filename, qualname)`` for the plain Python function ``func``.
 
@@ -32,6 +41,9 @@ def function_ast(func):
     made by ``exec`` or typed at a prompt), ``OSError`` when the file cannot be read.
     """
     code = func.__code__
+    made = _made.get(id(code))
+    if made is not None and made[0] is code:
+        return made[1], made[2], getattr(func, "__qualname__", func.__name__)
     filename = code.co_filename
     first = code.co_firstlineno
     name = func.__name__

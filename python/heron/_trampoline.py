@@ -13,7 +13,10 @@ function the ``def`` makes hands its calls to Heron, without Heron watching the 
   ``return ENTER()(a, b, *args, k=k, **kw)`` (the *enter* form, used until Heron swapped the
   function in: ``ENTER()`` does the swap and returns what to call), or
   ``return TARGET(a, b, *args, k=k, **kw)`` (the *direct* form, with the dispatcher itself as
-  ``TARGET``, for references to the function object that were taken before the swap).
+  ``TARGET``, for references to the function object that were taken before the swap), or
+  ``return ENTER(a, b, *args, k=k, **kw)(a, b, *args, k=k, **kw)`` (the *inspect* form:
+  ``ENTER`` sees the call's arguments before it says what to call; profiling mode,
+  ``heron._auto``, decides with them whether a hot function compiles).
 
 On Python 3.11 and later the trampoline removes its own frame from the traceback of an
 exception passing through it (a bare ``raise`` adds no entry), so tracebacks read as without
@@ -72,8 +75,9 @@ def parameters(code):
     return posonly, positional, varargs, kwonly, varkw
 
 
-def _source(code, enter, has_doc):
-    """The text of the trampoline's ``def`` for ``code`` (see the module docstring)."""
+def _source(code, form, has_doc):
+    """The text of the trampoline's ``def`` for ``code`` (see the module docstring); ``form``
+    is ``"enter"``, ``"direct"`` or ``"inspect"``."""
     posonly, positional, varargs, kwonly, varkw = parameters(code)
     head = list(posonly)
     if posonly:
@@ -94,7 +98,12 @@ def _source(code, enter, has_doc):
         args.append("**" + varkw)
     # `("..." if 1 else 0)` compiles to one LOAD_CONST, as the bare string would, but is not
     # a constant to the compiler's check that warns about calling one (a SyntaxWarning).
-    callee = f"({_ENTER!r} if 1 else 0)()" if enter else f"({_TARGET!r} if 1 else 0)"
+    if form == "enter":
+        callee = f"({_ENTER!r} if 1 else 0)()"
+    elif form == "inspect":
+        callee = f"({_ENTER!r} if 1 else 0)({', '.join(args)})"
+    else:
+        callee = f"({_TARGET!r} if 1 else 0)"
     call = f"return {callee}({', '.join(args)})"
     header = f"def {code.co_name}({', '.join(head)}):"
     doc = f"{_DOC!r}; " if has_doc else ""
@@ -148,7 +157,7 @@ def _line_table(code):
     return bytes(table)
 
 
-def build(code, callee, enter=True):
+def build(code, callee, enter=True, inspect=False):
     """Make the trampoline for the function code object ``code``.
 
     Args:
@@ -157,6 +166,8 @@ def build(code, callee, enter=True):
         callee: the object the trampoline calls: an enter object (``callee()`` returns what to
             call with the arguments) when ``enter`` is True, else the callable itself.
         enter: which form to build (see the module docstring).
+        inspect: build the inspect form: ``callee(*arguments)`` returns what to call with them
+            (``enter`` is then ignored).
 
     Returns:
         The trampoline code object: same ``co_name``, ``co_qualname`` (3.11+),
@@ -170,7 +181,8 @@ def build(code, callee, enter=True):
     if code.co_freevars:
         raise ValueError("a function with free variables cannot get a trampoline")
     doc = _function_doc(code)
-    tramp = _compile(_source(code, enter, doc is not None))
+    form = "inspect" if inspect else "enter" if enter else "direct"
+    tramp = _compile(_source(code, form, doc is not None))
     placeholders = {_ENTER: callee, _TARGET: callee, _BASE: BaseException, _DOC: doc}
     consts = tuple(placeholders.get(c, c) if isinstance(c, str) else c for c in tramp.co_consts)
     changes = {"co_consts": consts, "co_filename": code.co_filename,
@@ -313,3 +325,23 @@ def substitute_in_place(owner, index, new):
     decref(old)                           # the tuple's reference to `old`, now gone
     if consts[index] is not new:
         raise RuntimeError("heron: could not replace a constant of the script's code")
+
+
+def rebuilt(fn, code):
+    """A new function made from ``code`` with everything else of ``fn`` (globals, name,
+    qualified name, module, docstring, defaults, keyword defaults, annotations, attributes)."""
+    import types
+    new = types.FunctionType(code, fn.__globals__, fn.__name__, fn.__defaults__,
+                             fn.__closure__)
+    new.__kwdefaults__ = fn.__kwdefaults__
+    new.__qualname__ = fn.__qualname__
+    new.__module__ = fn.__module__
+    new.__doc__ = fn.__doc__
+    new.__dict__ = fn.__dict__
+    if "__annotate__" in dir(fn):                 # 3.14: annotations are made lazily
+        new.__annotate__ = fn.__annotate__
+    else:
+        new.__annotations__ = fn.__annotations__
+    if hasattr(fn, "__type_params__"):
+        new.__type_params__ = fn.__type_params__
+    return new
