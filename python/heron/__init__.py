@@ -85,8 +85,9 @@ def report():
         ``qualname``, ``file``, ``line``, ``options``, ``status`` (``"replaced"`` or
         ``"python"``), ``reason`` (why it runs as plain Python, or None), ``signatures``,
         ``compile_time_s``, ``calls``, ``native_calls``, ``fallback_calls``,
-        ``native_time_s``, ``failures``, ``deopts``, ``called_from_native`` and
-        ``frozen_globals`` (``heron._report.FIELDS``). A call is counted once in ``calls``:
+        ``native_time_s``, ``failures``, ``deopts``, ``called_from_native``,
+        ``reruns``, ``gil``, ``native_functions`` (the C functions it calls directly, issue 16)
+        and ``profile`` (``heron._report.FIELDS``). A call is counted once in ``calls``:
         ``calls == native_calls + fallback_calls - deopts``. A marked function not called
         yet is ``"replaced"`` with no calls. Only this process's functions: the report
         written at exit also has those of its worker processes.

@@ -44,7 +44,10 @@ def _run(args):
         print(f"heron: cannot open {script}: {exc}", file=sys.stderr)
         return 2
     sys.argv = [script] + list(args.args)
-    sys.path.insert(0, os.path.dirname(os.path.abspath(script)))
+    # As `python SCRIPT` since 3.9: the main module's file (and so its tracebacks and
+    # warnings) is the absolute path, argv[0] as typed.
+    script = os.path.abspath(script)
+    sys.path.insert(0, os.path.dirname(script))
     if not _boot.disabled():
         _boot._auto = _boot.auto_enabled()
         _boot.install_finder()
