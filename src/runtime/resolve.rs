@@ -348,8 +348,17 @@ impl<'py, 'd> DispatchResolver<'py, 'd> {
         }
         // `from numpy import sqrt, zeros`, `from numpy.random import rand`: NumPy's own
         // objects, as compiled code knows them by their module's name for them.
+        if let Some(g) = self.foreign(value, Some(name)) {
+            return g;
+        }
+        let modules = py.import("sys").and_then(|s| s.getattr("modules")).ok();
         if let Ok(fname) = value.getattr("__name__").and_then(|n| n.extract::<String>()) {
             for m in ["numpy", "numpy.random", "numpy.linalg", "random"] {
+                // Only a module already imported can be where the value came from (importing
+                // numpy.random to look costs 40 ms).
+                if !modules.as_ref().map(|d| d.contains(m).unwrap_or(false)).unwrap_or(false) {
+                    continue;
+                }
                 if let Ok(mv) = py.import(m).and_then(|mm| mm.getattr(fname.as_str())) {
                     if mv.is(value) {
                         if let Ok(g) = self.module_attr(m, &fname, 0) {
@@ -358,9 +367,6 @@ impl<'py, 'd> DispatchResolver<'py, 'd> {
                     }
                 }
             }
-        }
-        if let Some(g) = self.foreign(value, Some(name)) {
-            return g;
         }
         let tname = value.get_type().name().map(|n| n.to_string()).unwrap_or_default();
         if tname == "function" {
