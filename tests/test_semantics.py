@@ -786,3 +786,17 @@ def test_variable_that_changes_type_stored_into_float_arrays(tmp_path):
     # Into an int array NumPy casts a float and a numpy.float64 alike, but Heron leaves it to
     # the interpreter (the reason is reported).
     assert_same(plain, jit, "into_ints", np.array([1.5, 2.5]), np.zeros(2, dtype=np.int64), native=False)
+
+
+CONST_CMP = """
+def c(x):
+    return (x < 4, x <= 4, x > 4, x >= 4, x == 4, x != 4, 4 < x, 4 <= x, 4 > x, 4 >= x, 4 == x,
+            4 != x, x > -9007199254740992, x < 9007199254740993, x == 9007199254740993)
+"""
+
+
+def test_float_compared_with_an_int_constant(tmp_path):
+    # A constant int a float holds exactly is compared as a float; beyond 2**53 exactly.
+    plain, jit = modules(tmp_path, CONST_CMP)
+    for x in FLOATS + [3.9, 4.0, 4.1, 9007199254740992.0, 9007199254740994.0, -9007199254740992.0]:
+        assert_same(plain, jit, "c", x)

@@ -777,6 +777,15 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 } else {
                     (self.to_i64(vb, tb), va[0], swap(op))
                 };
+                if let Some(c) = self.const_int(i) {
+                    if c.unsigned_abs() <= 1u64 << 53 {
+                        // A constant int a float holds exactly (`x >= 4`): the float comparison
+                        // is the exact one.
+                        let cf = self.b.ins().f64const(c as f64);
+                        let f = if self.b.func.dfg.value_type(f) == types::F32 { self.b.ins().fpromote(types::F64, f) } else { f };
+                        return Ok(self.fcmp(op, cf, f));
+                    }
+                }
                 let r = self.call_helper("heron_cmp_int_float", &[types::I64, types::F64], &[types::I64], &[i, f])?[0];
                 Ok(match op {
                     CmpOp::Eq => self.b.ins().icmp_imm_s(IntCC::Equal, r, 0),
