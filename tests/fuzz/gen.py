@@ -192,6 +192,10 @@ KNOWN_BUGS = {
     "floor-npint": "math.floor/ceil/trunc of a NumPy integer (CPython goes through float / raises)",
     "npint32-pyint": "numpy.int32 op a Python int out of int32 range (CPython raises OverflowError)",
     "ufunc-pow": "a mixed-type ** on NumPy scalars goes through np.power's SIMD loop, not libm pow",
+    "raise-rerun-warning": "a statement raising an error Heron leaves to the interpreter (inf or NaN stored "
+                           "into an integer array, a[i] /= 0 of an int array, 0 ** np.float64(-1.0)) is "
+                           "re-run there, and the NumPy warnings its expression issued first (np.exp "
+                           "overflow, np.sqrt(-1), x / 0) come twice",
     **gen_arrays.KNOWN_BUGS,  # found with the whole-array NumPy of gen_arrays
 }
 
@@ -214,6 +218,11 @@ def excluded(template, types, avoid):
     if "npint32-pyint" in avoid and len(types) >= 2 and "np.int32" in types and "int" in types:
         return True
     return False
+
+
+def _is_leaf(src):
+    """Is this expression source a name or a constant (nothing to warn)?"""
+    return src.replace("_", "a").replace(".", "").replace("-", "").strip("()").isalnum()
 
 
 def probe(template, types):
@@ -563,8 +572,16 @@ class ModuleGen(gen_arrays.ArrayMixin, Gen):
                 vtypes = [x for x in vtypes if x != "int"]
             vt = self.pick_type(vtypes, complex_weight=0.1)
             value = self.expr(scope, vt, self.rint(0, 2))
+            int_target = "raise-rerun-warning" in self.avoid and t[1] in ("int64", "int32")
+            if int_target and \
+                    vt not in ("int", "bool", "np.int64", "np.int32", "np.bool") and not _is_leaf(value):
+                # the value in a variable first: its warnings are issued by a statement of its own
+                tmp = self.new_var()
+                lines.append((ind, f"{tmp} = {value}"))
+                value = tmp
             ops = [(w, o) for w, o in [(5, "+"), (3, "-"), (3, "*"), (1, "/"), (1, "//"), (1, "%")]
-                   if not excluded("({0} %s {1})" % o, (DTYPE_SCALAR[t[1]], vt), self.avoid)]
+                   if not excluded("({0} %s {1})" % o, (DTYPE_SCALAR[t[1]], vt), self.avoid)
+                   and not (int_target and o == "/")]  # a[i] /= 0: warns, then inf raises
             if kind == "store" or not ops:
                 lines.append((ind, f"{target} = {value}"))
             else:
