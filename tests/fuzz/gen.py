@@ -98,14 +98,14 @@ class Gen:
 
 # ---- types -----------------------------------------------------------------------------------
 
-PY_TYPES = ("int", "float", "bool")
+PY_TYPES = ("int", "float", "bool", "complex")
 NP_TYPES = ("np.bool", "np.int32", "np.int64", "np.float32", "np.float64")
 SCALARS = PY_TYPES + NP_TYPES
 DTYPES = ("float64", "int64", "int32", "float32", "bool")
 DTYPE_SCALAR = {"float64": "np.float64", "int64": "np.int64", "int32": "np.int32",
                 "float32": "np.float32", "bool": "np.bool"}
 
-_TYPE_NAMES = {bool: "bool", int: "int", float: "float", np.bool_: "np.bool", np.int32: "np.int32",
+_TYPE_NAMES = {bool: "bool", int: "int", float: "float", complex: "complex", np.bool_: "np.bool", np.int32: "np.int32",
                np.int64: "np.int64", np.float32: "np.float32", np.float64: "np.float64"}
 
 
@@ -117,6 +117,8 @@ _SAMPLES = {
     "bool": [True, False],
     "int": [3, 0, -2],
     "float": [1.5, 0.0, -2.5],
+    # (complex(inf, nan) makes value-dependent results and errors show up: abs() raises on it)
+    "complex": [1.5 - 2j, 0j, complex(-0.0, 3.0), complex(math.inf, math.nan)],
     "np.bool": [np.True_, np.False_],
     "np.int32": [np.int32(3), np.int32(0), np.int32(-2)],
     "np.int64": [np.int64(3), np.int64(0), np.int64(-2)],
@@ -170,7 +172,16 @@ NATIVE_FORMS = [
     ("_cm.nextafter({0}, {1})", 2, 1), ("_cc.abs({0})", 1, 1), ("_cc.labs({0})", 1, 1),
     ("_cc.toupper({0})", 1, 1), ("_cc.isalpha({0})", 1, 1),
 ]
-ALL_FORMS = BINARY_FORMS + UNARY_FORMS + BOOL_FORMS + [COND_FORM] + gen_arrays.UFUNC_FORMS + NATIVE_FORMS
+# Python complex numbers (issue 12): the forms above probe complex operands too (+ - * / **, -,
+# abs, ==, !=, not, and/or, x if c else y; // % < min() math.* raise); these are complex's own.
+# They apply to the other types as well ((3).real, (2.5).conjugate()). Weighted low.
+COMPLEX_FORMS = [
+    ("({0}).real", 1, 1), ("({0}).imag", 1, 1), ("({0}).conjugate()", 1, 1),
+    ("complex({0}, {1})", 2, 1), ("complex({0})", 1, 1),
+]
+REAL_ATTR_FORMS = ("({0}).real", "({0}).imag", "({0}).conjugate()")
+ALL_FORMS = BINARY_FORMS + UNARY_FORMS + BOOL_FORMS + [COND_FORM] + gen_arrays.UFUNC_FORMS + NATIVE_FORMS + \
+    COMPLEX_FORMS
 
 _probe_cache = {}
 _always_raises = set()   # (template, types) raising on every sample, e.g. math.trunc(np.int64)
@@ -181,6 +192,10 @@ KNOWN_BUGS = {
     "floor-npint": "math.floor/ceil/trunc of a NumPy integer (CPython goes through float / raises)",
     "npint32-pyint": "numpy.int32 op a Python int out of int32 range (CPython raises OverflowError)",
     "ufunc-pow": "a mixed-type ** on NumPy scalars goes through np.power's SIMD loop, not libm pow",
+    "raise-rerun-warning": "a statement raising an error Heron leaves to the interpreter (inf or NaN stored "
+                           "into an integer array, a[i] /= 0 of an int array, 0 ** np.float64(-1.0)) is "
+                           "re-run there, and the NumPy warnings its expression issued first (np.exp "
+                           "overflow, np.sqrt(-1), x / 0) come twice",
     **gen_arrays.KNOWN_BUGS,  # found with the whole-array NumPy of gen_arrays
 }
 
@@ -190,6 +205,8 @@ def excluded(template, types, avoid):
         return True
     if not avoid:
         return False
+    if "complex" in avoid and "complex" in types:
+        return True
     if "floor-npint" in avoid and template.startswith(("math.floor", "math.ceil", "math.trunc")) \
             and types[0] in ("np.int32", "np.int64", "np.bool"):
         return True
@@ -198,9 +215,16 @@ def excluded(template, types, avoid):
     if "ufunc-pow" in avoid and "**" in template and any(t.startswith("np.") for t in types) \
             and len(set(types)) > 1:
         return True
+    if "raise-rerun-warning" in avoid and "** -" in template and types[0] in ("np.int32", "np.int64", "np.bool"):
+        return True  # NumPy's "Integers to negative integer powers" is raised by the interpreter
     if "npint32-pyint" in avoid and len(types) >= 2 and "np.int32" in types and "int" in types:
         return True
     return False
+
+
+def _is_leaf(src):
+    """Is this expression source a name or a constant (nothing to warn)?"""
+    return src.replace("_", "a").replace(".", "").replace("-", "").strip("()").isalnum()
 
 
 def probe(template, types):
@@ -264,6 +288,13 @@ FLOAT_CONSTS = [0.0, -0.0, 0.5, 1.0, 1.5, 2.0, 2.5, -3.5, 0.1, -1.0, 3.0, 7.25, 
                 1e-308, 5e-324, 2.2250738585072014e-308, 1e16, 9007199254740993.0, 4503599627370497.5,
                 1e300, -1e300, 1e-300, 123456789.125, 0.49999999999999994, -2.5]
 FLOAT_SPECIAL = ["math.inf", "-math.inf", "math.nan", "math.pi"]
+# Complex constants: literals (whose parts are exact), and complex(x, y) of float parts for the
+# signed zeros, infinities, NaNs, tiny and huge parts a literal cannot spell.
+COMPLEX_LITERALS = ["0j", "1j", "2.5j", "(1.5-2j)", "(-3+0.5j)", "(1+1j)", "(-0.5-0.25j)", "1e308j",
+                    "(1e308+1e308j)", "(2-0j)", "(-0.0-0j)", "(-1j)", "(1e-310+3j)", "(4+0j)"]
+COMPLEX_PARTS = [0.0, -0.0, 1.0, -1.0, 1.5, -2.5, 0.5, 3.0, 1e308, -1e308, 1e-308, 5e-324, 1e200,
+                 -1e-310, 1e154, 0.1]
+COMPLEX_SPECIAL_PARTS = [math.inf, -math.inf, math.nan]
 
 
 def float_src(x):
@@ -329,6 +360,7 @@ class ModuleGen(gen_arrays.ArrayMixin, Gen):
         self.shapes = {}          # array param name (in f) -> shape
         self.calls_left = 0
         self.globals = {}         # module-level scalar globals read by the functions: name -> type
+        self.py_types = tuple(t for t in PY_TYPES if t != "complex" or "complex" not in self.avoid)
 
     # ---- module --------------------------------------------------------------------------
 
@@ -336,7 +368,8 @@ class ModuleGen(gen_arrays.ArrayMixin, Gen):
         nparams = self.rint(1, 4)
         params = []
         for k in range(nparams):
-            t = self.wchoice([(4, "int"), (4, "float"), (1, "bool"), (5, "arr")])
+            t = self.wchoice([(4, "int"), (4, "float"), (1, "bool"), (5, "arr"),
+                              (0 if "complex" in self.avoid else 1, "complex")])
             if t == "arr":
                 dtype = self.wchoice(gen_arrays.PARAM_DTYPES)
                 ndim = self.wchoice([(3, 1), (1, 2)])
@@ -357,7 +390,8 @@ class ModuleGen(gen_arrays.ArrayMixin, Gen):
                     gparams.append((f"p{k}", t, src))
                 else:
                     np_types = sorted({DTYPE_SCALAR[t[1]] for _, t in arrays})
-                    gparams.append((f"p{k}", self.wchoice([(4, "int"), (4, "float"), (1, "bool")] +
+                    gparams.append((f"p{k}", self.wchoice([(4, "int"), (4, "float"), (1, "bool"),
+                                                           (0 if "complex" in self.avoid else 1, "complex")] +
                                                           [(2, t) for t in np_types]), None))
             g = Func(f"g{n}", [(p, t) for p, t, _ in gparams], None)
             g.array_sources = {p: src for p, _, src in gparams if src}
@@ -384,15 +418,16 @@ class ModuleGen(gen_arrays.ArrayMixin, Gen):
         return "\n".join(out) + "\n"
 
     def ret_type(self, fn):
-        avail = list(PY_TYPES) + sorted({DTYPE_SCALAR[t[1]] for _, t in fn.params if isinstance(t, tuple)
-                                         and t[1] in DTYPE_SCALAR})
+        avail = list(self.py_types) + sorted({DTYPE_SCALAR[t[1]] for _, t in fn.params if isinstance(t, tuple)
+                                              and t[1] in DTYPE_SCALAR})
         if fn.name == "f":  # arrays too (compared exactly: dtype, shape, strides, bytes)
             avail += [t for _, t in fn.params if isinstance(t, tuple)]
+        weighted = [(1 if t == "complex" else 3, t) for t in avail]
         kind = self.wchoice([(8, "scalar"), (2, "tuple"), (1, "None")])
         if kind == "scalar":
-            return self.choice(avail)
+            return self.wchoice(weighted)
         if kind == "tuple":
-            return tuple(self.choice(avail) for _ in range(self.rint(2, 3)))
+            return tuple(self.wchoice(weighted) for _ in range(self.rint(2, 3)))
         return "None"
 
     # ---- functions -----------------------------------------------------------------------
@@ -420,7 +455,7 @@ class ModuleGen(gen_arrays.ArrayMixin, Gen):
         return [(n, t) for n, t in scope.lookup_all().items() if isinstance(t, tuple) and t[1] in DTYPE_SCALAR]
 
     def leaf_types(self, scope):
-        types = set(PY_TYPES)
+        types = set(self.py_types)
         for n, t in scope.lookup_all().items():
             if isinstance(t, tuple) and t[1] in DTYPE_SCALAR:
                 types.add(DTYPE_SCALAR[t[1]])
@@ -485,7 +520,7 @@ class ModuleGen(gen_arrays.ArrayMixin, Gen):
         ])
         leaves = self.leaf_types(scope)
         if kind == "assign" or (kind in ("reassign", "aug", "retype") and not self.assignable(scope)):
-            t = self.choice(sorted(self.producible(leaves, 1)))
+            t = self.pick_type(self.producible(leaves, 1))
             name = self.new_var()
             lines.append((ind, f"{name} = {self.expr(scope, t, self.rint(0, 3))}"))
             scope.vars[name] = t
@@ -494,7 +529,7 @@ class ModuleGen(gen_arrays.ArrayMixin, Gen):
             lines.append((ind, f"{name} = {self.expr(scope, t, self.rint(0, 3))}"))
         elif kind == "retype":
             name, t = self.choice(self.assignable(scope))
-            t2 = self.choice(sorted(self.producible(leaves, 1)))
+            t2 = self.pick_type(self.producible(leaves, 1))
             lines.append((ind, f"{name} = {self.expr(scope, t2, self.rint(0, 2))}"))
             if name in scope.vars:
                 scope.vars[name] = t2
@@ -537,10 +572,18 @@ class ModuleGen(gen_arrays.ArrayMixin, Gen):
             vtypes = sorted(self.producible(leaves, 1))
             if "npint32-pyint" in self.avoid and t[1] == "int32" and kind == "augstore":
                 vtypes = [x for x in vtypes if x != "int"]
-            vt = self.choice(vtypes)
+            vt = self.pick_type(vtypes, complex_weight=0.1)
             value = self.expr(scope, vt, self.rint(0, 2))
+            int_target = "raise-rerun-warning" in self.avoid and t[1] in ("int64", "int32")
+            if int_target and \
+                    vt not in ("int", "bool", "np.int64", "np.int32", "np.bool") and not _is_leaf(value):
+                # the value in a variable first: its warnings are issued by a statement of its own
+                tmp = self.new_var()
+                lines.append((ind, f"{tmp} = {value}"))
+                value = tmp
             ops = [(w, o) for w, o in [(5, "+"), (3, "-"), (3, "*"), (1, "/"), (1, "//"), (1, "%")]
-                   if not excluded("({0} %s {1})" % o, (DTYPE_SCALAR[t[1]], vt), self.avoid)]
+                   if not excluded("({0} %s {1})" % o, (DTYPE_SCALAR[t[1]], vt), self.avoid)
+                   and not (int_target and o == "/")]  # a[i] /= 0: warns, then inf raises
             if kind == "store" or not ops:
                 lines.append((ind, f"{target} = {value}"))
             else:
@@ -579,10 +622,10 @@ class ModuleGen(gen_arrays.ArrayMixin, Gen):
             self.array_statement(lines, scope, ind)
         elif kind == "print":
             # Output before a later overflow must appear once (deoptimization continues).
-            t = self.choice(sorted(self.producible(leaves, 1)))
+            t = self.pick_type(self.producible(leaves, 1))
             items = [f"\"p{next(self.msg)}\"", self.expr(scope, t, self.rint(0, 2))]
             if self.chance(0.3):
-                t2 = self.choice(sorted(self.producible(leaves, 1)))
+                t2 = self.pick_type(self.producible(leaves, 1))
                 items.append(self.expr(scope, t2, self.rint(0, 1)))
             lines.append((ind, f"print({', '.join(items)})"))
         elif kind == "unpack":
@@ -591,6 +634,12 @@ class ModuleGen(gen_arrays.ArrayMixin, Gen):
             lines.append((ind, f"{', '.join(names)} = {self.call(scope, g)}"))
             for n_, t_ in zip(names, g.ret):
                 scope.vars[n_] = t_
+
+    def pick_type(self, types, complex_weight=1.0):
+        """One of ``types`` (the type of a new variable, a value printed or stored): complex
+        half as often as each of the others (``complex_weight``: times 1/2), so that it does not crowd them out."""
+        pairs = [(max(1, round(10 * complex_weight)) if t == "complex" else 20, t) for t in sorted(types)]
+        return self.wchoice(pairs)
 
     def aug(self, scope, name, t, loop):
         leaves = self.leaf_types(scope)
@@ -814,7 +863,9 @@ class ModuleGen(gen_arrays.ArrayMixin, Gen):
         options = [(5 if vars_ else 0, "var"), (4 if arrays else 0, "read")]
         if t in PY_TYPES:
             options.append((3, "const"))
-            if "globals" not in self.avoid:
+            # (complex globals rarely: Heron does not compile a complex global yet, the
+            # function would run as Python)
+            if "globals" not in self.avoid and (t != "complex" or self.chance(0.1)):
                 options.append((1, "global"))
         if t == "int" and self.arrays(scope):
             options.append((2, "len"))
@@ -850,6 +901,8 @@ class ModuleGen(gen_arrays.ArrayMixin, Gen):
     def const(self, t):
         if t == "bool":
             return self.choice(["True", "False"])
+        if t == "complex":
+            return self.complex_src(code=True)
         if t == "int":
             v = self.wchoice([(8, "small"), (2, "big")])
             v = self.choice(INT_CONSTS_SMALL) if v == "small" else self.choice(INT_CONSTS_BIG)
@@ -871,6 +924,9 @@ class ModuleGen(gen_arrays.ArrayMixin, Gen):
         for form in ALL_FORMS:
             table = form_table(form, self.avoid)
             ok = [ops for ops in table.get(t, ()) if all(o in prev for o in ops)]
+            if ok and form[0] in REAL_ATTR_FORMS and not self.chance(0.1):
+                # (3).real, x.conjugate() of a float: rarely (Heron refuses them for now)
+                ok = [ops for ops in ok if ops[0] == "complex"]
             if ok:
                 options.append((form[2], ("form", form, ok)))
         if depth > 0 and self.chance(0.01):
@@ -890,7 +946,7 @@ class ModuleGen(gen_arrays.ArrayMixin, Gen):
         subs = [self.expr(scope, o, depth - 1) for o in ops]
         return form[0].format(*subs)
 
-    _TYPE_WEIGHT = {"int": 4, "float": 4, "bool": 1, "np.bool": 1, "np.int32": 3, "np.int64": 3,
+    _TYPE_WEIGHT = {"int": 4, "float": 4, "bool": 1, "complex": 1, "np.bool": 1, "np.int32": 3, "np.int64": 3,
                     "np.float32": 3, "np.float64": 3}
 
     def operand_weight(self, t, ops):
@@ -914,6 +970,8 @@ class ModuleGen(gen_arrays.ArrayMixin, Gen):
                 if self.chance(0.3):
                     continue
                 t2 = t if self.chance(0.8) else self.choice(self.retypes(t))
+                if t2 == "complex" and t != "complex" and not self.chance(0.1):
+                    t2 = t
                 items.append(f"{name!r}: {self.const(t2)}")
             out.append("        {" + ", ".join(items) + "},")
         out.append("    ]")
@@ -951,9 +1009,30 @@ class ModuleGen(gen_arrays.ArrayMixin, Gen):
             return self.choice([math.inf, -math.inf, math.nan, -0.0, 0.0])
         return self.rint(-10**6, 10**6) / self.choice([1, 4, 7, 1000, 3])
 
+    def complex_part(self):
+        kind = self.wchoice([(8, "plain"), (2, "special"), (1, "float")])
+        if kind == "plain":
+            return self.choice(COMPLEX_PARTS)
+        if kind == "special":
+            return self.choice(COMPLEX_SPECIAL_PARTS)
+        return self.float_value()
+
+    def complex_src(self, code=False):
+        """Source text of a complex value: a literal, or complex(x, y) of float parts (signed
+        zeros, infinities, NaNs, tiny and huge parts)."""
+        kind = self.wchoice([(3, "literal"), (6, "parts"), (1 if code else 0, "neg")])
+        if kind == "literal":
+            return self.choice(COMPLEX_LITERALS)
+        if kind == "neg":
+            return f"(-{self.choice(COMPLEX_LITERALS)})"
+        x, y = self.complex_part(), self.complex_part()
+        return f"complex({float_src(x)}, {float_src(y)})"
+
     def scalar_src(self, t):
         if t == "bool":
             return self.choice(["True", "False"])
+        if t == "complex":
+            return self.complex_src()
         if t == "int":
             return str(self.int_value())
         return float_src(self.float_value())

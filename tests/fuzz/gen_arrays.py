@@ -512,7 +512,7 @@ class ArrayMixin:
             if k == "zero":
                 return "0"
             if k == "scalar":
-                k = self.choice(sorted(self.producible(self.leaf_types(scope), 1)))
+                k = self.pick_type(self.producible(self.leaf_types(scope), 1), complex_weight=0.1)
         if k in KINDS and not any(broadcasts(v[2], shape) for _, v in views):
             # No array in scope fits the target (m[::2, ::2] of a (4, 2) m): a scalar then.
             k = self.choice(sorted(t for t in self.producible(self.leaf_types(scope), 1) if t.startswith("np.")) or ["float"])
@@ -606,6 +606,9 @@ class ArrayMixin:
         """Called for every form generated: notes what computes with NumPy."""
         if "np." in template or any(k in KINDS or k.startswith("np.") for k in kinds):
             self.uses_numpy = True
+        if template.startswith("np."):
+            # npcall-rerun: a ufunc on scalars (np.power(-1, 2.5)) warns again when re-run too
+            self.npcall = True
 
 
     def retypes(self, t):
@@ -614,7 +617,7 @@ class ArrayMixin:
         becoming an int makes np.float32 * x go through the ufunc)."""
         if "ufunc-warning-names" in self.avoid and (self.shapes or self.__dict__.get("uses_numpy")):
             return [t]
-        return sorted(_gen().PY_TYPES)
+        return sorted(self.py_types)
 
     def finish_lines(self, lines):
         """The function's lines, steered around known bugs: for "npcall-rerun", a print first in

@@ -9,7 +9,7 @@ argument tuple of ``make_args()`` (each side builds its own arguments, so arrays
   by a ``heron._native.Dispatcher`` before the first call, so calls between functions go
   through dispatchers too.
 
-Compared: the return value (type and ``repr``; floats bit for bit, NumPy scalars by their bytes;
+Compared: the return value (type and ``repr``; floats and both parts of complex numbers bit for bit, NumPy scalars by their bytes;
 ints by ``hex``; arrays by dtype, shape, strides and bytes, and which arguments they share
 memory with), the exception type and message, everything the call printed, every warning it
 issued (category, message, file and line; NumPy's default error state, every occurrence
@@ -75,6 +75,8 @@ def fingerprint(v):
     label = type_label(v)
     if isinstance(v, float):  # float and numpy.float64
         return [label, repr(v), struct.pack("<d", v).hex()]
+    if isinstance(v, complex):  # both parts bit for bit (repr hides the signs of NaNs)
+        return [label, repr(v), struct.pack("<dd", v.real, v.imag).hex()]
     if isinstance(v, np.generic):
         return [label, repr(v), v.tobytes().hex()]
     if isinstance(v, int):  # int and bool
@@ -100,6 +102,9 @@ def describe(fp):
         if kind == "bool":
             return repr(bool(v))
         return repr(v) if abs(v) < 10**60 else f"<int of {v.bit_length()} bits>"
+    if kind == "complex" and len(fp) == 3:
+        re_, im = struct.unpack("<dd", bytes.fromhex(fp[2]))
+        return f"complex({re_.hex()}, {im.hex()})" + (f" (bits {fp[2]})" if "nan" in fp[1] else "")
     if "nan" in fp[1] and len(fp) == 3:
         return f"{fp[1]} (bits {fp[2]})"
     if kind == "float":
@@ -227,6 +232,9 @@ def canonical_nans(fp):
             arr = np.frombuffer(bytes.fromhex(fp[3]), dtype=np.dtype(fp[1])).copy()
             arr[np.isnan(arr)] = np.nan
             return ["ndarray", fp[1], fp[2], arr.tobytes().hex(), fp[4]]
+        if len(fp) == 3 and fp[0] == "complex" and isinstance(fp[2], str) and "nan" in fp[1]:
+            parts = struct.unpack("<dd", bytes.fromhex(fp[2]))
+            return [fp[0], fp[1], struct.pack("<dd", *(float("nan") if x != x else x for x in parts)).hex()]
         if len(fp) == 3 and isinstance(fp[1], str) and fp[1].endswith(("nan", "nan)")) and \
                 isinstance(fp[2], str):
             return [fp[0], fp[1], "nan"]

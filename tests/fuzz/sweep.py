@@ -1,7 +1,7 @@
 """Operator sweep: every expression form of the generator, for every combination of operand
 types, on edge values; CPython against Heron.
 
-    python -m tests.fuzz.sweep [--forms SUBSTRING] [--max-combos 200] [--out FILE.json]
+    python -m tests.fuzz.sweep [--forms SUBSTRING] [--with-type complex] [--max-combos 200] [--out FILE.json]
 
 For each (form, operand types) a one-line function ``def f(x0, x1, ...): return FORM`` is
 compiled (NumPy scalar operands arrive in 1-element arrays and are read with ``x[0]``) and called
@@ -29,6 +29,9 @@ EDGE = {
     "float": [0.0, -0.0, 1.5, -2.5, 0.5, math.inf, -math.inf, math.nan, 1e308, 5e-324, 2.5, 3.0, -7.0,
               1e16, 9.2e18, -1e-300],
     "bool": [True, False],
+    "complex": [0j, complex(-0.0, 0.0), complex(0.0, -0.0), 1.5 - 2j, complex(math.inf, 0.0),
+                complex(0.0, math.inf), complex(math.nan, 1.0), complex(math.inf, math.nan), 1e308 + 1e308j,
+                complex(5e-324, -5e-324), 3j, -2 + 0j],
     "np.bool": [True, False],
     "np.int32": [0, 1, -1, 7, -7, 2**31 - 1, -(2**31), 3, 64],
     "np.int64": [0, 1, -1, 7, -7, 2**63 - 1, -(2**63), 2**62, 3, 2**53 + 1, 64],
@@ -63,10 +66,12 @@ def literal(t, v):
     if t in NP_DTYPE:
         text = gen.float_src(v) if isinstance(v, float) else repr(v)
         return f"np.array([{text}], dtype=np.{NP_DTYPE[t]})"
+    if isinstance(v, complex):
+        return f"complex({gen.float_src(v.real)}, {gen.float_src(v.imag)})"
     return gen.float_src(v) if isinstance(v, float) else repr(v)
 
 
-def sweep(forms, max_combos, rng, report):
+def sweep(forms, max_combos, rng, report, with_type=None):
     from heron._native import Dispatcher
 
     harness._quiet()
@@ -75,6 +80,8 @@ def sweep(forms, max_combos, rng, report):
     for template, arity, _ in forms:
         for types in itertools.product(gen.SCALARS, repeat=arity):
             if template == gen.COND_FORM[0] and types[0] != types[1]:
+                continue
+            if with_type and with_type not in types:
                 continue
             src = make_source(template, types)
             path = os.path.join(harness._tmp(), f"sweep_{os.getpid()}_{len(results)}_{n_total}.py")
@@ -123,6 +130,7 @@ def main(argv=None):
     ap.add_argument("--forms", default="", help="only forms whose template contains this")
     ap.add_argument("--max-combos", type=int, default=200)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--with-type", default=None, help="only operand types that include this one (complex)")
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
     sys.set_int_max_str_digits(0)
@@ -133,7 +141,8 @@ def main(argv=None):
               f"{item['count']}/{item['of']}  f({', '.join(item['args'])}): "
               f"CPython {item['cpython']} | Heron {item['heron']}", flush=True)
 
-    results, n_native, n_total = sweep(forms, args.max_combos, random.Random(args.seed), report)
+    results, n_native, n_total = sweep(forms, args.max_combos, random.Random(args.seed), report,
+                                       args.with_type)
     print(f"{n_total} (form, types) compiled-or-refused, {n_native} ran natively, "
           f"{len(results)} with differences")
     if args.out:
