@@ -179,3 +179,16 @@ def test_deoptimization_continues_with_its_own_modules_globals(tmp_path):
         results.append(mod.f(3))
         assert mod.f.stats()["deopts"] == 1, mod.f.stats()
     assert results == [1.5, 2.5]
+
+
+def test_loop_in_a_branch_found_dead_compiles(tmp_path):
+    # `if False:` around a loop: inference drops the branch, and the loop analysis must not ask
+    # for its types (an internal compiler error, found by the fuzzer).
+    plain, jit = modules(tmp_path, """
+def f(p1):
+    if False:
+        for i0 in range(3):
+            pass
+    return p1 * 2
+""")
+    assert_same(plain, jit, "f", 1.5)

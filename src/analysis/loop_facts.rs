@@ -358,9 +358,11 @@ impl Walker<'_> {
                 Some(Expr { kind: ExprKind::Const(Const::Int(k)), .. }) => Some(*k),
                 _ => None,
             };
-            let stop_int = matches!(self.typed.ty(stop), Type::Int | Type::Np(DType::I64));
+            // A loop in a branch inference found dead (`if False:`) has no types: no facts.
+            let int_typed = |e: &Expr| matches!(self.typed.expr_types[e.id], Some(Type::Int | Type::Np(DType::I64)));
+            let stop_int = int_typed(stop);
             let slack = match &stop.kind {
-                ExprKind::BinOp(BinOp::Sub, x, c) if stop_int && matches!(self.typed.ty(x), Type::Int | Type::Np(DType::I64)) => match c.kind {
+                ExprKind::BinOp(BinOp::Sub, x, c) if stop_int && int_typed(x) => match c.kind {
                     ExprKind::Const(Const::Int(c)) if c >= 0 => c,
                     _ => 0,
                 },
