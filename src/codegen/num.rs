@@ -204,7 +204,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 }
                 Ok(vec![self.py_float_binop(op, a, b, line)?])
             }
-            Type::Np(d) if !(matches!(ta, Type::Np(x) if x == d) || matches!(tb, Type::Np(x) if x == d)) && !self.np_via_ufunc => {
+            Type::Np(_) if self.promotes_both(ta, tb) && !self.np_via_ufunc => {
                 // NumPy's scalar math defers to the ufunc when the operation promotes both
                 // operands (numpy.bool - int, numpy.int32 * float): emit it as before, with the
                 // ufunc's reports.
@@ -459,6 +459,18 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         }
         self.b.ins().jump(ok, &[]);
         self.switch_to(ok);
+    }
+
+    /// Do the operands of a NumPy scalar operation promote to a type neither of them has
+    /// (NEP 50: numpy.bool with a Python int is int64; numpy.int32 with a Python float is
+    /// float64)? NumPy's scalar math then defers to the ufunc (numpy/_core/src/umath/
+    /// scalarmath.c.src, `convert_to_<name>`: PROMOTION_REQUIRED). `int64 / int64` is
+    /// scalar math, whose true division makes the float64.
+    fn promotes_both(&self, ta: &Type, tb: &Type) -> bool {
+        match arith_result(ta, tb) {
+            Some(Type::Np(p)) => !(matches!(ta, Type::Np(x) if *x == p) || matches!(tb, Type::Np(x) if *x == p)),
+            _ => false,
+        }
     }
 
     /// A scalar of type `from` cast to the NumPy float type `d` of an operation (NEP 50: a

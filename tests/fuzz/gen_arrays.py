@@ -85,20 +85,14 @@ INPLACE_OPS = [("+", 8), ("-", 5), ("*", 5), ("/", 2), ("//", 2), ("%", 2), ("**
 KNOWN_BUGS = {
     "npcall-rerun": "a NumPy call (a.sum(), np.dot) that warns, in a call re-run in the interpreter for a "
                     "deferred report: its warning comes twice, and before the earlier ones",
-    "dead-np-warning": "an unused NumPy scalar result (v = x / z never read) loses its warning",
     "ufunc-warning-names": "inline warnings say 'scalar divide' where NumPy's mixed-type scalar ops go "
                            "through the ufunc ('divide'), 'power' for a ** 0.5 / 2 / -1 ('sqrt', ...)",
-    "float32-cast": "np.float32 op a Python float beyond float32: no 'overflow encountered in cast'",
-    "float32-exp": "np.exp of float32 (scalar or array) that overflows: no warning, no FloatingPointError",
     "empty-view-strides": "an empty slice has strides step*itemsize (NumPy: the stride, or 0 of an empty array)",
-    "inplace-bcast-message": "a += b that does not broadcast: the message lacks the output's shape",
     "inline-multi-flag": "where reports are inline, of np.float64(1.5e308) // 1e-308 (overflow and invalid) "
                          "only the first warning is issued",
     "inline-underflow": "where reports are inline, underflow is never reported (errstate under='raise')",
     "store-cast-raise": "m[i, j] = np.hypot(0, 1e308) into a float32 array under errstate(over='raise'): "
                         "NumPy stores inf, then raises; Heron raises and leaves the element",
-    "copy-unit-dims": "a[:] = m[:1] (shape (1, 2) into (2,)): NumPy drops the leading 1, Heron raises "
-                      "'could not broadcast input array'",
     "unit-dim-strides": "views of an argument with a length-1 axis of another stride (a (4, 1) array "
                         "with strides (1, 4), a[::2] of 2 elements) get the item size where NumPy keeps it",
 }
