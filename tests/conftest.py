@@ -201,3 +201,19 @@ def without_report_line(stderr):
     written to ..."): the only output a Heron run adds, by design."""
     return "".join(line for line in stderr.splitlines(keepends=True)
                    if not line.startswith("Heron report written to "))
+
+
+# Profiling mode finds hot code on CPython 3.10 and 3.11 by sampling the running program (a
+# thread looks every 10 ms; sys.monitoring counts exactly on 3.12+): whether a function is seen
+# hot within a short test program depends on the machine's timing, and a loaded 2-core machine
+# misses one about 1 run in 6. Those tests run again, up to 3 times, when they fail there
+# (pytest-rerunfailures, when installed): a real failure fails all 4 runs.
+_SAMPLING_TESTS = ("test_auto.py", "test_lift.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    if sys.version_info >= (3, 12) or not config.pluginmanager.hasplugin("rerunfailures"):
+        return
+    for item in items:
+        if item.fspath.basename in _SAMPLING_TESTS:
+            item.add_marker(pytest.mark.flaky(reruns=3))
