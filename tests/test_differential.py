@@ -53,7 +53,9 @@ def _differential(source):
         res = harness.check(source)
     finally:
         faulthandler.cancel_dump_traceback_later()
-    assert res["status"] != "mismatch", _explain(source, res)
+    # A warning repeated by a re-run in the interpreter is a known bug (I), kept apart.
+    known = res["status"] == "mismatch" and res["key"][0] == "rerun-warning"
+    assert res["status"] != "mismatch" or known, _explain(source, res)
 
 
 _settings = settings(max_examples=EXAMPLES, deadline=None, database=None,
