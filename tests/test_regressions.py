@@ -192,3 +192,17 @@ def f(p1):
     return p1 * 2
 """)
     assert_same(plain, jit, "f", 1.5)
+
+
+def test_invert_of_a_bool_runs_as_python(tmp_path):
+    # `~True` is -2 with a DeprecationWarning on Python 3.12+ (found by the differential test):
+    # left to the interpreter, which warns; `~` of an int compiles.
+    import warnings
+    plain, jit = modules(tmp_path, """
+def f(p0):
+    return ~p0
+""")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        assert_same(plain, jit, "f", True, native=False)
+    assert_same(plain, jit, "f", 5)

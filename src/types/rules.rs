@@ -188,7 +188,9 @@ pub fn unary_type(op: UnaryOp, a: &Type, line: u32) -> CResult<Type> {
             _ => cerr(format!("unary minus/plus on a {a} is not supported"), line),
         },
         UnaryOp::Invert => match a {
-            Type::Bool | Type::Int => Ok(Type::Int),
+            // `~True` is -2 with a DeprecationWarning on Python 3.12+: left to Python.
+            Type::Bool => cerr("`~` on a bool is deprecated (a DeprecationWarning on Python 3.12+); use `not`", line),
+            Type::Int => Ok(Type::Int),
             _ => cerr(format!("`~` on a {a} is not supported"), line),
         },
     }
