@@ -68,13 +68,22 @@ def ctype_code(t):
         return "?" + t.__name__
     if isinstance(t, type) and issubclass(t, ctypes._Pointer):
         item = ctype_code(code)
-        dtype = {"f64": "float64", "f32": "float32", "bool": "bool"}.get(item)
-        if dtype is None and item[:1] in "iu" and item[1:].isdigit():
-            dtype = ("int" if item[0] == "i" else "uint") + item[1:]
+        dtype = _pointee_dtype(item, with_bool=True)
         if dtype is not None:
             return "p:" + dtype
         return "?" + t.__name__
     return "?" + getattr(t, "__name__", type(t).__name__)
+
+
+def _pointee_dtype(item, with_bool):
+    """The NumPy dtype name of a pointer's element type code (``f64`` is ``float64``, ``i32``
+    ``int32``), or None; ``_Bool`` only when ``with_bool``."""
+    named = {"f64": "float64", "f32": "float32", "bool": "bool"} if with_bool else {"f64": "float64", "f32": "float32"}
+    if item in named:
+        return named[item]
+    if item[:1] in "iu" and item[1:].isdigit():
+        return ("int" if item[0] == "i" else "uint") + item[1:]
+    return None
 
 
 def _ndpointer_code(t):
@@ -140,9 +149,7 @@ def _cffi_code(ffi, ct):
         return _int_code(ffi.sizeof(ct), signed)
     if kind == "pointer":
         item = _cffi_code(ffi, ct.item)
-        dtype = {"f64": "float64", "f32": "float32"}.get(item)
-        if dtype is None and item[:1] in "iu" and item[1:].isdigit():
-            dtype = ("int" if item[0] == "i" else "uint") + item[1:]
+        dtype = _pointee_dtype(item, with_bool=False)
         if item == "void":
             return "voidp"
         return "p:" + dtype if dtype else "?" + ct.cname
