@@ -215,6 +215,17 @@ pub fn pointee_type(d: DType) -> Result<Type, String> {
     }
 }
 
+/// The dtype of a numeric C type (the element of a `T *`; the inverse of `pointee_ctype`).
+pub fn element_dtype(c: CType) -> Option<DType> {
+    Some(match c {
+        CType::F64 => DType::F64,
+        CType::F32 => DType::F32,
+        CType::Bool => DType::Bool,
+        CType::Int { bits, signed } => return DType::from_name(&format!("{}int{bits}", if signed { "" } else { "u" })),
+        _ => return None,
+    })
+}
+
 /// The C type of an element of a `T *`.
 pub fn pointee_ctype(d: DType) -> CType {
     match d {

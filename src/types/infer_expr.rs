@@ -702,13 +702,7 @@ impl<'a> Infer<'a> {
         if let ExprKind::Call { func, args, kwargs } = &e.kind {
             if let (Some(GlobalValue::Foreign(Foreign::PointerFn)), [item], true) = (self.resolve_name(func)?, args.as_slice(), kwargs.is_empty()) {
                 let Some(GlobalValue::Foreign(Foreign::Type(t))) = self.resolve_name(item)? else { return Ok(None) };
-                return Ok(match t {
-                    CType::F64 => Some(DType::F64),
-                    CType::F32 => Some(DType::F32),
-                    CType::Bool => Some(DType::Bool),
-                    CType::Int { bits, signed } => DType::from_name(&format!("{}int{bits}", if signed { "" } else { "u" })),
-                    _ => None,
-                });
+                return Ok(cnative::element_dtype(t));
             }
             return Ok(None);
         }
