@@ -35,9 +35,10 @@ _summaries = []      # callables giving profiling mode's figures for the run (se
 FIELDS = ("module", "qualname", "file", "line", "options", "status", "reason", "signatures",
           "compile_time_s", "calls", "native_calls", "fallback_calls", "native_time_s",
           "failures", "deopts", "called_from_native", "reruns", "gil", "native_functions",
-          "profile")
+          "parallel_loops", "parallel_runs", "profile")
 
-_COUNTERS = ("calls", "native_calls", "fallback_calls", "deopts", "called_from_native", "reruns")
+_COUNTERS = ("calls", "native_calls", "fallback_calls", "deopts", "called_from_native", "reruns",
+             "parallel_runs")
 _TIMES = ("compile_time_s", "native_time_s")
 
 
@@ -206,14 +207,14 @@ def _stats(candidate):
     """The stats of all of ``candidate``'s dispatchers, added up, less its fork baseline."""
     total = {key: 0 for key in _COUNTERS}
     total.update({key: 0.0 for key in _TIMES})
-    total.update(signatures=[], failures=[], gil="", native_functions=[])
+    total.update(signatures=[], failures=[], gil="", native_functions=[], parallel_loops=[])
     for dispatcher in candidate.dispatchers:
         stats = _stats_of(dispatcher)
         for key in _COUNTERS:
             total[key] += int(stats.get(key, 0) or 0)
         for key in _TIMES:
             total[key] += float(stats.get(key, 0.0) or 0.0)
-        for key in ("signatures", "failures", "native_functions"):
+        for key in ("signatures", "failures", "native_functions", "parallel_loops"):
             for item in stats.get(key, ()) or ():
                 if item not in total[key]:
                     total[key].append(item)
@@ -272,6 +273,8 @@ def _record(candidate):
         "reruns": int(stats["reruns"]),
         "gil": stats["gil"],
         "native_functions": [str(n) for n in stats["native_functions"]],
+        "parallel_loops": [str(n) for n in stats["parallel_loops"]],
+        "parallel_runs": int(stats["parallel_runs"]),
         "profile": profile,
     }
 
@@ -549,6 +552,10 @@ def _plain_details(rec):
     if rec.get("native_functions"):
         text += (" It calls these native functions directly, with no Python in between: "
                  + ", ".join(rec["native_functions"]) + ".")
+    for note in rec.get("parallel_loops") or ():
+        text += f" Parallel loop at {note}."
+    if rec.get("parallel_runs"):
+        text += f" Its parallel loops ran {rec['parallel_runs']} time(s) on Heron's threads."
     if rec.get("gil", "").startswith("held"):
         text += f" The GIL is {rec['gil']}."
     plain_calls = rec["fallback_calls"] - _reruns(rec)

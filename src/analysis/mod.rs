@@ -7,6 +7,7 @@ pub mod assignment;
 pub mod escape;
 pub mod liveness;
 pub mod loop_facts;
+pub mod parallel;
 pub mod purity;
 
 use std::collections::HashSet;
@@ -31,6 +32,8 @@ pub struct Facts {
     pub pure: bool,
     /// Loop facts, by `Stmt::id` (`loop_facts`).
     pub loops: loop_facts::LoopTable,
+    /// Parallel plans of the candidate loops, by `Stmt::id` (`parallel`).
+    pub parallel: parallel::ParallelTable,
 }
 
 /// Every table of `f` typed as `typed`. Errors: a read that may come before any assignment
@@ -49,9 +52,11 @@ pub fn analyze(f: &Function, typed: &Typed) -> CResult<Facts> {
     let (local_arrays, local_allocs) = escape::local_arrays(f, &typed.vars, &typed.expr_types, &typed.calls);
     // Stores into arrays that never leave the function are invisible to the caller.
     let pure = typed.pure || (!typed.callee_effects && purity::is_pure(f, &local_arrays));
+    let live = liveness::live_before(f);
     Ok(Facts {
         assigned,
-        live: liveness::live_before(f),
+        parallel: parallel::parallel_loops(f, typed, &live),
+        live,
         local_arrays,
         local_allocs,
         pure,

@@ -33,6 +33,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 }
             }
             Some(CallTarget::SelfRecursive) => {
+                self.refuse_outlined(|| "it calls itself".into());
                 self.long_running = true;
                 let ret = self.typed.ret_type();
                 let (vals, slots) = self.flat_args_ret(args, &ret, false, self.depth)?;
@@ -46,6 +47,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 Ok(v)
             }
             Some(CallTarget::Callee(info)) => {
+                self.refuse_outlined(|| "it calls another compiled function (run serially in parallel loops for now)".into());
                 self.long_running = true;
                 let union = info.ret_union();
                 // A recursive callee counts its depth from this call's (0 outside recursion).

@@ -47,6 +47,7 @@ pub fn abi_param(t: CType) -> Option<AbiParam> {
 impl<'a, 'm> FunctionCx<'a, 'm> {
     /// `f(args...)` for a foreign function `f`.
     pub fn foreign_call(&mut self, e: &Expr, cf: &CFunc, args: &[Expr], line: u32) -> CResult<CVal> {
+        self.refuse_outlined(|| format!("it calls the foreign function `{}`", cf.name));
         let mut vals = Vec::new();
         for (a, &p) in args.iter().zip(&cf.params) {
             let t = self.typed.ty(a).clone();

@@ -68,6 +68,10 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
     /// error: the dispatcher then re-runs a call without side effects, or reports it.
     /// `boxed_call`: the call whose result a callee handed back boxed.
     pub fn deopt_exit(&mut self, code: ErrCode, line: u32, boxed_call: Option<Span>) {
+        if self.outlined.is_some() {
+            self.outlined_fail();
+            return;
+        }
         let Some(point) = self.deopt_point(boxed_call) else {
             let flags = MemFlagsData::trusted();
             let c = self.iconst(code as i64);

@@ -115,6 +115,12 @@ pub struct FunctionCx<'a, 'm> {
     /// A recursive function's depth parameter, and its own depth (passed to its calls).
     pub depth_param: Option<Value>,
     pub depth: Option<Value>,
+    /// Emitting the outlined body of a parallel loop (`parallel`), not a function.
+    pub outlined: Option<super::parallel::Outlined>,
+    /// What became of each candidate parallel loop, for the report (`parallel`).
+    pub parallel_notes: Vec<String>,
+    /// The address of the unit's counter of parallel runs (`CompiledUnit::parallel_runs`).
+    pub par_runs: i64,
 }
 
 impl<'a, 'm> FunctionCx<'a, 'm> {
@@ -128,15 +134,17 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         links: &'a RuntimeLinks<'a>,
         self_id: FuncId,
         ret_union: bool,
+        outlined: bool,
     ) -> CResult<Self> {
         let entry = b.create_block();
         b.append_block_params_for_function_params(entry);
         b.switch_to_block(entry);
         let params = b.block_params(entry).to_vec();
-        let env = *params.last().unwrap();
-        let recursive = typed.calls.values().any(|c| matches!(c, crate::types::infer::CallTarget::SelfRecursive));
+        // An outlined body's parameters: ctx, first, end, partials, env, caller's env.
+        let env = if outlined { params[4] } else { *params.last().unwrap() };
+        let recursive = !outlined && typed.calls.values().any(|c| matches!(c, crate::types::infer::CallTarget::SelfRecursive));
         let depth_param = if recursive { Some(params[params.len() - 2]) } else { None };
-        let ret_ptr = if ret_by_pointer(&typed.ret_type(), ret_union) { Some(params[params.len() - 2 - recursive as usize]) } else { None };
+        let ret_ptr = if !outlined && ret_by_pointer(&typed.ret_type(), ret_union) { Some(params[params.len() - 2 - recursive as usize]) } else { None };
         let mut vars = Vec::new();
         let mut tags = Vec::new();
         for vi in &typed.vars {
@@ -146,9 +154,9 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         }
         let ret_vars: Vec<Variable> = repr(&typed.ret_type()).into_iter().map(|t| b.declare_var(t)).collect();
         let ret_tag = if ret_union { Some(b.declare_var(types::I8)) } else { None };
-        // Bind parameters.
+        // Bind parameters (an outlined body reads every variable from its ctx instead).
         let mut k = 0;
-        for (p, t) in f.params.iter().zip(&typed.args) {
+        for (p, t) in f.params.iter().zip(&typed.args).filter(|_| !outlined) {
             let n = repr(t).len();
             for j in 0..n {
                 b.def_var(vars[*p][j], params[k + j]);
@@ -181,6 +189,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 cells.insert(*addr, v);
             }
         }
+        let outlined_state = if outlined { Some(super::parallel::Outlined { parent_env: params[5], refused: None }) } else { None };
         let exit_block = b.create_block();
         let err_block = b.create_block();
         b.append_block_param(err_block, types::I64);
@@ -235,6 +244,9 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             entry_id: self_id,
             depth_param,
             depth: None,
+            outlined: outlined_state,
+            parallel_notes: Vec::new(),
+            par_runs: 0,
         })
     }
 
@@ -243,6 +255,16 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
     /// call's own `Env` on the hot path.
     pub fn poll_signals(&mut self, line: u32) {
         let i = types::I64;
+        if let Some(parent) = self.outlined.as_ref().map(|o| o.parent_env) {
+            // An outlined body: a signal stops it (the serial loop then handles it).
+            let pending = self.b.ins().load(i, MemFlagsData::trusted(), parent, abi::ENV_SIG_PENDING);
+            let signal = self.b.ins().band_imm_u(pending, 1);
+            let (cold, ok) = self.branch_cold(signal);
+            self.switch_to(cold);
+            self.outlined_fail();
+            self.switch_to(ok);
+            return;
+        }
         let pending = self.b.ins().load(i, MemFlagsData::trusted(), self.env, abi::ENV_SIG_PENDING);
         let (cold, ok) = self.branch_cold(pending);
         self.switch_to(cold);
@@ -396,6 +418,10 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
     /// Record an error in `Env` and jump to the error exit (terminates the current block); a
     /// deoptimization code hands the call to the interpreter instead (see `deopt`).
     pub fn raise(&mut self, code: ErrCode, line: u32, details: &[Value]) {
+        if self.outlined.is_some() {
+            self.outlined_fail();
+            return;
+        }
         if deopt::is_deopt(code) {
             self.deopt_exit(code, line, None);
             return;
@@ -412,6 +438,10 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
     /// Record where the error happened (line, function) in `Env` and jump to the error exit;
     /// the error code is already in `Env` (terminates the current block).
     pub fn leave_with_error(&mut self, line: u32) {
+        if self.outlined.is_some() {
+            self.outlined_fail();
+            return;
+        }
         let flags = MemFlagsData::trusted();
         let l = self.iconst(line as i64);
         self.b.ins().store(flags, l, self.env, abi::ENV_ERR_LINE);
@@ -432,6 +462,13 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
 
     /// Call a helper of `TRAMPOLINED` through its `preserve_all` trampoline (no result).
     pub fn call_tramp(&mut self, name: &str, args: &[Value]) {
+        if self.outlined.is_some() {
+            // Every trampolined helper is a cold path's report or handover: in an outlined
+            // body, the end of the parallel run.
+            self.outlined_fail();
+            self.start_dead_block();
+            return;
+        }
         let k = TRAMPOLINED.iter().position(|n| *n == name).expect("a trampolined helper");
         let f = self.module.declare_func_in_func(self.tramps[k], self.b.func);
         self.b.ins().call(f, args);
@@ -439,6 +476,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
 
     /// Import a runtime or libm function by symbol.
     pub fn helper(&mut self, name: &str, params: &[ir::Type], rets: &[ir::Type]) -> CResult<ir::FuncRef> {
+        self.outlined_helper(name);
         if let Some(f) = self.helpers.get(name) {
             return Ok(*f);
         }

@@ -28,6 +28,7 @@ pub mod fp;
 pub mod function;
 pub mod module;
 pub mod num;
+pub mod parallel;
 pub mod pow;
 pub mod recursion;
 pub mod stmt;

@@ -62,6 +62,10 @@ pub struct CompiledUnit {
     /// The foreign functions this code calls directly (`libm.so.6:j0`), here or in a callee,
     /// for the report (issue 16).
     pub foreign: Vec<String>,
+    /// What became of each candidate parallel loop (issue 14), for the report.
+    pub parallel_notes: Vec<String>,
+    /// How many times a parallel loop of this code ran on the pool (`runtime::parallel`).
+    pub parallel_runs: Box<std::sync::atomic::AtomicU64>,
 }
 
 // The raw pointers in FuncInfo/PrintDesc are only read; JITModule sits behind a Mutex.
@@ -123,6 +127,7 @@ fn helper_signature(name: &str) -> (Vec<ir::Type>, Vec<ir::Type>) {
         "heron_check_signals" => (vec![], vec![]),
         "heron_grow" => (vec![i, i, i, i], vec![i]),
         "heron_recursion" => (vec![i, i], vec![i]),
+        "heron_parallel_for" => (vec![i; 9], vec![i]),
         _ => (vec![f], vec![f]),
     }
 }
@@ -336,10 +341,13 @@ pub fn compile(f: &Function, typed: &Typed, facts: &Facts, info: FuncInfo, calle
     let long_running;
     let py_callbacks;
     let fp_deferred;
+    let parallel_notes;
+    let parallel_runs = Box::new(std::sync::atomic::AtomicU64::new(0));
     {
         let b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
-        let mut cx = FunctionCx::new(b, &mut module, f, typed, facts, &info, links, inner_id, ret_union)?;
+        let mut cx = FunctionCx::new(b, &mut module, f, typed, facts, &info, links, inner_id, ret_union, false)?;
         cx.tramps = tramps;
+        cx.par_runs = &*parallel_runs as *const std::sync::atomic::AtomicU64 as i64;
         cx.entry_id = entry_id;
         cx.body()?;
         prints = std::mem::take(&mut cx.prints);
@@ -351,6 +359,7 @@ pub fn compile(f: &Function, typed: &Typed, facts: &Facts, info: FuncInfo, calle
         py_callbacks = cx.py_callbacks || callees.iter().any(|c| c.py_callbacks);
         writes_visible = cx.writes_visible;
         fp_deferred = cx.fp_deferred || callees.iter().any(|c| c.fp_deferred);
+        parallel_notes = std::mem::take(&mut cx.parallel_notes);
         cx.b.seal_all_blocks();
         let target = cx.module.target_config();
         cx.b.finalize(target);
@@ -464,5 +473,7 @@ pub fn compile(f: &Function, typed: &Typed, facts: &Facts, info: FuncInfo, calle
         writes_visible,
         fp_deferred,
         foreign,
+        parallel_notes,
+        parallel_runs,
     })
 }

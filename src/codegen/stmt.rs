@@ -323,11 +323,37 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         let facts = self.facts.loops.for_loops[id].as_ref().expect("loop facts of a for loop");
         let guarded = facts.versioned.clone();
         let exit = self.b.create_block();
+        if let (Some(Ok(plan)), None) = (&self.facts.parallel[id], &self.outlined) {
+            // A parallel loop: its outlined body on the pool, when the versioning test
+            // holds; the serial loop below when it does not, or the run failed.
+            let go = self.loop_guards_hold(&guarded, stop_v);
+            self.parallel_loop(id, var, plan, (start_v, stop_v, step_v), body, facts.copy(!guarded.is_empty()), go, exit, line)?;
+        } else if let Some(Err(reason)) = &self.facts.parallel[id] {
+            self.parallel_notes.push(format!("line {line}: the loop runs serially: {reason}"));
+        }
         if guarded.is_empty() {
             self.range_loop(var, start_v, stop_v, step_v, const_step, body, orelse, facts.copy(false), origin, exit, line)?;
         } else {
-            let mut all = self.iconst(1);
-            for g in &guarded {
+            let all = self.loop_guards_hold(&guarded, stop_v);
+            let fast = self.b.create_block();
+            let slow = self.b.create_block();
+            self.b.ins().brif(all, fast, &[], slow, &[]);
+            self.switch_to(fast);
+            self.range_loop(var, start_v, stop_v, step_v, const_step, body, orelse, facts.copy(true), origin, exit, line)?;
+            self.switch_to(slow);
+            self.range_loop(var, start_v, stop_v, step_v, const_step, body, orelse, facts.copy(false), origin, exit, line)?;
+        }
+        self.switch_to(exit);
+        Ok(())
+    }
+
+    /// Do the accesses a loop's versioning proves in bounds (`ForFacts::versioned`) hold for
+    /// the loop up to `stop_v`? An i64 0 or 1 (1 when there are none).
+    fn loop_guards_hold(&mut self, guarded: &[crate::analysis::loop_facts::Guarded], stop_v: Value) -> Value {
+        use ir::condcodes::IntCC;
+        let mut all = self.iconst(1);
+        {
+            for g in guarded {
                 let arr = self.load_var(g.array);
                 let extent = arr[1 + g.axis];
                 let ok = match g.index {
@@ -346,16 +372,8 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 let ok = self.b.ins().uextend(types::I64, ok);
                 all = self.b.ins().band(all, ok);
             }
-            let fast = self.b.create_block();
-            let slow = self.b.create_block();
-            self.b.ins().brif(all, fast, &[], slow, &[]);
-            self.switch_to(fast);
-            self.range_loop(var, start_v, stop_v, step_v, const_step, body, orelse, facts.copy(true), origin, exit, line)?;
-            self.switch_to(slow);
-            self.range_loop(var, start_v, stop_v, step_v, const_step, body, orelse, facts.copy(false), origin, exit, line)?;
         }
-        self.switch_to(exit);
-        Ok(())
+        all
     }
 
     /// Emit one copy of a `for ... in range(...)` loop (see `for_range`), ending at `exit`.

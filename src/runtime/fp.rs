@@ -60,6 +60,18 @@ pub fn flags_restore(saved: u32) {
     }
 }
 
+/// Raise the sticky flags `bits` (from `flags_save` on another thread) in this thread's MXCSR,
+/// as if the operations that raised them had run here (`runtime::parallel` hands a worker's
+/// flags to the thread that waits for it).
+#[allow(deprecated)]
+pub fn flags_raise(bits: u32) {
+    #[cfg(target_arch = "x86_64")]
+    unsafe {
+        use std::arch::x86_64::{_mm_getcsr, _mm_setcsr};
+        _mm_setcsr(_mm_getcsr() | (bits & 0x3f));
+    }
+}
+
 /// MXCSR sticky flags NumPy reports by default: invalid (bit 0), divide-by-zero (bit 2) and
 /// overflow (bit 3).
 pub const REPORTED: u32 = 0x0d;

@@ -14,6 +14,7 @@ pub mod fp;
 pub mod guards;
 pub mod marshal;
 pub mod npcall;
+pub mod parallel;
 pub mod print;
 pub mod pymath;
 pub mod resolve;
@@ -149,5 +150,6 @@ fn linked_symbols() -> Vec<(&'static str, *const u8)> {
         ("heron_recursion", stack::heron_recursion as *const u8),
         ("heron_np_defer", fp::heron_np_defer as *const u8),
         ("heron_push_frame", traceback::heron_push_frame as *const u8),
+        ("heron_parallel_for", parallel::heron_parallel_for as *const u8),
     ]
 }

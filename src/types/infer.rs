@@ -253,6 +253,9 @@ pub struct Typed {
     /// Check NumPy floating-point errors at each operation even when `pure` (set by the
     /// dispatcher for callees of code with side effects).
     pub fp_checked: bool,
+    /// The function is marked `# heron: jit, parallel` (set by the dispatcher): its `prange`
+    /// and outermost `range` loops are candidates for `analysis::parallel`.
+    pub parallel: bool,
 }
 
 impl Typed {
@@ -390,6 +393,7 @@ pub fn infer(f: &Function, args: &[Type], res: &mut dyn Resolver, pure: bool) ->
         choices: inf.choices,
         slice_stores: inf.slice_stores,
         fp_checked: false,
+        parallel: false,
     })
 }
 

@@ -182,6 +182,7 @@ impl Dispatcher {
         *guards = std::mem::take(&mut res.guards);
         let mut typed = typed?;
         typed.fp_checked = fp_checked;
+        typed.parallel = self.parallel;
         let facts = analysis::analyze(&f, &typed)?;
         let tf = transform::run(transform::TypedFunction { f, typed, facts })?;
         let f = &tf.f;

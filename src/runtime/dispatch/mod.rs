@@ -104,6 +104,9 @@ pub struct Dispatcher {
     /// `# heron: jit, nogil` (or `parallel`): release the GIL even when the function writes
     /// arrays its caller can see (the user vouches that no other thread touches them).
     nogil: bool,
+    /// `# heron: jit, parallel`: its `prange` and outermost `range` loops may run on Heron's
+    /// threads (`analysis::parallel`).
+    parallel: bool,
     ir: OnceLock<Result<Arc<Function>, CompileError>>,
     /// The specialization the last calls used (one of `specs`, which keeps it alive).
     first: AtomicPtr<Spec>,
@@ -536,6 +539,7 @@ impl Dispatcher {
         };
         let opt = |name: &str| options.bind(py).get_item(name).and_then(|v| v.is_truthy()).unwrap_or(false);
         let nogil = opt("nogil") || opt("parallel");
+        let parallel = opt("parallel");
         let n_params: u64 = func.getattr("__code__").and_then(|c| c.getattr("co_argcount")).and_then(|n| n.extract()).unwrap_or(0);
         Ok(Dispatcher {
             vectorcall: dispatcher_vectorcall,
@@ -543,6 +547,7 @@ impl Dispatcher {
             name,
             qualname,
             nogil,
+            parallel,
             ir: OnceLock::new(),
             first: AtomicPtr::new(std::ptr::null_mut()),
             specs: Mutex::new(Vec::new()),
@@ -629,6 +634,18 @@ impl Dispatcher {
         foreign.sort();
         foreign.dedup();
         d.set_item("native_functions", foreign)?;
+        let mut notes: Vec<String> = Vec::new();
+        let mut runs = 0u64;
+        for u in self.specs.lock().unwrap().iter().filter_map(|s| s.unit.as_ref().ok()) {
+            runs += u.parallel_runs.load(Ordering::Relaxed);
+            for n in &u.parallel_notes {
+                if !notes.contains(n) {
+                    notes.push(n.clone());
+                }
+            }
+        }
+        d.set_item("parallel_loops", notes)?;
+        d.set_item("parallel_runs", runs)?;
         let fails = PyList::empty(py);
         let filename = self.ir.get().and_then(|r| r.as_ref().ok()).map(|f| f.filename.clone()).unwrap_or_else(|| {
             self.func(py)
