@@ -1,6 +1,6 @@
 """Ctrl-C interrupts compiled loops (issue 9, item 7).
 
-A SIGINT during a long compiled loop raises ``KeyboardInterrupt`` (or runs the program's own
+A SIGINT during a long compiled loop (a parallel one too, issue 14) raises ``KeyboardInterrupt`` (or runs the program's own
 SIGINT handler) within 100 ms, as it does in the interpreter; a ``while x != 1.5`` loop that
 never ends can be stopped. The program is a real subprocess; the signal is sent by the test.
 """
@@ -20,6 +20,7 @@ pytestmark = pytest.mark.usefixtures("real_native")
 
 SCRIPT = """
     import signal, sys, time
+    from heron import prange
 
     # heron: jit
     def spin(x):
@@ -34,6 +35,13 @@ SCRIPT = """
         s = 0
         for i in range(k):
             s = (s + i) % 7
+        return s
+
+    # heron: jit, parallel
+    def spin_par(k):
+        s = 0
+        for i in prange(k):
+            s |= (i * i) % 7
         return s
 
     # heron: jit
@@ -88,7 +96,7 @@ def interrupt(heron_python, tmp_path, call, mode, disable):
     return proc.returncode, line + out, err.splitlines()[-1], latency
 
 
-@pytest.mark.parametrize("call", ["spin_for(10**12)", "spin(0.0)", "spin_rec(60)"])
+@pytest.mark.parametrize("call", ["spin_for(10**12)", "spin(0.0)", "spin_rec(60)", "spin_par(10**12)"])
 @pytest.mark.parametrize("mode", ["default", "handler"])
 def test_sigint_interrupts_compiled_loops(heron_python, tmp_path, call, mode):
     rc, out, last, latency = interrupt(heron_python, tmp_path, call, mode, disable=False)

@@ -260,3 +260,61 @@ pub unsafe extern "C" fn heron_parallel_for(body: i64, ctx: i64, start: i64, sto
     (*(runs as *const AtomicU64)).fetch_add(1, Ordering::Relaxed);
     0
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trip_counts_are_pythons() {
+        for (start, stop, step) in [(0i64, 10i64, 1i64), (0, 10, 3), (10, 0, -3), (5, 5, 1), (-5, 5, 2), (3, -7, -1), (0, 1, 100)] {
+            let py = if step > 0 {
+                (start..stop).step_by(step as usize).count()
+            } else {
+                (stop + 1..=start).rev().step_by((-step) as usize).count()
+            };
+            assert_eq!(trip_count(start, stop, step), py as i64, "{start} {stop} {step}");
+        }
+        // 2**64 - 1 iterations do not fit: negative, so the serial loop runs it.
+        assert!(trip_count(i64::MIN, i64::MAX, 1) < 2);
+    }
+
+    #[test]
+    fn blocks_cover_the_iterations_once_in_order() {
+        for n in [2i64, 3, 63, 64, 65, 1000, 1_000_003] {
+            let nb = n.min(MAX_BLOCKS);
+            let mut next = 0;
+            for b in 0..nb {
+                let (lo, hi) = block(n, nb, b);
+                assert_eq!(lo, next);
+                assert!(hi > lo);
+                next = hi;
+            }
+            assert_eq!(next, n);
+        }
+    }
+
+    #[test]
+    fn integer_overflow_in_the_combination_is_refused() {
+        // One int sum reduction from 1: partials MAX and 1 overflow.
+        let mut reds = [1i64, 0, 0, 1, 0];
+        assert!(!unsafe { combine(reds.as_mut_ptr(), &[i64::MAX, 0, 0, 0], 2) });
+        let mut reds = [1i64, 0, 0, 1, 0];
+        assert!(unsafe { combine(reds.as_mut_ptr(), &[5, 0, 7, 0], 2) });
+        assert_eq!(reds[3], 13);
+        // A float sum in block order; a tag that changes in a later block wins.
+        let mut reds = [1i64, 0, 2, 1.0f64.to_bits() as i64, 0];
+        let parts = [0.5f64.to_bits() as i64, 1, 0.25f64.to_bits() as i64, 0];
+        assert!(unsafe { combine(reds.as_mut_ptr(), &parts, 2) });
+        assert_eq!(f64::from_bits(reds[3] as u64), 1.75);
+        assert_eq!(reds[4], 1);
+    }
+
+    #[test]
+    fn written_arrays_must_not_overlap_the_others() {
+        // Two 1-d float64 arrays of 10: disjoint, then overlapping.
+        let desc = |a: i64, b: i64| [2i64, 0, 8, 1, a, 10, 8, -1, 8, 1, b, 10, 8];
+        assert!(unsafe { arrays_disjoint(desc(1000, 1080).as_ptr()) });
+        assert!(!unsafe { arrays_disjoint(desc(1000, 1072).as_ptr()) });
+    }
+}
