@@ -64,6 +64,8 @@ def wrap_with_numba(module, path):
     with open(path, encoding="utf-8") as f:
         source = f.read()
     extra = getattr(module, "NUMBA_OPTIONS", {})
+    if hasattr(module, "prange"):
+        module.prange = numba.prange  # heron.prange is range; Numba's parallel loops need its own
     names = []
     for name, opts in marked_functions(source):
         kwargs = dict(extra.get(name, {}))

@@ -107,7 +107,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 return Ok(false);
             }
         };
-        let mut note = format!("line {line}: the loop runs in parallel, on {} threads", crate::runtime::parallel::threads());
+        let mut note = format!("line {line}: the loop runs in parallel on Heron's threads (HERON_NUM_THREADS, else one per core)");
         let floats: Vec<String> = plan.float_reductions().iter().map(|v| format!("`{}`", self.f.vars[*v])).collect();
         if !floats.is_empty() {
             note.push_str(&format!(
