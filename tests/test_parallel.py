@@ -228,3 +228,41 @@ def test_a_forked_child_runs_parallel_loops(heron_python, tmp_path):
     out, records = run(heron_python, tmp_path, FORK, 2)
     assert out == plain
     assert records["count"]["parallel_runs"] >= 1
+
+
+REFUSED = """
+    import ctypes
+    import numpy as np
+    from heron import prange
+
+    # heron: jit, parallel
+    def halves(out):
+        for i in prange(out.shape[0]):
+            i = i // 2
+            out[i] += 1
+
+    # heron: jit, parallel
+    def through_pointer(a, n):
+        p = a.ctypes.data_as(ctypes.POINTER(ctypes.c_double))
+        for i in prange(n):
+            p[i] = i * 0.5
+
+    a = np.zeros(10)
+    halves(a)
+    print(a.tolist())
+    b = np.zeros(6)
+    through_pointer(b, 6)
+    print(b.tolist())
+"""
+
+
+def test_loops_heron_cannot_prove_independent_run_serially(heron_python, tmp_path):
+    plain, _ = run(heron_python, tmp_path, REFUSED, 0)
+    out, records = run(heron_python, tmp_path, REFUSED, 2)
+    assert out == plain
+    for name, why in (("halves", "it assigns the loop variable `i`"),
+                      ("through_pointer", "it stores through `p`, which is not an array")):
+        rec = records[name]
+        assert rec["parallel_runs"] == 0
+        if rec["fallback_calls"] == 0:  # compiled: the report says why the loop is serial
+            assert any(why in n for n in rec["parallel_loops"]), rec["parallel_loops"]

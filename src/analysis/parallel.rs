@@ -159,6 +159,10 @@ fn plan(f: &Function, typed: &Typed, live: &[Vec<bool>], s: &Stmt) -> Result<Par
     }
     let mut w = Walk { typed: Some(typed), names: &f.vars, loop_var: *var, ..Walk::default() };
     w.block(body)?;
+    if w.assigned.contains(var) {
+        // Its stores would no longer be at distinct indices.
+        return Err(format!("it assigns the loop variable {}", name(*var)));
+    }
     // Variables: private to an iteration, or reductions.
     let mut reductions = Vec::new();
     for &v in &w.assigned {
@@ -388,6 +392,9 @@ impl<'t> Walk<'t> {
                 let ExprKind::Var(a) = base.kind else {
                     return Err("it stores into an element of an expression that is not a variable".into());
                 };
+                if !self.is_array(a) {
+                    return Err(format!("it stores through `{}`, which is not an array", self.names[a]));
+                }
                 *self.reads.entry(a).or_default() += 1;
                 if aug {
                     // `a[i] += x` reads the element it writes.
