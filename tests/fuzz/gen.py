@@ -31,9 +31,11 @@ copies into views, calls into NumPy such as ``a.sum()`` or ``np.dot``) is genera
 methods of ``gen_arrays.ArrayMixin``, a base class of ``ModuleGen``, in the same typed way.
 """
 import itertools
+import os
 import math
 import random
 import warnings
+import zlib
 
 import numpy as np
 
@@ -415,7 +417,12 @@ class ModuleGen(gen_arrays.ArrayMixin, Gen):
             out.append("")
         out.extend(self.make_args(f))
         out.extend(self.rebinds())
-        return "\n".join(out) + "\n"
+        text = "\n".join(out) + "\n"
+        # One program in four compiles as `# heron: jit, parallel` (issue 14); chosen from the
+        # text, not the random stream, so a seed makes the same programs as before.
+        if os.environ.get("HERON_FUZZ_PARALLEL") == "1" or zlib.crc32(text.encode()) % 4 == 0:
+            text = "# fuzz: parallel\n" + text
+        return text
 
     def ret_type(self, fn):
         avail = list(self.py_types) + sorted({DTYPE_SCALAR[t[1]] for _, t in fn.params if isinstance(t, tuple)
