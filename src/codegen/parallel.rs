@@ -23,7 +23,6 @@ use cranelift_module::{FuncId, Linkage, Module};
 
 use super::module::cg_err;
 use super::{repr, widen_to_slot, FunctionCx, LoopCx};
-use crate::abi;
 use crate::analysis::loop_facts::LoopFacts;
 use crate::analysis::parallel::{ParallelPlan, RedOp};
 use crate::ir::*;
@@ -117,7 +116,6 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         }
         self.parallel_notes.push(note);
         let i = types::I64;
-        let flags = MemFlagsData::trusted();
         let par = self.b.create_block();
         let serial = self.b.create_block();
         self.b.ins().brif(go, par, &[], serial, &[]);
@@ -176,7 +174,6 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 self.b.def_var(tag, t);
             }
         }
-        let _ = flags;
         self.b.ins().jump(exit, &[]);
         self.switch_to(serial);
         Ok(true)
@@ -322,7 +319,6 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         self.switch_to(self.err_block);
         let status = self.b.block_params(self.err_block)[0];
         self.b.ins().return_(&[status]);
-        let _ = abi::ENV_SIG_PENDING;
         Ok(())
     }
 }
