@@ -315,7 +315,8 @@ def check(source, entry="f", cp_timeout=2.0, hr_timeout=None, progress=None):
         # Programs the generator marks parallel compile as `# heron: jit, parallel` (issue 14).
         options = {"parallel": True} if PARALLEL_MARK in source else None
         for fname in compiled_names(hr):
-            dispatchers[fname] = Dispatcher(getattr(hr, fname), options)
+            fn = getattr(hr, fname)
+            dispatchers[fname] = Dispatcher(fn, options) if options else Dispatcher(fn)
         for fname, d in dispatchers.items():
             setattr(hr, fname, d)
         hr_args = hr.make_args()
