@@ -206,8 +206,9 @@ def without_report_line(stderr):
 # Profiling mode finds hot code on CPython 3.10 and 3.11 by sampling the running program (a
 # thread looks every 10 ms; sys.monitoring counts exactly on 3.12+): whether a function is seen
 # hot within a short test program depends on the machine's timing, and a loaded 2-core machine
-# misses one about 1 run in 6. Those tests run again, up to 3 times, when they fail there
-# (pytest-rerunfailures, when installed): a real failure fails all 4 runs.
+# misses one about 1 run in 6 (and runs in a row when the machine is busy: a second apart, they
+# are less alike). Those tests run again, up to 5 times a second apart, when they fail there
+# (pytest-rerunfailures, when installed): a real failure fails all 6 runs.
 _SAMPLING_TESTS = ("test_auto.py", "test_lift.py")
 
 
@@ -216,4 +217,4 @@ def pytest_collection_modifyitems(config, items):
         return
     for item in items:
         if item.fspath.basename in _SAMPLING_TESTS:
-            item.add_marker(pytest.mark.flaky(reruns=3))
+            item.add_marker(pytest.mark.flaky(reruns=5, reruns_delay=1))
