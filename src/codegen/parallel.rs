@@ -22,7 +22,7 @@ use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_module::{FuncId, Linkage, Module};
 
 use super::module::cg_err;
-use super::{repr, widen_to_slot, FunctionCx, LoopCx};
+use super::{repr, widen_to_slot, FunctionCx};
 use crate::analysis::loop_facts::LoopFacts;
 use crate::analysis::parallel::{ParallelPlan, RedOp};
 use crate::ir::*;
@@ -281,16 +281,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         let iv = self.b.ins().iadd(start, off);
         self.assign_var(var, vec![iv], &Type::Int, None, line)?;
         let unused = self.b.create_block();
-        self.loops.push(LoopCx { continue_block: cont, break_block: unused, hidden: None });
-        self.scope.loops.push(facts);
-        self.block(body)?;
-        self.scope.loops.pop();
-        self.loops.pop();
-        if !self.is_terminated() {
-            self.b.ins().jump(cont, &[]);
-        }
-        self.switch_to(cont);
-        self.poll_signals(line);
+        self.loop_body(body, cont, unused, None, facts, line)?;
         let c = self.b.use_var(cur);
         let next = self.b.ins().iadd_imm_s(c, 1);
         self.b.def_var(cur, next);

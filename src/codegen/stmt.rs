@@ -376,6 +376,24 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         all
     }
 
+    /// A `for` loop's body, with `cont` as its `continue` target and `brk` as its `break`
+    /// target (`hidden`: its state for a deoptimization, `facts`: what it guarantees); ends in
+    /// `cont`, at the back-edge, after the signal poll.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn loop_body(&mut self, body: &'a [Stmt], cont: ir::Block, brk: ir::Block, hidden: Option<deopt::LoopHidden>, facts: LoopFacts, line: u32) -> CResult<()> {
+        self.loops.push(LoopCx { continue_block: cont, break_block: brk, hidden });
+        self.scope.loops.push(facts);
+        self.block(body)?;
+        self.scope.loops.pop();
+        self.loops.pop();
+        if !self.is_terminated() {
+            self.b.ins().jump(cont, &[]);
+        }
+        self.switch_to(cont);
+        self.poll_signals(line);
+        Ok(())
+    }
+
     /// Emit one copy of a `for ... in range(...)` loop (see `for_range`), ending at `exit`.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn range_loop(
@@ -425,16 +443,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             LoopOrigin::Zip { first, count } => deopt::LoopHidden::Zip { level, first, count, index: var },
             LoopOrigin::Enumerate { iter, start } => deopt::LoopHidden::Enumerate { level, iter, start, index: var },
         });
-        self.loops.push(LoopCx { continue_block: cont, break_block: exit, hidden });
-        self.scope.loops.push(facts);
-        self.block(body)?;
-        self.scope.loops.pop();
-        self.loops.pop();
-        if !self.is_terminated() {
-            self.b.ins().jump(cont, &[]);
-        }
-        self.switch_to(cont);
-        self.poll_signals(line);
+        self.loop_body(body, cont, exit, hidden, facts, line)?;
         let c = self.b.use_var(cur);
         if const_step == Some(1) {
             // c < stop <= i64::MAX: c + 1 cannot overflow.
