@@ -28,6 +28,8 @@ def best(call, rounds):
 
 rounds = int(sys.argv[2])
 print(json.dumps({"smooth": best(lambda: kernel.smooth(a, out), rounds),
+                  "rescale": best(lambda: kernel.rescale(out), rounds),
+                  "halve": best(lambda: kernel.halve(out), rounds),
                   "collatz_steps": best(lambda: kernel.collatz_steps(n), rounds)}))
 """
 

@@ -92,6 +92,29 @@ EXACT = """
                 out[i, j] = m[i, j] * 2 + j
         return out
 
+    # heron: jit, parallel
+    def scale(a):
+        for i in prange(a.shape[0]):
+            a[i] = a[i] * 2.0 + 1.0
+
+    # heron: jit, parallel
+    def accumulate_rows(m, b):
+        for i in prange(m.shape[0]):
+            m[i, 0] += b[i]
+            for j in range(1, m.shape[1]):
+                m[i, j] += m[i, j - 1]
+
+    # heron: jit, parallel
+    def in_place_fails(a, d):
+        for i in prange(a.shape[0]):
+            a[i] = a[i] * 3 + 1
+            a[i] = a[i] + d[a[i] % 400]
+
+    # heron: jit, parallel
+    def neighbour(a):
+        for i in prange(1, a.shape[0]):
+            a[i] = a[i - 1] + 1.0
+
     a = np.linspace(-3, 3, 100_001)
     print(elementwise(a, np.zeros_like(a)).tolist()[::9999])
     # Overflow past 64 bits in a partial sum or in their combination: CPython's big ints.
@@ -122,6 +145,24 @@ EXACT = """
         print(len(w), sorted({str(m.message) for m in w}), y[:4].tolist())
     m = np.arange(12.0).reshape(3, 4)
     print(rows(m, np.zeros((3, 4))).tolist())
+    # Loops that rewrite arrays in place: each iteration reads only its own elements.
+    s = np.arange(100_000.0)
+    scale(s)
+    scale(s[::-3])
+    print(s.sum(), s[:7].tolist())
+    m = np.arange(60.0).reshape(12, 5)
+    accumulate_rows(m, np.arange(12.0))
+    print(m.tolist())
+    # An iteration fails after others rewrote their elements: the array CPython leaves.
+    a, d = np.arange(300), np.full(300, 2)
+    try:
+        in_place_fails(a, d)
+    except IndexError as e:
+        print("IndexError:", e)
+    print(a.tolist())
+    n = np.zeros(10)
+    neighbour(n)
+    print(n.tolist())
 """
 
 
@@ -142,15 +183,18 @@ def test_parallel_loops_give_cpythons_results(heron_python, tmp_path):
     for threads in (1, 2, 3):
         out, records = run(heron_python, tmp_path, EXACT, threads)
         assert out == plain, threads
-        for name in ("elementwise", "int_sum", "reductions", "rows"):
+        for name in ("elementwise", "int_sum", "reductions", "rows", "scale", "accumulate_rows"):
             rec = records[name]
             assert rec["fallback_calls"] == 0 and rec["failures"] == [], rec
             assert any("runs in parallel" in n for n in rec["parallel_loops"]), rec
             assert rec["parallel_runs"] >= 1, rec
         # Serial fallbacks: the failing iteration, the overlapping and the negative indices,
         # the product past 64 bits.
-        for name in ("shifted", "plus_one", "negative", "product"):
+        for name in ("shifted", "plus_one", "negative", "product", "in_place_fails"):
             assert records[name]["parallel_runs"] == 0, records[name]
+        assert any("runs in parallel" in n for n in records["in_place_fails"]["parallel_loops"])
+        notes = records["neighbour"]["parallel_loops"]
+        assert notes and "at an index other than the loop variable" in notes[0], notes
         notes = records["carried"]["parallel_loops"]
         assert notes and "runs serially: `t` is carried" in notes[0], notes
         # 40 overflows, each reported by the serial re-run.

@@ -1,5 +1,5 @@
 """Parallel loops (issue 14): an elementwise kernel and an integer reduction written with
-``prange`` in ``# heron: jit, parallel`` functions (Numba: ``parallel=True`` and its own
+``prange`` in ``# heron: jit, parallel`` functions, and two loops that rewrite an array in place (Numba: ``parallel=True`` and its own
 ``prange``). ``benches/parallel_threads.py`` compares 1 and 2 threads."""
 import math
 
@@ -14,6 +14,20 @@ def smooth(a, out):
         x = a[i]
         out[i] = math.sqrt(x * x + 1.0) * math.sin(x) + math.cos(x) * math.exp(-x * x)
     return out
+
+
+# heron: jit, parallel
+def rescale(b):
+    # In place: each iteration reads and writes its own element only.
+    for i in prange(b.shape[0]):
+        b[i] = math.sqrt(b[i] * b[i] + 1.0) - 1.0
+
+
+# heron: jit, parallel
+def halve(b):
+    # In place and memory-bound: the parallel run must not cost more than the serial one.
+    for i in prange(b.shape[0]):
+        b[i] = b[i] * 0.5
 
 
 # heron: jit, parallel
@@ -40,7 +54,10 @@ def setup(quick=False):
 
 def run(args):
     a, out, n = args
-    return smooth(a, out), collatz_steps(n)
+    r = smooth(a, out)
+    rescale(out)
+    halve(out)
+    return r, collatz_steps(n)
 
 
 if __name__ == "__main__":

@@ -12,8 +12,11 @@
 //!   variable itself (`out[i] = ...`, `m[i, j] = ...`, `m[i, :] = ...`), so that two iterations
 //!   never write one element (the loop variable must be non-negative, and the arrays must not
 //!   overlap: both checked at run time);
-//! - it does not read an array it writes (a re-run would read its own stores) nor store into
-//!   an array variable's elements through another name it assigns;
+//! - it reads an array it writes only at an index whose component on that axis is the loop
+//!   variable itself (`a[i] = a[i] * 2`, `m[i, j] += m[i, j - 1]`), so that each iteration reads
+//!   only the elements it alone writes (codegen has the driver save those arrays when a failed
+//!   run must be re-run from the start); it does not store into an array variable's elements
+//!   through another name it assigns;
 //! - every variable it assigns is private to an iteration (assigned before it is read in each
 //!   iteration, and not read after the loop), or a reduction: `s += e`, `s *= e`, `s |= e`,
 //!   `s &= e`, `s ^= e`, `s = s + e`, `s = max(s, e)`, `s = min(s, e)`, with `s` read nowhere
@@ -83,6 +86,9 @@ pub struct ParallelPlan {
     pub written: Vec<(VarId, usize)>,
     /// The other arrays it reads.
     pub read: Vec<VarId>,
+    /// The arrays of `written` it also reads (each at the loop variable on its axis): a
+    /// re-run from the start needs their elements as they were before the loop.
+    pub in_place: Vec<VarId>,
 }
 
 impl ParallelPlan {
@@ -213,11 +219,27 @@ fn plan(f: &Function, typed: &Typed, live: &[Vec<bool>], s: &Stmt) -> Result<Par
             return Err(format!("it assigns the array variable {} it stores into", name(a)));
         }
         if w.arrays_read.contains(&a) {
-            return Err(format!("it reads the array {} as well as storing into it", name(a)));
+            return Err(format!("it reads the array {} as well as storing into it (other than its elements at the loop variable)", name(a)));
         }
     }
-    let read = w.arrays_read.iter().copied().filter(|a| !w.assigned.contains(a)).collect();
-    Ok(ParallelPlan { reductions, written: w.written.into_iter().collect(), read })
+    let mut in_place = Vec::new();
+    for (&a, axes) in &w.element_reads {
+        match w.written.get(&a) {
+            Some(axis) if axes.iter().all(|ax| ax.contains(axis)) => in_place.push(a),
+            Some(_) => return Err(format!("it reads the array {} at an index other than the loop variable as well as storing into it", name(a))),
+            None => {}
+        }
+    }
+    let read = w
+        .arrays_read
+        .iter()
+        .chain(w.element_reads.keys())
+        .copied()
+        .filter(|a| !w.assigned.contains(a) && !w.written.contains_key(a))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    Ok(ParallelPlan { reductions, written: w.written.into_iter().collect(), read, in_place })
 }
 
 #[derive(Default)]
@@ -235,7 +257,11 @@ struct Walk<'t> {
     /// Every read of each variable in the loop.
     reads: BTreeMap<VarId, usize>,
     written: BTreeMap<VarId, usize>,
+    /// Arrays whose data is read other than through `element_reads`.
     arrays_read: BTreeSet<VarId>,
+    /// Element reads `a[...]` of array variables: for each, the axes whose index component is
+    /// the loop variable.
+    element_reads: BTreeMap<VarId, Vec<Vec<usize>>>,
 }
 
 impl<'t> Walk<'t> {
@@ -360,6 +386,15 @@ impl<'t> Walk<'t> {
                     self.arrays_read.insert(*v);
                 }
             }
+            ExprKind::Index(base, index) if matches!(base.kind, ExprKind::Var(v) if self.is_array(v)) => {
+                let ExprKind::Var(a) = base.kind else { unreachable!() };
+                *self.reads.entry(a).or_default() += 1;
+                let axes = self.loop_var_axes(index);
+                self.element_reads.entry(a).or_default().push(axes);
+                for i in index {
+                    self.expr(i);
+                }
+            }
             ExprKind::Attr(base, attr) if matches!(base.kind, ExprKind::Var(_)) && matches!(attr.as_str(), "shape" | "size" | "ndim") => {
                 let ExprKind::Var(v) = base.kind else { unreachable!() };
                 *self.reads.entry(v).or_default() += 1;
@@ -380,6 +415,11 @@ impl<'t> Walk<'t> {
         }
     }
 
+    /// The axes of `index` whose component is the loop variable itself.
+    fn loop_var_axes(&self, index: &[Expr]) -> Vec<usize> {
+        index.iter().enumerate().filter(|(_, i)| matches!(i.kind, ExprKind::Var(v) if v == self.loop_var)).map(|(k, _)| k).collect()
+    }
+
     /// A store target: element stores must hold the loop variable on one axis.
     fn target(&mut self, t: &Target, aug: bool) -> Result<(), String> {
         match t {
@@ -398,7 +438,8 @@ impl<'t> Walk<'t> {
                 *self.reads.entry(a).or_default() += 1;
                 if aug {
                     // `a[i] += x` reads the element it writes.
-                    self.arrays_read.insert(a);
+                    let axes = self.loop_var_axes(index);
+                    self.element_reads.entry(a).or_default().push(axes);
                 }
                 let axis = index.iter().position(|i| matches!(i.kind, ExprKind::Var(v) if v == self.loop_var));
                 let Some(axis) = axis else {

@@ -189,7 +189,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 cells.insert(*addr, v);
             }
         }
-        let outlined_state = if outlined { Some(super::parallel::Outlined { parent_env: params[5], refused: None }) } else { None };
+        let outlined_state = if outlined { Some(super::parallel::Outlined { parent_env: params[5], refused: None, may_fail: false }) } else { None };
         let exit_block = b.create_block();
         let err_block = b.create_block();
         b.append_block_param(err_block, types::I64);
@@ -256,12 +256,14 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
     pub fn poll_signals(&mut self, line: u32) {
         let i = types::I64;
         if let Some(parent) = self.outlined.as_ref().map(|o| o.parent_env) {
-            // An outlined body: a signal stops it (the serial loop then handles it).
+            // An outlined body: a signal stops it with status 3 (the serial loop then handles
+            // it); not a failure of `Outlined::may_fail`.
             let pending = self.b.ins().load(i, MemFlagsData::trusted(), parent, abi::ENV_SIG_PENDING);
             let signal = self.b.ins().band_imm_u(pending, 1);
             let (cold, ok) = self.branch_cold(signal);
             self.switch_to(cold);
-            self.outlined_fail();
+            let three = self.iconst(3);
+            self.b.ins().jump(self.err_block, &[ir::BlockArg::Value(three)]);
             self.switch_to(ok);
             return;
         }

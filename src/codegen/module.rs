@@ -127,7 +127,7 @@ fn helper_signature(name: &str) -> (Vec<ir::Type>, Vec<ir::Type>) {
         "heron_check_signals" => (vec![], vec![]),
         "heron_grow" => (vec![i, i, i, i], vec![i]),
         "heron_recursion" => (vec![i, i], vec![i]),
-        "heron_parallel_for" => (vec![i; 9], vec![i]),
+        "heron_parallel_for" => (vec![i; 10], vec![i]),
         _ => (vec![f], vec![f]),
     }
 }

@@ -9,7 +9,8 @@
 //! before the loop) and its partial result is stored to `partials` at the end. The body never
 //! deoptimizes nor reports an error: every such exit (an error, a deoptimization, a NumPy
 //! warning, a signal) returns a nonzero status instead, and the driver then has the caller run
-//! its serial copy of the loop from the start, which fails where CPython does. An operation the
+//! its serial copy of the loop from the start, which fails where CPython does (the arrays the
+//! loop rewrites in place are put back first: the driver saved them when the body may fail). An operation the
 //! body cannot do off the main thread without the runtime (a call into Python or NumPy, an
 //! allocation, a call to a compiled function, random numbers) makes the loop serial.
 //!
@@ -34,6 +35,8 @@ pub struct Outlined {
     pub parent_env: Value,
     /// Why the body cannot run off the main thread, once codegen met such an operation.
     pub refused: Option<String>,
+    /// The body has an exit other than a signal (an error, a deoptimization, a NumPy report).
+    pub may_fail: bool,
 }
 
 /// Runtime helpers an outlined body may call: pure functions of their arguments (libm, Python's
@@ -78,6 +81,10 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
     /// In an outlined body: leave with status 2 ("run the loop serially"); terminates the
     /// current block.
     pub(super) fn outlined_fail(&mut self) {
+        if let Some(o) = self.outlined.as_mut() {
+            o.may_fail = true;
+            if std::env::var_os("HERON_DBG").is_some() { eprintln!("{}", std::backtrace::Backtrace::force_capture()); }
+        }
         let two = self.iconst(2);
         self.b.ins().jump(self.err_block, &[BlockArg::Value(two)]);
     }
@@ -99,8 +106,8 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         exit: ir::Block,
         line: u32,
     ) -> CResult<bool> {
-        let body_id = match self.outline(id, var, plan, body, facts, line)? {
-            Ok(fid) => fid,
+        let (body_id, may_fail) = match self.outline(id, var, plan, body, facts, line)? {
+            Ok(done) => done,
             Err(reason) => {
                 self.parallel_notes.push(format!("line {line}: the loop runs serially: {reason}"));
                 return Ok(false);
@@ -143,13 +150,14 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             red.push(tag);
         }
         let (red_ss, red_ptr) = self.stack_slots(&red);
-        // Arrays: count, then (axis or -1, itemsize, ndim, data, shape, strides).
+        // Arrays: count, then (axis or -1, in place, itemsize, ndim, data, shape, strides).
         let mut arr = vec![self.iconst((plan.written.len() + plan.read.len()) as i64)];
         let all: Vec<(VarId, i64)> = plan.written.iter().map(|&(a, axis)| (a, axis as i64)).chain(plan.read.iter().map(|&a| (a, -1))).collect();
         for (a, axis) in all {
             let Type::Array(at) = self.var_type(a) else { unreachable!("an array") };
             let parts = self.load_var(a);
             arr.push(self.iconst(axis));
+            arr.push(self.iconst(plan.in_place.contains(&a) as i64));
             arr.push(self.iconst(at.dtype.itemsize() as i64));
             arr.push(self.iconst(at.ndim as i64));
             arr.extend(parts);
@@ -159,7 +167,8 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         let body_ptr = self.b.ins().func_addr(i, fref);
         let env = self.env;
         let runs = self.iconst(self.par_runs);
-        let status = self.call_helper("heron_parallel_for", &[i; 9], &[i], &[body_ptr, ctx, start_v, stop_v, step_v, red_ptr, arrays, env, runs])?[0];
+        let may_fail = self.iconst(may_fail as i64);
+        let status = self.call_helper("heron_parallel_for", &[i; 10], &[i], &[body_ptr, ctx, start_v, stop_v, step_v, red_ptr, arrays, may_fail, env, runs])?[0];
         let ran = self.b.create_block();
         self.b.ins().brif(status, serial, &[], ran, &[]);
         self.switch_to(ran);
@@ -193,9 +202,9 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         (ss, self.b.ins().stack_addr(types::I64, ss, 0))
     }
 
-    /// Emit the outlined body of loop `id` as a function of this module: its id, or why it
-    /// cannot run off the main thread.
-    fn outline(&mut self, id: usize, var: VarId, plan: &ParallelPlan, body: &'a [Stmt], facts: LoopFacts, line: u32) -> CResult<Result<FuncId, String>> {
+    /// Emit the outlined body of loop `id` as a function of this module: its id and whether it
+    /// may fail (`Outlined::may_fail`), or why it cannot run off the main thread.
+    fn outline(&mut self, id: usize, var: VarId, plan: &ParallelPlan, body: &'a [Stmt], facts: LoopFacts, line: u32) -> CResult<Result<(FuncId, bool), String>> {
         let mut sig = self.module.make_signature();
         for _ in 0..6 {
             sig.params.push(AbiParam::new(types::I64));
@@ -205,7 +214,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         let mut ctx = self.module.make_context();
         ctx.func.signature = sig;
         let mut fctx = FunctionBuilderContext::new();
-        let refused;
+        let (refused, may_fail);
         {
             let b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
             let mut cx = FunctionCx::new(b, &mut *self.module, self.f, self.typed, self.facts, self.info, self.links, fid, false, true)?;
@@ -215,6 +224,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             cx.scope.loops = self.scope.loops.clone();
             cx.outlined_body(var, plan, body, facts, line)?;
             refused = cx.outlined.as_ref().and_then(|o| o.refused.clone());
+            may_fail = cx.outlined.as_ref().is_some_and(|o| o.may_fail);
             cx.b.seal_all_blocks();
             let target = cx.module.target_config();
             cx.b.finalize(target);
@@ -223,7 +233,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             return Ok(Err(reason));
         }
         self.module.define_function(fid, &mut ctx).map_err(|e| cg_err(format!("{e:?}")))?;
-        Ok(Ok(fid))
+        Ok(Ok((fid, may_fail)))
     }
 
     /// The body function's code (in the `FunctionCx` made for it).

@@ -31,6 +31,12 @@ pub const MAX_BLOCKS: i64 = 64;
 
 static POOL: Mutex<Option<(u32, Arc<rayon::ThreadPool>)>> = Mutex::new(None);
 
+/// The buffer the blocks of a loop that rewrites arrays in place save them to, kept between
+/// runs up to `SAVE_KEPT` bytes (a new buffer costs a page fault per 4 KiB on its first use,
+/// as much as the copy itself).
+static SAVE_BUFFER: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+const SAVE_KEPT: usize = 64 << 20;
+
 
 /// The number of threads parallel loops use (see the module documentation).
 pub fn threads() -> usize {
@@ -99,30 +105,54 @@ fn extent(data: i64, itemsize: i64, shape: &[i64], strides: &[i64]) -> Option<(i
     Some((lo, hi))
 }
 
-/// May the loop's arrays be written in parallel? `arrays` is `[count, then per array: the axis
-/// its stores hold the loop variable on (-1: only read), itemsize, ndim, data, shape...,
-/// strides...]`. No written array may overlap another array of the loop, nor have a zero
-/// stride on its loop axis.
-unsafe fn arrays_disjoint(arrays: *const i64) -> bool {
-    let count = *arrays as usize;
-    let mut at = arrays.add(1);
+/// One array of a loop's description (see `arrays`).
+struct ArrayDesc<'d> {
+    /// The axis its stores hold the loop variable on; None when the loop only reads it.
+    axis: Option<usize>,
+    /// The loop reads it as well as writing it (`analysis::parallel::ParallelPlan::in_place`).
+    in_place: bool,
+    itemsize: i64,
+    data: i64,
+    shape: &'d [i64],
+    strides: &'d [i64],
+}
+
+/// The arrays of a loop's description: `[count, then per array: the axis its stores hold the
+/// loop variable on (-1: only read), 1 if it also reads it (else 0), itemsize, ndim, data,
+/// shape..., strides...]`.
+unsafe fn arrays<'d>(desc: *const i64) -> Vec<ArrayDesc<'d>> {
+    let count = *desc as usize;
+    let mut at = desc.add(1);
     let mut list = Vec::with_capacity(count);
     for _ in 0..count {
-        let axis = *at;
-        let itemsize = *at.add(1);
-        let ndim = *at.add(2) as usize;
-        let data = *at.add(3);
-        let shape = std::slice::from_raw_parts(at.add(4), ndim);
-        let strides = std::slice::from_raw_parts(at.add(4 + ndim), ndim);
-        if axis >= 0 && strides.get(axis as usize).copied().unwrap_or(0) == 0 && shape.get(axis as usize).copied().unwrap_or(0) > 1 {
-            return false;
-        }
-        list.push((axis >= 0, extent(data, itemsize, shape, strides)));
-        at = at.add(4 + 2 * ndim);
+        let ndim = *at.add(3) as usize;
+        list.push(ArrayDesc {
+            axis: usize::try_from(*at).ok(),
+            in_place: *at.add(1) != 0,
+            itemsize: *at.add(2),
+            data: *at.add(4),
+            shape: std::slice::from_raw_parts(at.add(5), ndim),
+            strides: std::slice::from_raw_parts(at.add(5 + ndim), ndim),
+        });
+        at = at.add(5 + 2 * ndim);
     }
-    for (i, (wi, ei)) in list.iter().enumerate() {
-        for (j, (wj, ej)) in list.iter().enumerate() {
-            if i < j && (*wi || *wj) {
+    list
+}
+
+/// May the loop's arrays be written in parallel? No written array may overlap another array
+/// of the loop, nor have a zero stride on its loop axis.
+fn arrays_disjoint(list: &[ArrayDesc]) -> bool {
+    for a in list {
+        if let Some(axis) = a.axis {
+            if a.strides.get(axis).copied().unwrap_or(0) == 0 && a.shape.get(axis).copied().unwrap_or(0) > 1 {
+                return false;
+            }
+        }
+    }
+    let extents: Vec<_> = list.iter().map(|a| extent(a.data, a.itemsize, a.shape, a.strides)).collect();
+    for (i, ei) in extents.iter().enumerate() {
+        for (j, ej) in extents.iter().enumerate() {
+            if i < j && (list[i].axis.is_some() || list[j].axis.is_some()) {
                 if let (Some((alo, ahi)), Some((blo, bhi))) = (ei, ej) {
                     if alo < bhi && blo < ahi {
                         return false;
@@ -132,6 +162,97 @@ unsafe fn arrays_disjoint(arrays: *const i64) -> bool {
         }
     }
     true
+}
+
+/// Elements of an array: where the first is, the item size, and each axis's length and
+/// stride in bytes.
+struct View {
+    data: i64,
+    itemsize: i64,
+    shape: Vec<i64>,
+    strides: Vec<i64>,
+}
+
+impl View {
+    /// The elements of `a` that iterations `lo..hi` of `range(start, _, step)` may write: those
+    /// whose index on its loop axis is one of their loop values, within the array (a value past
+    /// its end fails its bounds check before it writes).
+    fn block_of(a: &ArrayDesc, axis: usize, (start, step): (i64, i64), (lo, hi): (i64, i64)) -> View {
+        let len = a.shape[axis] as i128;
+        let (first, step) = (start as i128 + lo as i128 * step as i128, step as i128);
+        // The block's values first + k*step (k < hi - lo) that lie in 0..len.
+        let mut ks = 0..(hi - lo) as i128;
+        if step > 0 {
+            ks.end = ks.end.min(if first >= len { 0 } else { (len - first - 1) / step + 1 });
+        } else {
+            ks.start = if first >= len { (first - len) / (-step) + 1 } else { 0 };
+        }
+        let count = (ks.end - ks.start).max(0);
+        let v0 = first + ks.start * step;
+        let mut shape = a.shape.to_vec();
+        let mut strides = a.strides.to_vec();
+        shape[axis] = count as i64;
+        strides[axis] = (step * a.strides[axis] as i128) as i64;
+        let data = if count > 0 { a.data + (v0 * a.strides[axis] as i128) as i64 } else { a.data };
+        View { data, itemsize: a.itemsize, shape, strides }
+    }
+
+    /// Call `f` on runs of contiguous bytes covering every element, in C order (one run per
+    /// element unless the innermost axis is contiguous).
+    fn each_run(&self, mut f: impl FnMut(*mut u8, usize)) {
+        if self.shape.iter().any(|&n| n <= 0) {
+            return;
+        }
+        let nd = self.shape.len();
+        let inner = nd.checked_sub(1);
+        let run = match inner {
+            Some(d) if self.strides[d] == self.itemsize => (self.shape[d] * self.itemsize) as usize,
+            _ => self.itemsize as usize,
+        };
+        // The axes walked one by one (all but a contiguous innermost one).
+        let outer = if run == self.itemsize as usize { nd } else { nd - 1 };
+        let mut index = vec![0i64; outer];
+        loop {
+            let off: i64 = index.iter().zip(&self.strides).map(|(i, s)| i * s).sum();
+            f((self.data + off) as *mut u8, run);
+            let mut d = outer;
+            loop {
+                if d == 0 {
+                    return;
+                }
+                d -= 1;
+                index[d] += 1;
+                if index[d] < self.shape[d] {
+                    break;
+                }
+                index[d] = 0;
+            }
+        }
+    }
+
+    /// The bytes its elements take.
+    fn bytes(&self) -> usize {
+        (self.shape.iter().map(|&n| n.max(0)).product::<i64>() * self.itemsize) as usize
+    }
+
+    /// Copy the elements' bytes to `dst` (`bytes()` of room).
+    unsafe fn save(&self, dst: *mut u8) {
+        let mut at = 0;
+        self.each_run(|p, n| {
+            std::ptr::copy_nonoverlapping(p, dst.add(at), n);
+            at += n;
+        });
+    }
+
+    /// Write back bytes `save` copied, element by element: bytes between a strided view's
+    /// elements, which another thread may own, are never written.
+    unsafe fn restore(&self, src: *const u8) {
+        let mut at = 0;
+        self.each_run(|p, n| {
+            std::ptr::copy_nonoverlapping(src.add(at), p, n);
+            at += n;
+        });
+    }
 }
 
 /// Combine the blocks' partial reductions into `reds` (see `heron_parallel_for`); false when
@@ -192,8 +313,8 @@ unsafe fn combine(reds: *mut i64, partials: &[i64], nb: usize) -> bool {
 ///   1 bool, 2 float), the value and the tag before the loop]`; on success the last two slots
 ///   of each hold the value and tag after it (the body leaves `(value, tag)` per reduction in
 ///   its block's partials);
-/// - `arrays`: the loop's arrays (see `arrays_disjoint`), `writes`: nonzero when it stores
-///   into any;
+/// - `arrays_desc`: the loop's arrays (see `arrays`); `may_fail`: nonzero when the body has
+///   an exit other than a signal (an error, a deoptimization, a NumPy report);
 /// - `env`: the caller's `Env` (its signal flag stops the blocks); `runs`: the unit's counter
 ///   of parallel runs.
 ///
@@ -202,45 +323,78 @@ unsafe fn combine(reds: *mut i64, partials: &[i64], nb: usize) -> bool {
 /// it writes, a failed block, or a reduction that did not combine. The threads' floating-point
 /// sticky flags are raised on this thread (NumPy's deferred reports see them).
 #[allow(clippy::too_many_arguments)]
-pub unsafe extern "C" fn heron_parallel_for(body: i64, ctx: i64, start: i64, stop: i64, step: i64, reds: i64, arrays: i64, env: i64, runs: i64) -> i64 {
+pub unsafe extern "C" fn heron_parallel_for(body: i64, ctx: i64, start: i64, stop: i64, step: i64, reds: i64, arrays_desc: i64, may_fail: i64, env: i64, runs: i64) -> i64 {
     let n = trip_count(start, stop, step);
     if n < 2 {
         return 1;
     }
-    let writes = *(arrays as *const i64) > 0 && {
-        let count = *(arrays as *const i64) as usize;
-        let mut at = (arrays as *const i64).add(1);
-        let mut any = false;
-        for _ in 0..count {
-            any |= *at >= 0;
-            at = at.add(4 + 2 * *at.add(2) as usize);
-        }
-        any
-    };
-    if writes {
+    let list = arrays(arrays_desc as *const i64);
+    if list.iter().any(|a| a.axis.is_some()) {
         let last = start as i128 + (n as i128 - 1) * step as i128;
-        if (start as i128).min(last) < 0 || !arrays_disjoint(arrays as *const i64) {
+        if (start as i128).min(last) < 0 || !arrays_disjoint(&list) {
             return 1;
         }
     }
+    // A run that may fail is re-run serially from the start: each block first saves the
+    // elements it may rewrite in place, and a failed run puts them back. A run that cannot fail
+    // saves nothing, and a signal then waits for the caller's next poll, after the loop (the
+    // body polls a quiet `Env`): stopping it midway would leave iterations done that the serial
+    // re-run would do again.
+    let n_red = *(reds as *const i64) as usize;
+    let fallible_reds = (0..n_red).any(|j| {
+        let slot = (reds as *const i64).add(1 + 4 * j);
+        let (op, kind) = (*slot, *slot.add(1));
+        kind == 2 || (kind == 0 && op <= 1)
+    });
+    let rewritten: Vec<(&ArrayDesc, usize)> = list.iter().filter(|a| a.in_place).filter_map(|a| Some((a, a.axis?))).collect();
+    let save = !rewritten.is_empty() && (may_fail != 0 || fallible_reds);
+    let quiet = Env::default();
+    let poll_env = if !rewritten.is_empty() && !save { &quiet as *const Env as i64 } else { env };
     let pool = pool();
     let body: Body = std::mem::transmute::<i64, Body>(body);
     let nb = n.min(MAX_BLOCKS);
-    let n_red = *(reds as *const i64) as usize;
     let mut partials = vec![0i64; 2 * nb as usize * n_red.max(1)];
     let failed = AtomicBool::new(false);
+    let started: Vec<AtomicBool> = (0..nb).map(|_| AtomicBool::new(false)).collect();
     let flags = AtomicU32::new(0);
+    // Where block b saves array k: `at[b * rewritten.len() + k]` bytes into the buffer.
+    let view = |k: usize, b: i64| {
+        let (a, axis) = rewritten[k];
+        View::block_of(a, axis, (start, step), block(n, nb, b))
+    };
+    let mut at = Vec::new();
+    let mut buffer = Vec::new();
+    if save {
+        let mut total = 0;
+        for b in 0..nb {
+            for k in 0..rewritten.len() {
+                at.push(total);
+                total += view(k, b).bytes();
+            }
+        }
+        buffer = std::mem::take(&mut *SAVE_BUFFER.lock().unwrap_or_else(|e| e.into_inner()));
+        if buffer.len() < total {
+            buffer.resize(total, 0);
+        }
+    }
+    let saves = buffer.as_mut_ptr() as usize;
     {
         let parts = partials.as_mut_ptr() as usize;
         let task = |b: i64| {
             if failed.load(Ordering::Relaxed) {
                 return;
             }
+            started[b as usize].store(true, Ordering::Relaxed);
             let (lo, hi) = block(n, nb, b);
+            if save {
+                for k in 0..rewritten.len() {
+                    view(k, b).save((saves + at[b as usize * rewritten.len() + k]) as *mut u8);
+                }
+            }
             let mut scratch = Env::default();
             let red = parts + 16 * b as usize * n_red;
             super::fp::flags_clear();
-            let status = body(ctx, lo, hi, red as i64, &mut scratch as *mut Env as i64, env);
+            let status = body(ctx, lo, hi, red as i64, &mut scratch as *mut Env as i64, poll_env);
             flags.fetch_or(super::fp::flags_save(), Ordering::Relaxed);
             if status != 0 {
                 failed.store(true, Ordering::Relaxed);
@@ -254,7 +408,22 @@ pub unsafe extern "C" fn heron_parallel_for(body: i64, ctx: i64, start: i64, sto
         }
     }
     super::fp::flags_raise(flags.load(Ordering::Relaxed));
-    if failed.load(Ordering::Relaxed) || !combine(reds as *mut i64, &partials, nb as usize) {
+    let ok = !failed.load(Ordering::Relaxed) && combine(reds as *mut i64, &partials, nb as usize);
+    if !ok && save {
+        // A block that did not start saved nothing, and wrote nothing: restoring its
+        // untouched elements from stale bytes would be wrong, so only started blocks restore.
+        for b in 0..nb {
+            if started[b as usize].load(Ordering::Relaxed) {
+                for k in 0..rewritten.len() {
+                    view(k, b).restore((saves + at[b as usize * rewritten.len() + k]) as *const u8);
+                }
+            }
+        }
+    }
+    if save && buffer.capacity() <= SAVE_KEPT {
+        *SAVE_BUFFER.lock().unwrap_or_else(|e| e.into_inner()) = buffer;
+    }
+    if !ok {
         return 1;
     }
     (*(runs as *const AtomicU64)).fetch_add(1, Ordering::Relaxed);
@@ -313,8 +482,48 @@ mod tests {
     #[test]
     fn written_arrays_must_not_overlap_the_others() {
         // Two 1-d float64 arrays of 10: disjoint, then overlapping.
-        let desc = |a: i64, b: i64| [2i64, 0, 8, 1, a, 10, 8, -1, 8, 1, b, 10, 8];
-        assert!(unsafe { arrays_disjoint(desc(1000, 1080).as_ptr()) });
-        assert!(!unsafe { arrays_disjoint(desc(1000, 1072).as_ptr()) });
+        let desc = |a: i64, b: i64| [2i64, 0, 0, 8, 1, a, 10, 8, -1, 0, 8, 1, b, 10, 8];
+        assert!(unsafe { arrays_disjoint(&arrays(desc(1000, 1080).as_ptr())) });
+        assert!(!unsafe { arrays_disjoint(&arrays(desc(1000, 1072).as_ptr())) });
+    }
+
+    #[test]
+    fn saved_blocks_are_put_back_and_the_gaps_between_them_are_not_touched() {
+        // A strided view: every other element of 16 doubles, reversed (negative stride), as
+        // rows of 2 (8 rows of one element each on the loop axis 0).
+        let mut base: Vec<f64> = (0..16).map(|k| k as f64).collect();
+        let data = unsafe { base.as_mut_ptr().add(14) } as i64;
+        let desc = [1i64, 0, 1, 8, 2, data, 4, 2, -32, 8];
+        let list = unsafe { arrays(desc.as_ptr()) };
+        assert!(list[0].in_place && list[0].axis == Some(0));
+        // range(5, -1, -2) over axis 0 (rows 5, 3, 1), blocks of iterations 0..2 and 2..3;
+        // range(2, 9) (rows 2..=8, 7 and 8 past the end), one block.
+        for (start, step, blocks) in [(5i64, -2i64, vec![(0i64, 2i64), (2, 3)]), (2, 1, vec![(0, 7)])] {
+            let copies: Vec<(View, Vec<u8>)> = blocks
+                .iter()
+                .map(|&b| {
+                    let v = View::block_of(&list[0], 0, (start, step), b);
+                    let mut bytes = vec![0u8; v.bytes()];
+                    unsafe { v.save(bytes.as_mut_ptr()) };
+                    (v, bytes)
+                })
+                .collect();
+            let before = base.clone();
+            for x in base.iter_mut() {
+                *x += 100.0;
+            }
+            for (v, bytes) in &copies {
+                unsafe { v.restore(bytes.as_ptr()) };
+            }
+            // Row r of the view is base[14 - 4r], base[15 - 4r]: the rows the loop reaches are
+            // restored, every other element (the gaps too) keeps its +100.
+            let rows: Vec<i64> = (0..blocks.last().unwrap().1).map(|k| start + k * step).filter(|r| (0..4).contains(r)).collect();
+            let restored: Vec<usize> = rows.iter().flat_map(|r| [(14 - 4 * r) as usize, (15 - 4 * r) as usize]).collect();
+            for (k, x) in base.iter().enumerate() {
+                let want = if restored.contains(&k) { before[k] } else { before[k] + 100.0 };
+                assert_eq!(*x, want, "element {k} for range({start}, _, {step})");
+            }
+            base.copy_from_slice(&before);
+        }
     }
 }
