@@ -83,7 +83,6 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
     pub(super) fn outlined_fail(&mut self) {
         if let Some(o) = self.outlined.as_mut() {
             o.may_fail = true;
-            if std::env::var_os("HERON_DBG").is_some() { eprintln!("{}", std::backtrace::Backtrace::force_capture()); }
         }
         let two = self.iconst(2);
         self.b.ins().jump(self.err_block, &[BlockArg::Value(two)]);
