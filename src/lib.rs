@@ -22,6 +22,14 @@ fn chain_signal(sig: i32) -> bool {
     runtime::signals::chain(sig)
 }
 
+/// The number of threads parallel loops run on in this process (`runtime::parallel::threads`,
+/// after `runtime::parallel::configure`).
+#[pyfunction]
+fn parallel_threads(py: Python<'_>) -> usize {
+    runtime::parallel::configure(py);
+    runtime::parallel::threads()
+}
+
 /// The Python module `heron._native`.
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -32,6 +40,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("_vectorcall", runtime::dispatch::enable_vectorcall(&sample))?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(chain_signal, m)?)?;
+    m.add_function(wrap_pyfunction!(parallel_threads, m)?)?;
     if let Ok(true) = m.py().import("threading").and_then(|t| Ok(t.getattr("current_thread")?.call0()?.is(&t.getattr("main_thread")?.call0()?))) {
         runtime::signals::set_main_thread();
     }

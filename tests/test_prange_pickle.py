@@ -1,4 +1,4 @@
-"""``prange`` loops compile (issue 14, item 1: the spelling; they run on one core for now),
+"""``prange`` loops compile (issue 14, item 1: the spelling; tests/test_parallel.py runs them),
 with ``range`` itself guarded like any global; and a compiled function of the main script
 pickles by value where cloudpickle is used (issue 14, item 3: Dask, joblib and loky workers do
 not run the script), compiling once per worker process.

@@ -9,7 +9,8 @@ comes from ``heron._env`` when first asked for). The Rust extension ``heron._nat
 ``ast`` and ``inspect`` are imported only when a function is actually marked.
 """
 
-__all__ = ["jit", "cfunc", "carray", "HeronWarning", "report", "submit", "map", "prange", "__version__"]
+__all__ = ["jit", "cfunc", "carray", "HeronWarning", "report", "submit", "map", "prange",
+           "get_num_threads", "__version__"]
 
 
 def jit(fn=None, *, parallel=False, nogil=False):
@@ -108,6 +109,24 @@ def map(fn, *iterables, timeout=None):  # noqa: A001 - the name users expect (as
     See ``heron._pool.map``."""
     from heron import _pool
     return _pool.map(fn, *iterables, timeout=timeout)
+
+
+def get_num_threads():
+    """The number of threads Heron's parallel loops and ``heron.submit`` use in this process
+    (Numba's ``numba.get_num_threads``): ``HERON_NUM_THREADS`` when set, in a Dask worker the
+    worker's thread count, else the cores this process may run on (``heron._pool.pool_size``).
+
+    Returns:
+        A positive int.
+    """
+    from heron import _env, _pool
+    if not _env.disabled():
+        try:
+            from heron import _native
+            return _native.parallel_threads()
+        except Exception:
+            pass
+    return _pool.pool_size()
 
 
 def prange(*args):

@@ -310,9 +310,13 @@ class Entry:
 
     def __reduce__(self):
         """Pickled by value with the trampoline (cloudpickle does that for a function of
-        ``__main__``): the copy is a ``Detached`` enter object."""
+        ``__main__``): the copy is a ``Detached`` enter object, with the script's file name
+        and text (cloudpickle 3.1 names every code object ``<dynamic-code>``, and the worker
+        compiles from source)."""
+        filename = self.original.co_filename
         return (Detached, (self.original, self.options, self.marker.qualname,
-                           self.marker.lineno, sorted(self.marker.options)))
+                           self.marker.lineno, sorted(self.marker.options), filename,
+                           _source_text(filename)))
 
     def plain(self, namespace):
         """The original plain function in ``namespace`` (the trampoline passes every argument
@@ -449,8 +453,10 @@ class Detached:
     has no module to swap names in, so each namespace it is called from gets its own
     dispatcher of the original code (or the plain function, when Heron cannot take it)."""
 
-    def __init__(self, code, options, qualname, line, option_names):
-        self.code = code
+    def __init__(self, code, options, qualname, line, option_names, filename=None,
+                 source=None):
+        self.code = _with_source(code, filename, source)
+        self.filename, self.source = filename, source
         self.options = dict(options)
         self.qualname = qualname
         self.line = line
@@ -460,7 +466,7 @@ class Detached:
 
     def __reduce__(self):
         return (Detached, (self.code, self.options, self.qualname, self.line,
-                           self.option_names))
+                           self.option_names, self.filename, self.source))
 
     def __call__(self):
         """What a call goes on in (see ``Entry.__call__``); never raises."""
@@ -803,14 +809,34 @@ def reduce_dispatcher(dispatcher):
     module = getattr(fn, "__module__", None)
     if module in ("__main__", "__mp_main__") and "cloudpickle" in sys.modules:
         import cloudpickle
-        import linecache
         # The worker compiles from source, which it may not have: the script's text goes along
         # (cloudpickle itself keeps no file name).
         filename = fn.__code__.co_filename
-        source = "".join(linecache.getlines(filename))
         return (rebuild_dispatcher, (cloudpickle.dumps(fn), dict(dispatcher.options), filename,
-                                     source))
+                                     _source_text(filename)))
     return dispatcher.__qualname__
+
+
+def _source_text(filename):
+    """The text of the file ``filename`` as ``linecache`` has it ('' when it has none)."""
+    import linecache
+    return "".join(linecache.getlines(filename))
+
+
+def _with_source(code, filename, source):
+    """``code`` unpickled in another process, named again after ``filename`` (cloudpickle 3.1
+    names it ``<dynamic-code>``), with ``source``, that file's text, put in ``linecache`` when
+    this process cannot read the file (the compiler reads the function's source, and
+    tracebacks show its lines)."""
+    if not filename:
+        return code
+    import linecache
+    if code.co_filename != filename:
+        code = code.replace(co_filename=filename)
+    if source and not linecache.getlines(filename):
+        lines = source.splitlines(keepends=True)
+        linecache.cache[filename] = (len(source), None, lines, filename)
+    return code
 
 
 def rebuild_dispatcher(payload, options, filename=None, source=None):
@@ -826,12 +852,8 @@ def rebuild_dispatcher(payload, options, filename=None, source=None):
         if done is not None:
             return done
         fn = pickle.loads(payload)
-        if filename and isinstance(fn, types.FunctionType):
-            fn.__code__ = fn.__code__.replace(co_filename=filename)
-            import linecache
-            if source and not linecache.getlines(filename):
-                lines = source.splitlines(keepends=True)
-                linecache.cache[filename] = (len(source), None, lines, filename)
+        if isinstance(fn, types.FunctionType):
+            fn.__code__ = _with_source(fn.__code__, filename, source)
         target = fn
         if not _env.disabled() and tracer_in_use() is None:
             dispatcher, _reason = make_dispatcher(fn, options)

@@ -16,16 +16,43 @@ _executor = None
 
 
 def pool_size():
-    """The number of worker threads: ``HERON_NUM_THREADS`` when set to a positive integer,
-    else the cores this process may run on (``os.sched_getaffinity``, which a container or a
-    Dask worker may restrict), else ``os.cpu_count()``."""
+    """The number of threads of Heron's pools (this one, and the one parallel loops run on):
+    ``HERON_NUM_THREADS`` when set to a positive integer; in a Dask worker, the worker's own
+    thread count (its share of the cores: a ``LocalCluster`` divides the cores among its
+    workers, and one pool per worker of all the cores would oversubscribe them,
+    dask/distributed#9075); else the cores this process may run on
+    (``os.sched_getaffinity``, which a container may restrict), else ``os.cpu_count()``."""
     value = os.environ.get("HERON_NUM_THREADS", "").strip()
     if value.isdigit() and int(value) > 0:
         return int(value)
+    share = _dask_worker_threads()
+    if share:
+        return share
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):
         return max(1, os.cpu_count() or 1)
+
+
+def _dask_worker_threads():
+    """The thread count of the Dask worker this process runs, or None outside one."""
+    import sys
+    if "distributed" not in sys.modules:
+        return None
+    try:
+        from distributed.worker import Worker, get_worker
+        try:
+            worker = get_worker()
+        except ValueError:
+            # Outside a task (a function unpickled for one): the process's one worker.
+            workers = list(Worker._instances)
+            if len(workers) != 1:
+                return None
+            worker = workers[0]
+        n = int(worker.state.nthreads)
+        return n if n > 0 else None
+    except Exception:
+        return None
 
 
 def executor():

@@ -9,9 +9,11 @@
 //! nonzero: an error, a deoptimization, a signal), the driver says "run it serially" and
 //! codegen's serial copy of the loop runs from the start, exactly as CPython would.
 //!
-//! The pool has `HERON_NUM_THREADS` threads when that is a positive integer, else as many as
-//! the cores this process may run on (`std::thread::available_parallelism`, which follows the
-//! affinity mask a container or a Dask worker sets). With one thread the blocks run in order
+//! The pool has `HERON_NUM_THREADS` threads when that is a positive integer, else the number
+//! `heron._pool.pool_size()` gives when the first parallel loop of the process compiles (a
+//! Dask worker's share of the cores: its own thread count, dask/distributed#9075), else as
+//! many as the cores this process may run on (`std::thread::available_parallelism`, which
+//! follows the affinity mask a container sets). With one thread the blocks run in order
 //! on the calling thread (the same results as with many). A forked child makes its own pool
 //! (threads do not survive `fork`).
 
@@ -38,11 +40,29 @@ static SAVE_BUFFER: Mutex<Vec<u8>> = Mutex::new(Vec::new());
 const SAVE_KEPT: usize = 64 << 20;
 
 
+/// The thread count `configure` read, and the process it read it in (0: none yet).
+static CONFIGURED: Mutex<(u32, usize)> = Mutex::new((0, 0));
+
+/// Read the pool's size from `heron._pool.pool_size()` once per process (called with the GIL
+/// when a function with a parallel loop compiles; a failure leaves the default).
+pub fn configure(py: pyo3::Python<'_>) {
+    use pyo3::prelude::*;
+    let pid = std::process::id();
+    if CONFIGURED.lock().unwrap_or_else(|e| e.into_inner()).0 == pid {
+        return;
+    }
+    let n = py.import("heron._pool").and_then(|m| m.getattr("pool_size")?.call0()?.extract::<usize>()).unwrap_or(0);
+    *CONFIGURED.lock().unwrap_or_else(|e| e.into_inner()) = (pid, n);
+}
+
 /// The number of threads parallel loops use (see the module documentation).
 pub fn threads() -> usize {
     match std::env::var("HERON_NUM_THREADS").ok().and_then(|v| v.trim().parse::<usize>().ok()) {
         Some(n) if n > 0 => n,
-        _ => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        _ => match *CONFIGURED.lock().unwrap_or_else(|e| e.into_inner()) {
+            (pid, n) if pid == std::process::id() && n > 0 => n,
+            _ => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        },
     }
 }
 

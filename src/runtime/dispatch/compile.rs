@@ -135,6 +135,9 @@ impl Dispatcher {
             }
         }
         let (unit, guards) = unit;
+        if unit.as_ref().is_ok_and(|u| u.parallel_notes.iter().any(|n| n.contains("runs in parallel"))) {
+            super::super::parallel::configure(py);
+        }
         let guards = GuardSet::new(py, guards);
         let spec = Arc::new(Spec { kinds: kinds.to_vec(), fp_checked, unit: unit.map(Arc::new), guards, valid: AtomicBool::new(true) });
         {
