@@ -520,6 +520,7 @@ class ModuleGen(gen_arrays.ArrayMixin, Gen):
             (3 if loop else 0, "continue"), (1, "retype"),
             (2 if self.callees and self.calls_left else 0, "callstmt"),
             (3 if arrays and depth_ok else 0, "kernel"),
+            (2 if arrays and depth_ok else 0, "maploop"),
             (2 if depth_ok and "local-array" not in self.avoid else 0, "local"),
             (1 if any(isinstance(g.ret, tuple) for g in self.callees) and self.calls_left else 0, "unpack"),
             (2 if "print" not in self.avoid else 0, "print"),
@@ -575,26 +576,9 @@ class ModuleGen(gen_arrays.ArrayMixin, Gen):
             self.block(lines, inner, ind + 1, loop="while")
         elif kind in ("store", "augstore"):
             arr, t = self.choice(arrays)
-            target = f"{arr}[{self.index(scope, arr, t)}]"
-            vtypes = sorted(self.producible(leaves, 1))
-            if "npint32-pyint" in self.avoid and t[1] == "int32" and kind == "augstore":
-                vtypes = [x for x in vtypes if x != "int"]
-            vt = self.pick_type(vtypes, complex_weight=0.1)
-            value = self.expr(scope, vt, self.rint(0, 2))
-            int_target = "raise-rerun-warning" in self.avoid and t[1] in ("int64", "int32")
-            if int_target and \
-                    vt not in ("int", "bool", "np.int64", "np.int32", "np.bool") and not _is_leaf(value):
-                # the value in a variable first: its warnings are issued by a statement of its own
-                tmp = self.new_var()
-                lines.append((ind, f"{tmp} = {value}"))
-                value = tmp
-            ops = [(w, o) for w, o in [(5, "+"), (3, "-"), (3, "*"), (1, "/"), (1, "//"), (1, "%")]
-                   if not excluded("({0} %s {1})" % o, (DTYPE_SCALAR[t[1]], vt), self.avoid)
-                   and not (int_target and o == "/")]  # a[i] /= 0: warns, then inf raises
-            if kind == "store" or not ops:
-                lines.append((ind, f"{target} = {value}"))
-            else:
-                lines.append((ind, f"{target} {self.wchoice(ops)}= {value}"))
+            self.store(lines, scope, ind, kind, arr, t, self.index(scope, arr, t))
+        elif kind == "maploop":
+            self.map_loop(lines, scope, ind, arrays)
         elif kind == "return":
             lines.append((ind, f"if {self.cond(scope, self.rint(0, 2))}:"))
             lines.append((ind + 1, self.return_stmt(scope, 1)))
@@ -674,6 +658,58 @@ class ModuleGen(gen_arrays.ArrayMixin, Gen):
         if op == "*" and t == "int" and loop and value == name:
             return None
         return f"{name} {op}= {value}"
+
+    def store(self, lines, scope, ind, kind, arr, t, index):
+        """``arr[index] = value`` (``kind`` "store") or ``arr[index] op= value`` ("augstore")."""
+        leaves = self.leaf_types(scope)
+        target = f"{arr}[{index}]"
+        vtypes = sorted(self.producible(leaves, 1))
+        if "npint32-pyint" in self.avoid and t[1] == "int32" and kind == "augstore":
+            vtypes = [x for x in vtypes if x != "int"]
+        vt = self.pick_type(vtypes, complex_weight=0.1)
+        value = self.expr(scope, vt, self.rint(0, 2))
+        int_target = "raise-rerun-warning" in self.avoid and t[1] in ("int64", "int32")
+        if int_target and \
+                vt not in ("int", "bool", "np.int64", "np.int32", "np.bool") and not _is_leaf(value):
+            # the value in a variable first: its warnings are issued by a statement of its own
+            tmp = self.new_var()
+            lines.append((ind, f"{tmp} = {value}"))
+            value = tmp
+        ops = [(w, o) for w, o in [(5, "+"), (3, "-"), (3, "*"), (1, "/"), (1, "//"), (1, "%")]
+               if not excluded("({0} %s {1})" % o, (DTYPE_SCALAR[t[1]], vt), self.avoid)
+               and not (int_target and o == "/")]  # a[i] /= 0: warns, then inf raises
+        if kind == "store" or not ops:
+            lines.append((ind, f"{target} = {value}"))
+        else:
+            lines.append((ind, f"{target} {self.wchoice(ops)}= {value}"))
+
+    def map_loop(self, lines, scope, ind, arrays):
+        """An elementwise loop that rewrites an array in place (``for i in range(len(a)):
+        x = a[i]; a[i] = f(x, ...)``, or ``a[i] op= ...``): the shape parallel loops take
+        most often (issue 14: each iteration reads and writes only its own element)."""
+        arr, t = self.choice(arrays)
+        shape = self.shape_of(arr)
+        idx = []
+        inner = scope
+        for axis in range(t[2]):
+            i = self.new_var("i")
+            bound = f"len({arr})" if axis == 0 else f"{arr}.shape[{axis}]"
+            lines.append((ind + axis, f"for {i} in range({bound}):"))
+            inner = Scope(inner)
+            inner.vars[i] = "int"
+            inner.readonly.add(i)
+            inner.safe_index[i] = {(a2, ax2) for a2, t2 in arrays for ax2 in range(t2[2])
+                                   if self.shape_of(a2)[ax2] >= shape[axis]}
+            idx.append(i)
+        body_ind = ind + t[2]
+        inner = Scope(inner)
+        x = self.new_var("x")
+        lines.append((body_ind, f"{x} = {arr}[{', '.join(idx)}]"))
+        inner.vars[x] = DTYPE_SCALAR[t[1]]
+        if self.chance(0.3):
+            self.block(lines, Scope(inner), body_ind, loop="for")
+        self.store(lines, inner, body_ind, self.choice(["store", "store", "augstore"]), arr, t,
+                   ", ".join(idx))
 
     def kernel(self, lines, scope, ind, arrays):
         """An accumulation over an array: ``acc = init; for i ...: acc op= a[i] ...``."""
