@@ -111,6 +111,22 @@ EXACT = """
             a[i] = a[i] + d[a[i] % 400]
 
     # heron: jit, parallel
+    def minus(n):
+        s = 10**18
+        for i in prange(n):
+            s -= i * 7
+            s = s - 1
+        return s
+
+    # heron: jit, parallel
+    def extremes(a, lo, hi):
+        for i in prange(a.shape[0]):
+            x = float(a[i])
+            lo = min(lo, x)
+            hi = max(hi, x)
+        return lo, hi
+
+    # heron: jit, parallel
     def neighbour(a):
         for i in prange(1, a.shape[0]):
             a[i] = a[i - 1] + 1.0
@@ -163,6 +179,14 @@ EXACT = """
     n = np.zeros(10)
     neighbour(n)
     print(n.tolist())
+    # `-=` is exact for ints (past 64 bits too); float max/min are exact, the builtins' choice
+    # between equal zeros and their NaN rules included.
+    print(minus(10**6), minus(10**7), minus(0))
+    r = np.random.RandomState(1).standard_normal(10007)
+    for x in (r, np.array([0.0, -0.0] * 50), np.array([-0.0, 0.0] * 50), np.where(r > 1, np.nan, r)):
+        for lo, hi in ((math.inf, -math.inf), (0.0, -0.0), (-0.0, 0.0), (math.nan, math.nan)):
+            got = extremes(x, lo, hi)
+            print(repr(got), [math.copysign(1, v) for v in got])
 """
 
 
@@ -183,7 +207,8 @@ def test_parallel_loops_give_cpythons_results(heron_python, tmp_path):
     for threads in (1, 2, 3):
         out, records = run(heron_python, tmp_path, EXACT, threads)
         assert out == plain, threads
-        for name in ("elementwise", "int_sum", "reductions", "rows", "scale", "accumulate_rows"):
+        for name in ("elementwise", "int_sum", "reductions", "rows", "scale", "accumulate_rows",
+                     "minus", "extremes"):
             rec = records[name]
             assert rec["fallback_calls"] == 0 and rec["failures"] == [], rec
             assert any("runs in parallel" in n for n in rec["parallel_loops"]), rec
@@ -193,6 +218,7 @@ def test_parallel_loops_give_cpythons_results(heron_python, tmp_path):
         for name in ("shifted", "plus_one", "negative", "product", "in_place_fails"):
             assert records[name]["parallel_runs"] == 0, records[name]
         assert any("runs in parallel" in n for n in records["in_place_fails"]["parallel_loops"])
+        assert "reassociated" not in records["extremes"]["parallel_loops"][0]
         notes = records["neighbour"]["parallel_loops"]
         assert notes and "at an index other than the loop variable" in notes[0], notes
         notes = records["carried"]["parallel_loops"]

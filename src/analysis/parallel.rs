@@ -18,12 +18,13 @@
 //!   run must be re-run from the start); it does not store into an array variable's elements
 //!   through another name it assigns;
 //! - every variable it assigns is private to an iteration (assigned before it is read in each
-//!   iteration, and not read after the loop), or a reduction: `s += e`, `s *= e`, `s |= e`,
-//!   `s &= e`, `s ^= e`, `s = s + e`, `s = max(s, e)`, `s = min(s, e)`, with `s` read nowhere
-//!   else in the loop, of one type: `int` (`+ * max min | & ^`, exact in any order, overflow
-//!   included: see `codegen::parallel`), `bool` (`| & ^`) or `float` (`+ *`, reassociated:
-//!   each block of iterations sums from the identity and the blocks' sums are added in block
-//!   order, which depends on the trip count alone, never on the thread count);
+//!   iteration, and not read after the loop), or a reduction: `s += e`, `s -= e`, `s *= e`,
+//!   `s |= e`, `s &= e`, `s ^= e`, `s = s + e`, `s = s - e`, `s = max(s, e)`,
+//!   `s = min(s, e)`, with `s` read nowhere else in the loop, of one type: `int`
+//!   (`+ - * max min | & ^`, exact in any order, overflow included: see `codegen::parallel`),
+//!   `bool` (`| & ^`) or `float` (`max min`, exact; `+ - *`, reassociated: each block of
+//!   iterations sums from the identity and the blocks' sums are added in block order, which
+//!   depends on the trip count alone, never on the thread count);
 //! - it does not `return` or `break` out of the loop (a nested loop's `break` is fine).
 //!
 //! What codegen emits in the loop decides the rest: an operation that needs the interpreter or
@@ -51,7 +52,8 @@ pub enum RedOp {
 impl RedOp {
     fn of_binop(op: BinOp) -> Option<RedOp> {
         match op {
-            BinOp::Add => Some(RedOp::Add),
+            // `s -= e` sums the negated terms: the blocks' partials add up as `+=`'s do.
+            BinOp::Add | BinOp::Sub => Some(RedOp::Add),
             BinOp::Mul => Some(RedOp::Mul),
             BinOp::BitOr => Some(RedOp::Or),
             BinOp::BitAnd => Some(RedOp::And),
@@ -92,9 +94,9 @@ pub struct ParallelPlan {
 }
 
 impl ParallelPlan {
-    /// The float reductions (their sums and products are reassociated).
+    /// The float sums and products (reassociated; float `max` and `min` are exact).
     pub fn float_reductions(&self) -> Vec<VarId> {
-        self.reductions.iter().filter(|r| r.ty.is_floatlike()).map(|r| r.var).collect()
+        self.reductions.iter().filter(|r| r.ty.is_floatlike() && matches!(r.op, RedOp::Add | RedOp::Mul)).map(|r| r.var).collect()
     }
 }
 
@@ -202,11 +204,17 @@ fn plan(f: &Function, typed: &Typed, live: &[Vec<bool>], s: &Stmt) -> Result<Par
         if vi.is_union() && !float_to_np {
             return Err(format!("the reduction {} changes type in the loop", name(v)));
         }
+        // Float `max`/`min` are exact in blocks: the builtins keep the earlier of equal values
+        // (`max(s, x)` is `x` only when `x > s`), so each block's partial is its first
+        // extreme, and the blocks' combine in order keeps the first of those; a NaN never
+        // replaces a value, and a NaN before the loop stays. Not for a variable that changes
+        // type (which value wins decides its type).
         let fits = match ty {
             Type::Int => true,
             Type::Bool => matches!(op, RedOp::Or | RedOp::And | RedOp::Xor),
-            Type::Float => matches!(op, RedOp::Add | RedOp::Mul),
-            Type::Np(crate::types::DType::F64) => matches!(op, RedOp::Add | RedOp::Mul),
+            Type::Float | Type::Np(crate::types::DType::F64) => {
+                matches!(op, RedOp::Add | RedOp::Mul) || (matches!(op, RedOp::Max | RedOp::Min) && !vi.is_union())
+            }
             _ => false,
         };
         if !fits {
@@ -353,6 +361,8 @@ impl<'t> Walk<'t> {
             }
         };
         match &value.kind {
+            // `v = v - e` (not `v = e - v`).
+            ExprKind::BinOp(BinOp::Sub, a, b) => (is_v(a) && !reads(b, v)).then_some((RedOp::Add, b.id)),
             ExprKind::BinOp(op, a, b) => {
                 let r = RedOp::of_binop(*op)?;
                 other(a, b).map(|e| (r, e))

@@ -293,7 +293,16 @@ unsafe fn combine(reds: *mut i64, partials: &[i64], nb: usize) -> bool {
                 tag = t;
             }
             acc = match kind {
-                // A float: sums and products in block order.
+                // A float: `max` and `min` as the builtins (the later value only when strictly
+                // greater or less: exact); sums and products in block order.
+                2 if op == 2 || op == 3 => {
+                    let (x, y) = (f64::from_bits(acc as u64), f64::from_bits(p as u64));
+                    if (op == 2 && y > x) || (op == 3 && y < x) {
+                        p
+                    } else {
+                        acc
+                    }
+                }
                 2 => {
                     let (x, y) = (f64::from_bits(acc as u64), f64::from_bits(p as u64));
                     let r = if op == 1 { x * y } else { x + y };
@@ -364,7 +373,7 @@ pub unsafe extern "C" fn heron_parallel_for(body: i64, ctx: i64, start: i64, sto
     let fallible_reds = (0..n_red).any(|j| {
         let slot = (reds as *const i64).add(1 + 4 * j);
         let (op, kind) = (*slot, *slot.add(1));
-        kind == 2 || (kind == 0 && op <= 1)
+        (kind == 2 && op <= 1) || (kind == 0 && op <= 1)
     });
     let rewritten: Vec<(&ArrayDesc, usize)> = list.iter().filter(|a| a.in_place).filter_map(|a| Some((a, a.axis?))).collect();
     let save = !rewritten.is_empty() && (may_fail != 0 || fallible_reds);
