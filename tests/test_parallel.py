@@ -269,6 +269,93 @@ def test_float_reductions_have_the_same_bits_on_any_thread_count(heron_python, t
         assert abs(gv - wv) <= 1e-9 * abs(wv)
 
 
+CALLS = """
+    import math
+    import numpy as np
+    from heron import prange
+
+    # heron: jit
+    def kernel(x):
+        return math.sqrt(x * x + 1.0) * math.sin(x)
+
+    # heron: jit
+    def steps(n):
+        k = n
+        s = 0
+        while k != 1:
+            k = k // 2 if k % 2 == 0 else 3 * k + 1
+            s += 1
+        return s
+
+    # heron: jit
+    def checked(x):
+        if x > 90:
+            raise ValueError("too big")
+        return x * 2
+
+    # heron: jit
+    def noisy(x):
+        print("x", x)
+        return x
+
+    # heron: jit
+    def inner(a, i):
+        return a[i] * 2.0
+
+    # heron: jit, parallel
+    def apply(a, out):
+        for i in prange(a.shape[0]):
+            out[i] = kernel(a[i]) + inner(a, i)
+
+    # heron: jit, parallel
+    def total_steps(n):
+        t = 0
+        for i in prange(1, n):
+            t += steps(i)
+        return t
+
+    # heron: jit, parallel
+    def apply_checked(a, out):
+        for i in prange(a.shape[0]):
+            out[i] = checked(a[i])
+
+    # heron: jit, parallel
+    def apply_noisy(a, out):
+        for i in prange(a.shape[0]):
+            out[i] = noisy(a[i])
+
+    a = np.linspace(-3, 3, 10001); out = np.zeros_like(a)
+    apply(a, out); print(out[::1000].tolist())
+    print(total_steps(100000))
+    b = np.arange(100.0); o = np.zeros(100)
+    try:
+        apply_checked(b, o)
+    except ValueError as e:
+        print("ValueError", e)
+    print(o.tolist())
+    apply_noisy(np.arange(3.0), np.zeros(3))
+"""
+
+
+def test_parallel_loops_call_compiled_functions_on_the_threads(heron_python, tmp_path):
+    """A parallel loop's body calls the threaded specialization of a compiled callee (errors
+    and reports leave the threads: the serial re-run raises them); a callee that prints keeps
+    the loop serial."""
+    plain, _ = run(heron_python, tmp_path, CALLS, 0)
+    for threads in (1, 2):
+        out, records = run(heron_python, tmp_path, CALLS, threads)
+        assert out == plain, threads
+        for name in ("apply", "total_steps"):
+            assert records[name]["parallel_runs"] == 1, records[name]
+        assert records["apply_checked"]["parallel_runs"] == 0
+        assert "runs in parallel" in records["apply_checked"]["parallel_loops"][0]
+        note = records["apply_noisy"]["parallel_loops"][0]
+        assert "it calls `noisy`, which cannot run on Heron's threads: it prints" in note, note
+        # The threaded specializations are not the callees' own signatures.
+        assert records["kernel"]["signatures"] == ["(numpy.float64)"]
+        assert records["checked"]["failures"] == []
+
+
 FORK = """
     import multiprocessing as mp
     import numpy as np

@@ -28,8 +28,8 @@
 //! - it does not `return` or `break` out of the loop (a nested loop's `break` is fine).
 //!
 //! What codegen emits in the loop decides the rest: an operation that needs the interpreter or
-//! the runtime (a call into Python or NumPy, an allocation, `print`, random numbers, a call to
-//! another compiled function) keeps the loop serial (`codegen::parallel`).
+//! the runtime (a call into Python or NumPy, an allocation, `print`, random numbers, a
+//! compiled callee that does one of those) keeps the loop serial (`codegen::parallel`).
 
 use std::collections::{BTreeMap, BTreeSet};
 

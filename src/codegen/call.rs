@@ -47,7 +47,15 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 Ok(v)
             }
             Some(CallTarget::Callee(info)) => {
-                self.refuse_outlined(|| "it calls another compiled function (run serially in parallel loops for now)".into());
+                // In a parallel loop's body: the callee's threaded specialization.
+                let ptr = match (&self.outlined, &info.threaded) {
+                    (None, _) => info.ptr,
+                    (Some(_), Ok(p)) => *p,
+                    (Some(_), Err(why)) => {
+                        self.refuse_outlined(|| why.clone());
+                        info.ptr
+                    }
+                };
                 self.long_running = true;
                 let union = info.ret_union();
                 // A recursive callee counts its depth from this call's (0 outside recursion).
@@ -58,7 +66,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 let sig = super::inner_signature(self.module, &info.params, &info.ret, union, info.recursive);
                 let id = self
                     .module
-                    .declare_function(&super::callee_symbol(info.ptr), cranelift_module::Linkage::Import, &sig)
+                    .declare_function(&super::callee_symbol(ptr), cranelift_module::Linkage::Import, &sig)
                     .map_err(|e| CompileError::new(format!("code generation failed: {e}"), line))?;
                 let fref = self.module.declare_func_in_func(id, self.b.func);
                 let call = self.b.ins().call(fref, &vals);
@@ -141,11 +149,16 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         self.switch_to(boxed_blk);
         self.deopt_exit(ErrCode::Deopt, line, Some(span));
         self.switch_to(err_blk);
-        let site = self.site();
-        let (env, info, site) = (self.env, self.iconst(self.info as *const FuncInfo as i64), self.iconst(site));
-        let i = types::I64;
-        self.call_helper("heron_push_frame", &[i, i, i], &[], &[env, info, site]).expect("a runtime helper");
-        self.b.ins().jump(self.err_block, &[BlockArg::Value(status)]);
+        if self.outlined.is_some() {
+            // On Heron's threads: no traceback, the serial re-run makes it.
+            self.outlined_fail();
+        } else {
+            let site = self.site();
+            let (env, info, site) = (self.env, self.iconst(self.info as *const FuncInfo as i64), self.iconst(site));
+            let i = types::I64;
+            self.call_helper("heron_push_frame", &[i, i, i], &[], &[env, info, site]).expect("a runtime helper");
+            self.b.ins().jump(self.err_block, &[BlockArg::Value(status)]);
+        }
         self.switch_to(ok);
         match slots {
             None => results[1..].to_vec(),

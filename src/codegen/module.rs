@@ -349,7 +349,15 @@ pub fn compile(f: &Function, typed: &Typed, facts: &Facts, info: FuncInfo, calle
         cx.tramps = tramps;
         cx.par_runs = &*parallel_runs as *const std::sync::atomic::AtomicU64 as i64;
         cx.entry_id = entry_id;
+        if typed.threaded {
+            // Called from a parallel loop's body: every exit that needs the interpreter fails
+            // with a status instead, as in the body itself (`codegen::parallel`).
+            cx.outlined = Some(super::parallel::Outlined { parent_env: cx.env, refused: None, may_fail: false });
+        }
         cx.body()?;
+        if let Some(why) = cx.outlined.as_ref().and_then(|o| o.refused.clone()) {
+            return Err(CompileError::new(why, f.span.line));
+        }
         prints = std::mem::take(&mut cx.prints);
         ufunc_sites = std::mem::take(&mut cx.ufunc_sites);
         np_sites = std::mem::take(&mut cx.np_sites);

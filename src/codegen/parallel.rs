@@ -10,9 +10,13 @@
 //! deoptimizes nor reports an error: every such exit (an error, a deoptimization, a NumPy
 //! warning, a signal) returns a nonzero status instead, and the driver then has the caller run
 //! its serial copy of the loop from the start, which fails where CPython does (the arrays the
-//! loop rewrites in place are put back first: the driver saved them when the body may fail). An operation the
-//! body cannot do off the main thread without the runtime (a call into Python or NumPy, an
-//! allocation, a call to a compiled function, random numbers) makes the loop serial.
+//! loop rewrites in place are put back first: the driver saved them when the body may fail).
+//! An operation the body cannot do off the main thread without the runtime (a call into
+//! Python or NumPy, an allocation, random numbers) makes the loop serial. A compiled callee
+//! runs its threaded specialization (`Typed::threaded`: compiled the same way, its exits
+//! failing with a status), which the resolver compiles for every callee of a `parallel`
+//! function; a callee that cannot have one (it prints, allocates, recurses) keeps the loop
+//! serial, and the report says why.
 //!
 //! Around it, in the caller: store `ctx`, the reductions' values and the arrays' extents; call
 //! `heron_parallel_for`; on 0 read the reductions back and continue after the loop; on 1 run

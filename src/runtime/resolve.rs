@@ -31,6 +31,11 @@ pub struct DispatchResolver<'py, 'd> {
     /// Compiling a specialization that checks NumPy floating-point errors at each operation
     /// (its callees must then check too).
     pub fp_checked: bool,
+    /// Compiling a threaded specialization (`Typed::threaded`): its callees are threaded too.
+    pub threaded: bool,
+    /// Compiling a function marked `parallel`: its callees get a threaded specialization
+    /// besides (a parallel loop's body calls that one).
+    pub parallel: bool,
     /// What the compiled code relies on in the dictionaries it read (see `guards`).
     pub guards: Vec<Guard>,
     /// Foreign-library objects the code names (`GlobalValue::Foreign(Lib(i))`).
@@ -204,7 +209,8 @@ impl<'py, 'd> Resolver for DispatchResolver<'py, 'd> {
                 other => return Err(CompileError::new(format!("passing a {other} to `{}` is not supported", dref.qualname), line)),
             });
         }
-        let spec = dref.specialize(self.py, &kinds, self.fp_checked || !caller_pure);
+        let fp_checked = self.fp_checked || !caller_pure;
+        let spec = dref.specialize(self.py, &kinds, fp_checked, self.threaded);
         // The caller runs the callee's code directly: it relies on what the callee relies on.
         for g in &spec.guards.guards {
             self.guards.push(g.clone_ref(self.py));
@@ -213,7 +219,25 @@ impl<'py, 'd> Resolver for DispatchResolver<'py, 'd> {
             Ok(unit) => {
                 self.units.push(unit.clone());
                 dref.linked.fetch_add(1, Ordering::Relaxed);
+                let threaded = if self.threaded {
+                    Ok(unit.inner)
+                } else if self.parallel {
+                    let t = dref.specialize(self.py, &kinds, fp_checked, true);
+                    for g in &t.guards.guards {
+                        self.guards.push(g.clone_ref(self.py));
+                    }
+                    match &t.unit {
+                        Ok(tu) => {
+                            self.units.push(tu.clone());
+                            Ok(tu.inner)
+                        }
+                        Err(e) => Err(format!("it calls `{}`, which cannot run on Heron's threads: {}", dref.qualname, e.msg)),
+                    }
+                } else {
+                    Err(format!("it calls `{}`", dref.qualname))
+                };
                 Ok(CalleeInfo {
+                    threaded,
                     ptr: unit.inner,
                     params: unit.arg_types.clone(),
                     ret: unit.ret_type.clone(),

@@ -73,6 +73,9 @@ pub struct CalleeInfo {
     pub writes: bool,
     /// The callee calls itself (it takes its recursion depth, see `codegen::recursion`).
     pub recursive: bool,
+    /// The address of its threaded specialization (`Typed::threaded`), for calls from a
+    /// parallel loop's body, or why it has none (the loop then runs serially).
+    pub threaded: Result<usize, String>,
 }
 
 impl CalleeInfo {
@@ -256,6 +259,9 @@ pub struct Typed {
     /// The function is marked `# heron: jit, parallel` (set by the dispatcher): its `prange`
     /// and outermost `range` loops are candidates for `analysis::parallel`.
     pub parallel: bool,
+    /// A specialization for calls from the outlined body of a parallel loop, on the pool's
+    /// threads (set by the dispatcher; see `codegen::parallel`).
+    pub threaded: bool,
 }
 
 impl Typed {
@@ -394,6 +400,7 @@ pub fn infer(f: &Function, args: &[Type], res: &mut dyn Resolver, pure: bool) ->
         slice_stores: inf.slice_stores,
         fp_checked: false,
         parallel: false,
+        threaded: false,
     })
 }
 

@@ -103,15 +103,18 @@ impl Dispatcher {
     /// with side effects: such a caller cannot be re-run by the interpreter, which is how a
     /// function without side effects reports them otherwise (see `codegen::fp::np_fp_check`).
     /// A checked specialization also serves calls that do not need one.
-    pub(crate) fn specialize(&self, py: Python<'_>, kinds: &[ArgKind], fp_checked: bool) -> Arc<Spec> {
-        if let Some(s) = self.find(py, kinds, fp_checked) {
+    /// `threaded` asks for the specialization parallel loops' bodies call (`Typed::threaded`):
+    /// its failures are not the function's (the report does not list them) and it is never
+    /// the entry of a call from Python.
+    pub(crate) fn specialize(&self, py: Python<'_>, kinds: &[ArgKind], fp_checked: bool, threaded: bool) -> Arc<Spec> {
+        if let Some(s) = self.find(py, kinds, fp_checked, threaded) {
             return s;
         }
         // One compilation at a time in the process (re-entrant: compiling a caller compiles
         // its callees on the same thread), as Numba does; waiting releases the GIL. Per-function
         // locks would deadlock when two threads compile two functions that call each other.
         let _guard = CompileLock::acquire(py);
-        if let Some(s) = self.find(py, kinds, fp_checked) {
+        if let Some(s) = self.find(py, kinds, fp_checked, threaded) {
             return s;
         }
         let start = Instant::now();
@@ -119,7 +122,7 @@ impl Dispatcher {
         COMPILING.with(|c| c.borrow_mut().push(addr));
         // A bug in Heron or Cranelift must not crash the user's program: a panic while
         // compiling becomes a compile failure, and the call runs as Python.
-        let unit = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.compile(py, kinds, fp_checked))) {
+        let unit = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.compile(py, kinds, fp_checked, threaded))) {
             Ok(u) => u,
             Err(p) => {
                 let what = p.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| p.downcast_ref::<String>().cloned()).unwrap_or_default();
@@ -128,7 +131,7 @@ impl Dispatcher {
         };
         COMPILING.with(|c| c.borrow_mut().retain(|a| *a != addr));
         self.compile_ns.fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
-        if let (Err(e), _) = &unit {
+        if let (Err(e), false) = (&unit.0, threaded) {
             let mut f = self.failures.lock().unwrap();
             if !f.iter().any(|x| x.signature == signature_text(kinds)) {
                 f.push(Failure { signature: signature_text(kinds), reason: e.msg.clone(), line: e.line });
@@ -139,10 +142,13 @@ impl Dispatcher {
             super::super::parallel::configure(py);
         }
         let guards = GuardSet::new(py, guards);
-        let spec = Arc::new(Spec { kinds: kinds.to_vec(), fp_checked, unit: unit.map(Arc::new), guards, valid: AtomicBool::new(true) });
+        let spec = Arc::new(Spec { kinds: kinds.to_vec(), fp_checked, threaded, unit: unit.map(Arc::new), guards, valid: AtomicBool::new(true) });
         {
             let mut s = self.specs.lock().unwrap();
             s.push(spec.clone());
+            if threaded {
+                return spec;
+            }
             let cur = self.first.load(Ordering::Acquire);
             // Safety: `first` points into `specs`, which never drops a spec.
             if cur.is_null() || unsafe { !(*cur).valid.load(Ordering::Relaxed) || (*cur).kinds == spec.kinds } {
@@ -153,21 +159,21 @@ impl Dispatcher {
     }
 
     /// A valid specialization for `kinds` whose guards hold (failing guards invalidate it).
-    pub(super) fn find(&self, py: Python<'_>, kinds: &[ArgKind], fp_checked: bool) -> Option<Arc<Spec>> {
-        let found = self.specs.lock().unwrap().iter().find(|s| s.kinds == kinds && (s.fp_checked || !fp_checked) && s.valid.load(Ordering::Relaxed)).cloned();
+    pub(super) fn find(&self, py: Python<'_>, kinds: &[ArgKind], fp_checked: bool, threaded: bool) -> Option<Arc<Spec>> {
+        let found = self.specs.lock().unwrap().iter().find(|s| s.kinds == kinds && s.threaded == threaded && (s.fp_checked || !fp_checked) && s.valid.load(Ordering::Relaxed)).cloned();
         match found {
             Some(s) if self.usable(py, &s) => Some(s),
             _ => None,
         }
     }
 
-    pub(super) fn compile(&self, py: Python<'_>, kinds: &[ArgKind], fp_checked: bool) -> (CResult<CompiledUnit>, Vec<super::super::guards::Guard>) {
+    pub(super) fn compile(&self, py: Python<'_>, kinds: &[ArgKind], fp_checked: bool, threaded: bool) -> (CResult<CompiledUnit>, Vec<super::super::guards::Guard>) {
         let mut guards = Vec::new();
-        let unit = self.compile_with(py, kinds, fp_checked, &mut guards);
+        let unit = self.compile_with(py, kinds, fp_checked, threaded, &mut guards);
         (unit, guards)
     }
 
-    pub(super) fn compile_with(&self, py: Python<'_>, kinds: &[ArgKind], fp_checked: bool, guards: &mut Vec<super::super::guards::Guard>) -> CResult<CompiledUnit> {
+    pub(super) fn compile_with(&self, py: Python<'_>, kinds: &[ArgKind], fp_checked: bool, threaded: bool, guards: &mut Vec<super::super::guards::Guard>) -> CResult<CompiledUnit> {
         let f = self.ir(py)?;
         let func = self.func(py).map_err(|e| CompileError::new(e.to_string(), 0))?;
         let globals = func
@@ -176,7 +182,7 @@ impl Dispatcher {
             .map_err(|e| CompileError::new(format!("no globals: {e}"), 0))?;
         let builtins = py.import("builtins").map_err(|e| CompileError::new(e.to_string(), 0))?.into_any();
         let minor = py.version_info().minor as u32;
-        let mut res = DispatchResolver { py, me: self, globals, builtins, callees: Vec::new(), units: Vec::new(), minor, fp_checked, guards: Vec::new(), libs: Vec::new() };
+        let mut res = DispatchResolver { py, me: self, globals, builtins, callees: Vec::new(), units: Vec::new(), minor, fp_checked, threaded, parallel: self.parallel && !threaded, guards: Vec::new(), libs: Vec::new() };
         let args: Vec<Type> = kinds.iter().map(|k| k.to_type()).collect();
         // The pipeline (DESIGN.md): inference, the analyses, the transforms, codegen. Inference
         // may speculate (a failed guess re-runs the call) only in a function without side
@@ -185,7 +191,8 @@ impl Dispatcher {
         *guards = std::mem::take(&mut res.guards);
         let mut typed = typed?;
         typed.fp_checked = fp_checked;
-        typed.parallel = self.parallel;
+        typed.parallel = self.parallel && !threaded;
+        typed.threaded = threaded;
         let facts = analysis::analyze(&f, &typed)?;
         let tf = transform::run(transform::TypedFunction { f, typed, facts })?;
         let f = &tf.f;

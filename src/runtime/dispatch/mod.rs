@@ -57,6 +57,8 @@ pub struct Spec {
     /// Compiled to check NumPy floating-point errors at each operation even though the
     /// function has no side effects (see `Dispatcher::specialize`).
     fp_checked: bool,
+    /// For calls from parallel loops' bodies only (`Typed::threaded`): never a call's entry.
+    threaded: bool,
     pub(crate) unit: Result<Arc<CompiledUnit>, CompileError>,
     /// What it relies on in the globals (its own reads and its callees'), see `guards`.
     pub guards: GuardSet,
@@ -257,7 +259,7 @@ impl Dispatcher {
         let spec: &Spec = match self.fast_spec(py, kinds) {
             Some(s) => s,
             None => {
-                other = self.specialize(py, kinds, false);
+                other = self.specialize(py, kinds, false, false);
                 &other
             }
         };
@@ -613,7 +615,7 @@ impl Dispatcher {
         d.set_item("native_time_s", self.native_ns.load(Ordering::Relaxed) as f64 * 1e-9)?;
         let sigs = PyList::empty(py);
         for s in self.specs.lock().unwrap().iter() {
-            if s.unit.is_ok() {
+            if s.unit.is_ok() && !s.threaded {
                 sigs.append(signature_text(&s.kinds))?;
             }
         }
@@ -695,7 +697,7 @@ impl Dispatcher {
             kinds.push(kind);
         }
         let Some(rc) = CType::parse(&ret) else { return Ok((None, Some(format!("the C type `{ret}` is not supported as a callback's result")))) };
-        let spec = this.specialize(py, &kinds, false);
+        let spec = this.specialize(py, &kinds, false, false);
         let unit = match &spec.unit {
             Ok(u) => u.clone(),
             Err(e) => return Ok((None, Some(format!("{} (line {})", e.msg, e.line)))),
@@ -723,7 +725,7 @@ impl Dispatcher {
                 None => return Ok(Some("argument types not supported".into())),
             }
         }
-        let spec = self.specialize(py, &kinds, false);
+        let spec = self.specialize(py, &kinds, false, false);
         Ok(spec.unit.as_ref().err().map(|e| format!("line {}: {}", e.line, e.msg)))
     }
 
