@@ -6,6 +6,7 @@
 pub mod builtin;
 pub mod cnative;
 pub mod infer;
+pub mod resolver;
 mod infer_expr;
 pub mod rules;
 pub mod ufunc;
