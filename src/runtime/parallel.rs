@@ -372,8 +372,8 @@ pub unsafe extern "C" fn heron_parallel_for(body: i64, ctx: i64, start: i64, sto
     let n_red = *(reds as *const i64) as usize;
     let fallible_reds = (0..n_red).any(|j| {
         let slot = (reds as *const i64).add(1 + 4 * j);
-        let (op, kind) = (*slot, *slot.add(1));
-        (kind == 2 && op <= 1) || (kind == 0 && op <= 1)
+        // Sums and products (int: an overflow; float: a result not finite); bools have none.
+        *slot <= 1
     });
     let rewritten: Vec<(&ArrayDesc, usize)> = list.iter().filter(|a| a.in_place).filter_map(|a| Some((a, a.axis?))).collect();
     let save = !rewritten.is_empty() && (may_fail != 0 || fallible_reds);
@@ -518,8 +518,8 @@ mod tests {
 
     #[test]
     fn saved_blocks_are_put_back_and_the_gaps_between_them_are_not_touched() {
-        // A strided view: every other element of 16 doubles, reversed (negative stride), as
-        // rows of 2 (8 rows of one element each on the loop axis 0).
+        // A strided view of 16 doubles: 4 rows of 2 contiguous elements, reversed (row stride
+        // -32 bytes), with 2 elements of gap between rows; the loop axis is 0.
         let mut base: Vec<f64> = (0..16).map(|k| k as f64).collect();
         let data = unsafe { base.as_mut_ptr().add(14) } as i64;
         let desc = [1i64, 0, 1, 8, 2, data, 4, 2, -32, 8];

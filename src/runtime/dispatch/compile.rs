@@ -138,7 +138,8 @@ impl Dispatcher {
             }
         }
         let (unit, guards) = unit;
-        if unit.as_ref().is_ok_and(|u| u.parallel_notes.iter().any(|n| n.contains("runs in parallel"))) {
+        if self.parallel && !threaded {
+            // The pool's size is read once per process, with the GIL (see `configure`).
             super::super::parallel::configure(py);
         }
         let guards = GuardSet::new(py, guards);
