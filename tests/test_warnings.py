@@ -31,7 +31,22 @@ SCRIPT = textwrap.dedent('''
         out[1] = a[0] * 1e300 * 1e300
 
 
+    # heron: jit
+    def dead(n, a):
+        # Values nothing reads still warn: `v` is overwritten by itself and then never read,
+        # `w` is overwritten by a later store (CI's fuzzer, 2026-12-02).
+        v = n / a[0]
+        v = v
+        w = a[0] / a[0]
+        w = 1.0
+        t = a[1]
+        t += n / a[0]
+        return n + w
+
+
     out = np.zeros(2)
+    x = np.array([0, 3], dtype=np.int64)
+    print(dead(0, x), dead(1, x))
     h(np.array([5.0]), out)
     print(out)
     print(f(np.array([1.0, 0.0]), 3))

@@ -5,6 +5,12 @@
 //! The classic backward dataflow (Aho, Lam, Sethi, Ullman, "Compilers", 9.2.5) over the
 //! structured IR: loops iterate to a fixpoint, `break` continues with what is live after its
 //! loop, `continue` with what is live at the loop's head.
+//!
+//! The same walk finds the dead stores: assignments to a variable that nothing reads after them
+//! (`v = x / z` with `v` never read, or overwritten before it is). Their values must still be
+//! computed where computing them raises a NumPy warning (see `codegen::fp::keep_for_fp_flags`).
+
+use std::collections::HashSet;
 
 use crate::ir::*;
 
@@ -14,10 +20,17 @@ pub type VarSet = Vec<bool>;
 /// The variables live before each statement (indexed by `Stmt::id`; statements that cannot run
 /// get the empty set).
 pub fn live_before(f: &Function) -> Vec<VarSet> {
-    let mut lv = Liveness { n: f.vars.len(), table: vec![vec![false; f.vars.len()]; f.n_stmts], loops: Vec::new() };
+    liveness(f).0
+}
+
+/// The variables live before each statement (as `live_before`), and the dead stores: the
+/// (`Stmt::id`, variable) pairs of assignments (`=` and `+=` to a variable) whose variable is
+/// not live after the statement.
+pub fn liveness(f: &Function) -> (Vec<VarSet>, HashSet<(usize, VarId)>) {
+    let mut lv = Liveness { n: f.vars.len(), table: vec![vec![false; f.vars.len()]; f.n_stmts], loops: Vec::new(), dead: HashSet::new() };
     let end = vec![false; lv.n];
     lv.block(&f.body, &end);
-    lv.table
+    (lv.table, lv.dead)
 }
 
 struct Liveness {
@@ -25,6 +38,9 @@ struct Liveness {
     table: Vec<VarSet>,
     /// For each enclosing loop: (live after it, live at its head).
     loops: Vec<(VarSet, VarSet)>,
+    /// Dead stores found so far; a loop's body is walked again until its head is stable,
+    /// and the last walk (with the final liveness) decides.
+    dead: HashSet<(usize, VarId)>,
 }
 
 fn union(a: &mut VarSet, b: &VarSet) {
@@ -55,6 +71,15 @@ fn target_uses(t: &Target, out: &mut VarSet) {
 }
 
 impl Liveness {
+    /// Record whether statement `id`'s store to `v` is dead (`v` not live `after` it).
+    fn mark_store(&mut self, id: usize, v: VarId, after: &VarSet) {
+        if after[v] {
+            self.dead.remove(&(id, v));
+        } else {
+            self.dead.insert((id, v));
+        }
+    }
+
     /// Live before `body`, given what is live after it.
     fn block(&mut self, body: &[Stmt], after: &VarSet) -> VarSet {
         let mut live = after.clone();
@@ -71,6 +96,7 @@ impl Liveness {
                 let mut defs = Vec::new();
                 targets.iter().for_each(|t| target_vars(t, &mut defs));
                 for d in defs {
+                    self.mark_store(s.id, d, after);
                     live[d] = false;
                 }
                 targets.iter().for_each(|t| target_uses(t, &mut live));
@@ -78,6 +104,7 @@ impl Liveness {
             }
             StmtKind::AugAssign { target, value, .. } => {
                 if let Target::Var(v) = target {
+                    self.mark_store(s.id, *v, after);
                     live[*v] = true;
                 }
                 target_uses(target, &mut live);

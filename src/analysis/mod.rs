@@ -23,6 +23,8 @@ pub struct Facts {
     pub assigned: Vec<Vec<bool>>,
     /// The variables live before each statement, by `Stmt::id` (`liveness`).
     pub live: Vec<Vec<bool>>,
+    /// The dead stores, as (`Stmt::id`, variable) pairs (`liveness::liveness`).
+    pub dead_stores: HashSet<(usize, usize)>,
     /// Variables holding arrays that never leave the function, by `VarId` (`escape`).
     pub local_arrays: Vec<bool>,
     /// The `numpy.empty/zeros/ones` calls whose arrays go only into those variables.
@@ -52,11 +54,12 @@ pub fn analyze(f: &Function, typed: &Typed) -> CResult<Facts> {
     let (local_arrays, local_allocs) = escape::local_arrays(f, &typed.vars, &typed.expr_types, &typed.calls);
     // Stores into arrays that never leave the function are invisible to the caller.
     let pure = typed.pure || (!typed.callee_effects && purity::is_pure(f, &local_arrays));
-    let live = liveness::live_before(f);
+    let (live, dead_stores) = liveness::liveness(f);
     Ok(Facts {
         assigned,
         parallel: parallel::parallel_loops(f, typed, &live),
         live,
+        dead_stores,
         local_arrays,
         local_allocs,
         pure,

@@ -508,8 +508,12 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
     /// Store `val` (of static type `t`, from expression `src` if any) into variable `v`,
     /// converting to the variable's representation and setting its tag.
     pub fn assign_var(&mut self, v: VarId, val: CVal, t: &Type, src: Option<&Expr>, line: u32) -> CResult<()> {
-        if !self.facts.live.iter().any(|l| l[v]) {
-            // Never read: see `keep_for_fp_flags`.
+        let dead = match self.cur_stmt {
+            Some(s) => self.facts.dead_stores.contains(&(s.id, v)),
+            None => !self.facts.live.iter().any(|l| l[v]),
+        };
+        if dead {
+            // Never read after this store: see `keep_for_fp_flags`.
             self.keep_for_fp_flags(&val, t);
         }
         if self.facts.local_arrays[v] {
