@@ -171,6 +171,43 @@ def test_a_users_library_with_pointers(heron_python, tmp_path):
     """, native=["rows", "scale_rows", "smooth", "total"])
 
 
+def test_argtypes_changed_after_a_compile(heron_python, tmp_path):
+    # A ctypes function's argtypes, restype and errcheck are read when compiled code is made
+    # to call it; setting them later must be seen by the next call (a recompile), as ctypes
+    # sees it: c_int keeps the low 32 bits, an errcheck runs as Python.
+    compare(heron_python, tmp_path, """
+    import ctypes
+    libc = ctypes.CDLL(None)
+    labs = libc.labs
+    labs.argtypes = [ctypes.c_long]
+    labs.restype = ctypes.c_long
+
+    # heron: jit
+    def by_global(x):
+        return labs(x)
+
+    # heron: jit
+    def by_library(x):
+        return libc.labs(x)
+
+    print(by_global(-2**40), by_library(-2**40))
+    labs.argtypes = [ctypes.c_int]
+    labs.restype = ctypes.c_int
+    print(by_global(-2**40 - 5), by_library(-2**40 - 5))
+    labs.argtypes = [ctypes.c_long]
+    labs.restype = ctypes.c_long
+    print(by_global(-2**40 - 5), by_library(-2**40 - 5))
+
+    # heron: jit
+    def checked(x):
+        return libc.labs(x)
+
+    print(checked(-7))
+    labs.errcheck = lambda r, f, a: r + 1   # from now on the call runs as Python
+    print(checked(-7))
+    """, native=["by_global", "by_library"])
+
+
 def test_cffi_functions(heron_python, tmp_path):
     pytest.importorskip("cffi")
     compare(heron_python, tmp_path, """

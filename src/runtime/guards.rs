@@ -9,6 +9,11 @@
 //! `ma_version_tag`, which CPython 3.10 to 3.13 change on every mutation) is compared with the
 //! one seen when the guards last held, and the keys are looked up only when it moved.
 //!
+//! A ctypes function's `argtypes`, `restype` and `errcheck` are attributes of the function
+//! object, which no dictionary version sees change: a guard on them (`Guard::attrs`) is
+//! checked at every call (three attribute reads, by identity), so `f.argtypes = [...]` after
+//! a compile is seen by the next call, which compiles again for the new conversions.
+//!
 //! A scalar global that changed value but not type (`for dt in (0.1, 0.2): step(x)`) becomes a
 //! *live* global: compiled code then reads it from a `LiveCell` at function entry, and the
 //! guard refreshes the cell when the dictionary changes, so the loop does not recompile.
@@ -39,6 +44,27 @@ pub struct Guard {
     pub scalar: Option<Type>,
     /// A live global: only the value's type is checked, and the cell is kept current.
     pub live: Option<Arc<LiveCell>>,
+    /// Attributes of an object that must still be what they were (by identity), checked at
+    /// every call: a ctypes function's conversions (`Guard::attributes`).
+    pub attrs: Option<Arc<AttrGuard>>,
+}
+
+/// An object whose attributes compiled code relies on.
+pub struct AttrGuard {
+    pub object: Py<PyAny>,
+    /// (name, value) pairs; a value that could not be read is None.
+    pub attrs: Vec<(Py<PyString>, Option<Py<PyAny>>)>,
+}
+
+impl AttrGuard {
+    fn holds(&self, py: Python<'_>) -> bool {
+        let o = self.object.bind(py);
+        self.attrs.iter().all(|(k, v)| match (o.getattr(k.bind(py)).ok(), v) {
+            (Some(now), Some(v)) => now.is(v.bind(py)),
+            (None, None) => true,
+            _ => false,
+        })
+    }
 }
 
 impl Guard {
@@ -49,12 +75,30 @@ impl Guard {
             expected: self.expected.as_ref().map(|e| e.clone_ref(py)),
             scalar: self.scalar.clone(),
             live: self.live.clone(),
+            attrs: self.attrs.clone(),
+        }
+    }
+
+    /// A guard on attributes `names` of `object` (as they are now), checked at every call.
+    pub fn attributes(py: Python<'_>, object: &Bound<'_, PyAny>, names: &[&str]) -> Guard {
+        let attrs = names.iter().map(|n| (PyString::intern(py, n).unbind(), object.getattr(*n).ok().map(Bound::unbind))).collect();
+        Guard {
+            // An empty dictionary of the guard's own: its entry is always absent, as expected.
+            dict: PyDict::new(py).unbind(),
+            key: PyString::intern(py, "").unbind(),
+            expected: None,
+            scalar: None,
+            live: None,
+            attrs: Some(Arc::new(AttrGuard { object: object.clone().unbind(), attrs })),
         }
     }
 
     /// Does the dictionary still hold what was read? (For a live guard: a value of the cell's
     /// type, which is then stored into the cell.)
     fn check(&self, py: Python<'_>) -> bool {
+        if let Some(a) = &self.attrs {
+            return a.holds(py);
+        }
         let now = self.dict.bind(py).get_item(self.key.bind(py)).ok().flatten();
         if let Some(cell) = &self.live {
             return match now.and_then(|v| scalar_raw(&v, &cell.ty)) {
@@ -90,6 +134,8 @@ pub fn scalar_raw(v: &Bound<'_, PyAny>, t: &Type) -> Option<u64> {
 pub struct GuardSet {
     pub guards: Vec<Guard>,
     versions: Vec<(usize, AtomicU64)>,
+    /// The indices of the attribute guards (checked at every call).
+    always: Vec<usize>,
 }
 
 impl GuardSet {
@@ -101,12 +147,15 @@ impl GuardSet {
                 versions.push((p, AtomicU64::new(version(g.dict.bind(py)).unwrap_or(0))));
             }
         }
-        let _ = py;
-        GuardSet { guards, versions }
+        let always = guards.iter().enumerate().filter(|(_, g)| g.attrs.is_some()).map(|(i, _)| i).collect();
+        GuardSet { guards, versions, always }
     }
 
     /// Check the guards: `Ok` when all hold, else the index of one that failed.
     pub fn holds(&self, py: Python<'_>) -> Result<(), usize> {
+        if let Some(&i) = self.always.iter().find(|&&i| !self.guards[i].check(py)) {
+            return Err(i);
+        }
         if versions_usable() {
             let unchanged = self.versions.iter().all(|(d, v)| unsafe { read_version(*d) } == v.load(Ordering::Relaxed));
             if unchanged {

@@ -180,6 +180,9 @@ impl<'py, 'd> Resolver for DispatchResolver<'py, 'd> {
             let value = dict.get_item(attr).ok().flatten();
             self.guard(&dict, attr, value.as_ref(), None, None);
         }
+        if let Ok(f) = lib.getattr(attr) {
+            self.guard_ctypes_function(&f, &d);
+        }
         foreign_value(&d).ok_or_else(|| CompileError::new(format!("`{attr}` of this library is not supported in compiled code"), line))
     }
 
@@ -307,7 +310,17 @@ impl<'py, 'd> DispatchResolver<'py, 'd> {
             expected: value.map(|v| v.clone().unbind()),
             scalar,
             live,
+            attrs: None,
         });
+    }
+
+    /// A ctypes function's conversions (`argtypes`, `restype`, `errcheck`) are what they were
+    /// when compiled code was made to call it (see `guards`): a later change recompiles.
+    fn guard_ctypes_function(&mut self, f: &Bound<'py, PyAny>, d: &Bound<'py, PyAny>) {
+        let flavour = d.get_item(6).ok().and_then(|v| v.extract::<String>().ok());
+        if d.get_item(0).ok().and_then(|v| v.extract::<String>().ok()).as_deref() == Some("fn") && flavour.as_deref() == Some("ctypes") {
+            self.guards.push(Guard::attributes(self.py, f, &["argtypes", "restype", "errcheck"]));
+        }
     }
 
     fn classify(&mut self, py: Python<'py>, name: &str, value: &Bound<'py, PyAny>) -> GlobalValue {
@@ -421,6 +434,7 @@ impl<'py, 'd> DispatchResolver<'py, 'd> {
             self.libs.push(value.clone().unbind());
             return Some(GlobalValue::Foreign(Foreign::Lib(self.libs.len() - 1)));
         }
+        self.guard_ctypes_function(value, &d);
         foreign_value(&d)
     }
 }
