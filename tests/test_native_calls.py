@@ -1,7 +1,7 @@
 """Native functions from compiled code and compiled C callbacks (issue 16): ctypes and cffi
 functions called directly (no Python in between), with ctypes' and cffi's own argument
 conversions; `a.ctypes.data_as(POINTER(...))`, `ndpointer` and row pointers into a user's
-library built with `cc`; `heron.cfunc` callbacks for `qsort`, called from Python and from
+library built with `cc`; cffi's `from_buffer`, `cast` and `NULL`; `heron.cfunc` callbacks for `qsort`, called from Python and from
 compiled code. Every program's output (values, warnings, errors) is compared with CPython
 running it with `HERON_DISABLE=1`, and the functions named must have run natively.
 """
@@ -236,6 +236,75 @@ def test_cffi_functions(heron_python, tmp_path):
     except OverflowError as e:
         print("OverflowError", e)
     """, native=["table", "big"])
+
+
+def test_cffi_pointers_into_arrays(heron_python, tmp_path):
+    """`ffi.from_buffer`, `ffi.cast("T *", a.ctypes.data)` and `ffi.NULL` into a user's
+    library through cffi: cffi's own type rule (a `T *` takes only a pointer to the same C
+    spelling: `int32_t[]` for `int *` is its TypeError, run as Python), a typedef resolved by
+    the program's FFI, a pointer kept in a variable and read `p[i]`, and a deoptimization
+    (an int overflow) with a cast pointer live, handed to the interpreter as cffi's pointer."""
+    pytest.importorskip("cffi")
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        pytest.skip("no C compiler")
+    (tmp_path / "cf.c").write_text("""
+    double dsum(const double *p, long n) { double s = 0; for (long i = 0; i < n; i++) s += p[i]; return s; }
+    void scale(double *p, long n, double k) { for (long i = 0; i < n; i++) p[i] *= k; }
+    long isum(const int *p, long n) { long s = 0; for (long i = 0; i < n; i++) s += p[i]; return s; }
+    long csum(const char *p, long n) { long s = 0; for (long i = 0; i < n; i++) s += (unsigned char)p[i]; return s; }
+    long vbytes(const void *p, long n) { return p ? n : -1; }
+    """)
+    subprocess.run([cc, "-O2", "-shared", "-fPIC", "-o", str(tmp_path / "libcf.so"), str(tmp_path / "cf.c")], check=True)
+    compare(heron_python, tmp_path, """
+    import os
+    from cffi import FFI
+    import numpy as np
+    ffi = FFI()
+    ffi.cdef("typedef double real; double dsum(const real *, long); void scale(double *, long, double);"
+             "long isum(const int *, long); long csum(const char *, long); long vbytes(const void *, long);")
+    L = ffi.dlopen(os.path.abspath("libcf.so"))
+
+    # heron: jit
+    def rows(m):
+        out = np.empty(m.shape[0])
+        for i in range(m.shape[0]):
+            p = ffi.cast("double *", m[i].ctypes.data)
+            out[i] = L.dsum(p, m.shape[1]) + p[0] + p[m.shape[1] - 1]
+        return out
+
+    # heron: jit
+    def buffers(a, b):
+        L.scale(ffi.from_buffer("double[]", a), a.size, 2.0)
+        s = L.dsum(ffi.from_buffer("real[]", a), a.size)
+        t = L.isum(ffi.from_buffer("int[]", b), b.size)
+        u = L.csum(ffi.from_buffer(b), b.nbytes)
+        v = L.vbytes(ffi.from_buffer(b), 3) + L.vbytes(ffi.NULL, 3) + L.vbytes(ffi.cast("void *", a.ctypes.data), 4)
+        return s, t, u, v
+
+    # heron: jit
+    def wrong_type(b):
+        return L.isum(ffi.from_buffer("int32_t[]", b), b.size)
+
+    # heron: jit
+    def overflows(a, n):
+        p = ffi.cast("double *", a.ctypes.data)
+        k = 1
+        for i in range(n):
+            k *= 1000   # past 2**63 at i == 7: the loop goes on in the interpreter
+        return L.dsum(p, a.size) + p[1], k
+
+    m = np.arange(12.0).reshape(3, 4)
+    print(rows(m))
+    a = np.arange(5.0)
+    b = np.arange(6, dtype=np.int32)
+    print(buffers(a, b), a)
+    try:
+        print(wrong_type(b))
+    except TypeError as e:
+        print("TypeError", e)
+    print(overflows(a, 3), overflows(a, 9))
+    """, native=["rows", "buffers", "overflows"])
 
 
 def test_cfunc_qsort_comparator(heron_python, tmp_path):

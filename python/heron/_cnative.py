@@ -15,7 +15,8 @@ attribute of one) that compiled code uses. The answer is a plain tuple:
     A foreign function compiled code cannot call; ``reason`` says why in plain words (the
     function then runs as Python, where ctypes or cffi gives its own result or error).
 ``("lib",)``
-    A ``ctypes.CDLL``/``PyDLL`` or a cffi library: its attributes are functions.
+    A ``ctypes.CDLL``/``PyDLL`` or a cffi library (its attributes are functions), or a cffi
+    ``FFI`` (its attributes are ``("ffi", name)``: ``cast``, ``from_buffer``, ``NULL``).
 ``("type", code)``
     A ctypes type (``c_double``, ``POINTER(c_double)``, ``numpy.ctypeslib.ndpointer(...)``).
 ``("pointer",)``
@@ -28,7 +29,8 @@ attribute of one) that compiled code uses. The answer is a plain tuple:
 Type codes: ``void``, ``bool``, ``i8 i16 i32 i64 u8 u16 u32 u64`` (C integer types by width
 and sign, so ``c_long`` is ``i64`` on Linux), ``f32 f64``, ``voidp`` (``c_void_p``),
 ``p:<dtype>`` (``POINTER(c_double)`` is ``p:float64``), ``nd:<dtype|*>:<ndim|*>:<flags>``
-(an ``ndpointer``; flags are NumPy's flag bits it requires), and ``?<what>`` for a type
+(an ``ndpointer``; flags are NumPy's flag bits it requires), ``cp:<cname>`` (a cffi
+function's ``T *`` parameter, by cffi's spelling of ``T``: ``cp:double``, ``cp:void``), and ``?<what>`` for a type
 compiled code does not pass (``c_char_p``, structures, callbacks).
 
 Only the standard library is imported at the top; cffi and NumPy are looked at only when the
@@ -148,11 +150,11 @@ def _cffi_code(ffi, ct):
             return "?" + name
         return _int_code(ffi.sizeof(ct), signed)
     if kind == "pointer":
-        item = _cffi_code(ffi, ct.item)
-        dtype = _pointee_dtype(item, with_bool=False)
-        if item == "void":
-            return "voidp"
-        return "p:" + dtype if dtype else "?" + ct.cname
+        # cffi passes a pointer only to the same C type by its spelling (`int *` is not
+        # `int32_t *`): the code keeps the spelling.
+        if ct.item.kind in ("primitive", "void"):
+            return "cp:" + ct.item.cname
+        return "?" + ct.cname
     return "?" + ct.cname
 
 
@@ -173,8 +175,6 @@ def _describe_cffi_function(obj, name=None):
     for code in params + [result]:
         if code.startswith("?"):
             return ("no", "`%s` takes or returns a %s, which compiled code does not pass yet" % (name or ct.cname, code[1:]))
-    if any(p.startswith("p:") or p == "voidp" for p in params):
-        return ("no", "`%s` takes a pointer; pointers to cffi functions are not passed by compiled code yet" % (name or ct.cname))
     address = int(ffi.cast("uintptr_t", obj))
     return ("fn", address, params, result, False, "cffi:%s" % (name or ct.cname), "cffi")
 
@@ -192,6 +192,55 @@ def _shared_ffi():
     return _ffi
 
 
+def _is_ffi(obj):
+    """Is ``obj`` a cffi ``FFI`` (``cffi.FFI()``, or a compiled module's ``ffi``)?"""
+    t = type(obj)
+    return t.__name__ == "FFI" and t.__module__ in ("cffi.api", "_cffi_backend")
+
+
+# The members of an FFI compiled code uses (``("ffi", name)``): ``ffi.cast("T *", x)``,
+# ``ffi.from_buffer([cdecl,] a)`` and ``ffi.NULL``.
+_FFI_MEMBERS = ("cast", "from_buffer", "NULL")
+
+
+def _describe_ffi_member(ffi, attr):
+    if attr not in _FFI_MEMBERS:
+        return ("no", "`ffi.%s` is not supported in compiled code (ffi.cast, ffi.from_buffer and ffi.NULL are)" % attr)
+    if attr in getattr(ffi, "__dict__", {}):
+        return ("no", "`ffi.%s` was replaced on this FFI object" % attr)
+    if attr == "NULL":
+        null = ffi.NULL
+        if ffi.typeof(null).cname != "void *" or int(ffi.cast("uintptr_t", null)) != 0:
+            return ("no", "this FFI's NULL is not a `void *` 0")
+    return ("ffi", attr)
+
+
+def cdecl_pointer(ffi, text):
+    """What the C type ``text`` (``"double *"``, ``"real[]"``) is to the cffi ``ffi``:
+    ``(cname, is_array)`` for a pointer or open array (``T[]``) of a primitive or ``void``
+    (``cname`` as cffi spells it, typedefs resolved), else a string saying why not."""
+    try:
+        ct = ffi.typeof(text)
+    except Exception as e:
+        return "cffi does not know the C type %r (%s)" % (text, e)
+    if ct.kind == "pointer":
+        array = False
+    elif ct.kind == "array" and ct.length is None:
+        array = True
+    else:
+        return "`%s` is not a pointer or open-array (T[]) type" % ct.cname
+    if ct.item.kind not in ("primitive", "void"):
+        return "`%s` points to a %s; compiled code passes pointers to numbers only" % (ct.cname, ct.item.kind)
+    return (ct.item.cname, array)
+
+
+def box_cdata(address, cname):
+    """The cffi pointer a compiled ``T *`` is in the interpreter (a deoptimized call hands its
+    variables over): ``ffi.cast("T *", address)``; cffi's pointer types are shared by every
+    FFI, so the result passes wherever the program's own would."""
+    return _shared_ffi().cast(cname + " *", address)
+
+
 def _is_cffi_lib(obj):
     t = type(obj)
     return (t.__module__ == "cffi.api" and t.__qualname__.endswith("FFILibrary")) or (t.__module__ in ("_cffi_backend", "builtins") and t.__name__ in ("Lib", "_cffi_backend.Lib", "CompiledLib"))
@@ -204,6 +253,8 @@ def describe_attr(lib, attr):
         value = getattr(lib, attr)
     except Exception:
         return None
+    if _is_ffi(lib):
+        return _describe_ffi_member(lib, attr)
     if isinstance(value, ctypes._CFuncPtr):
         try:
             return _describe_ctypes_function(value, library_name(lib))
@@ -240,7 +291,7 @@ def _describe(obj, name):
     if isinstance(obj, type) and (issubclass(obj, (ctypes._SimpleCData, ctypes._Pointer)) or _ndpointer_code(obj)):
         return ("type", ctype_code(obj))
     if "cffi" in sys.modules or "_cffi_backend" in sys.modules:
-        if _is_cffi_lib(obj):
+        if _is_cffi_lib(obj) or _is_ffi(obj):
             return ("lib",)
         t = type(obj)
         if t.__module__ == "_cffi_backend" or t.__name__ in ("_CDataBase", "__CDataOwn"):

@@ -165,7 +165,12 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
 
     /// `base[index]`: an element (a NumPy scalar) or, with fewer indices than axes, a view.
     pub fn index(&mut self, base: &Expr, index: &[Expr], line: u32) -> CResult<CVal> {
-        match self.typed.ty(base).clone() {
+        let bt = match self.typed.ty(base).clone() {
+            // A cffi `T *` is read as a ctypes one (types::infer_expr typed it so).
+            Type::CData { prim, buffer: false } if prim.dtype().is_some() => Type::CPtr(prim.dtype()),
+            bt => bt,
+        };
+        match bt {
             Type::CPtr(Some(d)) => {
                 let addr = self.pointer_element(base, &index[0], d)?;
                 Ok(vec![self.load_pointee(addr, d)])

@@ -102,6 +102,13 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 _ => err("a pointer cast", line),
             },
             Some(CallTarget::Carray(at)) => self.carray(args, at, line),
+            // The address, retyped (an int or a cffi pointer are both one word).
+            Some(CallTarget::FfiCast) => self.expr(&args[1]),
+            // The array's data pointer (its first word).
+            Some(CallTarget::FfiFromBuffer) => {
+                let a = self.expr(&args[args.len() - 1])?;
+                Ok(vec![a[0]])
+            }
             Some(CallTarget::Conjugate) => match &e.kind {
                 ExprKind::Call { func, .. } => match &func.kind {
                     ExprKind::Attr(base, _) => {

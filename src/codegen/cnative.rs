@@ -40,7 +40,7 @@ pub fn abi_param(t: CType) -> Option<AbiParam> {
         }
         CType::F32 => AbiParam::new(types::F32),
         CType::F64 => AbiParam::new(types::F64),
-        CType::VoidPtr | CType::Ptr(_) | CType::NdPtr { .. } => AbiParam::new(types::I64),
+        CType::VoidPtr | CType::Ptr(_) | CType::NdPtr { .. } | CType::CdataPtr(_) => AbiParam::new(types::I64),
     })
 }
 
@@ -219,7 +219,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 Type::Bool | Type::Np(DType::Bool) => v[0],
                 _ => b.ins().icmp_imm_s(IntCC::NotEqual, v[0], 0),
             },
-            CType::VoidPtr | CType::Ptr(_) | CType::NdPtr { .. } => match t {
+            CType::VoidPtr | CType::Ptr(_) | CType::NdPtr { .. } | CType::CdataPtr(_) => match t {
                 Type::None => b.ins().iconst(types::I64, 0),
                 Type::Bool => b.ins().uextend(types::I64, v[0]),
                 _ => v[0],

@@ -75,8 +75,10 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 _ => return Err(CompileError::new("unsupported global", line)),
             },
             ExprKind::Attr(base, attr) => {
-                if let Some(crate::types::infer::GlobalValue::Const(c)) = self.typed.globals.get(&e.id) {
-                    return Ok(self.constant(&c.clone()));
+                match self.typed.globals.get(&e.id) {
+                    Some(crate::types::infer::GlobalValue::Const(c)) => return Ok(self.constant(&c.clone())),
+                    Some(crate::types::infer::GlobalValue::Foreign(crate::types::cnative::Foreign::FfiNull)) => return Ok(vec![self.iconst(0)]),
+                    _ => {}
                 }
                 self.attr(base, attr, line)?
             }

@@ -178,6 +178,12 @@ pub fn box_flat<'py>(py: Python<'py>, env: &Env, t: &Type, slots: &[u64], k: &mu
             let dtype = d.map(|d| d.name()).unwrap_or("void");
             py.import("heron._cnative")?.getattr("box_pointer")?.call1((raw as usize, dtype))
         }
+        Type::CData { prim, .. } => {
+            // A cffi pointer comes back as cffi makes it: `ffi.cast("T *", address)`.
+            let raw = slots[*k];
+            *k += 1;
+            py.import("heron._cnative")?.getattr("box_cdata")?.call1((raw as usize, prim.name()))
+        }
         t => {
             let raw = slots[*k];
             *k += 1;
@@ -392,7 +398,7 @@ fn unbox_as(py: Python<'_>, env: &mut Env, obj: &Bound<'_, PyAny>, t: &Type, out
                 false
             }
         }
-        Type::Str | Type::CPtr(_) => false,
+        Type::Str | Type::CPtr(_) | Type::CData { .. } => false,
     })
 }
 

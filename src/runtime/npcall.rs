@@ -128,7 +128,7 @@ fn sample<'py>(py: Python<'py>, t: &Type) -> PyResult<Bound<'py, PyAny>> {
         }
         Type::Tuple(ts) => PyTuple::new(py, ts.iter().map(|t| sample(py, t)).collect::<PyResult<Vec<_>>>()?)?.into_any(),
         Type::Str => return Err(pyo3::exceptions::PyTypeError::new_err("a string")),
-        Type::CPtr(_) => return Err(pyo3::exceptions::PyTypeError::new_err("a C pointer")),
+        Type::CPtr(_) | Type::CData { .. } => return Err(pyo3::exceptions::PyTypeError::new_err("a C pointer")),
         Type::Complex => pyo3::types::PyComplex::from_doubles(py, 0.5, 1.5).into_any(),
     })
 }

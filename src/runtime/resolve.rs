@@ -15,7 +15,7 @@ use crate::ir::Const;
 use crate::types::ufunc::UfuncLoop;
 use crate::types::infer::{CalleeInfo, GlobalValue, Resolver};
 use crate::types::Type;
-use crate::types::cnative::{CFunc, CType, Flavour, Foreign};
+use crate::types::cnative::{CFunc, CPrim, CType, Flavour, Foreign};
 use pyo3::types::PyString;
 use std::sync::Arc;
 
@@ -169,6 +169,7 @@ impl<'py, 'd> Resolver for DispatchResolver<'py, 'd> {
 
     fn foreign_attr(&mut self, lib: usize, attr: &str, line: u32) -> CResult<GlobalValue> {
         let py = self.py;
+        let lib_index = lib;
         let lib = self.libs[lib].clone_ref(py).into_bound(py);
         let described = py.import("heron._cnative").and_then(|m| m.getattr("describe_attr")?.call1((&lib, attr))).ok();
         let Some(d) = described.filter(|d| !d.is_none()) else {
@@ -183,7 +184,28 @@ impl<'py, 'd> Resolver for DispatchResolver<'py, 'd> {
         if let Ok(f) = lib.getattr(attr) {
             self.guard_ctypes_function(&f, &d);
         }
+        if d.get_item(0).ok().and_then(|k| k.extract::<String>().ok()).as_deref() == Some("ffi") {
+            // A member of a cffi FFI: which one (`heron._cnative._describe_ffi_member`).
+            return Ok(GlobalValue::Foreign(match attr {
+                "cast" => Foreign::FfiCast(lib_index),
+                "from_buffer" => Foreign::FfiFromBuffer(lib_index),
+                _ => Foreign::FfiNull,
+            }));
+        }
         foreign_value(&d).ok_or_else(|| CompileError::new(format!("`{attr}` of this library is not supported in compiled code"), line))
+    }
+
+    fn ffi_pointer_type(&mut self, lib: usize, cdecl: &str, line: u32) -> CResult<(CPrim, bool)> {
+        let py = self.py;
+        let ffi = self.libs[lib].clone_ref(py).into_bound(py);
+        let answer = py.import("heron._cnative").and_then(|m| m.getattr("cdecl_pointer")?.call1((&ffi, cdecl)));
+        let answer = answer.map_err(|e| CompileError::new(format!("Heron could not read the C type {cdecl:?} ({e})"), line))?;
+        if let Ok(why) = answer.extract::<String>() {
+            return Err(CompileError::new(why, line));
+        }
+        let (name, array): (String, bool) = answer.extract().map_err(|_| CompileError::new(format!("Heron could not read the C type {cdecl:?}"), line))?;
+        let prim = CPrim::from_name(&name).ok_or_else(|| CompileError::new(format!("compiled code does not pass a pointer to the C type `{name}`"), line))?;
+        Ok((prim, array))
     }
 
     fn ufunc(&mut self, name: &str, operands: &[Type], line: u32) -> CResult<UfuncLoop> {

@@ -34,6 +34,68 @@ pub enum CType {
     /// `numpy.ctypeslib.ndpointer(dtype, ndim, flags)`: an array's data pointer, after NumPy's
     /// checks of its dtype, dimensions and flags.
     NdPtr { dtype: Option<DType>, ndim: Option<u8>, flags: u32 },
+    /// A pointer parameter of a cffi function, `T *` by `T`'s C spelling (`int *` and
+    /// `int32_t *` differ: cffi passes only a pointer to the same `T`, or any to `void *`).
+    CdataPtr(CPrim),
+}
+
+/// The C type a cffi pointer points to, by its spelling as cffi keeps it (`ffi.typeof(...)
+/// .item.cname`): cffi tells `int` from `int32_t` and `long` from `int64_t` even where they
+/// are the same machine type, and refuses a pointer to one where the other is wanted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct CPrim(u8);
+
+/// cffi's primitive types on x86-64 Linux (LP64) and the NumPy dtype of their values (`None`:
+/// `void`, and `char`, whose elements cffi reads as `bytes`).
+const CPRIMS: &[(&str, Option<DType>)] = &[
+    ("void", None),
+    ("char", None),
+    ("signed char", Some(DType::I8)),
+    ("unsigned char", Some(DType::U8)),
+    ("short", Some(DType::I16)),
+    ("unsigned short", Some(DType::U16)),
+    ("int", Some(DType::I32)),
+    ("unsigned int", Some(DType::U32)),
+    ("long", Some(DType::I64)),
+    ("unsigned long", Some(DType::U64)),
+    ("long long", Some(DType::I64)),
+    ("unsigned long long", Some(DType::U64)),
+    ("float", Some(DType::F32)),
+    ("double", Some(DType::F64)),
+    ("_Bool", Some(DType::Bool)),
+    ("int8_t", Some(DType::I8)),
+    ("uint8_t", Some(DType::U8)),
+    ("int16_t", Some(DType::I16)),
+    ("uint16_t", Some(DType::U16)),
+    ("int32_t", Some(DType::I32)),
+    ("uint32_t", Some(DType::U32)),
+    ("int64_t", Some(DType::I64)),
+    ("uint64_t", Some(DType::U64)),
+    ("intptr_t", Some(DType::I64)),
+    ("uintptr_t", Some(DType::U64)),
+    ("size_t", Some(DType::U64)),
+    ("ssize_t", Some(DType::I64)),
+    ("ptrdiff_t", Some(DType::I64)),
+];
+
+impl CPrim {
+    pub const VOID: CPrim = CPrim(0);
+    pub const CHAR: CPrim = CPrim(1);
+
+    /// The primitive of cffi's spelling `name` (`"double"`, `"unsigned int"`), if known.
+    pub fn from_name(name: &str) -> Option<CPrim> {
+        CPRIMS.iter().position(|(n, _)| *n == name).map(|i| CPrim(i as u8))
+    }
+
+    /// cffi's spelling of it.
+    pub fn name(self) -> &'static str {
+        CPRIMS[self.0 as usize].0
+    }
+
+    /// The dtype of the values it holds (`p[i]` reads one), or `None` for `void` and `char`.
+    pub fn dtype(self) -> Option<DType> {
+        CPRIMS[self.0 as usize].1
+    }
 }
 
 /// Whose conversions a call follows.
@@ -72,6 +134,12 @@ pub enum Foreign {
     Module,
     /// `heron.carray` (or `numba.carray`): an array over raw memory.
     Carray,
+    /// `ffi.cast` of a cffi FFI (the resolver's library index of the FFI).
+    FfiCast(usize),
+    /// `ffi.from_buffer` of a cffi FFI.
+    FfiFromBuffer(usize),
+    /// `ffi.NULL`.
+    FfiNull,
 }
 
 // NumPy's array flag bits (`numpy.ndarray.flags`, as `ndpointer(flags=...)` stores them).
@@ -90,6 +158,9 @@ impl CType {
             "f64" => CType::F64,
             "voidp" => CType::VoidPtr,
             _ => {
+                if let Some(name) = code.strip_prefix("cp:") {
+                    return CPrim::from_name(name).map(CType::CdataPtr);
+                }
                 if let Some(d) = code.strip_prefix("p:") {
                     return DType::from_name(d).map(CType::Ptr);
                 }
@@ -115,7 +186,7 @@ impl CType {
 
     /// Does it point into memory (so that the callee may write the caller's arrays)?
     pub fn is_pointer(self) -> bool {
-        matches!(self, CType::VoidPtr | CType::Ptr(_) | CType::NdPtr { .. })
+        matches!(self, CType::VoidPtr | CType::Ptr(_) | CType::NdPtr { .. } | CType::CdataPtr(_))
     }
 }
 
@@ -130,6 +201,7 @@ impl std::fmt::Display for CType {
             CType::VoidPtr => write!(f, "void *"),
             CType::Ptr(d) => write!(f, "{} *", d.name()),
             CType::NdPtr { .. } => write!(f, "ndpointer"),
+            CType::CdataPtr(p) => write!(f, "{} *", p.name()),
         }
     }
 }
@@ -148,6 +220,13 @@ pub fn refuse_arg(func: &CFunc, i: usize, p: CType, t: &Type) -> Option<String> 
         (Flavour::Cffi, CType::Bool) => *t == Type::Bool,
         (_, CType::VoidPtr) => matches!(t, Type::Int | Type::Bool | Type::None | Type::CPtr(_)),
         (_, CType::Ptr(d)) => matches!(t, Type::None) || *t == Type::CPtr(Some(d)),
+        // cffi's pointer conversion (measured with cffi 1.17): `void *` takes any cdata
+        // pointer or array; `T *` one to the same `T` (its spelling), or a `void *`.
+        (Flavour::Cffi, CType::CdataPtr(p)) => match t {
+            Type::CData { prim, .. } => p == CPrim::VOID || *prim == p || *prim == CPrim::VOID,
+            _ => false,
+        },
+        (Flavour::Ctypes, CType::CdataPtr(_)) => false,
         (_, CType::NdPtr { dtype, ndim, flags }) => match t {
             Type::Array(at) => return nd_refusal(i, dtype, ndim, flags, at),
             _ => false,
@@ -200,7 +279,7 @@ pub fn result_type(func: &CFunc) -> Result<Type, String> {
         CType::Int { bits: 64, signed: false } => Err(format!("`{}` returns an unsigned 64-bit integer, which may not fit a compiled int", func.name)),
         CType::Int { .. } => Ok(Type::Int),
         CType::F32 | CType::F64 => Ok(Type::Float),
-        CType::VoidPtr | CType::Ptr(_) | CType::NdPtr { .. } => Err(format!("`{}` returns a pointer, which compiled code does not take back yet", func.name)),
+        CType::VoidPtr | CType::Ptr(_) | CType::NdPtr { .. } | CType::CdataPtr(_) => Err(format!("`{}` returns a pointer, which compiled code does not take back yet", func.name)),
     }
 }
 
@@ -251,6 +330,7 @@ pub fn ctype_code(c: CType) -> String {
             dtype.map(|d| d.name().to_string()).unwrap_or_else(|| "*".into()),
             ndim.map(|n| n.to_string()).unwrap_or_else(|| "*".into())
         ),
+        CType::CdataPtr(p) => format!("cp:{}", p.name()),
     }
 }
 

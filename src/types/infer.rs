@@ -67,6 +67,10 @@ pub enum CallTarget {
     Carray(ArrayType),
     /// `z.conjugate()` of a complex.
     Conjugate,
+    /// `ffi.cast("T *", x)` of an int or a cffi pointer: the same address, retyped.
+    FfiCast,
+    /// `ffi.from_buffer([cdecl,] a)`: the (C-contiguous) array's data pointer.
+    FfiFromBuffer,
 }
 
 /// A local variable's (or the return value's) types.
@@ -88,6 +92,11 @@ impl VarInfo {
         }
         if *t == Type::CPtr(None) {
             return cerr("`a.ctypes` can only be passed to a foreign function or read as `a.ctypes.data` or `a.ctypes.data_as(...)` in compiled code", line);
+        }
+        if matches!(t, Type::CData { buffer: true, .. }) {
+            // The buffer object keeps its array alive in Python; compiled code holds only the
+            // address, so it uses one only while the call it is passed to runs.
+            return cerr("`ffi.from_buffer(...)` can only be passed straight to a foreign function in compiled code (not kept in a variable)", line);
         }
         // The return value may be None on some paths and a scalar on others (`return None`
         // when nothing was found): the scalar's representation, with a tag.

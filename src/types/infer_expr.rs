@@ -36,6 +36,8 @@ impl<'a> Infer<'a> {
                 Some(GlobalValue::RangeModule) => GlobalValue::Unsupported(format!("`.{attr}` of this module is not supported in compiled code")),
                 Some(GlobalValue::Foreign(Foreign::Lib(lib))) => self.res.foreign_attr(lib, attr, line)?,
                 Some(GlobalValue::Foreign(Foreign::Module)) => self.res.module_attr("ctypes", attr, line)?,
+                // `g.attr` of a global compiled code does not take: why not the global.
+                Some(GlobalValue::Unsupported(why)) => GlobalValue::Unsupported(why),
                 _ => return Ok(None),
             },
             _ => return Ok(None),
@@ -86,6 +88,7 @@ impl<'a> Infer<'a> {
                     Some(GlobalValue::NpDType(_)) => {
                         return cerr("NumPy functions and types can only be called in compiled code", line)
                     }
+                    Some(GlobalValue::Foreign(Foreign::FfiNull)) => Some(Type::CData { prim: cnative::CPrim::VOID, buffer: false }),
                     Some(GlobalValue::Foreign(_)) => {
                         return cerr("foreign functions, libraries and C types can only be called in compiled code, not used as values", line)
                     }
@@ -251,6 +254,16 @@ impl<'a> Infer<'a> {
                     let its: Vec<Type> = its.into_iter().map(|t| t.unwrap()).collect();
                     return self.fancy_index(e, &bt, &its, None, line);
                 }
+                let bt = match bt {
+                    // `p[i]` of a cffi `T *`: read as a ctypes `T *` is (cffi has no bounds
+                    // either); a buffer (`T[]`, bounds-checked by cffi) is not indexed here.
+                    Type::CData { prim, buffer: false } => match prim.dtype() {
+                        Some(d) => Type::CPtr(Some(d)),
+                        None => return cerr(format!("indexing a cffi `{} *` is not compiled", prim.name()), line),
+                    },
+                    Type::CData { buffer: true, .. } => return cerr("indexing an `ffi.from_buffer(...)` is not compiled", line),
+                    bt => bt,
+                };
                 match &bt {
                     Type::CPtr(Some(d)) => {
                         // `p[i]` of a C pointer: no bounds (C's pointer arithmetic, as ctypes
@@ -448,6 +461,12 @@ impl<'a> Infer<'a> {
         };
         if let GlobalValue::Foreign(Foreign::Carray) = &g {
             return self.carray(e, args, kwargs);
+        }
+        if let GlobalValue::Foreign(Foreign::FfiCast(lib)) = g {
+            return self.ffi_cast(e, lib, args, kwargs);
+        }
+        if let GlobalValue::Foreign(Foreign::FfiFromBuffer(lib)) = g {
+            return self.ffi_from_buffer(e, lib, args, kwargs);
         }
         if let GlobalValue::NpFunc(path) = &g {
             return self.np_call(e, &path.clone(), false, None, args, kwargs);
@@ -694,6 +713,66 @@ impl<'a> Infer<'a> {
         let at = ArrayType { dtype, ndim: ndim as u8, layout: Layout::C, readonly: false };
         self.calls.insert(e.id, CallTarget::Carray(at));
         Ok(Some(Type::Array(at)))
+    }
+
+    /// The C type a constant string argument of `ffi.cast` or `ffi.from_buffer` spells.
+    fn cdecl_arg(&mut self, lib: usize, a: &Expr, what: &str) -> CResult<(cnative::CPrim, bool)> {
+        let line = a.span.line;
+        let ExprKind::Const(Const::Str(text)) = &a.kind else {
+            return cerr(format!("{what}'s C type must be a constant string (\"double *\") in compiled code"), line);
+        };
+        self.res.ffi_pointer_type(lib, text, line)
+    }
+
+    /// `ffi.cast("T *", x)` (cffi): an int (an address, as `a.ctypes.data` gives it) or a cffi
+    /// pointer, as a `T *`. A cast to a number type or an array type is not compiled.
+    fn ffi_cast(&mut self, e: &Expr, lib: usize, args: &[Expr], kwargs: &[(String, Expr)]) -> CResult<Option<Type>> {
+        let line = e.span.line;
+        let ([ct, x], true) = (args, kwargs.is_empty()) else {
+            return cerr("ffi.cast() takes a C type and a value", line);
+        };
+        let (prim, array) = self.cdecl_arg(lib, ct, "ffi.cast()")?;
+        if array {
+            return cerr("ffi.cast() to an array type is not compiled (cffi raises TypeError)", line);
+        }
+        let Some(xt) = self.expr(x)? else { return Ok(None) };
+        if !matches!(xt, Type::Int | Type::CData { .. }) {
+            return cerr(format!("ffi.cast() of a {xt} to a pointer is not compiled (an int address or a cffi pointer is)"), line);
+        }
+        self.calls.insert(e.id, CallTarget::FfiCast);
+        Ok(Some(Type::CData { prim, buffer: false }))
+    }
+
+    /// `ffi.from_buffer(a)` (a `char[]`) or `ffi.from_buffer("T[]", a)` (cffi): the data of a
+    /// C-contiguous array, as cffi gives a buffer's memory. An array that may be strided is
+    /// not compiled (cffi raises for a non-contiguous one), nor `require_writable=True` of a
+    /// read-only one.
+    fn ffi_from_buffer(&mut self, e: &Expr, lib: usize, args: &[Expr], kwargs: &[(String, Expr)]) -> CResult<Option<Type>> {
+        let line = e.span.line;
+        let (prim, buf) = match args {
+            [a] => (cnative::CPrim::CHAR, a),
+            [ct, a] => (self.cdecl_arg(lib, ct, "ffi.from_buffer()")?.0, a),
+            _ => return cerr("ffi.from_buffer() takes an optional C type and an array", line),
+        };
+        let mut writable = false;
+        for (k, v) in kwargs {
+            match (k.as_str(), &v.kind) {
+                ("require_writable", ExprKind::Const(Const::Bool(w))) => writable = *w,
+                _ => return cerr(format!("ffi.from_buffer() keyword `{k}` is supported only as a constant `require_writable=True/False`"), line),
+            }
+        }
+        let Some(bt) = self.expr(buf)? else { return Ok(None) };
+        let Type::Array(at) = bt else {
+            return cerr(format!("ffi.from_buffer() of a {bt} is not compiled (an array is)"), line);
+        };
+        if at.layout != Layout::C {
+            return cerr("ffi.from_buffer() of an array that may not be C-contiguous is not compiled (cffi raises for a strided one)", line);
+        }
+        if writable && at.readonly {
+            return cerr("ffi.from_buffer(..., require_writable=True) of a read-only array (cffi raises)", line);
+        }
+        self.calls.insert(e.id, CallTarget::FfiFromBuffer);
+        Ok(Some(Type::CData { prim, buffer: true }))
     }
 
     /// The element type of a ctypes pointer type named by `e`: `POINTER(c_double)`,

@@ -198,6 +198,11 @@ pub enum Type {
     /// a `c_void_p`), `a.ctypes.data_as(POINTER(c_double))` (`Some(float64)`), a pointer
     /// argument of a `heron.cfunc`. Held as its address.
     CPtr(Option<DType>),
+    /// A cffi `cdata` pointer (issue 16): `ffi.cast("double *", addr)` or `ffi.NULL` (`buffer`
+    /// false), or `ffi.from_buffer("double[]", a)` (`buffer` true: it keeps the array alive in
+    /// Python, so compiled code takes it only as a foreign call's argument). Held as its
+    /// address; `prim` is what it points to, by cffi's spelling.
+    CData { prim: cnative::CPrim, buffer: bool },
     /// Python `complex` (two f64: the real and imaginary parts), issue 12.
     Complex,
 }
@@ -265,6 +270,8 @@ impl fmt::Display for Type {
             Type::Complex => write!(f, "complex"),
             Type::CPtr(None) => write!(f, "C pointer"),
             Type::CPtr(Some(d)) => write!(f, "C pointer to {}", d.name()),
+            Type::CData { prim, buffer: false } => write!(f, "cffi pointer ({} *)", prim.name()),
+            Type::CData { prim, buffer: true } => write!(f, "cffi buffer ({}[])", prim.name()),
         }
     }
 }

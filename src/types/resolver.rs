@@ -98,4 +98,12 @@ pub trait Resolver {
         let _ = (lib, attr);
         Err(CompileError::new("foreign functions are not supported here", line))
     }
+    /// The C type spelled `cdecl` (`"double *"`, `"real[]"` with the user's typedef) as the
+    /// cffi FFI `lib` reads it: the primitive it points to, and whether it is an open array
+    /// (`T[]`) rather than a pointer. An error for any other type (a number, a struct, a
+    /// fixed-length array), or one cffi does not know.
+    fn ffi_pointer_type(&mut self, lib: usize, cdecl: &str, line: u32) -> CResult<(crate::types::cnative::CPrim, bool)> {
+        let _ = (lib, cdecl);
+        Err(CompileError::new("cffi types are not supported here", line))
+    }
 }

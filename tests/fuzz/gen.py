@@ -167,13 +167,32 @@ NATIVE_PRELUDE = [
     "    _f = getattr(_cm if _n in ('j0', 'cbrtf', 'ilogb', 'nextafter') else _cc, _n)",
     "    _f.argtypes, _f.restype = _a, _r",
 ]
-_native_env = {}
+# The same through cffi (when installed): its stricter conversions (an int out of a C int's
+# range is cffi's OverflowError, a float to a C int its TypeError).
+try:
+    import cffi  # noqa: F401
+    HAVE_CFFI = True
+except ImportError:
+    HAVE_CFFI = False
+if HAVE_CFFI:
+    NATIVE_PRELUDE += [
+        "import cffi",
+        "_ffi = cffi.FFI()",
+        "_ffi.cdef('double erf(double); double cbrt(double); int abs(int); long labs(long); double ldexp(double, int);')",
+        "_fc = _ffi.dlopen(None)",
+    ]
+_native_env = {"np": np}
 exec("\n".join(NATIVE_PRELUDE), _native_env)
 NATIVE_FORMS = [
     ("_cm.j0({0})", 1, 1), ("_cm.cbrtf({0})", 1, 1), ("_cm.ilogb({0})", 1, 1),
     ("_cm.nextafter({0}, {1})", 2, 1), ("_cc.abs({0})", 1, 1), ("_cc.labs({0})", 1, 1),
     ("_cc.toupper({0})", 1, 1), ("_cc.isalpha({0})", 1, 1),
 ]
+if HAVE_CFFI:
+    NATIVE_FORMS += [
+        ("_fc.erf({0})", 1, 1), ("_fc.cbrt({0})", 1, 1), ("_fc.abs({0})", 1, 1), ("_fc.labs({0})", 1, 1),
+        ("_fc.ldexp({0}, {1})", 2, 1),
+    ]
 # Python complex numbers (issue 12): the forms above probe complex operands too (+ - * / **, -,
 # abs, ==, !=, not, and/or, x if c else y; // % < min() math.* raise); these are complex's own.
 # They apply to the other types as well ((3).real, (2.5).conjugate()). Weighted low.
@@ -243,7 +262,7 @@ def probe(template, types):
         warnings.simplefilter("ignore")
         for values in itertools.product(*(_SAMPLES[t] for t in types)):
             try:
-                r = eval(code, {"math": math, "np": np, "_cm": _native_env["_cm"], "_cc": _native_env["_cc"]}, dict(zip(names, values)))
+                r = eval(code, {"math": math, "np": np, **{k: v for k, v in _native_env.items() if k.startswith("_") and not k.startswith("__")}}, dict(zip(names, values)))
             except Exception:  # noqa: BLE001
                 raised += 1
                 continue
