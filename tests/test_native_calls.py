@@ -307,6 +307,50 @@ def test_cffi_pointers_into_arrays(heron_python, tmp_path):
     """, native=["rows", "buffers", "overflows"])
 
 
+def test_constant_strings_and_size_t_results(heron_python, tmp_path):
+    """`c_char_p` (ctypes) and `const char *` (cffi) take bytes constants, as both pass a
+    bytes' buffer; an int there is ctypes' ArgumentError (run as Python); a `size_t` /
+    `c_uint64` result is an int, and one past 2**63 - 1 continues in the interpreter with
+    the Python int ctypes returns."""
+    pytest.importorskip("cffi")
+    compare(heron_python, tmp_path, """
+    import ctypes
+    import cffi
+    libc = ctypes.CDLL(None)
+    libc.strlen.argtypes = [ctypes.c_char_p]
+    libc.strlen.restype = ctypes.c_size_t
+    libc.atof.argtypes = [ctypes.c_char_p]
+    libc.atof.restype = ctypes.c_double
+    libc.strtoull.argtypes = [ctypes.c_char_p, ctypes.c_void_p, ctypes.c_int]
+    libc.strtoull.restype = ctypes.c_uint64
+    ffi = cffi.FFI()
+    ffi.cdef("size_t strlen(const char *); double atof(const char *); int atoi(const char *); long vbytes(const void *, long);")
+    C = ffi.dlopen(None)
+
+    # heron: jit
+    def parse(n):
+        s = 0.0
+        for i in range(n):
+            s += libc.strlen(b"hello") + libc.atof(b"2.5") + C.strlen(b"ab\\x00cd") + C.atoi(b"-17") + C.atof(b"1e3")
+        return s
+
+    # heron: jit
+    def unsigned(k):
+        return libc.strtoull(b"18446744073709551615", None, 10) - k, libc.strtoull(b"12", None, 10) + k
+
+    # heron: jit
+    def not_bytes(x):
+        return libc.strlen(x)
+
+    print(parse(3))
+    print(unsigned(1), unsigned(-5))
+    try:
+        print(not_bytes(5))
+    except ctypes.ArgumentError as e:
+        print("ArgumentError", e)
+    """, native=["parse", "unsigned"])
+
+
 def test_cfunc_qsort_comparator(heron_python, tmp_path):
     compare(heron_python, tmp_path, """
     import ctypes

@@ -28,10 +28,10 @@ attribute of one) that compiled code uses. The answer is a plain tuple:
 
 Type codes: ``void``, ``bool``, ``i8 i16 i32 i64 u8 u16 u32 u64`` (C integer types by width
 and sign, so ``c_long`` is ``i64`` on Linux), ``f32 f64``, ``voidp`` (``c_void_p``),
-``p:<dtype>`` (``POINTER(c_double)`` is ``p:float64``), ``nd:<dtype|*>:<ndim|*>:<flags>``
+``charp`` (``c_char_p``), ``p:<dtype>`` (``POINTER(c_double)`` is ``p:float64``), ``nd:<dtype|*>:<ndim|*>:<flags>``
 (an ``ndpointer``; flags are NumPy's flag bits it requires), ``cp:<cname>`` (a cffi
 function's ``T *`` parameter, by cffi's spelling of ``T``: ``cp:double``, ``cp:void``), and ``?<what>`` for a type
-compiled code does not pass (``c_char_p``, structures, callbacks).
+compiled code does not pass (structures, callbacks, ``c_wchar_p``).
 
 Only the standard library is imported at the top; cffi and NumPy are looked at only when the
 object is theirs.
@@ -67,6 +67,8 @@ def ctype_code(t):
             return _int_code(ctypes.sizeof(t), code.islower())
         if code == "P":
             return "voidp"
+        if code == "z":
+            return "charp"
         return "?" + t.__name__
     if isinstance(t, type) and issubclass(t, ctypes._Pointer):
         item = ctype_code(code)

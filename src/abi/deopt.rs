@@ -16,6 +16,9 @@ pub struct Spill {
     pub members: Vec<Type>,
     pub slot: usize,
     pub tag_slot: Option<usize>,
+    /// An `Int` word holding a C `uint64` (a foreign function's result, issue 16): boxed as
+    /// the Python int of its unsigned value, as ctypes and cffi return it.
+    pub unsigned: bool,
 }
 
 /// The hidden state of a loop around the point (see `heron._deopt.continuation`).

@@ -10,7 +10,7 @@ use crate::types::{DType, Type};
 pub fn repr(t: &Type) -> Vec<ir::Type> {
     match t {
         Type::Bool => vec![types::I8],
-        Type::Int | Type::CPtr(_) | Type::CData { .. } => vec![types::I64],
+        Type::Int | Type::CPtr(_) | Type::CData { .. } | Type::Bytes => vec![types::I64],
         Type::Float => vec![types::F64],
         Type::Complex => vec![types::F64, types::F64],
         Type::Np(d) => vec![scalar_repr(*d)],

@@ -40,7 +40,7 @@ pub fn abi_param(t: CType) -> Option<AbiParam> {
         }
         CType::F32 => AbiParam::new(types::F32),
         CType::F64 => AbiParam::new(types::F64),
-        CType::VoidPtr | CType::Ptr(_) | CType::NdPtr { .. } | CType::CdataPtr(_) => AbiParam::new(types::I64),
+        CType::VoidPtr | CType::CharPtr | CType::Ptr(_) | CType::NdPtr { .. } | CType::CdataPtr(_) => AbiParam::new(types::I64),
     })
 }
 
@@ -92,6 +92,15 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             (_, Some(r)) => vec![r],
         };
         self.note_made_call(e.span, &out, &ty);
+        if cf.ret == (CType::Int { bits: 64, signed: false }) {
+            // A `uint64` (`size_t`) result past 2**63 - 1 is no compiled int: the statement
+            // goes on in the interpreter, given the result as the Python int it is.
+            if let Some(c) = self.stmt_calls.last_mut() {
+                c.unsigned = true;
+            }
+            let big = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, out[0], 0);
+            self.fail_if(big, ErrCode::Deopt, line, &[]);
+        }
         Ok(out)
     }
 
@@ -219,7 +228,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 Type::Bool | Type::Np(DType::Bool) => v[0],
                 _ => b.ins().icmp_imm_s(IntCC::NotEqual, v[0], 0),
             },
-            CType::VoidPtr | CType::Ptr(_) | CType::NdPtr { .. } | CType::CdataPtr(_) => match t {
+            CType::VoidPtr | CType::CharPtr | CType::Ptr(_) | CType::NdPtr { .. } | CType::CdataPtr(_) => match t {
                 Type::None => b.ins().iconst(types::I64, 0),
                 Type::Bool => b.ins().uextend(types::I64, v[0]),
                 _ => v[0],

@@ -38,6 +38,8 @@ pub struct MadeCall {
     /// same: the interpreter re-evaluates the statement with the same values, takes the same
     /// branches, and so reads the result only where the call was made.
     pub vars: Option<Vec<Variable>>,
+    /// Its result is a C `uint64` in an `Int` word (see `abi::deopt::Spill::unsigned`).
+    pub unsigned: bool,
 }
 
 /// Is `code` one that hands the call to the interpreter rather than raising?
@@ -177,7 +179,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             }
             let n = repr(&ty).len();
             let tag_slot = self.tags[v].map(|_| slot + n);
-            spills.push(Spill { name: self.f.vars[v].clone(), ty: ty.clone(), members: self.typed.vars[v].members.clone(), slot, tag_slot });
+            spills.push(Spill { name: self.f.vars[v].clone(), ty: ty.clone(), members: self.typed.vars[v].members.clone(), slot, tag_slot, unsigned: false });
             slot += n + tag_slot.is_some() as usize;
             self.spill_vars.push(v);
         }
@@ -188,7 +190,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                     let names = [format!("$cur{level}"), format!("$stop{level}"), format!("$step{level}")];
                     let cv = self.b.use_var(cur);
                     for (name, v) in names.iter().zip([cv, stop, step]) {
-                        spills.push(Spill { name: name.clone(), ty: Type::Int, members: vec![Type::Int], slot, tag_slot: None });
+                        spills.push(Spill { name: name.clone(), ty: Type::Int, members: vec![Type::Int], slot, tag_slot: None, unsigned: false });
                         slot += 1;
                         self.spill_hidden.push(v);
                     }
@@ -212,7 +214,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         let mut substitutions = Vec::new();
         for (k, c) in self.stmt_calls.iter().enumerate() {
             let name = format!("$call{k}");
-            spills.push(Spill { name: name.clone(), ty: c.ty.clone(), members: vec![c.ty.clone()], slot, tag_slot: None });
+            spills.push(Spill { name: name.clone(), ty: c.ty.clone(), members: vec![c.ty.clone()], slot, tag_slot: None, unsigned: c.unsigned });
             slot += repr(&c.ty).len();
             substitutions.push((c.span, name));
         }
@@ -266,7 +268,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 })
                 .collect()
         });
-        self.stmt_calls.push(MadeCall { span, vals: vals.clone(), ty: ty.clone(), vars });
+        self.stmt_calls.push(MadeCall { span, vals: vals.clone(), ty: ty.clone(), vars, unsigned: false });
     }
 
 }

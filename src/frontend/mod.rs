@@ -580,6 +580,8 @@ impl Lowerer {
                     Const::Float(v.extract().map_err(|e| pyerr(e, line))?)
                 } else if v.is_instance_of::<pyo3::types::PyString>() {
                     Const::Str(v.extract().map_err(|e| pyerr(e, line))?)
+                } else if let Ok(b) = v.cast::<pyo3::types::PyBytes>() {
+                    Const::Bytes(b.as_bytes().to_vec())
                 } else if let Ok(c) = v.cast::<pyo3::types::PyComplex>() {
                     // `2.5j`: `complex(0.0, 2.5)`, by the builtin (`$complex`, a name no
                     // program can shadow).

@@ -123,6 +123,9 @@ pub enum Const {
     Bool(bool),
     None,
     Str(String),
+    /// A `bytes` constant (`b"abc"`): only as a foreign function's `c_char_p` / `char *`
+    /// argument (issue 16).
+    Bytes(Vec<u8>),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -78,7 +78,7 @@ pub fn param_type(c: CType) -> Option<Type> {
         CType::Int { .. } | CType::VoidPtr => Type::Int,
         CType::Bool => Type::Bool,
         CType::Ptr(d) => Type::CPtr(Some(d)),
-        CType::Void | CType::NdPtr { .. } | CType::CdataPtr(_) => return None,
+        CType::Void | CType::CharPtr | CType::NdPtr { .. } | CType::CdataPtr(_) => return None,
     })
 }
 

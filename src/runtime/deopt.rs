@@ -144,6 +144,9 @@ fn box_spill<'py>(py: Python<'py>, env: &Env, s: &Spill, slots: &[u64]) -> PyRes
         None => &s.members[0],
     };
     let mut k = s.slot;
+    if s.unsigned {
+        return Ok(slots[k].into_pyobject(py)?.into_any());
+    }
     if s.members.len() > 1 {
         let raw = unmerge(&s.ty, member, slots[k]);
         return box_scalar(py, member, raw);
@@ -165,7 +168,7 @@ pub fn box_flat<'py>(py: Python<'py>, env: &Env, t: &Type, slots: &[u64], k: &mu
             box_array(py, env, at, flat)
         }
         Type::None => Ok(py.None().into_bound(py)),
-        Type::Str => Err(pyo3::exceptions::PyRuntimeError::new_err("heron: a string cannot be handed to the interpreter")),
+        Type::Str | Type::Bytes => Err(pyo3::exceptions::PyRuntimeError::new_err("heron: a string cannot be handed to the interpreter")),
         Type::Complex => {
             let (re, im) = (f64::from_bits(slots[*k]), f64::from_bits(slots[*k + 1]));
             *k += 2;
@@ -398,7 +401,7 @@ fn unbox_as(py: Python<'_>, env: &mut Env, obj: &Bound<'_, PyAny>, t: &Type, out
                 false
             }
         }
-        Type::Str | Type::CPtr(_) | Type::CData { .. } => false,
+        Type::Str | Type::Bytes | Type::CPtr(_) | Type::CData { .. } => false,
     })
 }
 

@@ -101,6 +101,7 @@ fn const_object<'py>(py: Python<'py>, c: &Const) -> PyResult<Bound<'py, PyAny>> 
         Const::Bool(b) => PyBool::new(py, *b).to_owned().into_any(),
         Const::None => py.None().into_bound(py),
         Const::Str(s) => s.into_pyobject(py)?.into_any(),
+        Const::Bytes(b) => pyo3::types::PyBytes::new(py, b).into_any(),
     })
 }
 
@@ -127,7 +128,7 @@ fn sample<'py>(py: Python<'py>, t: &Type) -> PyResult<Bound<'py, PyAny>> {
             vals.call_method1("astype", (a.dtype.name(),))?
         }
         Type::Tuple(ts) => PyTuple::new(py, ts.iter().map(|t| sample(py, t)).collect::<PyResult<Vec<_>>>()?)?.into_any(),
-        Type::Str => return Err(pyo3::exceptions::PyTypeError::new_err("a string")),
+        Type::Str | Type::Bytes => return Err(pyo3::exceptions::PyTypeError::new_err("a string")),
         Type::CPtr(_) | Type::CData { .. } => return Err(pyo3::exceptions::PyTypeError::new_err("a C pointer")),
         Type::Complex => pyo3::types::PyComplex::from_doubles(py, 0.5, 1.5).into_any(),
     })

@@ -29,6 +29,8 @@ pub enum CType {
     F64,
     /// `void *` (ctypes `c_void_p`).
     VoidPtr,
+    /// ctypes `c_char_p`: a NUL-terminated string, from `bytes` (or None).
+    CharPtr,
     /// `T *` for a numeric `T` (ctypes `POINTER(c_double)`).
     Ptr(DType),
     /// `numpy.ctypeslib.ndpointer(dtype, ndim, flags)`: an array's data pointer, after NumPy's
@@ -157,6 +159,7 @@ impl CType {
             "f32" => CType::F32,
             "f64" => CType::F64,
             "voidp" => CType::VoidPtr,
+            "charp" => CType::CharPtr,
             _ => {
                 if let Some(name) = code.strip_prefix("cp:") {
                     return CPrim::from_name(name).map(CType::CdataPtr);
@@ -186,7 +189,7 @@ impl CType {
 
     /// Does it point into memory (so that the callee may write the caller's arrays)?
     pub fn is_pointer(self) -> bool {
-        matches!(self, CType::VoidPtr | CType::Ptr(_) | CType::NdPtr { .. } | CType::CdataPtr(_))
+        matches!(self, CType::VoidPtr | CType::CharPtr | CType::Ptr(_) | CType::NdPtr { .. } | CType::CdataPtr(_))
     }
 }
 
@@ -199,6 +202,7 @@ impl std::fmt::Display for CType {
             CType::F32 => write!(f, "float"),
             CType::F64 => write!(f, "double"),
             CType::VoidPtr => write!(f, "void *"),
+            CType::CharPtr => write!(f, "char *"),
             CType::Ptr(d) => write!(f, "{} *", d.name()),
             CType::NdPtr { .. } => write!(f, "ndpointer"),
             CType::CdataPtr(p) => write!(f, "{} *", p.name()),
@@ -218,12 +222,18 @@ pub fn refuse_arg(func: &CFunc, i: usize, p: CType, t: &Type) -> Option<String> 
         (Flavour::Cffi, CType::Int { .. }) => matches!(t, Type::Bool | Type::Int),
         (Flavour::Ctypes, CType::Bool) => t.is_scalar(),
         (Flavour::Cffi, CType::Bool) => *t == Type::Bool,
-        (_, CType::VoidPtr) => matches!(t, Type::Int | Type::Bool | Type::None | Type::CPtr(_)),
+        // ctypes (3.10-3.13): `c_void_p.from_param` takes an int, a bytes (its buffer), a
+        // pointer or None; `c_char_p.from_param` a bytes or None (an int or a str is its
+        // TypeError).
+        (_, CType::VoidPtr) => matches!(t, Type::Int | Type::Bool | Type::None | Type::CPtr(_) | Type::Bytes),
+        (_, CType::CharPtr) => matches!(t, Type::None | Type::Bytes),
         (_, CType::Ptr(d)) => matches!(t, Type::None) || *t == Type::CPtr(Some(d)),
         // cffi's pointer conversion (measured with cffi 1.17): `void *` takes any cdata
         // pointer or array; `T *` one to the same `T` (its spelling), or a `void *`.
         (Flavour::Cffi, CType::CdataPtr(p)) => match t {
             Type::CData { prim, .. } => p == CPrim::VOID || *prim == p || *prim == CPrim::VOID,
+            // A bytes passes its buffer to a `char *` or a `void *`.
+            Type::Bytes => p == CPrim::CHAR || p == CPrim::VOID,
             _ => false,
         },
         (Flavour::Ctypes, CType::CdataPtr(_)) => false,
@@ -271,15 +281,15 @@ fn nd_refusal(i: usize, dtype: Option<DType>, ndim: Option<u8>, flags: u32, at: 
 }
 
 /// The Heron type of the call's result (as ctypes or cffi returns it to Python), or why it
-/// cannot come back without Python.
+/// cannot come back without Python. A `uint64` (`size_t`) is an int: one past `2**63 - 1`
+/// continues in the interpreter (`codegen::cnative`).
 pub fn result_type(func: &CFunc) -> Result<Type, String> {
     match func.ret {
         CType::Void => Ok(Type::None),
         CType::Bool => Ok(Type::Bool),
-        CType::Int { bits: 64, signed: false } => Err(format!("`{}` returns an unsigned 64-bit integer, which may not fit a compiled int", func.name)),
         CType::Int { .. } => Ok(Type::Int),
         CType::F32 | CType::F64 => Ok(Type::Float),
-        CType::VoidPtr | CType::Ptr(_) | CType::NdPtr { .. } | CType::CdataPtr(_) => Err(format!("`{}` returns a pointer, which compiled code does not take back yet", func.name)),
+        CType::VoidPtr | CType::CharPtr | CType::Ptr(_) | CType::NdPtr { .. } | CType::CdataPtr(_) => Err(format!("`{}` returns a pointer, which compiled code does not take back yet", func.name)),
     }
 }
 
@@ -324,6 +334,7 @@ pub fn ctype_code(c: CType) -> String {
         CType::F32 => "f32".into(),
         CType::F64 => "f64".into(),
         CType::VoidPtr => "voidp".into(),
+        CType::CharPtr => "charp".into(),
         CType::Ptr(d) => format!("p:{}", d.name()),
         CType::NdPtr { dtype, ndim, flags } => format!(
             "nd:{}:{}:{flags}",

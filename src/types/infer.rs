@@ -93,6 +93,9 @@ impl VarInfo {
         if *t == Type::CPtr(None) {
             return cerr("`a.ctypes` can only be passed to a foreign function or read as `a.ctypes.data` or `a.ctypes.data_as(...)` in compiled code", line);
         }
+        if *t == Type::Bytes {
+            return cerr("a bytes constant can only be passed straight to a foreign function in compiled code (not kept in a variable)", line);
+        }
         if matches!(t, Type::CData { buffer: true, .. }) {
             // The buffer object keeps its array alive in Python; compiled code holds only the
             // address, so it uses one only while the call it is passed to runs.

@@ -203,6 +203,10 @@ pub enum Type {
     /// Python, so compiled code takes it only as a foreign call's argument). Held as its
     /// address; `prim` is what it points to, by cffi's spelling.
     CData { prim: cnative::CPrim, buffer: bool },
+    /// A `bytes` constant, held as the address of a NUL-terminated copy (see
+    /// `runtime::cstrings`): only as a foreign function's `char *` argument, as ctypes and
+    /// cffi pass a `bytes` object's own buffer.
+    Bytes,
     /// Python `complex` (two f64: the real and imaginary parts), issue 12.
     Complex,
 }
@@ -267,6 +271,7 @@ impl fmt::Display for Type {
             }
             Type::None => write!(f, "None"),
             Type::Str => write!(f, "str"),
+            Type::Bytes => write!(f, "bytes"),
             Type::Complex => write!(f, "complex"),
             Type::CPtr(None) => write!(f, "C pointer"),
             Type::CPtr(Some(d)) => write!(f, "C pointer to {}", d.name()),

@@ -45,6 +45,7 @@ pub fn const_type(c: &Const) -> Type {
         Const::Bool(_) => Type::Bool,
         Const::None => Type::None,
         Const::Str(_) => Type::Str,
+        Const::Bytes(_) => Type::Bytes,
     }
 }
 
