@@ -198,7 +198,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             Const::Float(f) => vec![self.b.ins().f64const(*f)],
             Const::Bool(x) => vec![self.b.ins().iconst(types::I8, *x as i64)],
             Const::None | Const::Str(_) => vec![],
-            Const::Bytes(b) => vec![self.iconst(crate::runtime::cstrings::address(b) as i64)],
+            Const::Bytes(b) => vec![self.iconst(super::cstrings::address(b) as i64)],
         }
     }
 

@@ -22,6 +22,7 @@ pub mod array;
 pub mod call;
 pub mod cnative;
 pub mod complex;
+pub mod cstrings;
 pub mod deopt;
 pub mod expr;
 pub mod fp;

@@ -8,7 +8,6 @@
 
 pub mod alloc;
 pub mod cfunc;
-pub mod cstrings;
 pub mod deopt;
 pub mod dispatch;
 pub mod fp;

@@ -8,6 +8,7 @@ pub mod cnative;
 pub mod infer;
 pub mod resolver;
 mod infer_expr;
+mod infer_foreign;
 pub mod rules;
 pub mod ufunc;
 
@@ -204,7 +205,7 @@ pub enum Type {
     /// address; `prim` is what it points to, by cffi's spelling.
     CData { prim: cnative::CPrim, buffer: bool },
     /// A `bytes` constant, held as the address of a NUL-terminated copy (see
-    /// `runtime::cstrings`): only as a foreign function's `char *` argument, as ctypes and
+    /// `codegen::cstrings`): only as a foreign function's `char *` argument, as ctypes and
     /// cffi pass a `bytes` object's own buffer.
     Bytes,
     /// Python `complex` (two f64: the real and imaginary parts), issue 12.
