@@ -351,6 +351,68 @@ def test_constant_strings_and_size_t_results(heron_python, tmp_path):
     """, native=["parse", "unsigned"])
 
 
+def test_pointer_results(heron_python, tmp_path):
+    """A foreign function's pointer result: ctypes' `POINTER(c_double)` (a pointer, read
+    `p[i]`, viewed with `heron.carray`, returned to Python as ctypes' own), ctypes'
+    `c_void_p` (an int, or None for NULL: that call's statement goes on in the interpreter,
+    given None, and the C function is not called again), cffi's `double *`."""
+    pytest.importorskip("cffi")
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        pytest.skip("no C compiler")
+    (tmp_path / "p.c").write_text("""
+    static double table[4] = {1.5, 2.5, -3.0, 8.0};
+    static int counter = 0;
+    double *data(void) { counter++; return table; }
+    void *maybe(int k) { counter++; return k ? (void *)table : (void *)0; }
+    int calls(void) { return counter; }
+    """)
+    subprocess.run([cc, "-O2", "-shared", "-fPIC", "-o", str(tmp_path / "libp.so"), str(tmp_path / "p.c")], check=True)
+    compare(heron_python, tmp_path, """
+    import ctypes, os
+    import cffi
+    import heron
+    lib = ctypes.CDLL(os.path.abspath("libp.so"))
+    lib.data.argtypes = []
+    lib.data.restype = ctypes.POINTER(ctypes.c_double)
+    lib.maybe.argtypes = [ctypes.c_int]
+    lib.maybe.restype = ctypes.c_void_p
+    lib.calls.argtypes = []
+    lib.calls.restype = ctypes.c_int
+    ffi = cffi.FFI()
+    ffi.cdef("double *data(void); void *maybe(int);")
+    L = ffi.dlopen(os.path.abspath("libp.so"))
+
+    # heron: jit
+    def total():
+        p = lib.data()
+        q = L.data()
+        s = 0.0
+        for i in range(4):
+            s += p[i] * q[i]
+        return s, heron.carray(p, 4).sum()
+
+    # heron: jit
+    def is_null(k):
+        a = lib.maybe(k)
+        return a is None, lib.calls()
+
+    # heron: jit
+    def pointer():
+        return lib.data()
+
+    # heron: jit
+    def cdata():
+        return L.data()
+
+    print(total(), is_null(1), is_null(0), lib.calls())
+    r = pointer()
+    print(type(r).__name__, r[1])
+    c = cdata()
+    print(ffi.typeof(c), c[2], lib.calls())
+    """, native=["total", "is_null", "pointer", "cdata"])
+
+
 def test_cfunc_qsort_comparator(heron_python, tmp_path):
     compare(heron_python, tmp_path, """
     import ctypes

@@ -16,9 +16,22 @@ pub struct Spill {
     pub members: Vec<Type>,
     pub slot: usize,
     pub tag_slot: Option<usize>,
-    /// An `Int` word holding a C `uint64` (a foreign function's result, issue 16): boxed as
-    /// the Python int of its unsigned value, as ctypes and cffi return it.
-    pub unsigned: bool,
+    /// How a foreign function's result in an `Int` word is boxed (issue 16).
+    pub boxing: CResultBoxing,
+}
+
+/// How a foreign function's result held in an `Int` word becomes the Python value ctypes or
+/// cffi returns (a deoptimization right after the call hands it over, see
+/// `codegen::cnative`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CResultBoxing {
+    /// As its type says.
+    #[default]
+    Plain,
+    /// A C `uint64` (`size_t`): the Python int of its unsigned value.
+    Unsigned,
+    /// A ctypes `c_void_p`: the int, or None for NULL.
+    NoneIfNull,
 }
 
 /// The hidden state of a loop around the point (see `heron._deopt.continuation`).

@@ -11,7 +11,7 @@ mod print;
 mod repr;
 
 pub use codes::{ErrCode, NpWarn, STATUS_BOXED};
-pub use deopt::{DeoptPoint, LoopState, Spill};
+pub use deopt::{CResultBoxing, DeoptPoint, LoopState, Spill};
 pub use print::{FItem, PItem, PrintDesc};
 pub use repr::{repr, scalar_repr};
 

@@ -9,7 +9,7 @@ use cranelift_codegen::ir::{types, AbiParam, InstBuilder, Value};
 use cranelift_module::Module;
 
 use super::{CVal, FunctionCx};
-use crate::abi::ErrCode;
+use crate::abi::{CResultBoxing, ErrCode};
 use crate::ir::{CResult, CompileError, Expr};
 use crate::types::cnative::{CFunc, CType, Flavour};
 use crate::types::{DType, Type};
@@ -92,14 +92,20 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             (_, Some(r)) => vec![r],
         };
         self.note_made_call(e.span, &out, &ty);
-        if cf.ret == (CType::Int { bits: 64, signed: false }) {
+        let (boxing, cond) = match cf.ret {
             // A `uint64` (`size_t`) result past 2**63 - 1 is no compiled int: the statement
             // goes on in the interpreter, given the result as the Python int it is.
+            CType::Int { bits: 64, signed: false } => (CResultBoxing::Unsigned, IntCC::SignedLessThan),
+            // A ctypes `c_void_p` result is an int, or None for NULL: NULL goes on there too.
+            CType::VoidPtr => (CResultBoxing::NoneIfNull, IntCC::Equal),
+            _ => (CResultBoxing::Plain, IntCC::Equal),
+        };
+        if boxing != CResultBoxing::Plain {
             if let Some(c) = self.stmt_calls.last_mut() {
-                c.unsigned = true;
+                c.boxing = boxing;
             }
-            let big = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, out[0], 0);
-            self.fail_if(big, ErrCode::Deopt, line, &[]);
+            let handed_over = self.b.ins().icmp_imm_s(cond, out[0], 0);
+            self.fail_if(handed_over, ErrCode::Deopt, line, &[]);
         }
         Ok(out)
     }

@@ -9,7 +9,7 @@ use cranelift_frontend::Variable;
 
 use super::{repr, ret_reprs, CVal, FunctionCx};
 use crate::ir::{Span, VarId};
-use crate::abi::{self, DeoptPoint, ErrCode, LoopState, Spill};
+use crate::abi::{self, CResultBoxing, DeoptPoint, ErrCode, LoopState, Spill};
 use crate::types::Type;
 
 /// The hidden state of a loop codegen is inside, for a deoptimization in its body.
@@ -38,8 +38,8 @@ pub struct MadeCall {
     /// same: the interpreter re-evaluates the statement with the same values, takes the same
     /// branches, and so reads the result only where the call was made.
     pub vars: Option<Vec<Variable>>,
-    /// Its result is a C `uint64` in an `Int` word (see `abi::deopt::Spill::unsigned`).
-    pub unsigned: bool,
+    /// How its result is boxed (a foreign function's, see `abi::deopt::CResultBoxing`).
+    pub boxing: CResultBoxing,
 }
 
 /// Is `code` one that hands the call to the interpreter rather than raising?
@@ -179,7 +179,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             }
             let n = repr(&ty).len();
             let tag_slot = self.tags[v].map(|_| slot + n);
-            spills.push(Spill { name: self.f.vars[v].clone(), ty: ty.clone(), members: self.typed.vars[v].members.clone(), slot, tag_slot, unsigned: false });
+            spills.push(Spill { name: self.f.vars[v].clone(), ty: ty.clone(), members: self.typed.vars[v].members.clone(), slot, tag_slot, boxing: CResultBoxing::Plain });
             slot += n + tag_slot.is_some() as usize;
             self.spill_vars.push(v);
         }
@@ -190,7 +190,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                     let names = [format!("$cur{level}"), format!("$stop{level}"), format!("$step{level}")];
                     let cv = self.b.use_var(cur);
                     for (name, v) in names.iter().zip([cv, stop, step]) {
-                        spills.push(Spill { name: name.clone(), ty: Type::Int, members: vec![Type::Int], slot, tag_slot: None, unsigned: false });
+                        spills.push(Spill { name: name.clone(), ty: Type::Int, members: vec![Type::Int], slot, tag_slot: None, boxing: CResultBoxing::Plain });
                         slot += 1;
                         self.spill_hidden.push(v);
                     }
@@ -214,7 +214,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         let mut substitutions = Vec::new();
         for (k, c) in self.stmt_calls.iter().enumerate() {
             let name = format!("$call{k}");
-            spills.push(Spill { name: name.clone(), ty: c.ty.clone(), members: vec![c.ty.clone()], slot, tag_slot: None, unsigned: c.unsigned });
+            spills.push(Spill { name: name.clone(), ty: c.ty.clone(), members: vec![c.ty.clone()], slot, tag_slot: None, boxing: c.boxing });
             slot += repr(&c.ty).len();
             substitutions.push((c.span, name));
         }
@@ -268,7 +268,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 })
                 .collect()
         });
-        self.stmt_calls.push(MadeCall { span, vals: vals.clone(), ty: ty.clone(), vars, unsigned: false });
+        self.stmt_calls.push(MadeCall { span, vals: vals.clone(), ty: ty.clone(), vars, boxing: CResultBoxing::Plain });
     }
 
 }

@@ -16,7 +16,7 @@ use numpy::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
 use super::print::{box_scalar, unmerge, PENDING};
-use crate::abi::{Env, ErrCode, FuncInfo, LoopState, Spill, STATUS_BOXED};
+use crate::abi::{CResultBoxing, Env, ErrCode, FuncInfo, LoopState, Spill, STATUS_BOXED};
 use crate::ir::Span;
 use crate::types::{ArrayType, Layout, Type};
 
@@ -144,8 +144,10 @@ fn box_spill<'py>(py: Python<'py>, env: &Env, s: &Spill, slots: &[u64]) -> PyRes
         None => &s.members[0],
     };
     let mut k = s.slot;
-    if s.unsigned {
-        return Ok(slots[k].into_pyobject(py)?.into_any());
+    match s.boxing {
+        CResultBoxing::Unsigned => return Ok(slots[k].into_pyobject(py)?.into_any()),
+        CResultBoxing::NoneIfNull if slots[k] == 0 => return Ok(py.None().into_bound(py)),
+        _ => {}
     }
     if s.members.len() > 1 {
         let raw = unmerge(&s.ty, member, slots[k]);

@@ -289,7 +289,12 @@ pub fn result_type(func: &CFunc) -> Result<Type, String> {
         CType::Bool => Ok(Type::Bool),
         CType::Int { .. } => Ok(Type::Int),
         CType::F32 | CType::F64 => Ok(Type::Float),
-        CType::VoidPtr | CType::CharPtr | CType::Ptr(_) | CType::NdPtr { .. } | CType::CdataPtr(_) => Err(format!("`{}` returns a pointer, which compiled code does not take back yet", func.name)),
+        // ctypes: a `c_void_p` result is an int (None for NULL, in the interpreter), a
+        // `POINTER(T)` one a pointer (NULL too); cffi: a `T *` one a cdata pointer.
+        CType::VoidPtr => Ok(Type::Int),
+        CType::Ptr(d) => Ok(Type::CPtr(Some(d))),
+        CType::CdataPtr(prim) => Ok(Type::CData { prim, buffer: false }),
+        CType::CharPtr | CType::NdPtr { .. } => Err(format!("`{}` returns a pointer, which compiled code does not take back yet", func.name)),
     }
 }
 
