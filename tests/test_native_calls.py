@@ -448,6 +448,38 @@ def test_cfunc_qsort_comparator(heron_python, tmp_path):
     """, native=["sort_in_place", "cmp", "poly"])
 
 
+def test_cfunc_as_scipy_low_level_callable(heron_python, tmp_path):
+    """`heron.cfunc` callbacks as `scipy.LowLevelCallable` for `scipy.integrate.quad`, in
+    the three signatures quad takes (`double(double)`, `double(int, double *)` with `args`,
+    `double(int, double *, void *)` with user data viewed by `heron.carray`): quad calls
+    native code, and the integrals equal CPython's with ctypes callbacks."""
+    pytest.importorskip("scipy")
+    compare(heron_python, tmp_path, """
+    import ctypes, math
+    import numpy as np
+    import heron
+    from scipy import integrate, LowLevelCallable
+
+    @heron.cfunc("float64(float64)")
+    def gauss(x):
+        return math.exp(-x * x / 2.0)
+
+    @heron.cfunc("float64(intc, CPointer(float64))")
+    def shifted(n, xx):
+        return math.exp(-(xx[0] - xx[1]) ** 2)
+
+    @heron.cfunc(ctypes.c_double, ctypes.c_int, ctypes.POINTER(ctypes.c_double), ctypes.c_void_p)
+    def scaled(n, xx, data):
+        k = heron.carray(data, 1, np.float64)[0]
+        return math.sin(k * xx[0])
+
+    print(integrate.quad(LowLevelCallable(gauss.ctypes), -np.inf, np.inf))
+    print(integrate.quad(LowLevelCallable(shifted.ctypes), -5, 5, args=(0.5,)))
+    k = np.array([3.0])
+    print(integrate.quad(LowLevelCallable(scaled.ctypes, ctypes.cast(k.ctypes.data, ctypes.c_void_p)), 0, 1))
+    """, native=["gauss", "shifted", "scaled"])
+
+
 def test_cfunc_that_raises_reports_as_ctypes_does(heron_python, tmp_path):
     # Nothing visible was done before the error: the call runs again as ctypes' callback of the
     # Python function, so the report of the exception is ctypes' own (its C result is
