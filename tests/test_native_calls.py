@@ -307,6 +307,81 @@ def test_cffi_pointers_into_arrays(heron_python, tmp_path):
     """, native=["rows", "buffers", "overflows"])
 
 
+def test_cffi_struct_pointers_as_arguments(heron_python, tmp_path):
+    """A cffi pointer passed to a compiled function (`ffi.new("struct vec *")`, a typedef'd
+    struct, `ffi.cast("double *", ...)`), handed on to C functions that read and write the
+    struct; a deoptimization (an int overflow) and a return hand back the very object that
+    came in (an `ffi.new` pointer owns its memory), and a cffi array (`double[]`, indexed
+    with cffi's bounds check) runs as Python."""
+    pytest.importorskip("cffi")
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        pytest.skip("no C compiler")
+    (tmp_path / "s.c").write_text("""
+    struct vec { double x, y; };
+    typedef struct { long n; double total; } acc_t;
+    double vnorm2(const struct vec *v) { return v->x * v->x + v->y * v->y; }
+    void vscale(struct vec *v, double k) { v->x *= k; v->y *= k; }
+    void acc_add(acc_t *a, double x) { a->n++; a->total += x; }
+    """)
+    subprocess.run([cc, "-O2", "-shared", "-fPIC", "-o", str(tmp_path / "libs.so"), str(tmp_path / "s.c")], check=True)
+    compare(heron_python, tmp_path, """
+    import gc, os
+    import cffi
+    import numpy as np
+    ffi = cffi.FFI()
+    ffi.cdef("struct vec { double x, y; }; typedef struct { long n; double total; } acc_t;"
+             "double vnorm2(const struct vec *); void vscale(struct vec *, double); void acc_add(acc_t *, double);")
+    L = ffi.dlopen(os.path.abspath("libs.so"))
+
+    # heron: jit
+    def norms(v, k, n):
+        s = 0.0
+        for i in range(n):
+            L.vscale(v, k)
+            s += L.vnorm2(v)
+        return s
+
+    # heron: jit
+    def accumulate(acc, xs):
+        for i in range(xs.shape[0]):
+            L.acc_add(acc, xs[i])
+
+    # heron: jit
+    def grows(acc, n):
+        k = 1
+        for i in range(n):
+            L.acc_add(acc, 1.0)
+            k *= 1000   # past 2**63 at i == 7: the loop goes on in the interpreter
+        return k, acc
+
+    # heron: jit
+    def reads(p, n):
+        s = 0.0
+        for i in range(n):
+            s += p[i]
+        return s
+
+    # heron: jit
+    def same(p):
+        return p
+
+    v = ffi.new("struct vec *", [3.0, 4.0])
+    print(norms(v, 0.5, 3), v.x, v.y, same(v) is v)
+    acc = ffi.new("acc_t *")
+    accumulate(acc, np.arange(10.0))
+    print(acc.n, acc.total)
+    k, back = grows(acc, 9)
+    print(k, back is acc, acc.n, acc.total)
+    k, fresh = grows(ffi.new("acc_t *"), 9)
+    gc.collect()
+    junk = [ffi.new("acc_t *", [7, 7.0]) for _ in range(100)]
+    print(fresh.n, fresh.total)
+    buf = np.arange(6.0)
+    print(reads(ffi.cast("double *", buf.ctypes.data), 6), reads(ffi.new("double[]", [1.0, 2.0]), 2))
+    """, native=["norms", "accumulate", "grows", "same", "reads"])
+
+
 def test_constant_strings_and_size_t_results(heron_python, tmp_path):
     """`c_char_p` (ctypes) and `const char *` (cffi) take bytes constants, as both pass a
     bytes' buffer; an int there is ctypes' ArgumentError (run as Python); a `size_t` /

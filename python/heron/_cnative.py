@@ -154,9 +154,7 @@ def _cffi_code(ffi, ct):
     if kind == "pointer":
         # cffi passes a pointer only to the same C type by its spelling (`int *` is not
         # `int32_t *`): the code keeps the spelling.
-        if ct.item.kind in ("primitive", "void"):
-            return "cp:" + ct.item.cname
-        return "?" + ct.cname
+        return _pointer_code(ct) or "?" + ct.cname
     return "?" + ct.cname
 
 
@@ -217,10 +215,30 @@ def _describe_ffi_member(ffi, attr):
     return ("ffi", attr)
 
 
+# The cffi pointer types met, by type code (``cp:double``, ``cs:struct vec``): a struct is
+# known only to the FFI that declared it, and a deoptimization boxes pointers to it.
+_POINTER_CTYPES = {}
+
+
+def _pointer_code(ct):
+    """The type code of the cffi pointer type ``ct`` (``cp:<primitive>`` or ``cs:<struct or
+    union>``, by cffi's spelling), remembered for ``box_cdata``; None for other pointers."""
+    kind = ct.item.kind
+    if kind in ("primitive", "void"):
+        code = "cp:" + ct.item.cname
+    elif kind in ("struct", "union"):
+        code = "cs:" + ct.item.cname
+    else:
+        return None
+    _POINTER_CTYPES.setdefault(code, ct)
+    return code
+
+
 def cdecl_pointer(ffi, text):
-    """What the C type ``text`` (``"double *"``, ``"real[]"``) is to the cffi ``ffi``:
-    ``(cname, is_array)`` for a pointer or open array (``T[]``) of a primitive or ``void``
-    (``cname`` as cffi spells it, typedefs resolved), else a string saying why not."""
+    """What the C type ``text`` (``"double *"``, ``"real[]"``, ``"struct vec *"``) is to the
+    cffi ``ffi``: ``(code, is_array)`` for a pointer or open array (``T[]``) of a primitive,
+    ``void`` or a struct (``code`` as ``_pointer_code`` gives it, typedefs resolved), else a
+    string saying why not."""
     try:
         ct = ffi.typeof(text)
     except Exception as e:
@@ -229,18 +247,35 @@ def cdecl_pointer(ffi, text):
         array = False
     elif ct.kind == "array" and ct.length is None:
         array = True
+        ct = ffi.typeof(ffi.getctype(ct.item, "*"))
     else:
         return "`%s` is not a pointer or open-array (T[]) type" % ct.cname
-    if ct.item.kind not in ("primitive", "void"):
-        return "`%s` points to a %s; compiled code passes pointers to numbers only" % (ct.cname, ct.item.kind)
-    return (ct.item.cname, array)
+    code = _pointer_code(ct)
+    if code is None:
+        return "`%s` points to a %s; compiled code passes pointers to numbers and structs only" % (ct.cname, ct.item.kind)
+    return (code, array)
 
 
-def box_cdata(address, cname):
+def cdata_arg(obj):
+    """``(code, address)`` of a cffi pointer passed to a compiled function (``code`` as
+    ``_pointer_code`` gives it), or None for any other cdata (an array, a number, a pointer
+    to a pointer: the function then runs as Python)."""
+    ffi = _shared_ffi()
+    ct = ffi.typeof(obj)
+    if ct.kind != "pointer":
+        return None
+    code = _pointer_code(ct)
+    if code is None:
+        return None
+    return (code, int(ffi.cast("uintptr_t", obj)))
+
+
+def box_cdata(address, code):
     """The cffi pointer a compiled ``T *`` is in the interpreter (a deoptimized call hands its
-    variables over): ``ffi.cast("T *", address)``; cffi's pointer types are shared by every
-    FFI, so the result passes wherever the program's own would."""
-    return _shared_ffi().cast(cname + " *", address)
+    variables over): ``ffi.cast("T *", address)`` for the type code ``code``; cffi's pointer
+    types are shared by every FFI, so the result passes wherever the program's own would."""
+    ct = _POINTER_CTYPES.get(code) or code[3:] + " *"
+    return _shared_ffi().cast(ct, address)
 
 
 def _is_cffi_lib(obj):

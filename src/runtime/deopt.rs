@@ -184,10 +184,17 @@ pub fn box_flat<'py>(py: Python<'py>, env: &Env, t: &Type, slots: &[u64], k: &mu
             py.import("heron._cnative")?.getattr("box_pointer")?.call1((raw as usize, dtype))
         }
         Type::CData { prim, .. } => {
-            // A cffi pointer comes back as cffi makes it: `ffi.cast("T *", address)`.
+            // The argument it came in as, when it is one (an `ffi.new` pointer owns its
+            // memory: a copy would not keep it alive); else as cffi makes a pointer:
+            // `ffi.cast("T *", address)`.
             let raw = slots[*k];
             *k += 1;
-            py.import("heron._cnative")?.getattr("box_cdata")?.call1((raw as usize, prim.name()))
+            for a in known_arguments(py, env) {
+                if super::marshal::cdata_pointer(py, &a) == Some((*prim, raw as usize)) {
+                    return Ok(a);
+                }
+            }
+            py.import("heron._cnative")?.getattr("box_cdata")?.call1((raw as usize, prim.code()))
         }
         t => {
             let raw = slots[*k];
@@ -195,6 +202,15 @@ pub fn box_flat<'py>(py: Python<'py>, env: &Env, t: &Type, slots: &[u64], k: &mu
             box_scalar(py, t, raw)
         }
     }
+}
+
+/// The call's arguments.
+fn known_arguments<'py>(py: Python<'py>, env: &Env) -> Vec<Bound<'py, PyAny>> {
+    if env.args == 0 {
+        return Vec::new();
+    }
+    let args = unsafe { std::slice::from_raw_parts(env.args as *const *mut pyo3::ffi::PyObject, env.nargs as usize) };
+    args.iter().map(|&a| unsafe { Bound::from_borrowed_ptr(py, a) }).collect()
 }
 
 /// The arrays a call can see: those made during it, then its arguments.

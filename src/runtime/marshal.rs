@@ -27,6 +27,8 @@ pub enum ArgKind {
     /// A C pointer to elements of this dtype: a parameter of a compiled C callback
     /// (`heron.cfunc`), never made from a Python argument.
     CPtr(DType),
+    /// A cffi pointer (`ffi.new("struct vec *")`, `ffi.cast("double *", addr)`): its address.
+    CData(crate::types::cnative::CPrim),
 }
 
 impl ArgKind {
@@ -39,6 +41,7 @@ impl ArgKind {
             ArgKind::Array(a) => Type::Array(a),
             ArgKind::None => Type::None,
             ArgKind::CPtr(d) => Type::CPtr(Some(d)),
+            ArgKind::CData(prim) => Type::CData { prim, buffer: false },
             ArgKind::Complex => Type::Complex,
         }
     }
@@ -153,6 +156,9 @@ pub fn arg_kind(py: Python<'_>, obj: &Bound<'_, PyAny>) -> Option<ArgKind> {
     if obj.is_exact_instance_of::<pyo3::types::PyComplex>() {
         return Some(ArgKind::Complex);
     }
+    if let Some(prim) = cdata_pointer(py, obj).map(|(prim, _)| prim) {
+        return Some(ArgKind::CData(prim));
+    }
     if !numpy_loaded(py) {
         return None;
     }
@@ -160,6 +166,30 @@ pub fn arg_kind(py: Python<'_>, obj: &Bound<'_, PyAny>) -> Option<ArgKind> {
         return Some(ArgKind::Array(a));
     }
     numpy_scalar_dtype(py, obj).map(ArgKind::Np)
+}
+
+/// `(what it points to, address)` when `obj` is a cffi pointer compiled code takes (to a
+/// number, `void` or a struct: `heron._cnative.cdata_arg`). Asks Python only about cffi's
+/// own objects, and only once cffi is loaded.
+pub fn cdata_pointer(py: Python<'_>, obj: &Bound<'_, PyAny>) -> Option<(crate::types::cnative::CPrim, usize)> {
+    static BASE: PyOnceLock<Py<pyo3::types::PyType>> = PyOnceLock::new();
+    let base = match BASE.get(py) {
+        Some(b) => b,
+        None => {
+            let modules = py.import("sys").ok()?.getattr("modules").ok()?;
+            if !modules.contains("_cffi_backend").unwrap_or(false) {
+                return None;
+            }
+            let t = py.import("_cffi_backend").ok()?.getattr("_CDataBase").ok()?.cast_into::<pyo3::types::PyType>().ok()?;
+            BASE.get_or_init(py, || t.unbind())
+        }
+    };
+    if !obj.is_instance(base.bind(py)).unwrap_or(false) {
+        return None;
+    }
+    let d = py.import("heron._cnative").ok()?.getattr("cdata_arg").ok()?.call1((obj,)).ok()?;
+    let (code, address): (String, usize) = d.extract().ok()?;
+    Some((crate::types::cnative::CPrim::from_code(&code)?, address))
 }
 
 /// Write one argument's flattened value into `slots` at `*k`.
@@ -180,6 +210,11 @@ pub fn marshal(obj: &Bound<'_, PyAny>, kind: ArgKind, slots: &mut [MaybeUninit<u
             put(c.imag().to_bits());
         }
         ArgKind::CPtr(_) => return Err(pyo3::exceptions::PyTypeError::new_err("a C pointer is not a Python argument")),
+        ArgKind::CData(_) => {
+            let py = obj.py();
+            let (_, address) = cdata_pointer(py, obj).ok_or_else(|| pyo3::exceptions::PyTypeError::new_err("not a cffi pointer"))?;
+            put(address as u64)
+        }
         ArgKind::Array(_) => {
             let arr = obj.cast::<PyUntypedArray>().map_err(PyErr::from)?;
             put(unsafe { (*arr.as_array_ptr()).fields.data } as u64);

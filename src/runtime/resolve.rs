@@ -203,8 +203,8 @@ impl<'py, 'd> Resolver for DispatchResolver<'py, 'd> {
         if let Ok(why) = answer.extract::<String>() {
             return Err(CompileError::new(why, line));
         }
-        let (name, array): (String, bool) = answer.extract().map_err(|_| CompileError::new(format!("Heron could not read the C type {cdecl:?}"), line))?;
-        let prim = CPrim::from_name(&name).ok_or_else(|| CompileError::new(format!("compiled code does not pass a pointer to the C type `{name}`"), line))?;
+        let (code, array): (String, bool) = answer.extract().map_err(|_| CompileError::new(format!("Heron could not read the C type {cdecl:?}"), line))?;
+        let prim = CPrim::from_code(&code).ok_or_else(|| CompileError::new(format!("compiled code does not pass a pointer to the C type `{}`", &code[3..]), line))?;
         Ok((prim, array))
     }
 
@@ -231,6 +231,7 @@ impl<'py, 'd> Resolver for DispatchResolver<'py, 'd> {
                 Type::Np(d) => ArgKind::Np(*d),
                 Type::Array(a) => ArgKind::Array(*a),
                 Type::Complex => ArgKind::Complex,
+                Type::CData { prim, buffer: false } => ArgKind::CData(*prim),
                 other => return Err(CompileError::new(format!("passing a {other} to `{}` is not supported", dref.qualname), line)),
             });
         }

@@ -43,9 +43,14 @@ pub enum CType {
 
 /// The C type a cffi pointer points to, by its spelling as cffi keeps it (`ffi.typeof(...)
 /// .item.cname`): cffi tells `int` from `int32_t` and `long` from `int64_t` even where they
-/// are the same machine type, and refuses a pointer to one where the other is wanted.
+/// are the same machine type, and refuses a pointer to one where the other is wanted. A
+/// primitive of `CPRIMS`, or a struct or union (`struct vec`, a typedef `pt_t`), interned by
+/// name (compiled code only passes pointers to those on).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct CPrim(u8);
+pub struct CPrim(u16);
+
+/// The struct and union names met so far (`CPrim(CPRIMS.len() + i)` is the `i`-th).
+static STRUCTS: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
 
 /// cffi's primitive types on x86-64 Linux (LP64) and the NumPy dtype of their values (`None`:
 /// `void`, and `char`, whose elements cffi reads as `bytes`).
@@ -86,17 +91,52 @@ impl CPrim {
 
     /// The primitive of cffi's spelling `name` (`"double"`, `"unsigned int"`), if known.
     pub fn from_name(name: &str) -> Option<CPrim> {
-        CPRIMS.iter().position(|(n, _)| *n == name).map(|i| CPrim(i as u8))
+        CPRIMS.iter().position(|(n, _)| *n == name).map(|i| CPrim(i as u16))
+    }
+
+    /// The struct or union cffi spells `name` (`"struct vec"`), interned.
+    pub fn structure(name: &str) -> CPrim {
+        let mut names = STRUCTS.lock().unwrap_or_else(|e| e.into_inner());
+        let i = match names.iter().position(|n| *n == name) {
+            Some(i) => i,
+            None => {
+                names.push(Box::leak(name.to_string().into_boxed_str()));
+                names.len() - 1
+            }
+        };
+        CPrim((CPRIMS.len() + i) as u16)
+    }
+
+    /// The type of the type code `cp:<name>` (a primitive) or `cs:<name>` (a struct or union).
+    pub fn from_code(code: &str) -> Option<CPrim> {
+        if let Some(name) = code.strip_prefix("cp:") {
+            return CPrim::from_name(name);
+        }
+        code.strip_prefix("cs:").map(CPrim::structure)
+    }
+
+    /// Is it a struct or union?
+    pub fn is_struct(self) -> bool {
+        self.0 as usize >= CPRIMS.len()
     }
 
     /// cffi's spelling of it.
     pub fn name(self) -> &'static str {
-        CPRIMS[self.0 as usize].0
+        match CPRIMS.get(self.0 as usize) {
+            Some((n, _)) => n,
+            None => STRUCTS.lock().unwrap_or_else(|e| e.into_inner())[self.0 as usize - CPRIMS.len()],
+        }
     }
 
-    /// The dtype of the values it holds (`p[i]` reads one), or `None` for `void` and `char`.
+    /// The type code of a pointer to it (`cp:double`, `cs:struct vec`).
+    pub fn code(self) -> String {
+        format!("{}:{}", if self.is_struct() { "cs" } else { "cp" }, self.name())
+    }
+
+    /// The dtype of the values it holds (`p[i]` reads one), or `None` for `void`, `char` and
+    /// structs.
     pub fn dtype(self) -> Option<DType> {
-        CPRIMS[self.0 as usize].1
+        CPRIMS.get(self.0 as usize).and_then(|(_, d)| *d)
     }
 }
 
@@ -161,8 +201,8 @@ impl CType {
             "voidp" => CType::VoidPtr,
             "charp" => CType::CharPtr,
             _ => {
-                if let Some(name) = code.strip_prefix("cp:") {
-                    return CPrim::from_name(name).map(CType::CdataPtr);
+                if code.starts_with("cp:") || code.starts_with("cs:") {
+                    return CPrim::from_code(code).map(CType::CdataPtr);
                 }
                 if let Some(d) = code.strip_prefix("p:") {
                     return DType::from_name(d).map(CType::Ptr);
@@ -346,7 +386,7 @@ pub fn ctype_code(c: CType) -> String {
             dtype.map(|d| d.name().to_string()).unwrap_or_else(|| "*".into()),
             ndim.map(|n| n.to_string()).unwrap_or_else(|| "*".into())
         ),
-        CType::CdataPtr(p) => format!("cp:{}", p.name()),
+        CType::CdataPtr(p) => p.code(),
     }
 }
 
