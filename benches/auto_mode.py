@@ -13,8 +13,11 @@ difference is an error).
 * ``numeric lists``: numbers in lists and dicts, classes, not compilable (the overhead);
 * ``cold``: many small functions called a few hundred times each, never hot (the cost of
   watching alone);
-* ``one long call``: a numeric loop in a ``main()`` called once: found hot, but only a next
-  call would run native code (no on-stack replacement yet), so no speed-up is expected.
+* ``one long call``: a numeric loop in a ``main()`` called once: found hot while it runs,
+  and its loop switches to native code at a back-edge (on-stack replacement, ``heron._osr``);
+* ``main with files``: the same in a ``main()`` that also writes a file (it cannot compile as a
+  whole);
+* ``module loop``: a hot loop at module level, switched the same way.
 
     python benches/auto_mode.py [--repeat 7] [--scenarios text,cold] [--instructions]
                                 [--repo DIR] [PYTHON ...]
@@ -153,12 +156,39 @@ def main():
 main()
 '''
 
+MAIN_WITH_IO = '''
+import math
+
+def main(path):
+    total = 0.0
+    for i in range(1, 4_000_000):
+        x = i * 1e-3
+        total += math.sin(x) / x
+    with open(path, "w") as out:
+        out.write(f"{total:.12f}\\n")
+    print(open(path).read().strip())
+
+main("result.txt")
+'''
+
+MODULE_LOOP = '''
+n = 4_000_000
+acc = 0
+s = 0.0
+for k in range(n):
+    acc += (k * k) % 7
+    s += (k % 11) * 0.25
+print(acc, s)
+'''
+
 SCENARIOS = {
     "hot helper": HOT_HELPER,
     "text": TEXT,
     "numeric lists": NUMERIC_LISTS,
     "cold": None,
     "one long call": ONE_LONG_CALL,
+    "main with files": MAIN_WITH_IO,
+    "module loop": MODULE_LOOP,
 }
 
 

@@ -42,8 +42,10 @@ A watched function goes through these states, once each (``Watched.state``):
     It is hot, is a function defined at module level, and its module-level name holds it: its
     ``__code__`` becomes an *inspect* trampoline (``heron._trampoline``), which hands the next
     call's arguments to Heron before the call goes on. A call already running (the long loop
-    that made it hot) finishes as it started: switching a running loop to native code
-    (on-stack replacement) is not done yet, so it is the *next* call that runs native code.
+    that made it hot) goes on in the interpreter, except the loop running in it, which
+    switches to native code at one of its back-edges when it can (on-stack replacement,
+    ``heron._osr``; module code too): a one-shot ``main()`` or a loop at module level is
+    faster in its only run. ``HERON_OSR=0`` turns that off.
 
 ``compiled`` or ``python``
     At that next call, Heron checks the argument types (ints, floats, bools, NumPy scalars and
@@ -75,9 +77,9 @@ This module is imported only when profiling mode is on. It never raises into the
 
 import os
 import sys
-from _thread import RLock
+from _thread import RLock, get_ident
 
-from heron import _autoreasons as _reasons, _autosample, _env, _report, _trampoline
+from heron import _autoloops, _autoreasons as _reasons, _autosample, _env, _report, _trampoline
 
 #: Calls after which a watched function is hot (3.12+, ``sys.monitoring``; on 3.10 and 3.11,
 #: for the functions that are counted).
@@ -111,6 +113,7 @@ _mechanism = None     # "sys.monitoring" or "sampling": what finds the hot funct
 _monitor = None
 _sampler = None
 _native = [None, None]   # [Dispatcher class, or the reason it could not be loaded]
+_main_thread = None   # the main thread's ident (on-stack replacement from the sampling thread)
 _kept = []            # the fresh code objects of ``Watched.clean_code`` (their ids stay valid)
 
 
@@ -142,7 +145,7 @@ class Watched:
     __slots__ = ("code", "qualname", "kind", "filename", "module", "calls", "loops",
                  "samples", "state", "trigger", "hot_at", "hot_counts", "hot_line", "fn",
                  "plain", "dispatcher", "reason", "compile_time", "lock", "_clean", "probed",
-                 "lifted")
+                 "lifted", "switch")
 
     def __init__(self, code, qualname, kind, filename, module):
         self.code = code
@@ -167,6 +170,7 @@ class Watched:
         self._clean = None
         self.probed = False           # 3.12+: its calls were counted to CALL_PROBE, then not
         self.lifted = ()              # its loops compiled on their own (heron._lift.Lifted)
+        self.switch = None            # on-stack replacement: a heron._osr.Switch, or why not
 
     @property
     def clean_code(self):
@@ -268,9 +272,9 @@ class Watched:
             return
         if _native[1] is not None:       # the native extension could not be loaded
             return
-        if not _has_loop_statement(self.code):
+        if not _autoloops.has_loop_statement(self.code):
             return
-        if "ast" not in sys.modules and any(type(a) in _CONTAINERS for a in args):
+        if "ast" not in sys.modules and any(type(a) in _autoloops.CONTAINERS for a in args):
             return
         try:
             from heron import _lift
@@ -354,6 +358,17 @@ class Watched:
                 display = _report.display_path(self.filename)
                 loops = "; ".join(item.describe(display) for item in self.lifted)
                 reason = f"{reason}; {loops}" if reason else loops
+        switched = _autoloops.switch_text(self)
+        if switched:
+            if status == "python" and self.kind == "module":
+                reason = (f"module-level code is hot and is not compiled as a whole; "
+                          f"{switched}")
+            elif status == "python" and final and self.trigger in ("loop", "time") and \
+                    self.state is ARMED:
+                reason = (f"it became hot in a call that was still running and was not "
+                          f"called again; {switched}")
+            elif status == "python":
+                reason = f"{reason}; {switched}" if reason else switched
         _report.add(self.module, self.qualname, self.filename, self.line, [], status,
                     reason, dispatchers=dispatchers, profile=self)
 
@@ -367,8 +382,8 @@ class Watched:
             how = f"it was called {calls} times"
         return (f"it became hot ({how}) but was not called again; Heron compiles a hot "
                 f"function for its next call, and a call already running finishes in the "
-                f"interpreter (switching a running loop to native code, on-stack "
-                f"replacement, is not done yet) ({self.where()})")
+                f"interpreter unless the loop running in it can switch to native code "
+                f"(on-stack replacement) ({self.where()})")
 
     def profile(self):
         """What profiling mode saw of this function, for the report (``profile`` field)."""
@@ -387,35 +402,9 @@ class Watched:
             "samples_at_hot": samples if self.trigger == "time" else None,
             "time_share": round(self.samples / total, 4) if total else None,
             "compile_attempt_s": round(self.compile_time, 6),
-            "lifted_loops": [_lifted_record(item) for item in self.lifted],
+            "lifted_loops": [_autoloops.lifted_record(item) for item in self.lifted],
+            "switched_loops": _autoloops.switched_records(self.switch),
         }
-
-
-_CONTAINERS = (list, dict, set, frozenset, tuple)
-
-
-def _has_loop_statement(code):
-    """Whether a line of ``code``'s source starts a ``for`` or ``while`` statement (read from
-    the file: no ``linecache``, ``tokenize`` or ``ast``)."""
-    lines = [line for _start, _end, line in code.co_lines() if line]
-    if not lines:
-        return False
-    try:
-        with open(code.co_filename, "rb") as file:
-            text = file.read().split(b"\n")[min(lines) - 1:max(lines)]
-    except OSError:
-        return False
-    return any(line.lstrip().startswith((b"for ", b"while ", b"for(", b"while("))
-               for line in text)
-
-
-def _lifted_record(item):
-    """A lifted loop (``heron._lift.Lifted``) for the report's ``profile.lifted_loops``."""
-    stats = item.stats()
-    return {"line": item.line, "end_line": item.end_line, "inputs": list(item.inputs),
-            "outputs": list(item.outputs), "calls": int(stats.get("calls") or 0),
-            "native_calls": int(stats.get("native_calls") or 0),
-            "signatures": [str(x) for x in stats.get("signatures") or []]}
 
 
 class _Plain:
@@ -536,7 +525,9 @@ def watch_code(code, module_name, filename, skip=()):
 
 def _start():
     """Start what finds the hot functions (once), and the report's hooks."""
-    global _mechanism, _monitor, _sampler
+    global _mechanism, _monitor, _sampler, _main_thread
+    threading = sys.modules.get("threading")
+    _main_thread = threading.main_thread().ident if threading is not None else get_ident()
     report = not _report._off(os.environ.get("HERON_REPORT", ""))
     if _PY312:
         monitor = _Monitor()
@@ -605,6 +596,9 @@ def _became_hot(w, trigger, frame):
                     w.record()
             if _monitor is None:
                 _count_callees(w, namespace)
+            if frame is not None and trigger in ("loop", "time"):
+                _autoloops.switch_running_loop(
+                    w, frame, _monitor is not None, _main_thread, _dispatcher_class)
     except Exception:
         pass
 
@@ -920,7 +914,7 @@ if hasattr(os, "register_at_fork"):
 def _settle(final):
     """Bring the records of the hot functions up to date (``heron._report.on_settle``)."""
     for w in list(_watched):
-        if w.state is ARMED or (w.state is PYTHON and w.lifted):
+        if w.state is ARMED or (w.state is PYTHON and (w.lifted or w.switch is not None)):
             w.record(final=final)
         elif w.state is COMPILED and final:
             obj = w.fn.__globals__.get(w.code.co_name) if w.fn is not None else None

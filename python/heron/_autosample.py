@@ -129,3 +129,82 @@ def _wait_thread_count_below(count):
         if _thread_count() < count:
             return
         time.sleep(0.0005)
+
+
+# -- on-stack replacement from the sampling thread (3.10, 3.11) ---------------------------------
+
+_queue = []          # callbacks waiting for the main thread
+_queue_lock = allocate_lock()
+_scheduled = []     # the one pending call asked for and not yet run (its ctypes callback)
+
+
+def in_main_thread(callback):
+    """Run ``callback()`` in the main thread at its next check of pending work (between two
+    bytecodes), through ``Py_AddPendingCall`` (``heron._osr`` sets its trace function there,
+    in the thread of the frame it switches); returns False when it cannot be asked. Imports
+    ``ctypes`` the first time (in the sampling thread: only once something is hot).
+
+    At most one pending call is asked for at a time; it runs every callback queued until it
+    has run (CPython does not run pending calls inside one, and a second one asked for
+    meanwhile would keep the main thread's eval breaker set: on 3.11 it then spins)."""
+    with _queue_lock:
+        _queue.append(callback)
+        if _scheduled:
+            return True
+        holder = _pending_call()
+        if holder is None:
+            _queue.remove(callback)
+            return False
+        _scheduled.append(holder)
+    try:
+        import ctypes
+        add = ctypes.pythonapi.Py_AddPendingCall
+        add.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+        add.restype = ctypes.c_int
+        if add(ctypes.cast(holder, ctypes.c_void_p), None) == 0:
+            return True
+    except Exception:
+        pass
+    with _queue_lock:
+        del _scheduled[:]
+        del _queue[:]
+    return False
+
+
+def _run_queued(_arg):
+    """The pending call: run the queued callbacks (in the main thread) until none is left."""
+    while True:
+        with _queue_lock:
+            if not _queue:
+                del _scheduled[:]
+                return 0
+            callback = _queue.pop(0)
+        try:
+            callback()
+        except Exception:
+            pass
+
+
+def _pending_call():
+    """The ctypes callback of ``_run_queued`` (made once), or None."""
+    global _holder
+    if _holder is None:
+        try:
+            ctypes = sys.modules.get("ctypes")
+            if ctypes is None:
+                # The main thread is busy in a hot loop and hands the GIL over only every
+                # switch interval (5 ms): an import, which lets go of the GIL at each file it
+                # reads, would take a few hundred milliseconds. Hand-overs are made frequent.
+                interval = sys.getswitchinterval()
+                sys.setswitchinterval(min(interval, 0.0001))
+                try:
+                    import ctypes
+                finally:
+                    sys.setswitchinterval(interval)
+            _holder = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p)(_run_queued)
+        except Exception:
+            return None
+    return _holder
+
+
+_holder = None

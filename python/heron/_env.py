@@ -60,7 +60,8 @@ def tracer_in_use():
     coverage tool would count its lines as never run: while such a tool traces the program,
     marked functions are left as plain Python (DESIGN.md: the program never changes
     behaviour). Profilers (``sys.setprofile``, the ``sys.monitoring`` profiler id) do not
-    count, and neither does Heron's own ``__main__`` watcher.
+    count, and neither do Heron's own ``__main__`` watcher and its on-stack replacement
+    (``heron._osr``: a trace function on one frame while a running loop waits to switch).
 
     Returns:
         A short description of the tracer (its module), or None.
@@ -69,7 +70,9 @@ def tracer_in_use():
     if trace is not None:
         owner = getattr(trace, "__self__", trace)
         where = getattr(type(owner), "__module__", None) or "?"
-        if where != "heron._mainhook":
+        if getattr(trace, "__module__", None) == "heron._osr":
+            where = "heron._osr"
+        if where not in ("heron._mainhook", "heron._osr"):
             return where
     monitoring = getattr(sys, "monitoring", None)
     if monitoring is not None:

@@ -37,7 +37,8 @@ A loop is not taken out when it contains ``return``, ``yield``, ``await``, ``glo
 ``nonlocal``, ``del``, ``import``, a ``def``, ``class`` or ``lambda``, or calls ``locals``,
 ``vars``, ``eval``, ``exec`` or ``super``, or when the function has closure cells; nor at module
 level (module-level code cannot be replaced while it runs; a loop running when it gets hot is
-not switched mid-loop: there is no on-stack replacement), nor inside a ``try`` or ``with``
+switched mid-loop by ``heron._osr``, on-stack replacement, which uses this module's analysis),
+nor inside a ``try`` or ``with``
 block (an ``except``, ``finally`` or ``__exit__`` would see the variables as the loop left them
 when it raised; a lifted loop's would be lost).
 

@@ -53,3 +53,24 @@ def function_ast(func):
             if first in (node.lineno, start):
                 return node, filename, getattr(func, "__qualname__", name)
     raise LookupError(f"the definition of {name} was not found in {filename}:{first}")
+
+
+def code_ast(code):
+    """Return the ``ast.Module`` of module code, or the ``ast.FunctionDef`` whose ``def`` (or
+    first decorator) is on the line where the function code ``code`` starts. Raises
+    ``LookupError`` or ``OSError`` as ``function_ast`` does."""
+    made = _made.get(id(code))
+    if made is not None and made[0] is code:
+        return made[1]
+    tree = _tree(code.co_filename)
+    if code.co_name == "<module>":
+        return tree
+    first = code.co_firstlineno
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and \
+                node.name == code.co_name:
+            start = min([node.lineno] + [d.lineno for d in node.decorator_list])
+            if first in (node.lineno, start):
+                return node
+    raise LookupError(f"the definition of {code.co_name} was not found in "
+                      f"{code.co_filename}:{first}")
