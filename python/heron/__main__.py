@@ -1,4 +1,5 @@
-"""The command line: ``python -m heron report FILE.json`` and ``python -m heron run SCRIPT [ARGS]``."""
+"""The command line: ``python -m heron report FILE.json``, ``python -m heron run SCRIPT [ARGS]`` and
+``python -m heron annotate SCRIPT [ARGS]``."""
 
 import argparse
 import json
@@ -61,6 +62,16 @@ def _run(args):
     return 0
 
 
+def _annotate(args):
+    """Run a script with profiling mode on (unless ``HERON_AUTO`` says otherwise) and write the
+    annotated source report (``heron._annotate``) to ``--output`` (default: the script's name
+    with ``.heron.html``, in the current directory)."""
+    output = args.output or os.path.splitext(os.path.basename(args.script))[0] + ".heron.html"
+    os.environ["HERON_REPORT"] = output
+    os.environ.setdefault("HERON_AUTO", "1")
+    return _run(args)
+
+
 def main(argv=None):
     """Entry point of ``python -m heron``.
 
@@ -83,6 +94,13 @@ def main(argv=None):
     run.add_argument("script", help="the script to run")
     run.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the script")
     run.set_defaults(func=_run)
+    annotate = commands.add_parser(
+        "annotate", help="run a Python script with profiling mode on and write its annotated "
+                         "source report (HTML)")
+    annotate.add_argument("-o", "--output", help="the HTML file (default: SCRIPT.heron.html)")
+    annotate.add_argument("script", help="the script to run")
+    annotate.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the script")
+    annotate.set_defaults(func=_annotate)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -145,7 +145,7 @@ class Watched:
     __slots__ = ("code", "qualname", "kind", "filename", "module", "calls", "loops",
                  "samples", "state", "trigger", "hot_at", "hot_counts", "hot_line", "fn",
                  "plain", "dispatcher", "reason", "compile_time", "lock", "_clean", "probed",
-                 "lifted", "switch")
+                 "lifted", "switch", "line_samples")
 
     def __init__(self, code, qualname, kind, filename, module):
         self.code = code
@@ -156,6 +156,7 @@ class Watched:
         self.calls = 0                # calls seen (PY_START on 3.12+, or counted)
         self.loops = 0                # back-edges seen (3.12+)
         self.samples = 0              # samples with it innermost (sampling thread)
+        self.line_samples = {}        # line -> samples at that line (the annotated report)
         self.state = WATCHING
         self.trigger = None           # "calls", "loop", "time" or "recursion"
         self.hot_at = None            # seconds into the run when it became hot
@@ -399,6 +400,8 @@ class Watched:
             "calls_seen": calls if (calls or _mechanism == "sys.monitoring") else None,
             "loop_iterations_seen": loops if _mechanism == "sys.monitoring" else None,
             "samples": self.samples if _sampler is not None else None,
+            "line_samples": {str(k): v for k, v in sorted(self.line_samples.items()) if k},
+            "total_samples": total if _sampler is not None else None,
             "samples_at_hot": samples if self.trigger == "time" else None,
             "time_share": round(self.samples / total, 4) if total else None,
             "compile_attempt_s": round(self.compile_time, 6),

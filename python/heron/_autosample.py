@@ -81,6 +81,9 @@ class Sampler:
                                 if w.kind == "module" and not top:
                                     break     # imports, library code called at module level
                                 w.samples += 1
+                                lines = w.line_samples
+                                line = frame.f_lineno
+                                lines[line] = lines.get(line, 0) + 1
                                 if self.detect and w.samples >= HOT_SAMPLES and \
                                         w.state in ("watching", "counting"):
                                     self.on_hot(w, frame)

@@ -736,7 +736,9 @@ def write_report(destination, recs=None, run_notes=None, announce=True):
         import json
         text = json.dumps(recs, indent=2) + "\n"
     elif lower.endswith((".html", ".htm")):
-        text = format_html(recs, run_notes)
+        from heron import _annotate
+        text = _annotate.format_annotated(recs, format_html(recs, run_notes), _plain_details,
+                                          display_path)
     elif os.sep in destination or "." in destination:
         text = format_table(recs, run_notes)
     else:
