@@ -10,7 +10,8 @@ comes from ``heron._env`` when first asked for). The Rust extension ``heron._nat
 """
 
 __all__ = ["jit", "cfunc", "carray", "HeronWarning", "report", "submit", "map", "prange",
-           "get_num_threads", "__version__"]
+           "get_num_threads", "__version__", "load_ipython_extension",
+           "unload_ipython_extension"]
 
 
 def jit(fn=None, *, parallel=False, nogil=False):
@@ -151,3 +152,21 @@ def __getattr__(name):
         globals()["__version__"] = value
         return value
     raise AttributeError(f"module 'heron' has no attribute {name!r}")
+
+
+def load_ipython_extension(ipython):
+    """``%load_ext heron`` in IPython or Jupyter: ``# heron: jit`` markers and profiling mode
+    (``HERON_AUTO=1``, ``# heron: auto`` or ``%heron_auto``) work for functions defined in
+    cells, and ``%heron_report`` shows the annotated report inline (``heron._notebook``).
+
+    Args:
+        ipython: the ``InteractiveShell`` IPython passes.
+    """
+    from heron import _notebook
+    _notebook.load(ipython)
+
+
+def unload_ipython_extension(ipython):
+    """``%unload_ext heron``: the cells run after it are left alone."""
+    from heron import _notebook
+    _notebook.unload(ipython)

@@ -400,7 +400,9 @@ class Watched:
             "calls_seen": calls if (calls or _mechanism == "sys.monitoring") else None,
             "loop_iterations_seen": loops if _mechanism == "sys.monitoring" else None,
             "samples": self.samples if _sampler is not None else None,
-            "line_samples": {str(k): v for k, v in sorted(self.line_samples.items()) if k},
+            "line_samples": {str(k): v for k, v in sorted((k, v) for k, v in
+                                                             list(self.line_samples.items())
+                                                             if k)},
             "total_samples": total if _sampler is not None else None,
             "samples_at_hot": samples if self.trigger == "time" else None,
             "time_share": round(self.samples / total, 4) if total else None,
@@ -524,6 +526,30 @@ def watch_code(code, module_name, filename, skip=()):
     except Exception as exc:
         _env.warn(f"Heron's profiling mode could not watch module {module_name!r} "
                   f"({type(exc).__name__}: {exc}); it runs as plain Python")
+
+
+def watch_functions(functions, module_name):
+    """Watch functions that are already defined (the cells of IPython and Jupyter, which are not
+    modules: ``heron._notebook``), as ``watch_code`` watches a module's. Never raises."""
+    global _started
+    try:
+        with _lock:
+            if _started is None:
+                _started = _now()
+                _start()
+            for fn in functions:
+                code = fn.__code__
+                if id(code) in _by_code or code.co_flags & _CO_NOT_PLAIN:
+                    continue
+                w = Watched(code, fn.__qualname__, "function", code.co_filename, module_name)
+                _by_code[id(code)] = w
+                _by_name.setdefault(code.co_name, []).append(w)
+                _watched.append(w)
+                if _monitor is not None:
+                    _monitor.watch(code)
+    except Exception as exc:
+        _env.warn(f"Heron's profiling mode could not watch the functions of a cell "
+                  f"({type(exc).__name__}: {exc}); they run as plain Python")
 
 
 def _start():

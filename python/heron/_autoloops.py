@@ -23,7 +23,11 @@ def has_loop_statement(code):
         with open(code.co_filename, "rb") as file:
             text = file.read().split(b"\n")[min(lines) - 1:max(lines)]
     except OSError:
-        return False
+        # A cell of IPython (heron._notebook) has no file; IPython keeps its lines in
+        # linecache, imported already there.
+        cache = sys.modules.get("linecache")
+        source = cache.getlines(code.co_filename) if cache is not None else []
+        text = [line.encode() for line in source[min(lines) - 1:max(lines)]]
     return any(line.lstrip().startswith((b"for ", b"while ", b"for(", b"while("))
                for line in text)
 

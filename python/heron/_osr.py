@@ -481,6 +481,8 @@ def _static_reason(loop, following, code, module_level, namespace, first_offsets
         return reason
     if following is None:
         return "no statement follows it in its block"
+    if loop.body and loop.body[0].lineno == loop.lineno:
+        return "its body is on its header's line"
     start = first_offsets.get(loop.lineno)
     target = first_offsets.get(following)
     if start is None or target is None or target <= start:

@@ -704,6 +704,13 @@ def format_html(recs, run_notes=()):
     )
 
 
+def html_page(recs, run_notes=()):
+    """The HTML report: the table, then the annotated source (``heron._annotate``)."""
+    from heron import _annotate
+    return _annotate.format_annotated(recs, format_html(recs, run_notes), _plain_details,
+                                      display_path)
+
+
 def _off(destination):
     return destination.strip().lower() in ("", "0", "false", "no", "off")
 
@@ -736,9 +743,7 @@ def write_report(destination, recs=None, run_notes=None, announce=True):
         import json
         text = json.dumps(recs, indent=2) + "\n"
     elif lower.endswith((".html", ".htm")):
-        from heron import _annotate
-        text = _annotate.format_annotated(recs, format_html(recs, run_notes), _plain_details,
-                                          display_path)
+        text = html_page(recs, run_notes)
     elif os.sep in destination or "." in destination:
         text = format_table(recs, run_notes)
     else:
