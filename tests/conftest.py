@@ -209,7 +209,8 @@ def without_report_line(stderr):
 # misses one about 1 run in 6 (and runs in a row when the machine is busy: a second apart, they
 # are less alike). Those tests run again, up to 5 times a second apart, when they fail there
 # (pytest-rerunfailures, when installed): a real failure fails all 6 runs.
-_SAMPLING_TESTS = ("test_auto.py", "test_lift.py")
+_SAMPLING_TESTS = ("test_auto.py", "test_lift.py", "test_osr.py", "test_profile_cache.py",
+                   "test_annotate.py", "test_notebook.py")
 
 
 def pytest_collection_modifyitems(config, items):

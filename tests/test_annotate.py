@@ -7,7 +7,6 @@ The page is read as written (its line rows and their notes) and in a real headle
 opens its notes as a click does, and a screenshot shows the lines' colours.
 """
 
-import os
 import re
 import shutil
 import struct

@@ -7,8 +7,6 @@ fresh process, with Heron and with ``HERON_DISABLE=1``: the cells print the same
 functions are Heron's dispatchers only with Heron.
 """
 
-import sys
-
 import pytest
 
 pytest.importorskip("IPython")
@@ -89,7 +87,6 @@ def test_markers_in_cells(run_script, tmp_path):
 
 
 @pytest.mark.usefixtures("real_native")
-@pytest.mark.flaky(reruns=3) if sys.version_info < (3, 12) else (lambda f: f)
 def test_profiling_mode_in_cells(run_script, tmp_path):
     """With ``HERON_AUTO=1`` the hot function of a cell is compiled and swapped in."""
     heron, helper = run(run_script, tmp_path, {"HERON_AUTO": "1"})

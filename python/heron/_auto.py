@@ -579,6 +579,23 @@ def _start():
             sys.addaudithook(_audit)
     _report.on_settle(_settle)
     _report.on_summary(_summary)
+    from heron import _profilecache
+    if _profilecache.enabled():
+        import atexit
+        atexit.register(_save_profile_cache)
+
+
+def _save_profile_cache():
+    """At exit: remember the hot functions this run compiled (``heron._profilecache``)."""
+    try:
+        from heron import _profilecache
+        _profilecache.save([
+            (os.path.abspath(w.filename),
+             {"name": w.code.co_name, "qualname": w.qualname, "line": w.code.co_firstlineno})
+            for w in list(_watched)
+            if w.state is COMPILED and w.kind == "function" and not w.reason])
+    except Exception:
+        pass
 
 
 # -- finding the hot ones -----------------------------------------------------------------------

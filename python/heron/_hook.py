@@ -717,6 +717,8 @@ def plan(module_name, filename, source, script=False):
     wanted = [m for m in markers if m.kind == "function"]
     refused = [m for m in markers if m.kind not in ("function", "auto")]
     auto = any(m.kind == "auto" for m in markers) or auto_requested(filename, script)
+    if auto:
+        wanted += _cached_markers(filename, source, wanted)
     for marker in refused:
         warn_about_marker(marker, filename, module_name)
     if not wanted:
@@ -726,6 +728,20 @@ def plan(module_name, filename, source, script=False):
             _record_refusal(marker, filename, module_name)
         return None, auto
     return Site(module_name, filename, wanted, refused), auto
+
+
+def _cached_markers(filename, source, marked):
+    """Markers for the functions profiling mode compiled in the module's last run (the profile
+    cache, ``heron._profilecache``; option ``profile-cache``), but for those marked already."""
+    from heron import _profilecache
+    if not _profilecache.enabled():
+        return []
+    from heron._markers import Marker
+    lines = {m.lineno for m in marked} | {m.first_lineno for m in marked}
+    return [Marker(e["name"], e.get("qualname") or e["name"], e["line"],
+                   frozenset({"profile-cache"}), "function", e["line"], e["line"])
+            for e in _profilecache.load(os.path.abspath(filename), source)
+            if e["line"] not in lines]
 
 
 def auto_requested(filename, script=False):

@@ -43,8 +43,8 @@ def _script_plan(path, data, auto=False, module_name="__main__"):
     ``auto`` is True when profiling mode watches it (``auto`` given, or a ``# heron: auto``
     comment). A script that does not parse gets ``(None, False)``: the interpreter reports
     that itself when it runs it."""
-    if b"heron:" not in data:
-        return None, bool(auto)
+    if b"heron:" not in data and not auto:
+        return None, False
     try:
         site, marked_auto = _hook.plan(module_name, os.path.abspath(path), data, script=True)
     except (SyntaxError, ValueError, UnicodeDecodeError):
