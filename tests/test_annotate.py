@@ -79,6 +79,13 @@ def test_lines_are_shaded_by_what_happens(run_script, tmp_path):
     assert "arguments of type list are not supported" in lines[(1, fallback)][1]
     assert "Use a NumPy array instead of a list" in lines[(1, fallback)][1]
     assert lines[(1, body)][0] == "python"
+    # What the compiler made of the lines: the IR, grouped by line, with its checks.
+    assert '<details class="ir"><summary>Cranelift IR for (1-d float64 array, 1-d float64 array)' \
+        in lines[(0, native)][1]
+    assert "check(s) kept" in lines[(0, native)][1]
+    assert "heron_print" in lines[(0, printed)][1]
+    loop = line_of(SCRIPT, "for i in range(1, n - 1)")
+    assert "polls for Ctrl-C" in lines[(0, loop)][1] or "check" in lines[(0, loop)][1]
     assert "<script>" in page and "http" not in page.replace("http-equiv", "")   # no network
 
 

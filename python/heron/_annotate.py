@@ -22,8 +22,12 @@ Line kinds (``kind_of_lines``), from the run's report records and the functions'
     Compiled, but never called after that.
 
 With profiling mode on, each line's share of the sampled run time is drawn beside it (the
-sampling thread's counts; time in native code counts at the line that called it). What the
-compiler made of a line (its checks and its Cranelift IR) is not shown yet.
+sampling thread's counts; time in native code counts at the line that called it). For compiled
+functions the page also tells what the compiler made of each line, from the Cranelift IR the
+compiled code keeps when an HTML report is asked for (each instruction carries its statement's
+line): the overflow-checked operations and other checks kept (branches to cold error or
+deoptimization blocks), a subscript with no check left, the runtime helpers it calls, and the
+IR itself (``ir_by_line``).
 """
 
 import ast
@@ -57,6 +61,78 @@ _DEFAULT_HINT = ("Rewrite this line with numbers and NumPy arrays, or move it ou
                  "function into one that is not hot.")
 _WHERE = re.compile(r"\(([^():]+):(\d+)\)")
 _NUMPY_NAMES = ("np", "numpy")
+
+
+_INSTRUCTION = re.compile(r"^\s*@([0-9a-f]{4,})\s+(.*)$")
+_BLOCK = re.compile(r"^(block\d+)(?:\([^)]*\))?(\s+cold)?:")
+_FUNC_REF = re.compile(r"^\s*(fn\d+) = (?:colocated )?%?(\S+) ")
+_CALL = re.compile(r"\bcall (fn\d+)\(")
+#: Runtime helpers that call back into Python (the interpreter's print, NumPy, objects).
+_CALLBACK_HELPERS = ("heron_print", "heron_np", "heron_ufunc", "heron_alloc", "heron_array",
+                     "heron_obj", "heron_random", "heron_py")
+
+
+def ir_by_line(text):
+    """What the Cranelift IR of one specialization (its text, each instruction with
+    ``@`` and its source line in hex) does at each line: ``{line: {"insts": [text],
+    "checks": branches to a cold (error or deoptimization) block, "overflow":
+    overflow-checked operations, "calls": runtime helpers called outside cold blocks}}``."""
+    refs, cold = {}, set()
+    for raw in text.splitlines():
+        ref = _FUNC_REF.match(raw)
+        if ref:
+            refs[ref.group(1)] = ref.group(2)
+        block = _BLOCK.match(raw.strip())
+        if block and block.group(2):
+            cold.add(block.group(1))
+    lines, in_cold = {}, False
+    for raw in text.splitlines():
+        block = _BLOCK.match(raw.strip())
+        if block:
+            in_cold = block.group(1) in cold
+            continue
+        inst = _INSTRUCTION.match(raw)
+        if not inst:
+            continue
+        line, body = int(inst.group(1), 16), inst.group(2)
+        entry = lines.setdefault(line, {"insts": [], "checks": 0, "overflow": 0,
+                                        "calls": []})
+        entry["insts"].append(("cold  " if in_cold else "") + body)
+        if in_cold:
+            continue
+        if "_overflow " in body:
+            entry["overflow"] += 1
+        if body.startswith("brif ") and any(t in cold for t in
+                                            re.findall(r"block\d+", body)):
+            entry["checks"] += 1
+        call = _CALL.search(body)
+        if call and refs.get(call.group(1)) not in entry["calls"]:
+            entry["calls"].append(refs.get(call.group(1), call.group(1)))
+    return lines
+
+
+def _ir_notes(entry, has_subscript):
+    """Plain-words notes for one line's IR entry."""
+    notes = []
+    if entry["overflow"]:
+        notes.append(f"{entry['overflow']} integer operation(s) checked for overflow (an "
+                     f"overflow continues in the interpreter, with Python's big integers)")
+    others = entry["checks"] - entry["overflow"]
+    if others > 0:
+        notes.append(f"{others} other check(s) kept (bounds, division by zero, NumPy's "
+                     f"floating-point reports...): a failed one raises Python's error or "
+                     f"continues in the interpreter")
+    elif has_subscript and not entry["checks"]:
+        notes.append("no bounds check here: the index is known to be in range (checked once "
+                     "before the loop, or proved)")
+    for name in entry["calls"]:
+        if name.startswith(_CALLBACK_HELPERS):
+            notes.append(f"calls back into Python through Heron's runtime ({name})")
+        elif name.startswith("heron_check_signals"):
+            notes.append("polls for Ctrl-C (a back-edge)")
+        elif not name.startswith("heron_"):
+            notes.append(f"calls {name} directly")
+    return notes
 
 
 def hint(reason):
@@ -179,11 +255,25 @@ def kind_of_lines(rec, node, module_globals, display=str):
     for match in _WHERE.finditer(rec.get("reason") or ""):
         if match.group(1).endswith(shown) or shown.endswith(match.group(1)):
             reasons.append((int(match.group(2)), rec["reason"]))
+    seen = set()
     for line, reason in reasons:
+        if line in seen:
+            continue
+        seen.add(line)
         if line in kinds and kinds[line] != "native":
             kinds[line] = "fallback"
             notes[line].append(f"why it runs as Python: {reason}")
             notes[line].append(f"hint: {hint(reason)}")
+    ir = {}
+    for _signature, text in (rec.get("ir") or ())[:1]:
+        ir = ir_by_line(text)
+    subscripts = {n.lineno for n in ast.walk(node) if isinstance(n, ast.Subscript)}
+    for line in lines:
+        entry = ir.get(line)
+        if entry is not None and kinds[line] in ("native", "callback"):
+            notes[line].extend(_ir_notes(entry, line in subscripts))
+            if any(c.startswith(_CALLBACK_HELPERS) for c in entry["calls"]):
+                kinds[line] = "callback"
     shares = profile.get("line_samples") or {}
     total = profile.get("total_samples") or 0
     for line in lines:
@@ -193,6 +283,20 @@ def kind_of_lines(rec, node, module_globals, display=str):
         if not notes[line]:
             notes[line].append(KINDS[kinds[line]][0])
     return kinds, notes
+
+
+def _ir_block(rec, line):
+    """The IR lines of ``line`` in the record's first specialization, escaped (or "")."""
+    for signature, text in (rec.get("ir") or ())[:1]:
+        entry = ir_by_line(text).get(line)
+        if entry:
+            shown = entry["insts"][:60]
+            more = len(entry["insts"]) - len(shown)
+            body = "\n".join(shown) + (f"\n... {more} more" if more > 0 else "")
+            return (f'<details class="ir"><summary>Cranelift IR for {html.escape(signature)} '
+                    f'({len(entry["insts"])} instructions)</summary><pre>{html.escape(body)}'
+                    f'</pre></details>')
+    return ""
 
 
 def format_annotated(recs, table, details, display):
@@ -234,7 +338,7 @@ def format_annotated(recs, table, details, display):
             if total and shares.get(str(line)):
                 width = min(100.0, 100.0 * shares[str(line)] / total)
             row_id = f"f{index}-L{line}"
-            items = "".join(f"<li>{esc(n)}</li>" for n in notes[line])
+            items = "".join(f"<li>{esc(n)}</li>" for n in notes[line]) + _ir_block(rec, line)
             rows.append(
                 f'<tr class="line {kinds[line]}" id="{row_id}" data-line="{line}" '
                 f'title="{esc(KINDS[kinds[line]][0])}"><td class="no">{line}</td>'

@@ -207,14 +207,15 @@ def _stats(candidate):
     """The stats of all of ``candidate``'s dispatchers, added up, less its fork baseline."""
     total = {key: 0 for key in _COUNTERS}
     total.update({key: 0.0 for key in _TIMES})
-    total.update(signatures=[], failures=[], gil="", native_functions=[], parallel_loops=[])
+    total.update(signatures=[], failures=[], gil="", native_functions=[], parallel_loops=[],
+                 ir=[])
     for dispatcher in candidate.dispatchers:
         stats = _stats_of(dispatcher)
         for key in _COUNTERS:
             total[key] += int(stats.get(key, 0) or 0)
         for key in _TIMES:
             total[key] += float(stats.get(key, 0.0) or 0.0)
-        for key in ("signatures", "failures", "native_functions", "parallel_loops"):
+        for key in ("signatures", "failures", "native_functions", "parallel_loops", "ir"):
             for item in stats.get(key, ()) or ():
                 if item not in total[key]:
                     total[key].append(item)
@@ -253,7 +254,7 @@ def _record(candidate):
             profile["run_time_s"] = round(run["run_time_s"], 6)
             profile["native_time_share"] = round(
                 min(float(stats["native_time_s"]) / run["run_time_s"], 1.0), 4)
-    return {
+    record = {
         "module": candidate.module,
         "qualname": candidate.qualname,
         "file": candidate.file,
@@ -277,6 +278,9 @@ def _record(candidate):
         "parallel_runs": int(stats["parallel_runs"]),
         "profile": profile,
     }
+    if stats["ir"]:     # kept for the annotated report only (HERON_REPORT=*.html)
+        record["ir"] = [[str(sig), str(text)] for sig, text in stats["ir"]]
+    return record
 
 
 def _failure_text(failures):

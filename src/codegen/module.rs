@@ -66,6 +66,43 @@ pub struct CompiledUnit {
     pub parallel_notes: Vec<String>,
     /// How many times a parallel loop of this code ran on the pool (`runtime::parallel`).
     pub parallel_runs: Box<std::sync::atomic::AtomicU64>,
+    /// The function's Cranelift IR as text, each instruction with its source line (`@` and
+    /// the line in hex), calls named by symbol; kept only for the annotated report
+    /// (`HERON_REPORT=*.html`, see `keep_ir`).
+    pub ir_text: Option<String>,
+}
+
+/// Whether compiled units keep their IR text: the report asked for is an HTML page (the
+/// annotated source, `heron._annotate`), or `HERON_KEEP_IR` is set.
+fn keep_ir() -> bool {
+    if std::env::var_os("HERON_KEEP_IR").is_some() {
+        return true;
+    }
+    std::env::var("HERON_REPORT").map(|r| {
+        let r = r.trim().to_ascii_lowercase();
+        r.ends_with(".html") || r.ends_with(".htm")
+    }).unwrap_or(false)
+}
+
+/// `func`'s text with each `u0:N` (a function the module declared) replaced by its symbol.
+fn named_ir(func: &ir::Function, module: &JITModule) -> String {
+    let names: HashMap<u32, String> = module.declarations().get_functions()
+        .map(|(id, decl)| (id.as_u32(), decl.linkage_name(id).into_owned())).collect();
+    let text = func.display().to_string();
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text.as_str();
+    while let Some(at) = rest.find("u0:") {
+        out.push_str(&rest[..at]);
+        let tail = &rest[at + 3..];
+        let digits = tail.bytes().take_while(|c| c.is_ascii_digit()).count();
+        match tail[..digits].parse::<u32>().ok().and_then(|n| names.get(&n)) {
+            Some(name) if digits > 0 => out.push_str(&format!("%{name}")),
+            _ => out.push_str(&rest[at..at + 3 + digits]),
+        }
+        rest = &tail[digits..];
+    }
+    out.push_str(rest);
+    out
 }
 
 // The raw pointers in FuncInfo/PrintDesc are only read; JITModule sits behind a Mutex.
@@ -256,6 +293,9 @@ fn inline_body(func: &ir::Function, isa: &dyn cranelift_codegen::isa::TargetIsa)
     // The inliner maps values one by one and does not follow aliases (which the frontend's
     // SSA construction leaves behind for loop variables).
     c.func.dfg.resolve_all_aliases();
+    // Its lines are the callee's, not the caller's: inlined, its instructions carry no line in
+    // the caller's IR (the annotated report would show them at the caller's lines otherwise).
+    c.func.srclocs.clear();
     Some(c.func)
 }
 
@@ -397,6 +437,7 @@ pub fn compile(f: &Function, typed: &Typed, facts: &Facts, info: FuncInfo, calle
     if std::env::var_os("HERON_DUMP_IR").is_some() {
         eprintln!("{}", ctx.func.display());
     }
+    let ir_text = if keep_ir() { Some(named_ir(&ctx.func, &module)) } else { None };
     let dump_asm = std::env::var_os("HERON_DUMP_ASM").is_some();
     ctx.set_disasm(dump_asm);
     module.define_function(inner_id, &mut ctx).map_err(|e| cg_err(format!("{e:?}")))?;
@@ -483,5 +524,6 @@ pub fn compile(f: &Function, typed: &Typed, facts: &Facts, info: FuncInfo, calle
         foreign,
         parallel_notes,
         parallel_runs,
+        ir_text,
     })
 }

@@ -84,7 +84,13 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
 
     pub(super) fn stmt(&mut self, s: &'a Stmt) -> CResult<()> {
         let saved = (self.cur_stmt.replace(s), std::mem::take(&mut self.stmt_calls));
+        // Each instruction carries its statement's line (the annotated report groups the IR
+        // by line, `heron._annotate`); a compound statement's own code after its body gets
+        // its line back.
+        let srcloc = self.b.srcloc();
+        self.b.set_srcloc(cranelift_codegen::ir::SourceLoc::new(s.span.line));
         let r = self.stmt_inner(s);
+        self.b.set_srcloc(srcloc);
         (self.cur_stmt, self.stmt_calls) = saved;
         r
     }

@@ -648,6 +648,16 @@ impl Dispatcher {
         }
         d.set_item("parallel_loops", notes)?;
         d.set_item("parallel_runs", runs)?;
+        // The IR of each specialization, when kept for the annotated report.
+        let ir = PyList::empty(py);
+        for s in self.specs.lock().unwrap().iter() {
+            if let (Ok(u), false) = (s.unit.as_ref(), s.threaded) {
+                if let Some(text) = &u.ir_text {
+                    ir.append((signature_text(&s.kinds), text.as_str()))?;
+                }
+            }
+        }
+        d.set_item("ir", ir)?;
         let fails = PyList::empty(py);
         let filename = self.ir.get().and_then(|r| r.as_ref().ok()).map(|f| f.filename.clone()).unwrap_or_else(|| {
             self.func(py)
