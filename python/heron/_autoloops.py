@@ -105,7 +105,7 @@ def switch_running_loop(w, frame, same_thread, main_thread, dispatcher_class):
     stack = sys._current_frames().get(main_thread) if main_thread is not None else None
     while stack is not None and stack is not frame:
         stack = stack.f_back
-    if stack is None:
+    if stack is None or not _worth_switching(w, frame):
         return
     stack = frame = None
     code = w.code
@@ -133,16 +133,8 @@ def _start_switch(w, frame, dispatcher_class):
     program's own classes (text processing; loops over those do not compile)."""
     if w.switch is not None or _env.tracer_in_use() is not None:
         return
-    if not has_loop_statement(w.code):
+    if not _worth_switching(w, frame):
         return
-    if w.kind == "function" and "ast" not in sys.modules:
-        module = frame.f_globals.get("__name__")
-        for name, value in frame.f_locals.items():
-            if type(value) in CONTAINERS or type(value).__module__ == module:
-                w.switch = (f"its variable {name} holds "
-                            f"{_reasons.article(type(value).__name__)}")
-                w.record()
-                return
     if dispatcher_class() is None:
         return
     try:
@@ -157,6 +149,23 @@ def _start_switch(w, frame, dispatcher_class):
             w.switch = None           # nothing to tell: no loop runs there
             return
         w.record()
+
+
+def _worth_switching(w, frame):
+    """The cheap checks of ``_start_switch`` (also made by the sampling thread before it asks
+    the main thread, so that text processing imports nothing for it); False, and the reason
+    recorded when there is one, when the loop cannot switch."""
+    if not has_loop_statement(w.code):
+        return False
+    if w.kind == "function" and "ast" not in sys.modules:
+        module = frame.f_globals.get("__name__")
+        for name, value in list(frame.f_locals.items()):
+            if type(value) in CONTAINERS or type(value).__module__ == module:
+                w.switch = (f"its variable {name} holds "
+                            f"{_reasons.article(type(value).__name__)}")
+                w.record()
+                return False
+    return True
 
 
 #: ``heron._osr.request``'s answers that the report does not repeat.

@@ -711,9 +711,11 @@ def plan(module_name, filename, source, script=False):
     Raises:
         SyntaxError, ValueError, UnicodeDecodeError: if the source does not decode or parse.
     """
-    from heron._markers import find_markers
     text = decode(source)
-    markers = find_markers(text, filename) if "heron:" in text else []
+    markers = []
+    if "heron:" in text:
+        from heron._markers import find_markers
+        markers = find_markers(text, filename)
     wanted = [m for m in markers if m.kind == "function"]
     refused = [m for m in markers if m.kind not in ("function", "auto")]
     auto = any(m.kind == "auto" for m in markers) or auto_requested(filename, script)
@@ -736,12 +738,14 @@ def _cached_markers(filename, source, marked):
     from heron import _profilecache
     if not _profilecache.enabled():
         return []
+    entries = _profilecache.load(os.path.abspath(filename), source)
+    if not entries:
+        return []
     from heron._markers import Marker
     lines = {m.lineno for m in marked} | {m.first_lineno for m in marked}
     return [Marker(e["name"], e.get("qualname") or e["name"], e["line"],
                    frozenset({"profile-cache"}), "function", e["line"], e["line"])
-            for e in _profilecache.load(os.path.abspath(filename), source)
-            if e["line"] not in lines]
+            for e in entries if e["line"] not in lines]
 
 
 def auto_requested(filename, script=False):

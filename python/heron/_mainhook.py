@@ -43,8 +43,15 @@ def _script_plan(path, data, auto=False, module_name="__main__"):
     ``auto`` is True when profiling mode watches it (``auto`` given, or a ``# heron: auto``
     comment). A script that does not parse gets ``(None, False)``: the interpreter reports
     that itself when it runs it."""
-    if b"heron:" not in data and not auto:
-        return None, False
+    if b"heron:" not in data:
+        if not auto:
+            return None, False
+        # Profiling mode: the script's decisions of its last run, if any (heron._profilecache)
+        from heron import _profilecache
+        full = os.path.abspath(path)
+        _profilecache.note(full, data)
+        if not (_profilecache.enabled() and _profilecache.exists(full)):
+            return None, True
     try:
         site, marked_auto = _hook.plan(module_name, os.path.abspath(path), data, script=True)
     except (SyntaxError, ValueError, UnicodeDecodeError):

@@ -4,19 +4,19 @@ as if they were marked, without waiting to find them hot.
 
 One JSON file per module and interpreter, ``__pycache__/<module>.<cache tag>.heron.json``
 (``<cache tag>`` is ``sys.implementation.cache_tag``, as in the byte-code file's name), holding
-the SHA-256 of the module's source, Heron's own stamp (its version and the size and time of its
+the CRC-32 and length of the module's source (``zlib``, built in: nothing is imported for a
+module without a cache file), Heron's own stamp (its version and the size and time of its
 native extension) and the functions (name, qualified name, first line). A file whose source or
 Heron changed since is ignored and written again. ``HERON_CACHE=0`` turns the cache off (nothing
 is read or written). A directory that cannot be written is skipped silently: the cache only
 saves time, it never changes what a program does.
 """
 
-import hashlib
-import json
 import os
 import sys
+import zlib
 
-_digests = {}       # source file -> SHA-256 of the source the run saw (set by ``load``)
+_digests = {}       # source file -> digest of the source the run saw (``note``, ``load``)
 _loaded = {}        # source file -> the entries read from its cache
 
 
@@ -45,15 +45,30 @@ def _stamp():
         return f"{__version__}:no-native"
 
 
+def note(filename, source):
+    """Remember the digest of the source (bytes or str) the module ``filename`` runs, for
+    ``save``."""
+    data = source.encode("utf-8") if isinstance(source, str) else bytes(source)
+    _digests[filename] = digest = f"{zlib.crc32(data):08x}:{len(data)}"
+    return digest
+
+
+def exists(filename):
+    """Whether the module ``filename`` has a cache file (valid or not)."""
+    return os.path.exists(path_for(filename))
+
+
 def load(filename, source):
     """The functions the last run compiled in the module ``filename`` whose source is
     ``source`` (bytes or str): a list of ``{"name", "qualname", "line"}``, empty when there is
     no valid cache. Remembers the source's digest for ``save``. Never raises."""
     try:
-        data = source.encode("utf-8") if isinstance(source, str) else bytes(source)
-        digest = hashlib.sha256(data).hexdigest()
-        _digests[filename] = digest
-        with open(path_for(filename), encoding="utf-8") as file:
+        digest = note(filename, source)
+        path = path_for(filename)
+        if not os.path.exists(path):
+            return []
+        import json
+        with open(path, encoding="utf-8") as file:
             cached = json.load(file)
         if cached.get("source") != digest or cached.get("heron") != _stamp():
             return []
@@ -72,6 +87,7 @@ def save(compiled):
         compiled: ``[(source file, {"name", "qualname", "line"})]``: the hot functions this run
             compiled; those read from a module's cache are kept.
     """
+    import json
     by_file = {}
     for filename, entry in compiled:
         by_file.setdefault(filename, []).append(entry)
