@@ -145,7 +145,8 @@ class Watched:
     __slots__ = ("code", "qualname", "kind", "filename", "module", "calls", "loops",
                  "samples", "state", "trigger", "hot_at", "hot_counts", "hot_line", "fn",
                  "plain", "dispatcher", "reason", "compile_time", "lock", "_clean", "probed",
-                 "lifted", "switch", "line_samples")
+                 "lifted", "switch", "line_samples", "retry_due", "retries",
+                 "retry_loops", "retry_samples")
 
     def __init__(self, code, qualname, kind, filename, module):
         self.code = code
@@ -157,6 +158,10 @@ class Watched:
         self.loops = 0                # back-edges seen (3.12+)
         self.samples = 0              # samples with it innermost (sampling thread)
         self.line_samples = {}        # line -> samples at that line (the annotated report)
+        self.retry_due = False        # on-stack replacement may be asked for again now
+        self.retries = 0              # how many times it was asked for again
+        self.retry_loops = 0          # 3.12+: ask again at this many back-edges
+        self.retry_samples = 0        # 3.10, 3.11: ask again at this many samples
         self.state = WATCHING
         self.trigger = None           # "calls", "loop", "time" or "recursion"
         self.hot_at = None            # seconds into the run when it became hot
@@ -359,17 +364,8 @@ class Watched:
                 display = _report.display_path(self.filename)
                 loops = "; ".join(item.describe(display) for item in self.lifted)
                 reason = f"{reason}; {loops}" if reason else loops
-        switched = _autoloops.switch_text(self)
-        if switched:
-            if status == "python" and self.kind == "module":
-                reason = (f"module-level code is hot and is not compiled as a whole; "
-                          f"{switched}")
-            elif status == "python" and final and self.trigger in ("loop", "time") and \
-                    self.state is ARMED:
-                reason = (f"it became hot in a call that was still running and was not "
-                          f"called again; {switched}")
-            elif status == "python":
-                reason = f"{reason}; {switched}" if reason else switched
+        if status == "python":
+            reason = _autoloops.with_switch(self, reason, final and self.state is ARMED)
         _report.add(self.module, self.qualname, self.filename, self.line, [], status,
                     reason, dispatchers=dispatchers, profile=self)
 
@@ -491,7 +487,7 @@ def _functions(code, prefix, kind, found):
     return found
 
 
-def watch_code(code, module_name, filename, skip=()):
+def watch_code(code, module_name, filename, skip=(), found=None):
     """Watch every function defined in the module code ``code`` (before it runs), and the
     module-level code itself (for the report: a hot loop at module level is not compiled).
 
@@ -500,20 +496,23 @@ def watch_code(code, module_name, filename, skip=()):
         module_name: the module's name (``__main__`` for the script).
         filename: its source file.
         skip: ``(name, first line)`` of functions Heron handles otherwise (marked ones).
+        found: instead of ``code``, the ``(code, qualname, kind)`` to watch.
 
     Never raises: a failure becomes one ``HeronWarning``, and the module runs as plain Python.
     """
     global _started
     try:
         skip = set(skip)
-        found = [(code, "<module>", "module")] + [
-            f for f in _functions(code, "", "function", [])
-            if (f[0].co_name, f[0].co_firstlineno) not in skip]
+        if found is None:
+            found = [(code, "<module>", "module")] + [
+                f for f in _functions(code, "", "function", [])
+                if (f[0].co_name, f[0].co_firstlineno) not in skip]
         with _lock:
             if _started is None:
                 _started = _now()
                 _start()
-            _files.add(os.path.abspath(filename))
+            if code is not None:
+                _files.add(os.path.abspath(filename))
             for fcode, qualname, kind in found:
                 if id(fcode) in _by_code:
                     continue
@@ -531,25 +530,11 @@ def watch_code(code, module_name, filename, skip=()):
 def watch_functions(functions, module_name):
     """Watch functions that are already defined (the cells of IPython and Jupyter, which are not
     modules: ``heron._notebook``), as ``watch_code`` watches a module's. Never raises."""
-    global _started
-    try:
-        with _lock:
-            if _started is None:
-                _started = _now()
-                _start()
-            for fn in functions:
-                code = fn.__code__
-                if id(code) in _by_code or code.co_flags & _CO_NOT_PLAIN:
-                    continue
-                w = Watched(code, fn.__qualname__, "function", code.co_filename, module_name)
-                _by_code[id(code)] = w
-                _by_name.setdefault(code.co_name, []).append(w)
-                _watched.append(w)
-                if _monitor is not None:
-                    _monitor.watch(code)
-    except Exception as exc:
-        _env.warn(f"Heron's profiling mode could not watch the functions of a cell "
-                  f"({type(exc).__name__}: {exc}); they run as plain Python")
+    for fn in functions:
+        code = fn.__code__
+        if not code.co_flags & _CO_NOT_PLAIN:
+            watch_code(None, module_name, code.co_filename, found=[(code, fn.__qualname__,
+                                                                    "function")])
 
 
 def _start():
@@ -587,15 +572,8 @@ def _start():
 
 def _save_profile_cache():
     """At exit: remember the hot functions this run compiled (``heron._profilecache``)."""
-    try:
-        from heron import _profilecache
-        _profilecache.save([
-            (os.path.abspath(w.filename),
-             {"name": w.code.co_name, "qualname": w.qualname, "line": w.code.co_firstlineno})
-            for w in list(_watched)
-            if w.state is COMPILED and w.kind == "function" and not w.reason])
-    except Exception:
-        pass
+    from heron import _profilecache
+    _profilecache.save_compiled(list(_watched))
 
 
 # -- finding the hot ones -----------------------------------------------------------------------
@@ -643,10 +621,16 @@ def _became_hot(w, trigger, frame):
             if _monitor is None:
                 _count_callees(w, namespace)
             if frame is not None and trigger in ("loop", "time"):
-                _autoloops.switch_running_loop(
-                    w, frame, _monitor is not None, _main_thread, _dispatcher_class)
+                _switch_running_loop(w, frame)
     except Exception:
         pass
+
+
+def _switch_running_loop(w, frame):
+    """On-stack replacement of the loop running in ``frame`` (``heron._autoloops``)."""
+    _autoloops.switch_running_loop(
+        w, frame, _monitor is not None, _main_thread, _dispatcher_class,
+        lambda switch: _autoloops.switch_done(w, switch, _monitor, HOT_LOOP, HOT_SAMPLES))
 
 
 def _decide_at_start(w, frame):
@@ -791,8 +775,13 @@ def _count_callees(w, namespace):
 
 def _sampler_hot(w, frame):
     """The sampling thread saw ``w`` in ``HOT_SAMPLES`` samples (with ``sys.monitoring``,
-    only what it does not watch: methods and nested functions, for the report)."""
-    if _monitor is None or w.kind not in _MONITORED:
+    only what it does not watch: methods and nested functions, for the report), or, with
+    ``w.retry_samples`` set, the wait before on-stack replacement asks again is over."""
+    if w.retry_samples and _monitor is None:
+        w.retry_samples = 0
+        w.retry_due = True
+        _switch_running_loop(w, frame)
+    elif _monitor is None or w.kind not in _MONITORED:
         _became_hot(w, "time", frame)
 
 
@@ -903,8 +892,17 @@ def _on_jump(code, offset, destination, _get=_by_code.get, _id=id):
         return _DISABLE
     n = w.loops = w.loops + 1
     if n >= HOT_LOOP:
+        # Not DISABLE: its events are switched off for the code (``unwatch``), and this
+        # back-edge must fire again if on-stack replacement asks again (``_switch_done``).
+        if w.retry_loops:
+            if n < w.retry_loops:
+                return None
+            w.retry_loops = 0
+            _monitor.unwatch(code)
+            w.retry_due = True
+            _switch_running_loop(w, sys._getframe(1))
+            return None
         _became_hot(w, "loop", sys._getframe(1))
-        return _DISABLE
     return None
 
 

@@ -84,7 +84,7 @@ def switch_text(w):
     return None
 
 
-def switch_running_loop(w, frame, same_thread, main_thread, dispatcher_class):
+def switch_running_loop(w, frame, same_thread, main_thread, dispatcher_class, on_done):
     """On-stack replacement (``heron._osr``): the loop running in ``frame`` when ``w`` got
     hot switches to native code at one of its back-edges. With ``sys.monitoring`` this runs
     in the frame's own thread; from the sampling thread (3.10, 3.11), only a frame of the
@@ -96,11 +96,12 @@ def switch_running_loop(w, frame, same_thread, main_thread, dispatcher_class):
         same_thread: True when called in ``frame``'s thread (``sys.monitoring``).
         main_thread: the main thread's ident.
         dispatcher_class: a callable returning ``heron._native.Dispatcher`` (or None).
+        on_done: ``on_done(switch)`` when the switch's trace function is removed.
     """
     if w.kind not in ("function", "module") or not _switching_wanted():
         return
     if same_thread:
-        _start_switch(w, frame, dispatcher_class)
+        _start_switch(w, frame, dispatcher_class, on_done)
         return
     stack = sys._current_frames().get(main_thread) if main_thread is not None else None
     while stack is not None and stack is not frame:
@@ -115,7 +116,7 @@ def switch_running_loop(w, frame, same_thread, main_thread, dispatcher_class):
         while found is not None and found.f_code is not code:
             found = found.f_back
         if found is not None:
-            _start_switch(w, found, dispatcher_class)
+            _start_switch(w, found, dispatcher_class, on_done)
 
     _autosample.in_main_thread(in_main)
 
@@ -125,14 +126,15 @@ def _switching_wanted():
     return os.environ.get("HERON_OSR", "1").strip().lower() not in ("0", "false", "no", "off")
 
 
-def _start_switch(w, frame, dispatcher_class):
+def _start_switch(w, frame, dispatcher_class, on_done):
     """Ask ``heron._osr`` to switch the loop running in ``frame`` (in this thread). Cheap
     checks first, so that a program with nothing numeric pays little: the code must have a
     ``for`` or ``while`` statement, and unless ``ast`` is imported already (NumPy imports it),
     a function's variables must hold no lists, dicts, sets, tuples or objects of the
     program's own classes (text processing; loops over those do not compile)."""
-    if w.switch is not None or _env.tracer_in_use() is not None:
+    if (w.switch is not None and not w.retry_due) or _env.tracer_in_use() is not None:
         return
+    w.retry_due = False
     if not _worth_switching(w, frame):
         return
     if dispatcher_class() is None:
@@ -141,7 +143,7 @@ def _start_switch(w, frame, dispatcher_class):
         from heron import _osr, _source
         node = _source.code_ast(frame.f_code)
         w.switch = _osr.request(frame, node, w.kind == "module", dispatcher_class,
-                                w.qualname, lambda switch: w.record())
+                                w.qualname, on_done)
     except Exception as exc:
         w.switch = f"Heron could not look at its loops ({type(exc).__name__}: {exc})"
     if isinstance(w.switch, str):
@@ -170,3 +172,37 @@ def _worth_switching(w, frame):
 
 #: ``heron._osr.request``'s answers that the report does not repeat.
 _osr_quiet = ("no loop around the running line", "a tracer is in use")
+
+
+def with_switch(w, reason, not_called_again):
+    """The reason of a hot ``w`` that runs as Python, with what on-stack replacement did
+    (``not_called_again``: it got hot in a call still running and was not called again)."""
+    switched = switch_text(w)
+    if not switched:
+        return reason
+    if w.kind == "module":
+        return f"module-level code is hot and is not compiled as a whole; {switched}"
+    if not_called_again and w.trigger in ("loop", "time"):
+        return (f"it became hot in a call that was still running and was not called again; "
+                f"{switched}")
+    return f"{reason}; {switched}" if reason else switched
+
+
+def switch_done(w, switch, monitor, hot_loop, hot_samples):
+    """A switch's trace function was removed: record it, and when no loop switched for a
+    reason that may pass (a function the loop calls was not compiled yet), ask again after
+    a longer wait (up to ``heron._osr.RETRIES`` times), without tracing meanwhile: after
+    4**k ``hot_loop`` more back-edges (3.12+: ``monitor`` watches the code's jumps again),
+    or 2**k ``hot_samples`` more samples (the sampling thread)."""
+    from heron import _osr
+    if switch.may_retry and w.retries < _osr.RETRIES:
+        w.retries += 1
+        if monitor is not None:
+            w.retry_loops = w.loops + hot_loop * 4 ** w.retries
+            try:
+                monitor.watch(w.code, calls=False)
+            except Exception:
+                pass
+        else:
+            w.retry_samples = w.samples + hot_samples * 2 ** w.retries
+    w.record()

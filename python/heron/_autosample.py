@@ -87,6 +87,8 @@ class Sampler:
                                 if self.detect and w.samples >= HOT_SAMPLES and \
                                         w.state in ("watching", "counting"):
                                     self.on_hot(w, frame)
+                                elif w.retry_samples and w.samples >= w.retry_samples:
+                                    self.on_hot(w, frame)     # on-stack replacement again
                                 break
                             frame = frame.f_back
                             top = False

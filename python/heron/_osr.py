@@ -52,9 +52,9 @@ _PY313 = sys.version_info >= (3, 13)
 _BINDS_NONE = sys.version_info >= (3, 12)
 _FOR_ITER = dis.opmap["FOR_ITER"]
 _START, _STOP, _STEP = "__heron_osr_start", "__heron_osr_stop", "__heron_osr_step"
-#: Header events at which a candidate that did not compile is tried again (a function the loop
-#: calls may get compiled meanwhile): the 1st, 256th and 8192nd.
-RETRIES = (1, 256, 8192)
+#: How many times profiling mode asks again for a loop whose switch failed in a way that may
+#: pass later (a function it calls was not compiled yet), each time after a longer wait.
+RETRIES = 3
 _SAFE_CALLS = frozenset(("len", "int", "min", "max", "abs"))
 
 
@@ -62,8 +62,8 @@ class Candidate:
     """One loop of the running code that may be switched: its AST node and what is known of
     it before it runs (the header line, where to jump, whether its back-edge can be taken)."""
 
-    __slots__ = ("loop", "line", "end_line", "target_line", "back_edge", "made", "tries",
-                 "events", "why", "switched", "entry_offset", "after", "target_offset")
+    __slots__ = ("loop", "line", "end_line", "target_line", "back_edge", "made", "tried",
+                 "why", "switched", "entry_offset", "after", "target_offset", "final")
 
     def __init__(self, loop, target_line, back_edge, entry_offset, target_offset, after=()):
         self.loop = loop
@@ -75,8 +75,8 @@ class Candidate:
         self.back_edge = back_edge        # a for loop over range(...) switchable mid-run
         self.entry_offset = entry_offset  # the header's first instruction
         self.made = {}                    # form ("rest"/"whole") -> (function, dispatcher, ...)
-        self.tries = 0
-        self.events = 0
+        self.tried = False                # this switch tried it (and it did not switch)
+        self.final = False                # its failure will not pass (no use asking again)
         self.why = None
         self.switched = 0                 # how many times it was switched
 
@@ -139,7 +139,11 @@ class Switch:
             pass
 
     def _at_header(self, frame, candidate):
-        if candidate.tries >= len(RETRIES) or candidate.switched and candidate is self.candidates[0]:
+        """A line event on a candidate's header: switch it when the frame is at its back-edge
+        (or its start). Each candidate is tried once per switch; the trace function is
+        removed as soon as the outermost one switched, or none is left to try (it is not
+        kept waiting: tracing every line costs the loop far more than it may gain)."""
+        if candidate.tried or (candidate.switched and candidate is self.candidates[0]):
             return
         offset = frame.f_lasti
         if isinstance(candidate.loop, ast.For):
@@ -153,10 +157,6 @@ class Switch:
             form = "whole"
         if form is None:
             return
-        candidate.events += 1
-        if candidate.events < RETRIES[candidate.tries]:
-            return
-        candidate.tries += 1
         try:
             ok = self._switch(frame, candidate, form)
         except _Raised as raised:
@@ -164,16 +164,25 @@ class Switch:
             raise raised.exc.with_traceback(_strip(raised.exc.__traceback__)) from None
         except Exception as exc:
             candidate.why = f"Heron could not switch it ({type(exc).__name__}: {exc})"
+            candidate.final = True
             ok = False
         if ok:
             candidate.switched += 1
-            candidate.tries = 0
-            candidate.events = 0
             if candidate is self.candidates[0]:
                 self.stop()
-        elif all(c.tries >= len(RETRIES) or (c.switched and c is self.candidates[0])
-                 for c in self.candidates):
+            return
+        candidate.tried = True
+        if all(c.tried for c in self.candidates) or \
+                all(c.tried or c.switched for c in self.candidates) and \
+                not any(c.switched for c in self.candidates[1:]):
             self.stop()
+
+    @property
+    def may_retry(self):
+        """Whether asking again later may switch a loop: none switched, and a failure may
+        pass (a callee not compiled yet, types that may change)."""
+        return not any(c.switched for c in self.candidates) and \
+            any(c.tried and not c.final for c in self.candidates)
 
     # -- the switch --------------------------------------------------------------------------
 
@@ -206,8 +215,10 @@ class Switch:
             values += [current + span.step, span.stop, span.step]
         failure = _lift._argument_failure(params, values)
         if failure is not None:
-            candidate.tries = len(RETRIES)        # the variable will not change its kind
+            candidate.final = True                # the variable will not change its kind
         else:
+            failure = _plain_callee(loop, frame.f_globals)
+        if failure is None:
             failure = dispatcher.compile_for(*values)
         if failure is not None:
             candidate.why = str(failure)
@@ -220,7 +231,7 @@ class Switch:
                     candidate.why = (f"its variable {name} is unbound, and the code after the "
                                      f"loop may read it before it assigns it (CPython 3.12+ "
                                      f"binds it to None when a frame jumps)")
-                    candidate.tries = len(RETRIES)
+                    candidate.final = True
                     return False
         try:
             with warnings.catch_warnings():
@@ -319,6 +330,17 @@ def _jump(frame, candidate):
             return
     raise SystemError("Heron's on-stack replacement could not find the statement after the "
                       f"loop at line {candidate.line}; please report it")
+
+
+def _plain_callee(loop, namespace):
+    """Why the loop cannot compile yet: it calls a module-level Python function that is not
+    compiled (profiling mode may compile it later); or None. Cheaper than compiling."""
+    for node in ast.walk(loop):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            value = namespace.get(node.func.id)
+            if type(value) is types.FunctionType:
+                return f"it calls the Python function {node.func.id}(), not compiled (yet)"
+    return None
 
 
 class _Raised(Exception):

@@ -87,7 +87,6 @@ def save(compiled):
         compiled: ``[(source file, {"name", "qualname", "line"})]``: the hot functions this run
             compiled; those read from a module's cache are kept.
     """
-    import json
     by_file = {}
     for filename, entry in compiled:
         by_file.setdefault(filename, []).append(entry)
@@ -98,6 +97,7 @@ def save(compiled):
                 entries.append(entry)
         if not entries and filename not in _loaded:
             continue
+        import json
         path = path_for(filename)
         try:
             os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -109,3 +109,15 @@ def save(compiled):
             os.replace(temporary, path)
         except OSError:
             pass
+
+
+def save_compiled(watched):
+    """``save`` the hot functions of ``watched`` (``heron._auto.Watched``) that were compiled
+    and are still bound to their dispatcher. Never raises."""
+    try:
+        save([(os.path.abspath(w.filename),
+               {"name": w.code.co_name, "qualname": w.qualname, "line": w.code.co_firstlineno})
+              for w in watched
+              if w.state == "compiled" and w.kind == "function" and not w.reason])
+    except Exception:
+        pass
