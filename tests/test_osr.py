@@ -205,6 +205,45 @@ def test_loop_that_cannot_compile_stays_in_the_interpreter(run_script, tmp_path)
     assert "could not switch to native code" in rec["reason"], rec["reason"]
 
 
+TWO_PHASES = """
+    import math
+    import random
+
+    random.seed(1)
+    inside = 0
+    N = 1_500_000
+    for _ in range(N):
+        x = random.random()
+        y = random.random()
+        if x * x + y * y <= 1.0:
+            inside += 1
+    pi = 4 * inside / N
+    print(pi, math.fabs(pi - math.pi) < 0.01)
+
+    t, v, xpos = 0.0, 1.0, 0.0
+    dt = 1e-6
+    steps = 0
+    while t < 1.5:
+        a = -xpos - 0.1 * v
+        v += a * dt
+        xpos += v * dt
+        t += dt
+        steps += 1
+    print(steps, f"{xpos:.12f}", f"{v:.12f}")
+"""
+
+
+@pytest.mark.usefixtures("real_native")
+def test_two_phases_of_a_script_switch_one_after_the_other(run_script, tmp_path):
+    """A script whose module code runs two long loops, one after the other (Monte Carlo with
+    the random module's own stream, then an Euler integration): each switches when it gets
+    hot, with CPython's exact values."""
+    out, recs = both(run_script, tmp_path, TWO_PHASES)
+    rec = recs["<module>"]
+    assert_switched(rec, TWO_PHASES, "for _ in range(N)")
+    assert_switched(rec, TWO_PHASES, "while t < 1.5")
+
+
 SHARED_GLOBAL = """
     def scaled(x):
         return x * factor

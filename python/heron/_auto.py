@@ -145,7 +145,7 @@ class Watched:
     __slots__ = ("code", "qualname", "kind", "filename", "module", "calls", "loops",
                  "samples", "state", "trigger", "hot_at", "hot_counts", "hot_line", "fn",
                  "plain", "dispatcher", "reason", "compile_time", "lock", "_clean", "probed",
-                 "lifted", "switch", "line_samples", "retry_due", "retries",
+                 "lifted", "switch", "switches", "line_samples", "retry_due", "retries",
                  "retry_loops", "retry_samples")
 
     def __init__(self, code, qualname, kind, filename, module):
@@ -177,6 +177,7 @@ class Watched:
         self.probed = False           # 3.12+: its calls were counted to CALL_PROBE, then not
         self.lifted = ()              # its loops compiled on their own (heron._lift.Lifted)
         self.switch = None            # on-stack replacement: a heron._osr.Switch, or why not
+        self.switches = []            # the earlier switches that switched a loop
 
     @property
     def clean_code(self):
@@ -404,7 +405,7 @@ class Watched:
             "time_share": round(self.samples / total, 4) if total else None,
             "compile_attempt_s": round(self.compile_time, 6),
             "lifted_loops": [_autoloops.lifted_record(item) for item in self.lifted],
-            "switched_loops": _autoloops.switched_records(self.switch),
+            "switched_loops": _autoloops.all_switched_records(self),
         }
 
 

@@ -61,9 +61,22 @@ def switched_records(switch):
 
 
 def switch_text(w):
-    """What on-stack replacement did with the loop running when the hot code ``w``
-    (``heron._auto.Watched``) got hot, for its report record (or None)."""
-    switch = w.switch
+    """What on-stack replacement did with the loops running in the hot code ``w``
+    (``heron._auto.Watched``), for its report record (or None)."""
+    texts = [_switch_text(w, s) for s in w.switches if s is not w.switch]
+    texts.append(_switch_text(w, w.switch))
+    return "; ".join(t for t in texts if t) or None
+
+
+def all_switched_records(w):
+    """``profile.switched_loops`` of ``w``: the loops of every switch asked for."""
+    records = []
+    for s in w.switches + ([w.switch] if w.switch not in w.switches else []):
+        records += switched_records(s)
+    return records
+
+
+def _switch_text(w, switch):
     if switch is None:
         return None
     if isinstance(switch, str):
@@ -195,7 +208,19 @@ def switch_done(w, switch, monitor, hot_loop, hot_samples):
     4**k ``hot_loop`` more back-edges (3.12+: ``monitor`` watches the code's jumps again),
     or 2**k ``hot_samples`` more samples (the sampling thread)."""
     from heron import _osr
-    if switch.may_retry and w.retries < _osr.RETRIES:
+    if any(c.switched for c in switch.candidates):
+        # A later loop of the same frame (the next phase of a script) may get hot too.
+        if switch not in w.switches and len(w.switches) < _osr.SWITCHES:
+            w.switches.append(switch)
+            if monitor is not None:
+                w.retry_loops = w.loops + hot_loop
+                try:
+                    monitor.watch(w.code, calls=False)
+                except Exception:
+                    pass
+            else:
+                w.retry_samples = w.samples + hot_samples
+    elif switch.may_retry and w.retries < _osr.RETRIES:
         w.retries += 1
         if monitor is not None:
             w.retry_loops = w.loops + hot_loop * 4 ** w.retries

@@ -55,6 +55,8 @@ _START, _STOP, _STEP = "__heron_osr_start", "__heron_osr_stop", "__heron_osr_ste
 #: How many times profiling mode asks again for a loop whose switch failed in a way that may
 #: pass later (a function it calls was not compiled yet), each time after a longer wait.
 RETRIES = 3
+#: How many loops of one code object may switch (each later one after it gets hot in turn).
+SWITCHES = 8
 _SAFE_CALLS = frozenset(("len", "int", "min", "max", "abs"))
 
 
