@@ -25,6 +25,9 @@ How the switch is made (the same on CPython 3.10 to 3.13, tested on each):
    through on 3.13). The jump comes first: if the interpreter refuses it, nothing has run and
    the loop goes on in the interpreter.
 
+Once a loop has switched, profiling mode watches the frame's code again, so that a later loop
+of it (the next phase of a script) switches too when it gets hot in turn (``SWITCHES``).
+
 A loop is a candidate when loop lifting could take it out (``heron._lift.liftable``), it is not
 inside a ``try`` or ``with`` block, a statement follows it in the same block (or after the
 ``if`` blocks around it: the jump's target), and, at module level, no function of the module
