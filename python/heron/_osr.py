@@ -47,6 +47,7 @@ import dis
 import sys
 import types
 import warnings
+from _thread import get_ident
 
 from heron import _lift, _source
 
@@ -135,8 +136,10 @@ class Switch:
             self.frame.f_trace = None
         except Exception:
             pass
-        if sys.gettrace() == _global:
-            sys.settrace(None)
+        waiting = _active.get(get_ident(), set())
+        waiting.discard(self)
+        if not waiting and sys.gettrace() == _global:
+            sys.settrace(None)        # (another switch waiting in this thread keeps it)
         self.frame = None
         try:
             self.on_done(self)
@@ -360,6 +363,9 @@ def _strip(tb):
     return tb
 
 
+_active = {}        # thread ident -> the switches waiting in that thread
+
+
 def _global(frame, event, arg):
     """The global trace function while a switch waits: it traces no other frame."""
     return None
@@ -393,6 +399,7 @@ def request(frame, code_node, module_level, dispatcher_class, qualname, on_done)
     name = code.co_name if not module_level else "<module>"
     switch = Switch(frame, candidates, code_node, module_level, dispatcher_class, name,
                     qualname, on_done)
+    _active.setdefault(get_ident(), set()).add(switch)
     sys.settrace(_global)
     frame.f_trace = switch.trace
     frame.f_trace_lines = True
