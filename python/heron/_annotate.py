@@ -35,6 +35,7 @@ import html
 import linecache
 import re
 import sys
+import types
 
 KINDS = {
     "native": ("native code", "#dff3df"),
@@ -189,7 +190,7 @@ def _call_notes(node, module_globals):
                 kind, note = "callback", "print() goes through the interpreter's print"
             elif type(value).__module__ == "heron._native":
                 kind, note = "native", f"calls the compiled function {func.id}() directly"
-            elif callable(value) and type(value).__name__ == "function":
+            elif isinstance(value, types.FunctionType):
                 kind, note = "callback", f"calls the Python function {func.id}()"
             elif numpy is not None and isinstance(value, numpy.ufunc):
                 kind, note = "native", f"{func.id}: NumPy's own inner loop, called directly"
@@ -212,9 +213,9 @@ def _call_notes(node, module_globals):
     return notes
 
 
-def kind_of_lines(rec, node, module_globals, display=str):
+def kind_of_lines(rec, node, module_globals, display=str, ir=None):
     """``({line: kind}, {line: [note, ...]})`` for one report record (see the module
-    docstring)."""
+    docstring); ``ir``: its ``first_ir`` lines, when the caller has them already."""
     lines = list(_lines_of(node, rec))
     profile = rec.get("profile") or {}
     ran_native = rec["status"] == "replaced" and rec["native_calls"] > 0
@@ -264,9 +265,8 @@ def kind_of_lines(rec, node, module_globals, display=str):
             kinds[line] = "fallback"
             notes[line].append(f"why it runs as Python: {reason}")
             notes[line].append(f"hint: {hint(reason)}")
-    ir = {}
-    for _signature, text in (rec.get("ir") or ())[:1]:
-        ir = ir_by_line(text)
+    if ir is None:
+        ir = first_ir(rec)[1]
     subscripts = {n.lineno for n in ast.walk(node) if isinstance(n, ast.Subscript)}
     for line in lines:
         entry = ir.get(line)
@@ -285,18 +285,24 @@ def kind_of_lines(rec, node, module_globals, display=str):
     return kinds, notes
 
 
-def _ir_block(rec, line):
-    """The IR lines of ``line`` in the record's first specialization, escaped (or "")."""
+def first_ir(rec):
+    """``(signature, ir_by_line(text))`` of the record's first specialization whose IR was
+    kept, or ``("", {})``."""
     for signature, text in (rec.get("ir") or ())[:1]:
-        entry = ir_by_line(text).get(line)
-        if entry:
-            shown = entry["insts"][:60]
-            more = len(entry["insts"]) - len(shown)
-            body = "\n".join(shown) + (f"\n... {more} more" if more > 0 else "")
-            return (f'<details class="ir"><summary>Cranelift IR for {html.escape(signature)} '
-                    f'({len(entry["insts"])} instructions)</summary><pre>{html.escape(body)}'
-                    f'</pre></details>')
-    return ""
+        return signature, ir_by_line(text)
+    return "", {}
+
+
+def _ir_block(signature, entry):
+    """The IR lines of one line's entry (``ir_by_line``), escaped, or "" for None."""
+    if not entry:
+        return ""
+    shown = entry["insts"][:60]
+    more = len(entry["insts"]) - len(shown)
+    body = "\n".join(shown) + (f"\n... {more} more" if more > 0 else "")
+    return (f'<details class="ir"><summary>Cranelift IR for {html.escape(signature)} '
+            f'({len(entry["insts"])} instructions)</summary><pre>{html.escape(body)}'
+            f'</pre></details>')
 
 
 def format_annotated(recs, table, details, display):
@@ -327,7 +333,8 @@ def format_annotated(recs, table, details, display):
             continue
         module = sys.modules.get(rec.get("module") or "")
         namespace = getattr(module, "__dict__", {}) or {}
-        kinds, notes = kind_of_lines(rec, node, namespace, display)
+        signature, ir = first_ir(rec)      # parsed once for the notes and the IR blocks
+        kinds, notes = kind_of_lines(rec, node, namespace, display, ir)
         profile = rec.get("profile") or {}
         shares = profile.get("line_samples") or {}
         total = profile.get("total_samples") or 0
@@ -338,7 +345,8 @@ def format_annotated(recs, table, details, display):
             if total and shares.get(str(line)):
                 width = min(100.0, 100.0 * shares[str(line)] / total)
             row_id = f"f{index}-L{line}"
-            items = "".join(f"<li>{esc(n)}</li>" for n in notes[line]) + _ir_block(rec, line)
+            items = "".join(f"<li>{esc(n)}</li>" for n in notes[line]) + \
+                _ir_block(signature, ir.get(line))
             rows.append(
                 f'<tr class="line {kinds[line]}" id="{row_id}" data-line="{line}" '
                 f'title="{esc(KINDS[kinds[line]][0])}"><td class="no">{line}</td>'

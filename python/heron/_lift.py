@@ -299,21 +299,7 @@ def _try_lift(host, loop, local, fn, filename, dispatcher_class, lifted):
     params = sorted(set(inputs) | after)
     index = len(lifted)
     name = fn.__name__        # a traceback through the loop names its function
-    synth = ast.FunctionDef(
-        name=name,
-        args=ast.arguments(posonlyargs=[], args=[ast.arg(arg=p) for p in params], vararg=None,
-                           kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[]),
-        body=[_copy(loop), ast.Return(value=_tuple(outputs, ast.Load()))],
-        decorator_list=[], returns=None, type_comment=None)
-    if sys.version_info >= (3, 12):
-        synth.type_params = []
-    ast.copy_location(synth, loop)
-    for stmt in synth.body[1:]:
-        _locate(stmt, loop.end_lineno or loop.lineno)
-    module = ast.Module(body=[synth], type_ignores=[])
-    ast.fix_missing_locations(module)
-    compiled = compile(module, filename, "exec", dont_inherit=True)
-    code = next(c for c in compiled.co_consts if isinstance(c, types.CodeType))
+    synth, code = synthesize(loop, _copy(loop), params, outputs, name, filename)
     if code.co_freevars or code.co_cellvars:
         return None
     function = _function(code, fn, loop.lineno, name)
@@ -332,6 +318,28 @@ def _try_lift(host, loop, local, fn, filename, dispatcher_class, lifted):
                                   name)
     lifted.append(item)
     return _call_site(loop, params, outputs, _PLACEHOLDER.format(index))
+
+
+def synthesize(loop, body, params, outputs, name, filename):
+    """``(FunctionDef, code)`` of a function named ``name`` taking ``params`` that runs
+    ``body`` (a loop statement made from ``loop``, whose file and lines it keeps) and returns
+    the tuple of ``outputs`` (its ``return`` on the loop's last line). Shared with on-stack
+    replacement (``heron._osr``)."""
+    synth = ast.FunctionDef(
+        name=name,
+        args=ast.arguments(posonlyargs=[], args=[ast.arg(arg=p) for p in params], vararg=None,
+                           kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[]),
+        body=[body, ast.Return(value=_tuple(outputs, ast.Load()))],
+        decorator_list=[], returns=None, type_comment=None)
+    if sys.version_info >= (3, 12):
+        synth.type_params = []
+    ast.copy_location(synth, loop)
+    for stmt in synth.body[1:]:
+        _locate(stmt, loop.end_lineno or loop.lineno)
+    module = ast.Module(body=[synth], type_ignores=[])
+    ast.fix_missing_locations(module)
+    compiled = compile(module, filename, "exec", dont_inherit=True)
+    return synth, next(c for c in compiled.co_consts if isinstance(c, types.CodeType))
 
 
 def _function(code, fn, line, name):

@@ -15,6 +15,7 @@ never sees them), and ``%heron_report`` shows the annotated report inline.
 
 import ast
 import os
+import types
 
 
 class _Cells:
@@ -42,8 +43,9 @@ class _Cells:
             return
         defined = _defined_names(self.source)
         namespace = self.shell.user_ns
-        functions = [namespace[n] for n in defined if type(namespace.get(n)).__name__ ==
-                     "function" and getattr(namespace[n], "__module__", None) == "__main__"]
+        functions = [namespace[n] for n in defined
+                     if type(namespace.get(n)) is types.FunctionType and
+                     getattr(namespace[n], "__module__", None) == "__main__"]
         if functions:
             from heron import _auto
             _auto.watch_functions(functions, "__main__")

@@ -121,10 +121,9 @@ class Switch:
             elif not self.low <= line <= self.high:
                 self.stop()               # the frame left the loops
                 return None
-        elif event in ("return", "exception"):
-            if event == "return":
-                self.stop()
-                return None
+        elif event == "return":
+            self.stop()
+            return None
         return self.trace if not self.done else None
 
     def stop(self):
@@ -180,10 +179,8 @@ class Switch:
                 self.stop()
             return
         candidate.tried = True
-        if all(c.tried for c in self.candidates) or \
-                all(c.tried or c.switched for c in self.candidates) and \
-                not any(c.switched for c in self.candidates[1:]):
-            self.stop()
+        if all(c.tried for c in self.candidates):
+            self.stop()           # (an inner loop that switched keeps it: it may run again)
 
     @property
     def may_retry(self):
@@ -259,11 +256,9 @@ class Switch:
             except ValueError:
                 pass
             raise _Raised(exc)
-        target = frame.f_globals if self.module_level else (frame.f_locals if _PY313
-                                                             else local)
         for name, value in zip(outputs, results):
-            target[name] = value
-        return True
+            local[name] = value       # globals, 3.13's write-through proxy, or the dict
+        return True                   # 3.10-3.12 write back when the trace function returns
 
     def _make(self, candidate, form):
         """``(function, dispatcher, params, outputs, range argument codes)`` for the rest of
@@ -289,25 +284,9 @@ class Switch:
             ast.copy_location(body.iter, loop.iter)
             for n in ast.walk(body.iter):
                 ast.copy_location(n, loop.iter)
-        params = sorted(params - {_START, _STOP, _STEP})
-        if form == "rest":
-            params += [_START, _STOP, _STEP]
-        synth = ast.FunctionDef(
-            name=self.name,
-            args=ast.arguments(posonlyargs=[], args=[ast.arg(arg=p) for p in params],
-                               vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None,
-                               defaults=[]),
-            body=[body, ast.Return(value=_lift._tuple(outputs, ast.Load()))],
-            decorator_list=[], returns=None, type_comment=None)
-        if sys.version_info >= (3, 12):
-            synth.type_params = []
-        ast.copy_location(synth, loop)
-        _lift._locate(synth.body[1], candidate.end_line)
-        module = ast.Module(body=[synth], type_ignores=[])
-        ast.fix_missing_locations(module)
+        params = sorted(params) + ([_START, _STOP, _STEP] if form == "rest" else [])
         filename = self.frame.f_code.co_filename
-        compiled = compile(module, filename, "exec", dont_inherit=True)
-        code = next(c for c in compiled.co_consts if isinstance(c, types.CodeType))
+        synth, code = _lift.synthesize(loop, body, params, outputs, self.name, filename)
         function = types.FunctionType(code, self.frame.f_globals, self.name)
         function.__qualname__ = f"{self.qualname}.<loop at line {candidate.line}>"
         function.__module__ = self.frame.f_globals.get("__name__")
