@@ -157,6 +157,42 @@ def test_floats_stored_into_integer_arrays(heron_python, tmp_path):
     """, flags=["-W", "always"])
 
 
+def test_numpy_floats_stored_into_unsigned_arrays_wrap_natively(heron_python, tmp_path):
+    # A numpy.float64 or numpy.float32 stored into an unsigned array is NumPy's C cast: it
+    # wraps (-1.5 -> 255 in uint8; harris' stencils store negative sums into uint8 images),
+    # natively; beyond the cast's range NumPy warns and the interpreter takes over.
+    compare(heron_python, tmp_path, """
+    import numpy as np
+
+    # heron: jit
+    def store(x, out, scale):
+        for i in range(x.shape[0]):
+            out[i] = x[i] * scale
+        return out
+
+    vals = [-1.5, 300.7, -200.2, 70000.5, -70000.5, 2.0**31 - 256, -2.0**31, 2.0**31 + 5,
+            2.0**32 + 7, 1e10, 2.0**63, 1.8e19, -0.5, 255.9]
+    # The values each dtype's cast takes without a warning (int32's range for uint8 and
+    # uint16, int64's for uint32, up to 2**64 for uint64).
+    within = {np.uint8: vals[:7] + vals[-2:], np.uint16: vals[:7] + vals[-2:],
+              np.uint32: vals[:10] + vals[-2:], np.uint64: vals}
+    for dt, xs in within.items():
+        for src in (np.float64, np.float32):
+            x = np.array(xs, dtype=src)
+            print(dt.__name__, src.__name__, store(x, np.zeros(x.shape[0], dt), src(1.0)).tolist())
+
+    # heron: jit
+    def store_warns(x, out, scale):
+        for i in range(x.shape[0]):
+            out[i] = x[i] * scale
+        return out
+
+    for dt, bad in ((np.uint8, 2.0**40), (np.uint32, 2.0**63), (np.uint64, 1e20)):
+        x = np.array([1.0, bad, np.nan, -3.0])
+        print(store_warns(x, np.zeros(4, dt), np.float64(1.0)).tolist())
+    """, native=("store",), flags=["-W", "always"])
+
+
 def test_shifts_of_numpy_integers(heron_python, tmp_path):
     compare(heron_python, tmp_path, """
     import numpy as np

@@ -224,6 +224,46 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         }
     }
 
+    /// A NumPy float scalar (`x`, as f64) stored into an unsigned integer array: NumPy's
+    /// `__setitem__` does the C cast, which wraps (`np.float64(-1.5)` into uint8 is 255,
+    /// 300.7 is 44). x86-64's C cast truncates to int32 for uint8/uint16 and to int64 for
+    /// uint32 (then keeps the low bits), and for uint64 converts values from 2^63 unsigned;
+    /// outside those ranges (and for NaN) the conversion is invalid, NumPy warns "invalid
+    /// value encountered in cast", and the store is left to the interpreter. (Measured on
+    /// NumPy 2.4, every unsigned dtype against float64 and float32 scalars; signed dtypes go
+    /// through Python's int and raise OverflowError instead: `store_element`.)
+    fn store_np_float_unsigned(&mut self, x: Value, dtype: DType, line: u32) -> Value {
+        use cranelift_codegen::ir::condcodes::FloatCC;
+        let (lo, hi, wide) = match dtype {
+            DType::U8 | DType::U16 => (-2147483649.0, 2147483648.0, types::I32),
+            DType::U32 => (-9223372036854777856.0, 9223372036854775808.0, types::I64),
+            _ => (-9223372036854777856.0, 18446744073709551616.0, types::I64),
+        };
+        let (lo_f, hi_f) = (self.b.ins().f64const(lo), self.b.ins().f64const(hi));
+        let above = self.b.ins().fcmp(FloatCC::GreaterThan, x, lo_f);
+        let below = self.b.ins().fcmp(FloatCC::LessThan, x, hi_f);
+        let ok = self.b.ins().band(above, below);
+        let bad = self.b.ins().bxor_imm_u(ok, 1);
+        self.fail_if(bad, ErrCode::Deopt, line, &[]);
+        let i = if dtype == DType::U64 {
+            // Below 2^63 the signed conversion (negative values wrap); from 2^63 the unsigned.
+            let two63 = self.b.ins().f64const(9223372036854775808.0);
+            let small = self.b.ins().fcmp(FloatCC::LessThan, x, two63);
+            let clamped = self.b.ins().select(small, x, two63);
+            let s = self.b.ins().fcvt_to_sint_sat(types::I64, clamped);
+            let big = self.b.ins().select(small, two63, x);
+            let u = self.b.ins().fcvt_to_uint_sat(types::I64, big);
+            self.b.ins().select(small, s, u)
+        } else {
+            self.b.ins().fcvt_to_sint(wide, x)
+        };
+        match dtype.itemsize() {
+            1 | 2 if wide == types::I32 => self.b.ins().ireduce(if dtype.itemsize() == 1 { types::I8 } else { types::I16 }, i),
+            4 => self.b.ins().ireduce(types::I32, i),
+            _ => i,
+        }
+    }
+
     /// Load one element of `dtype` at `ptr` into its register representation.
     pub fn load_element(&mut self, ptr: Value, dtype: DType) -> CVal {
         let flags = MemFlagsData::trusted();
@@ -261,6 +301,9 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             c
         } else if dtype == DType::Bool {
             v
+        } else if vt.is_floatlike() && dtype.is_unsigned() && matches!(vt, Type::Np(_)) {
+            let x = if self.b.func.dfg.value_type(v) == types::F32 { self.b.ins().fpromote(types::F64, v) } else { v };
+            self.store_np_float_unsigned(x, dtype, line)
         } else if vt.is_floatlike() {
             // NumPy truncates a float stored into an integer array; a NaN, an infinity or a
             // value outside the dtype (NumPy then warns "invalid value encountered in cast", or

@@ -12,6 +12,8 @@ use pyo3::types::PyList;
 
 use crate::ir::*;
 
+mod webs;
+
 
 fn err<T>(msg: impl Into<String>, line: u32) -> CResult<T> {
     Err(CompileError::new(msg, line))
@@ -88,7 +90,7 @@ pub fn lower_function(node: &Bound<'_, PyAny>, filename: &str, qualname: &str, o
     // Locals are the names bound anywhere in the body (Python's scoping rule).
     lw.collect_locals(&body_node)?;
     let body = lw.stmts(&body_node, Field::Body)?;
-    Ok(Function {
+    let mut f = Function {
         name,
         qualname: qualname.to_string(),
         filename: filename.to_string(),
@@ -98,7 +100,9 @@ pub fn lower_function(node: &Bound<'_, PyAny>, filename: &str, qualname: &str, o
         body,
         n_exprs: lw.n_exprs,
         n_stmts: lw.n_stmts,
-    })
+    };
+    webs::split(&mut f);
+    Ok(f)
 }
 
 impl Lowerer {

@@ -536,7 +536,7 @@ class ModuleGen(gen_arrays.ArrayMixin, Gen):
             (4 if depth_ok else 0, "for"), (2 if depth_ok else 0, "while"),
             (5 if arrays else 0, "store"), (2 if arrays else 0, "augstore"),
             (2, "return"), (1, "raise"), (2, "assert"), (3 if loop else 0, "break"),
-            (3 if loop else 0, "continue"), (1, "retype"),
+            (3 if loop else 0, "continue"), (3, "retype"),
             (2 if self.callees and self.calls_left else 0, "callstmt"),
             (3 if arrays and depth_ok else 0, "kernel"),
             (2 if arrays and depth_ok else 0, "maploop"),
@@ -555,7 +555,11 @@ class ModuleGen(gen_arrays.ArrayMixin, Gen):
             name, t = self.choice(self.assignable(scope))
             lines.append((ind, f"{name} = {self.expr(scope, t, self.rint(0, 3))}"))
         elif kind == "retype":
-            name, t = self.choice(self.assignable(scope))
+            # A name rebound to a value of another type (a scalar parameter too): one variable
+            # per web in the compiler (frontend::webs).
+            params = [(n, t) for n, t in scope.lookup_all().items()
+                      if n.startswith("p") and t in SCALARS and not scope.is_readonly(n)]
+            name, t = self.choice(self.assignable(scope) + params)
             t2 = self.pick_type(self.producible(leaves, 1))
             lines.append((ind, f"{name} = {self.expr(scope, t2, self.rint(0, 2))}"))
             if name in scope.vars:
