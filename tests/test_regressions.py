@@ -206,3 +206,15 @@ def f(p0):
         warnings.simplefilter("ignore", DeprecationWarning)
         assert_same(plain, jit, "f", True, native=False)
     assert_same(plain, jit, "f", 5)
+
+
+def test_numpy_power_of_one_clears_a_nans_sign(tmp_path):
+    # Seed 778405: (0 % a).sum() ** 1 with a 0.0 in `a`: NumPy's remainder gives -nan, and
+    # NumPy's power gives +nan for np.float64(-nan) ** 1 (CPython's float ** 1 keeps -nan).
+    neg_nan = np.array([0xFFF8000000000001], dtype=np.uint64).view(np.float64)[0]
+    src = """
+def f(x, a):
+    return x ** 1, float(x) ** 1, (0 % a).sum() ** 1, x ** 3
+"""
+    for x in (neg_nan, -neg_nan, np.float64(-2.5)):
+        same(tmp_path, src, x, np.array([0.0, 1.5]))

@@ -31,6 +31,13 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             return Ok(Some(vec![self.b.ins().f64const(1.0)]));
         }
         if n == 1 {
+            if np {
+                // NumPy's power clears a NaN's sign bit (np.float64(-nan) ** 1 is +nan, the
+                // payload kept); CPython's float ** 1 returns x itself. (Found by the fuzzer.)
+                let nan = self.b.ins().fcmp(FloatCC::Unordered, x, x);
+                let ax = self.b.ins().fabs(x);
+                return Ok(Some(vec![self.b.ins().select(nan, ax, x)]));
+            }
             return Ok(Some(vec![x]));
         }
         // x**n as p + L: p the naive product chain, L the accumulated exact rounding errors
