@@ -188,3 +188,42 @@ def test_loops_over_flat(heron_python, tmp_path):
     print(plain(np.arange(24.0).reshape(2, 3, 4)), plain(np.arange(5.0)[::2]))
     print(big(np.arange(6).reshape(2, 3), 2**61))
     """, native=["total", "plain", "big"])
+
+
+def test_loops_over_flat_of_strided_arrays(heron_python, tmp_path):
+    # `for x in a.flat` over an N-d array that is not C-contiguous (a transpose, a reversed or
+    # stepped slice): the elements still come in C order of the logical array, as NumPy's
+    # flatiter gives them. A deoptimization inside the loop resumes the rest of the same
+    # flat iterator (`itertools.islice(a.flat, k + 1, None)`).
+    compare(heron_python, tmp_path, """
+    import numpy as np
+
+    # heron: jit
+    def walk(a):
+        s = 0.0
+        k = 0
+        for x in a.flat:
+            k += 1
+            if x < 0:
+                continue
+            if x > 1000:
+                break
+            s = s * 0.5 + x * k
+        return s, k
+
+    # heron: jit
+    def digits(a):
+        t = 0
+        for x in a.flat:
+            t = t * 1000 + int(x)    # past int64 after a few elements: deoptimizes in the loop
+        return t
+
+    m = np.arange(24.0).reshape(4, 6)
+    print(walk(m.T), walk(m[::-1]), walk(m[::2, ::-3]), walk(m[:, 1:4]))
+    c = np.arange(60.0).reshape(3, 4, 5) - 7.0
+    print(walk(c.transpose(2, 0, 1)), walk(c[:, ::2, 1:]), walk(c[:0]))
+    b = np.arange(60.0).reshape(3, 4, 5)
+    b[2, 1, 1] = 5000.0
+    print(walk(b[:, :, ::2]), walk(b.T))
+    print(digits(np.arange(30).reshape(5, 6).T), digits(np.arange(4).reshape(2, 2).T))
+    """, native=["walk", "digits"])

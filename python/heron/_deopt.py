@@ -34,7 +34,8 @@ def continuation(func, path, loops, params, substitutions=()):
     Args:
         func: the original Python function (``__code__``, ``__globals__``).
         path: tuple of ``(field, index)`` pairs naming the statement to continue from.
-        loops: dict ``level -> ("range", cur, stop, step)`` or ``("each", iter, index)``: the
+        loops: dict ``level -> ("range", cur, stop, step)``, ``("each", iter, index)`` or
+            ``("flat", iter, index)`` (and zip, enumerate, as ``_resume_loop`` reads them): the
             names of the hidden loop state for the loop at ``path[:level + 1]`` (when the
             statement is in that loop's body). ``while`` loops need none.
         params: tuple of parameter names of the continuation, in the order the values come.
@@ -146,6 +147,13 @@ def _resume_loop(loop, level, inner, loops):
         elif state[0] == "each":
             _, it, idx = state
             rest.iter = _rest_of(it, idx)
+        elif state[0] == "flat":
+            # `for x in a.flat` over a strided array: the rest of the live flat iterator.
+            _, it, idx = state
+            start = ast.BinOp(left=_name(idx), op=ast.Add(), right=ast.Constant(1))
+            flat = ast.Attribute(value=_name(it), attr="flat", ctx=ast.Load())
+            rest.iter = ast.Call(func=_name("$islice"), args=[flat, start, ast.Constant(None)],
+                                 keywords=[])
         elif state[0] == "zip":
             _, idx, *its = state
             rest.iter = ast.Call(func=_name("$zip"), args=[_rest_of(it, idx) for it in its],

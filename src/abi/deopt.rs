@@ -41,6 +41,9 @@ pub enum LoopState {
     Range { cur: String, stop: String, step: String },
     /// `for v in array`: the names of the array and index variables.
     Each { iter: String, index: String },
+    /// `for x in a.flat` over an array that is not C-contiguous: the names of the array (the
+    /// whole array, iterated in C order) and of the index.
+    Flat { iter: String, index: String },
     /// `for x, y in zip(a, b)`: the names of the arrays and of the index.
     Zip { iters: Vec<String>, index: String },
     /// `for i, x in enumerate(a, start)`: the names of the array, start and index.

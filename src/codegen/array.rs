@@ -163,6 +163,29 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         Ok((ptr, Type::Np(at.dtype)))
     }
 
+    /// `$iter[k]` of `for x in a.flat` over an array that is not C-contiguous: the `k`-th
+    /// element in C order (`0 <= k < a.size`, the loop's index), its position unravelled from
+    /// the last axis (NumPy's flat iterator order, `numpy.ndarray.flat`).
+    fn flat_element(&mut self, base: &Expr, k: &Expr, at: ArrayType) -> CResult<CVal> {
+        let v = self.expr(base)?;
+        let kt = self.typed.ty(k).clone();
+        let kv = self.expr(k)?;
+        let mut rem = self.to_i64(kv, &kt);
+        let nd = at.ndim as usize;
+        let mut ptr = v[0];
+        for axis in (1..nd).rev() {
+            let q = self.b.ins().udiv(rem, v[1 + axis]);
+            let back = self.b.ins().imul(q, v[1 + axis]);
+            let r = self.b.ins().isub(rem, back);
+            let off = self.b.ins().imul(r, v[1 + nd + axis]);
+            ptr = self.b.ins().iadd(ptr, off);
+            rem = q;
+        }
+        let off = self.b.ins().imul(rem, v[1 + nd]);
+        ptr = self.b.ins().iadd(ptr, off);
+        Ok(self.load_element(ptr, at.dtype))
+    }
+
     /// `base[index]`: an element (a NumPy scalar) or, with fewer indices than axes, a view.
     pub fn index(&mut self, base: &Expr, index: &[Expr], line: u32) -> CResult<CVal> {
         let bt = match self.typed.ty(base).clone() {
@@ -175,6 +198,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 let addr = self.pointer_element(base, &index[0], d)?;
                 Ok(vec![self.load_pointee(addr, d)])
             }
+            Type::Array(at) if matches!(base.kind, ExprKind::Var(v) if self.typed.flat_iters.contains(&v)) => self.flat_element(base, &index[0], at),
             Type::Array(at) => {
                 let (ptr, rest) = self.indexed_pointer(base, index, at, line)?;
                 let slices = index.iter().any(|i| matches!(i.kind, ExprKind::Slice(..)));
@@ -411,8 +435,9 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 Ok(out)
             }
             (Type::Array(_), "ctypes") => Ok(vec![v[0]]),
-            // `for x in a.flat` (typed by inference there only): a 1-d C-order view.
-            (Type::Array(at), "flat") if at.ndim == 1 => Ok(v),
+            // `for x in a.flat` (typed by inference there only): a C-contiguous array as a 1-d view.
+            // Not C-contiguous (2-d and up): the array itself, indexed in C order (`flat_element`).
+            (Type::Array(at), "flat") if at.ndim == 1 || at.layout != Layout::C => Ok(v),
             (Type::Array(at), "flat") => {
                 let mut n = self.iconst(1);
                 for k in 0..at.ndim as usize {

@@ -198,7 +198,9 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                     loops.push((level, LoopState::Range { cur, stop, step }));
                 }
                 Some(LoopHidden::Each { level, iter, index }) => {
-                    loops.push((level, LoopState::Each { iter: self.f.vars[iter].clone(), index: self.f.vars[index].clone() }));
+                    let (it, index) = (self.f.vars[iter].clone(), self.f.vars[index].clone());
+                    let state = if self.typed.flat_iters.contains(&iter) { LoopState::Flat { iter: it, index } } else { LoopState::Each { iter: it, index } };
+                    loops.push((level, state));
                 }
                 Some(LoopHidden::Zip { level, first, count, index }) => {
                     let iters = (first..first + count as usize).map(|v| self.f.vars[v].clone()).collect();

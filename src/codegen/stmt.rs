@@ -291,7 +291,23 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             }
             None => self.iconst(0),
         };
-        let stop_v = {
+        let flat = match origin {
+            LoopOrigin::Each { iter, .. } if self.typed.flat_iters.contains(&iter) => Some(iter),
+            _ => None,
+        };
+        let stop_v = if let Some(iter) = flat {
+            // `for x in a.flat` over a strided array: as many iterations as elements.
+            let at = match self.var_type(iter) {
+                Type::Array(at) => at,
+                t => return Err(CompileError::new(format!("`.flat` of a {t}"), line)),
+            };
+            let v = self.load_var(iter);
+            let mut n = v[1];
+            for k in 1..at.ndim as usize {
+                n = self.b.ins().imul(n, v[1 + k]);
+            }
+            n
+        } else {
             let v = self.expr(stop)?;
             let t = self.typed.ty(stop).clone();
             self.to_i64(v, &t)

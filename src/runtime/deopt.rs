@@ -49,10 +49,12 @@ pub extern "C" fn heron_deopt(env: *mut Env, info: *const FuncInfo, point: i64, 
             ("range", p.loops.iter().any(|(_, l)| matches!(l, LoopState::Range { .. }))),
             ("zip", p.loops.iter().any(|(_, l)| matches!(l, LoopState::Zip { .. }))),
             ("enumerate", p.loops.iter().any(|(_, l)| matches!(l, LoopState::Enumerate { .. }))),
+            ("islice", p.loops.iter().any(|(_, l)| matches!(l, LoopState::Flat { .. }))),
         ] {
             if used {
                 params.push(format!("${name}"));
-                values.push(py.import("builtins")?.getattr(name)?);
+                let module = if name == "islice" { "itertools" } else { "builtins" };
+                values.push(py.import(module)?.getattr(name)?);
             }
         }
         let mut subs: Vec<Bound<'_, PyAny>> = Vec::new();
@@ -70,6 +72,7 @@ pub extern "C" fn heron_deopt(env: *mut Env, info: *const FuncInfo, point: i64, 
             let desc = match state {
                 LoopState::Range { cur, stop, step } => PyTuple::new(py, ["range", cur, stop, step])?,
                 LoopState::Each { iter, index } => PyTuple::new(py, ["each", iter, index])?,
+                LoopState::Flat { iter, index } => PyTuple::new(py, ["flat", iter, index])?,
                 LoopState::Zip { iters, index } => PyTuple::new(py, ["zip", index.as_str()].into_iter().chain(iters.iter().map(|s| s.as_str())).collect::<Vec<_>>())?,
                 LoopState::Enumerate { iter, start, index } => PyTuple::new(py, ["enumerate", iter, index, start])?,
             };

@@ -175,6 +175,10 @@ pub struct Typed {
     /// Assignments into array views (`a[1:-1] = b`, `m[0, :] = 0`, `m[i] = row`): the ids of
     /// the targets' base expressions. Also side effects.
     pub slice_stores: std::collections::HashSet<ExprId>,
+    /// The front end's `$iter` variables of `for x in a.flat` loops over an array that is not
+    /// C-contiguous (2-d and up): typed as the array itself; `$iter.shape[0]` stands for its
+    /// size and `$iter[k]` for its k-th element in C order (`codegen::array::flat_element`).
+    pub flat_iters: std::collections::HashSet<VarId>,
     /// Check NumPy floating-point errors at each operation even when `pure` (set by the
     /// dispatcher for callees of code with side effects).
     pub fp_checked: bool,
@@ -220,6 +224,7 @@ pub(super) struct Infer<'a> {
     pub(super) static_ifs: HashMap<usize, bool>,
     pub(super) choices: HashMap<ExprId, Vec<Type>>,
     pub(super) slice_stores: std::collections::HashSet<ExprId>,
+    pub(super) flat_iters: std::collections::HashSet<VarId>,
 }
 
 /// NumPy's "same_kind" casting rule between dtypes (`numpy.can_cast(a, b, "same_kind")`):
@@ -279,6 +284,7 @@ pub fn infer(f: &Function, args: &[Type], res: &mut dyn Resolver, pure: bool) ->
         static_ifs: HashMap::new(),
         choices: HashMap::new(),
         slice_stores: Default::default(),
+        flat_iters: Default::default(),
     };
     for (p, t) in f.params.iter().zip(args) {
         inf.vars[*p].add(t, f.span.line, "a parameter")?;
@@ -320,6 +326,7 @@ pub fn infer(f: &Function, args: &[Type], res: &mut dyn Resolver, pure: bool) ->
         static_ifs: inf.static_ifs,
         choices: inf.choices,
         slice_stores: inf.slice_stores,
+        flat_iters: inf.flat_iters,
         fp_checked: false,
         parallel: false,
         threaded: false,
@@ -615,6 +622,11 @@ impl<'a> Infer<'a> {
                         let t = match self.expr(base)? {
                             Some(Type::Array(at)) if at.ndim == 1 => Some(Type::Array(at)),
                             Some(Type::Array(at)) if at.layout == Layout::C => Some(Type::Array(ArrayType { ndim: 1, ..at })),
+                            // Any other layout: the array itself, indexed in C order.
+                            Some(Type::Array(at)) => {
+                                self.flat_iters.insert(*v);
+                                Some(Type::Array(at))
+                            }
                             Some(other) => return cerr(format!("`for x in a.flat` over a {other} is not supported yet"), line),
                             None => None,
                         };

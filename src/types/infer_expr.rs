@@ -274,6 +274,8 @@ impl<'a> Infer<'a> {
                         }
                         Some(cnative::pointee_type(*d).map_err(|why| CompileError::new(why, line))?)
                     }
+                    // `$iter[k]` of a `for x in a.flat` over a strided array: the element.
+                    Type::Array(at) if matches!(base.kind, ExprKind::Var(v) if self.flat_iters.contains(&v)) => Some(Type::Np(at.dtype)),
                     Type::Array(at) => {
                         self.check_indices(index, line)?;
                         let n = index.len();
