@@ -11,7 +11,7 @@ import pytest
 
 pytest.importorskip("heron._native")
 
-from _compare import assert_same, modules, outcome  # noqa: E402
+from _compare import assert_same, fingerprint, modules, outcome  # noqa: E402
 
 
 def same(tmp_path, source, *args, name="f"):
@@ -218,3 +218,26 @@ def f(x, a):
 """
     for x in (neg_nan, -neg_nan, np.float64(-2.5)):
         same(tmp_path, src, x, np.array([0.0, 1.5]))
+
+
+def test_power_of_zero_still_reports_its_bases_errors(tmp_path):
+    # Seed 903383: (1 / a[1]) ** 0 with a[1] == 0.0 is 1.0, but the division still warns
+    # "divide by zero" (and raises under errstate(divide="raise")); the base must not be
+    # removed as dead code when the reports come from the processor's sticky flags.
+    import warnings
+    src = """
+def f(a):
+    v = (1 / a[1]) ** 0
+    return v
+"""
+    plain, jit = modules(tmp_path, src)
+    a = np.array([1.0, 0.0])
+    seen = []
+    for fn in (plain.f, jit.f):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            r = fn(a)
+        seen.append((fingerprint(r), [str(w.message) for w in caught]))
+    assert seen[0] == seen[1] and seen[0][1] == ["divide by zero encountered in scalar divide"]
+    with np.errstate(divide="raise"):
+        assert_same(plain, jit, "f", a)

@@ -249,12 +249,19 @@ def _repeated(cp, hr):
     return len(hr) > len(cp) and hr[:len(cp)] == cp and all(w in cp for w in hr[len(cp):])
 
 
+#: An error after which NumPy leaves the array undefined: `a **= -1` of an integer array
+#: raises with the output buffer half written (uninitialized memory; seed 911952).
+_UNDEFINED_AFTER = ["raise", "ValueError", "Integers to negative integer powers are not allowed."]
+
+
 def compare(cp_outs, hr_outs):
     """None when equal, else (key, index of the first differing call). A difference only in
     the sign or payload of NaNs gets its own kind, ``nan-payload``."""
     for k, (a, b) in enumerate(zip(cp_outs, hr_outs)):
         for part in ("result", "arrays", "stdout", "warnings", "aliases"):
             kind = part
+            if part == "arrays" and a["result"][:3] == b["result"][:3] == _UNDEFINED_AFTER:
+                continue
             if a[part] != b[part]:
                 if canonical_nans(a[part]) == canonical_nans(b[part]):
                     return [f"nan-payload-{kind}", "", ""], k
