@@ -88,3 +88,33 @@ def test_none_results_and_is_none(heron_python, tmp_path):
     print(where_or_minus_one(a, 3.0), where_or_minus_one(a, 9.0))
     print(default_step(a), default_step(a, 2.0))
     """, native=["find", "first_negative", "where_or_minus_one", "default_step"])
+
+
+def test_optional_result_called_from_a_function_with_side_effects(heron_python, tmp_path):
+    # numba-examples' histogram: a caller that stores into an array calls a callee without
+    # side effects that returns an int or None. Native code speculates the int; a None
+    # hands the call to the interpreter at that statement (the callee is called again there,
+    # harmlessly), which finishes the loop with the stores made so far kept.
+    compare(heron_python, tmp_path, PRELUDE + """
+    # heron: jit
+    def compute_bin(x, lo, hi, n):
+        if x == hi:
+            return n - 1
+        b = int(n * (x - lo) / (hi - lo))
+        if b < 0 or b >= n:
+            return None
+        return b
+
+    # heron: jit
+    def histogram(a, lo, hi, n):
+        hist = np.zeros(n, dtype=np.intp)
+        for x in a.flat:
+            b = compute_bin(x, lo, hi, n)
+            if b is not None:
+                hist[int(b)] += 1
+        return hist
+
+    a = np.random.RandomState(0).normal(0.0, 5.0, size=500)
+    print(histogram(a, a.min(), a.max(), 10))
+    print(histogram(a.reshape(20, 25).T, -3.0, 3.0, 6))
+    """, native=["compute_bin", "histogram"])

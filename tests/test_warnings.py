@@ -162,6 +162,63 @@ BATCH_SCRIPT = textwrap.dedent('''
 ''')
 
 
+RERUN_SCRIPT = textwrap.dedent('''
+    import warnings
+
+    import numpy as np
+
+    warnings.simplefilter("always")
+
+
+    # heron: jit
+    def rem_store(p0, z):
+        # remainder by 0.0 warns "invalid value", then the NaN stored into an int64 array is
+        # left to the interpreter, which re-runs the statement (and raises ValueError).
+        print("rem_store")
+        p0[0] %= z
+
+
+    # heron: jit
+    def then_big(x, n):
+        # The float multiply warns "overflow", then n * n grows past int64: the statement
+        # continues in the interpreter, which must not warn a second time.
+        print("then_big")
+        v = x * 1e300 * 1e300 + n * n
+        w = np.sqrt(x - 10.0) - (9223372036854775807 - -1)
+        return v, w
+
+
+    # heron: jit
+    def loop(a, n):
+        print("loop")
+        s = 0
+        for i in range(n):
+            s = a[i % 2] * 1e300 * 1e300 * i + 3 ** (i * 8)
+        return s
+
+
+    # heron: jit
+    def f32_cast(p1):
+        # A Python float too big for a float32 operand: NumPy warns "overflow encountered in
+        # cast" once (not again through the batched check of the result).
+        print("f32_cast")
+        v0 = p1[1]
+        v0 -= 1e+300
+        return v0
+
+
+    try:
+        rem_store(np.array([-1, 13, 3]), 0.0)
+    except ValueError as e:
+        print("raised", e)
+    print(then_big(np.float64(2.0), 2**40))
+    print(loop(np.array([1.0, 2.0]), 30))
+    print(f32_cast(np.zeros(2, dtype=np.float32)))
+    x = np.float64(3.0)
+    print(x * 1e300 * 1e300, "overflow encountered in scalar multiply" and 1)
+''')
+
+
 def _hook_installed():
     out = subprocess.run([sys.executable, "-c", "import sys; print('heron._boot' in sys.modules)"],
                          capture_output=True, text=True)
@@ -169,7 +226,8 @@ def _hook_installed():
 
 
 @pytest.mark.skipif(not _hook_installed(), reason="Heron is not installed with its start-up hook")
-@pytest.mark.parametrize("source", [SCRIPT, CALLEE_SCRIPT, BATCH_SCRIPT], ids=["functions", "callees", "batched"])
+@pytest.mark.parametrize("source", [SCRIPT, CALLEE_SCRIPT, BATCH_SCRIPT, RERUN_SCRIPT],
+                         ids=["functions", "callees", "batched", "rerun"])
 def test_numpy_float_warnings_match_the_interpreter(tmp_path, source):
     script = tmp_path / "warn.py"
     script.write_text(source)

@@ -66,7 +66,7 @@ def _build(func, path, loops, params, substitutions):
     from heron._source import function_ast
 
     node, filename, qualname = function_ast(func)
-    body = _rest(node, list(path), 0, loops, substitutions)
+    body = _rest(node, list(path), 0, loops, substitutions, "$skip" in params)
     if not body:
         body = [ast.Pass()]
     args = ast.arguments(posonlyargs=[], args=[ast.arg(arg=p) for p in params], vararg=None,
@@ -103,9 +103,10 @@ def _name(id, store=False):
     return ast.Name(id=id, ctx=ast.Store() if store else ast.Load())
 
 
-def _rest(node, path, level, loops, substitutions):
+def _rest(node, path, level, loops, substitutions, skip=False):
     """The statements that run from the statement at ``path`` to the end of ``node``'s block
-    ``path[level]`` names (``node`` the statement that owns the block)."""
+    ``path[level]`` names (``node`` the statement that owns the block). With ``skip``, the
+    first statement runs under ``with $skip:`` (a ``skip_warnings``)."""
     field, index = path[level]
     block = getattr(node, _FIELDS[field])
     after = [copy.deepcopy(s) for s in block[index + 1:]]
@@ -114,8 +115,10 @@ def _rest(node, path, level, loops, substitutions):
         first = copy.deepcopy(target)
         if substitutions:
             first = _Substitute(substitutions).visit(first)
+        if skip:
+            first = ast.With(items=[ast.withitem(context_expr=_name("$skip"))], body=[first])
         return [first] + after
-    inner = _rest(target, path, level + 1, loops, substitutions)
+    inner = _rest(target, path, level + 1, loops, substitutions, skip)
     inner_field = path[level + 1][0]
     if isinstance(target, (ast.For, ast.While)) and inner_field == 0:
         return _resume_loop(target, level, inner, loops) + after
@@ -240,3 +243,43 @@ def array_at(base, address, shape, strides, dtype, readonly):
     if base is None:
         return arr.copy()
     return arr
+
+
+class skip_warnings:
+    """Context manager for the statement a deoptimization re-runs in the interpreter: native
+    code already issued the first ``count`` warnings of that statement (NumPy float reports,
+    counted in ``Env::warned``), and the re-run, which makes the same operations on the same
+    values, issues them again. Records the statement's warnings, then issues all but the first
+    ``count`` as the statement would have, through ``warnings.warn_explicit`` with the module's
+    registry (its filters, "once per location" included, then apply).
+
+    Args:
+        count: int, how many warnings to leave out (>= 1).
+        globals: the function's globals (``__name__``, ``__warningregistry__``).
+
+    Known limits: a warning of another thread issued during the statement is recorded too;
+    a warning turned into an error by a filter is raised at the end of the statement, not
+    in its middle.
+    """
+
+    def __init__(self, count, globals):
+        import warnings
+        self._count = count
+        self._globals = globals
+        self._catch = warnings.catch_warnings(record=True)
+
+    def __enter__(self):
+        import warnings
+        self._caught = self._catch.__enter__()
+        warnings.simplefilter("always")
+        return self
+
+    def __exit__(self, *exc):
+        import warnings
+        self._catch.__exit__(*exc)
+        module = self._globals.get("__name__", "__main__")
+        registry = self._globals.setdefault("__warningregistry__", {})
+        for w in self._caught[self._count:]:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, module=module,
+                                   registry=registry, source=w.source)
+        return False

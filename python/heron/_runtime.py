@@ -85,7 +85,9 @@ def np_float_error(kind, opname, filename, lineno, module):
     ``RuntimeWarning("overflow encountered in scalar multiply")`` attributed to
     ``filename:lineno`` in ``module`` (shown once per location, as the interpreter would);
     ``"raise"`` raises ``FloatingPointError``; ``"ignore"`` does nothing; ``"print"``,
-    ``"log"`` and ``"call"`` are reported as warnings.
+    ``"log"`` and ``"call"`` are reported as warnings. Returns True when it issued a warning
+    (compiled code counts them: a statement handed to the interpreter after it warned must not
+    warn twice, see ``heron._deopt.skip_warnings``).
     """
     import sys
     import warnings
@@ -106,6 +108,7 @@ def np_float_error(kind, opname, filename, lineno, module):
     registry = namespace.setdefault("__warningregistry__", {}) if mod is not None else None
     warnings.warn_explicit(message, RuntimeWarning, filename, int(lineno), module=module,
                            registry=registry)
+    return True
 
 
 def np_ufunc_error(kind, ufunc_name, filename, lineno, module):
@@ -114,7 +117,8 @@ def np_ufunc_error(kind, ufunc_name, filename, lineno, module):
     ``numpy.geterr()`` (``"divide"``, ``"over"``, ``"under"``, ``"invalid"``), the message
     "overflow encountered in exp" (``ufunc_name`` "cast" for a copy into an array view).
     Warns (``RuntimeWarning``, attributed to ``filename:lineno``), raises
-    ``FloatingPointError``, or does nothing, as the error state says.
+    ``FloatingPointError``, or does nothing, as the error state says. Returns True when it
+    issued a warning (as ``np_float_error``).
     """
     import sys
     import warnings
@@ -131,6 +135,7 @@ def np_ufunc_error(kind, ufunc_name, filename, lineno, module):
     registry = vars(mod).setdefault("__warningregistry__", {}) if mod is not None else None
     warnings.warn_explicit(message, RuntimeWarning, filename, int(lineno), module=module,
                            registry=registry)
+    return True
 
 
 def np_caller(filename, module, name, qualname, span):

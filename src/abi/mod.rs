@@ -71,6 +71,14 @@ pub struct Env {
     /// `owned.len()`, read by each compiled function at entry: a trim in its loops lets go only
     /// of arrays made after that (its callers' variables may point into the others).
     pub owned_len: i64,
+    /// NumPy float reports native code has made in this call (warnings it issued, see
+    /// `fp::heron_np_fp`): a statement's code reads it at its start and, when it hands the
+    /// call to the interpreter, stores into `rerun_warned` how many of them the statement made.
+    pub warned: i64,
+    /// How many warnings the statement being handed to the interpreter already issued: the
+    /// interpreter's re-run of it leaves out its first that many (`heron._deopt.skip_warnings`).
+    /// `deopt::heron_deopt` reads it and puts it back to 0.
+    pub rerun_warned: i64,
 }
 
 // Native code reads and writes these fields at fixed offsets (the `ENV_*` constants).
@@ -86,6 +94,8 @@ const _: () = {
     assert!(std::mem::offset_of!(Env, depth_limit) == ENV_DEPTH_LIMIT as usize);
     assert!(std::mem::offset_of!(Env, stack_limit) == ENV_STACK_LIMIT as usize);
     assert!(std::mem::offset_of!(Env, deopt_status) == ENV_DEOPT_STATUS as usize);
+    assert!(std::mem::offset_of!(Env, warned) == ENV_WARNED as usize);
+    assert!(std::mem::offset_of!(Env, rerun_warned) == ENV_RERUN_WARNED as usize);
 };
 
 impl Drop for Env {
@@ -109,6 +119,8 @@ pub const ENV_DEPTH_LIMIT: i32 = 136;
 pub const ENV_STACK_LIMIT: i32 = 144;
 pub const ENV_DEOPT_STATUS: i32 = 152;
 pub const ENV_OWNED_LEN: i32 = 176;
+pub const ENV_WARNED: i32 = 184;
+pub const ENV_RERUN_WARNED: i32 = 192;
 /// Bit of `Env::sig_pending` set when `owned` should be trimmed at the next loop back-edge
 /// (bit 0 is a signal).
 pub const PENDING_TRIM: i64 = 2;

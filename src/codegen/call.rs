@@ -78,6 +78,11 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 self.writes_visible |= info.writes;
                 if let (true, Some(ss), Some(&member)) = (union, slots, self.typed.guards.get(&e.id)) {
                     // Speculated member (see infer): deoptimize when the callee returned another.
+                    // A caller with side effects continues in the interpreter from this
+                    // statement (calling the callee, which has none, again); it needs a point.
+                    if !self.facts.pure && self.deopt_point(None).is_none() {
+                        return err("a call to a function that returns different types on different paths, where the interpreter cannot take over", line);
+                    }
                     let n = repr(&info.ret).len();
                     let tag = self.b.ins().stack_load(types::I64, types::I64, ss, (8 * n) as i32);
                     let other = self.b.ins().icmp_imm_s(IntCC::NotEqual, tag, member as i64);
@@ -147,6 +152,8 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
     /// function continue in the interpreter with it (`deopt`); an error leaves through the
     /// error exit (the callee filled `Env`), adding this call to the traceback's frames.
     fn check_status(&mut self, results: Vec<Value>, slots: Option<cranelift_codegen::ir::StackSlot>, ret: &Type, span: crate::ir::Span, line: u32) -> CVal {
+        // A compiled callee may have warned (it counts in the same `Env::warned`).
+        self.stmt_reports = true;
         let status = results[0];
         let bad = self.b.ins().icmp_imm_s(IntCC::NotEqual, status, 0);
         let (fail, ok) = self.branch_cold(bad);

@@ -116,6 +116,13 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         let info = self.iconst(self.info as *const abi::FuncInfo as i64);
         let p = self.iconst(point as i64);
         let env = self.env;
+        if let (Some((_, base)), true) = (self.warn_base, self.stmt_reports) {
+            // The warnings this statement issued so far: its re-run leaves them out.
+            let flags = MemFlagsData::trusted();
+            let now = self.b.ins().load(i64t, flags, env, abi::ENV_WARNED);
+            let n = self.b.ins().isub(now, base);
+            self.b.ins().store(flags, n, env, abi::ENV_RERUN_WARNED);
+        }
         self.call_tramp("heron_deopt", &[env, info, p, spill_ptr, ret_ptr]);
         let status = self.b.ins().load(i64t, MemFlagsData::trusted(), self.env, abi::ENV_DEOPT_STATUS);
         let failed = self.b.ins().icmp_imm_s(IntCC::NotEqual, status, 0);
@@ -141,7 +148,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
 
     /// The deoptimization point of the current statement (made once per statement and kind),
     /// and the spill order in `spill_vars` / `spill_hidden` / `stmt_calls`.
-    fn deopt_point(&mut self, boxed_call: Option<Span>) -> Option<usize> {
+    pub(super) fn deopt_point(&mut self, boxed_call: Option<Span>) -> Option<usize> {
         let s = self.cur_stmt?;
         let path = s.origin.clone()?;
         let assigned = self.facts.assigned.get(s.id)?.clone();

@@ -101,7 +101,11 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 let t = self.typed.ty(e);
                 let scalars = self.typed.ty(a).is_scalar() && self.typed.ty(b).is_scalar();
                 let np_float = matches!(t, Type::Np(d) if d.is_float());
+                // A Python float made a float32 may overflow in the cast, which reports at
+                // once ("overflow encountered in cast"), not through the result.
+                let casts = *t == Type::Np(DType::F32) && (*self.typed.ty(a) == Type::Float || *self.typed.ty(b) == Type::Float);
                 scalars
+                    && !casts
                     && match op {
                         BinOp::Add | BinOp::Sub | BinOp::Mul => float(t) && self.fp_tree(a) && self.fp_tree(b),
                         // Python's float division checks for zero; NumPy's does not. The divisor

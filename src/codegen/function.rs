@@ -90,6 +90,13 @@ pub struct FunctionCx<'a, 'm> {
     pub pow_chains: HashMap<VarId, (Value, Vec<(Value, Value)>)>,
     /// The statement being emitted (deoptimization continues from it).
     pub cur_stmt: Option<&'a Stmt>,
+    /// In a simple statement (an assignment, an expression, a return): the load of
+    /// `Env::warned` at its start, and whether its code so far can warn (a NumPy float
+    /// report, a ufunc, a compiled callee). A deoptimization then tells the interpreter how
+    /// many warnings the statement already issued (`Env::rerun_warned`); the load is removed
+    /// from a statement that cannot warn.
+    pub warn_base: Option<(ir::Inst, Value)>,
+    pub stmt_reports: bool,
     /// Deoptimization points made so far, and their index by (statement, calls made, boxed call).
     pub points: Vec<crate::abi::DeoptPoint>,
     pub point_ids: HashMap<(usize, usize, Option<Span>), usize>,
@@ -228,6 +235,8 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             writes_visible: false,
             pow_chains: HashMap::new(),
             cur_stmt: None,
+            warn_base: None,
+            stmt_reports: false,
             points: Vec::new(),
             point_ids: HashMap::new(),
             spill_vars: Vec::new(),
@@ -470,6 +479,9 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             self.outlined_fail();
             self.start_dead_block();
             return;
+        }
+        if name == "heron_np_fp" || name == "heron_np_warn" {
+            self.stmt_reports = true;
         }
         let k = TRAMPOLINED.iter().position(|n| *n == name).expect("a trampolined helper");
         let f = self.module.declare_func_in_func(self.tramps[k], self.b.func);

@@ -3,7 +3,7 @@
 //! midpoint; powers of one variable in one statement share their chain.
 
 use cranelift_codegen::ir::condcodes::FloatCC;
-use cranelift_codegen::ir::{self, types, InstBuilder};
+use cranelift_codegen::ir::{types, InstBuilder};
 
 use super::{CVal, FunctionCx};
 use crate::ir::*;
@@ -29,11 +29,10 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         let x = self.cast_scalar(va[0], ta, DType::F64);
         if n == 0 {
             // The result is 1 whatever x is, but x's operations still run: their NumPy float
-            // reports may come from the processor's sticky flags (`runtime::fp`), which an
-            // operation removed as dead would never raise (`(1 / a[i]) ** 0` warns
-            // "divide by zero"; found by the fuzzer). A store to a stack slot keeps x live.
-            let keep = self.b.create_sized_stack_slot(ir::StackSlotData::new(ir::StackSlotKind::ExplicitSlot, 8, 3));
-            self.b.ins().stack_store(types::I64, x, keep, 0);
+            // reports may come from the processor's sticky flags, which an operation removed
+            // as dead would never raise (`(1 / a[i]) ** 0` warns "divide by zero"; found by
+            // the fuzzer).
+            self.keep_for_fp_flags(&vec![x], &Type::Np(DType::F64));
             return Ok(Some(vec![self.b.ins().f64const(1.0)]));
         }
         if n == 1 {

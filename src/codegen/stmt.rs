@@ -89,7 +89,18 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         // its line back.
         let srcloc = self.b.srcloc();
         self.b.set_srcloc(cranelift_codegen::ir::SourceLoc::new(s.span.line));
+        let simple = matches!(s.kind, StmtKind::Assign { .. } | StmtKind::AugAssign { .. } | StmtKind::Expr(_) | StmtKind::Return(_));
+        let base = (simple && self.outlined.is_none() && !self.is_terminated()).then(|| {
+            let v = self.b.ins().load(types::I64, ir::MemFlagsData::trusted(), self.env, crate::abi::ENV_WARNED);
+            (self.b.func.dfg.value_def(v).unwrap_inst(), v)
+        });
+        let saved_warn = (std::mem::replace(&mut self.warn_base, base), std::mem::replace(&mut self.stmt_reports, false));
         let r = self.stmt_inner(s);
+        if let (Some((inst, _)), false) = (base, self.stmt_reports) {
+            // Nothing in the statement warns: no deoptimization read the count.
+            self.b.func.layout.remove_inst(inst);
+        }
+        (self.warn_base, self.stmt_reports) = saved_warn;
         self.b.set_srcloc(srcloc);
         (self.cur_stmt, self.stmt_calls) = saved;
         r
@@ -150,6 +161,8 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                             && !self.fp_replay
                             && matches!(op, BinOp::Add | BinOp::Sub | BinOp::Mul)
                             && matches!(rt, Type::Np(d) if d.is_float())
+                            // A Python float made a float32 reports its cast at once.
+                            && !(rt == Type::Np(crate::types::DType::F32) && vt == Type::Float)
                             && self.fp_tree(value)
                             && self.fp_checks_inline();
                         let (v, op) = (*v, *op);

@@ -142,6 +142,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         let ops_ptr = self.b.ins().stack_addr(types::I64, ops, 0);
         let env = self.env;
         let i = types::I64;
+        self.stmt_reports = true;
         self.call_helper("heron_ufunc", &[i, i, i, i, i], &[i], &[env, info, site_ptr, ops_ptr, ret_ptr])?;
         self.fail_if_env_error(line);
         if scalar_out {
@@ -180,6 +181,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         let checked_call = |cx: &mut Self| -> CResult<()> {
             let info = cx.iconst(cx.info as *const crate::abi::FuncInfo as i64);
             let env = cx.env;
+            cx.stmt_reports = true;
             cx.call_helper("heron_ufunc_scalar", &[i64t, i64t, i64t, i64t], &[i64t], &[env, info, site_ptr, args_ptr])?;
             cx.fail_if_env_error(line);
             Ok(())

@@ -30,6 +30,8 @@ pub extern "C" fn heron_deopt(env: *mut Env, info: *const FuncInfo, point: i64, 
     let p = &info.points()[point as usize];
     let slots = unsafe { std::slice::from_raw_parts(slots, p.n_slots) };
     let env_ref = unsafe { &mut *env };
+    // Warnings the statement already issued in native code (see `Env::rerun_warned`).
+    let rerun_warned = std::mem::take(&mut env_ref.rerun_warned);
     let r = Python::attach(|py| -> PyResult<i64> {
         if env_ref.fp_deferred != 0 && super::fp::flags_raised(super::fp::REPORTED) {
             // NumPy float reports were deferred to the end of the call and one is due: the
@@ -56,6 +58,11 @@ pub extern "C" fn heron_deopt(env: *mut Env, info: *const FuncInfo, point: i64, 
                 let module = if name == "islice" { "itertools" } else { "builtins" };
                 values.push(py.import(module)?.getattr(name)?);
             }
+        }
+        if rerun_warned > 0 {
+            params.push("$skip".into());
+            let skip = py.import("heron._deopt")?.getattr("skip_warnings")?;
+            values.push(skip.call1((rerun_warned, func.getattr("__globals__")?))?);
         }
         let mut subs: Vec<Bound<'_, PyAny>> = Vec::new();
         for (span, name) in &p.substitutions {

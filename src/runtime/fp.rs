@@ -126,9 +126,10 @@ pub extern "C" fn heron_np_fp(env: *mut Env, info: *const FuncInfo, line: i64, o
     };
     let info = unsafe { &*info };
     let r = Python::attach(|py| -> PyResult<()> {
-        py.import("heron._runtime")?
+        let warned = py.import("heron._runtime")?
             .getattr(report)?
             .call1((kind, opname, info.filename.as_str(), line, info.module.as_str()))?;
+        note_warned(env, &warned);
         Ok(())
     });
     match r {
@@ -141,6 +142,12 @@ pub extern "C" fn heron_np_fp(env: *mut Env, info: *const FuncInfo, line: i64, o
     }
 }
 
+/// Count a warning a report function of `heron._runtime` says it issued (`Env::warned`).
+pub fn note_warned(env: *mut Env, warned: &Bound<'_, PyAny>) {
+    if !env.is_null() && warned.is_truthy().unwrap_or(false) {
+        unsafe { (*env).warned += 1 };
+    }
+}
 
 const NP_WARNINGS: [(&str, &str); 9] = [
     ("over", "add"),
@@ -163,7 +170,8 @@ pub extern "C" fn heron_np_warn(env: *mut Env, info: *const FuncInfo, line: i64,
     let (kind, opname) = NP_WARNINGS.get(what as usize).copied().unwrap_or(("over", "operation"));
     let info = unsafe { &*info };
     let r = Python::attach(|py| -> PyResult<()> {
-        py.import("heron._runtime")?.getattr(report)?.call1((kind, opname, info.filename.as_str(), line, info.module.as_str()))?;
+        let warned = py.import("heron._runtime")?.getattr(report)?.call1((kind, opname, info.filename.as_str(), line, info.module.as_str()))?;
+        note_warned(env, &warned);
         Ok(())
     });
     match r {

@@ -648,7 +648,8 @@ fn report_flags(env: *mut Env, info: *const FuncInfo, site: &UfuncSite, raised: 
         let report = py.import("heron._runtime")?.getattr("np_ufunc_error")?;
         for (bit, kind) in [(0x04u32, "divide"), (0x08, "over"), (0x10, "under"), (0x01, "invalid")] {
             if raised & bit != 0 {
-                report.call1((kind, name, info.filename.as_str(), site.line, info.module.as_str()))?;
+                let warned = report.call1((kind, name, info.filename.as_str(), site.line, info.module.as_str()))?;
+                super::fp::note_warned(env, &warned);
             }
         }
         Ok(())

@@ -611,15 +611,17 @@ impl<'a> Infer<'a> {
                 if info.ret_union() {
                     // The callee returns different types on different paths: speculate that it
                     // returns its unified member (guarded; deoptimize otherwise), which needs a
-                    // caller that can be re-run.
+                    // caller that can be re-run, or a callee without side effects (the
+                    // interpreter then runs the statement again, the call included, from a
+                    // deoptimization point: `codegen::call` refuses a call that has none).
                     let idx = info.ret_members.iter().position(|m| *m == info.ret);
-                    match (self.pure, idx) {
+                    match (self.pure || info.pure, idx) {
                         (true, Some(i)) => {
                             self.guards.insert(e.id, i);
                         }
                         _ => {
                             return cerr(
-                                "the called function returns different types on different paths; calling it from a function with side effects is not supported yet",
+                                "the called function returns different types on different paths and has side effects; calling it from a function with side effects is not supported yet",
                                 line,
                             )
                         }

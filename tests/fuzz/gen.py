@@ -215,8 +215,9 @@ KNOWN_BUGS = {
     "ufunc-pow": "a mixed-type ** on NumPy scalars goes through np.power's SIMD loop, not libm pow",
     "raise-rerun-warning": "a statement raising an error Heron leaves to the interpreter (inf or NaN stored "
                            "into an integer array, a[i] /= 0 of an int array, 0 ** np.float64(-1.0)) is "
-                           "re-run there, and the NumPy warnings its expression issued first (np.exp "
-                           "overflow, np.sqrt(-1), x / 0) come twice",
+                           "re-run there; the warnings native code issued in it are left out of the "
+                           "re-run (heron._deopt.skip_warnings), but those of NumPy functions it "
+                           "called (a.sum(), np.dot) come twice",
     **gen_arrays.KNOWN_BUGS,  # found with the whole-array NumPy of gen_arrays
 }
 
