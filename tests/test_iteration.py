@@ -227,3 +227,61 @@ def test_loops_over_flat_of_strided_arrays(heron_python, tmp_path):
     print(walk(b[:, :, ::2]), walk(b.T))
     print(digits(np.arange(30).reshape(5, 6).T), digits(np.arange(4).reshape(2, 2).T))
     """, native=["walk", "digits"])
+
+
+def test_loops_over_ndindex_and_tuple_indices(heron_python, tmp_path):
+    # `for ind in np.ndindex(shape)`: the index tuples in C order (numba-examples' Lennard-Jones
+    # kernel); `a[ind]` indexes with a tuple as `a[ind[0], ind[1]]` does (an element, or a
+    # view with fewer items than axes); `a.shape[:2]` slices a tuple with constant bounds. A
+    # deoptimization in the loop resumes the rest of the same index tuples.
+    compare(heron_python, tmp_path, """
+    import numpy as np
+
+    # heron: jit
+    def row_sums(a):
+        out = np.empty(a.shape[:2], dtype=a.dtype)
+        for i in np.ndindex(out.shape):
+            out[i] = a[i].sum()
+        return out
+
+    # heron: jit
+    def walk(a):
+        s = 0.0
+        for ind in np.ndindex(a.shape):
+            s = s * 0.5 + a[ind]
+            a[ind] += 1.0
+        return s
+
+    # heron: jit
+    def pairs(n, m):
+        t = 0
+        for i, j in np.ndindex(n, m):
+            t = t * 7 + i * 3 + j     # past int64 for big n, m: deoptimizes in the loop
+        return t
+
+    # heron: jit
+    def shapes(a):
+        s = a.shape
+        return s[:2], s[1:], s[-2:], s[::-1], s[::2], s[5:], s[-10:1]
+
+    # heron: jit
+    def pick(a, i, j):
+        t = (i, j)
+        return a[t], a[t] * 2
+
+    c = np.arange(24.0).reshape(2, 3, 4)
+    print(row_sums(c), row_sums(c.transpose(2, 1, 0)), row_sums(np.zeros((0, 3, 2))))
+    m = np.arange(12.0).reshape(3, 4).T
+    print(walk(m), m)
+    print(pairs(3, 4), pairs(0, 5), pairs(25, 25))
+    try:
+        pairs(-1, 3)
+    except ValueError as e:
+        print("ValueError", e)
+    print(shapes(c), shapes(np.zeros((5, 6))))
+    print(pick(np.arange(6).reshape(2, 3), 1, -1))
+    try:
+        pick(np.arange(6).reshape(2, 3), 2, 0)
+    except IndexError as e:
+        print("IndexError", e)
+    """, native=["row_sums", "walk", "pairs", "shapes", "pick"])

@@ -34,8 +34,9 @@ def continuation(func, path, loops, params, substitutions=()):
     Args:
         func: the original Python function (``__code__``, ``__globals__``).
         path: tuple of ``(field, index)`` pairs naming the statement to continue from.
-        loops: dict ``level -> ("range", cur, stop, step)``, ``("each", iter, index)`` or
-            ``("flat", iter, index)`` (and zip, enumerate, as ``_resume_loop`` reads them): the
+        loops: dict ``level -> ("range", cur, stop, step)``, ``("each", iter, index)``,
+            ``("flat", iter, index)`` or ``("ndindex", shape, index)`` (and zip, enumerate, as
+            ``_resume_loop`` reads them): the
             names of the hidden loop state for the loop at ``path[:level + 1]`` (when the
             statement is in that loop's body). ``while`` loops need none.
         params: tuple of parameter names of the continuation, in the order the values come.
@@ -156,6 +157,13 @@ def _resume_loop(loop, level, inner, loops):
             start = ast.BinOp(left=_name(idx), op=ast.Add(), right=ast.Constant(1))
             flat = ast.Attribute(value=_name(it), attr="flat", ctx=ast.Load())
             rest.iter = ast.Call(func=_name("$islice"), args=[flat, start, ast.Constant(None)],
+                                 keywords=[])
+        elif state[0] == "ndindex":
+            # `for ind in np.ndindex(shape)`: the rest of the index tuples of the same shape.
+            _, shape, idx = state
+            start = ast.BinOp(left=_name(idx), op=ast.Add(), right=ast.Constant(1))
+            tuples = ast.Call(func=_name("$ndindex"), args=[_name(shape)], keywords=[])
+            rest.iter = ast.Call(func=_name("$islice"), args=[tuples, start, ast.Constant(None)],
                                  keywords=[])
         elif state[0] == "zip":
             _, idx, *its = state

@@ -44,6 +44,8 @@ pub enum LoopState {
     /// `for x in a.flat` over an array that is not C-contiguous: the names of the array (the
     /// whole array, iterated in C order) and of the index.
     Flat { iter: String, index: String },
+    /// `for ind in np.ndindex(shape)`: the names of the shape (a tuple) and of the index.
+    NdIndex { iter: String, index: String },
     /// `for x, y in zip(a, b)`: the names of the arrays and of the index.
     Zip { iters: Vec<String>, index: String },
     /// `for i, x in enumerate(a, start)`: the names of the array, start and index.

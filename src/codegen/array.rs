@@ -26,8 +26,22 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             At(Value),
             Slice(Option<Value>, Option<Value>, Option<Value>),
         }
-        let mut items = Vec::new();
+        // Each item with the index expression it came from (`None`: an item of a tuple index,
+        // `a[t]`, checked in full).
+        let mut items: Vec<(Option<&Expr>, Item)> = Vec::new();
         for ie in index {
+            if self.typed.tuple_indices.contains_key(&ie.id) {
+                let Type::Tuple(elems) = self.typed.ty(ie).clone() else { unreachable!("a tuple index") };
+                let v = self.expr(ie)?;
+                let mut off = 0;
+                for et in &elems {
+                    let n = super::repr(et).len();
+                    let idx = self.to_i64(v[off..off + n].to_vec(), et);
+                    off += n;
+                    items.push((None, Item::At(idx)));
+                }
+                continue;
+            }
             if let ExprKind::Slice(lo, hi, st) = &ie.kind {
                 let part = |cx: &mut Self, p: &Option<Box<Expr>>| -> CResult<Option<Value>> {
                     match p {
@@ -44,7 +58,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                     }
                 };
                 let (a, b, c) = (part(self, lo)?, part(self, hi)?, part(self, st)?);
-                items.push(Item::Slice(a, b, c));
+                items.push((Some(ie), Item::Slice(a, b, c)));
             } else {
                 let it = self.typed.ty(ie).clone();
                 let iv = self.expr(ie)?;
@@ -55,12 +69,13 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                     let big = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, idx, 0);
                     self.fail_if(big, ErrCode::Deopt, line, &[]);
                 }
-                items.push(Item::At(idx));
+                items.push((Some(ie), Item::At(idx)));
             }
         }
         let mut shape = Vec::new();
         let mut strides = Vec::new();
-        for (k, (ie, item)) in index.iter().zip(items).enumerate() {
+        let n = items.len();
+        for (k, (ie, item)) in items.into_iter().enumerate() {
             let extent = arr[1 + k];
             let stride = if at.layout == Layout::C && k == nd - 1 {
                 self.iconst(at.dtype.itemsize())
@@ -69,10 +84,10 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             };
             match item {
                 Item::At(idx) => {
-                    let idx = if self.scope.index_in_bounds(ie, base, k) {
+                    let idx = if ie.is_some_and(|ie| self.scope.index_in_bounds(ie, base, k)) {
                         idx
                     } else {
-                        let adj = if self.scope.known_nonnegative(ie) {
+                        let adj = if ie.is_some_and(|ie| self.scope.known_nonnegative(ie)) {
                             idx
                         } else {
                             let neg = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, idx, 0);
@@ -96,7 +111,6 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 }
             }
         }
-        let n = index.len();
         let mut rest = vec![ptr];
         rest.extend(shape);
         rest.extend_from_slice(&arr[1 + n..1 + nd]);
@@ -186,6 +200,46 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         Ok(self.load_element(ptr, at.dtype))
     }
 
+    /// `$iter = np.ndindex(...)` of `for ind in np.ndindex(shape)`: the shape, as a tuple of
+    /// ints. A negative extent (NumPy's ValueError "negative dimensions are not allowed") or
+    /// a number of index tuples beyond int64 is left to the interpreter.
+    pub fn ndindex_start(&mut self, iter: VarId, value: &Expr, line: u32) -> CResult<()> {
+        let ExprKind::Call { args, .. } = &value.kind else { unreachable!("inference typed np.ndindex(...)") };
+        let mut shape = Vec::new();
+        for a in args {
+            shape.extend(self.expr(a)?);
+        }
+        let mut n = self.iconst(1);
+        for &x in &shape {
+            let neg = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, x, 0);
+            self.fail_if(neg, ErrCode::Deopt, line, &[]);
+            let (m, of) = self.b.ins().smul_overflow(n, x);
+            self.fail_if(of, ErrCode::Deopt, line, &[]);
+            n = m;
+        }
+        let t = Type::Tuple(vec![Type::Int; shape.len()]);
+        self.assign_var(iter, shape, &t, None, line)
+    }
+
+    /// `$iter[k]` of `for ind in np.ndindex(shape)`: the k-th index tuple in C order
+    /// (`0 <= k < prod(shape)`), unravelled from the last axis as `numpy.unravel_index` does.
+    fn ndindex_item(&mut self, base: &Expr, k: &Expr) -> CResult<CVal> {
+        let shape = self.expr(base)?;
+        let kt = self.typed.ty(k).clone();
+        let kv = self.expr(k)?;
+        let mut rem = self.to_i64(kv, &kt);
+        let nd = shape.len();
+        let mut out = vec![rem; nd];
+        for axis in (1..nd).rev() {
+            let q = self.b.ins().udiv(rem, shape[axis]);
+            let back = self.b.ins().imul(q, shape[axis]);
+            out[axis] = self.b.ins().isub(rem, back);
+            rem = q;
+        }
+        out[0] = rem;
+        Ok(out)
+    }
+
     /// `base[index]`: an element (a NumPy scalar) or, with fewer indices than axes, a view.
     pub fn index(&mut self, base: &Expr, index: &[Expr], line: u32) -> CResult<CVal> {
         let bt = match self.typed.ty(base).clone() {
@@ -202,11 +256,28 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             Type::Array(at) => {
                 let (ptr, rest) = self.indexed_pointer(base, index, at, line)?;
                 let slices = index.iter().any(|i| matches!(i.kind, ExprKind::Slice(..)));
-                if index.len() == at.ndim as usize && !slices {
+                if self.typed.index_arity(index) == at.ndim as usize && !slices {
                     Ok(self.load_element(ptr, at.dtype))
                 } else {
                     Ok(rest)
                 }
+            }
+            Type::Tuple(_) if matches!(base.kind, ExprKind::Var(v) if self.typed.ndindex_iters.contains(&v)) => self.ndindex_item(base, &index[0]),
+            Type::Tuple(elems) if matches!(index[0].kind, ExprKind::Slice(..)) => {
+                let pos = crate::types::rules::const_tuple_slice(&index[0], elems.len()).expect("inference checked the slice");
+                let v = self.expr(base)?;
+                let mut offs = Vec::new();
+                let mut off = 0;
+                for et in &elems {
+                    offs.push(off);
+                    off += super::repr(et).len();
+                }
+                let mut out = Vec::new();
+                for k in pos {
+                    let n = super::repr(&elems[k]).len();
+                    out.extend_from_slice(&v[offs[k]..offs[k] + n]);
+                }
+                Ok(out)
             }
             Type::Tuple(elems) => {
                 let k = match &index[0].kind {

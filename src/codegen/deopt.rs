@@ -206,7 +206,13 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 }
                 Some(LoopHidden::Each { level, iter, index }) => {
                     let (it, index) = (self.f.vars[iter].clone(), self.f.vars[index].clone());
-                    let state = if self.typed.flat_iters.contains(&iter) { LoopState::Flat { iter: it, index } } else { LoopState::Each { iter: it, index } };
+                    let state = if self.typed.flat_iters.contains(&iter) {
+                        LoopState::Flat { iter: it, index }
+                    } else if self.typed.ndindex_iters.contains(&iter) {
+                        LoopState::NdIndex { iter: it, index }
+                    } else {
+                        LoopState::Each { iter: it, index }
+                    };
                     loops.push((level, state));
                 }
                 Some(LoopHidden::Zip { level, first, count, index }) => {

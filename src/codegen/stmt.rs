@@ -60,7 +60,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                     // `view = value`: NumPy copies `value` into the view, broadcast and cast.
                     let Type::Array(bt) = self.typed.ty(base).clone() else { unreachable!() };
                     let r = self.index(base, index, line).and_then(|view| {
-                        self.ufunc_run(None, vec![(val, t.clone())], Some((view, view_type(bt, index))), &Type::None, line).map(|_| ())
+                        self.ufunc_run(None, vec![(val, t.clone())], Some((view, view_type(bt, index, self.typed))), &Type::None, line).map(|_| ())
                     });
                     self.span_stack.pop();
                     return r;
@@ -114,6 +114,10 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 let [Target::Var(v)] = targets.as_slice() else { unreachable!("inference checked") };
                 self.min_max_choice(*v, value, line)?;
             }
+            StmtKind::Assign { targets, value } if matches!(targets.as_slice(), [Target::Var(v)] if self.typed.ndindex_iters.contains(v)) => {
+                let [Target::Var(v)] = targets.as_slice() else { unreachable!() };
+                self.ndindex_start(*v, value, line)?;
+            }
             StmtKind::Assign { targets, value } => {
                 let t = self.typed.ty(value).clone();
                 let val = self.expr(value)?;
@@ -132,7 +136,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                         }
                         Target::Index { base, index, .. } => {
                             let Type::Array(bt) = self.typed.ty(base).clone() else { unreachable!() };
-                            (self.index(base, index, line)?, view_type(bt, index))
+                            (self.index(base, index, line)?, view_type(bt, index, self.typed))
                         }
                         Target::Tuple(_) => unreachable!(),
                     };
@@ -308,7 +312,20 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             LoopOrigin::Each { iter, .. } if self.typed.flat_iters.contains(&iter) => Some(iter),
             _ => None,
         };
-        let stop_v = if let Some(iter) = flat {
+        let ndindex = match origin {
+            LoopOrigin::Each { iter, .. } if self.typed.ndindex_iters.contains(&iter) => Some(iter),
+            _ => None,
+        };
+        let stop_v = if let Some(iter) = ndindex {
+            // `for ind in np.ndindex(shape)`: as many iterations as index tuples (the product
+            // of the extents, which `ndindex_start` checked cannot overflow).
+            let v = self.load_var(iter);
+            let mut n = self.iconst(1);
+            for x in v {
+                n = self.b.ins().imul(n, x);
+            }
+            n
+        } else if let Some(iter) = flat {
             // `for x in a.flat` over a strided array: as many iterations as elements.
             let at = match self.var_type(iter) {
                 Type::Array(at) => at,
@@ -503,9 +520,9 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
 
 /// The type of the view `base[index]` of an array of type `at` (sliced axes stay, integer
 /// indexed ones go; any slice makes it strided), as inference typed it.
-fn view_type(at: ArrayType, index: &[Expr]) -> ArrayType {
+fn view_type(at: ArrayType, index: &[Expr], typed: &crate::types::infer::Typed) -> ArrayType {
     let slices = index.iter().filter(|i| matches!(i.kind, ExprKind::Slice(..))).count();
-    let ints = index.len() - slices;
+    let ints = typed.index_arity(index) - slices;
     let layout = if slices == 0 { at.layout } else { Layout::Any };
     ArrayType { ndim: at.ndim - ints as u8, layout, ..at }
 }

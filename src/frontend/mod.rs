@@ -268,7 +268,28 @@ impl Lowerer {
         let get = |f: &str| node.getattr(f).map_err(|e| pyerr(e, line));
         let target = get("target")?;
         if kind(&target) == "Tuple" {
-            return self.for_zip_enumerate(&target, &get("iter")?, node, line);
+            let iter = get("iter")?;
+            let called = |names: &[&str]| -> bool {
+                kind(&iter) == "Call"
+                    && iter.getattr("func").map(|f| kind(&f) == "Name" && f.getattr("id").and_then(|v| v.extract::<String>()).map(|s| names.contains(&s.as_str())).unwrap_or(false)).unwrap_or(false)
+            };
+            if called(&["zip", "enumerate"]) {
+                return self.for_zip_enumerate(&target, &iter, node, line);
+            }
+            // `for i, j in np.ndindex(shape)` (any other iterable of tuples): each item
+            // unpacked from a hidden variable, `$item = $iter[$k]; i, j = $item`.
+            let mut names = Vec::new();
+            for e in target.getattr("elts").map_err(|e| pyerr(e, line))?.try_iter().map_err(|e| pyerr(e, line))? {
+                let e = e.map_err(|e| pyerr(e, line))?;
+                if kind(&e) != "Name" {
+                    return err("only names can be unpacked by a `for` loop yet", line);
+                }
+                let id: String = e.getattr("id").and_then(|v| v.extract()).map_err(|e| pyerr(e, line))?;
+                names.push(self.var(&id));
+            }
+            let n = self.vars.len();
+            let item = self.var(&format!("$item{n}"));
+            return self.for_each(item, Some(names), &iter, node, line);
         }
         if kind(&target) != "Name" {
             return err("only `for name in range(...)` loops are supported yet", line);
@@ -292,7 +313,7 @@ impl Lowerer {
             _ => false,
         };
         if !is_range {
-            return self.for_each(var, &iter, node, line);
+            return self.for_each(var, None, &iter, node, line);
         }
         let iter_fn = Some(Box::new(self.lower(callee.as_ref().expect("a call"))?));
         if iter.getattr("keywords").map_err(|e| pyerr(e, line))?.len().unwrap_or(0) > 0 {
@@ -334,7 +355,8 @@ impl Lowerer {
     /// `for x in a: body else: orelse` over an array, lowered to an index loop:
     /// `$it = a; for $k in range($it.shape[0]): x = $it[$k]; body` (the hidden names cannot
     /// clash with Python names; the index stays in bounds, so no check is emitted).
-    fn for_each(&mut self, var: VarId, iter: &Bound<'_, PyAny>, node: &Bound<'_, PyAny>, line: u32) -> CResult<StmtKind> {
+    /// With `unpack`, `var` is a hidden variable the names are unpacked from at each item.
+    fn for_each(&mut self, var: VarId, unpack: Option<Vec<VarId>>, iter: &Bound<'_, PyAny>, node: &Bound<'_, PyAny>, line: u32) -> CResult<StmtKind> {
         let get = |f: &str| node.getattr(f).map_err(|e| pyerr(e, line));
         let span = span_of(node);
         let n = self.vars.len();
@@ -355,6 +377,11 @@ impl Lowerer {
         let kv = self.expr(ExprKind::Var(k), span);
         let item = self.expr(ExprKind::Index(Box::new(base), vec![kv]), span);
         let mut body = vec![self.mk_stmt(StmtKind::Assign { targets: vec![Target::Var(var)], value: item }, span, None)];
+        if let Some(names) = unpack {
+            let value = self.expr(ExprKind::Var(var), span);
+            let targets = vec![Target::Tuple(names.into_iter().map(Target::Var).collect())];
+            body.push(self.mk_stmt(StmtKind::Assign { targets, value }, span, None));
+        }
         body.extend(self.stmts(&get("body")?, Field::Body)?);
         let orelse = self.stmts(&get("orelse")?, Field::Orelse)?;
         // The loop and its set-up continue in the interpreter as the whole `for` statement.

@@ -51,11 +51,16 @@ pub extern "C" fn heron_deopt(env: *mut Env, info: *const FuncInfo, point: i64, 
             ("range", p.loops.iter().any(|(_, l)| matches!(l, LoopState::Range { .. }))),
             ("zip", p.loops.iter().any(|(_, l)| matches!(l, LoopState::Zip { .. }))),
             ("enumerate", p.loops.iter().any(|(_, l)| matches!(l, LoopState::Enumerate { .. }))),
-            ("islice", p.loops.iter().any(|(_, l)| matches!(l, LoopState::Flat { .. }))),
+            ("islice", p.loops.iter().any(|(_, l)| matches!(l, LoopState::Flat { .. } | LoopState::NdIndex { .. }))),
+            ("ndindex", p.loops.iter().any(|(_, l)| matches!(l, LoopState::NdIndex { .. }))),
         ] {
             if used {
                 params.push(format!("${name}"));
-                let module = if name == "islice" { "itertools" } else { "builtins" };
+                let module = match name {
+                    "islice" => "itertools",
+                    "ndindex" => "numpy",
+                    _ => "builtins",
+                };
                 values.push(py.import(module)?.getattr(name)?);
             }
         }
@@ -80,6 +85,7 @@ pub extern "C" fn heron_deopt(env: *mut Env, info: *const FuncInfo, point: i64, 
                 LoopState::Range { cur, stop, step } => PyTuple::new(py, ["range", cur, stop, step])?,
                 LoopState::Each { iter, index } => PyTuple::new(py, ["each", iter, index])?,
                 LoopState::Flat { iter, index } => PyTuple::new(py, ["flat", iter, index])?,
+                LoopState::NdIndex { iter, index } => PyTuple::new(py, ["ndindex", iter, index])?,
                 LoopState::Zip { iters, index } => PyTuple::new(py, ["zip", index.as_str()].into_iter().chain(iters.iter().map(|s| s.as_str())).collect::<Vec<_>>())?,
                 LoopState::Enumerate { iter, start, index } => PyTuple::new(py, ["enumerate", iter, index, start])?,
             };

@@ -142,6 +142,10 @@ impl<'py, 'd> Resolver for DispatchResolver<'py, 'd> {
         if module == "random" {
             return random_attr(self.py, attr).map_err(|why| CompileError::new(why, line));
         }
+        if module == "numpy" && attr == "ndindex" {
+            // `for ind in np.ndindex(shape)` (typed by inference there only).
+            return Ok(GlobalValue::LoopBuiltin("ndindex"));
+        }
         let registry = if module == "numpy" { builtins::numpy_attr(attr) } else { None };
         match registry {
             Some(NumpyAttr::Fn(f)) => Ok(GlobalValue::Builtin(f)),

@@ -179,6 +179,14 @@ pub struct Typed {
     /// C-contiguous (2-d and up): typed as the array itself; `$iter.shape[0]` stands for its
     /// size and `$iter[k]` for its k-th element in C order (`codegen::array::flat_element`).
     pub flat_iters: std::collections::HashSet<VarId>,
+    /// The front end's `$iter` variables of `for ind in np.ndindex(shape)` loops: typed as the
+    /// shape (a tuple of ints); `$iter[k]` is the k-th index tuple in C order
+    /// (`codegen::array::ndindex_item`).
+    pub ndindex_iters: std::collections::HashSet<VarId>,
+    /// Array indices that are one tuple of integers (`a[t]` with `t = (i, j)`, `out[ind]` in
+    /// an `np.ndindex` loop): the index expression's id and the tuple's length. NumPy reads
+    /// `a[t]` as `a[t[0], t[1], ...]`.
+    pub tuple_indices: HashMap<ExprId, usize>,
     /// Check NumPy floating-point errors at each operation even when `pure` (set by the
     /// dispatcher for callees of code with side effects).
     pub fp_checked: bool,
@@ -193,6 +201,11 @@ pub struct Typed {
 impl Typed {
     pub fn ty(&self, e: &Expr) -> &Type {
         self.expr_types[e.id].as_ref().expect("typed expression")
+    }
+    /// How many axes an array index indexes (a tuple of integers as one index counts its
+    /// items, see `tuple_indices`).
+    pub fn index_arity(&self, index: &[Expr]) -> usize {
+        index.iter().map(|i| self.tuple_indices.get(&i.id).copied().unwrap_or(1)).sum()
     }
     pub fn ret_type(&self) -> Type {
         self.ret.ty.clone().unwrap_or(Type::None)
@@ -225,6 +238,8 @@ pub(super) struct Infer<'a> {
     pub(super) choices: HashMap<ExprId, Vec<Type>>,
     pub(super) slice_stores: std::collections::HashSet<ExprId>,
     pub(super) flat_iters: std::collections::HashSet<VarId>,
+    pub(super) ndindex_iters: std::collections::HashSet<VarId>,
+    pub(super) tuple_indices: HashMap<ExprId, usize>,
 }
 
 /// NumPy's "same_kind" casting rule between dtypes (`numpy.can_cast(a, b, "same_kind")`):
@@ -285,6 +300,8 @@ pub fn infer(f: &Function, args: &[Type], res: &mut dyn Resolver, pure: bool) ->
         choices: HashMap::new(),
         slice_stores: Default::default(),
         flat_iters: Default::default(),
+        ndindex_iters: Default::default(),
+        tuple_indices: HashMap::new(),
     };
     for (p, t) in f.params.iter().zip(args) {
         inf.vars[*p].add(t, f.span.line, "a parameter")?;
@@ -327,6 +344,8 @@ pub fn infer(f: &Function, args: &[Type], res: &mut dyn Resolver, pure: bool) ->
         choices: inf.choices,
         slice_stores: inf.slice_stores,
         flat_iters: inf.flat_iters,
+        ndindex_iters: inf.ndindex_iters,
+        tuple_indices: inf.tuple_indices,
         fp_checked: false,
         parallel: false,
         threaded: false,
@@ -403,15 +422,13 @@ impl<'a> Infer<'a> {
                     self.fancy_index(base, &Type::Array(at), &its, Some(&t), line)?;
                     return Ok(());
                 }
-                if index.iter().any(|i| matches!(i.kind, ExprKind::Slice(..))) || index.len() < at.ndim as usize {
+                let n = self.index_arity(index);
+                if index.iter().any(|i| matches!(i.kind, ExprKind::Slice(..))) || n < at.ndim as usize {
                     self.check_indices(index, line)?;
                     return self.view_store(base, at, &t, value, line);
                 }
-                if index.len() != at.ndim as usize {
-                    return cerr(
-                        format!("an element store needs {} indices for a {}-d array, got {}", at.ndim, at.ndim, index.len()),
-                        line,
-                    );
+                if n != at.ndim as usize {
+                    return cerr(format!("an element store needs {} indices for a {}-d array, got {n}", at.ndim, at.ndim), line);
                 }
                 self.check_indices(index, line)?;
                 if at.readonly {
@@ -450,6 +467,25 @@ impl<'a> Infer<'a> {
         }
     }
 
+    /// The shape `np.ndindex(...)` iterates: one tuple of ints (`np.ndindex(a.shape)`) or
+    /// one or more ints (`np.ndindex(3, 4)`), as a tuple of ints (NumPy accepts both forms).
+    fn ndindex_shape(&mut self, args: &[Expr], kwargs: &[(String, Expr)], line: u32) -> CResult<Option<Type>> {
+        if !kwargs.is_empty() || args.is_empty() {
+            return cerr("np.ndindex() takes a shape: a tuple of ints or one or more ints", line);
+        }
+        let mut ts = Vec::new();
+        for a in args {
+            let Some(t) = self.expr(a)? else { return Ok(None) };
+            ts.push(t);
+        }
+        let int = |t: &Type| matches!(t, Type::Int);
+        match ts.as_slice() {
+            [Type::Tuple(elems)] if !elems.is_empty() && elems.iter().all(int) => Ok(Some(Type::Tuple(elems.clone()))),
+            ts if ts.iter().all(int) => Ok(Some(Type::Tuple(ts.to_vec()))),
+            _ => cerr("np.ndindex() of anything but a non-empty tuple of ints or ints is not supported yet", line),
+        }
+    }
+
     /// The array an augmented assignment updates in place (`a += b` on an array, `a[1:] *= 2`
     /// on a view), or `None` for a scalar target.
     fn array_target(&mut self, target: &Target, line: u32) -> CResult<Option<ArrayType>> {
@@ -465,14 +501,15 @@ impl<'a> Infer<'a> {
                     self.expr(i)?;
                 }
                 let slices = index.iter().filter(|i| matches!(i.kind, ExprKind::Slice(..))).count();
-                if slices == 0 && index.len() == at.ndim as usize {
+                let n = self.index_arity(index);
+                if slices == 0 && n == at.ndim as usize {
                     return Ok(None);
                 }
-                if index.len() > at.ndim as usize {
-                    return cerr(format!("too many indices: the array is {}-dimensional but {} were given", at.ndim, index.len()), line);
+                if n > at.ndim as usize {
+                    return cerr(format!("too many indices: the array is {}-dimensional but {n} were given", at.ndim), line);
                 }
                 self.check_indices(index, line)?;
-                let ints = index.len() - slices;
+                let ints = n - slices;
                 let layout = if slices == 0 { at.layout } else { Layout::Any };
                 Ok(Some(ArrayType { ndim: at.ndim - ints as u8, layout, ..at }))
             }
@@ -632,6 +669,15 @@ impl<'a> Infer<'a> {
                         };
                         self.record(value, t)
                     }
+                    // `for ind in np.ndindex(shape)` (the front end's `$iter = np.ndindex(...)`):
+                    // `$iter` is the shape, a tuple of ints.
+                    ([Target::Var(v)], ExprKind::Call { func, args, kwargs }) if self.f.vars[*v].starts_with("$iter") && matches!(self.resolve_name(func)?, Some(GlobalValue::LoopBuiltin("ndindex"))) => {
+                        let t = self.ndindex_shape(args, kwargs, line)?;
+                        if t.is_some() {
+                            self.ndindex_iters.insert(*v);
+                        }
+                        self.record(value, t)
+                    }
                     _ => self.expr(value)?,
                 };
                 for target in targets {
@@ -656,7 +702,7 @@ impl<'a> Infer<'a> {
                             _ if index.iter().any(|i| matches!(i.kind, ExprKind::Slice(..))) => {
                                 return cerr("augmented assignment to a slice of an array is not supported yet", line)
                             }
-                            Some(Type::Array(at)) if index.len() == at.ndim as usize => Some(Type::Np(at.dtype)),
+                            Some(Type::Array(at)) if self.index_arity(index) == at.ndim as usize => Some(Type::Np(at.dtype)),
                             Some(Type::Array(_)) => return cerr("augmented assignment to an array slice is not supported", line),
                             Some(other) => return cerr(format!("cannot assign into an item of a {other}"), line),
                             None => None,

@@ -66,6 +66,11 @@ impl<'a> Infer<'a> {
             ExprKind::Var(v) => self.vars[*v].ty.clone(),
             ExprKind::Global(_) | ExprKind::Attr(..) => {
                 if let ExprKind::Attr(base, attr) = &e.kind {
+                    // `$iter.shape` of an `np.ndindex` loop (its stop; codegen computes the
+                    // number of index tuples itself).
+                    if matches!(base.kind, ExprKind::Var(v) if self.ndindex_iters.contains(&v)) && attr == "shape" {
+                        return Ok(Some(Type::Tuple(vec![Type::Int])));
+                    }
                     // Attributes of values: `a.shape`, `a.size`, `a.ndim`.
                     if self.resolve_name(base)?.is_none() {
                         let Some(bt) = self.expr(base)? else { return Ok(None) };
@@ -277,8 +282,8 @@ impl<'a> Infer<'a> {
                     // `$iter[k]` of a `for x in a.flat` over a strided array: the element.
                     Type::Array(at) if matches!(base.kind, ExprKind::Var(v) if self.flat_iters.contains(&v)) => Some(Type::Np(at.dtype)),
                     Type::Array(at) => {
+                        let n = self.index_arity(index);
                         self.check_indices(index, line)?;
-                        let n = index.len();
                         if n > at.ndim as usize {
                             return cerr(format!("too many indices: the array is {}-dimensional but {n} were given", at.ndim), line);
                         }
@@ -293,6 +298,13 @@ impl<'a> Infer<'a> {
                             Some(Type::Array(ArrayType { ndim: at.ndim - ints as u8, layout, ..*at }))
                         }
                     }
+                    // `$iter[k]` of an `np.ndindex` loop: the k-th index tuple.
+                    Type::Tuple(_) if matches!(base.kind, ExprKind::Var(v) if self.ndindex_iters.contains(&v)) => Some(bt.clone()),
+                    // `t[:2]` (`a.shape[:2]`) with constant bounds: the items it takes.
+                    Type::Tuple(elems) if index.len() == 1 && matches!(index[0].kind, ExprKind::Slice(..)) => match const_tuple_slice(&index[0], elems.len()) {
+                        Some(pos) => Some(Type::Tuple(pos.iter().map(|&k| elems[k].clone()).collect())),
+                        None => return cerr("a tuple can only be sliced with constant bounds and step in compiled code", line),
+                    },
                     Type::Tuple(elems) => {
                         if index.len() != 1 {
                             return cerr("tuple indices must be a single integer", line);
@@ -384,8 +396,26 @@ impl<'a> Infer<'a> {
         })
     }
 
+    /// How many axes `index` indexes: one per item, or the length of a single index that is a
+    /// tuple of integers (`a[t]` is `a[t[0], t[1], ...]` in NumPy), recorded in `tuple_indices`.
+    pub(super) fn index_arity(&mut self, index: &[Expr]) -> usize {
+        if let [i] = index {
+            if let Some(Type::Tuple(elems)) = &self.expr_types[i.id] {
+                let ints = elems.iter().all(|t| matches!(t, Type::Int) || matches!(t, Type::Np(d) if d.is_int() && *d != DType::U64));
+                if ints && !elems.is_empty() && !matches!(i.kind, ExprKind::Var(v) if self.vars[v].is_union()) {
+                    self.tuple_indices.insert(i.id, elems.len());
+                    return elems.len();
+                }
+            }
+        }
+        index.len()
+    }
+
     pub(super) fn check_indices(&mut self, index: &[Expr], line: u32) -> CResult<()> {
         for i in index {
+            if self.tuple_indices.contains_key(&i.id) {
+                continue;
+            }
             let t = self.expr_types[i.id].clone();
             if let ExprKind::Slice(..) = i.kind {
                 for part in i.children() {

@@ -221,3 +221,41 @@ pub fn compare_type(op: CmpOp, a: &Type, b: &Type, line: u32) -> CResult<Type> {
     }
     cerr(format!("comparing a {a} with a {b} is not supported"), line)
 }
+
+/// The positions `t[lo:hi:step]` takes from a tuple of `n` items when the bounds and step
+/// are constants (or absent), by Python's `slice.indices` (Objects/sliceobject.c); `None`
+/// when one is not a constant, or the step is 0.
+pub fn const_tuple_slice(index: &Expr, n: usize) -> Option<Vec<usize>> {
+    let ExprKind::Slice(lo, hi, st) = &index.kind else { return None };
+    let value = |p: &Option<Box<Expr>>| -> Option<Option<i64>> {
+        match p.as_deref().map(|e| &e.kind) {
+            None | Some(ExprKind::Const(Const::None)) => Some(None),
+            Some(ExprKind::Const(Const::Int(k))) => Some(Some(*k)),
+            Some(ExprKind::Unary(UnaryOp::Neg, inner)) => match inner.kind {
+                ExprKind::Const(Const::Int(k)) => Some(Some(-k)),
+                _ => None,
+            },
+            _ => None,
+        }
+    };
+    let (lo, hi, step) = (value(lo)?, value(hi)?, value(st)?.unwrap_or(1));
+    if step == 0 {
+        return None;
+    }
+    let n = n as i64;
+    let clamp = |v: Option<i64>, dflt: i64| -> i64 {
+        match v {
+            None => dflt,
+            Some(v) if v < 0 => (v + n).max(if step < 0 { -1 } else { 0 }),
+            Some(v) => v.min(if step < 0 { n - 1 } else { n }),
+        }
+    };
+    let (start, stop) = if step > 0 { (clamp(lo, 0), clamp(hi, n)) } else { (clamp(lo, n - 1), clamp(hi, -1)) };
+    let mut out = Vec::new();
+    let mut i = start;
+    while (step > 0 && i < stop) || (step < 0 && i > stop) {
+        out.push(i as usize);
+        i += step;
+    }
+    Some(out)
+}

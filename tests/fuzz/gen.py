@@ -757,7 +757,32 @@ class ModuleGen(gen_arrays.ArrayMixin, Gen):
         lines.append((ind, f"{acc_name} = {init}"))
         idx = []
         inner = scope
+        # The loop over the elements: nested range() loops, or one `np.ndindex` loop (its
+        # index tuple, or the tuple unpacked into names), or `for v in a.flat`.
+        form = self.wchoice([(10, "range"), (1, "ndindex"), (1, "unpack"), (1, "flat")])
+        if form in ("ndindex", "flat"):
+            v = self.new_var("v")
+            lines.append((ind, f"for {v} in np.ndindex({arr}.shape):" if form == "ndindex" else f"for {v} in {arr}.flat:"))
+            inner = Scope(scope)
+            read = f"{arr}[{v}]" if form == "ndindex" else v
+            body_ind = ind + 1
+            self._kernel_body(lines, inner, body_ind, acc_name, op, read, python_init, acc_t, prod, r)
+            if acc_t is not None:
+                scope.vars[acc_name] = acc_t
+            return
+        if form == "unpack":
+            names = [self.new_var("i") for _ in range(t[2])]
+            lines.append((ind, f"for {', '.join(names)}{',' if t[2] == 1 else ''} in np.ndindex({arr}.shape):"))
         for axis in range(t[2]):
+            if form == "unpack":
+                i = names[axis]
+                inner = Scope(inner)
+                inner.vars[i] = "int"
+                inner.readonly.add(i)
+                inner.safe_index[i] = {(a2, ax2) for a2, t2 in arrays for ax2 in range(t2[2])
+                                       if self.shape_of(a2)[ax2] >= shape[axis]}
+                idx.append(i)
+                continue
             i = self.new_var("i")
             bound = f"len({arr})" if axis == 0 else f"{arr}.shape[{axis}]"
             if self.chance(0.2):
@@ -776,7 +801,13 @@ class ModuleGen(gen_arrays.ArrayMixin, Gen):
             inner.safe_index[i] = safe
             idx.append(i)
         read = f"{arr}[{', '.join(idx)}]"
-        body_ind = ind + t[2]
+        body_ind = ind + (1 if form == "unpack" else t[2])
+        self._kernel_body(lines, inner, body_ind, acc_name, op, read, python_init, acc_t, prod, r)
+        if acc_t is not None:
+            scope.vars[acc_name] = acc_t
+
+    def _kernel_body(self, lines, inner, body_ind, acc_name, op, read, python_init, acc_t, prod, r):
+        """The body of ``kernel``'s loop: maybe a block, then ``acc op= read [* expr]``."""
         if self.chance(0.3):
             self.block(lines, Scope(inner), body_ind, loop="for")
         if python_init or self.chance(0.6):
@@ -788,8 +819,6 @@ class ModuleGen(gen_arrays.ArrayMixin, Gen):
                 lines.append((body_ind, f"{acc_name} {op}= {read} * {self.expr(inner, other, 1)}"))
             else:
                 lines.append((body_ind, f"{acc_name} {op}= {read}"))
-        if acc_t is not None:
-            scope.vars[acc_name] = acc_t
 
     def local_array(self, lines, scope, ind):
         """``t = np.zeros/ones/empty(shape, dtype=...)`` made in the function (an array that

@@ -249,6 +249,8 @@ def _repeated(cp, hr):
     return len(hr) > len(cp) and hr[:len(cp)] == cp and all(w in cp for w in hr[len(cp):])
 
 
+_STALE_ERRNO = ["raise", "OverflowError", "absolute value too large"]
+
 #: An error after which NumPy leaves the array undefined: `a **= -1` of an integer array
 #: raises with the output buffer half written (uninitialized memory; seed 911952).
 _UNDEFINED_AFTER = ["raise", "ValueError", "Integers to negative integer powers are not allowed."]
@@ -263,6 +265,11 @@ def compare(cp_outs, hr_outs):
             if part == "arrays" and a["result"][:3] == b["result"][:3] == _UNDEFINED_AFTER:
                 continue
             if a[part] != b[part]:
+                if part == "result" and a[part] == _STALE_ERRNO and b[part][0] == "value":
+                    # CPython's abs() of a complex with a NaN part returns NaN without setting
+                    # errno, then raises when an earlier libm call left ERANGE in it
+                    # (Objects/complexobject.c, `_Py_c_abs`): CPython's own bug, its own kind.
+                    return ["cpython-stale-errno", "", ""], k
                 if canonical_nans(a[part]) == canonical_nans(b[part]):
                     return [f"nan-payload-{kind}", "", ""], k
                 if part == "warnings" and _repeated(a[part], b[part]):
