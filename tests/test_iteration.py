@@ -285,3 +285,79 @@ def test_loops_over_ndindex_and_tuple_indices(heron_python, tmp_path):
     except IndexError as e:
         print("IndexError", e)
     """, native=["row_sums", "walk", "pairs", "shapes", "pick"])
+
+
+def test_loops_over_ndenumerate(heron_python, tmp_path):
+    # `for idx, x in np.ndenumerate(a)` (the FAO-56 radiation kernel of numba-examples): the
+    # index tuples and elements in C order, of any layout; the index unpacked too; a
+    # deoptimization in the loop resumes the rest of a new ndenumerate.
+    compare(heron_python, tmp_path, """
+    import math
+    import numpy as np
+
+    # heron: jit
+    def radiation(doy, lat):
+        ra = np.zeros_like(lat)
+        dr = 1 + 0.033 * math.cos(2 * math.pi / 365 * doy)
+        for idx, latval in np.ndenumerate(lat):
+            ws = math.acos(-math.tan(latval) * 0.25)
+            ra[idx] = 24 * 60 / math.pi * dr * (ws * math.sin(latval) + math.sin(ws))
+        return ra
+
+    # heron: jit
+    def weigh(a):
+        t = 0.0
+        for (i, j), x in np.ndenumerate(a):
+            t = t * 0.5 + x * (i + 1) - j
+        return t
+
+    # heron: jit
+    def digits(a):
+        t = 0
+        for idx, x in np.ndenumerate(a):
+            t = t * 1000 + int(x) + idx[-1]    # past int64: deoptimizes in the loop
+        return t
+
+    lat = np.deg2rad(np.ones((4, 5), dtype=np.float32) * 45.0)
+    lat[1, :] = np.deg2rad(np.float32(10.0))
+    print(radiation(120, lat), radiation(30, np.linspace(0.1, 1.2, 7)))
+    m = np.arange(12.0).reshape(3, 4)
+    print(weigh(m), weigh(m.T), weigh(m[::-1, 1:]), weigh(np.zeros((0, 3))))
+    print(digits(np.arange(30).reshape(5, 6)[::2]), digits(np.arange(4).reshape(2, 2)))
+    """, native=["radiation", "weigh", "digits"])
+
+
+def test_unpacking_arrays(heron_python, tmp_path):
+    # `a, b = arr` (numba-examples' mergesort): the items of the first axis, elements of a
+    # 1-d array or rows (views) of an N-d one; another length is the interpreter's
+    # ValueError, with its message.
+    compare(heron_python, tmp_path, """
+    import numpy as np
+
+    # heron: jit
+    def order2(arr):
+        a, b = arr
+        arr[0], arr[1] = ((a, b) if a <= b else (b, a))
+        return arr
+
+    # heron: jit
+    def rows(m):
+        top, bottom = m
+        bottom[0] = -1.0
+        return top.sum() - bottom.sum(), top[::-1]
+
+    # heron: jit
+    def three(v):
+        x, y, z = v
+        return x * y + z
+
+    print(order2(np.array([3.0, 1.0])), order2(np.array([1, 2]))[::-1], order2(np.arange(4.0)[::-2]))
+    m = np.arange(6.0).reshape(2, 3)
+    print(rows(m), m, rows(np.arange(6.0).reshape(3, 2).T))
+    print(three(np.array([2, 3, 4], dtype=np.int32)))
+    for bad in (np.ones(2), np.ones(4)):
+        try:
+            three(bad)
+        except ValueError as e:
+            print("ValueError", e)
+    """, native=["order2", "rows", "three"])

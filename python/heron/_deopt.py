@@ -35,7 +35,8 @@ def continuation(func, path, loops, params, substitutions=()):
         func: the original Python function (``__code__``, ``__globals__``).
         path: tuple of ``(field, index)`` pairs naming the statement to continue from.
         loops: dict ``level -> ("range", cur, stop, step)``, ``("each", iter, index)``,
-            ``("flat", iter, index)`` or ``("ndindex", shape, index)`` (and zip, enumerate, as
+            ``("flat", iter, index)``, ``("ndindex", shape, index)`` or ``("ndenumerate", iter,
+            index)`` (and zip, enumerate, as
             ``_resume_loop`` reads them): the
             names of the hidden loop state for the loop at ``path[:level + 1]`` (when the
             statement is in that loop's body). ``while`` loops need none.
@@ -158,11 +159,12 @@ def _resume_loop(loop, level, inner, loops):
             flat = ast.Attribute(value=_name(it), attr="flat", ctx=ast.Load())
             rest.iter = ast.Call(func=_name("$islice"), args=[flat, start, ast.Constant(None)],
                                  keywords=[])
-        elif state[0] == "ndindex":
-            # `for ind in np.ndindex(shape)`: the rest of the index tuples of the same shape.
-            _, shape, idx = state
+        elif state[0] in ("ndindex", "ndenumerate"):
+            # `for ind in np.ndindex(shape)`, `for idx, x in np.ndenumerate(a)`: the rest of
+            # the items of a new iterator over the same shape (array).
+            kind, it, idx = state
             start = ast.BinOp(left=_name(idx), op=ast.Add(), right=ast.Constant(1))
-            tuples = ast.Call(func=_name("$ndindex"), args=[_name(shape)], keywords=[])
+            tuples = ast.Call(func=_name("$" + kind), args=[_name(it)], keywords=[])
             rest.iter = ast.Call(func=_name("$islice"), args=[tuples, start, ast.Constant(None)],
                                  keywords=[])
         elif state[0] == "zip":

@@ -46,6 +46,8 @@ pub enum LoopState {
     Flat { iter: String, index: String },
     /// `for ind in np.ndindex(shape)`: the names of the shape (a tuple) and of the index.
     NdIndex { iter: String, index: String },
+    /// `for idx, x in np.ndenumerate(a)`: the names of the array and of the index.
+    NdEnumerate { iter: String, index: String },
     /// `for x, y in zip(a, b)`: the names of the arrays and of the index.
     Zip { iters: Vec<String>, index: String },
     /// `for i, x in enumerate(a, start)`: the names of the array, start and index.

@@ -177,69 +177,6 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         Ok((ptr, Type::Np(at.dtype)))
     }
 
-    /// `$iter[k]` of `for x in a.flat` over an array that is not C-contiguous: the `k`-th
-    /// element in C order (`0 <= k < a.size`, the loop's index), its position unravelled from
-    /// the last axis (NumPy's flat iterator order, `numpy.ndarray.flat`).
-    fn flat_element(&mut self, base: &Expr, k: &Expr, at: ArrayType) -> CResult<CVal> {
-        let v = self.expr(base)?;
-        let kt = self.typed.ty(k).clone();
-        let kv = self.expr(k)?;
-        let mut rem = self.to_i64(kv, &kt);
-        let nd = at.ndim as usize;
-        let mut ptr = v[0];
-        for axis in (1..nd).rev() {
-            let q = self.b.ins().udiv(rem, v[1 + axis]);
-            let back = self.b.ins().imul(q, v[1 + axis]);
-            let r = self.b.ins().isub(rem, back);
-            let off = self.b.ins().imul(r, v[1 + nd + axis]);
-            ptr = self.b.ins().iadd(ptr, off);
-            rem = q;
-        }
-        let off = self.b.ins().imul(rem, v[1 + nd]);
-        ptr = self.b.ins().iadd(ptr, off);
-        Ok(self.load_element(ptr, at.dtype))
-    }
-
-    /// `$iter = np.ndindex(...)` of `for ind in np.ndindex(shape)`: the shape, as a tuple of
-    /// ints. A negative extent (NumPy's ValueError "negative dimensions are not allowed") or
-    /// a number of index tuples beyond int64 is left to the interpreter.
-    pub fn ndindex_start(&mut self, iter: VarId, value: &Expr, line: u32) -> CResult<()> {
-        let ExprKind::Call { args, .. } = &value.kind else { unreachable!("inference typed np.ndindex(...)") };
-        let mut shape = Vec::new();
-        for a in args {
-            shape.extend(self.expr(a)?);
-        }
-        let mut n = self.iconst(1);
-        for &x in &shape {
-            let neg = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, x, 0);
-            self.fail_if(neg, ErrCode::Deopt, line, &[]);
-            let (m, of) = self.b.ins().smul_overflow(n, x);
-            self.fail_if(of, ErrCode::Deopt, line, &[]);
-            n = m;
-        }
-        let t = Type::Tuple(vec![Type::Int; shape.len()]);
-        self.assign_var(iter, shape, &t, None, line)
-    }
-
-    /// `$iter[k]` of `for ind in np.ndindex(shape)`: the k-th index tuple in C order
-    /// (`0 <= k < prod(shape)`), unravelled from the last axis as `numpy.unravel_index` does.
-    fn ndindex_item(&mut self, base: &Expr, k: &Expr) -> CResult<CVal> {
-        let shape = self.expr(base)?;
-        let kt = self.typed.ty(k).clone();
-        let kv = self.expr(k)?;
-        let mut rem = self.to_i64(kv, &kt);
-        let nd = shape.len();
-        let mut out = vec![rem; nd];
-        for axis in (1..nd).rev() {
-            let q = self.b.ins().udiv(rem, shape[axis]);
-            let back = self.b.ins().imul(q, shape[axis]);
-            out[axis] = self.b.ins().isub(rem, back);
-            rem = q;
-        }
-        out[0] = rem;
-        Ok(out)
-    }
-
     /// `base[index]`: an element (a NumPy scalar) or, with fewer indices than axes, a view.
     pub fn index(&mut self, base: &Expr, index: &[Expr], line: u32) -> CResult<CVal> {
         let bt = match self.typed.ty(base).clone() {
@@ -253,6 +190,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 Ok(vec![self.load_pointee(addr, d)])
             }
             Type::Array(at) if matches!(base.kind, ExprKind::Var(v) if self.typed.flat_iters.contains(&v)) => self.flat_element(base, &index[0], at),
+            Type::Array(at) if matches!(base.kind, ExprKind::Var(v) if self.typed.ndenumerate_iters.contains(&v)) => self.ndenumerate_item(base, &index[0], at),
             Type::Array(at) => {
                 let (ptr, rest) = self.indexed_pointer(base, index, at, line)?;
                 let slices = index.iter().any(|i| matches!(i.kind, ExprKind::Slice(..)));

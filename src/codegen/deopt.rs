@@ -210,6 +210,8 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                         LoopState::Flat { iter: it, index }
                     } else if self.typed.ndindex_iters.contains(&iter) {
                         LoopState::NdIndex { iter: it, index }
+                    } else if self.typed.ndenumerate_iters.contains(&iter) {
+                        LoopState::NdEnumerate { iter: it, index }
                     } else {
                         LoopState::Each { iter: it, index }
                     };

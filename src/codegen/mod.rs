@@ -27,6 +27,7 @@ pub mod deopt;
 pub mod expr;
 pub mod fp;
 pub mod function;
+pub mod iter;
 pub mod module;
 pub mod num;
 pub mod parallel;

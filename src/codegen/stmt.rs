@@ -69,6 +69,10 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 self.span_stack.pop();
                 r
             }
+            Target::Tuple(ts) if matches!(t, Type::Array(_)) => {
+                let Type::Array(at) = t else { unreachable!() };
+                self.unpack_array(ts, val, *at, line)
+            }
             Target::Tuple(ts) => {
                 let Type::Tuple(elems) = t else { unreachable!("inference checked tuple unpacking") };
                 let mut off = 0;
@@ -80,6 +84,31 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 Ok(())
             }
         }
+    }
+
+    /// `a, b = arr`: Python's iteration over the first axis; a length other than the number
+    /// of targets is left to the interpreter (its ValueError "too many values to unpack
+    /// (expected 2)" or "not enough values to unpack (expected 2, got 1)").
+    fn unpack_array(&mut self, ts: &[Target], val: CVal, at: ArrayType, line: u32) -> CResult<()> {
+        let nd = at.ndim as usize;
+        let wrong = self.b.ins().icmp_imm_s(ir::condcodes::IntCC::NotEqual, val[1], ts.len() as i64);
+        self.fail_if(wrong, ErrCode::Deopt, line, &[]);
+        let stride = if at.layout == Layout::C && nd == 1 { self.iconst(at.dtype.itemsize()) } else { val[1 + nd] };
+        let item_t = if nd == 1 { Type::Np(at.dtype) } else { Type::Array(ArrayType { ndim: at.ndim - 1, ..at }) };
+        for (k, tt) in ts.iter().enumerate() {
+            let off = self.b.ins().imul_imm_s(stride, k as i64);
+            let ptr = self.b.ins().iadd(val[0], off);
+            let item = if nd == 1 {
+                self.load_element(ptr, at.dtype)
+            } else {
+                let mut v = vec![ptr];
+                v.extend_from_slice(&val[2..1 + nd]);
+                v.extend_from_slice(&val[2 + nd..]);
+                v
+            };
+            self.assign_target(tt, item, &item_t, None, line)?;
+        }
+        Ok(())
     }
 
     pub(super) fn stmt(&mut self, s: &'a Stmt) -> CResult<()> {
@@ -117,6 +146,13 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             StmtKind::Assign { targets, value } if matches!(targets.as_slice(), [Target::Var(v)] if self.typed.ndindex_iters.contains(v)) => {
                 let [Target::Var(v)] = targets.as_slice() else { unreachable!() };
                 self.ndindex_start(*v, value, line)?;
+            }
+            // `$iter = np.ndenumerate(a)`: the array itself.
+            StmtKind::Assign { targets, value } if matches!(targets.as_slice(), [Target::Var(v)] if self.typed.ndenumerate_iters.contains(v)) => {
+                let ([Target::Var(v)], ExprKind::Call { args, .. }) = (targets.as_slice(), &value.kind) else { unreachable!() };
+                let t = self.typed.ty(&args[0]).clone();
+                let a = self.expr(&args[0])?;
+                self.assign_var(*v, a, &t, None, line)?;
             }
             StmtKind::Assign { targets, value } => {
                 let t = self.typed.ty(value).clone();
@@ -308,36 +344,13 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             }
             None => self.iconst(0),
         };
-        let flat = match origin {
-            LoopOrigin::Each { iter, .. } if self.typed.flat_iters.contains(&iter) => Some(iter),
+        // `.flat`, `np.ndindex`, `np.ndenumerate` loops: as many iterations as items.
+        let counted = match origin {
+            LoopOrigin::Each { iter, .. } => self.iter_count(iter),
             _ => None,
         };
-        let ndindex = match origin {
-            LoopOrigin::Each { iter, .. } if self.typed.ndindex_iters.contains(&iter) => Some(iter),
-            _ => None,
-        };
-        let stop_v = if let Some(iter) = ndindex {
-            // `for ind in np.ndindex(shape)`: as many iterations as index tuples (the product
-            // of the extents, which `ndindex_start` checked cannot overflow).
-            let v = self.load_var(iter);
-            let mut n = self.iconst(1);
-            for x in v {
-                n = self.b.ins().imul(n, x);
-            }
-            n
-        } else if let Some(iter) = flat {
-            // `for x in a.flat` over a strided array: as many iterations as elements.
-            let at = match self.var_type(iter) {
-                Type::Array(at) => at,
-                t => return Err(CompileError::new(format!("`.flat` of a {t}"), line)),
-            };
-            let v = self.load_var(iter);
-            let mut n = v[1];
-            for k in 1..at.ndim as usize {
-                n = self.b.ins().imul(n, v[1 + k]);
-            }
-            n
-        } else {
+        let stop_v = if let Some(n) = counted {
+            n        } else {
             let v = self.expr(stop)?;
             let t = self.typed.ty(stop).clone();
             self.to_i64(v, &t)

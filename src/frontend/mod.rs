@@ -276,16 +276,19 @@ impl Lowerer {
             if called(&["zip", "enumerate"]) {
                 return self.for_zip_enumerate(&target, &iter, node, line);
             }
-            // `for i, j in np.ndindex(shape)` (any other iterable of tuples): each item
-            // unpacked from a hidden variable, `$item = $iter[$k]; i, j = $item`.
-            let mut names = Vec::new();
-            for e in target.getattr("elts").map_err(|e| pyerr(e, line))?.try_iter().map_err(|e| pyerr(e, line))? {
-                let e = e.map_err(|e| pyerr(e, line))?;
-                if kind(&e) != "Name" {
-                    return err("only names can be unpacked by a `for` loop yet", line);
+            // `for i, j in np.ndindex(shape)`, `for (i, j), x in np.ndenumerate(a)` (any other
+            // iterable of tuples): each item unpacked from a hidden variable, `$item =
+            // $iter[$k]; i, j = $item`.
+            let names = self.target(&target)?;
+            fn only_names(t: &Target) -> bool {
+                match t {
+                    Target::Var(_) => true,
+                    Target::Tuple(ts) => ts.iter().all(only_names),
+                    Target::Index { .. } => false,
                 }
-                let id: String = e.getattr("id").and_then(|v| v.extract()).map_err(|e| pyerr(e, line))?;
-                names.push(self.var(&id));
+            }
+            if !only_names(&names) {
+                return err("only names can be unpacked by a `for` loop yet", line);
             }
             let n = self.vars.len();
             let item = self.var(&format!("$item{n}"));
@@ -356,7 +359,7 @@ impl Lowerer {
     /// `$it = a; for $k in range($it.shape[0]): x = $it[$k]; body` (the hidden names cannot
     /// clash with Python names; the index stays in bounds, so no check is emitted).
     /// With `unpack`, `var` is a hidden variable the names are unpacked from at each item.
-    fn for_each(&mut self, var: VarId, unpack: Option<Vec<VarId>>, iter: &Bound<'_, PyAny>, node: &Bound<'_, PyAny>, line: u32) -> CResult<StmtKind> {
+    fn for_each(&mut self, var: VarId, unpack: Option<Target>, iter: &Bound<'_, PyAny>, node: &Bound<'_, PyAny>, line: u32) -> CResult<StmtKind> {
         let get = |f: &str| node.getattr(f).map_err(|e| pyerr(e, line));
         let span = span_of(node);
         let n = self.vars.len();
@@ -379,8 +382,7 @@ impl Lowerer {
         let mut body = vec![self.mk_stmt(StmtKind::Assign { targets: vec![Target::Var(var)], value: item }, span, None)];
         if let Some(names) = unpack {
             let value = self.expr(ExprKind::Var(var), span);
-            let targets = vec![Target::Tuple(names.into_iter().map(Target::Var).collect())];
-            body.push(self.mk_stmt(StmtKind::Assign { targets, value }, span, None));
+            body.push(self.mk_stmt(StmtKind::Assign { targets: vec![names], value }, span, None));
         }
         body.extend(self.stmts(&get("body")?, Field::Body)?);
         let orelse = self.stmts(&get("orelse")?, Field::Orelse)?;

@@ -51,14 +51,15 @@ pub extern "C" fn heron_deopt(env: *mut Env, info: *const FuncInfo, point: i64, 
             ("range", p.loops.iter().any(|(_, l)| matches!(l, LoopState::Range { .. }))),
             ("zip", p.loops.iter().any(|(_, l)| matches!(l, LoopState::Zip { .. }))),
             ("enumerate", p.loops.iter().any(|(_, l)| matches!(l, LoopState::Enumerate { .. }))),
-            ("islice", p.loops.iter().any(|(_, l)| matches!(l, LoopState::Flat { .. } | LoopState::NdIndex { .. }))),
+            ("islice", p.loops.iter().any(|(_, l)| matches!(l, LoopState::Flat { .. } | LoopState::NdIndex { .. } | LoopState::NdEnumerate { .. }))),
             ("ndindex", p.loops.iter().any(|(_, l)| matches!(l, LoopState::NdIndex { .. }))),
+            ("ndenumerate", p.loops.iter().any(|(_, l)| matches!(l, LoopState::NdEnumerate { .. }))),
         ] {
             if used {
                 params.push(format!("${name}"));
                 let module = match name {
                     "islice" => "itertools",
-                    "ndindex" => "numpy",
+                    "ndindex" | "ndenumerate" => "numpy",
                     _ => "builtins",
                 };
                 values.push(py.import(module)?.getattr(name)?);
@@ -86,6 +87,7 @@ pub extern "C" fn heron_deopt(env: *mut Env, info: *const FuncInfo, point: i64, 
                 LoopState::Each { iter, index } => PyTuple::new(py, ["each", iter, index])?,
                 LoopState::Flat { iter, index } => PyTuple::new(py, ["flat", iter, index])?,
                 LoopState::NdIndex { iter, index } => PyTuple::new(py, ["ndindex", iter, index])?,
+                LoopState::NdEnumerate { iter, index } => PyTuple::new(py, ["ndenumerate", iter, index])?,
                 LoopState::Zip { iters, index } => PyTuple::new(py, ["zip", index.as_str()].into_iter().chain(iters.iter().map(|s| s.as_str())).collect::<Vec<_>>())?,
                 LoopState::Enumerate { iter, start, index } => PyTuple::new(py, ["enumerate", iter, index, start])?,
             };

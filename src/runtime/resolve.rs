@@ -142,9 +142,10 @@ impl<'py, 'd> Resolver for DispatchResolver<'py, 'd> {
         if module == "random" {
             return random_attr(self.py, attr).map_err(|why| CompileError::new(why, line));
         }
-        if module == "numpy" && attr == "ndindex" {
-            // `for ind in np.ndindex(shape)` (typed by inference there only).
-            return Ok(GlobalValue::LoopBuiltin("ndindex"));
+        if module == "numpy" && (attr == "ndindex" || attr == "ndenumerate") {
+            // `for ind in np.ndindex(shape)`, `for idx, x in np.ndenumerate(a)` (typed by
+            // inference there only).
+            return Ok(GlobalValue::LoopBuiltin(if attr == "ndindex" { "ndindex" } else { "ndenumerate" }));
         }
         let registry = if module == "numpy" { builtins::numpy_attr(attr) } else { None };
         match registry {

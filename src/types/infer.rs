@@ -183,6 +183,9 @@ pub struct Typed {
     /// shape (a tuple of ints); `$iter[k]` is the k-th index tuple in C order
     /// (`codegen::array::ndindex_item`).
     pub ndindex_iters: std::collections::HashSet<VarId>,
+    /// The front end's `$iter` variables of `for idx, x in np.ndenumerate(a)` loops: typed as
+    /// the array; `$iter[k]` is `(index tuple, element)` of the k-th element in C order.
+    pub ndenumerate_iters: std::collections::HashSet<VarId>,
     /// Array indices that are one tuple of integers (`a[t]` with `t = (i, j)`, `out[ind]` in
     /// an `np.ndindex` loop): the index expression's id and the tuple's length. NumPy reads
     /// `a[t]` as `a[t[0], t[1], ...]`.
@@ -239,6 +242,7 @@ pub(super) struct Infer<'a> {
     pub(super) slice_stores: std::collections::HashSet<ExprId>,
     pub(super) flat_iters: std::collections::HashSet<VarId>,
     pub(super) ndindex_iters: std::collections::HashSet<VarId>,
+    pub(super) ndenumerate_iters: std::collections::HashSet<VarId>,
     pub(super) tuple_indices: HashMap<ExprId, usize>,
 }
 
@@ -301,6 +305,7 @@ pub fn infer(f: &Function, args: &[Type], res: &mut dyn Resolver, pure: bool) ->
         slice_stores: Default::default(),
         flat_iters: Default::default(),
         ndindex_iters: Default::default(),
+        ndenumerate_iters: Default::default(),
         tuple_indices: HashMap::new(),
     };
     for (p, t) in f.params.iter().zip(args) {
@@ -345,6 +350,7 @@ pub fn infer(f: &Function, args: &[Type], res: &mut dyn Resolver, pure: bool) ->
         slice_stores: inf.slice_stores,
         flat_iters: inf.flat_iters,
         ndindex_iters: inf.ndindex_iters,
+        ndenumerate_iters: inf.ndenumerate_iters,
         tuple_indices: inf.tuple_indices,
         fp_checked: false,
         parallel: false,
@@ -453,8 +459,16 @@ impl<'a> Infer<'a> {
                     }
                     return Ok(());
                 };
-                let Type::Tuple(elems) = t else {
-                    return cerr(format!("cannot unpack a {t}"), line);
+                let elems = match t {
+                    Type::Tuple(elems) => elems,
+                    // `a, b = arr`: the items of its first axis (elements of a 1-d array, rows
+                    // of an N-d one, as `arr[k]` gives them); another length is the
+                    // interpreter's ValueError (`codegen::stmt::unpack_array`).
+                    Type::Array(at) => {
+                        let item = if at.ndim == 1 { Type::Np(at.dtype) } else { Type::Array(ArrayType { ndim: at.ndim - 1, ..at }) };
+                        vec![item; ts.len()]
+                    }
+                    t => return cerr(format!("cannot unpack a {t}"), line),
                 };
                 if elems.len() != ts.len() {
                     return cerr(format!("cannot unpack {} values into {} names", elems.len(), ts.len()), line);
@@ -464,25 +478,6 @@ impl<'a> Infer<'a> {
                 }
                 Ok(())
             }
-        }
-    }
-
-    /// The shape `np.ndindex(...)` iterates: one tuple of ints (`np.ndindex(a.shape)`) or
-    /// one or more ints (`np.ndindex(3, 4)`), as a tuple of ints (NumPy accepts both forms).
-    fn ndindex_shape(&mut self, args: &[Expr], kwargs: &[(String, Expr)], line: u32) -> CResult<Option<Type>> {
-        if !kwargs.is_empty() || args.is_empty() {
-            return cerr("np.ndindex() takes a shape: a tuple of ints or one or more ints", line);
-        }
-        let mut ts = Vec::new();
-        for a in args {
-            let Some(t) = self.expr(a)? else { return Ok(None) };
-            ts.push(t);
-        }
-        let int = |t: &Type| matches!(t, Type::Int);
-        match ts.as_slice() {
-            [Type::Tuple(elems)] if !elems.is_empty() && elems.iter().all(int) => Ok(Some(Type::Tuple(elems.clone()))),
-            ts if ts.iter().all(int) => Ok(Some(Type::Tuple(ts.to_vec()))),
-            _ => cerr("np.ndindex() of anything but a non-empty tuple of ints or ints is not supported yet", line),
         }
     }
 
@@ -652,32 +647,11 @@ impl<'a> Infer<'a> {
                         return Ok(());
                     }
                 }
-                let t = match (targets.as_slice(), &value.kind) {
-                    // `for x in a.flat` (the front end's `$iter = a.flat`): the elements in C
-                    // order, as a 1-d view of the same memory.
-                    ([Target::Var(v)], ExprKind::Attr(base, attr)) if attr == "flat" && self.f.vars[*v].starts_with("$iter") => {
-                        let t = match self.expr(base)? {
-                            Some(Type::Array(at)) if at.ndim == 1 => Some(Type::Array(at)),
-                            Some(Type::Array(at)) if at.layout == Layout::C => Some(Type::Array(ArrayType { ndim: 1, ..at })),
-                            // Any other layout: the array itself, indexed in C order.
-                            Some(Type::Array(at)) => {
-                                self.flat_iters.insert(*v);
-                                Some(Type::Array(at))
-                            }
-                            Some(other) => return cerr(format!("`for x in a.flat` over a {other} is not supported yet"), line),
-                            None => None,
-                        };
-                        self.record(value, t)
-                    }
-                    // `for ind in np.ndindex(shape)` (the front end's `$iter = np.ndindex(...)`):
-                    // `$iter` is the shape, a tuple of ints.
-                    ([Target::Var(v)], ExprKind::Call { func, args, kwargs }) if self.f.vars[*v].starts_with("$iter") && matches!(self.resolve_name(func)?, Some(GlobalValue::LoopBuiltin("ndindex"))) => {
-                        let t = self.ndindex_shape(args, kwargs, line)?;
-                        if t.is_some() {
-                            self.ndindex_iters.insert(*v);
-                        }
-                        self.record(value, t)
-                    }
+                let t = match targets.as_slice() {
+                    [Target::Var(v)] if self.f.vars[*v].starts_with("$iter") => match self.loop_iterable(*v, value, line)? {
+                        Some(t) => t,
+                        None => self.expr(value)?,
+                    },
                     _ => self.expr(value)?,
                 };
                 for target in targets {

@@ -281,6 +281,10 @@ impl<'a> Infer<'a> {
                     }
                     // `$iter[k]` of a `for x in a.flat` over a strided array: the element.
                     Type::Array(at) if matches!(base.kind, ExprKind::Var(v) if self.flat_iters.contains(&v)) => Some(Type::Np(at.dtype)),
+                    // `$iter[k]` of an `np.ndenumerate(a)` loop: (index tuple, element).
+                    Type::Array(at) if matches!(base.kind, ExprKind::Var(v) if self.ndenumerate_iters.contains(&v)) => {
+                        Some(Type::Tuple(vec![Type::Tuple(vec![Type::Int; at.ndim as usize]), Type::Np(at.dtype)]))
+                    }
                     Type::Array(at) => {
                         let n = self.index_arity(index);
                         self.check_indices(index, line)?;

@@ -759,10 +759,12 @@ class ModuleGen(gen_arrays.ArrayMixin, Gen):
         inner = scope
         # The loop over the elements: nested range() loops, or one `np.ndindex` loop (its
         # index tuple, or the tuple unpacked into names), or `for v in a.flat`.
-        form = self.wchoice([(10, "range"), (1, "ndindex"), (1, "unpack"), (1, "flat")])
-        if form in ("ndindex", "flat"):
+        form = self.wchoice([(10, "range"), (1, "ndindex"), (1, "unpack"), (1, "flat"), (1, "ndenumerate")])
+        if form in ("ndindex", "flat", "ndenumerate"):
             v = self.new_var("v")
-            lines.append((ind, f"for {v} in np.ndindex({arr}.shape):" if form == "ndindex" else f"for {v} in {arr}.flat:"))
+            header = {"ndindex": f"for {v} in np.ndindex({arr}.shape):", "flat": f"for {v} in {arr}.flat:",
+                      "ndenumerate": f"for {v}_i, {v} in np.ndenumerate({arr}):"}[form]
+            lines.append((ind, header))
             inner = Scope(scope)
             read = f"{arr}[{v}]" if form == "ndindex" else v
             body_ind = ind + 1
