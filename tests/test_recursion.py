@@ -84,3 +84,41 @@ def test_deep_recursion_on_every_version(heron_python, tmp_path):
     heron = run_python(heron_python, tmp_path, ["script.py", "deep"], native="real", timeout=300)
     assert heron.returncode == 0, heron.stderr
     assert "90000 90000.0\n400000\n[20000]\n" in heron.stdout, heron.stdout
+
+
+def test_recursion_on_views_of_a_contiguous_array(heron_python, tmp_path):
+    # numba-examples' in-place mergesort: called from Python with a C-contiguous array, it
+    # calls itself on views (`arr[:mid]`, strided); the function is then compiled for arrays
+    # of any layout, and still sorts the caller's memory in place.
+    from test_ufuncs import compare
+    compare(heron_python, tmp_path, """
+    import numpy as np
+
+    # heron: jit
+    def sort_inplace(arr):
+        if arr.size > 2:
+            mid = arr.size // 2
+            sort_inplace(arr[:mid])
+            sort_inplace(arr[mid:])
+            left, right = 0, mid
+            while left < mid and right < arr.size:
+                if arr[left] <= arr[right]:
+                    left += 1
+                else:
+                    temp = arr[right]
+                    right += 1
+                    for i in range(mid, left, -1):
+                        arr[i] = arr[i - 1]
+                    arr[left] = temp
+                    left += 1
+                    mid += 1
+        elif arr.size == 2:
+            if arr[1] < arr[0]:
+                arr[0], arr[1] = arr[1], arr[0]
+        return arr
+
+    a = np.random.RandomState(0).random_sample(37)
+    print(sort_inplace(a) is a, a)
+    b = np.arange(40)[::-1].copy()
+    print(sort_inplace(b[::3]), b)
+    """, native=["sort_inplace"])

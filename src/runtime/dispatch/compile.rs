@@ -188,7 +188,21 @@ impl Dispatcher {
         // The pipeline (DESIGN.md): inference, the analyses, the transforms, codegen. Inference
         // may speculate (a failed guess re-runs the call) only in a function without side
         // effects of its own.
-        let typed = infer::infer(&f, &args, &mut res, analysis::purity::is_pure(&f, &[]));
+        let pure = analysis::purity::is_pure(&f, &[]);
+        let mut typed = infer::infer(&f, &args, &mut res, pure);
+        if matches!(&typed, Err(e) if e.msg.starts_with("a recursive call with different argument types")) {
+            // A recursive call passes a strided view where the call from Python passed a
+            // C-contiguous array (mergesort's `sort(a[:mid])`): compile for arrays of any layout,
+            // which takes the same arguments (strides are always passed).
+            let wide: Vec<Type> = args.iter().map(|t| match t {
+                Type::Array(at) => Type::Array(crate::types::ArrayType { layout: crate::types::Layout::Any, ..*at }),
+                t => t.clone(),
+            }).collect();
+            if wide != args {
+                res.guards.clear();
+                typed = infer::infer(&f, &wide, &mut res, pure);
+            }
+        }
         *guards = std::mem::take(&mut res.guards);
         let mut typed = typed?;
         typed.fp_checked = fp_checked;
