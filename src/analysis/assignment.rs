@@ -33,9 +33,22 @@ pub fn definitely_assigned(f: &Function) -> Result<Vec<Vec<bool>>, (VarId, Span)
     for &p in &f.params {
         assigned[p] = true;
     }
+    // A comprehension's hidden variables (`$g<n>_...`) are read only where its loops have
+    // assigned them (`min`/`max` read the extreme after the first item set it), and are
+    // never handed to the interpreter (`codegen::deopt`).
+    for (v, name) in f.vars.iter().enumerate() {
+        if is_comprehension_var(name) {
+            assigned[v] = true;
+        }
+    }
     let mut rec = vec![vec![false; f.vars.len()]; f.n_stmts];
     da_block(&f.body, &mut assigned, &mut Vec::new(), &mut rec)?;
     Ok(rec)
+}
+
+/// Is `name` a hidden variable of a comprehension (see `heron._comprehensions`)?
+pub fn is_comprehension_var(name: &str) -> bool {
+    name.starts_with("$g") && name[2..].starts_with(|c: char| c.is_ascii_digit())
 }
 
 fn da_expr(e: &Expr, assigned: &[bool]) -> Result<(), (VarId, Span)> {

@@ -125,6 +125,9 @@ pub fn is_prange(e: Option<&Expr>) -> bool {
 
 fn candidates(f: &Function, typed: &Typed, live: &[Vec<bool>], body: &[Stmt], outermost: bool, table: &mut ParallelTable) {
     for s in body {
+        if f.hidden_stmts.contains(&s.id) {
+            continue;
+        }
         match &s.kind {
             StmtKind::ForRange { body: inner, orelse, origin: LoopOrigin::Range, iter_fn, .. } if outermost || is_prange(iter_fn.as_deref()) => {
                 let plan = plan(f, typed, live, s);

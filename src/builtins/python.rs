@@ -32,6 +32,9 @@ pub static BUILTINS: &[Builtin] = &[
     Builtin { name: "print", form: Form::Print, since: 0, sym: "heron_print", dtype: None, rule: print_type, lower: None },
     call("divmod", divmod_type, lower_divmod),
     call("$is_none", is_none_type, lower_is_none),
+    call("$true", true_type, lower_true),
+    call("$sum_comp", sum_comp_type, lower_sum_comp),
+    call("$sum_fixed", sum_fixed_type, lower_sum_fixed),
 ];
 
 /// The Heron functions this family's lowerings call by symbol, besides the runtime's own (see
@@ -311,4 +314,65 @@ fn lower_is_none(cx: &mut dyn Lower<'_>, _: &Builtin, _: &Expr, args: &[Expr], _
     let none = cx.ty(&args[0]) == Type::None;
     cx.expr(&args[0])?;
     Ok(vec![cx.ins().iconst(cranelift_codegen::ir::types::I8, none as i64)])
+}
+
+// ---- comprehensions (heron._comprehensions) ---------------------------------------------
+
+/// `$builtin_sum()` and the like: the name is the builtin (the resolver guards it), always true.
+fn true_type(_: &Builtin, args: &[Type], line: u32) -> CResult<Type> {
+    need(args, 0, line)?;
+    Ok(Type::Bool)
+}
+
+fn lower_true(cx: &mut dyn Lower<'_>, _: &Builtin, _: &Expr, _: &[Expr], _line: u32) -> CResult<Vec<Value>> {
+    Ok(vec![cx.ins().iconst(types::I8, 1)])
+}
+
+/// `$sum_comp(c, total, x)`: the compensation of `sum()` after adding `x` to `total`. From
+/// CPython 3.12 on (gh-100425, Python/bltinmodule.c `builtin_sum_impl`), a sum that is a Python
+/// float adds Python float items by Neumaier's algorithm: `t = total + x`; `c += (total - t)
+/// + x` when `|total| >= |x|`, else `c += (x - t) + total`. Any other pair of types leaves `c`
+/// as it is (the plain `PyNumber_Add` path). `total` may still be the int 0 it started as (a
+/// variable that changes type, held as a float): its step gives `c` 0 (or NaN after an
+/// infinite item, which CPython reaches at the next item and never adds either).
+fn sum_comp_type(_: &Builtin, args: &[Type], line: u32) -> CResult<Type> {
+    need(args, 3, line)?;
+    Ok(Type::Float)
+}
+
+fn lower_sum_comp(cx: &mut dyn Lower<'_>, _: &Builtin, _: &Expr, args: &[Expr], _line: u32) -> CResult<Vec<Value>> {
+    let c = cx.expr(&args[0])?[0];
+    let total = cx.expr(&args[1])?;
+    let x = cx.expr(&args[2])?;
+    if cx.ty(&args[1]) != Type::Float || cx.ty(&args[2]) != Type::Float {
+        return Ok(vec![c]);
+    }
+    let (total, x) = (total[0], x[0]);
+    let t = cx.ins().fadd(total, x);
+    let at = cx.ins().fabs(total);
+    let ax = cx.ins().fabs(x);
+    let ge = cx.ins().fcmp(FloatCC::GreaterThanOrEqual, at, ax);
+    let d1 = cx.ins().fsub(total, t);
+    let d1 = cx.ins().fadd(d1, x);
+    let d2 = cx.ins().fsub(x, t);
+    let d2 = cx.ins().fadd(d2, total);
+    let d = cx.ins().select(ge, d1, d2);
+    Ok(vec![cx.ins().fadd(c, d)])
+}
+
+/// `$sum_fixed(total, c)`: the end of a compensated `sum()` (run only when `c` is finite and
+/// nonzero, which needs a float total): `total + c` for a float, `total` itself otherwise.
+/// Inference types it as `total`'s representation (not per member: see `infer_expr`).
+fn sum_fixed_type(_: &Builtin, args: &[Type], line: u32) -> CResult<Type> {
+    need(args, 2, line)?;
+    Ok(args[0].clone())
+}
+
+fn lower_sum_fixed(cx: &mut dyn Lower<'_>, _: &Builtin, _: &Expr, args: &[Expr], _line: u32) -> CResult<Vec<Value>> {
+    let total = cx.expr(&args[0])?;
+    let c = cx.expr(&args[1])?[0];
+    if cx.ty(&args[0]) != Type::Float {
+        return Ok(total);
+    }
+    Ok(vec![cx.ins().fadd(total[0], c)])
 }

@@ -153,6 +153,11 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         let path = s.origin.clone()?;
         let assigned = self.facts.assigned.get(s.id)?.clone();
         let mut live = self.facts.live.get(s.id)?.clone();
+        if self.f.hidden_stmts.contains(&s.id) || self.f.comp_ends.contains(&s.id) {
+            // The interpreter runs the comprehension's whole statement again: it reads what
+            // its hidden statements read, which may be dead here.
+            live.iter_mut().for_each(|l| *l = true);
+        }
         // A `for x in array` loop goes on from its array and index, whatever reads them.
         for l in &self.loops {
             match l.hidden {
@@ -181,7 +186,8 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         for (v, on) in assigned.iter().enumerate() {
             let Some(ty) = self.typed.vars[v].ty.clone() else { continue };
             // Only what may still be read (and is bound): a dead value is not kept alive for it.
-            if !*on || !live[v] || matches!(ty, Type::Str) {
+            // A comprehension's own variables: the statement runs again whole.
+            if !*on || !live[v] || matches!(ty, Type::Str) || crate::analysis::assignment::is_comprehension_var(&self.f.vars[v]) {
                 continue;
             }
             let n = repr(&ty).len();

@@ -83,6 +83,9 @@ pub struct FunctionCx<'a, 'm> {
     pub owned_floor: Option<Value>,
     /// A store into an array the caller can see was emitted (or a callee makes one).
     pub writes_visible: bool,
+    /// While the statements of a comprehension's block are emitted (see `stmt`): the warning
+    /// count state to restore after it, and its count read at the block's start.
+    pub warn_group: Option<((Option<(ir::Inst, Value)>, bool), Option<(ir::Inst, Value)>)>,
     /// Power chains `x**k` (as `p + L`, see `pow::pow_const`) already computed for a variable in
     /// the current statement, reused by later powers of the same variable. Cleared at every
     /// statement and around expressions that branch, so each value dominates its uses.
@@ -242,6 +245,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             spill_vars: Vec::new(),
             spill_hidden: Vec::new(),
             stmt_calls: Vec::new(),
+            warn_group: None,
             cond_depth: 0,
             spill_ss: None,
             ret_ss: None,

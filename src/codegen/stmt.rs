@@ -118,18 +118,42 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         // its line back.
         let srcloc = self.b.srcloc();
         self.b.set_srcloc(cranelift_codegen::ir::SourceLoc::new(s.span.line));
-        let simple = matches!(s.kind, StmtKind::Assign { .. } | StmtKind::AugAssign { .. } | StmtKind::Expr(_) | StmtKind::Return(_));
-        let base = (simple && self.outlined.is_none() && !self.is_terminated()).then(|| {
+        // The statements a comprehension became (`ir::Function::hidden_stmts`) and the one
+        // that ends them (`comp_ends`) run again as that one original statement: they count
+        // its warnings from the start of the first.
+        let hidden = self.f.hidden_stmts.contains(&s.id);
+        let group = if self.f.comp_ends.contains(&s.id) { self.warn_group.take() } else { None };
+        let starts_group = hidden && self.warn_group.is_none();
+        let inherit = (hidden && !starts_group) || group.is_some();
+        let simple = starts_group || matches!(s.kind, StmtKind::Assign { .. } | StmtKind::AugAssign { .. } | StmtKind::Expr(_) | StmtKind::Return(_));
+        let base = (simple && !inherit && self.outlined.is_none() && !self.is_terminated()).then(|| {
             let v = self.b.ins().load(types::I64, ir::MemFlagsData::trusted(), self.env, crate::abi::ENV_WARNED);
             (self.b.func.dfg.value_def(v).unwrap_inst(), v)
         });
-        let saved_warn = (std::mem::replace(&mut self.warn_base, base), std::mem::replace(&mut self.stmt_reports, false));
-        let r = self.stmt_inner(s);
-        if let (Some((inst, _)), false) = (base, self.stmt_reports) {
-            // Nothing in the statement warns: no deoptimization read the count.
-            self.b.func.layout.remove_inst(inst);
+        let saved_warn = if inherit {
+            (self.warn_base, self.stmt_reports)
+        } else {
+            (std::mem::replace(&mut self.warn_base, base), std::mem::replace(&mut self.stmt_reports, false))
+        };
+        if starts_group {
+            self.warn_group = Some((saved_warn, base));
         }
-        (self.warn_base, self.stmt_reports) = saved_warn;
+        let r = self.stmt_inner(s);
+        let r = match r {
+            Ok(()) if self.f.hidden_stmts.contains(&s.id) && !self.stmt_calls.is_empty() => {
+                Err(crate::ir::CompileError::new("a call with side effects in a comprehension is not compiled yet (it would run again if the interpreter took over)", s.span.line))
+            }
+            r => r,
+        };
+        let ends_group = group.is_some();
+        let (saved_warn, base) = group.unwrap_or((saved_warn, base));
+        if (!inherit && !starts_group) || ends_group {
+            if let (Some((inst, _)), false) = (base, self.stmt_reports) {
+                // Nothing in the statement warns: no deoptimization read the count.
+                self.b.func.layout.remove_inst(inst);
+            }
+            (self.warn_base, self.stmt_reports) = saved_warn;
+        }
         self.b.set_srcloc(srcloc);
         (self.cur_stmt, self.stmt_calls) = saved;
         r
@@ -501,7 +525,9 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         let iv = self.b.use_var(cur);
         self.assign_var(var, vec![iv], &Type::Int, None, line)?;
         // A deoptimization in the body continues the Python loop from its state here.
-        let level = self.cur_stmt.and_then(|s| s.origin.as_ref()).map(|p| p.len() - 1);
+        // (A comprehension's loop runs its whole statement again instead: no state.)
+        let hidden_loop = self.cur_stmt.is_some_and(|s| self.f.hidden_stmts.contains(&s.id));
+        let level = self.cur_stmt.and_then(|s| s.origin.as_ref()).filter(|_| !hidden_loop).map(|p| p.len() - 1);
         let hidden = level.map(|level| match origin {
             LoopOrigin::Range => deopt::LoopHidden::Range { level, cur, stop: stop_v, step: step_v },
             LoopOrigin::Each { iter, .. } => deopt::LoopHidden::Each { level, iter, index: var },

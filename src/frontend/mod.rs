@@ -44,6 +44,19 @@ struct Lowerer {
     path: AstPath,
     /// `python -O`: `assert` statements are dropped, as CPython's compiler drops them.
     optimize: bool,
+    /// The body has a comprehension: each statement goes through
+    /// `heron._comprehensions.rewrite` first.
+    comprehensions: bool,
+    /// The next free number for the hidden names of comprehensions (`$g<n>_...`).
+    comp_counter: usize,
+    /// Lowering the statements a comprehension became: they all keep the original statement's
+    /// path (a deoptimization in them runs that whole statement again), and are recorded in
+    /// `hidden_stmts`.
+    flat_paths: bool,
+    hidden_stmts: std::collections::HashSet<usize>,
+    comp_ends: std::collections::HashSet<usize>,
+    /// The running interpreter's minor version (3.<minor>).
+    minor: u32,
 }
 
 /// Lower one `ast.FunctionDef` node into Heron IR.
@@ -78,7 +91,21 @@ pub fn lower_function(node: &Bound<'_, PyAny>, filename: &str, qualname: &str, o
             return err("*args and **kwargs parameters are not supported yet", line);
         }
     }
-    let mut lw = Lowerer { vars: Vec::new(), var_ids: HashMap::new(), n_exprs: 0, n_stmts: 0, path: Vec::new(), optimize };
+    let minor = node.py().version_info().minor as u32;
+    let mut lw = Lowerer {
+        vars: Vec::new(),
+        var_ids: HashMap::new(),
+        n_exprs: 0,
+        n_stmts: 0,
+        path: Vec::new(),
+        optimize,
+        comprehensions: false,
+        comp_counter: 0,
+        flat_paths: false,
+        hidden_stmts: Default::default(),
+        comp_ends: Default::default(),
+        minor,
+    };
     let mut params = Vec::new();
     let positional = args.getattr("posonlyargs").and_then(|p| p.add(args.getattr("args")?)).map_err(|e| pyerr(e, line))?;
     for a in positional.try_iter().map_err(|e| pyerr(e, line))? {
@@ -100,6 +127,8 @@ pub fn lower_function(node: &Bound<'_, PyAny>, filename: &str, qualname: &str, o
         body,
         n_exprs: lw.n_exprs,
         n_stmts: lw.n_stmts,
+        hidden_stmts: lw.hidden_stmts,
+        comp_ends: lw.comp_ends,
     };
     webs::split(&mut f);
     Ok(f)
@@ -121,6 +150,9 @@ impl Lowerer {
     fn mk_stmt(&mut self, kind: StmtKind, span: Span, origin: Option<AstPath>) -> Stmt {
         let id = self.n_stmts;
         self.n_stmts += 1;
+        if self.flat_paths {
+            self.hidden_stmts.insert(id);
+        }
         Stmt { kind, span, id, origin }
     }
 
@@ -135,6 +167,8 @@ impl Lowerer {
         let py = body.py();
         let ast = py.import("ast").map_err(|e| pyerr(e, 0))?;
         let walk = ast.getattr("walk").map_err(|e| pyerr(e, 0))?;
+        // A comprehension's loop variables are its own, not the function's.
+        let mut comp_targets = std::collections::HashSet::new();
         for stmt in body.try_iter().map_err(|e| pyerr(e, 0))? {
             let stmt = stmt.map_err(|e| pyerr(e, 0))?;
             let nodes = walk.call1((&stmt,)).map_err(|e| pyerr(e, 0))?;
@@ -146,7 +180,7 @@ impl Lowerer {
                 match k.as_str() {
                     "Name" => {
                         let ctx = n.getattr("ctx").map_err(|e| pyerr(e, line))?;
-                        if kind(&ctx) != "Load" {
+                        if kind(&ctx) != "Load" && !comp_targets.contains(&(n.as_ptr() as usize)) {
                             let id: String = n.getattr("id").and_then(|v| v.extract()).map_err(|e| pyerr(e, line))?;
                             self.var(&id);
                         }
@@ -155,7 +189,15 @@ impl Lowerer {
                         return err(format!("a nested {} is not supported", describe(&k)), line)
                     }
                     "ListComp" | "SetComp" | "DictComp" | "GeneratorExp" => {
-                        return err("comprehensions are not supported yet", line)
+                        // Rewritten statement by statement (`stmt`), or refused there.
+                        self.comprehensions = true;
+                        for g in n.getattr("generators").and_then(|g| g.try_iter()).map_err(|e| pyerr(e, line))? {
+                            let t = g.and_then(|g| g.getattr("target")).map_err(|e| pyerr(e, line))?;
+                            for m in walk.call1((&t,)).and_then(|w| w.try_iter()).map_err(|e| pyerr(e, line))? {
+                                let m = m.map_err(|e| pyerr(e, line))?;
+                                comp_targets.insert(m.as_ptr() as usize);
+                            }
+                        }
                     }
                     "Global" | "Nonlocal" => return err("`global` and `nonlocal` statements are not supported", line),
                     "Yield" | "YieldFrom" => return err("generators are not compiled", line),
@@ -173,17 +215,62 @@ impl Lowerer {
         let mut out = Vec::new();
         for (i, s) in body.try_iter().map_err(|e| pyerr(e, 0))?.enumerate() {
             let s = s.map_err(|e| pyerr(e, 0))?;
-            self.path.push((field, i as u32));
-            let st = self.stmt(&s);
-            self.path.pop();
-            if let Some(st) = st? {
-                out.push(st);
+            if !self.flat_paths {
+                self.path.push((field, i as u32));
             }
+            let st = self.stmt(&s);
+            if !self.flat_paths {
+                self.path.pop();
+            }
+            out.extend(st?);
         }
         Ok(out)
     }
 
-    fn stmt(&mut self, node: &Bound<'_, PyAny>) -> CResult<Option<Stmt>> {
+    /// One statement; a statement with comprehensions (`sum(x for x in a)`) becomes the
+    /// statements `heron._comprehensions.rewrite` makes of it (`Function::hidden_stmts`), then
+    /// itself with their result (`Function::comp_ends`).
+    fn stmt(&mut self, node: &Bound<'_, PyAny>) -> CResult<Vec<Stmt>> {
+        if !self.comprehensions {
+            return Ok(self.stmt_plain(node)?.into_iter().collect());
+        }
+        let line = span_of(node).line;
+        let py = node.py();
+        let r = py
+            .import("heron._comprehensions")
+            .and_then(|m| m.getattr("rewrite")?.call1((node, self.comp_counter, self.minor)))
+            .map_err(|e| pyerr(e, line))?;
+        if r.is_none() {
+            return Ok(self.stmt_plain(node)?.into_iter().collect());
+        }
+        if let Ok(why) = r.extract::<String>() {
+            return err(why, line);
+        }
+        let (hoisted, new, counter): (Bound<'_, PyAny>, Bound<'_, PyAny>, usize) = r.extract().map_err(|e| pyerr(e, line))?;
+        self.comp_counter = counter;
+        let saved = std::mem::replace(&mut self.flat_paths, true);
+        let mut out = Vec::new();
+        let mut result = Ok(());
+        for h in hoisted.try_iter().map_err(|e| pyerr(e, line))? {
+            let h = h.map_err(|e| pyerr(e, line))?;
+            match self.stmt_plain(&h) {
+                Ok(s) => out.extend(s),
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+        self.flat_paths = saved;
+        result?;
+        if let Some(s) = self.stmt_plain(&new)? {
+            self.comp_ends.insert(s.id);
+            out.push(s);
+        }
+        Ok(out)
+    }
+
+    fn stmt_plain(&mut self, node: &Bound<'_, PyAny>) -> CResult<Option<Stmt>> {
         let span = span_of(node);
         let line = span.line;
         let get = |f: &str| node.getattr(f).map_err(|e| pyerr(e, line));
@@ -591,6 +678,54 @@ impl Lowerer {
         Ok(out)
     }
 
+    /// Is `func` spelled `array` or `asarray` (`np.array`, `numpy.asarray`, ...)? Their first
+    /// argument may be a list display (inference checks the callee is NumPy's).
+    fn names_array(func: &Bound<'_, PyAny>) -> bool {
+        let name: Option<String> = match kind(func).as_str() {
+            "Attribute" => func.getattr("attr").and_then(|a| a.extract()).ok(),
+            "Name" => func.getattr("id").and_then(|a| a.extract()).ok(),
+            _ => None,
+        };
+        matches!(name.as_deref(), Some("array" | "asarray"))
+    }
+
+    /// The arguments of `numpy.array(...)`: a list display in the first (and in a list or
+    /// tuple display there) becomes `$list(items...)`, which only `numpy.array` and
+    /// `numpy.asarray` take (`types::infer_literals`).
+    fn lower_array_args(&mut self, node: &Bound<'_, PyAny>, line: u32) -> CResult<Vec<Expr>> {
+        let mut out = Vec::new();
+        for (i, e) in node.try_iter().map_err(|e| pyerr(e, line))?.enumerate() {
+            let e = e.map_err(|e| pyerr(e, line))?;
+            if kind(&e) == "Starred" {
+                return err("star-arguments are not supported", line);
+            }
+            out.push(if i == 0 { self.lower_display(&e)? } else { self.lower(&e)? });
+        }
+        Ok(out)
+    }
+
+    fn lower_display(&mut self, node: &Bound<'_, PyAny>) -> CResult<Expr> {
+        let span = span_of(node);
+        let line = span.line;
+        let k = kind(node);
+        if k != "List" && k != "Tuple" {
+            return self.lower(node);
+        }
+        let mut items = Vec::new();
+        for e in node.getattr("elts").and_then(|e| e.try_iter()).map_err(|e| pyerr(e, line))? {
+            let e = e.map_err(|e| pyerr(e, line))?;
+            if kind(&e) == "Starred" {
+                return err("star-arguments are not supported", line);
+            }
+            items.push(self.lower_display(&e)?);
+        }
+        if k == "Tuple" {
+            return Ok(self.expr(ExprKind::Tuple(items), span));
+        }
+        let f = self.expr(ExprKind::Global("$list".into()), span);
+        Ok(self.expr(ExprKind::Call { func: Box::new(f), args: items, kwargs: vec![] }, span))
+    }
+
     /// Lower one expression node.
     fn lower(&mut self, node: &Bound<'_, PyAny>) -> CResult<Expr> {
         let span = span_of(node);
@@ -707,8 +842,9 @@ impl Lowerer {
                 ExprKind::Index(Box::new(base), self.index(&get("slice")?)?)
             }
             "Call" => {
-                let func = self.lower(&get("func")?)?;
-                let args = self.lower_list(&get("args")?, line)?;
+                let func_node = get("func")?;
+                let func = self.lower(&func_node)?;
+                let args = if Self::names_array(&func_node) { self.lower_array_args(&get("args")?, line)? } else { self.lower_list(&get("args")?, line)? };
                 let mut kwargs = Vec::new();
                 for kw in get("keywords")?.try_iter().map_err(|e| pyerr(e, line))? {
                     let kw = kw.map_err(|e| pyerr(e, line))?;

@@ -63,6 +63,14 @@ pub struct Function {
     pub n_exprs: usize,
     /// Number of statements (ids are `0..n_stmts`).
     pub n_stmts: usize,
+    /// The statements the front end made of a comprehension (by `Stmt::id`): a
+    /// deoptimization in them runs the statement the comprehension is in again, so their loops
+    /// hand over no loop state and are never parallel loops, and they may not call anything
+    /// with side effects (it would run twice).
+    pub hidden_stmts: std::collections::HashSet<usize>,
+    /// The statements that end such a block: the original statement, reading the hidden
+    /// results (it counts its warnings from the block's start, see `codegen::stmt`).
+    pub comp_ends: std::collections::HashSet<usize>,
 }
 
 #[derive(Clone, Debug)]

@@ -52,8 +52,26 @@ impl<'py, 'd> Resolver for DispatchResolver<'py, 'd> {
             // An imaginary literal (see the front end).
             return Ok(GlobalValue::Builtin(builtins::python("complex").expect("in the registry")));
         }
-        if name == "$is_none" {
-            return Ok(GlobalValue::Builtin(builtins::python("$is_none").expect("in the registry")));
+        if name == "$is_none" || name == "$sum_comp" || name == "$sum_fixed" {
+            return Ok(GlobalValue::Builtin(builtins::python(name).expect("in the registry")));
+        }
+        if name == "$list" {
+            // A list display, taken only by `numpy.array` (`types::infer_literals`).
+            return Ok(GlobalValue::Unsupported("a list is not supported yet".into()));
+        }
+        if let Some(real) = name.strip_prefix("$builtin_") {
+            // A comprehension's reduction (`heron._comprehensions`): compiled as loops only
+            // while `sum` (`any`, ...) is the builtin, which the lookups guard.
+            let shadowed = self.globals.get_item(real).ok().flatten().is_some();
+            self.global(real, line)?;
+            let builtin = self.builtins.getattr(real).ok().filter(|v| {
+                v.getattr("__module__").and_then(|m| m.extract::<String>()).is_ok_and(|m| m == "builtins")
+                    && v.getattr("__name__").and_then(|m| m.extract::<String>()).is_ok_and(|m| m == real)
+            });
+            if shadowed || builtin.is_none() {
+                return Ok(GlobalValue::Unsupported(format!("`{real}` is not the builtin here, so its comprehension is not compiled")));
+            }
+            return Ok(GlobalValue::Builtin(builtins::python("$true").expect("in the registry")));
         }
         let py = self.py;
         let globals = self.globals.clone();

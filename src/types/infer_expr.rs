@@ -547,6 +547,9 @@ impl<'a> Infer<'a> {
             if matches!(b.form(), Form::Alloc { .. }) {
                 return self.np_alloc(e, b, args, kwargs);
             }
+            if matches!(b.name(), "numpy.array" | "numpy.asarray") {
+                return self.np_array_call(e, b, args, kwargs, line);
+            }
         }
         let mut ats = Vec::new();
         for a in args {
@@ -585,6 +588,10 @@ impl<'a> Infer<'a> {
                         }
                     }
                     let r = b.result_type(&ats, line)?;
+                    self.calls.insert(e.id, CallTarget::Builtin(b));
+                    return Ok(Some(r));
+                }
+                if let Some(r) = self.comprehension_builtin(b.name(), args, &ats, line)? {
                     self.calls.insert(e.id, CallTarget::Builtin(b));
                     return Ok(Some(r));
                 }

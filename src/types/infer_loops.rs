@@ -1,7 +1,8 @@
 //! Type inference of the iterables of `for` loops over arrays that the front end lowers to
 //! `$iter = <iterable>; for $k in range(...): x = $iter[$k]` (see `frontend::for_each`):
 //! `a.flat`, `np.ndindex(shape)` and `np.ndenumerate(a)`. Each types `$iter` as what codegen
-//! indexes (`codegen::iter`), and records the kind of loop in `Typed`.
+//! indexes (`codegen::iter`), and records the kind of loop in `Typed`. Also the builtins of the
+//! loops comprehensions become (`heron._comprehensions`).
 
 use super::infer::{cerr, GlobalValue, Infer};
 use crate::ir::*;
@@ -74,6 +75,31 @@ impl<'a> Infer<'a> {
             [Type::Tuple(elems)] if !elems.is_empty() && elems.iter().all(int) => Ok(Some(Type::Tuple(elems.clone()))),
             ts if ts.iter().all(int) => Ok(Some(Type::Tuple(ts.to_vec()))),
             _ => cerr("np.ndindex() of anything but a non-empty tuple of ints or ints is not supported yet", line),
+        }
+    }
+
+    /// The builtins of a comprehension's loops typed apart from `over_members` (None for any
+    /// other): `$sum_fixed(total, c)` has `total`'s representation whatever member it holds
+    /// (it runs only once a float was added); `$sum_comp(c, total, x)` refuses an item that is
+    /// a Python float on some paths only (CPython 3.12+ adds those by two different rules).
+    pub(super) fn comprehension_builtin(&mut self, name: &str, args: &[Expr], ats: &[Type], line: u32) -> CResult<Option<Type>> {
+        match name {
+            "$sum_fixed" => {
+                let t = match args[0].kind {
+                    ExprKind::Var(v) => self.vars[v].ty.clone(),
+                    _ => None,
+                };
+                Ok(Some(t.unwrap_or_else(|| ats[0].clone())))
+            }
+            "$sum_comp" => {
+                if let ExprKind::Var(v) = args[2].kind {
+                    if self.vars[v].is_union() && self.vars[v].members.contains(&Type::Float) {
+                        return cerr("sum() of items that are Python floats on some paths only is not supported yet", line);
+                    }
+                }
+                Ok(Some(Type::Float))
+            }
+            _ => Ok(None),
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod infer;
 pub mod resolver;
 mod infer_expr;
 mod infer_foreign;
+mod infer_literals;
 mod infer_loops;
 pub mod rules;
 pub mod ufunc;
