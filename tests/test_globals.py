@@ -127,3 +127,54 @@ def test_a_global_defined_after_the_first_call(heron_python, tmp_path):
         LATER = 10
         print(f(1))
     """)
+
+
+def test_global_numpy_arrays(heron_python, tmp_path):
+    """A module-level NumPy array (a table of coefficients, as Cephes' polynomials in
+    numba-examples' j0) is read by compiled code as CPython reads it: its current contents, its
+    shape after an in-place `a.shape = ...`, another array after the name is rebound, a store
+    through it seen by the caller, the very array when returned."""
+    from test_ufuncs import PRELUDE, compare
+
+    compare(heron_python, tmp_path, PRELUDE + """
+    COEF = np.array([1.0, -2.0, 0.5, 3.0])
+    GRID = np.arange(12.0).reshape(3, 4)
+    COUNTS = np.zeros(4, dtype=np.int64)
+
+    # heron: jit
+    def polevl(x, coef):
+        ans = coef[0]
+        for i in range(1, len(coef)):
+            ans = ans * x + coef[i]
+        return ans
+
+    # heron: jit
+    def uses(x):
+        COUNTS[int(x) % 4] += 1
+        return polevl(x, COEF) + GRID[1, 2] + GRID.shape[1]
+
+    # heron: jit
+    def same():
+        return COEF
+
+    # heron: jit
+    def row_sum(i):
+        s = 0.0
+        for j in range(GRID.shape[1]):
+            s += GRID[i, j]
+        return s
+
+    for x in (0.5, 1.0, 2.0):
+        show(uses(x))
+    COEF[2] = 10.0
+    show(uses(3.0))
+    COEF = np.array([2.0, 1.0])
+    show(uses(0.25))
+    GRID.shape = (4, 3)
+    show(row_sum(3))
+    show(uses(1.5))
+    print(same() is COEF)
+    show(COUNTS)
+    GRID = np.ones((2, 2), dtype=np.int64)
+    show(row_sum(1))
+    """, native=["uses", "row_sum", "same"])

@@ -153,10 +153,10 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         let path = s.origin.clone()?;
         let assigned = self.facts.assigned.get(s.id)?.clone();
         let mut live = self.facts.live.get(s.id)?.clone();
-        if self.f.hidden_stmts.contains(&s.id) || self.f.comp_ends.contains(&s.id) {
+        if let (true, Some(first)) = (self.f.hidden_stmts.contains(&s.id) || self.f.comp_ends.contains(&s.id), self.group_first) {
             // The interpreter runs the comprehension's whole statement again: it reads what
-            // its hidden statements read, which may be dead here.
-            live.iter_mut().for_each(|l| *l = true);
+            // was live where its block started (also what is dead here).
+            live = self.facts.live.get(first)?.clone();
         }
         // A `for x in array` loop goes on from its array and index, whatever reads them.
         for l in &self.loops {

@@ -71,7 +71,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             }
             ExprKind::Global(_) => match self.typed.globals.get(&e.id) {
                 Some(crate::types::infer::GlobalValue::Const(c)) => self.constant(&c.clone()),
-                Some(crate::types::infer::GlobalValue::Cell { addr, .. }) => vec![self.cells[addr]],
+                Some(crate::types::infer::GlobalValue::Cell { addr, .. }) => self.cells[addr].clone(),
                 _ => return Err(CompileError::new("unsupported global", line)),
             },
             ExprKind::Attr(base, attr) => {

@@ -63,16 +63,19 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
 
     /// Do NumPy float operations check their results in the code (rather than through the
     /// processor's flags after the call, for functions that can be re-run)?
-    /// A NumPy float value nothing reads, in a function whose reports are deferred to the
-    /// sticky flags: stored to a stack slot, so that Cranelift does not delete the operations
-    /// that make it (and the flags they raise: `v = x / z` with `v` never read still warns,
-    /// as NumPy does).
-    pub fn keep_for_fp_flags(&mut self, v: &CVal, t: &Type) {
-        if self.fp_checks_inline() || !matches!(t, Type::Np(DType::F32 | DType::F64)) || v.is_empty() {
+    /// A value nothing reads, in a function whose reports are deferred to the sticky flags:
+    /// stored to a stack slot, so that Cranelift does not delete the NumPy float operations
+    /// that make it (and the flags they raise: `v = x / z` with `v` never read still warns, as
+    /// NumPy does; so does `v = x / z != 1.0`, a bool made from one, fuzzer seed 962760).
+    pub fn keep_for_fp_flags(&mut self, v: &CVal, _t: &Type) {
+        if self.fp_checks_inline() || v.is_empty() {
             return;
         }
-        let ss = self.b.create_sized_stack_slot(cranelift_codegen::ir::StackSlotData::new(cranelift_codegen::ir::StackSlotKind::ExplicitSlot, 8, 3));
-        self.b.ins().stack_store(types::I64, v[0], ss, 0);
+        let ss = self.b.create_sized_stack_slot(cranelift_codegen::ir::StackSlotData::new(cranelift_codegen::ir::StackSlotKind::ExplicitSlot, 8 * v.len() as u32, 3));
+        for (i, x) in v.iter().enumerate() {
+            let w = super::widen_to_slot(&mut self.b, *x);
+            self.b.ins().stack_store(types::I64, w, ss, 8 * i as i32);
+        }
     }
 
     pub fn fp_checks_inline(&self) -> bool {

@@ -86,6 +86,9 @@ pub struct FunctionCx<'a, 'm> {
     /// While the statements of a comprehension's block are emitted (see `stmt`): the warning
     /// count state to restore after it, and its count read at the block's start.
     pub warn_group: Option<((Option<(ir::Inst, Value)>, bool), Option<(ir::Inst, Value)>)>,
+    /// The first statement of that block (what is live there is what its deoptimization
+    /// hands over, see `deopt_point`).
+    pub group_first: Option<usize>,
     /// Power chains `x**k` (as `p + L`, see `pow::pow_const`) already computed for a variable in
     /// the current statement, reused by later powers of the same variable. Cleared at every
     /// statement and around expressions that branch, so each value dominates its uses.
@@ -118,7 +121,7 @@ pub struct FunctionCx<'a, 'm> {
     pub sites: Vec<Span>,
     pub site_ids: HashMap<Span, usize>,
     /// The values of live globals, read at entry, by cell address.
-    pub cells: HashMap<usize, Value>,
+    pub cells: HashMap<usize, Vec<Value>>,
     /// The entry block's parameters, and the `entry` trampoline (see `recursion`).
     pub entry_params: Vec<Value>,
     pub entry_id: FuncId,
@@ -186,6 +189,12 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                     continue;
                 }
                 let a = b.ins().iconst(types::I64, *addr as i64);
+                if let Type::Array(at) = ty {
+                    // A global array: its data pointer, shape and strides (`guards::ArrayCell`).
+                    let vals = (0..1 + 2 * at.ndim as i32).map(|j| b.ins().load(types::I64, MemFlagsData::trusted(), a, 8 * j)).collect();
+                    cells.insert(*addr, vals);
+                    continue;
+                }
                 let raw = b.ins().load(types::I64, MemFlagsData::trusted(), a, 0);
                 let v = match repr(ty)[0] {
                     t if t == types::F64 => b.ins().bitcast(types::F64, MemFlagsData::new(), raw),
@@ -196,7 +205,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                     t if t == types::I64 => raw,
                     t => b.ins().ireduce(t, raw),
                 };
-                cells.insert(*addr, v);
+                cells.insert(*addr, vec![v]);
             }
         }
         let outlined_state = if outlined { Some(super::parallel::Outlined { parent_env: params[5], refused: None, may_fail: false }) } else { None };
@@ -246,6 +255,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             spill_hidden: Vec::new(),
             stmt_calls: Vec::new(),
             warn_group: None,
+            group_first: None,
             cond_depth: 0,
             spill_ss: None,
             ret_ss: None,

@@ -137,6 +137,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         };
         if starts_group {
             self.warn_group = Some((saved_warn, base));
+            self.group_first = Some(s.id);
         }
         let r = self.stmt_inner(s);
         let r = match r {
@@ -146,6 +147,9 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             r => r,
         };
         let ends_group = group.is_some();
+        if ends_group {
+            self.group_first = None;
+        }
         let (saved_warn, base) = group.unwrap_or((saved_warn, base));
         if (!inherit && !starts_group) || ends_group {
             if let (Some((inst, _)), false) = (base, self.stmt_reports) {

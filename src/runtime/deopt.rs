@@ -242,6 +242,8 @@ fn known_arrays<'py>(py: Python<'py>, env: &Env) -> Vec<Bound<'py, PyAny>> {
         let args = unsafe { std::slice::from_raw_parts(env.args as *const *mut pyo3::ffi::PyObject, env.nargs as usize) };
         out.extend(args.iter().map(|&a| unsafe { Bound::from_borrowed_ptr(py, a) }));
     }
+    // Global arrays compiled code reads (`guards::ArrayCell`).
+    out.extend(super::guards::ArrayCell::live_arrays(py));
     out
 }
 

@@ -17,11 +17,18 @@
 //! A scalar global that changed value but not type (`for dt in (0.1, 0.2): step(x)`) becomes a
 //! *live* global: compiled code then reads it from a `LiveCell` at function entry, and the
 //! guard refreshes the cell when the dictionary changes, so the loop does not recompile.
+//!
+//! A global NumPy array (a table of coefficients, `RP[i]`) is read through an `ArrayCell`: its
+//! data pointer, shape and strides, which compiled code loads at entry. The guard holds the
+//! array itself (the very object: an assignment of another array to the name recompiles) and
+//! refreshes the cell at every call, since `a.shape = ...` changes an array in place without
+//! touching any dictionary; a changed dtype, contiguity or writeability recompiles.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use pyo3::prelude::*;
+use numpy::PyUntypedArrayMethods;
 use pyo3::types::{PyDict, PyString};
 
 use crate::types::Type;
@@ -47,6 +54,77 @@ pub struct Guard {
     /// Attributes of an object that must still be what they were (by identity), checked at
     /// every call: a ctypes function's conversions (`Guard::attributes`).
     pub attrs: Option<Arc<AttrGuard>>,
+    /// A global array: its cell, refreshed at every call.
+    pub array: Option<Arc<ArrayCell>>,
+}
+
+/// The flags of a NumPy array whose change changes its `ArrayType` (NumPy's
+/// `NPY_ARRAY_C_CONTIGUOUS`, `NPY_ARRAY_ALIGNED`, `NPY_ARRAY_WRITEABLE`).
+const TYPE_FLAGS: i32 = 0x0001 | 0x0100 | 0x0400;
+
+/// A global NumPy array as compiled code reads it: `slots` holds its data pointer, shape and
+/// strides (the flattened array value, `abi::repr`) at the address compiled code loads from.
+pub struct ArrayCell {
+    pub slots: Box<[AtomicU64]>,
+    pub array: Py<PyAny>,
+    /// What the type was read from: the number of dimensions, the dtype descriptor (by
+    /// address) and the flags that make up the layout.
+    ndim: i32,
+    descr: usize,
+    flags: i32,
+}
+
+/// The array cells alive (weakly): a value native code hands to the interpreter that is one of
+/// them is that very array (`deopt::known_arrays`).
+static ARRAY_CELLS: std::sync::Mutex<Vec<std::sync::Weak<ArrayCell>>> = std::sync::Mutex::new(Vec::new());
+
+impl ArrayCell {
+    /// The cell of `array` (an exact, aligned, native-order ndarray: `marshal::array_type`).
+    pub fn new(array: &Bound<'_, PyAny>) -> Option<Arc<ArrayCell>> {
+        let a = array.cast::<numpy::PyUntypedArray>().ok()?;
+        let f = unsafe { &(*a.as_array_ptr()).fields };
+        let n = 1 + 2 * f.nd as usize;
+        let cell = Arc::new(ArrayCell {
+            slots: (0..n).map(|_| AtomicU64::new(0)).collect(),
+            array: array.clone().unbind(),
+            ndim: f.nd,
+            descr: f.descr as usize,
+            flags: f.flags & TYPE_FLAGS,
+        });
+        cell.refresh(array.py());
+        let mut cells = ARRAY_CELLS.lock().unwrap();
+        cells.retain(|w| w.strong_count() > 0);
+        cells.push(Arc::downgrade(&cell));
+        Some(cell)
+    }
+
+    /// The address compiled code loads the array from.
+    pub fn addr(&self) -> usize {
+        self.slots.as_ptr() as usize
+    }
+
+    /// Read the array's data pointer, shape and strides into the cell; false when its type
+    /// changed (the specialization is compiled again).
+    fn refresh(&self, py: Python<'_>) -> bool {
+        let Ok(a) = self.array.bind(py).cast::<numpy::PyUntypedArray>() else { return false };
+        let f = unsafe { &(*a.as_array_ptr()).fields };
+        if f.nd != self.ndim || f.descr as usize != self.descr || f.flags & TYPE_FLAGS != self.flags {
+            return false;
+        }
+        let nd = f.nd as usize;
+        self.slots[0].store(f.data as u64, Ordering::Relaxed);
+        for i in 0..nd {
+            let (d, s) = unsafe { (*f.dimensions.add(i), *f.strides.add(i)) };
+            self.slots[1 + i].store(d as u64, Ordering::Relaxed);
+            self.slots[1 + nd + i].store(s as i64 as u64, Ordering::Relaxed);
+        }
+        true
+    }
+
+    /// The global arrays compiled code may hold now.
+    pub fn live_arrays<'py>(py: Python<'py>) -> Vec<Bound<'py, PyAny>> {
+        ARRAY_CELLS.lock().unwrap().iter().filter_map(|w| w.upgrade()).map(|c| c.array.bind(py).clone()).collect()
+    }
 }
 
 /// An object whose attributes compiled code relies on.
@@ -76,6 +154,7 @@ impl Guard {
             scalar: self.scalar.clone(),
             live: self.live.clone(),
             attrs: self.attrs.clone(),
+            array: self.array.clone(),
         }
     }
 
@@ -90,6 +169,17 @@ impl Guard {
             scalar: None,
             live: None,
             attrs: Some(Arc::new(AttrGuard { object: object.clone().unbind(), attrs })),
+            array: None,
+        }
+    }
+
+    /// The part checked at every call: a ctypes function's attributes; a global array's
+    /// shape and strides (into its cell). Its dictionary entry is checked with the others.
+    fn check_always(&self, py: Python<'_>) -> bool {
+        match (&self.attrs, &self.array) {
+            (Some(a), _) => a.holds(py),
+            (None, Some(cell)) => cell.refresh(py),
+            _ => true,
         }
     }
 
@@ -100,6 +190,9 @@ impl Guard {
             return a.holds(py);
         }
         let now = self.dict.bind(py).get_item(self.key.bind(py)).ok().flatten();
+        if let Some(cell) = &self.array {
+            return now.is_some_and(|v| v.is(cell.array.bind(py))) && cell.refresh(py);
+        }
         if let Some(cell) = &self.live {
             return match now.and_then(|v| scalar_raw(&v, &cell.ty)) {
                 Some(raw) => {
@@ -147,13 +240,13 @@ impl GuardSet {
                 versions.push((p, AtomicU64::new(version(g.dict.bind(py)).unwrap_or(0))));
             }
         }
-        let always = guards.iter().enumerate().filter(|(_, g)| g.attrs.is_some()).map(|(i, _)| i).collect();
+        let always = guards.iter().enumerate().filter(|(_, g)| g.attrs.is_some() || g.array.is_some()).map(|(i, _)| i).collect();
         GuardSet { guards, versions, always }
     }
 
     /// Check the guards: `Ok` when all hold, else the index of one that failed.
     pub fn holds(&self, py: Python<'_>) -> Result<(), usize> {
-        if let Some(&i) = self.always.iter().find(|&&i| !self.guards[i].check(py)) {
+        if let Some(&i) = self.always.iter().find(|&&i| !self.guards[i].check_always(py)) {
             return Err(i);
         }
         if versions_usable() {

@@ -117,6 +117,23 @@ impl<'py, 'd> Resolver for DispatchResolver<'py, 'd> {
                 return Ok(GlobalValue::Cell { ty, addr });
             }
         }
+        // A NumPy array global (a table of coefficients): read through its cell at entry,
+        // the very array guarded (see `guards::ArrayCell`).
+        if let Some(at) = super::marshal::array_type(py, &value) {
+            if let Some(cell) = super::guards::ArrayCell::new(&value) {
+                let addr = cell.addr();
+                self.guards.push(Guard {
+                    dict: globals.clone().unbind(),
+                    key: PyString::intern(py, name).unbind(),
+                    expected: Some(value.clone().unbind()),
+                    scalar: None,
+                    live: None,
+                    attrs: None,
+                    array: Some(cell),
+                });
+                return Ok(GlobalValue::Cell { ty: Type::Array(at), addr });
+            }
+        }
         let g = self.classify(py, name, &value);
         if let GlobalValue::Const(c) = &g {
             let ty = match c {
@@ -357,6 +374,7 @@ impl<'py, 'd> DispatchResolver<'py, 'd> {
             scalar,
             live,
             attrs: None,
+            array: None,
         });
     }
 

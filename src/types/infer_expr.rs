@@ -71,8 +71,8 @@ impl<'a> Infer<'a> {
                     if matches!(base.kind, ExprKind::Var(v) if self.ndindex_iters.contains(&v)) && attr == "shape" {
                         return Ok(Some(Type::Tuple(vec![Type::Int])));
                     }
-                    // Attributes of values: `a.shape`, `a.size`, `a.ndim`.
-                    if self.resolve_name(base)?.is_none() {
+                    // Attributes of values: `a.shape`, `a.size`, `a.ndim` (of a global array too).
+                    if matches!(self.resolve_name(base)?, None | Some(GlobalValue::Cell { .. })) {
                         let Some(bt) = self.expr(base)? else { return Ok(None) };
                         return Ok(Some(attr_type(&bt, attr, line)?));
                     }
@@ -470,7 +470,7 @@ impl<'a> Infer<'a> {
         }
         // `a.sum()`, `a.copy()`, ...: an array method, run by NumPy.
         if let ExprKind::Attr(base, attr) = &func.kind {
-            if self.resolve_name(base)?.is_none() {
+            if matches!(self.resolve_name(base)?, None | Some(GlobalValue::Cell { .. })) {
                 let Some(bt) = self.expr(base)? else { return Ok(None) };
                 if let Type::Array(_) = bt {
                     return self.np_call(e, attr, true, Some((base.as_ref(), bt)), args, kwargs);

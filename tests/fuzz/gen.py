@@ -382,6 +382,7 @@ class ModuleGen(gen_arrays.ArrayMixin, Gen):
         self.shapes = {}          # array param name (in f) -> shape
         self.calls_left = 0
         self.globals = {}         # module-level scalar globals read by the functions: name -> type
+        self.tables = {}          # module-level 1-d arrays read by the functions: name -> (dtype, length)
         self.py_types = tuple(t for t in PY_TYPES if t != "complex" or "complex" not in self.avoid)
 
     # ---- module --------------------------------------------------------------------------
@@ -428,6 +429,8 @@ class ModuleGen(gen_arrays.ArrayMixin, Gen):
         out = ["import math", "import numpy as np"] + NATIVE_PRELUDE + [""] + self.fp_mode()
         for name, t in self.globals.items():
             out.append(f"{name} = {self.const(t)}")
+        for name, (dtype, n) in self.tables.items():
+            out.append(f"{name} = {self.table_src(dtype, n)}")
         out.append("")
         out.append("")
         for fn in self.funcs:
@@ -545,6 +548,7 @@ class ModuleGen(gen_arrays.ArrayMixin, Gen):
             (1 if any(isinstance(g.ret, tuple) for g in self.callees) and self.calls_left else 0, "unpack"),
             (2 if "print" not in self.avoid else 0, "print"),
             (6 if self.all_arrays(scope) and "array-exprs" not in self.avoid else 0, "array"),
+            (2 if "comprehensions" not in self.avoid else 0, "comprehension"),
         ])
         leaves = self.leaf_types(scope)
         if kind == "assign" or (kind in ("reassign", "aug", "retype") and not self.assignable(scope)):
@@ -643,12 +647,52 @@ class ModuleGen(gen_arrays.ArrayMixin, Gen):
                 t2 = self.pick_type(self.producible(leaves, 1))
                 items.append(self.expr(scope, t2, self.rint(0, 1)))
             lines.append((ind, f"print({', '.join(items)})"))
+        elif kind == "comprehension":
+            self.comprehension(lines, scope, ind)
         elif kind == "unpack":
             g = self.choice([g for g in self.callees if isinstance(g.ret, tuple)])
             names = [self.new_var() for _ in g.ret]
             lines.append((ind, f"{', '.join(names)} = {self.call(scope, g)}"))
             for n_, t_ in zip(names, g.ret):
                 scope.vars[n_] = t_
+
+    def comprehension(self, lines, scope, ind):
+        """``sum``/``any``/``all``/``min``/``max`` of a generator or list comprehension over a
+        ``range`` or a 1-d array (a second ``for`` clause, an ``if`` clause sometimes); the
+        result is a new variable when its type is known (bool, or the items' for min/max),
+        else printed."""
+        fn = self.wchoice([(4, "sum"), (1, "any"), (1, "all"), (2, "max"), (2, "min")])
+        inner = Scope(scope)
+        clauses = []
+        for _ in range(2 if self.chance(0.15) else 1):
+            k = self.new_var("k")
+            ones = [(n, t) for n, t in self.arrays(scope) if t[2] == 1]
+            if ones and self.chance(0.4):
+                arr, at = self.choice(ones)
+                clauses.append(f"for {k} in {arr}")
+                inner.vars[k] = DTYPE_SCALAR[at[1]]
+            else:
+                bounds = self.choice([str(self.rint(0, 6)), f"{self.rint(-2, 2)}, {self.rint(0, 7)}",
+                                      f"{self.rint(0, 3)}, {self.rint(4, 12)}, {self.rint(1, 3)}"])
+                clauses.append(f"for {k} in range({bounds})")
+                inner.vars[k] = "int"
+            inner.readonly.add(k)
+            if self.chance(0.3):
+                clauses.append(f"if {self.cond(inner, 1)}")
+        t = self.pick_type(self.producible(self.leaf_types(inner), 1), complex_weight=0.3)
+        elt = self.expr(inner, t, self.rint(0, 2))
+        body = f"{elt} {' '.join(clauses)}"
+        call = f"{fn}([{body}])" if self.chance(0.2) else f"{fn}({body})"
+        if fn in ("any", "all"):
+            name = self.new_var()
+            lines.append((ind, f"{name} = {call}"))
+            scope.vars[name] = "bool"
+        elif fn in ("min", "max") and t != "complex":
+            name = self.new_var()
+            lines.append((ind, f"{name} = {call}"))
+            scope.vars[name] = t
+        elif "print" not in self.avoid:
+            lines.append((ind, f"print(\"p{next(self.msg)}\", {call})"))
 
     def pick_type(self, types, complex_weight=1.0):
         """One of ``types`` (the type of a new variable, a value printed or stored): complex
@@ -971,9 +1015,24 @@ class ModuleGen(gen_arrays.ArrayMixin, Gen):
             options.append((1, "call"))
         reductions = self.reductions(scope, t)
         options.append((2 if reductions else 0, "reduction"))
+        table_dtypes = [d for d, st in DTYPE_SCALAR.items() if st == t]
+        if table_dtypes and "globals" not in self.avoid:
+            options.append((1, "table"))
         kind = self.wchoice(options)
         if kind == "reduction":
             return self.reduction(scope, t)
+        if kind == "table":
+            # An element of a module-level array (rebound between calls).
+            same = [n for n, (d, _) in self.tables.items() if DTYPE_SCALAR[d] == t]
+            if same and self.chance(0.6):
+                name = self.choice(same)
+            else:
+                name = f"T{len(self.tables)}"
+                self.tables[name] = (table_dtypes[0], self.rint(1, 5))
+            n = self.tables[name][1]
+            if self.chance(0.5):
+                return f"{name}[{self.rint(-n, n - 1)}]"
+            return f"{name}[{self.expr(scope, 'int', self.rint(0, 1))} % len({name})]"
         if kind == "var":
             return self.choice(vars_)
         if kind == "read":
@@ -1059,11 +1118,15 @@ class ModuleGen(gen_arrays.ArrayMixin, Gen):
         """``_rebinds()``: for each call of ``make_args()``, the values the module's globals get
         before it (the harness applies them to both copies): the same type mostly, another type
         sometimes (a guard then recompiles)."""
-        if not self.globals:
+        if not self.globals and not self.tables:
             return []
         out = ["", "", "def _rebinds():", "    return ["]
         for _ in range(3):
             items = []
+            for name, (dtype, n) in self.tables.items():
+                if self.chance(0.5):
+                    continue
+                items.append(f"{name!r}: {self.table_src(dtype, n if self.chance(0.8) else self.rint(1, 5))}")
             for name, t in self.globals.items():
                 if self.chance(0.3):
                     continue
@@ -1074,6 +1137,10 @@ class ModuleGen(gen_arrays.ArrayMixin, Gen):
             out.append("        {" + ", ".join(items) + "},")
         out.append("    ]")
         return out
+
+    def table_src(self, dtype, n):
+        """A module-level array of ``n`` elements (compiled code reads it through a cell)."""
+        return f"np.array([{', '.join(self.elem_src(dtype) for _ in range(n))}], dtype=np.{dtype})"
 
     # ---- arguments -----------------------------------------------------------------------
 
