@@ -194,3 +194,29 @@ def test_numpy_array_of_numbers_written_out(heron_python, tmp_path):
     a[0] = 99
     show(kinds(1.0, 3, True)[0])
     """, native=["kde", "kinds", "more", "rows"])
+
+
+def test_random_draws_in_a_comprehension(heron_python, tmp_path):
+    """A comprehension that draws from `random` compiles where nothing in its statement can
+    hand the call to the interpreter (which would draw again): a float sum does; an int count
+    (whose overflow would) runs as Python. Both continue the interpreter's one stream."""
+    compare(heron_python, tmp_path, PRELUDE + """
+    import random
+
+    # heron: jit
+    def total_draw(n):
+        return sum(random.uniform(-1.0, 1.0) for _ in range(n))
+
+    # heron: jit
+    def any_small(n, p):
+        return any(random.random() < p for _ in range(n))
+
+    # heron: jit
+    def inside(n):
+        return sum(1 for _ in range(n) if random.random() ** 2 + random.random() ** 2 < 1.0)
+
+    random.seed(12)
+    print(total_draw(1000), total_draw(0), any_small(50, 0.01), any_small(50, 0.5))
+    print(4.0 * inside(2000) / 2000)
+    print(random.random())
+    """, native=["total_draw", "any_small"])

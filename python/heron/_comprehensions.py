@@ -198,6 +198,10 @@ class _Rewriter:
         after = []
         if fn == "sum":
             hoisted.append(ast.Assign(targets=[_name(r, True)], value=ast.Constant(0)))
+            if not lazy:
+                # A list is made whole before it is summed: the items' NumPy warnings (and
+                # errors) all come before the additions', which NumPy scalars could make.
+                value.append(ast.Expr(value=_call("$eager_items", [_name(v)])))
             neumaier = self.minor >= 12
             if neumaier:
                 c = p + "c"

@@ -35,6 +35,7 @@ pub static BUILTINS: &[Builtin] = &[
     call("$true", true_type, lower_true),
     call("$sum_comp", sum_comp_type, lower_sum_comp),
     call("$sum_fixed", sum_fixed_type, lower_sum_fixed),
+    call("$eager_items", eager_items_type, lower_true),
 ];
 
 /// The Heron functions this family's lowerings call by symbol, besides the runtime's own (see
@@ -358,6 +359,17 @@ fn lower_sum_comp(cx: &mut dyn Lower<'_>, _: &Builtin, _: &Expr, args: &[Expr], 
     let d2 = cx.ins().fadd(d2, total);
     let d = cx.ins().select(ge, d1, d2);
     Ok(vec![cx.ins().fadd(c, d)])
+}
+
+/// `$eager_items(x)`: `x` is an item of a list comprehension summed as it is made, which is
+/// exact only when adding items cannot warn (not NumPy scalars: `sum([np.log(x) ...])` warns
+/// for every log before any addition).
+fn eager_items_type(_: &Builtin, args: &[Type], line: u32) -> CResult<Type> {
+    need(args, 1, line)?;
+    if let Type::Np(_) = args[0] {
+        return cerr("sum() of a list comprehension of NumPy scalars is not compiled yet (its warnings would come in another order); a generator expression is", line);
+    }
+    Ok(Type::Bool)
 }
 
 /// `$sum_fixed(total, c)`: the end of a compensated `sum()` (run only when `c` is finite and

@@ -329,6 +329,14 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         let stored = if dtype.is_float() {
             let c = self.cast_scalar(v, vt, dtype);
             if dtype == DType::F32 && matches!(vt.scalar_dtype(), Some(DType::F64)) {
+                if *vt == Type::Np(DType::F64) {
+                    // NumPy casts a numpy.float64 into the array, then reports (the infinity
+                    // is stored even when the report raises); a Python float is checked
+                    // before it is stored (fuzzer seed 1004353).
+                    self.b.ins().store(flags, c, ptr, 0);
+                    self.narrowing_check(v, c, line);
+                    return Ok(());
+                }
                 self.narrowing_check(v, c, line);
             }
             c

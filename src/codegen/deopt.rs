@@ -150,10 +150,14 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
     /// and the spill order in `spill_vars` / `spill_hidden` / `stmt_calls`.
     pub(super) fn deopt_point(&mut self, boxed_call: Option<Span>) -> Option<usize> {
         let s = self.cur_stmt?;
+        let in_group = self.f.hidden_stmts.contains(&s.id) || self.f.comp_ends.contains(&s.id);
+        if let (true, Some(g)) = (in_group, self.groups.last_mut()) {
+            g.deopts = true;
+        }
         let path = s.origin.clone()?;
         let assigned = self.facts.assigned.get(s.id)?.clone();
         let mut live = self.facts.live.get(s.id)?.clone();
-        if let (true, Some(first)) = (self.f.hidden_stmts.contains(&s.id) || self.f.comp_ends.contains(&s.id), self.group_first) {
+        if let (true, Some(first)) = (in_group, self.groups.last().map(|g| g.first)) {
             // The interpreter runs the comprehension's whole statement again: it reads what
             // was live where its block started (also what is dead here).
             live = self.facts.live.get(first)?.clone();

@@ -86,9 +86,9 @@ pub struct FunctionCx<'a, 'm> {
     /// While the statements of a comprehension's block are emitted (see `stmt`): the warning
     /// count state to restore after it, and its count read at the block's start.
     pub warn_group: Option<((Option<(ir::Inst, Value)>, bool), Option<(ir::Inst, Value)>)>,
-    /// The first statement of that block (what is live there is what its deoptimization
-    /// hands over, see `deopt_point`).
-    pub group_first: Option<usize>,
+    /// The comprehension blocks being emitted, innermost last (one inside the body of a
+    /// statement that ends another): see `CompGroup`.
+    pub groups: Vec<CompGroup>,
     /// Power chains `x**k` (as `p + L`, see `pow::pow_const`) already computed for a variable in
     /// the current statement, reused by later powers of the same variable. Cleared at every
     /// statement and around expressions that branch, so each value dominates its uses.
@@ -255,7 +255,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             spill_hidden: Vec::new(),
             stmt_calls: Vec::new(),
             warn_group: None,
-            group_first: None,
+            groups: Vec::new(),
             cond_depth: 0,
             spill_ss: None,
             ret_ss: None,
@@ -297,7 +297,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         let (sig_blk, after_sig) = self.branch_cold(signal);
         self.switch_to(sig_blk);
         self.call_tramp("heron_check_signals", &[]);
-        self.fail_if_env_error(line);
+        self.fail_if_env_raised(line);
         self.b.ins().jump(after_sig, &[]);
         self.switch_to(after_sig);
         // Arrays made in the loop: let go of those no variable points into.
@@ -632,4 +632,15 @@ fn array_offsets(t: &Type, off: &mut usize, out: &mut Vec<(VarId, usize)>, v: Va
         }
         _ => *off += crate::abi::repr(t).len(),
     }
+}
+
+/// A comprehension's block while it is emitted (`codegen::stmt`).
+pub struct CompGroup {
+    /// Its first statement: what is live there is what a deoptimization in the block hands
+    /// over (`deopt_point`).
+    pub first: usize,
+    /// The line of a call with side effects in it, and whether a deoptimization point was
+    /// made in it: together they refuse the function.
+    pub effects: Option<u32>,
+    pub deopts: bool,
 }

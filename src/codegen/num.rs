@@ -105,9 +105,10 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         let td = to.scalar_dtype().unwrap();
         let fd = from.scalar_dtype().unwrap();
         let out = self.cast_scalar(v[0], from, td);
-        if td.is_float() && !fd.is_float() && matches!(fd, DType::I64 | DType::U64 | DType::I32 | DType::U32) {
+        let small_const = self.const_int(v[0]).is_some_and(|k| k.unsigned_abs() <= 1 << 53);
+        if td.is_float() && !fd.is_float() && matches!(fd, DType::I64 | DType::U64 | DType::I32 | DType::U32) && !small_const {
             // An int merged into a float variable must be exact, or later operations would
-            // differ from Python's exact int arithmetic.
+            // differ from Python's exact int arithmetic (a constant within 2**53 is).
             let back = if td == DType::F32 {
                 self.b.ins().fcvt_to_sint_sat(types::I64, out)
             } else {
@@ -137,6 +138,17 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         self.b.ins().store(flags, zero, self.env, abi::ENV_ERR_CODE);
         self.deopt_exit(ErrCode::Deopt, line, None);
         self.switch_to(err_blk);
+        self.leave_with_error(line);
+        self.switch_to(ok_blk);
+    }
+
+    /// Exit if `env.err_code` was set by a helper that only raises (never deoptimizes:
+    /// `heron_check_signals`, a signal handler's exception): no deoptimization point.
+    pub fn fail_if_env_raised(&mut self, line: u32) {
+        let code = self.b.ins().load(types::I64, MemFlagsData::trusted(), self.env, abi::ENV_ERR_CODE);
+        let bad = self.b.ins().icmp_imm_s(IntCC::NotEqual, code, 0);
+        let (fail_blk, ok_blk) = self.branch_cold(bad);
+        self.switch_to(fail_blk);
         self.leave_with_error(line);
         self.switch_to(ok_blk);
     }

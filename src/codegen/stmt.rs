@@ -137,19 +137,25 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         };
         if starts_group {
             self.warn_group = Some((saved_warn, base));
-            self.group_first = Some(s.id);
+            self.groups.push(super::function::CompGroup { first: s.id, effects: None, deopts: false });
         }
         let r = self.stmt_inner(s);
-        let r = match r {
-            Ok(()) if self.f.hidden_stmts.contains(&s.id) && !self.stmt_calls.is_empty() => {
-                Err(crate::ir::CompileError::new("a call with side effects in a comprehension is not compiled yet (it would run again if the interpreter took over)", s.span.line))
+        if hidden && !self.stmt_calls.is_empty() {
+            if let Some(g) = self.groups.last_mut() {
+                g.effects.get_or_insert(s.span.line);
             }
-            r => r,
-        };
-        let ends_group = group.is_some();
-        if ends_group {
-            self.group_first = None;
         }
+        let ends_group = group.is_some();
+        let r = match (r, ends_group.then(|| self.groups.pop()).flatten()) {
+            // A call with side effects (`random.random()`) in a comprehension is compiled only
+            // where nothing in its statement can hand the call to the interpreter, which would
+            // run the statement, and the call, again.
+            (Ok(()), Some(super::function::CompGroup { effects: Some(line), deopts: true, .. })) => Err(crate::ir::CompileError::new(
+                "a call with side effects in a comprehension whose statement may need the interpreter is not compiled yet (the call would run again)",
+                line,
+            )),
+            (r, _) => r,
+        };
         let (saved_warn, base) = group.unwrap_or((saved_warn, base));
         if (!inherit && !starts_group) || ends_group {
             if let (Some((inst, _)), false) = (base, self.stmt_reports) {

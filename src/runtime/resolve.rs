@@ -52,7 +52,7 @@ impl<'py, 'd> Resolver for DispatchResolver<'py, 'd> {
             // An imaginary literal (see the front end).
             return Ok(GlobalValue::Builtin(builtins::python("complex").expect("in the registry")));
         }
-        if name == "$is_none" || name == "$sum_comp" || name == "$sum_fixed" {
+        if matches!(name, "$is_none" | "$sum_comp" | "$sum_fixed" | "$eager_items") {
             return Ok(GlobalValue::Builtin(builtins::python(name).expect("in the registry")));
         }
         if name == "$list" {
