@@ -31,6 +31,12 @@ def test_reductions_of_comprehensions(heron_python, tmp_path):
         return sum(a[i] * b[i] for i in range(len(a)))
 
     # heron: jit
+    def started(a, s, k):
+        # A float start compensates from the start on 3.12+; an int start of int items adds.
+        return (sum((x * 0.1 for x in a), s), sum((x for x in a), -0.0), sum((i for i in range(k)), 10),
+                sum((i for i in range(k)), start=k), sum((x / 3 for x in a), 0))
+
+    # heron: jit
     def compensated(n):
         # 3.12+: 0.1 * (n - 2), 3.10/3.11: the rounding of 1e16 swallows them.
         return sum(1e16 if i == 0 else (-1e16 if i == n - 1 else 0.1) for i in range(n))
@@ -65,6 +71,9 @@ def test_reductions_of_comprehensions(heron_python, tmp_path):
         if len(x):
             show(extremes(x))
     show(dot(a, b))
+    show(started(a, 1e16, 5))
+    show(started(a[:0], 0.5, 0))
+    show(started(-a, -1e16, 3))
     for n in (0, 1, 2, 5, 12):
         show(compensated(n))
     show(row_max(np.arange(12.0).reshape(3, 4)))
@@ -75,7 +84,7 @@ def test_reductions_of_comprehensions(heron_python, tmp_path):
             extremes(bad)
         except ValueError as e:
             print("ValueError", e)
-    """, native=["sums", "dot", "compensated", "tests", "extremes", "row_max", "norms"])
+    """, native=["sums", "dot", "started", "compensated", "tests", "extremes", "row_max", "norms"])
 
 
 def test_comprehension_scoping_and_shadowed_builtins(heron_python, tmp_path):

@@ -197,7 +197,12 @@ class _Rewriter:
         value = [ast.Assign(targets=[_name(v, True)], value=elt)]
         after = []
         if fn == "sum":
-            hoisted.append(ast.Assign(targets=[_name(r, True)], value=ast.Constant(0)))
+            start = _sum_start(call)
+            if start is not None and not _pure_leaf(start):
+                raise Refused("sum() with a start that is not a name or a constant is not compiled yet")
+            zero = start is None or (isinstance(start, ast.Constant) and type(start.value) in (int, float))
+            start = ast.Constant(0) if start is None else copy.deepcopy(start)
+            hoisted.append(ast.Assign(targets=[_name(r, True)], value=start))
             if not lazy:
                 # A list is made whole before it is summed: the items' NumPy warnings (and
                 # errors) all come before the additions', which NumPy scalars could make.
@@ -206,7 +211,10 @@ class _Rewriter:
             if neumaier:
                 c = p + "c"
                 hoisted.append(ast.Assign(targets=[_name(c, True)], value=ast.Constant(0.0)))
-                value.append(ast.Assign(targets=[_name(c, True)], value=_call("$sum_comp", [_name(c), _name(r), _name(v)])))
+                # (A start that may be an int other than 0 comes along: CPython adds the first
+                # float to it without compensation, which `$sum_comp` refuses to follow.)
+                extra = [] if zero and (start.value == 0 or isinstance(start.value, float)) else [copy.deepcopy(start)]
+                value.append(ast.Assign(targets=[_name(c, True)], value=_call("$sum_comp", [_name(c), _name(r), _name(v)] + extra)))
             value.append(ast.Assign(targets=[_name(r, True)], value=ast.BinOp(left=_name(r), op=ast.Add(), right=_name(v))))
             if neumaier:
                 # `if c and isfinite(c): r += c` (c - c is 0.0 exactly when c is finite).
@@ -287,9 +295,29 @@ class _Replace(ast.NodeTransformer):
 
 
 def _is_reduction(node):
-    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _REDUCERS
-            and len(node.args) == 1 and not node.keywords
-            and isinstance(node.args[0], (ast.GeneratorExp, ast.ListComp)))
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _REDUCERS
+            and node.args and isinstance(node.args[0], (ast.GeneratorExp, ast.ListComp))):
+        return False
+    if node.func.id == "sum":
+        # sum(items, start) and sum(items, start=start)
+        keywords = [k.arg for k in node.keywords]
+        return (len(node.args) == 1 and keywords in ([], ["start"])) or (len(node.args) == 2 and not keywords)
+    return len(node.args) == 1 and not node.keywords
+
+
+def _sum_start(call):
+    """The ``start`` of ``sum(items, start)``, or None."""
+    if len(call.args) == 2:
+        return call.args[1]
+    return call.keywords[0].value if call.keywords else None
+
+
+def _pure_leaf(node):
+    """A name, a constant (a signed one too) or `module.attr`: evaluating it cannot act or raise
+    (so it may be evaluated before the comprehension's iterable, which Python evaluates first)."""
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        node = node.operand
+    return isinstance(node, (ast.Name, ast.Constant)) or (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name))
 
 
 def _trivial(node):

@@ -337,7 +337,9 @@ fn lower_true(cx: &mut dyn Lower<'_>, _: &Builtin, _: &Expr, _: &[Expr], _line: 
 /// variable that changes type, held as a float): its step gives `c` 0 (or NaN after an
 /// infinite item, which CPython reaches at the next item and never adds either).
 fn sum_comp_type(_: &Builtin, args: &[Type], line: u32) -> CResult<Type> {
-    need(args, 3, line)?;
+    if args.len() != 4 {
+        need(args, 3, line)?;
+    }
     Ok(Type::Float)
 }
 

@@ -97,6 +97,11 @@ impl<'a> Infer<'a> {
                         return cerr("sum() of items that are Python floats on some paths only is not supported yet", line);
                     }
                 }
+                // `$sum_comp(c, total, x, start)`: a start that may be a nonzero int, where
+                // CPython adds the first float item without compensation.
+                if ats.len() == 4 && matches!(ats[3], Type::Int | Type::Bool) && ats[2] == Type::Float {
+                    return cerr("sum() of Python floats from an int start is not supported yet (start it at 0 or a float)", line);
+                }
                 Ok(Some(Type::Float))
             }
             _ => Ok(None),

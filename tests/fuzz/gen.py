@@ -683,6 +683,10 @@ class ModuleGen(gen_arrays.ArrayMixin, Gen):
         elt = self.expr(inner, t, self.rint(0, 2))
         body = f"{elt} {' '.join(clauses)}"
         call = f"{fn}([{body}])" if self.chance(0.2) else f"{fn}({body})"
+        if fn == "sum" and self.chance(0.25):
+            # sum(items, start): a constant or a name
+            st = self.pick_type(self.producible(self.leaf_types(scope), 0), complex_weight=0.3)
+            call = f"sum(({body}), {self.leaf(scope, st)})"
         if fn in ("any", "all"):
             name = self.new_var()
             lines.append((ind, f"{name} = {call}"))
