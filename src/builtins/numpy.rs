@@ -86,8 +86,7 @@ fn lower_ones(cx: &mut dyn Lower<'_>, b: &Builtin, e: &Expr, args: &[Expr], line
     lower_alloc(cx, b, 2, e, args, line)
 }
 
-/// The allocation: the shape in a stack buffer, the runtime fills the array's data pointer,
-/// shape and strides (`kind`: 0 empty, 1 zeros, 2 ones, as `runtime::alloc` reads it).
+/// The allocation of `numpy.empty/zeros/ones` and their `_like` forms (`kind`: see `allocate`).
 fn lower_alloc(cx: &mut dyn Lower<'_>, b: &Builtin, kind: i64, e: &Expr, args: &[Expr], line: u32) -> CResult<Vec<Value>> {
     let Type::Array(at) = cx.ty(e) else { unreachable!("an allocation makes an array") };
     let (dtype, nd) = (at.dtype, at.ndim as usize);
@@ -111,6 +110,15 @@ fn lower_alloc(cx: &mut dyn Lower<'_>, b: &Builtin, kind: i64, e: &Expr, args: &
         }
         out
     };
+    allocate(cx, kind, dtype, &dims, local, line)
+}
+
+/// A new C-contiguous array of `dtype` and shape `dims` (`kind`: 0 empty, 1 zeros, 2 ones, as
+/// `runtime::alloc` reads it): the shape in a stack buffer, the runtime fills the array's data
+/// pointer, shape and strides. From NumPy (`heron_alloc`), or plain memory for an array that
+/// never leaves the function (`local`, `heron_buf_alloc`).
+fn allocate(cx: &mut dyn Lower<'_>, kind: i64, dtype: DType, dims: &[Value], local: bool, line: u32) -> CResult<Vec<Value>> {
+    let nd = dims.len();
     let shape_ss = cx.builder().create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, (8 * nd) as u32, 3));
     for (i, d) in dims.iter().enumerate() {
         cx.ins().stack_store(types::I64, *d, shape_ss, (8 * i) as i32);
@@ -222,25 +230,11 @@ fn split_leaves(v: Vec<Value>, t: &Type, out: &mut Vec<(Vec<Value>, Type)>) {
 /// to the array's dtype as NumPy converts it (an int to float64 rounds to nearest).
 fn lower_array(cx: &mut dyn Lower<'_>, b: &Builtin, e: &Expr, args: &[Expr], line: u32) -> CResult<Vec<Value>> {
     let Type::Array(at) = cx.ty(e) else { unreachable!("numpy.array makes an array") };
-    let (dims, dtype) = literal_shape(b, &cx.ty(&args[0]), line)?;
+    let (dims, _) = literal_shape(b, &cx.ty(&args[0]), line)?;
     let mut leaves = Vec::new();
     literal_leaves(cx, &args[0], &mut leaves)?;
-    let nd = dims.len();
-    let shape_ss = cx.builder().create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, (8 * nd) as u32, 3));
-    for (i, d) in dims.iter().enumerate() {
-        let d = cx.iconst(*d as i64);
-        cx.ins().stack_store(types::I64, d, shape_ss, (8 * i) as i32);
-    }
-    let out_ss = cx.builder().create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, (8 * (1 + 2 * nd)) as u32, 3));
-    let shape_ptr = cx.ins().stack_addr(types::I64, shape_ss, 0);
-    let out_ptr = cx.ins().stack_addr(types::I64, out_ss, 0);
-    let (k, dt, n) = (cx.iconst(0), cx.iconst(dtype as i64), cx.iconst(nd as i64));
-    let env = cx.env();
-    let i = types::I64;
-    cx.note_py_callback();
-    cx.call_helper("heron_alloc", &[i, i, i, i, i, i], &[i], &[env, k, dt, n, shape_ptr, out_ptr])?;
-    cx.fail_if_env_error(line);
-    let out: Vec<Value> = (0..1 + 2 * nd).map(|j| cx.ins().stack_load(types::I64, types::I64, out_ss, (8 * j) as i32)).collect();
+    let dims: Vec<Value> = dims.iter().map(|&d| cx.iconst(d as i64)).collect();
+    let out = allocate(cx, 0, at.dtype, &dims, false, line)?;
     let item = at.dtype.itemsize() as i32;
     for (j, (v, t)) in leaves.into_iter().enumerate() {
         let x = if t == Type::Np(at.dtype) { v[0] } else { cx.cast_scalar(v[0], &t, at.dtype) };

@@ -67,12 +67,17 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
     /// stored to a stack slot, so that Cranelift does not delete the NumPy float operations
     /// that make it (and the flags they raise: `v = x / z` with `v` never read still warns, as
     /// NumPy does; so does `v = x / z != 1.0`, a bool made from one, fuzzer seed 962760).
-    pub fn keep_for_fp_flags(&mut self, v: &CVal, _t: &Type) {
-        if self.fp_checks_inline() || v.is_empty() {
+    /// Constants are made by no operation: not kept.
+    pub fn keep_for_fp_flags(&mut self, v: &CVal) {
+        if self.fp_checks_inline() {
             return;
         }
-        let ss = self.b.create_sized_stack_slot(cranelift_codegen::ir::StackSlotData::new(cranelift_codegen::ir::StackSlotKind::ExplicitSlot, 8 * v.len() as u32, 3));
-        for (i, x) in v.iter().enumerate() {
+        let made: Vec<Value> = v.iter().copied().filter(|&x| self.const_int(x).is_none() && self.const_f64(x).is_none()).collect();
+        if made.is_empty() {
+            return;
+        }
+        let ss = self.b.create_sized_stack_slot(cranelift_codegen::ir::StackSlotData::new(cranelift_codegen::ir::StackSlotKind::ExplicitSlot, 8 * made.len() as u32, 3));
+        for (i, x) in made.iter().enumerate() {
             let w = super::widen_to_slot(&mut self.b, *x);
             self.b.ins().stack_store(types::I64, w, ss, 8 * i as i32);
         }

@@ -83,9 +83,6 @@ pub struct FunctionCx<'a, 'm> {
     pub owned_floor: Option<Value>,
     /// A store into an array the caller can see was emitted (or a callee makes one).
     pub writes_visible: bool,
-    /// While the statements of a comprehension's block are emitted (see `stmt`): the warning
-    /// count state to restore after it, and its count read at the block's start.
-    pub warn_group: Option<((Option<(ir::Inst, Value)>, bool), Option<(ir::Inst, Value)>)>,
     /// The comprehension blocks being emitted, innermost last (one inside the body of a
     /// statement that ends another): see `CompGroup`.
     pub groups: Vec<CompGroup>,
@@ -254,7 +251,6 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             spill_vars: Vec::new(),
             spill_hidden: Vec::new(),
             stmt_calls: Vec::new(),
-            warn_group: None,
             groups: Vec::new(),
             cond_depth: 0,
             spill_ss: None,
@@ -540,7 +536,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         };
         if dead {
             // Never read after this store: see `keep_for_fp_flags`.
-            self.keep_for_fp_flags(&val, t);
+            self.keep_for_fp_flags(&val);
         }
         if self.facts.local_arrays[v] {
             // The variable's previous array dies here (0 when it had none).
@@ -643,4 +639,11 @@ pub struct CompGroup {
     /// made in it: together they refuse the function.
     pub effects: Option<u32>,
     pub deopts: bool,
+    /// The warning count state to put back after the block, and the count read at its start
+    /// (its statements run again as one: they count their warnings from there).
+    pub restore: (Option<(ir::Inst, Value)>, bool),
+    pub base: Option<(ir::Inst, Value)>,
+    /// Its last statement (the original one, `ir::Function::comp_ends`) is being emitted: a
+    /// comprehension in that statement's body starts a block of its own.
+    pub ending: bool,
 }

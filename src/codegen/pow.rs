@@ -32,7 +32,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             // reports may come from the processor's sticky flags, which an operation removed
             // as dead would never raise (`(1 / a[i]) ** 0` warns "divide by zero"; found by
             // the fuzzer).
-            self.keep_for_fp_flags(&vec![x], &Type::Np(DType::F64));
+            self.keep_for_fp_flags(&vec![x]);
             return Ok(Some(vec![self.b.ins().f64const(1.0)]));
         }
         if n == 1 {

@@ -122,9 +122,13 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         // that ends them (`comp_ends`) run again as that one original statement: they count
         // its warnings from the start of the first.
         let hidden = self.f.hidden_stmts.contains(&s.id);
-        let group = if self.f.comp_ends.contains(&s.id) { self.warn_group.take() } else { None };
-        let starts_group = hidden && self.warn_group.is_none();
-        let inherit = (hidden && !starts_group) || group.is_some();
+        let open = self.groups.last().is_some_and(|g| !g.ending);
+        let ends_group = open && self.f.comp_ends.contains(&s.id);
+        if ends_group {
+            self.groups.last_mut().expect("an open block").ending = true;
+        }
+        let starts_group = hidden && !open;
+        let inherit = (hidden && open) || ends_group;
         let simple = starts_group || matches!(s.kind, StmtKind::Assign { .. } | StmtKind::AugAssign { .. } | StmtKind::Expr(_) | StmtKind::Return(_));
         let base = (simple && !inherit && self.outlined.is_none() && !self.is_terminated()).then(|| {
             let v = self.b.ins().load(types::I64, ir::MemFlagsData::trusted(), self.env, crate::abi::ENV_WARNED);
@@ -136,8 +140,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             (std::mem::replace(&mut self.warn_base, base), std::mem::replace(&mut self.stmt_reports, false))
         };
         if starts_group {
-            self.warn_group = Some((saved_warn, base));
-            self.groups.push(super::function::CompGroup { first: s.id, effects: None, deopts: false });
+            self.groups.push(super::function::CompGroup { first: s.id, effects: None, deopts: false, restore: saved_warn, base, ending: false });
         }
         let r = self.stmt_inner(s);
         if hidden && !self.stmt_calls.is_empty() {
@@ -145,18 +148,18 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 g.effects.get_or_insert(s.span.line);
             }
         }
-        let ends_group = group.is_some();
-        let r = match (r, ends_group.then(|| self.groups.pop()).flatten()) {
+        let ended = if ends_group { self.groups.pop() } else { None };
+        let r = match (r, &ended) {
             // A call with side effects (`random.random()`) in a comprehension is compiled only
             // where nothing in its statement can hand the call to the interpreter, which would
             // run the statement, and the call, again.
             (Ok(()), Some(super::function::CompGroup { effects: Some(line), deopts: true, .. })) => Err(crate::ir::CompileError::new(
                 "a call with side effects in a comprehension whose statement may need the interpreter is not compiled yet (the call would run again)",
-                line,
+                *line,
             )),
             (r, _) => r,
         };
-        let (saved_warn, base) = group.unwrap_or((saved_warn, base));
+        let (saved_warn, base) = ended.map_or((saved_warn, base), |g| (g.restore, g.base));
         if (!inherit && !starts_group) || ends_group {
             if let (Some((inst, _)), false) = (base, self.stmt_reports) {
                 // Nothing in the statement warns: no deoptimization read the count.
@@ -263,8 +266,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             }
             StmtKind::Expr(e) => {
                 let v = self.expr(e)?;
-                let t = self.typed.ty(e).clone();
-                self.keep_for_fp_flags(&v, &t);
+                self.keep_for_fp_flags(&v);
             }
             StmtKind::If { then, orelse, .. } if self.typed.static_ifs.contains_key(&s.id) => {
                 let live = self.typed.static_ifs[&s.id];
