@@ -35,7 +35,7 @@ _summaries = []      # callables giving profiling mode's figures for the run (se
 FIELDS = ("module", "qualname", "file", "line", "options", "status", "reason", "signatures",
           "compile_time_s", "calls", "native_calls", "fallback_calls", "native_time_s",
           "failures", "deopts", "called_from_native", "reruns", "gil", "native_functions",
-          "parallel_loops", "parallel_runs", "profile")
+          "parallel_loops", "parallel_runs", "vector_loops", "profile")
 
 _COUNTERS = ("calls", "native_calls", "fallback_calls", "deopts", "called_from_native", "reruns",
              "parallel_runs")
@@ -208,14 +208,15 @@ def _stats(candidate):
     total = {key: 0 for key in _COUNTERS}
     total.update({key: 0.0 for key in _TIMES})
     total.update(signatures=[], failures=[], gil="", native_functions=[], parallel_loops=[],
-                 ir=[])
+                 vector_loops=[], ir=[])
     for dispatcher in candidate.dispatchers:
         stats = _stats_of(dispatcher)
         for key in _COUNTERS:
             total[key] += int(stats.get(key, 0) or 0)
         for key in _TIMES:
             total[key] += float(stats.get(key, 0.0) or 0.0)
-        for key in ("signatures", "failures", "native_functions", "parallel_loops", "ir"):
+        for key in ("signatures", "failures", "native_functions", "parallel_loops", "vector_loops",
+                    "ir"):
             for item in stats.get(key, ()) or ():
                 if item not in total[key]:
                     total[key].append(item)
@@ -276,6 +277,7 @@ def _record(candidate):
         "native_functions": [str(n) for n in stats["native_functions"]],
         "parallel_loops": [str(n) for n in stats["parallel_loops"]],
         "parallel_runs": int(stats["parallel_runs"]),
+        "vector_loops": [str(n) for n in stats.get("vector_loops", ())],
         "profile": profile,
     }
     if stats["ir"]:     # kept for the annotated report only (HERON_REPORT=*.html)
@@ -560,6 +562,8 @@ def _plain_details(rec):
         text += f" Parallel loop at {note}."
     if rec.get("parallel_runs"):
         text += f" Its parallel loops ran {rec['parallel_runs']} time(s) on Heron's threads."
+    for note in rec.get("vector_loops") or ():
+        text += f" Vector loop at {note}."
     if rec.get("gil", "").startswith("held"):
         text += f" The GIL is {rec['gil']}."
     plain_calls = rec["fallback_calls"] - _reruns(rec)

@@ -9,6 +9,7 @@ pub mod liveness;
 pub mod loop_facts;
 pub mod parallel;
 pub mod purity;
+pub mod vectorize;
 
 use std::collections::HashSet;
 
@@ -36,6 +37,8 @@ pub struct Facts {
     pub loops: loop_facts::LoopTable,
     /// Parallel plans of the candidate loops, by `Stmt::id` (`parallel`).
     pub parallel: parallel::ParallelTable,
+    /// Vectorization plans of innermost loops, by `Stmt::id` (`vectorize`).
+    pub vector: Vec<Option<vectorize::VectorPlan>>,
 }
 
 /// Every table of `f` typed as `typed`. Errors: a read that may come before any assignment
@@ -58,6 +61,7 @@ pub fn analyze(f: &Function, typed: &Typed) -> CResult<Facts> {
     Ok(Facts {
         assigned,
         parallel: parallel::parallel_loops(f, typed, &live),
+        vector: vectorize::vector_plans(f, typed),
         live,
         dead_stores,
         local_arrays,

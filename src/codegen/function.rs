@@ -129,6 +129,8 @@ pub struct FunctionCx<'a, 'm> {
     pub outlined: Option<super::parallel::Outlined>,
     /// What became of each candidate parallel loop, for the report (`parallel`).
     pub parallel_notes: Vec<String>,
+    /// The loops that run in vector lanes, for the report (`simd`).
+    pub vector_notes: Vec<String>,
     /// The address of the unit's counter of parallel runs (`CompiledUnit::parallel_runs`).
     pub par_runs: i64,
 }
@@ -265,6 +267,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             depth: None,
             outlined: outlined_state,
             parallel_notes: Vec::new(),
+            vector_notes: Vec::new(),
             par_runs: 0,
         })
     }

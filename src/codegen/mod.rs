@@ -33,6 +33,7 @@ pub mod num;
 pub mod parallel;
 pub mod pow;
 pub mod recursion;
+pub mod simd;
 pub mod stmt;
 pub mod ufunc;
 

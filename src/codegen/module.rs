@@ -64,6 +64,8 @@ pub struct CompiledUnit {
     pub foreign: Vec<String>,
     /// What became of each candidate parallel loop (issue 14), for the report.
     pub parallel_notes: Vec<String>,
+    /// The loops that run two iterations at a time in vector lanes (issue 15), for the report.
+    pub vector_notes: Vec<String>,
     /// How many times a parallel loop of this code ran on the pool (`runtime::parallel`).
     pub parallel_runs: Box<std::sync::atomic::AtomicU64>,
     /// The function's Cranelift IR as text, each instruction with its source line (`@` and
@@ -382,6 +384,7 @@ pub fn compile(f: &Function, typed: &Typed, facts: &Facts, info: FuncInfo, calle
     let py_callbacks;
     let fp_deferred;
     let parallel_notes;
+    let vector_notes;
     let parallel_runs = Box::new(std::sync::atomic::AtomicU64::new(0));
     {
         let b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
@@ -408,6 +411,7 @@ pub fn compile(f: &Function, typed: &Typed, facts: &Facts, info: FuncInfo, calle
         writes_visible = cx.writes_visible;
         fp_deferred = cx.fp_deferred || callees.iter().any(|c| c.fp_deferred);
         parallel_notes = std::mem::take(&mut cx.parallel_notes);
+        vector_notes = std::mem::take(&mut cx.vector_notes);
         cx.b.seal_all_blocks();
         let target = cx.module.target_config();
         cx.b.finalize(target);
@@ -523,6 +527,7 @@ pub fn compile(f: &Function, typed: &Typed, facts: &Facts, info: FuncInfo, calle
         fp_deferred,
         foreign,
         parallel_notes,
+        vector_notes,
         parallel_runs,
         ir_text,
     })

@@ -432,6 +432,13 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         } else if let Some(Err(reason)) = &self.facts.parallel[id] {
             self.parallel_notes.push(format!("line {line}: the loop runs serially: {reason}"));
         }
+        // A planned loop runs pairs of iterations in vector lanes first (`simd`); the scalar
+        // loop does the rest.
+        let facts_all: &'a crate::analysis::Facts = self.facts;
+        let start_v = match &facts_all.vector[id] {
+            Some(plan) if const_step == Some(1) && matches!(origin, LoopOrigin::Range) && facts_all.parallel[id].is_none() && super::simd::simd_enabled() => self.vector_loop(plan, start_v, stop_v, line)?,
+            _ => start_v,
+        };
         if guarded.is_empty() {
             self.range_loop(var, start_v, stop_v, step_v, const_step, body, orelse, facts.copy(false), origin, exit, line)?;
         } else {

@@ -544,6 +544,7 @@ class ModuleGen(gen_arrays.ArrayMixin, Gen):
             (2 if self.callees and self.calls_left else 0, "callstmt"),
             (3 if arrays and depth_ok else 0, "kernel"),
             (2 if arrays and depth_ok else 0, "maploop"),
+            (2 if depth_ok and any(t[1] == "float64" for _, t in arrays) else 0, "vecloop"),
             (2 if depth_ok and "local-array" not in self.avoid else 0, "local"),
             (1 if any(isinstance(g.ret, tuple) for g in self.callees) and self.calls_left else 0, "unpack"),
             (2 if "print" not in self.avoid else 0, "print"),
@@ -607,6 +608,8 @@ class ModuleGen(gen_arrays.ArrayMixin, Gen):
             self.store(lines, scope, ind, kind, arr, t, self.index(scope, arr, t))
         elif kind == "maploop":
             self.map_loop(lines, scope, ind, arrays)
+        elif kind == "vecloop":
+            self.vec_loop(lines, scope, ind, arrays)
         elif kind == "return":
             lines.append((ind, f"if {self.cond(scope, self.rint(0, 2))}:"))
             lines.append((ind + 1, self.return_stmt(scope, 1)))
@@ -754,6 +757,43 @@ class ModuleGen(gen_arrays.ArrayMixin, Gen):
             lines.append((ind, f"{target} = {value}"))
         else:
             lines.append((ind, f"{target} {self.wchoice(ops)}= {value}"))
+
+    def vec_loop(self, lines, scope, ind, arrays):
+        """An innermost loop storing one float64 expression along the last axis
+        (``d[1, j] = 0.5 * (s[1, j - 1] + s[0, j + 1])``, ``d[j] += x * d[j]``): the loops Heron
+        runs two iterations at a time (issue 15). The sources may be the target itself (a
+        recurrence), other rows of it, or other arrays; constants that overflow and divisors
+        that are zero send pairs to the scalar loop."""
+        f64 = [(a, t) for a, t in arrays if t[1] == "float64"]
+        dst, t = self.choice(f64)
+        n = self.shape_of(dst)[-1]
+        srcs = [a for a, t2 in f64 if self.shape_of(a)[-1] == n]
+        lo, hi = self.rint(0, 2), self.rint(0, 2)
+        j = self.new_var("j")
+        floats = [v for v, ty in scope.lookup_all().items() if ty in ("float", "np.float64")]
+
+        def lead(arr):
+            return [str(self.rint(-e, e - 1) if self.chance(0.1) else self.rint(0, e - 1)) if e else "0"
+                    for e in self.shape_of(arr)[:-1]]
+
+        def term(depth):
+            if depth <= 0 or self.chance(0.25):
+                kind = self.wchoice([(6, "load"), (2, "const"), (2 if floats else 0, "var")])
+                if kind == "const":
+                    return self.choice(["0.5", "2", "3.0", "-1.25", "1e300", "0.1", "0.0"])
+                if kind == "var":
+                    return self.choice(floats)
+                a = self.choice(srcs)
+                k = self.rint(-lo, hi)
+                last = j if k == 0 else (f"{j} + {k}" if k > 0 else f"{j} - {-k}")
+                return f"{a}[{', '.join(lead(a) + [last])}]"
+            if self.chance(0.1):
+                return f"-{term(depth - 1)}"
+            return f"({term(depth - 1)} {self.choice(['+', '+', '-', '*', '*', '/'])} {term(depth - 1)})"
+
+        op = self.choice(["=", "=", "=", "+=", "-=", "*=", "/="])
+        lines.append((ind, f"for {j} in range({lo}, {dst}.shape[{t[2] - 1}] - {hi}):"))
+        lines.append((ind + 1, f"{dst}[{', '.join(lead(dst) + [j])}] {op} {term(self.rint(1, 3))}"))
 
     def map_loop(self, lines, scope, ind, arrays):
         """An elementwise loop that rewrites an array in place (``for i in range(len(a)):

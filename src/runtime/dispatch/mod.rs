@@ -647,6 +647,15 @@ impl Dispatcher {
             }
         }
         d.set_item("parallel_loops", notes)?;
+        let mut vector: Vec<String> = Vec::new();
+        for u in self.specs.lock().unwrap().iter().filter_map(|s| s.unit.as_ref().ok()) {
+            for n in &u.vector_notes {
+                if !vector.contains(n) {
+                    vector.push(n.clone());
+                }
+            }
+        }
+        d.set_item("vector_loops", vector)?;
         d.set_item("parallel_runs", runs)?;
         // The IR of each specialization, when kept for the annotated report.
         let ir = PyList::empty(py);
