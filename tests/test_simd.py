@@ -235,3 +235,49 @@ def test_warnings_and_errors_at_the_same_iteration(heron_python, tmp_path):
     """)
     for name in ("scale", "ratio", "hidden", "python_floats"):
         assert vectorized(records[name]), records[name]
+
+
+def test_temporaries_of_an_iteration(heron_python, tmp_path):
+    # Float64 temporaries assigned before the store run in the lanes too; each is checked (one
+    # that overflows warns even when the store does not use it), and after the loop they hold
+    # the last iteration's values. A variable read before it is assigned in the body carries
+    # a value from the previous iteration: the loop stays scalar.
+    records = compare(heron_python, tmp_path, """
+        # heron: jit
+        def squares(a, b, out):
+            d = np.float64(0.0)
+            for j in range(a.shape[0]):
+                d = a[j] - b[j]
+                e = d * 0.5
+                out[j] = d * d + e
+            return d
+
+        # heron: jit
+        def unused(a, out):
+            for j in range(a.shape[0]):
+                t = a[j] * 1e300
+                out[j] = a[j] + 1.0
+
+        # heron: jit
+        def carried(a, out):
+            prev = 0.0
+            for j in range(a.shape[0]):
+                out[j] = a[j] + prev
+                prev = a[j] * 0.5
+            return prev
+
+        warnings.simplefilter("always")
+        rng = np.random.default_rng(3)
+        for n in (1, 2, 3, 4, 7, 10):
+            a, b = rng.standard_normal(n), rng.standard_normal(n)
+            out = np.zeros(n)
+            print("d", squares(a, b, out))
+            show("squares", out)
+            a[n // 2] = 1e10
+            unused(a, out)
+            show("unused", out)
+            print("prev", carried(a, out))
+            show("carried", out)
+    """)
+    assert vectorized(records["squares"]) and vectorized(records["unused"]), records
+    assert not vectorized(records["carried"]), records["carried"]

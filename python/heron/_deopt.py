@@ -228,33 +228,6 @@ class _Substitute(ast.NodeTransformer):
         return self.generic_visit(node)
 
 
-class _ArrayView:
-    """An object exposing raw array memory through ``__array_interface__`` (kept alive by the
-    array made from it, whose ``base`` it becomes)."""
-
-
-def array_at(base, address, shape, strides, dtype, readonly):
-    """Make a NumPy array for memory native code points to.
-
-    Args:
-        base: the array whose memory holds it (kept alive), or None for memory native code
-            owns (the array is then copied, since that memory dies with the call).
-        address: the data pointer (int); shape and strides (bytes): tuples of ints.
-        dtype: a NumPy dtype name; readonly: bool.
-    """
-    import numpy as np
-
-    view = _ArrayView()
-    view.__array_interface__ = {"data": (address, bool(readonly)), "shape": tuple(shape),
-                                "strides": tuple(strides), "typestr": np.dtype(dtype).str,
-                                "version": 3}
-    view.base = base
-    arr = np.asarray(view)
-    if base is None:
-        return arr.copy()
-    return arr
-
-
 class skip_warnings:
     """Context manager for the statement a deoptimization re-runs in the interpreter: native
     code already issued the first ``count`` warnings of that statement (NumPy float reports,

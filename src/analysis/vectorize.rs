@@ -39,16 +39,22 @@ pub enum VExpr {
     Const(f64),
     /// A Python float or numpy.float64 variable the loop does not assign.
     Scalar(VarId),
+    /// `temps[k]`: a float64 variable the body assigned earlier in the same iteration.
+    Temp(usize),
     Bin(BinOp, Box<VExpr>, Box<VExpr>),
     Neg(Box<VExpr>),
 }
 
-/// One vectorizable loop: `store = value`, reading `loads`.
+/// One vectorizable loop: `t0 = temps[0]; ...; store = value`, reading `loads`.
 #[derive(Clone, Debug)]
 pub struct VectorPlan {
     pub store: Access,
     pub value: VExpr,
     pub loads: Vec<Access>,
+    /// The body's float64 temporaries (`d = a[j] - b[j]`), in order: each assigned once, read
+    /// only after its assignment. The last iteration is always the scalar loop's, so they
+    /// hold Python's values after the loop.
+    pub temps: Vec<VExpr>,
 }
 
 /// The plans of `f`'s loops, by `Stmt::id`.
@@ -63,8 +69,11 @@ pub fn vector_plans(f: &Function, typed: &Typed) -> Vec<Option<VectorPlan>> {
                 None => true,
                 Some(e) => matches!(e.kind, ExprKind::Const(Const::Int(1))),
             };
-            if unit_step && orelse.is_empty() && body.len() == 1 && typed.vars[*var].ty == Some(Type::Int) && !typed.vars[*var].is_union() {
-                out[s.id] = Planner { typed, var: *var, loads: Vec::new() }.plan(&body[0]);
+            if unit_step && orelse.is_empty() && !body.is_empty() && body.len() <= 8 && typed.vars[*var].ty == Some(Type::Int) && !typed.vars[*var].is_union() {
+                let mut assigned = Vec::new();
+                walk_stmts(body, &mut |s| assigned.extend(s.assigned_vars()));
+                let planner = Planner { typed, var: *var, loads: Vec::new(), assigned, temps: Vec::new(), temp_vars: Vec::new() };
+                out[s.id] = planner.plan(body);
             }
         }
     });
@@ -75,6 +84,11 @@ struct Planner<'t> {
     typed: &'t Typed,
     var: VarId,
     loads: Vec<Access>,
+    /// Every variable the body assigns (a read of one not yet a temporary is carried from
+    /// the previous iteration: not planned).
+    assigned: Vec<VarId>,
+    temps: Vec<VExpr>,
+    temp_vars: Vec<VarId>,
 }
 
 /// Is `t` a float64 scalar (a Python float or a numpy.float64)?
@@ -83,8 +97,20 @@ fn is_f64(t: &Type) -> bool {
 }
 
 impl Planner<'_> {
-    fn plan(mut self, s: &Stmt) -> Option<VectorPlan> {
-        let (target, value) = match &s.kind {
+    fn plan(mut self, body: &[Stmt]) -> Option<VectorPlan> {
+        let (last, temps) = body.split_last()?;
+        for s in temps {
+            let StmtKind::Assign { targets, value } = &s.kind else { return None };
+            let [Target::Var(v)] = targets.as_slice() else { return None };
+            let vi = &self.typed.vars[*v];
+            if *v == self.var || vi.is_union() || !vi.ty.as_ref().is_some_and(is_f64) || self.temp_vars.contains(v) {
+                return None;
+            }
+            let e = self.expr(value)?;
+            self.temps.push(e);
+            self.temp_vars.push(*v);
+        }
+        let (target, value) = match &last.kind {
             StmtKind::Assign { targets, value } if targets.len() == 1 => (&targets[0], self.expr(value)?),
             StmtKind::AugAssign { target, op: op @ (BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div), value } => {
                 // `dst[...] op= e` reads the element first, then evaluates `e` (CPython's order).
@@ -100,7 +126,7 @@ impl Planner<'_> {
         let Target::Index { base, index, .. } = target else { return None };
         let store = self.access(base, index)?;
         store.offset?;
-        Some(VectorPlan { store, value, loads: self.loads })
+        Some(VectorPlan { store, value, loads: self.loads, temps: self.temps })
     }
 
     /// `base[index]` as an `Access` of a float64 array element (every axis indexed, no
@@ -128,7 +154,7 @@ impl Planner<'_> {
                 }
                 Some(v) => {
                     let vi = &self.typed.vars[v];
-                    if vi.ty != Some(Type::Int) || vi.is_union() {
+                    if vi.ty != Some(Type::Int) || vi.is_union() || self.assigned.contains(&v) {
                         return None;
                     }
                     lead.push((Some(v), k));
@@ -158,8 +184,11 @@ impl Planner<'_> {
         match &e.kind {
             ExprKind::Const(Const::Float(x)) => Some(VExpr::Const(*x)),
             ExprKind::Var(v) => {
+                if let Some(k) = self.temp_vars.iter().position(|t| t == v) {
+                    return Some(VExpr::Temp(k));
+                }
                 let vi = &self.typed.vars[*v];
-                (!vi.is_union() && *v != self.var && !self.typed.guards.contains_key(&e.id)).then_some(VExpr::Scalar(*v))
+                (!vi.is_union() && *v != self.var && !self.assigned.contains(v) && !self.typed.guards.contains_key(&e.id)).then_some(VExpr::Scalar(*v))
             }
             ExprKind::Index(base, index) => {
                 let acc = self.access(base, index)?;

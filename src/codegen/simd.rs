@@ -84,6 +84,9 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             })
             .collect();
         let mut leaves = Vec::new();
+        for t in &plan.temps {
+            self.leaf_splats(t, &mut leaves);
+        }
         self.leaf_splats(&plan.value, &mut leaves);
         // The loop carries `j` and a pointer per moving row (one per array and fixed indices,
         // at its element `j`; each access is an offset from it), so that its values live in
@@ -140,7 +143,15 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         let ptr_of: Vec<Option<(Value, i32)>> = load_group.iter().zip(&loads).map(|(g, row)| g.map(|g| (inner_p[1 + g], (8 * row.offset.expect("a moving row")) as i32))).collect();
         let mut leaf_q: std::collections::VecDeque<Value> = leaves.into();
         let mut checks = Vec::new();
-        let value = self.lanes(&plan.value, &ptr_of, &fixed, &mut leaf_q, flags, &mut checks);
+        // Temporaries in order, each checked too (a non-finite one NumPy reports even when
+        // the stored value does not use it).
+        let mut temps = Vec::new();
+        for t in &plan.temps {
+            let v = self.lanes(t, &ptr_of, &fixed, &temps, &mut leaf_q, flags, &mut checks);
+            checks.push(v);
+            temps.push(v);
+        }
+        let value = self.lanes(&plan.value, &ptr_of, &fixed, &temps, &mut leaf_q, flags, &mut checks);
         checks.push(value);
         // r - r is NaN exactly where r is infinite or NaN; sums keep a NaN.
         let mut d = self.b.ins().fsub(checks[0], checks[0]);
@@ -247,7 +258,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 let x = self.b.use_var(self.vars[*v][0]);
                 out.push(self.b.ins().splat(types::F64X2, x));
             }
-            VExpr::Load(_) => {}
+            VExpr::Load(_) | VExpr::Temp(_) => {}
             VExpr::Neg(a) => self.leaf_splats(a, out),
             VExpr::Bin(_, a, b) => {
                 self.leaf_splats(a, out);
@@ -259,7 +270,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
     /// `e` for the pair at the moving rows' pointers `ptrs` (by load); pushes each divisor
     /// onto `checks` (a finite value divided by an infinite one is finite: its overflow would
     /// not show in the result).
-    fn lanes(&mut self, e: &VExpr, ptrs: &[Option<(Value, i32)>], fixed: &[Option<Value>], leaves: &mut std::collections::VecDeque<Value>, flags: MemFlagsData, checks: &mut Vec<Value>) -> Value {
+    fn lanes(&mut self, e: &VExpr, ptrs: &[Option<(Value, i32)>], fixed: &[Option<Value>], temps: &[Value], leaves: &mut std::collections::VecDeque<Value>, flags: MemFlagsData, checks: &mut Vec<Value>) -> Value {
         match e {
             VExpr::Load(k) => match (fixed[*k], ptrs[*k]) {
                 (Some(v), _) => v,
@@ -267,13 +278,14 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
                 (None, None) => unreachable!("a load moves or stays"),
             },
             VExpr::Const(_) | VExpr::Scalar(_) => leaves.pop_front().expect("a splat per leaf"),
+            VExpr::Temp(k) => temps[*k],
             VExpr::Neg(a) => {
-                let a = self.lanes(a, ptrs, fixed, leaves, flags, checks);
+                let a = self.lanes(a, ptrs, fixed, temps, leaves, flags, checks);
                 self.b.ins().fneg(a)
             }
             VExpr::Bin(op, a, b) => {
-                let a = self.lanes(a, ptrs, fixed, leaves, flags, checks);
-                let b = self.lanes(b, ptrs, fixed, leaves, flags, checks);
+                let a = self.lanes(a, ptrs, fixed, temps, leaves, flags, checks);
+                let b = self.lanes(b, ptrs, fixed, temps, leaves, flags, checks);
                 match op {
                     BinOp::Add => self.b.ins().fadd(a, b),
                     BinOp::Sub => self.b.ins().fsub(a, b),

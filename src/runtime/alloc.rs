@@ -30,7 +30,7 @@ pub extern "C" fn heron_alloc(env: *mut Env, kind: i64, dtype: i64, ndim: i64, s
     let out = unsafe { std::slice::from_raw_parts_mut(out, 1 + 2 * nd) };
     let r = Python::attach(|py| -> PyResult<()> {
         let arr = if kind == 2 {
-            let np = py.import("numpy")?;
+            let np = crate::runtime::import(py, "numpy")?;
             let kwargs = PyDict::new(py);
             kwargs.set_item("dtype", DTYPES[dtype as usize].name())?;
             np.getattr("ones")?.call((PyTuple::new(py, shape)?,), Some(&kwargs))?
@@ -229,7 +229,7 @@ pub fn alloc_in_order(env: *mut Env, dtype: DType, shape: &[i64], order: &[usize
     let nd = shape.len();
     let out = unsafe { std::slice::from_raw_parts_mut(out, 1 + 2 * nd) };
     let r = Python::attach(|py| -> PyResult<()> {
-        let np = py.import("numpy")?;
+        let np = crate::runtime::import(py, "numpy")?;
         // Outermost first: the memory (C) order of the axes.
         let mem: Vec<usize> = order.iter().rev().copied().collect();
         let pshape: Vec<i64> = mem.iter().map(|&a| shape[a]).collect();

@@ -186,7 +186,7 @@ fn run(d: &CallbackData, args: *const u64, ret: *mut u64, py: Option<Python<'_>>
         drop(owned);
         let code = super::super::types::cnative::ctype_code(d.ret);
         let bits = result.and_then(|obj| {
-            py.import("heron._cnative")?.getattr("c_result_bits")?.call1((obj, code))?.extract::<u64>()
+            crate::runtime::import(py, "heron._cnative")?.getattr("c_result_bits")?.call1((obj, code))?.extract::<u64>()
         });
         match bits {
             Ok(b) => write(b),

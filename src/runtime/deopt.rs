@@ -62,12 +62,12 @@ pub extern "C" fn heron_deopt(env: *mut Env, info: *const FuncInfo, point: i64, 
                     "ndindex" | "ndenumerate" => "numpy",
                     _ => "builtins",
                 };
-                values.push(py.import(module)?.getattr(name)?);
+                values.push(crate::runtime::import(py, module)?.getattr(name)?);
             }
         }
         if rerun_warned > 0 {
             params.push("$skip".into());
-            let skip = py.import("heron._deopt")?.getattr("skip_warnings")?;
+            let skip = crate::runtime::import(py, "heron._deopt")?.getattr("skip_warnings")?;
             values.push(skip.call1((rerun_warned, func.getattr("__globals__")?))?);
         }
         let mut subs: Vec<Bound<'_, PyAny>> = Vec::new();
@@ -199,7 +199,7 @@ pub fn box_flat<'py>(py: Python<'py>, env: &Env, t: &Type, slots: &[u64], k: &mu
             let raw = slots[*k];
             *k += 1;
             let dtype = d.map(|d| d.name()).unwrap_or("void");
-            py.import("heron._cnative")?.getattr("box_pointer")?.call1((raw as usize, dtype))
+            crate::runtime::import(py, "heron._cnative")?.getattr("box_pointer")?.call1((raw as usize, dtype))
         }
         Type::CData { prim, .. } => {
             // The argument it came in as, when it is one (an `ffi.new` pointer owns its
@@ -212,7 +212,7 @@ pub fn box_flat<'py>(py: Python<'py>, env: &Env, t: &Type, slots: &[u64], k: &mu
                     return Ok(a);
                 }
             }
-            py.import("heron._cnative")?.getattr("box_cdata")?.call1((raw as usize, prim.code()))
+            crate::runtime::import(py, "heron._cnative")?.getattr("box_cdata")?.call1((raw as usize, prim.code()))
         }
         t => {
             let raw = slots[*k];
@@ -247,22 +247,27 @@ fn known_arrays<'py>(py: Python<'py>, env: &Env) -> Vec<Bound<'py, PyAny>> {
     out
 }
 
-/// Data pointer, shape and strides of a NumPy array.
-fn array_parts(obj: &Bound<'_, PyAny>) -> Option<(u64, Vec<isize>, Vec<isize>, usize)> {
+/// Data pointer, shape and strides of a NumPy array, read in place (no copies: `box_array`
+/// asks this of every array the call knows, for every array it boxes).
+fn with_array_parts<R>(obj: &Bound<'_, PyAny>, f: impl FnOnce(u64, &[usize], &[isize], usize) -> R) -> Option<R> {
     use numpy::{PyUntypedArray, PyUntypedArrayMethods};
     let a = obj.cast::<PyUntypedArray>().ok()?;
     let data = unsafe { (*a.as_array_ptr()).fields.data } as u64;
-    Some((data, a.shape().iter().map(|&s| s as isize).collect(), a.strides().to_vec(), a.dtype().itemsize()))
+    Some(f(data, a.shape(), a.strides(), a.dtype().itemsize()))
 }
 
 /// The lowest and one-past-highest byte an array (data, shape, strides) touches.
 fn extent(data: u64, shape: &[isize], strides: &[isize], item: usize) -> (i128, i128) {
+    extent_of(data, shape.iter().copied(), strides, item)
+}
+
+fn extent_of(data: u64, shape: impl Iterator<Item = isize> + Clone, strides: &[isize], item: usize) -> (i128, i128) {
     let (mut lo, mut hi) = (data as i128, data as i128 + item as i128);
-    if shape.iter().any(|&n| n == 0) {
+    if shape.clone().any(|n| n == 0) {
         return (data as i128, data as i128);
     }
-    for (n, s) in shape.iter().zip(strides) {
-        let reach = (*n as i128 - 1) * *s as i128;
+    for (n, s) in shape.zip(strides) {
+        let reach = (n as i128 - 1) * *s as i128;
         if reach < 0 {
             lo += reach;
         } else {
@@ -282,20 +287,58 @@ fn box_array<'py>(py: Python<'py>, env: &Env, at: &ArrayType, flat: &[u64]) -> P
     let (lo, hi) = extent(flat[0], &shape, &strides, item);
     let mut holder = None;
     for cand in known_arrays(py, env) {
-        let Some((data, cshape, cstrides, citem)) = array_parts(&cand) else { continue };
-        if data == flat[0] && cshape == shape && cstrides == strides && citem == item {
+        let Some((same, holds)) = with_array_parts(&cand, |data, cshape, cstrides, citem| {
+            let same = data == flat[0] && citem == item && cstrides == strides.as_slice() && cshape.len() == shape.len() && cshape.iter().zip(&shape).all(|(&a, &b)| a as isize == b);
+            let (clo, chi) = extent_of(data, cshape.iter().map(|&n| n as isize), cstrides, citem);
+            (same, clo <= lo && hi <= chi)
+        }) else { continue };
+        if same {
             return Ok(cand);
         }
-        let (clo, chi) = extent(data, &cshape, &cstrides, citem);
-        if holder.is_none() && clo <= lo && hi <= chi {
+        if holder.is_none() && holds {
             holder = Some(cand);
         }
     }
-    let base = match holder {
-        Some(h) => h.into_any(),
-        None => py.None().into_bound(py),
-    };
-    py.import("heron._deopt")?.getattr("array_at")?.call1((base, flat[0], PyTuple::new(py, &shape)?, PyTuple::new(py, &strides)?, at.dtype.name(), at.readonly))
+    view_at(py, holder, flat[0], &shape, &strides, at)
+}
+
+/// A NumPy array of type `at` over memory native code points to (`PyArray_NewFromDescr`):
+/// a view whose base is `base` (the array holding that memory, kept alive by it), or, for
+/// memory native code owns (`base` None: it dies with the call), a C-ordered copy. Read-only
+/// when `at` is.
+fn view_at<'py>(py: Python<'py>, base: Option<Bound<'py, PyAny>>, data: u64, shape: &[isize], strides: &[isize], at: &ArrayType) -> PyResult<Bound<'py, PyAny>> {
+    use numpy::npyffi::{self, NpyTypes, PY_ARRAY_API};
+    let mut dims: Vec<npyffi::npy_intp> = shape.iter().map(|&s| s as npyffi::npy_intp).collect();
+    let mut steps: Vec<npyffi::npy_intp> = strides.iter().map(|&s| s as npyffi::npy_intp).collect();
+    let flags = if at.readonly { 0 } else { npyffi::NPY_ARRAY_WRITEABLE };
+    unsafe {
+        let descr = PY_ARRAY_API.PyArray_DescrFromType(py, super::print::type_num(at.dtype));
+        if descr.is_null() {
+            return Err(PyErr::fetch(py));
+        }
+        let subtype = npyffi::get_type_object(py, NpyTypes::PyArray_Type);
+        let p = PY_ARRAY_API.PyArray_NewFromDescr(py, subtype, descr, dims.len() as i32, dims.as_mut_ptr(), steps.as_mut_ptr(), data as *mut std::ffi::c_void, flags, std::ptr::null_mut());
+        if p.is_null() {
+            return Err(PyErr::fetch(py));
+        }
+        let view = Bound::from_owned_ptr(py, p);
+        match base {
+            Some(b) => {
+                // Steals the reference.
+                if PY_ARRAY_API.PyArray_SetBaseObject(py, p as *mut npyffi::PyArrayObject, b.into_ptr()) != 0 {
+                    return Err(PyErr::fetch(py));
+                }
+                Ok(view)
+            }
+            None => {
+                let c = PY_ARRAY_API.PyArray_NewCopy(py, p as *mut npyffi::PyArrayObject, npyffi::NPY_ORDER::NPY_CORDER);
+                if c.is_null() {
+                    return Err(PyErr::fetch(py));
+                }
+                Ok(Bound::from_owned_ptr(py, c))
+            }
+        }
+    }
 }
 
 /// Write `obj` into native slots as one of `members` (representation `ty`). Returns the member
@@ -421,10 +464,14 @@ fn unbox_as(py: Python<'_>, env: &mut Env, obj: &Bound<'_, PyAny>, t: &Type, out
             if !fits {
                 return Ok(false);
             }
-            let Some((data, shape, strides, _)) = array_parts(obj) else { return Ok(false) };
-            out.push(data);
-            out.extend(shape.iter().map(|&s| s as u64));
-            out.extend(strides.iter().map(|&s| s as i64 as u64));
+            let pushed = with_array_parts(obj, |data, shape, strides, _| {
+                out.push(data);
+                out.extend(shape.iter().map(|&s| s as u64));
+                out.extend(strides.iter().map(|&s| s as i64 as u64));
+            });
+            if pushed.is_none() {
+                return Ok(false);
+            }
             if env.owned != 0 {
                 super::alloc::keep(env, obj.clone().unbind());
             }

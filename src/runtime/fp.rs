@@ -94,7 +94,7 @@ pub fn flags_raised(mask: u32) -> bool {
 /// Does NumPy's error state report underflow (`numpy.geterr()["under"]` other than
 /// "ignore")? Asked only after an underflow, so its cost does not matter.
 fn numpy_reports_underflow(py: Python<'_>) -> bool {
-    let mode = || -> PyResult<bool> { Ok(py.import("numpy")?.call_method0("geterr")?.get_item("under")?.extract::<String>()? != "ignore") };
+    let mode = || -> PyResult<bool> { Ok(crate::runtime::import(py, "numpy")?.call_method0("geterr")?.get_item("under")?.extract::<String>()? != "ignore") };
     mode().unwrap_or(true)
 }
 
@@ -126,7 +126,7 @@ pub extern "C" fn heron_np_fp(env: *mut Env, info: *const FuncInfo, line: i64, o
     };
     let info = unsafe { &*info };
     let r = Python::attach(|py| -> PyResult<()> {
-        let warned = py.import("heron._runtime")?
+        let warned = crate::runtime::import(py, "heron._runtime")?
             .getattr(report)?
             .call1((kind, opname, info.filename.as_str(), line, info.module.as_str()))?;
         note_warned(env, &warned);
@@ -170,7 +170,7 @@ pub extern "C" fn heron_np_warn(env: *mut Env, info: *const FuncInfo, line: i64,
     let (kind, opname) = NP_WARNINGS.get(what as usize).copied().unwrap_or(("over", "operation"));
     let info = unsafe { &*info };
     let r = Python::attach(|py| -> PyResult<()> {
-        let warned = py.import("heron._runtime")?.getattr(report)?.call1((kind, opname, info.filename.as_str(), line, info.module.as_str()))?;
+        let warned = crate::runtime::import(py, "heron._runtime")?.getattr(report)?.call1((kind, opname, info.filename.as_str(), line, info.module.as_str()))?;
         note_warned(env, &warned);
         Ok(())
     });

@@ -51,7 +51,7 @@ impl ArgKind {
 fn numpy_scalar_types(py: Python<'_>) -> PyResult<&'static Vec<(usize, DType)>> {
     static TYPES: PyOnceLock<Vec<(usize, DType)>> = PyOnceLock::new();
     TYPES.get_or_try_init(py, || {
-        let np = py.import("numpy")?;
+        let np = crate::runtime::import(py, "numpy")?;
         let mut v = Vec::new();
         for d in [
             DType::Bool, DType::I8, DType::I16, DType::I32, DType::I64, DType::U8, DType::U16, DType::U32, DType::U64,
@@ -192,14 +192,14 @@ pub fn cdata_pointer(py: Python<'_>, obj: &Bound<'_, PyAny>) -> Option<(crate::t
             if !loaded {
                 return None;
             }
-            let t = py.import("_cffi_backend").ok()?.getattr("_CDataBase").ok()?.cast_into::<pyo3::types::PyType>().ok()?;
+            let t = crate::runtime::import(py, "_cffi_backend").ok()?.getattr("_CDataBase").ok()?.cast_into::<pyo3::types::PyType>().ok()?;
             BASE.get_or_init(py, || t.unbind())
         }
     };
     if !obj.is_instance(base.bind(py)).unwrap_or(false) {
         return None;
     }
-    let d = py.import("heron._cnative").ok()?.getattr("cdata_arg").ok()?.call1((obj,)).ok()?;
+    let d = crate::runtime::import(py, "heron._cnative").ok()?.getattr("cdata_arg").ok()?.call1((obj,)).ok()?;
     let (code, address): (String, usize) = d.extract().ok()?;
     Some((crate::types::cnative::CPrim::from_code(&code)?, address))
 }

@@ -23,6 +23,26 @@ pub mod stack;
 pub mod traceback;
 pub mod ufunc;
 
+/// The module `name`, from `sys.modules` when it is there (one dictionary look-up), else
+/// imported. What call-time paths use instead of `py.import`: an import statement's machinery
+/// (`PyImport_Import`) costs about 1.5 us even for a loaded module (it asks the module's spec
+/// whether it is initializing, an attribute error raised and cleared), which made every NumPy
+/// call, allocation and boxed array from compiled code slower than the interpreter's.
+pub fn import<'py>(py: pyo3::Python<'py>, name: &str) -> pyo3::PyResult<pyo3::Bound<'py, pyo3::types::PyModule>> {
+    let key = pyo3::types::PyString::intern(py, name);
+    // Safety: the GIL is held; PyImport_GetModule returns a new reference or NULL.
+    let found = unsafe { pyo3::ffi::PyImport_GetModule(key.as_ptr()) };
+    if !found.is_null() {
+        let m = unsafe { pyo3::Bound::from_owned_ptr(py, found) };
+        if let Ok(m) = m.cast_into::<pyo3::types::PyModule>() {
+            return Ok(m);
+        }
+    } else if let Some(e) = pyo3::PyErr::take(py) {
+        return Err(e);
+    }
+    py.import(name)
+}
+
 /// Addresses of every runtime symbol native code may call, for `JITBuilder::symbol`: the
 /// runtime's own and libm's, then the builtins registry's helpers (`builtins::helpers`). The
 /// libm functions are those the process resolves by name (`dlsym`), so native code calls the

@@ -107,7 +107,7 @@ fn const_object<'py>(py: Python<'py>, c: &Const) -> PyResult<Bound<'py, PyAny>> 
 
 /// A sample value of type `t` (for finding a call's result type at compile time).
 fn sample<'py>(py: Python<'py>, t: &Type) -> PyResult<Bound<'py, PyAny>> {
-    let np = py.import("numpy")?;
+    let np = crate::runtime::import(py, "numpy")?;
     Ok(match t {
         Type::Bool => PyBool::new(py, true).to_owned().into_any(),
         Type::Int => 2i64.into_pyobject(py)?.into_any(),
@@ -171,7 +171,7 @@ fn type_of(py: Python<'_>, obj: &Bound<'_, PyAny>, view: bool) -> Option<Type> {
 /// The callable for `path` (`numpy.linalg.norm`): the module's attribute.
 fn function<'py>(py: Python<'py>, path: &str) -> PyResult<Bound<'py, PyAny>> {
     let (module, name) = path.rsplit_once('.').expect("a dotted path");
-    py.import(module)?.getattr(name)
+    crate::runtime::import(py, module)?.getattr(name)
 }
 
 /// The result type of a call (see `Resolver::np_call`), and whether it has side effects.
@@ -205,9 +205,9 @@ pub fn type_call(py: Python<'_>, path: &str, method: bool, args: &[(Type, Option
         if k == Random {
             // A private state: the program's stream is not touched.
             let state = if path.starts_with("random.") {
-                py.import("random")?.getattr("Random")?.call1((0,))?
+                crate::runtime::import(py, "random")?.getattr("Random")?.call1((0,))?
             } else {
-                py.import("numpy.random")?.getattr("RandomState")?.call1((0,))?
+                crate::runtime::import(py, "numpy.random")?.getattr("RandomState")?.call1((0,))?
             };
             let name = match path.rsplit_once('.').unwrap().1 {
                 "ranf" | "sample" => "random_sample", // module-level aliases
@@ -219,12 +219,12 @@ pub fn type_call(py: Python<'_>, path: &str, method: bool, args: &[(Type, Option
     };
     let r = {
         // The sample call may raise NumPy's floating-point reports: not the program's.
-        let np = py.import("numpy").map_err(|e| e.to_string())?;
+        let np = crate::runtime::import(py, "numpy").map_err(|e| e.to_string())?;
         let kw = PyDict::new(py);
         let _ = kw.set_item("all", "ignore");
         let state = np.call_method("errstate", (), Some(&kw)).map_err(|e| e.to_string())?;
         let _ = state.call_method0("__enter__");
-        let warnings = py.import("warnings").map_err(|e| e.to_string())?;
+        let warnings = crate::runtime::import(py, "warnings").map_err(|e| e.to_string())?;
         let catch = warnings.call_method0("catch_warnings").map_err(|e| e.to_string())?;
         let _ = catch.call_method0("__enter__");
         let _ = warnings.call_method1("simplefilter", ("ignore",));
@@ -321,7 +321,7 @@ pub extern "C" fn heron_np_call(env: *mut Env, info: *const FuncInfo, site: *con
             None => {
                 let info = unsafe { &*info };
                 let s = site.span;
-                let c = py.import("heron._runtime")?.getattr("np_caller")?.call1((
+                let c = crate::runtime::import(py, "heron._runtime")?.getattr("np_caller")?.call1((
                     info.filename.as_str(),
                     info.module.as_str(),
                     info.name.as_str(),

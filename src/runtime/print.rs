@@ -110,7 +110,7 @@ fn item_obj<'py>(py: Python<'py>, item: &PItem, slots: &[u64]) -> PyResult<Bound
             template.bind(py).call_method1("format", PyTuple::new(py, objs)?)?
         }
         PItem::FStr(parts) => {
-            let builtins = py.import("builtins")?;
+            let builtins = crate::runtime::import(py, "builtins")?;
             let mut s = String::new();
             for p in parts {
                 match p {
@@ -145,7 +145,7 @@ fn do_print(py: Python<'_>, desc: &PrintDesc, slots: &[u64]) -> PyResult<()> {
     if desc.flush {
         kwargs.set_item("flush", true)?;
     }
-    py.import("builtins")?.getattr("print")?.call(PyTuple::new(py, objs)?, Some(&kwargs))?;
+    crate::runtime::import(py, "builtins")?.getattr("print")?.call(PyTuple::new(py, objs)?, Some(&kwargs))?;
     Ok(())
 }
 

@@ -62,7 +62,7 @@ pub extern "C" fn heron_recursion(env: *mut Env, depth: i64) -> i64 {
     }
     if env.depth_budget == 0 {
         env.depth_budget = Python::attach(|py| -> PyResult<i64> {
-            let sys = py.import("sys")?;
+            let sys = crate::runtime::import(py, "sys")?;
             let limit: i64 = sys.getattr("getrecursionlimit")?.call0()?.extract()?;
             let mut frames = 0i64;
             let mut f = sys.getattr("_getframe")?.call0()?;

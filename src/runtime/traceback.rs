@@ -44,7 +44,7 @@ pub fn with_frames<'py>(py: Python<'py>, exc: Bound<'py, PyAny>, innermost: Opti
         if let Some((info, site)) = innermost {
             list.append(frame_tuple(py, info, site)?)?;
         }
-        let exc = py.import("heron._runtime")?.getattr("with_frames")?.call1((&exc, list, fresh))?;
+        let exc = crate::runtime::import(py, "heron._runtime")?.getattr("with_frames")?.call1((&exc, list, fresh))?;
         Ok(PyErr::from_value(exc))
     })();
     r.unwrap_or_else(|e| e)

@@ -24,7 +24,7 @@ pub fn ensure_power_loop(py: Python<'_>) -> PyResult<()> {
     if POWER_DD.get().is_some() {
         return Ok(());
     }
-    let power = py.import("numpy")?.getattr("power")?;
+    let power = crate::runtime::import(py, "numpy")?.getattr("power")?;
     let uf = power.as_ptr() as *mut PyUFuncObject;
     let found = unsafe {
         let f = &(*uf).fields;
@@ -79,13 +79,13 @@ pub fn is_ufunc(v: &Bound<'_, PyAny>) -> bool {
 /// not rebind), else the `numpy` attribute.
 fn ufunc_object<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
     for m in ["numpy._core.umath", "numpy.core.umath"] {
-        if let Ok(u) = py.import(m).and_then(|m| m.getattr(name)) {
+        if let Ok(u) = crate::runtime::import(py, m).and_then(|m| m.getattr(name)) {
             if is_ufunc(&u) {
                 return Ok(u);
             }
         }
     }
-    py.import("numpy")?.getattr(name)
+    crate::runtime::import(py, "numpy")?.getattr(name)
 }
 
 /// The loop NumPy's ufunc `name` runs for operands of these types (NEP 50: Python `int`,
@@ -104,8 +104,8 @@ pub fn resolve_loop(py: Python<'_>, name: &str, operands: &[Type]) -> Result<Ufu
     if operands.len() != nin {
         return Err(format!("numpy.{name}() takes {nin} operands here, {} given", operands.len()));
     }
-    let np = py.import("numpy").map_err(what)?;
-    let builtins = py.import("builtins").map_err(what)?;
+    let np = crate::runtime::import(py, "numpy").map_err(what)?;
+    let builtins = crate::runtime::import(py, "builtins").map_err(what)?;
     let mut dts: Vec<Bound<'_, PyAny>> = Vec::new();
     for t in operands {
         dts.push(match t {
@@ -635,7 +635,7 @@ fn loop_error() -> Option<PyErr> {
 
 /// Does NumPy's error state report underflow? (Asked only after one.)
 fn underflow_reported() -> bool {
-    Python::attach(|py| -> PyResult<bool> { Ok(py.import("numpy")?.call_method0("geterr")?.get_item("under")?.extract::<String>()? != "ignore") }).unwrap_or(true)
+    Python::attach(|py| -> PyResult<bool> { Ok(crate::runtime::import(py, "numpy")?.call_method0("geterr")?.get_item("under")?.extract::<String>()? != "ignore") }).unwrap_or(true)
 }
 
 /// NumPy's reports after a ufunc whose loop raised floating-point flags, in NumPy's order
@@ -645,7 +645,7 @@ fn report_flags(env: *mut Env, info: *const FuncInfo, site: &UfuncSite, raised: 
     let info = unsafe { &*info };
     let name = site.lp.as_ref().map(|l| l.name.as_str()).unwrap_or("cast");
     let r = Python::attach(|py| -> PyResult<()> {
-        let report = py.import("heron._runtime")?.getattr("np_ufunc_error")?;
+        let report = crate::runtime::import(py, "heron._runtime")?.getattr("np_ufunc_error")?;
         for (bit, kind) in [(0x04u32, "divide"), (0x08, "over"), (0x10, "under"), (0x01, "invalid")] {
             if raised & bit != 0 {
                 let warned = report.call1((kind, name, info.filename.as_str(), site.line, info.module.as_str()))?;

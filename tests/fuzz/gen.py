@@ -763,7 +763,7 @@ class ModuleGen(gen_arrays.ArrayMixin, Gen):
         (``d[1, j] = 0.5 * (s[1, j - 1] + s[0, j + 1])``, ``d[j] += x * d[j]``): the loops Heron
         runs two iterations at a time (issue 15). The sources may be the target itself (a
         recurrence), other rows of it, or other arrays; constants that overflow and divisors
-        that are zero send pairs to the scalar loop."""
+        that are zero send pairs to the scalar loop. Temporaries may come first."""
         f64 = [(a, t) for a, t in arrays if t[1] == "float64"]
         dst, t = self.choice(f64)
         n = self.shape_of(dst)[-1]
@@ -793,6 +793,11 @@ class ModuleGen(gen_arrays.ArrayMixin, Gen):
 
         op = self.choice(["=", "=", "=", "+=", "-=", "*=", "/="])
         lines.append((ind, f"for {j} in range({lo}, {dst}.shape[{t[2] - 1}] - {hi}):"))
+        for _ in range(self.wchoice([(6, 0), (3, 1), (1, 2)])):
+            # a temporary of the iteration (`d = s[j] - s[j - 1]`), then usable as a leaf
+            tmp = self.new_var("t")
+            lines.append((ind + 1, f"{tmp} = {term(self.rint(1, 2))}"))
+            floats.append(tmp)
         lines.append((ind + 1, f"{dst}[{', '.join(lead(dst) + [j])}] {op} {term(self.rint(1, 3))}"))
 
     def map_loop(self, lines, scope, ind, arrays):

@@ -358,6 +358,7 @@ def check(source, entry="f", cp_timeout=2.0, hr_timeout=None, progress=None):
         out["failures"] = fails
         notes = [n for d in dispatchers.values() for n in d.stats().get("parallel_loops", [])]
         out["parallel_runs"] = sum(d.stats().get("parallel_runs", 0) for d in dispatchers.values())
+        out["vector_loops"] = sum(len(d.stats().get("vector_loops", [])) for d in dispatchers.values())
         diff = compare(cp_outs, hr_outs)
         if diff is not None and any("reassociated" in n for n in notes) and diff[0][0] in ("result", "arrays", "stdout"):
             # A float reduction of a parallel loop sums in another order than CPython, by design.

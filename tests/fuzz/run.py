@@ -155,6 +155,8 @@ class Fuzzer:
                 self.counts["deopted"] += 1
             if res.get("parallel_runs"):
                 self.counts["parallel"] += 1
+            if res.get("vector_loops"):
+                self.counts["vector"] += 1
             if st == "skip":
                 self.skips[res.get("why", "?")[:80]] += 1
             if st == "error":
@@ -232,6 +234,7 @@ class Fuzzer:
                 "ok": self.counts["ok"], "mismatch": self.counts["mismatch"],
                 "skip": self.counts["skip"],
                 "error": self.counts["error"], "programs_with_deopts": self.counts["deopted"], "programs_with_parallel_loops": self.counts["parallel"],
+                "programs_with_vector_loops": self.counts["vector"],
                 "elapsed_s": round(elapsed, 1),
                 "refusals": [{"reason": r, "programs": n, "example_seed": self.reason_example[r]}
                              for r, n in self.reasons.most_common()],

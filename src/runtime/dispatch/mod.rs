@@ -520,7 +520,7 @@ impl Dispatcher {
         } else {
             (String::new(), None)
         };
-        let rt = py.import("heron._runtime")?;
+        let rt = crate::runtime::import(py, "heron._runtime")?;
         let exc = rt.getattr("native_error")?.call1((code.name(), env.err_a[0], env.err_a[1], env.err_a[2], exc_name, msg))?;
         Err(super::traceback::with_frames(py, exc, innermost, frames, true))
     }
@@ -824,7 +824,7 @@ impl Dispatcher {
     fn __reduce__(slf: Bound<'_, Self>) -> PyResult<Py<PyAny>> {
         let py = slf.py();
         let qualname = slf.get().qualname.clone();
-        match py.import("heron._hook").and_then(|h| h.getattr("reduce_dispatcher")?.call1((&slf,))) {
+        match crate::runtime::import(py, "heron._hook").and_then(|h| h.getattr("reduce_dispatcher")?.call1((&slf,))) {
             Ok(r) => Ok(r.unbind()),
             Err(_) => Ok(qualname.into_pyobject(py)?.into_any().unbind()),
         }
@@ -841,7 +841,7 @@ impl Dispatcher {
             None => Ok(slf.into_any().unbind()),
             Some(o) if o.is_none() => Ok(slf.into_any().unbind()),
             Some(o) => {
-                let types = py.import("types")?;
+                let types = crate::runtime::import(py, "types")?;
                 Ok(types.getattr("MethodType")?.call1((slf, o))?.unbind())
             }
         }
