@@ -203,6 +203,9 @@ pub struct NpCallSite {
     pub span: crate::ir::Span,
     /// That frame's function, made once (`heron._runtime.np_caller`).
     pub caller: std::sync::OnceLock<Py<PyAny>>,
+    /// The module the function is an attribute of (None for a method) and the attribute's
+    /// name as a Python string, found once; the attribute is read at each call.
+    pub callee: std::sync::OnceLock<(Option<Py<PyAny>>, Py<pyo3::types::PyString>)>,
 }
 
 // The offsets native code reads `Env` at.

@@ -229,6 +229,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
             ret: call.ret.clone(),
             span,
             caller: std::sync::OnceLock::new(),
+            callee: std::sync::OnceLock::new(),
         });
         let site_ptr = self.iconst(&*site as *const crate::abi::NpCallSite as i64);
         self.np_sites.push(site);

@@ -324,7 +324,7 @@ impl<'a, 'm> FunctionCx<'a, 'm> {
         let count = self.iconst(ptrs.len() as i64);
         let env = self.env;
         let floor = self.owned_floor.expect("read at entry");
-        let _ = self.call_helper("heron_trim_owned", &[i, i, i, i], &[], &[env, p, count, floor]);
+        self.call_tramp("heron_trim_owned", &[env, p, count, floor]);
         self.b.ins().jump(done, &[]);
         self.switch_to(done);
         self.b.ins().jump(ok, &[]);

@@ -202,7 +202,7 @@ fn declare_helpers(module: &mut JITModule, syms: &[(&'static str, *const u8)]) -
 /// results come back through `Env` (`err_code`, `deopt_status`), so the trampolines return
 /// nothing. They are declared right after the helpers, in this order, so that their ids are
 /// the same in every module and inlined bodies may call them.
-pub const TRAMPOLINED: [&str; 4] = ["heron_np_fp", "heron_check_signals", "heron_deopt", "heron_np_warn"];
+pub const TRAMPOLINED: [&str; 5] = ["heron_np_fp", "heron_check_signals", "heron_deopt", "heron_np_warn", "heron_trim_owned"];
 
 /// Define `<helper>_tramp` for each of `TRAMPOLINED`.
 fn define_trampolines(module: &mut JITModule) -> CResult<Vec<FuncId>> {

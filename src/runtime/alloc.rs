@@ -97,9 +97,30 @@ pub fn keep(env: *mut Env, obj: Py<PyAny>) {
     }
 }
 
+/// The bytes `[lo, hi]` (inclusive) an array's elements span; None for a non-array.
+fn memory_span(obj: &Bound<'_, PyAny>) -> Option<(i64, i64)> {
+    use numpy::{PyArrayDescrMethods, PyUntypedArrayMethods};
+    let a = obj.cast::<numpy::PyUntypedArray>().ok()?;
+    let data = unsafe { (*a.as_array_ptr()).fields.data } as i64;
+    let item = a.dtype().itemsize() as i64;
+    let (mut lo, mut hi) = (data, data + item);
+    for (n, s) in a.shape().iter().zip(a.strides()) {
+        let reach = (*n as i64 - 1).max(0) * *s as i64;
+        if reach < 0 {
+            lo += reach;
+        } else {
+            hi += reach;
+        }
+    }
+    Some((lo, hi))
+}
+
 /// Called by native code at a loop back-edge when many arrays were made: drop the arrays no
 /// variable points into (`ptrs`: the data pointers of every array-valued variable, `n` of
-/// them). Views NumPy made keep their own bases alive.
+/// them), and those whose memory lies inside an argument's (a view of an argument, such as
+/// `np.flip(a)`: the argument keeps that memory alive for the whole call; kept, every one
+/// made in a loop stayed to the end of the call, and each array handed to NumPy was looked
+/// for among them). Views NumPy made keep their own bases alive.
 pub extern "C" fn heron_trim_owned(env: *mut Env, ptrs: *const i64, n: i64, floor: i64) {
     let env = unsafe { &mut *env };
     env.sig_pending &= !crate::abi::PENDING_TRIM;
@@ -108,25 +129,21 @@ pub extern "C" fn heron_trim_owned(env: *mut Env, ptrs: *const i64, n: i64, floo
     let owned = unsafe { &mut *(env.owned as *mut Vec<Py<PyAny>>) };
     let floor = (floor.max(0) as usize).min(owned.len());
     Python::attach(|py| {
+        let args: Vec<(i64, i64)> = if env.args != 0 {
+            let args = unsafe { std::slice::from_raw_parts(env.args as *const *mut pyo3::ffi::PyObject, env.nargs as usize) };
+            args.iter().filter_map(|&a| memory_span(&unsafe { Bound::from_borrowed_ptr(py, a) })).collect()
+        } else {
+            Vec::new()
+        };
         let mut k = 0usize;
         owned.retain(|o| {
             k += 1;
             if k <= floor {
                 return true;
             }
-            let Ok(a) = o.bind(py).cast::<numpy::PyUntypedArray>() else { return true };
-            use numpy::{PyArrayDescrMethods, PyUntypedArrayMethods};
-            let data = unsafe { (*a.as_array_ptr()).fields.data } as i64;
-            let (shape, strides) = (a.shape(), a.strides());
-            let item = a.dtype().itemsize() as i64;
-            let (mut lo, mut hi) = (data, data + item);
-            for (n, s) in shape.iter().zip(strides) {
-                let reach = (*n as i64 - 1).max(0) * *s as i64;
-                if reach < 0 {
-                    lo += reach;
-                } else {
-                    hi += reach;
-                }
+            let Some((lo, hi)) = memory_span(o.bind(py)) else { return true };
+            if args.iter().any(|&(alo, ahi)| alo <= lo && hi <= ahi) {
+                return false;
             }
             ptrs.iter().any(|&p| p >= lo && p <= hi)
         });

@@ -311,10 +311,22 @@ pub extern "C" fn heron_np_call(env: *mut Env, info: *const FuncInfo, site: *con
         for (name, c) in &site.kwargs {
             kw.set_item(name, const_object(py, c)?)?;
         }
-        let f = if site.method {
-            objs.remove(0).getattr(site.path.as_str())?
-        } else {
-            function(py, &site.path)?
+        let (module, name) = match site.callee.get() {
+            Some(c) => c,
+            None => {
+                let found = if site.method {
+                    (None, pyo3::types::PyString::intern(py, &site.path).unbind())
+                } else {
+                    let (module, name) = site.path.rsplit_once('.').expect("a dotted path");
+                    (Some(crate::runtime::import(py, module)?.into_any().unbind()), pyo3::types::PyString::intern(py, name).unbind())
+                };
+                let _ = site.callee.set(found);
+                site.callee.get().expect("just set")
+            }
+        };
+        let f = match module {
+            None => objs.remove(0).getattr(name.bind(py))?,
+            Some(m) => m.bind(py).getattr(name.bind(py))?,
         };
         let caller = match site.caller.get() {
             Some(c) => c.bind(py).clone(),
