@@ -396,3 +396,37 @@ def test_broadcast_errors_name_the_output_as_numpy_does(heron_python, tmp_path):
         except ValueError as e:
             print("ValueError:", e)
     """)
+
+
+def test_in_place_on_an_overlapping_operand_keeps_the_output_when_it_raises(heron_python, tmp_path):
+    # NumPy computes an in-place ufunc whose input overlaps its output into a copy of the
+    # output and writes it back only when the ufunc succeeds: under errstate(raise) the array
+    # keeps its old values; without overlap the elements are written before the error
+    # (fuzzer seed 1403280).
+    compare(heron_python, tmp_path, PRELUDE + """
+    import warnings
+    warnings.simplefilter("always")
+
+    # heron: jit
+    def by_last_row(a):
+        a /= a[-1, :]
+
+    # heron: jit
+    def divide(a, b):
+        a /= b
+
+    for mode in ("raise", "warn", "ignore"):
+        a = np.array([[1.0, 2.0], [0.0, 1e-300]])
+        c = np.array([[1.0, 2.0], [3.0, 0.0]])
+        d = np.arange(6.0)
+        with np.errstate(all=mode):
+            for call in (lambda: by_last_row(a), lambda: divide(c, np.array([0.0, 1.0])),
+                         lambda: divide(d[1:], d[:-1]), lambda: divide(d[:-1], d[1:])):
+                try:
+                    call()
+                except FloatingPointError as e:
+                    print("raised", e)
+        show(a)
+        show(c)
+        show(d)
+    """, native=("by_last_row", "divide"))

@@ -471,6 +471,25 @@ pub extern "C" fn heron_ufunc(env: *mut Env, info: *const FuncInfo, site: *const
             copies.push(buf);
         }
     }
+    // With such an overlap NumPy writes the result into a copy of the output and writes it
+    // back at the end, unless the ufunc failed: under `numpy.seterr(...="raise")` the output
+    // keeps its old values (`a /= a[-1, :]` dividing by zero; fuzzer seed 1403280).
+    let writeback = if copies.is_empty() {
+        None
+    } else {
+        let item = outp.dtype.itemsize() as usize;
+        let mut buf = vec![0u8; total as usize * item];
+        let mut st = [0i64; 4];
+        let mut acc = item as i64;
+        for d in (0..ndim).rev() {
+            st[d] = acc;
+            acc *= shape[d];
+        }
+        let target = (outp.data, strides[nin]);
+        operands[nin].data = buf.as_mut_ptr();
+        strides[nin] = st;
+        Some((buf, target, item))
+    };
     // Coalesce axes (innermost first) that every operand walks contiguously.
     let mut axes: Vec<(i64, Vec<i64>)> = order.iter().map(|&d| (shape[d], strides.iter().map(|s| s[d]).collect())).collect();
     let mut k = 0;
@@ -562,6 +581,22 @@ pub extern "C" fn heron_ufunc(env: *mut Env, info: *const FuncInfo, site: *const
         }
     }
     drop(copies);
+    // The copy of the output, written back (element by element, in C order).
+    let write_back = |wb: &Option<(Vec<u8>, (*mut u8, [i64; 4]), usize)>| {
+        let Some((buf, (data, st), item)) = wb else { return };
+        let mut idx = [0i64; 4];
+        for n in 0..total as usize {
+            let off: i64 = (0..ndim).map(|d| idx[d] * st[d]).sum();
+            unsafe { std::ptr::copy_nonoverlapping(buf.as_ptr().add(n * item), data.offset(off as isize), *item) };
+            for d in (0..ndim).rev() {
+                idx[d] += 1;
+                if idx[d] < shape[d] {
+                    break;
+                }
+                idx[d] = 0;
+            }
+        }
+    };
     let int_loop = site.lp.as_ref().map(|l| l.outs.iter().any(|d| d.is_int())).unwrap_or(false);
     if let Some(e) = if int_loop { loop_error() } else { None } {
         super::fp::flags_restore(saved);
@@ -569,14 +604,20 @@ pub extern "C" fn heron_ufunc(env: *mut Env, info: *const FuncInfo, site: *const
     }
     if site.deferred {
         super::fp::flags_restore(saved | super::fp::flags_save());
+        write_back(&writeback);
         return 0;
     }
     let raised = super::fp::flags_save();
     super::fp::flags_restore(saved);
     if raised & super::fp::REPORTED == 0 && (raised & super::fp::UNDERFLOW == 0 || !underflow_reported()) {
+        write_back(&writeback);
         return 0;
     }
-    report_flags(env, info, site, raised)
+    let status = report_flags(env, info, site, raised);
+    if status == 0 {
+        write_back(&writeback);
+    }
+    status
 }
 
 /// Called by native code: a ufunc on scalars (`args`: the input pointers, then the output's),
