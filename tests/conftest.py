@@ -203,6 +203,29 @@ def without_report_line(stderr):
                    if not line.startswith("Heron report written to "))
 
 
+def compare_with_cpython(heron_python, tmp_path, source, args=(), flags=()):
+    """Run ``source`` as ``python FLAGS script.py ARGS`` with the real extension, once with
+    Heron (its report to a file) and once with ``HERON_DISABLE=1``; assert the same stdout,
+    stderr (less the report line) and exit status.
+
+    Returns:
+        ``(heron run, {qualname: report record})``.
+    """
+    import json
+
+    (tmp_path / "script.py").write_text(textwrap.dedent(source))
+    report = tmp_path / "report.json"
+    argv = list(flags) + ["script.py"] + list(args)
+    heron = run_python(heron_python, tmp_path, argv, native="real", env={"HERON_REPORT": str(report)})
+    plain = run_python(heron_python, tmp_path, argv, native="real", env={"HERON_DISABLE": "1"})
+    detail = (f"\n--- Heron (rc {heron.returncode}):\n{heron.stdout}{heron.stderr}"
+              f"\n--- Python (rc {plain.returncode}):\n{plain.stdout}{plain.stderr}")
+    assert heron.stdout == plain.stdout, "stdout differs" + detail
+    assert without_report_line(heron.stderr) == plain.stderr, "stderr differs" + detail
+    assert heron.returncode == plain.returncode, detail
+    return heron, {r["qualname"]: r for r in json.loads(report.read_text())}
+
+
 # Profiling mode finds hot code on CPython 3.10 and 3.11 by sampling the running program (a
 # thread looks every 10 ms; sys.monitoring counts exactly on 3.12+): whether a function is seen
 # hot within a short test program depends on the machine's timing, and a loaded 2-core machine

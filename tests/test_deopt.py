@@ -8,12 +8,9 @@ Each program runs twice as a real ``python script.py``: with Heron, and with
 show that the function ran natively and deoptimized (so the test exercises what it claims).
 """
 
-import json
-import textwrap
-
 import pytest
 
-from conftest import run_python, without_report_line
+from conftest import compare_with_cpython
 
 pytestmark = pytest.mark.usefixtures("real_native")
 
@@ -21,18 +18,7 @@ pytestmark = pytest.mark.usefixtures("real_native")
 def compare(heron_python, tmp_path, source, deopted=(), native=()):
     """Run ``source`` with and without Heron; assert identical output, and that each name in
     ``deopted`` ran natively and continued in the interpreter, each in ``native`` natively."""
-    (tmp_path / "script.py").write_text(textwrap.dedent(source))
-    report = tmp_path / "report.json"
-    heron = run_python(heron_python, tmp_path, ["script.py"], native="real",
-                       env={"HERON_REPORT": str(report)})
-    plain = run_python(heron_python, tmp_path, ["script.py"], native="real",
-                       env={"HERON_DISABLE": "1"})
-    detail = (f"\n--- Heron (rc {heron.returncode}):\n{heron.stdout}{heron.stderr}"
-              f"\n--- Python (rc {plain.returncode}):\n{plain.stdout}{plain.stderr}")
-    assert heron.stdout == plain.stdout, "stdout differs" + detail
-    assert without_report_line(heron.stderr) == plain.stderr, "stderr differs" + detail
-    assert heron.returncode == plain.returncode, detail
-    records = {r["qualname"]: r for r in json.loads(report.read_text())}
+    heron, records = compare_with_cpython(heron_python, tmp_path, source)
     for name in deopted:
         rec = records[name]
         ran = rec["native_calls"] > 0 or rec["called_from_native"] > 0

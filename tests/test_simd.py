@@ -8,12 +8,11 @@ rows, negative indices and non-finite values run in the scalar loop, and must st
 Each program runs as a real ``python script.py`` with Heron and with ``HERON_DISABLE=1``.
 """
 
-import json
 import textwrap
 
 import pytest
 
-from conftest import run_python, without_report_line
+from conftest import compare_with_cpython
 
 pytestmark = pytest.mark.usefixtures("real_native")
 
@@ -29,16 +28,7 @@ def show(name, *arrays):
 
 
 def compare(heron_python, tmp_path, source):
-    (tmp_path / "script.py").write_text(textwrap.dedent(PRELUDE) + textwrap.dedent(source))
-    report = tmp_path / "report.json"
-    heron = run_python(heron_python, tmp_path, ["script.py"], native="real", env={"HERON_REPORT": str(report)})
-    plain = run_python(heron_python, tmp_path, ["script.py"], native="real", env={"HERON_DISABLE": "1"})
-    detail = (f"\n--- Heron (rc {heron.returncode}):\n{heron.stdout}{heron.stderr}"
-              f"\n--- Python (rc {plain.returncode}):\n{plain.stdout}{plain.stderr}")
-    assert heron.stdout == plain.stdout, "stdout differs" + detail
-    assert without_report_line(heron.stderr) == plain.stderr, "stderr differs" + detail
-    assert heron.returncode == plain.returncode, detail
-    return {r["qualname"]: r for r in json.loads(report.read_text())}
+    return compare_with_cpython(heron_python, tmp_path, textwrap.dedent(PRELUDE) + textwrap.dedent(source))[1]
 
 
 def vectorized(rec):

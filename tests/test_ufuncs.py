@@ -13,28 +13,15 @@ Each program runs as ``python script.py`` with Heron and with ``HERON_DISABLE=1`
 identical, and the functions named must have run natively.
 """
 
-import json
-import textwrap
-
 import pytest
 
-from conftest import run_python, without_report_line
+from conftest import compare_with_cpython
 
 pytestmark = pytest.mark.usefixtures("real_native")
 
 
 def compare(heron_python, tmp_path, source, native=(), args=(), flags=()):
-    (tmp_path / "script.py").write_text(textwrap.dedent(source))
-    report = tmp_path / "report.json"
-    argv = list(flags) + ["script.py"] + list(args)
-    heron = run_python(heron_python, tmp_path, argv, native="real", env={"HERON_REPORT": str(report)})
-    plain = run_python(heron_python, tmp_path, argv, native="real", env={"HERON_DISABLE": "1"})
-    detail = (f"\n--- Heron (rc {heron.returncode}):\n{heron.stdout}{heron.stderr}"
-              f"\n--- Python (rc {plain.returncode}):\n{plain.stdout}{plain.stderr}")
-    assert heron.stdout == plain.stdout, "stdout differs" + detail
-    assert without_report_line(heron.stderr) == plain.stderr, "stderr differs" + detail
-    assert heron.returncode == plain.returncode, detail
-    records = {r["qualname"]: r for r in json.loads(report.read_text())}
+    heron, records = compare_with_cpython(heron_python, tmp_path, source, args=args, flags=flags)
     for name in native:
         rec = records[name]
         assert rec["native_calls"] > 0 and rec["fallback_calls"] == 0, rec
