@@ -110,23 +110,37 @@ impl Planner<'_> {
             self.temps.push(e);
             self.temp_vars.push(*v);
         }
-        let (target, value) = match &last.kind {
-            StmtKind::Assign { targets, value } if targets.len() == 1 => (&targets[0], self.expr(value)?),
-            StmtKind::AugAssign { target, op: op @ (BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div), value } => {
-                // `dst[...] op= e` reads the element first, then evaluates `e` (CPython's order).
-                let Target::Index { base, index, .. } = target else { return None };
-                let old = self.access(base, index)?;
-                self.loads.push(old);
-                let old = VExpr::Load(self.loads.len() - 1);
-                let rhs = self.operand(value)?;
-                (target, VExpr::Bin(*op, Box::new(old), Box::new(rhs)))
-            }
+        let target = match &last.kind {
+            StmtKind::Assign { targets, .. } if targets.len() == 1 => &targets[0],
+            StmtKind::AugAssign { target, .. } => target,
             _ => return None,
         };
         let Target::Index { base, index, .. } = target else { return None };
         let store = self.access(base, index)?;
         store.offset?;
+        let value = match &last.kind {
+            StmtKind::AugAssign { op: op @ (BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div), value, .. } => {
+                // `dst[...] op= e` reads the element first, then evaluates `e` (CPython's order).
+                let old = self.load(store.clone());
+                let rhs = self.operand(value)?;
+                VExpr::Bin(*op, Box::new(old), Box::new(rhs))
+            }
+            StmtKind::Assign { value, .. } => self.expr(value)?,
+            _ => return None,
+        };
         Some(VectorPlan { store, value, loads: self.loads, temps: self.temps })
+    }
+
+    /// The load of `acc` (each element read once however often the body names it).
+    fn load(&mut self, acc: Access) -> VExpr {
+        let k = match self.loads.iter().position(|l| *l == acc) {
+            Some(k) => k,
+            None => {
+                self.loads.push(acc);
+                self.loads.len() - 1
+            }
+        };
+        VExpr::Load(k)
     }
 
     /// `base[index]` as an `Access` of a float64 array element (every axis indexed, no
@@ -192,14 +206,7 @@ impl Planner<'_> {
             }
             ExprKind::Index(base, index) => {
                 let acc = self.access(base, index)?;
-                let k = match self.loads.iter().position(|l| *l == acc) {
-                    Some(k) => k,
-                    None => {
-                        self.loads.push(acc);
-                        self.loads.len() - 1
-                    }
-                };
-                Some(VExpr::Load(k))
+                Some(self.load(acc))
             }
             ExprKind::BinOp(op @ (BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div), a, b) => {
                 let a = self.operand(a)?;

@@ -63,19 +63,36 @@ pub extern "C" fn heron_alloc(env: *mut Env, kind: i64, dtype: i64, ndim: i64, s
 
 /// A new C-ordered NumPy array (`PyArray_NewFromDescr`, or `PyArray_Zeros` when `zeroed`).
 fn new_array<'py>(py: Python<'py>, d: DType, shape: &[i64], zeroed: bool) -> PyResult<Bound<'py, PyAny>> {
-    use numpy::npyffi::{NpyTypes, PY_ARRAY_API};
+    use numpy::npyffi::PY_ARRAY_API;
     let mut dims: Vec<numpy::npyffi::npy_intp> = shape.iter().map(|&s| s as numpy::npyffi::npy_intp).collect();
+    if !zeroed {
+        return array_from_descr(py, d, &mut dims, None, std::ptr::null_mut(), 0);
+    }
     unsafe {
         let descr = PY_ARRAY_API.PyArray_DescrFromType(py, super::print::type_num(d));
         if descr.is_null() {
             return Err(PyErr::fetch(py));
         }
-        let p = if zeroed {
-            PY_ARRAY_API.PyArray_Zeros(py, dims.len() as i32, dims.as_mut_ptr(), descr, 0)
-        } else {
-            let subtype = numpy::npyffi::get_type_object(py, NpyTypes::PyArray_Type);
-            PY_ARRAY_API.PyArray_NewFromDescr(py, subtype, descr, dims.len() as i32, dims.as_mut_ptr(), std::ptr::null_mut(), std::ptr::null_mut(), 0, std::ptr::null_mut())
-        };
+        let p = PY_ARRAY_API.PyArray_Zeros(py, dims.len() as i32, dims.as_mut_ptr(), descr, 0);
+        if p.is_null() {
+            return Err(PyErr::fetch(py));
+        }
+        Ok(Bound::from_owned_ptr(py, p))
+    }
+}
+
+/// `PyArray_NewFromDescr` for a `numpy.ndarray` of dtype `d`: new memory (`data` null,
+/// C-ordered, `strides` None), or a view of `data` with `strides` (bytes) and NumPy's `flags`.
+pub fn array_from_descr<'py>(py: Python<'py>, d: DType, dims: &mut [numpy::npyffi::npy_intp], strides: Option<&mut [numpy::npyffi::npy_intp]>, data: *mut std::ffi::c_void, flags: i32) -> PyResult<Bound<'py, PyAny>> {
+    use numpy::npyffi::{NpyTypes, PY_ARRAY_API};
+    unsafe {
+        let descr = PY_ARRAY_API.PyArray_DescrFromType(py, super::print::type_num(d));
+        if descr.is_null() {
+            return Err(PyErr::fetch(py));
+        }
+        let subtype = numpy::npyffi::get_type_object(py, NpyTypes::PyArray_Type);
+        let steps = strides.map_or(std::ptr::null_mut(), |s| s.as_mut_ptr());
+        let p = PY_ARRAY_API.PyArray_NewFromDescr(py, subtype, descr, dims.len() as i32, dims.as_mut_ptr(), steps, data, flags, std::ptr::null_mut());
         if p.is_null() {
             return Err(PyErr::fetch(py));
         }

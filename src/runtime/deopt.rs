@@ -257,10 +257,6 @@ fn with_array_parts<R>(obj: &Bound<'_, PyAny>, f: impl FnOnce(u64, &[usize], &[i
 }
 
 /// The lowest and one-past-highest byte an array (data, shape, strides) touches.
-fn extent(data: u64, shape: &[isize], strides: &[isize], item: usize) -> (i128, i128) {
-    extent_of(data, shape.iter().copied(), strides, item)
-}
-
 fn extent_of(data: u64, shape: impl Iterator<Item = isize> + Clone, strides: &[isize], item: usize) -> (i128, i128) {
     let (mut lo, mut hi) = (data as i128, data as i128 + item as i128);
     if shape.clone().any(|n| n == 0) {
@@ -284,7 +280,7 @@ fn box_array<'py>(py: Python<'py>, env: &Env, at: &ArrayType, flat: &[u64]) -> P
     let shape: Vec<isize> = flat[1..1 + nd].iter().map(|&s| s as isize).collect();
     let strides: Vec<isize> = flat[1 + nd..].iter().map(|&s| s as i64 as isize).collect();
     let item = at.dtype.itemsize() as usize;
-    let (lo, hi) = extent(flat[0], &shape, &strides, item);
+    let (lo, hi) = extent_of(flat[0], shape.iter().copied(), &strides, item);
     let mut holder = None;
     for cand in known_arrays(py, env) {
         let Some((same, holds)) = with_array_parts(&cand, |data, cshape, cstrides, citem| {
@@ -307,31 +303,23 @@ fn box_array<'py>(py: Python<'py>, env: &Env, at: &ArrayType, flat: &[u64]) -> P
 /// memory native code owns (`base` None: it dies with the call), a C-ordered copy. Read-only
 /// when `at` is.
 fn view_at<'py>(py: Python<'py>, base: Option<Bound<'py, PyAny>>, data: u64, shape: &[isize], strides: &[isize], at: &ArrayType) -> PyResult<Bound<'py, PyAny>> {
-    use numpy::npyffi::{self, NpyTypes, PY_ARRAY_API};
+    use numpy::npyffi::{self, PY_ARRAY_API};
     let mut dims: Vec<npyffi::npy_intp> = shape.iter().map(|&s| s as npyffi::npy_intp).collect();
     let mut steps: Vec<npyffi::npy_intp> = strides.iter().map(|&s| s as npyffi::npy_intp).collect();
     let flags = if at.readonly { 0 } else { npyffi::NPY_ARRAY_WRITEABLE };
+    let view = super::alloc::array_from_descr(py, at.dtype, &mut dims, Some(&mut steps), data as *mut std::ffi::c_void, flags)?;
+    let p = view.as_ptr() as *mut npyffi::PyArrayObject;
     unsafe {
-        let descr = PY_ARRAY_API.PyArray_DescrFromType(py, super::print::type_num(at.dtype));
-        if descr.is_null() {
-            return Err(PyErr::fetch(py));
-        }
-        let subtype = npyffi::get_type_object(py, NpyTypes::PyArray_Type);
-        let p = PY_ARRAY_API.PyArray_NewFromDescr(py, subtype, descr, dims.len() as i32, dims.as_mut_ptr(), steps.as_mut_ptr(), data as *mut std::ffi::c_void, flags, std::ptr::null_mut());
-        if p.is_null() {
-            return Err(PyErr::fetch(py));
-        }
-        let view = Bound::from_owned_ptr(py, p);
         match base {
             Some(b) => {
                 // Steals the reference.
-                if PY_ARRAY_API.PyArray_SetBaseObject(py, p as *mut npyffi::PyArrayObject, b.into_ptr()) != 0 {
+                if PY_ARRAY_API.PyArray_SetBaseObject(py, p, b.into_ptr()) != 0 {
                     return Err(PyErr::fetch(py));
                 }
                 Ok(view)
             }
             None => {
-                let c = PY_ARRAY_API.PyArray_NewCopy(py, p as *mut npyffi::PyArrayObject, npyffi::NPY_ORDER::NPY_CORDER);
+                let c = PY_ARRAY_API.PyArray_NewCopy(py, p, npyffi::NPY_ORDER::NPY_CORDER);
                 if c.is_null() {
                     return Err(PyErr::fetch(py));
                 }

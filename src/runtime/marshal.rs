@@ -98,6 +98,17 @@ pub fn array_type(py: Python<'_>, obj: &Bound<'_, PyAny>) -> Option<ArrayType> {
     Some(ArrayType { dtype: d, ndim: nd as u8, layout, readonly: flags & NPY_ARRAY_WRITEABLE == 0 })
 }
 
+/// Is module `name` in `sys.modules`? One borrowed dictionary look-up (`key` keeps the
+/// interned name), where an import statement's machinery costs about 1.5 us.
+fn in_sys_modules(py: Python<'_>, key: &PyOnceLock<Py<pyo3::types::PyString>>, name: &str) -> bool {
+    let key = key.get_or_init(py, || pyo3::types::PyString::intern(py, name).unbind());
+    // Safety: the GIL is held (`py`); both calls return borrowed references.
+    unsafe {
+        let modules = pyo3::ffi::PyImport_GetModuleDict();
+        !modules.is_null() && !pyo3::ffi::PyDict_GetItemWithError(modules, key.as_ptr()).is_null()
+    }
+}
+
 /// Has this process imported NumPy? (Once it has, it stays loaded.) One dictionary look-up
 /// in `sys.modules` until then.
 pub fn numpy_loaded(_py: Python<'_>) -> bool {
@@ -106,12 +117,7 @@ pub fn numpy_loaded(_py: Python<'_>) -> bool {
         return true;
     }
     static KEY: PyOnceLock<Py<pyo3::types::PyString>> = PyOnceLock::new();
-    let key = KEY.get_or_init(_py, || pyo3::types::PyString::intern(_py, "numpy").unbind());
-    // Safety: the GIL is held (`_py`); both calls return borrowed references.
-    let found = unsafe {
-        let modules = pyo3::ffi::PyImport_GetModuleDict();
-        !modules.is_null() && !pyo3::ffi::PyDict_GetItemWithError(modules, key.as_ptr()).is_null()
-    };
+    let found = in_sys_modules(_py, &KEY, "numpy");
     if found {
         LOADED.store(true, Ordering::Relaxed);
     }
@@ -180,16 +186,9 @@ pub fn cdata_pointer(py: Python<'_>, obj: &Bound<'_, PyAny>) -> Option<(crate::t
     let base = match BASE.get(py) {
         Some(b) => b,
         None => {
-            // Until cffi is loaded: one borrowed look-up in `sys.modules` (an import
-            // statement's machinery here cost 1.7 us a call, 20x the rest of the call).
+            // Until cffi is loaded: one look-up in `sys.modules` per argument.
             static KEY: PyOnceLock<Py<pyo3::types::PyString>> = PyOnceLock::new();
-            let key = KEY.get_or_init(py, || pyo3::types::PyString::intern(py, "_cffi_backend").unbind());
-            // Safety: the GIL is held (`py`); both calls return borrowed references.
-            let loaded = unsafe {
-                let modules = pyo3::ffi::PyImport_GetModuleDict();
-                !modules.is_null() && !pyo3::ffi::PyDict_GetItemWithError(modules, key.as_ptr()).is_null()
-            };
-            if !loaded {
+            if !in_sys_modules(py, &KEY, "_cffi_backend") {
                 return None;
             }
             let t = crate::runtime::import(py, "_cffi_backend").ok()?.getattr("_CDataBase").ok()?.cast_into::<pyo3::types::PyType>().ok()?;

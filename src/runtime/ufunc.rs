@@ -289,6 +289,35 @@ fn best_axis_order(ndim: usize, strides: &[[i64; 4]]) -> Vec<usize> {
     perm
 }
 
+/// The byte offsets of an array's elements (extents `shape`, `strides` in bytes) in C order.
+fn c_order_offsets<'s>(shape: &'s [i64], strides: &'s [i64; 4]) -> impl Iterator<Item = i64> + 's {
+    let total: i64 = shape.iter().product();
+    let mut idx = [0i64; 4];
+    (0..total).map(move |_| {
+        let off = (0..shape.len()).map(|d| idx[d] * strides[d]).sum();
+        for d in (0..shape.len()).rev() {
+            idx[d] += 1;
+            if idx[d] < shape[d] {
+                break;
+            }
+            idx[d] = 0;
+        }
+        off
+    })
+}
+
+/// The strides of a C-ordered copy with extents `shape` (0 along an axis of one element, as a
+/// broadcast operand walks it).
+fn c_strides(shape: &[i64], item: usize) -> [i64; 4] {
+    let mut st = [0i64; 4];
+    let mut acc = item as i64;
+    for d in (0..shape.len()).rev() {
+        st[d] = if shape[d] == 1 { 0 } else { acc };
+        acc *= shape[d];
+    }
+    st
+}
+
 type LoopFn = unsafe extern "C" fn(*mut *mut c_char, *mut isize, *mut isize, *mut std::ffi::c_void);
 
 /// Called by native code: a NumPy ufunc (or a copy into a view) over `site.nin` input operands
@@ -445,29 +474,11 @@ pub extern "C" fn heron_ufunc(env: *mut Env, info: *const FuncInfo, site: *const
             // A C-ordered copy of the broadcast input (its own shape, then strides recomputed).
             let item = o.dtype.itemsize() as usize;
             let mut buf = vec![0u8; total as usize * item];
-            let mut idx = [0i64; 4];
-            for n in 0..total as usize {
-                let mut off = 0i64;
-                for d in 0..ndim {
-                    off += idx[d] * strides[i][d];
-                }
+            for (n, off) in c_order_offsets(&shape[..ndim], &strides[i]).enumerate() {
                 unsafe { std::ptr::copy_nonoverlapping(o.data.offset(off as isize), buf.as_mut_ptr().add(n * item), item) };
-                for d in (0..ndim).rev() {
-                    idx[d] += 1;
-                    if idx[d] < shape[d] {
-                        break;
-                    }
-                    idx[d] = 0;
-                }
-            }
-            let mut st = [0i64; 4];
-            let mut acc = item as i64;
-            for d in (0..ndim).rev() {
-                st[d] = if shape[d] == 1 { 0 } else { acc };
-                acc *= shape[d];
             }
             operands[i].data = buf.as_mut_ptr();
-            strides[i] = st;
+            strides[i] = c_strides(&shape[..ndim], item);
             copies.push(buf);
         }
     }
@@ -479,15 +490,9 @@ pub extern "C" fn heron_ufunc(env: *mut Env, info: *const FuncInfo, site: *const
     } else {
         let item = outp.dtype.itemsize() as usize;
         let mut buf = vec![0u8; total as usize * item];
-        let mut st = [0i64; 4];
-        let mut acc = item as i64;
-        for d in (0..ndim).rev() {
-            st[d] = acc;
-            acc *= shape[d];
-        }
         let target = (outp.data, strides[nin]);
         operands[nin].data = buf.as_mut_ptr();
-        strides[nin] = st;
+        strides[nin] = c_strides(&shape[..ndim], item);
         Some((buf, target, item))
     };
     // Coalesce axes (innermost first) that every operand walks contiguously.
@@ -584,17 +589,8 @@ pub extern "C" fn heron_ufunc(env: *mut Env, info: *const FuncInfo, site: *const
     // The copy of the output, written back (element by element, in C order).
     let write_back = |wb: &Option<(Vec<u8>, (*mut u8, [i64; 4]), usize)>| {
         let Some((buf, (data, st), item)) = wb else { return };
-        let mut idx = [0i64; 4];
-        for n in 0..total as usize {
-            let off: i64 = (0..ndim).map(|d| idx[d] * st[d]).sum();
+        for (n, off) in c_order_offsets(&shape[..ndim], st).enumerate() {
             unsafe { std::ptr::copy_nonoverlapping(buf.as_ptr().add(n * item), data.offset(off as isize), *item) };
-            for d in (0..ndim).rev() {
-                idx[d] += 1;
-                if idx[d] < shape[d] {
-                    break;
-                }
-                idx[d] = 0;
-            }
         }
     };
     let int_loop = site.lp.as_ref().map(|l| l.outs.iter().any(|d| d.is_int())).unwrap_or(false);

@@ -636,25 +636,20 @@ impl Dispatcher {
         foreign.sort();
         foreign.dedup();
         d.set_item("native_functions", foreign)?;
-        let mut notes: Vec<String> = Vec::new();
+        // The units' notes, each once (a loop compiled for two signatures has one note).
+        let (mut notes, mut vector): (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
         let mut runs = 0u64;
         for u in self.specs.lock().unwrap().iter().filter_map(|s| s.unit.as_ref().ok()) {
             runs += u.parallel_runs.load(Ordering::Relaxed);
-            for n in &u.parallel_notes {
-                if !notes.contains(n) {
-                    notes.push(n.clone());
+            for (all, unit) in [(&mut notes, &u.parallel_notes), (&mut vector, &u.vector_notes)] {
+                for n in unit {
+                    if !all.contains(n) {
+                        all.push(n.clone());
+                    }
                 }
             }
         }
         d.set_item("parallel_loops", notes)?;
-        let mut vector: Vec<String> = Vec::new();
-        for u in self.specs.lock().unwrap().iter().filter_map(|s| s.unit.as_ref().ok()) {
-            for n in &u.vector_notes {
-                if !vector.contains(n) {
-                    vector.push(n.clone());
-                }
-            }
-        }
         d.set_item("vector_loops", vector)?;
         d.set_item("parallel_runs", runs)?;
         // The IR of each specialization, when kept for the annotated report.
